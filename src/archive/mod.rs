@@ -1,0 +1,4 @@
+//! Where archives go: object keys now; destinations, transfer and manifests later.
+
+pub mod key;
+pub mod store_url;

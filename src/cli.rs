@@ -1,0 +1,138 @@
+//! The command line: what users type, and the help they read. No logic lives here.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chatvault",
+    version,
+    about = "Archive Stream Chat data on a schedule, driven by job files kept in git",
+    long_about = "Archive Stream Chat data on a schedule, driven by job files kept in git.\n\n\
+        Each job file (YAML or TOML, one job per file, usually under jobs/) says which channels \
+        and users to export, which stretch of message time, when (cron), and where the archives \
+        go (S3, GCS or a local folder). A global chatvault.yaml|toml beside the jobs folder holds \
+        the API credentials, the state location and defaults.\n\n\
+        Exit codes: 0 ok, 1 a run failed, 2 invalid job files or bad usage.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// The global config file [default: chatvault.yaml, .yml or .toml in the folder that holds the jobs folder]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check job files and the global config, and report every problem of every file at once
+    ///
+    /// Prints each problem as `file:line:col: field.path: message`. Exits 0 when every file is
+    /// valid, 2 otherwise. Needs no network and no secrets: an unset ${VAR} is a warning here.
+    Validate(ValidateArgs),
+    /// Show what each job's next ticks would do: windows, export requests and object keys
+    ///
+    /// A pure function of the job files and the clock; pin the clock with --now to compare runs.
+    Plan(PlanArgs),
+    /// Run jobs; with --dry-run, validate and print the plan without touching the network
+    ///
+    /// `run --dry-run jobs/` is the check to gate pull requests on: it validates every file,
+    /// prints the plan, writes nothing and exits 2 when any file is invalid.
+    Run(RunArgs),
+    /// Write the JSON Schemas of job files and of the global config
+    ///
+    /// Point editors at them with `# yaml-language-server: $schema=../schemas/job.schema.json`.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Paths {
+    /// Job files, or folders searched recursively for *.yaml, *.yml and *.toml
+    #[arg(value_name = "PATH", default_value = "jobs")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// How to print problems: for people, for scripts, or as GitHub Actions annotations
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+    pub format: DiagnosticFormat,
+
+    /// Treat warnings (an unset variable, an inline secret, …) as errors
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanOptions {
+    /// Plan as if it were this time (RFC 3339, e.g. 2026-03-28T12:00:00Z) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
+
+    /// How many upcoming ticks to show per job
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub next: usize,
+
+    /// How to print the plan
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    #[command(flatten)]
+    pub plan: PlanOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// Validate and print the plan; no network, no writes
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub plan: PlanOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Folder to write job.schema.json and config.schema.json into
+    #[arg(long, value_name = "DIR", default_value = "schemas")]
+    pub out: PathBuf,
+
+    /// Write nothing; exit 1 if the files in --out differ from what this version generates
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    Human,
+    Json,
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}: expected an RFC 3339 time such as 2026-03-28T12:00:00Z"))
+}

@@ -1,0 +1,62 @@
+//! What each subcommand does, from parsed arguments to an exit code.
+
+mod output;
+mod plan;
+mod schema;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::{Cli, Command};
+use crate::config::interpolate::Env;
+use crate::config::{LoadOptions, Loaded, MissingVars, load};
+
+/// Exit codes users and CI rely on.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const INVALID: u8 = 2;
+}
+
+/// What the outside world offers a command: the environment and the time.
+pub struct World<'a> {
+    pub env: Env<'a>,
+    pub now: DateTime<Utc>,
+}
+
+pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
+    let code = match cli.command {
+        Command::Validate(args) => validate::run(&args, cli.config, world),
+        Command::Plan(args) => plan::run(&args.paths.paths, &args.plan, cli.config, world),
+        Command::Run(args) if args.dry_run => {
+            plan::run(&args.paths.paths, &args.plan, cli.config, world)
+        }
+        Command::Run(_) => {
+            output::error(
+                "`chatvault run` without --dry-run does not exist in this version yet",
+                Some("use `chatvault run --dry-run` to validate and print the plan"),
+            );
+            exit::INVALID
+        }
+        Command::Schema(args) => schema::run(&args),
+    };
+    ExitCode::from(code)
+}
+
+fn load_jobs(
+    paths: &[PathBuf],
+    config: Option<PathBuf>,
+    world: &World<'_>,
+    now: DateTime<Utc>,
+) -> Loaded {
+    load(&LoadOptions {
+        paths: paths.to_vec(),
+        config,
+        env: world.env,
+        missing_vars: MissingVars::Warn,
+        now,
+    })
+}

@@ -1,0 +1,214 @@
+//! Jobs and settings as the rest of chatvault uses them: validated, typed, defaults applied.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+pub use super::model::{CatchUp, Compression, ExportVersion, Overlap};
+use crate::archive::key::KeyTemplate;
+use crate::archive::store_url::StoreUrl;
+use crate::schedule::Schedule;
+
+/// Stream keeps a finished export file this long.
+pub const STREAM_RETENTION: TimeDelta = TimeDelta::days(60);
+
+/// Everything a run needs: the global settings and every job.
+#[derive(Debug, Clone)]
+pub struct JobSet {
+    pub settings: Settings,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The global config file, when there is one.
+    pub config_file: Option<PathBuf>,
+    pub api: ApiSettings,
+    pub state: StoreUrl,
+}
+
+#[derive(Clone)]
+pub struct ApiSettings {
+    pub key: Option<String>,
+    pub secret: Option<SecretSource>,
+    pub base_url: String,
+}
+
+/// Never printed: `Debug` shows where the secret comes from, not what it is.
+#[derive(Clone)]
+pub enum SecretSource {
+    Value(String),
+    File(PathBuf),
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Value(_) => f.write_str("Value(<redacted>)"),
+            SecretSource::File(p) => f.debug_tuple("File").field(p).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for ApiSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiSettings")
+            .field("key", &self.key)
+            .field("secret", &self.secret)
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub description: Option<String>,
+    /// The job file, as it was named on the command line.
+    pub file: PathBuf,
+    pub schedule: Schedule,
+    pub timezone: Tz,
+    pub catch_up: CatchUp,
+    pub overlap: Overlap,
+    pub window: Window,
+    pub channels: ChannelSet,
+    pub users: Vec<String>,
+    pub export: ExportOptions,
+    pub destination: Destination,
+    pub retention: Retention,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Window {
+    /// From the watermark (or `start`, on the very first run) to the tick minus `lag`.
+    Incremental {
+        lag: TimeDelta,
+        max: Option<TimeDelta>,
+        start: Option<DateTime<Utc>>,
+    },
+    /// The `last` stretch ending at the tick minus `lag`.
+    Rolling {
+        last: TimeDelta,
+        lag: TimeDelta,
+        max: Option<TimeDelta>,
+    },
+    /// One absolute window, archived once.
+    Fixed {
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        max: Option<TimeDelta>,
+    },
+}
+
+impl Window {
+    pub fn max(&self) -> Option<TimeDelta> {
+        match self {
+            Window::Incremental { max, .. }
+            | Window::Rolling { max, .. }
+            | Window::Fixed { max, .. } => *max,
+        }
+    }
+}
+
+/// A channel id with its type; Stream writes it `type:id`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cid {
+    pub channel_type: String,
+    pub id: String,
+}
+
+impl fmt::Display for Cid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.channel_type, self.id)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChannelSet {
+    /// Listed channels, sorted, each once.
+    pub cids: Vec<Cid>,
+    /// Resolved through query-channels at run time; channels already listed are not repeated.
+    pub filters: Vec<ChannelFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelFilter {
+    pub channel_type: String,
+    pub filter: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportOptions {
+    pub version: ExportVersion,
+    pub include_truncated_messages: bool,
+    pub include_soft_deleted_channels: bool,
+    pub clear_deleted_message_text: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub url: StoreUrl,
+    pub key: KeyTemplate,
+    pub compression: Compression,
+}
+
+impl Destination {
+    /// The archive file extension, e.g. `jsonl.gz`: v1 is one JSON document, v2 JSON Lines.
+    pub fn extension(&self, version: ExportVersion) -> String {
+        let base = match version {
+            ExportVersion::V1 => "json",
+            ExportVersion::V2 => "jsonl",
+        };
+        match self.compression {
+            Compression::None => base.to_owned(),
+            Compression::Gzip => format!("{base}.gz"),
+            Compression::Zstd => format!("{base}.zst"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Flag an unfinished export this long before Stream's 60 days run out.
+    pub warn_before: TimeDelta,
+}
+
+impl fmt::Display for ExportVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ExportVersion::V1 => "v1",
+            ExportVersion::V2 => "v2",
+        })
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        })
+    }
+}
+
+impl fmt::Display for CatchUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CatchUp::Latest => "latest",
+            CatchUp::All => "all",
+            CatchUp::None => "none",
+        })
+    }
+}
+
+impl fmt::Display for Overlap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Overlap::Skip => "skip",
+            Overlap::Queue => "queue",
+        })
+    }
+}

@@ -1,0 +1,468 @@
+//! From paths on disk to a validated [`JobSet`]: read, parse, interpolate, check against the
+//! schema, compile, then check the files against each other. Every problem of every file is
+//! gathered; nothing is printed here.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use super::discover::{find_config, job_files, project_dir};
+use super::interpolate::{Env, expand};
+use super::job::{Job, JobSet};
+use super::model::{ConfigFile, JobFile};
+use super::schema::{Document, check};
+use super::tree::{FieldPath, Node, Seg, Value};
+use super::validate::{Ctx, Substitutions, compile_job, compile_settings};
+use super::{toml, yaml};
+use crate::diagnostics::{Diagnostics, FileSink};
+
+/// Larger than any real job file; a larger one is a mistake, not a job.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// How an unset `${VAR}` without a default counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingVars {
+    /// A real run cannot go on without the value.
+    Error,
+    /// Dry runs, validation and plans: CI often lacks secrets.
+    Warn,
+}
+
+pub struct LoadOptions<'a> {
+    /// Job files and folders; empty means `jobs/`.
+    pub paths: Vec<PathBuf>,
+    /// The global config; by default `chatvault.yaml|yml|toml` beside the jobs folder.
+    pub config: Option<PathBuf>,
+    pub env: Env<'a>,
+    pub missing_vars: MissingVars,
+    /// Keys are tried out on the ticks following this instant.
+    pub now: DateTime<Utc>,
+}
+
+/// A job that is valid as far as can be told, but depends on variables unset in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub file: PathBuf,
+    pub vars: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Loaded {
+    /// The jobs, when no file has an error.
+    pub set: Option<JobSet>,
+    pub diagnostics: Diagnostics,
+    /// Job files read (the config not counted).
+    pub files: usize,
+    pub blocked: Vec<Blocked>,
+}
+
+pub fn load(opts: &LoadOptions<'_>) -> Loaded {
+    let paths = if opts.paths.is_empty() {
+        vec![PathBuf::from("jobs")]
+    } else {
+        opts.paths.clone()
+    };
+    let mut diagnostics = Diagnostics::default();
+    let base_dir = project_dir(paths.first().map(PathBuf::as_path));
+
+    let config_file = match &opts.config {
+        Some(c) => Some(c.clone()),
+        None => find_config(&base_dir).unwrap_or_else(|message| {
+            let mut sink = FileSink::new(&base_dir, None);
+            sink.error_at(None, message);
+            diagnostics.extend(sink.diagnostics);
+            None
+        }),
+    };
+    let config_dir = config_file
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .map_or_else(
+            || base_dir.clone(),
+            |p| std::path::absolute(p).unwrap_or(p.to_path_buf()),
+        );
+
+    let (settings, defaults) = {
+        let parsed = match &config_file {
+            Some(path) => read::<ConfigFile>(path, Document::Config, opts),
+            None => Parsed::empty(),
+        };
+        let file = config_file.clone().unwrap_or_default();
+        let mut sink = FileSink::new(&file, parsed.node.as_ref());
+        sink.diagnostics.extend(parsed.diagnostics);
+        let spec = parsed.value.unwrap_or_default();
+        let mut ctx = Ctx {
+            sink: &mut sink,
+            subs: &parsed.subs,
+        };
+        let out = compile_settings(
+            &spec,
+            config_file.as_deref(),
+            &config_dir,
+            opts.env,
+            &mut ctx,
+        );
+        diagnostics.extend(sink.diagnostics);
+        out
+    };
+
+    let (files, problems) = job_files(&paths);
+    for p in problems {
+        let mut sink = FileSink::new(&p.path, None);
+        sink.error_at(None, p.message);
+        diagnostics.extend(sink.diagnostics);
+    }
+
+    let mut jobs: Vec<(Job, Option<Node>)> = Vec::new();
+    let mut blocked = Vec::new();
+    for file in &files {
+        let parsed = read::<JobFile>(file, Document::Job, opts);
+        let mut sink = FileSink::new(file, parsed.node.as_ref());
+        sink.diagnostics.extend(parsed.diagnostics);
+        if let Some(spec) = &parsed.value {
+            let mut ctx = Ctx {
+                sink: &mut sink,
+                subs: &parsed.subs,
+            };
+            match compile_job(spec, file, &defaults, &config_dir, &mut ctx) {
+                Some(job) => jobs.push((job, parsed.node.clone())),
+                None if !sink.diagnostics.has_errors() => blocked.push(Blocked {
+                    file: file.clone(),
+                    vars: parsed.missing.clone(),
+                }),
+                None => {}
+            }
+        }
+        diagnostics.extend(sink.diagnostics);
+    }
+
+    cross_check(&jobs, opts.now, &mut diagnostics);
+    diagnostics.sort();
+    let set = (!diagnostics.has_errors()).then(|| JobSet {
+        settings,
+        jobs: jobs.into_iter().map(|(job, _)| job).collect(),
+    });
+    Loaded {
+        set,
+        diagnostics,
+        files: files.len(),
+        blocked,
+    }
+}
+
+/// How many ticks of each job its keys are tried on.
+const KEY_PROBE_TICKS: usize = 24;
+
+/// Rules that need whole jobs: unique names, keys that cannot collide within a job or
+/// between jobs.
+fn cross_check(jobs: &[(Job, Option<Node>)], now: DateTime<Utc>, diagnostics: &mut Diagnostics) {
+    let key_path = FieldPath::root().key("destination").key("key");
+    for (job, node) in jobs {
+        if let Some(problem) = crate::plan::key_problem(job, now, KEY_PROBE_TICKS) {
+            let mut sink = FileSink::new(&job.file, node.as_ref());
+            sink.error(&key_path, problem);
+            diagnostics.extend(sink.diagnostics);
+        }
+    }
+
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (job, _)) in jobs.iter().enumerate() {
+        by_name.entry(job.name.as_str()).or_default().push(i);
+    }
+    for same in by_name.values().filter(|v| v.len() > 1) {
+        for &i in same {
+            let (job, node) = &jobs[i];
+            let others = same
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| jobs[j].0.file.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut sink = FileSink::new(&job.file, node.as_ref());
+            sink.error(
+                &FieldPath::root().key("name"),
+                format!(
+                    "job name `{}` is also used by {others}: names must be unique (set `name`)",
+                    job.name
+                ),
+            );
+            diagnostics.extend(sink.diagnostics);
+        }
+    }
+
+    for (i, (job, node)) in jobs.iter().enumerate() {
+        let shared: Vec<&Job> = jobs
+            .iter()
+            .enumerate()
+            .filter(|&(j, (other, _))| j != i && other.destination.url == job.destination.url)
+            .map(|(_, (other, _))| other)
+            .collect();
+        if shared.is_empty() || job.destination.key.is_job_scoped() {
+            continue;
+        }
+        let names = shared
+            .iter()
+            .map(|o| format!("`{}` ({})", o.name, o.file.display()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sink = FileSink::new(&job.file, node.as_ref());
+        sink.error(
+            &key_path,
+            format!(
+                "keys may collide with job {names}, which writes to {} too: add {{job}} to the key",
+                job.destination.url
+            ),
+        );
+        diagnostics.extend(sink.diagnostics);
+    }
+}
+
+/// One file through reading, parsing, interpolation, the schema and serde.
+struct Parsed<T> {
+    node: Option<Node>,
+    value: Option<T>,
+    subs: Substitutions,
+    missing: Vec<String>,
+    diagnostics: Diagnostics,
+}
+
+impl<T> Parsed<T> {
+    fn empty() -> Self {
+        Parsed {
+            node: None,
+            value: None,
+            subs: Substitutions::default(),
+            missing: Vec::new(),
+            diagnostics: Diagnostics::default(),
+        }
+    }
+}
+
+fn read<T: DeserializeOwned>(path: &Path, doc: Document, opts: &LoadOptions<'_>) -> Parsed<T> {
+    let mut out = Parsed::empty();
+    let mut node = match parse_file(path) {
+        Ok(node) => node,
+        Err(diagnostics) => {
+            out.diagnostics = diagnostics;
+            return out;
+        }
+    };
+    let found = interpolate(&mut node, opts.env, opts.missing_vars);
+    let mut sink = FileSink::new(path, Some(&node));
+    for (field, message) in &found.errors {
+        sink.error(field, message.clone());
+    }
+    for (field, message) in &found.warnings {
+        sink.warning(field, message.clone());
+    }
+    let mut subs = found.subs;
+    let mut json = node.to_json();
+    let under = |set: &HashSet<FieldPath>, p: &FieldPath| set.iter().any(|u| p.starts_with(u));
+    let issues: Vec<_> = check(doc, &json, &|p| under(&subs.interpolated, p))
+        .into_iter()
+        .filter(|i| !under(&subs.unchecked, &i.path))
+        .collect();
+    for issue in &issues {
+        if issue.at_key {
+            sink.error_at_key(&issue.path, issue.message.clone());
+        } else {
+            sink.error(&issue.path, issue.message.clone());
+        }
+        // Drop what the schema refused so the semantic rules still check everything else.
+        let dropped = prune(&mut json, &issue.path);
+        subs.unchecked.insert(dropped);
+    }
+    if found.errors.is_empty() {
+        match serde_json::from_value::<T>(json) {
+            Ok(v) => out.value = Some(v),
+            Err(e) if issues.is_empty() => sink.error(&FieldPath::root(), e.to_string()),
+            Err(_) => {}
+        }
+    }
+    out.diagnostics = sink.diagnostics;
+    out.subs = subs;
+    out.missing = found.missing;
+    out.node = Some(node);
+    out
+}
+
+/// Removes the field at `path` (or the list holding it) from `json`; returns what was removed.
+fn prune(json: &mut serde_json::Value, path: &FieldPath) -> FieldPath {
+    let segs = path.segments();
+    let Some(end) = segs.iter().rposition(|s| matches!(s, Seg::Key(_))) else {
+        return FieldPath::root();
+    };
+    let (parent, Seg::Key(key)) = (&segs[..end], &segs[end]) else {
+        return FieldPath::root();
+    };
+    let mut target = Some(json);
+    let mut kept = FieldPath::root();
+    for seg in parent {
+        target = match (seg, target) {
+            (Seg::Key(k), Some(v)) => v.get_mut(k.as_str()),
+            (Seg::Index(i), Some(v)) => v.get_mut(*i),
+            (_, None) => None,
+        };
+        kept = match seg {
+            Seg::Key(k) => kept.key(k.clone()),
+            Seg::Index(i) => kept.index(*i),
+        };
+    }
+    if let Some(serde_json::Value::Object(map)) = target {
+        map.remove(key);
+    }
+    kept.key(key.clone())
+}
+
+fn parse_file(path: &Path) -> Result<Node, Diagnostics> {
+    let mut sink = FileSink::new(path, None);
+    let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        sink.error_at(
+            None,
+            format!(
+                "file is {size} bytes; job and config files are at most {MAX_FILE_BYTES} bytes"
+            ),
+        );
+        return Err(sink.diagnostics);
+    }
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            sink.error_at(None, format!("cannot read: {e}"));
+            return Err(sink.diagnostics);
+        }
+    };
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or("");
+            let pos = super::tree::LineIndex::new(valid).pos(valid.len());
+            sink.error_at(
+                Some(pos),
+                "not UTF-8 text (is this a binary file?): job files are YAML or TOML",
+            );
+            return Err(sink.diagnostics);
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let is_toml = path.extension().is_some_and(|e| e == "toml");
+    let parsed = if is_toml {
+        toml::parse(text)
+    } else {
+        yaml::parse(text)
+    };
+    let node = match parsed {
+        Ok(node) => node,
+        Err(e) => {
+            let format = if is_toml { "TOML" } else { "YAML" };
+            sink.error_at(Some(e.pos), format!("invalid {format}: {}", e.message));
+            return Err(sink.diagnostics);
+        }
+    };
+    match node.value {
+        Value::Map(_) => Ok(node),
+        Value::Null => {
+            sink.error_at(
+                Some(node.pos),
+                "the file is empty: expected fields such as `schedule` and `channels`",
+            );
+            Err(sink.diagnostics)
+        }
+        _ => {
+            sink.error_at(
+                Some(node.pos),
+                format!(
+                    "expected a mapping of fields at the top, found {}",
+                    node.type_name()
+                ),
+            );
+            Err(sink.diagnostics)
+        }
+    }
+}
+
+struct Interpolated {
+    subs: Substitutions,
+    missing: Vec<String>,
+    errors: Vec<(FieldPath, String)>,
+    warnings: Vec<(FieldPath, String)>,
+}
+
+/// Substitutes `${VAR}` in every string, recording which fields came from the environment.
+/// An unset variable in a dry run leaves its field as written and marks it unchecked.
+fn interpolate(node: &mut Node, env: Env<'_>, missing_vars: MissingVars) -> Interpolated {
+    let mut out = Interpolated {
+        subs: Substitutions::default(),
+        missing: Vec::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    walk_strings(
+        node,
+        &FieldPath::root(),
+        &mut |path, text| match expand(text, env) {
+            Err(e) => {
+                out.subs.unchecked.insert(path.clone());
+                out.errors.push((path.clone(), e.to_string()));
+            }
+            Ok(e) => {
+                if e.substituted {
+                    out.subs.interpolated.insert(path.clone());
+                }
+                if e.missing.is_empty() {
+                    *text = e.text;
+                    return;
+                }
+                let vars = e
+                    .missing
+                    .iter()
+                    .map(|v| format!("${{{v}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let verb = if e.missing.len() == 1 { "is" } else { "are" };
+                let message =
+                    format!("{vars} {verb} not set and has no default (`${{NAME:-default}}`)");
+                match missing_vars {
+                    MissingVars::Error => out.errors.push((path.clone(), message)),
+                    MissingVars::Warn => {
+                        out.subs.unchecked.insert(path.clone());
+                        out.warnings.push((
+                            path.clone(),
+                            format!("{message}; not checked in this dry run"),
+                        ));
+                    }
+                }
+                out.missing.extend(e.missing);
+            }
+        },
+    );
+    out
+}
+
+fn walk_strings(node: &mut Node, path: &FieldPath, f: &mut dyn FnMut(&FieldPath, &mut String)) {
+    match &mut node.value {
+        Value::Str(s) => f(path, s),
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                walk_strings(item, &path.index(i), f);
+            }
+        }
+        Value::Map(entries) => {
+            for e in entries {
+                walk_strings(&mut e.value, &path.key(e.key.clone()), f);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,17 @@
+//! Job files and the global config: the model, loading (YAML/TOML, `${VAR}`), and validation
+//! with file/line/field diagnostics.
+
+pub mod discover;
+pub mod interpolate;
+pub mod job;
+pub mod load;
+pub mod model;
+pub mod schema;
+mod suggest;
+mod toml;
+pub mod tree;
+pub mod validate;
+mod yaml;
+
+pub use job::{Job, JobSet, Settings};
+pub use load::{Blocked, LoadOptions, Loaded, MissingVars, load};

@@ -1,0 +1,228 @@
+//! The job file and the global config as users write them (YAML or TOML).
+//!
+//! These types are the contract: the JSON Schemas in `schemas/` are generated from them and
+//! their doc comments become the schema descriptions editors show. Values that need parsing
+//! (cron, zones, durations, times, URLs, key templates) stay text here and are checked in
+//! `validate`, where every problem can be reported with its position.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One chatvault job: which Stream Chat data to archive, when, and where to.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "chatvault job", extend("required" = ["schedule"]))]
+pub struct JobFile {
+    /// Unique name of the job among all job files; used in object keys, state and metrics.
+    /// Letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64
+    /// characters. Defaults to the file name without its extension.
+    pub name: Option<String>,
+    /// Free text for people reading the job; chatvault only shows it.
+    pub description: Option<String>,
+    /// When the job runs: a 5-field cron expression (`minute hour day-of-month month
+    /// day-of-week`, e.g. `30 2 * * *`), a 6-field one with seconds first, or one of
+    /// `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`.
+    /// Evaluated in `timezone`.
+    // Defaulted for serde only, so the other fields are still checked when it is missing;
+    // the schema requires it.
+    #[serde(default)]
+    pub schedule: String,
+    /// IANA time zone the schedule is read in, e.g. `Europe/Berlin`. Defaults to the global
+    /// `defaults.timezone`, else UTC; never the host's zone.
+    pub timezone: Option<String>,
+    /// What to do about ticks missed while chatvault was not running: `latest` (one run
+    /// covering the whole gap, the default), `all` (one run per missed tick) or `none`
+    /// (skip them; the next window still starts at the watermark).
+    pub catch_up: Option<CatchUp>,
+    /// What to do when a tick comes while the previous run of the job still runs: `skip`
+    /// (the default; the next run covers the time) or `queue` (run it afterwards).
+    pub overlap: Option<Overlap>,
+    /// Which stretch of message time each run covers.
+    pub window: Option<WindowSpec>,
+    /// Channels to export, as explicit lists or filters resolved at run time.
+    #[serde(default)]
+    pub channels: Vec<ChannelSelector>,
+    /// User ids whose data to export (Stream's users export), in requests of at most 25.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Options passed to Stream's export; unset ones come from the global `defaults.export`.
+    pub export: Option<ExportSpec>,
+    /// Where archives are written; unset fields come from the global `defaults.destination`.
+    pub destination: Option<DestinationSpec>,
+    /// When to warn about exports nearing Stream's 60-day file retention.
+    pub retention: Option<RetentionSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchUp {
+    #[default]
+    Latest,
+    All,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    #[default]
+    Skip,
+    Queue,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowMode {
+    #[default]
+    Incremental,
+    Rolling,
+    Fixed,
+}
+
+/// The window of message time `[since, until)` a run covers.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// `incremental` (the default): from where the last successful run ended up to the tick
+    /// minus `lag`, so missed or failed runs lose nothing. `rolling`: the `last` stretch
+    /// before the tick minus `lag`. `fixed`: the absolute `since`/`until` window, archived once.
+    pub mode: Option<WindowMode>,
+    /// How far behind the tick the window ends, so late messages are in place; e.g. `15m`.
+    /// Durations are written like `90s`, `15m`, `24h`, `7d`, `1h 30m`.
+    pub lag: Option<String>,
+    /// Longest window a single export may cover; longer windows (a catch-up after downtime, a
+    /// long fixed window) are split into pieces of at most this length, e.g. `7d`.
+    pub max: Option<String>,
+    /// `rolling` only: the length of the window, e.g. `24h`.
+    pub last: Option<String>,
+    /// `fixed`: the window's start. `incremental`: where the very first run starts (default:
+    /// one schedule interval before the first tick). An RFC 3339 time, e.g.
+    /// `2024-01-01T00:00:00Z`.
+    pub since: Option<String>,
+    /// `fixed` only: the window's end (exclusive), an RFC 3339 time after `since`.
+    pub until: Option<String>,
+}
+
+/// A set of channels: `type` with `ids`, a single `cid`, or `type` with a `filter` resolved
+/// through Stream's query-channels endpoint at run time.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSelector {
+    /// Channel type, e.g. `messaging`, `livestream`, `team`.
+    #[serde(rename = "type")]
+    pub channel_type: Option<String>,
+    /// Channel ids of `type`.
+    #[schemars(length(min = 1))]
+    pub ids: Option<Vec<String>>,
+    /// One channel as `type:id`, e.g. `livestream:white-room`.
+    pub cid: Option<String>,
+    /// A query-channels filter (Stream's filter syntax), e.g. `{ team: support }`; matching
+    /// channels of `type` are found at run time.
+    pub filter: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportVersion {
+    V1,
+    #[default]
+    V2,
+}
+
+/// Options of Stream's export request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSpec {
+    /// Export file format: `v1` (one JSON document) or `v2` (JSON Lines; the default).
+    pub version: Option<ExportVersion>,
+    /// Include messages hidden by a channel truncation (default false, as Stream's).
+    pub include_truncated_messages: Option<bool>,
+    /// Include soft-deleted channels (default false, as Stream's).
+    pub include_soft_deleted_channels: Option<bool>,
+    /// Blank the text of deleted messages in the export (default false, as Stream's).
+    pub clear_deleted_message_text: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+/// Where archives go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationSpec {
+    /// `s3://bucket/prefix`, `gs://bucket/prefix` or `file://path` (a relative path is read
+    /// from the folder holding the jobs folder). Default `file://archive`.
+    pub url: Option<String>,
+    /// Object key template below the URL's prefix. Placeholders: `{job}`,
+    /// `{window_start}` and `{window_end}` (UTC; optionally with a strftime format, e.g.
+    /// `{window_start:%Y/%m/%d}`), `{batch}` (0001, 0002, … within a window), `{kind}`
+    /// (`channels` or `users`), `{task_id}` and `{ext}` (e.g. `jsonl.gz`). Default
+    /// `{job}/{window_start:%Y/%m/%d}/{window_start:%H%M%S}-{kind}-{batch}.{ext}`.
+    pub key: Option<String>,
+    /// Compression of archives: `none`, `gzip` (the default) or `zstd`.
+    pub compression: Option<Compression>,
+}
+
+/// Warnings about Stream's 60-day file retention.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSpec {
+    /// How long before Stream's 60-day retention lapses an unfinished export is flagged
+    /// (log, status); default `7d`, less than `60d`.
+    pub warn_before: Option<String>,
+}
+
+/// The global config, `chatvault.yaml` or `chatvault.toml` beside the jobs folder.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "chatvault config")]
+pub struct ConfigFile {
+    /// How to reach Stream's API.
+    pub api: Option<ApiSpec>,
+    /// Where chatvault keeps its records of what it has archived.
+    pub state: Option<StateSpec>,
+    /// Values for fields a job leaves unset.
+    pub defaults: Option<DefaultsSpec>,
+}
+
+/// Stream API credentials and endpoint.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSpec {
+    /// The app's API key. Default `${STREAM_API_KEY}`.
+    pub key: Option<String>,
+    /// The app's API secret; write it as `${STREAM_API_SECRET}` (the default) rather than
+    /// inline. Mutually exclusive with `secret_file`.
+    pub secret: Option<String>,
+    /// A file holding the API secret (e.g. a mounted Kubernetes Secret).
+    pub secret_file: Option<String>,
+    /// Base URL of the API. Default `https://chat.stream-io-api.com`.
+    pub base_url: Option<String>,
+}
+
+/// Where state lives.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// `file://path`, `s3://bucket/prefix` or `gs://bucket/prefix`. Default
+    /// `file://.chatvault/state` beside the jobs folder. Replicas sharing jobs must share it.
+    pub url: Option<String>,
+}
+
+/// Defaults for every job.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsSpec {
+    /// Time zone for jobs that set none (IANA name). Default UTC.
+    pub timezone: Option<String>,
+    /// Destination fields for jobs that leave them unset.
+    pub destination: Option<DestinationSpec>,
+    /// Export options for jobs that leave them unset.
+    pub export: Option<ExportSpec>,
+}

@@ -1,0 +1,176 @@
+//! Rules of the global config.
+
+use std::path::Path;
+
+use chrono_tz::Tz;
+
+use super::Ctx;
+use crate::archive::key::KeyTemplate;
+use crate::archive::store_url::StoreUrl;
+use crate::config::interpolate::Env;
+use crate::config::job::{ApiSettings, Compression, SecretSource, Settings};
+use crate::config::model::{ConfigFile, ExportSpec};
+use crate::config::tree::FieldPath;
+use crate::schedule::parse_timezone;
+
+pub const DEFAULT_BASE_URL: &str = "https://chat.stream-io-api.com";
+pub const DEFAULT_STATE_URL: &str = "file://.chatvault/state";
+pub const API_KEY_VAR: &str = "STREAM_API_KEY";
+pub const API_SECRET_VAR: &str = "STREAM_API_SECRET";
+
+/// The global `defaults`, checked once in the config file so a bad default is reported
+/// there, not once per job.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub timezone: Option<Tz>,
+    pub url: Option<StoreUrl>,
+    pub key: Option<KeyTemplate>,
+    pub compression: Option<Compression>,
+    pub export: ExportSpec,
+}
+
+pub fn compile_settings(
+    spec: &ConfigFile,
+    config_file: Option<&Path>,
+    base_dir: &Path,
+    env: Env<'_>,
+    ctx: &mut Ctx<'_, '_>,
+) -> (Settings, Defaults) {
+    let api = spec.api.clone().unwrap_or_default();
+    let root = FieldPath::root().key("api");
+    if let (Some(_), Some(_)) = (&api.secret, &api.secret_file) {
+        ctx.error_at_key(
+            &root.key("secret_file"),
+            "set either `secret` or `secret_file`, not both",
+        );
+    }
+    let secret_path = root.key("secret");
+    if api.secret.is_some() && !ctx.subs.interpolated.contains(&secret_path) {
+        ctx.warning(
+            &secret_path,
+            format!(
+                "the API secret is written inline, so everyone who can read this file has it: \
+                 use \"${{{API_SECRET_VAR}}}\" or `secret_file`"
+            ),
+        );
+    }
+    let secret = match (api.secret, api.secret_file) {
+        (Some(s), _) => Some(SecretSource::Value(s)),
+        (None, Some(f)) => Some(SecretSource::File(base_dir.join(f))),
+        (None, None) => env(API_SECRET_VAR).map(SecretSource::Value),
+    };
+    let base_url_path = root.key("base_url");
+    let base_url = api.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    if ctx.known(&base_url_path)
+        && !(base_url.starts_with("https://") || base_url.starts_with("http://"))
+    {
+        let shown = ctx.show(&base_url_path, &base_url);
+        ctx.error(
+            &base_url_path,
+            format!("{shown} is not an http(s) URL: expected e.g. {DEFAULT_BASE_URL}"),
+        );
+    }
+
+    let state_path = FieldPath::root().key("state").key("url");
+    let state_text = spec
+        .state
+        .as_ref()
+        .and_then(|s| s.url.clone())
+        .unwrap_or_else(|| DEFAULT_STATE_URL.to_owned());
+    let state =
+        store_url(ctx, &state_path, &state_text, base_dir).unwrap_or_else(|| StoreUrl::File {
+            path: base_dir.join(".chatvault/state"),
+        });
+
+    let defaults = compile_defaults(spec, base_dir, ctx);
+    let settings = Settings {
+        config_file: config_file.map(Path::to_path_buf),
+        api: ApiSettings {
+            key: api.key.or_else(|| env(API_KEY_VAR)),
+            secret,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        },
+        state,
+    };
+    (settings, defaults)
+}
+
+fn compile_defaults(spec: &ConfigFile, base_dir: &Path, ctx: &mut Ctx<'_, '_>) -> Defaults {
+    let Some(d) = &spec.defaults else {
+        return Defaults::default();
+    };
+    let root = FieldPath::root().key("defaults");
+    let dest = d.destination.clone().unwrap_or_default();
+    let dest_path = root.key("destination");
+    Defaults {
+        timezone: d
+            .timezone
+            .as_deref()
+            .and_then(|tz| timezone(ctx, &root.key("timezone"), tz)),
+        url: dest
+            .url
+            .as_deref()
+            .and_then(|u| store_url(ctx, &dest_path.key("url"), u, base_dir)),
+        key: dest
+            .key
+            .as_deref()
+            .and_then(|k| key_template(ctx, &dest_path.key("key"), k)),
+        compression: dest.compression,
+        export: d.export.clone().unwrap_or_default(),
+    }
+}
+
+pub fn timezone(ctx: &mut Ctx<'_, '_>, path: &FieldPath, text: &str) -> Option<Tz> {
+    if !ctx.known(path) {
+        return None;
+    }
+    parse_timezone(text)
+        .map_err(|e| ctx.error(path, e.to_string()))
+        .ok()
+}
+
+pub fn store_url(
+    ctx: &mut Ctx<'_, '_>,
+    path: &FieldPath,
+    text: &str,
+    base_dir: &Path,
+) -> Option<StoreUrl> {
+    if !ctx.known(path) {
+        return None;
+    }
+    StoreUrl::parse(text, base_dir)
+        .map_err(|e| ctx.error(path, e.to_string()))
+        .ok()
+}
+
+pub fn key_template(ctx: &mut Ctx<'_, '_>, path: &FieldPath, text: &str) -> Option<KeyTemplate> {
+    if !ctx.known(path) {
+        return None;
+    }
+    match KeyTemplate::parse(text) {
+        Ok(t) => Some(t),
+        Err(errors) => {
+            for e in errors {
+                ctx.error(path, e.to_string());
+            }
+            None
+        }
+    }
+}
+
+/// Job fields first, then the global defaults.
+pub fn merge_export(job: Option<&ExportSpec>, defaults: &ExportSpec) -> ExportSpec {
+    let job = job.cloned().unwrap_or_default();
+    ExportSpec {
+        version: job.version.or(defaults.version),
+        include_truncated_messages: job
+            .include_truncated_messages
+            .or(defaults.include_truncated_messages),
+        include_soft_deleted_channels: job
+            .include_soft_deleted_channels
+            .or(defaults.include_soft_deleted_channels),
+        clear_deleted_message_text: job
+            .clear_deleted_message_text
+            .or(defaults.clear_deleted_message_text),
+    }
+}

@@ -1,0 +1,202 @@
+//! Diagnostics as people, scripts and CI annotations read them.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Diagnostic, Diagnostics, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `file:line:col: field.path: message`, one per line.
+    Human,
+    /// One JSON document with every diagnostic and the counts.
+    Json,
+    /// GitHub Actions workflow commands, which annotate the pull request's diff.
+    Github,
+}
+
+pub fn render(diagnostics: &Diagnostics, files_checked: usize, format: Format) -> String {
+    match format {
+        Format::Human => human(diagnostics, files_checked),
+        Format::Json => json(diagnostics, files_checked),
+        Format::Github => github(diagnostics),
+    }
+}
+
+fn location(d: &Diagnostic) -> String {
+    let file = d.file.display();
+    match d.pos {
+        Some(p) => format!("{file}:{}:{}", p.line, p.col),
+        None => format!("{file}"),
+    }
+}
+
+fn human(diagnostics: &Diagnostics, files_checked: usize) -> String {
+    let mut out = String::new();
+    for d in diagnostics.iter() {
+        let tag = match d.severity {
+            Severity::Error => "",
+            Severity::Warning => "warning: ",
+        };
+        let _ = writeln!(out, "{}: {tag}{}: {}", location(d), d.path, d.message);
+    }
+    let errors = diagnostics.count(Severity::Error);
+    let warnings = diagnostics.count(Severity::Warning);
+    let files = plural(files_checked, "file");
+    let _ = if errors == 0 {
+        writeln!(out, "{files} valid, {}", plural(warnings, "warning"))
+    } else {
+        writeln!(
+            out,
+            "{} and {} in {files}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    };
+    out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    file: String,
+    line: Option<u32>,
+    column: Option<u32>,
+    path: String,
+    severity: Severity,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    valid: bool,
+    files: usize,
+    errors: usize,
+    warnings: usize,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+fn json(diagnostics: &Diagnostics, files_checked: usize) -> String {
+    let report = JsonReport {
+        valid: !diagnostics.has_errors(),
+        files: files_checked,
+        errors: diagnostics.count(Severity::Error),
+        warnings: diagnostics.count(Severity::Warning),
+        diagnostics: diagnostics
+            .iter()
+            .map(|d| JsonDiagnostic {
+                file: d.file.display().to_string(),
+                line: d.pos.map(|p| p.line),
+                column: d.pos.map(|p| p.col),
+                path: d.path.to_string(),
+                severity: d.severity,
+                message: &d.message,
+            })
+            .collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Workflow commands take `%`, CR and LF escaped in the message, and `,` and `:` too in values.
+fn github(diagnostics: &Diagnostics) -> String {
+    let escape = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| escape(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for d in diagnostics.iter() {
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut props = format!("file={}", property(&d.file.display().to_string()));
+        if let Some(p) = d.pos {
+            let _ = write!(props, ",line={},col={}", p.line, p.col);
+        }
+        let _ = writeln!(
+            out,
+            "::{level} {props}::{}",
+            escape(&format!("{}: {}", d.path, d.message))
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::tree::{FieldPath, Pos};
+
+    fn sample() -> Diagnostics {
+        let mut d = Diagnostics::default();
+        d.push(Diagnostic {
+            file: PathBuf::from("jobs/a.yaml"),
+            pos: Some(Pos { line: 3, col: 11 }),
+            path: FieldPath::parse("window.lag"),
+            severity: Severity::Error,
+            message: "bad duration `1x`".into(),
+        });
+        d.push(Diagnostic {
+            file: PathBuf::from("jobs/b,c.yaml"),
+            pos: None,
+            path: FieldPath::root(),
+            severity: Severity::Warning,
+            message: "50%\nsure".into(),
+        });
+        d
+    }
+
+    #[test]
+    fn human_lines_lead_with_file_line_col_and_path() {
+        let text = render(&sample(), 2, Format::Human);
+        assert!(
+            text.starts_with("jobs/a.yaml:3:11: window.lag: bad duration `1x`\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("jobs/b,c.yaml: warning: (file): 50%"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("1 error and 1 warning in 2 files\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn github_commands_escape_their_values() {
+        let text = render(&sample(), 2, Format::Github);
+        assert!(
+            text.contains("::error file=jobs/a.yaml,line=3,col=11::window.lag: bad duration `1x`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("::warning file=jobs/b%2Cc.yaml::(file): 50%25%0Asure"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_report_parses_and_counts() {
+        let text = render(&sample(), 2, Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["valid"], false);
+        assert_eq!(v["errors"], 1);
+        assert_eq!(v["diagnostics"][0]["line"], 3);
+        assert_eq!(v["diagnostics"][1]["line"], serde_json::Value::Null);
+    }
+}

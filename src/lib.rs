@@ -1,0 +1,9 @@
+//! chatvault: archives Stream Chat data on a schedule, driven by job files kept in git.
+
+pub mod archive;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diagnostics;
+pub mod plan;
+pub mod schedule;

@@ -1,0 +1,18 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use chatvault::cli::Cli;
+use chatvault::commands::{World, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    run(
+        cli,
+        &World {
+            env: &env,
+            now: chrono::Utc::now(),
+        },
+    )
+}

@@ -1,0 +1,275 @@
+//! The pure planner: jobs + clock (later: state) → what each job's next ticks would do.
+//!
+//! `plan`, `run --dry-run` and real runs share it, so a dry run shows exactly what a run
+//! would do. Nothing here reads the clock, the network or the disk.
+
+mod render;
+pub mod window;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use render::human;
+use window::{Span, split, window_for_tick};
+
+use crate::archive::key::KeyContext;
+use crate::config::job::{Cid, Job};
+use crate::config::{Blocked, JobSet};
+use crate::schedule::{DstNote, Tick};
+
+/// Stream takes at most this many channels in one export request, and this many user ids.
+pub const MAX_BATCH: usize = 25;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub now: DateTime<Utc>,
+    pub jobs: Vec<JobPlan>,
+    /// Jobs that could not be planned because variables they use are unset.
+    pub not_planned: Vec<NotPlanned>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotPlanned {
+    pub file: String,
+    pub unset_variables: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobPlan {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub file: String,
+    pub schedule: String,
+    pub timezone: String,
+    pub catch_up: String,
+    pub overlap: String,
+    pub destination: String,
+    pub compression: String,
+    pub export_version: String,
+    pub ticks: Vec<TickPlan>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TickPlan {
+    pub at: DateTime<Utc>,
+    /// The tick in the job's zone, RFC 3339 with the offset.
+    pub local: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst: Option<DstFlag>,
+    /// Empty when there is nothing new to archive (a fixed window already covered).
+    pub windows: Vec<WindowPlan>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DstFlag {
+    /// The scheduled wall time does not exist that day; the tick fires right after the gap.
+    Gap { scheduled: String },
+    /// The wall time occurs twice that day; the tick fires at the first.
+    Repeated,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowPlan {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub requests: Vec<RequestPlan>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestPlan {
+    /// `channels` or `users`.
+    pub kind: &'static str,
+    /// 1-based within the window; unknown until run time for filter-based channels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// For filter-based channel sets: the type and filter, resolved at run time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterPlan>,
+    /// The object key below the destination; unknown until run time for filter batches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterPlan {
+    #[serde(rename = "type")]
+    pub channel_type: String,
+    pub filter: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The next `next` ticks of every job after `now`, each assumed to succeed (so incremental
+/// windows follow on from each other).
+pub fn plan(set: &JobSet, blocked: &[Blocked], now: DateTime<Utc>, next: usize) -> Plan {
+    Plan {
+        now,
+        jobs: set
+            .jobs
+            .iter()
+            .map(|job| plan_job(job, now, next))
+            .collect(),
+        not_planned: blocked
+            .iter()
+            .map(|b| NotPlanned {
+                file: b.file.display().to_string(),
+                unset_variables: b.vars.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The next `next` ticks after `now`, each with the window pieces it would archive.
+fn tick_windows(job: &Job, now: DateTime<Utc>, next: usize) -> Vec<(Tick, Vec<Span>)> {
+    let mut watermark = None;
+    let mut previous = None;
+    let mut out = Vec::new();
+    for tick in job.schedule.ticks_after(job.timezone, now).take(next) {
+        let previous_tick = previous.or_else(|| {
+            job.schedule
+                .tick_before(job.timezone, tick.at)
+                .map(|t| t.at)
+        });
+        let span = window_for_tick(job, tick.at, watermark, previous_tick);
+        previous = Some(tick.at);
+        let pieces = span.map_or_else(Vec::new, |span| {
+            watermark = Some(span.until);
+            split(span, job.window.max())
+        });
+        out.push((tick, pieces));
+    }
+    out
+}
+
+pub fn plan_job(job: &Job, now: DateTime<Utc>, next: usize) -> JobPlan {
+    let ticks = tick_windows(job, now, next)
+        .into_iter()
+        .map(|(tick, pieces)| {
+            let windows = pieces.into_iter().map(|p| window_plan(job, p)).collect();
+            tick_plan(&tick, windows)
+        })
+        .collect();
+    JobPlan {
+        name: job.name.clone(),
+        description: job.description.clone(),
+        file: job.file.display().to_string(),
+        schedule: job.schedule.source().to_owned(),
+        timezone: job.timezone.name().to_owned(),
+        catch_up: job.catch_up.to_string(),
+        overlap: job.overlap.to_string(),
+        destination: job.destination.url.to_string(),
+        compression: job.destination.compression.to_string(),
+        export_version: job.export.version.to_string(),
+        ticks,
+    }
+}
+
+fn tick_plan(tick: &Tick, windows: Vec<WindowPlan>) -> TickPlan {
+    TickPlan {
+        at: tick.at,
+        local: tick.local.to_rfc3339(),
+        dst: match tick.dst {
+            DstNote::Normal => None,
+            DstNote::Gap { scheduled } => Some(DstFlag::Gap {
+                scheduled: scheduled.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            }),
+            DstNote::Repeated => Some(DstFlag::Repeated),
+        },
+        windows,
+    }
+}
+
+/// The key of one archive, or the reason it cannot be made (reported as a validation error).
+pub fn archive_key(job: &Job, span: Span, kind: &str, batch: u32) -> Result<String, String> {
+    let ext = job.destination.extension(job.export.version);
+    job.destination
+        .key
+        .render(&KeyContext {
+            job: &job.name,
+            window_start: span.since,
+            window_end: span.until,
+            batch,
+            kind,
+            task_id: None,
+            ext: &ext,
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn window_plan(job: &Job, span: Span) -> WindowPlan {
+    let mut requests = Vec::new();
+    let key =
+        |kind, batch| archive_key(job, span, kind, batch).unwrap_or_else(|e| format!("<{e}>"));
+    let mut batch = 0u32;
+    for chunk in job.channels.cids.chunks(MAX_BATCH) {
+        batch += 1;
+        requests.push(RequestPlan {
+            kind: "channels",
+            batch: Some(batch),
+            channels: chunk.iter().map(Cid::to_string).collect(),
+            users: Vec::new(),
+            filter: None,
+            key: Some(key("channels", batch)),
+        });
+    }
+    for f in &job.channels.filters {
+        requests.push(RequestPlan {
+            kind: "channels",
+            batch: None,
+            channels: Vec::new(),
+            users: Vec::new(),
+            filter: Some(FilterPlan {
+                channel_type: f.channel_type.clone(),
+                filter: f.filter.clone(),
+            }),
+            key: None,
+        });
+    }
+    for (i, chunk) in job.users.chunks(MAX_BATCH).enumerate() {
+        let batch = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        requests.push(RequestPlan {
+            kind: "users",
+            batch: Some(batch),
+            channels: Vec::new(),
+            users: chunk.to_vec(),
+            filter: None,
+            key: Some(key("users", batch)),
+        });
+    }
+    WindowPlan {
+        since: span.since,
+        until: span.until,
+        requests,
+    }
+}
+
+/// Why the job's keys cannot work, checked over its next `ticks` ticks after `now`: a key
+/// that cannot be made, or two windows sharing a key because the `{window_start}` format is
+/// coarser than the schedule.
+pub fn key_problem(job: &Job, now: DateTime<Utc>, ticks: usize) -> Option<String> {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for span in tick_windows(job, now, ticks)
+        .into_iter()
+        .flat_map(|(_, p)| p)
+    {
+        let key = match archive_key(job, span, "channels", 1) {
+            Ok(key) => key,
+            Err(e) => return Some(format!("cannot make a key: {e}")),
+        };
+        if let Some(first) = seen.get(&key).filter(|first| **first != span) {
+            return Some(format!(
+                "windows starting {} and {} would both be written to `{key}`: make the time \
+                 format as fine as the schedule (e.g. add %H%M to {{window_start}})",
+                first.since, span.since
+            ));
+        }
+        seen.insert(key, span);
+    }
+    None
+}
