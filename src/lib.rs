@@ -7,3 +7,4 @@ pub mod config;
 pub mod diagnostics;
 pub mod plan;
 pub mod schedule;
+pub mod suggest;

@@ -47,6 +47,8 @@ use std::fmt::Write as _;
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Utc};
 
+use crate::suggest::did_you_mean;
+
 /// S3 rejects longer keys; GCS allows the same length, so one limit fits all.
 pub const MAX_KEY_BYTES: usize = 1024;
 
@@ -462,13 +464,9 @@ fn format_time(
 }
 
 fn suggest(name: &str) -> Option<Placeholder> {
-    let wanted = name.trim().to_ascii_lowercase().replace('-', "_");
-    Placeholder::ALL
-        .into_iter()
-        .map(|p| (p, strsim::jaro_winkler(&wanted, p.name())))
-        .filter(|(_, score)| *score >= 0.8)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(p, _)| p)
+    let wanted = name.trim().replace('-', "_");
+    let found = did_you_mean(&wanted, Placeholder::ALL.map(Placeholder::name))?;
+    Placeholder::ALL.into_iter().find(|p| p.name() == found)
 }
 
 /// Accumulates a template while parsing, plus a "skeleton" of it (placeholders

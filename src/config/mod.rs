@@ -7,7 +7,6 @@ pub mod job;
 pub mod load;
 pub mod model;
 pub mod schema;
-mod suggest;
 mod toml;
 pub mod tree;
 pub mod validate;

@@ -13,8 +13,8 @@ use schemars::generate::SchemaSettings;
 use serde_json::Value as Json;
 
 use super::model::{ConfigFile, JobFile};
-use super::suggest::did_you_mean;
 use super::tree::FieldPath;
+use crate::suggest::did_you_mean;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Document {

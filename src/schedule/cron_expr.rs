@@ -7,6 +7,7 @@
 //! expression means. Day-of-week values are handed over as names for the same
 //! reason.
 
+use crate::suggest::closest;
 use std::collections::BTreeSet;
 
 use super::error::{Field, FieldProblem, MACRO_NAMES, ScheduleError};
@@ -160,31 +161,6 @@ fn expand_macro(text: &str) -> Result<&'static str, ScheduleError> {
         });
     }
     Ok(expansion)
-}
-
-/// The candidate nearest to `written`, if it is within `max_distance` edits;
-/// ties go to the earlier candidate so suggestions are stable.
-pub(crate) fn closest<'a>(
-    written: &str,
-    candidates: impl Iterator<Item = &'a str>,
-    max_distance: usize,
-) -> Option<&'a str> {
-    // Edit distance is quadratic; nobody mistypes a name by hundreds of characters.
-    if written.len() > 64 {
-        return None;
-    }
-    let mut best: Option<(usize, &'a str)> = None;
-    for candidate in candidates {
-        // Lengths alone rule most candidates out without computing a distance.
-        if candidate.len().abs_diff(written.len()) > max_distance {
-            continue;
-        }
-        let distance = strsim::osa_distance(written, &candidate.to_ascii_lowercase());
-        if distance <= max_distance && best.is_none_or(|(d, _)| distance < d) {
-            best = Some((distance, candidate));
-        }
-    }
-    best.map(|(_, candidate)| candidate)
 }
 
 fn parse_field(domain: &Domain, text: &str) -> Result<BTreeSet<u32>, ScheduleError> {

@@ -9,8 +9,8 @@ use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::{TZ_VARIANTS, Tz};
 
 use super::DstNote;
-use super::cron_expr::closest;
 use super::error::ScheduleError;
+use crate::suggest::closest;
 
 /// Reads an IANA time zone name such as `Europe/Berlin`.
 ///
