@@ -7,10 +7,10 @@
 //! expression means. Day-of-week values are handed over as names for the same
 //! reason.
 
-use crate::suggest::closest;
 use std::collections::BTreeSet;
 
 use super::error::{Field, FieldProblem, MACRO_NAMES, ScheduleError};
+use crate::suggest::closest;
 
 const MONTH_NAMES: [&str; 12] = [
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
