@@ -1,0 +1,1 @@
+//! A local emulator of Stream Chat's server-side export API.
