@@ -259,10 +259,10 @@ impl fmt::Display for KeyTemplateError {
                 } else {
                     write!(f, "unknown placeholder {{{name}}} at column {column}")?;
                 }
-                if let Some(s) = suggestion {
-                    write!(f, "; did you mean {s}?")?;
+                match suggestion {
+                    Some(s) => write!(f, "; did you mean {s}? Expected one of {PlaceholderList}"),
+                    None => write!(f, "; expected one of {PlaceholderList}"),
                 }
-                write!(f, " expected one of {PlaceholderList}")
             }
             E::UnclosedBrace { column } => write!(
                 f,
@@ -892,7 +892,7 @@ mod tests {
             msgs,
             vec![
                 "unknown placeholder {windowstart} at column 7; did you mean {window_start}? \
-                 expected one of {job}, {window_start}, {window_end}, {batch}, {kind}, \
+                 Expected one of {job}, {window_start}, {window_end}, {batch}, {kind}, \
                  {task_id}, {ext}"
             ]
         );

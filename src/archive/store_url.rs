@@ -51,7 +51,7 @@ impl StoreUrl {
         match scheme {
             "s3" | "gs" => {
                 let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                check_bucket(bucket)?;
+                check_bucket(bucket, scheme == "gs")?;
                 let prefix = prefix.trim_end_matches('/');
                 if !prefix.is_empty()
                     && prefix
@@ -87,8 +87,9 @@ impl StoreUrl {
     }
 }
 
-/// The rules S3 and GCS share for bucket names (GCS allows more, with dots, up to 222).
-fn check_bucket(bucket: &str) -> Result<(), StoreUrlError> {
+/// The rules S3 and GCS share for bucket names, plus `_`, which only GCS takes (GCS also
+/// allows longer dotted names; 63 characters covers the common case).
+fn check_bucket(bucket: &str, underscore_ok: bool) -> Result<(), StoreUrlError> {
     let fail = |why| {
         Err(StoreUrlError::Bucket {
             bucket: bucket.to_owned(),
@@ -98,11 +99,19 @@ fn check_bucket(bucket: &str) -> Result<(), StoreUrlError> {
     if bucket.len() < 3 || bucket.len() > 63 {
         return fail("it must be 3 to 63 characters long");
     }
-    if !bucket
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' || c == '_')
-    {
-        return fail("use lowercase letters, digits, `-`, `_` and `.`");
+    let allowed = |c: char| {
+        c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || c == '-'
+            || c == '.'
+            || (underscore_ok && c == '_')
+    };
+    if !bucket.chars().all(allowed) {
+        return fail(if underscore_ok {
+            "use lowercase letters, digits, `-`, `_` and `.`"
+        } else {
+            "use lowercase letters, digits, `-` and `.`"
+        });
     }
     let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     if !ends_ok(bucket.chars().next()) || !ends_ok(bucket.chars().last()) {
@@ -176,6 +185,11 @@ mod tests {
             parse("s3://Acme"),
             Err(StoreUrlError::Bucket { .. })
         ));
+        assert!(matches!(
+            parse("s3://a_b_c"),
+            Err(StoreUrlError::Bucket { .. })
+        ));
+        assert!(parse("gs://a_b_c").is_ok());
         assert_eq!(parse("s3://acme/a/../b"), Err(StoreUrlError::Prefix));
         assert_eq!(parse("s3://acme/a?x=1"), Err(StoreUrlError::Query));
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{World, exit, load_jobs, output};
 use crate::cli::{PlanFormat, PlanOptions};
-use crate::diagnostics::{Format, render};
+use crate::diagnostics::{Format, Summary, render};
 use crate::plan::{human, plan};
 
 pub fn run(
@@ -16,7 +16,11 @@ pub fn run(
     let now = opts.now.unwrap_or(world.now);
     let loaded = load_jobs(paths, config, world, now);
     if !loaded.diagnostics.is_empty() {
-        output::stderr(&render(&loaded.diagnostics, loaded.files, Format::Human));
+        let summary = Summary {
+            files: loaded.files,
+            deny_warnings: false,
+        };
+        output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
     }
     let Some(set) = loaded.set else {
         return exit::INVALID;

@@ -53,7 +53,9 @@ pub fn job_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathProblem>) {
         }
     }
     files.sort();
-    files.dedup();
+    // `jobs` and `./jobs/a.yaml` name one file twice: keep the first spelling.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     (files, problems)
 }
 

@@ -20,6 +20,7 @@ pub struct Expanded {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum InterpolationError {
+    /// `at` counts characters from 1, like every position in messages.
     #[error("unclosed `${{` at character {at}: expected `${{NAME}}` or `${{NAME:-default}}`")]
     Unclosed { at: usize },
     #[error(
@@ -42,7 +43,7 @@ pub fn expand(text: &str, env: Env<'_>) -> Result<Expanded, InterpolationError> 
             out.text.push_str("${");
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
-            let at = text.len() - after.len();
+            let at = text[..text.len() - after.len()].chars().count() + 1;
             let close = tail.find('}').ok_or(InterpolationError::Unclosed { at })?;
             let body = &tail[..close];
             let (name, default) = match body.split_once(":-") {
@@ -129,7 +130,7 @@ mod tests {
     fn malformed_references_are_errors() {
         assert_eq!(
             expand("x ${BUCKET", &env),
-            Err(InterpolationError::Unclosed { at: 2 })
+            Err(InterpolationError::Unclosed { at: 3 })
         );
         assert!(matches!(
             expand("${1X}", &env),

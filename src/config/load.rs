@@ -2,8 +2,9 @@
 //! schema, compile, then check the files against each other. Every problem of every file is
 //! gathered; nothing is printed here.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -15,8 +16,9 @@ use super::job::{Job, JobSet};
 use super::model::{ConfigFile, JobFile};
 use super::schema::{Document, check};
 use super::tree::{FieldPath, Node, Seg, Value};
-use super::validate::{Ctx, Substitutions, compile_job, compile_settings};
+use super::validate::{Ctx, Defaults, Substitutions, compile_job, compile_settings};
 use super::{toml, yaml};
+use crate::archive::store_url::StoreUrl;
 use crate::diagnostics::{Diagnostics, FileSink};
 
 /// Larger than any real job file; a larger one is a mistake, not a job.
@@ -70,12 +72,14 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
 
     let config_file = match &opts.config {
         Some(c) => Some(c.clone()),
-        None => find_config(&base_dir).unwrap_or_else(|message| {
-            let mut sink = FileSink::new(&base_dir, None);
-            sink.error_at(None, message);
-            diagnostics.extend(sink.diagnostics);
-            None
-        }),
+        None => find_config(&base_dir)
+            .map(|found| found.map(relative_to_cwd))
+            .unwrap_or_else(|message| {
+                let mut sink = FileSink::new(&base_dir, None);
+                sink.error_at(None, message);
+                diagnostics.extend(sink.diagnostics);
+                None
+            }),
     };
     let config_dir = config_file
         .as_deref()
@@ -123,30 +127,16 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
         diagnostics.extend(sink.diagnostics);
     }
 
+    let outcomes = in_parallel(&files, |file| load_job(file, opts, &defaults, &config_dir));
     let mut jobs: Vec<(Job, Option<Node>)> = Vec::new();
     let mut blocked = Vec::new();
-    for file in &files {
-        let parsed = read::<JobFile>(file, Document::Job, opts);
-        let mut sink = FileSink::new(file, parsed.node.as_ref());
-        sink.diagnostics.extend(parsed.diagnostics);
-        if let Some(spec) = &parsed.value {
-            let mut ctx = Ctx {
-                sink: &mut sink,
-                subs: &parsed.subs,
-            };
-            match compile_job(spec, file, &defaults, &config_dir, &mut ctx) {
-                Some(job) => jobs.push((job, parsed.node.clone())),
-                None if !sink.diagnostics.has_errors() => blocked.push(Blocked {
-                    file: file.clone(),
-                    vars: parsed.missing.clone(),
-                }),
-                None => {}
-            }
-        }
-        diagnostics.extend(sink.diagnostics);
+    for outcome in outcomes {
+        diagnostics.extend(outcome.diagnostics);
+        jobs.extend(outcome.job);
+        blocked.extend(outcome.blocked);
     }
 
-    cross_check(&jobs, opts.now, &mut diagnostics);
+    cross_check(&jobs, &mut diagnostics);
     diagnostics.sort();
     let set = (!diagnostics.has_errors()).then(|| JobSet {
         settings,
@@ -160,21 +150,97 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
     }
 }
 
+/// A found config is shown like the job files, relative to where chatvault runs, so CI
+/// annotations attach to it.
+fn relative_to_cwd(path: PathBuf) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or(path)
+}
+
 /// How many ticks of each job its keys are tried on.
 const KEY_PROBE_TICKS: usize = 24;
 
-/// Rules that need whole jobs: unique names, keys that cannot collide within a job or
-/// between jobs.
-fn cross_check(jobs: &[(Job, Option<Node>)], now: DateTime<Utc>, diagnostics: &mut Diagnostics) {
-    let key_path = FieldPath::root().key("destination").key("key");
-    for (job, node) in jobs {
-        if let Some(problem) = crate::plan::key_problem(job, now, KEY_PROBE_TICKS) {
-            let mut sink = FileSink::new(&job.file, node.as_ref());
-            sink.error(&key_path, problem);
-            diagnostics.extend(sink.diagnostics);
+/// What one job file came to.
+struct JobOutcome {
+    diagnostics: Diagnostics,
+    job: Option<(Job, Option<Node>)>,
+    blocked: Option<Blocked>,
+}
+
+/// Everything that can be known about one job file on its own, its keys included.
+fn load_job(
+    file: &Path,
+    opts: &LoadOptions<'_>,
+    defaults: &Defaults,
+    config_dir: &Path,
+) -> JobOutcome {
+    let parsed = read::<JobFile>(file, Document::Job, opts);
+    let mut sink = FileSink::new(file, parsed.node.as_ref());
+    sink.diagnostics.extend(parsed.diagnostics);
+    let mut outcome = JobOutcome {
+        diagnostics: Diagnostics::default(),
+        job: None,
+        blocked: None,
+    };
+    if let Some(spec) = &parsed.value {
+        let mut ctx = Ctx {
+            sink: &mut sink,
+            subs: &parsed.subs,
+        };
+        let job = compile_job(spec, file, defaults, config_dir, &mut ctx);
+        match job {
+            _ if sink.diagnostics.has_errors() => {}
+            // Valid as far as can be told, but a run would need the unset variables.
+            _ if !parsed.missing.is_empty() => {
+                outcome.blocked = Some(Blocked {
+                    file: file.to_path_buf(),
+                    vars: parsed.missing.clone(),
+                });
+            }
+            Some(job) => {
+                if let Some(problem) = crate::plan::key_problem(&job, opts.now, KEY_PROBE_TICKS) {
+                    sink.error(&FieldPath::root().key("destination").key("key"), problem);
+                }
+                outcome.job = Some((job, parsed.node.clone()));
+            }
+            None => {
+                outcome.blocked = Some(Blocked {
+                    file: file.to_path_buf(),
+                    vars: parsed.missing.clone(),
+                });
+            }
         }
     }
+    outcome.diagnostics = sink.diagnostics;
+    outcome
+}
 
+/// `f` over every item on all cores, results in the items' order. Job files are independent
+/// until the cross-file checks, and validating thousands of them is CI's critical path.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Rules that need every job at once: unique names, and keys that cannot collide between
+/// jobs writing to the same destination.
+fn cross_check(jobs: &[(Job, Option<Node>)], diagnostics: &mut Diagnostics) {
+    let key_path = FieldPath::root().key("destination").key("key");
     let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, (job, _)) in jobs.iter().enumerate() {
         by_name.entry(job.name.as_str()).or_default().push(i);
@@ -200,30 +266,35 @@ fn cross_check(jobs: &[(Job, Option<Node>)], now: DateTime<Utc>, diagnostics: &m
         }
     }
 
-    for (i, (job, node)) in jobs.iter().enumerate() {
-        let shared: Vec<&Job> = jobs
-            .iter()
-            .enumerate()
-            .filter(|&(j, (other, _))| j != i && other.destination.url == job.destination.url)
-            .map(|(_, (other, _))| other)
-            .collect();
-        if shared.is_empty() || job.destination.key.is_job_scoped() {
-            continue;
+    let mut by_destination: HashMap<&StoreUrl, Vec<usize>> = HashMap::new();
+    for (i, (job, _)) in jobs.iter().enumerate() {
+        by_destination
+            .entry(&job.destination.url)
+            .or_default()
+            .push(i);
+    }
+    for same in by_destination.values().filter(|v| v.len() > 1) {
+        for &i in same {
+            let (job, node) = &jobs[i];
+            if job.destination.key.is_job_scoped() {
+                continue;
+            }
+            let names = same
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| format!("`{}` ({})", jobs[j].0.name, jobs[j].0.file.display()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut sink = FileSink::new(&job.file, node.as_ref());
+            sink.error(
+                &key_path,
+                format!(
+                    "keys may collide with job {names}, which writes to {} too: add {{job}} to the key",
+                    job.destination.url
+                ),
+            );
+            diagnostics.extend(sink.diagnostics);
         }
-        let names = shared
-            .iter()
-            .map(|o| format!("`{}` ({})", o.name, o.file.display()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut sink = FileSink::new(&job.file, node.as_ref());
-        sink.error(
-            &key_path,
-            format!(
-                "keys may collide with job {names}, which writes to {} too: add {{job}} to the key",
-                job.destination.url
-            ),
-        );
-        diagnostics.extend(sink.diagnostics);
     }
 }
 
@@ -268,10 +339,14 @@ fn read<T: DeserializeOwned>(path: &Path, doc: Document, opts: &LoadOptions<'_>)
     let mut subs = found.subs;
     let mut json = node.to_json();
     let under = |set: &HashSet<FieldPath>, p: &FieldPath| set.iter().any(|u| p.starts_with(u));
-    let issues: Vec<_> = check(doc, &json, &|p| under(&subs.interpolated, p))
+    // A field naming an unset variable holds `${…}` text, which may not fit its type: drop
+    // it quietly (the variable was warned about) rather than report it.
+    let (hidden, issues): (Vec<_>, Vec<_>) = check(doc, &json, &|p| under(&subs.interpolated, p))
         .into_iter()
-        .filter(|i| !under(&subs.unchecked, &i.path))
-        .collect();
+        .partition(|i| under(&subs.unchecked, &i.path));
+    for issue in &hidden {
+        prune(&mut json, &issue.path);
+    }
     for issue in &issues {
         if issue.at_key {
             sink.error_at_key(&issue.path, issue.message.clone());
@@ -324,22 +399,38 @@ fn prune(json: &mut serde_json::Value, path: &FieldPath) -> FieldPath {
     kept.key(key.clone())
 }
 
+/// The file's bytes, refusing what is not a regular file or is too large to be a job file.
+/// Reads at most one byte past the limit, so a symlink to `/dev/zero` cannot fill memory.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let file = fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file: job and config files are YAML or TOML files".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "file is {} bytes; job and config files are at most {MAX_FILE_BYTES} bytes",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "file is larger than {MAX_FILE_BYTES} bytes, the limit for job and config files"
+        ));
+    }
+    Ok(bytes)
+}
+
 fn parse_file(path: &Path) -> Result<Node, Diagnostics> {
     let mut sink = FileSink::new(path, None);
-    let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if size > MAX_FILE_BYTES {
-        sink.error_at(
-            None,
-            format!(
-                "file is {size} bytes; job and config files are at most {MAX_FILE_BYTES} bytes"
-            ),
-        );
-        return Err(sink.diagnostics);
-    }
-    let bytes = match fs::read(path) {
+    let bytes = match read_bounded(path) {
         Ok(b) => b,
-        Err(e) => {
-            sink.error_at(None, format!("cannot read: {e}"));
+        Err(message) => {
+            sink.error_at(None, message);
             return Err(sink.diagnostics);
         }
     };

@@ -170,6 +170,14 @@ pub fn check(
             }),
         }
     }
+    // A number where an enum value belongs fails both `type` and `enum`; the enum message
+    // says more (it lists the values), so keep that one alone.
+    let enum_paths: Vec<FieldPath> = issues
+        .iter()
+        .filter(|i| i.message.starts_with("expected one of"))
+        .map(|i| i.path.clone())
+        .collect();
+    issues.retain(|i| !(enum_paths.contains(&i.path) && !i.message.starts_with("expected one of")));
     issues
 }
 

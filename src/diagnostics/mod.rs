@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use render::{Format, render};
+pub use render::{Format, Summary, render};
 
 use crate::config::tree::{FieldPath, Node, Pos};
 

@@ -16,10 +16,25 @@ pub enum Format {
     Github,
 }
 
-pub fn render(diagnostics: &Diagnostics, files_checked: usize, format: Format) -> String {
+/// The verdict a report ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    /// `--deny-warnings`: warnings fail the check too.
+    pub deny_warnings: bool,
+}
+
+impl Summary {
+    fn valid(&self, diagnostics: &Diagnostics) -> bool {
+        !diagnostics.has_errors()
+            && !(self.deny_warnings && diagnostics.count(Severity::Warning) > 0)
+    }
+}
+
+pub fn render(diagnostics: &Diagnostics, summary: Summary, format: Format) -> String {
     match format {
-        Format::Human => human(diagnostics, files_checked),
-        Format::Json => json(diagnostics, files_checked),
+        Format::Human => human(diagnostics, summary),
+        Format::Json => json(diagnostics, summary),
         Format::Github => github(diagnostics),
     }
 }
@@ -32,7 +47,7 @@ fn location(d: &Diagnostic) -> String {
     }
 }
 
-fn human(diagnostics: &Diagnostics, files_checked: usize) -> String {
+fn human(diagnostics: &Diagnostics, summary: Summary) -> String {
     let mut out = String::new();
     for d in diagnostics.iter() {
         let tag = match d.severity {
@@ -43,9 +58,15 @@ fn human(diagnostics: &Diagnostics, files_checked: usize) -> String {
     }
     let errors = diagnostics.count(Severity::Error);
     let warnings = diagnostics.count(Severity::Warning);
-    let files = plural(files_checked, "file");
-    let _ = if errors == 0 {
+    let files = plural(summary.files, "file");
+    let _ = if summary.valid(diagnostics) {
         writeln!(out, "{files} valid, {}", plural(warnings, "warning"))
+    } else if errors == 0 {
+        writeln!(
+            out,
+            "{} in {files}, and --deny-warnings makes them errors",
+            plural(warnings, "warning")
+        )
     } else {
         writeln!(
             out,
@@ -84,10 +105,10 @@ struct JsonReport<'a> {
     diagnostics: Vec<JsonDiagnostic<'a>>,
 }
 
-fn json(diagnostics: &Diagnostics, files_checked: usize) -> String {
+fn json(diagnostics: &Diagnostics, summary: Summary) -> String {
     let report = JsonReport {
-        valid: !diagnostics.has_errors(),
-        files: files_checked,
+        valid: summary.valid(diagnostics),
+        files: summary.files,
         errors: diagnostics.count(Severity::Error),
         warnings: diagnostics.count(Severity::Warning),
         diagnostics: diagnostics
@@ -160,9 +181,16 @@ mod tests {
         d
     }
 
+    fn summary() -> Summary {
+        Summary {
+            files: 2,
+            deny_warnings: false,
+        }
+    }
+
     #[test]
     fn human_lines_lead_with_file_line_col_and_path() {
-        let text = render(&sample(), 2, Format::Human);
+        let text = render(&sample(), summary(), Format::Human);
         assert!(
             text.starts_with("jobs/a.yaml:3:11: window.lag: bad duration `1x`\n"),
             "{text}"
@@ -179,7 +207,7 @@ mod tests {
 
     #[test]
     fn github_commands_escape_their_values() {
-        let text = render(&sample(), 2, Format::Github);
+        let text = render(&sample(), summary(), Format::Github);
         assert!(
             text.contains("::error file=jobs/a.yaml,line=3,col=11::window.lag: bad duration `1x`"),
             "{text}"
@@ -192,7 +220,7 @@ mod tests {
 
     #[test]
     fn json_report_parses_and_counts() {
-        let text = render(&sample(), 2, Format::Json);
+        let text = render(&sample(), summary(), Format::Json);
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         assert_eq!(v["valid"], false);
         assert_eq!(v["errors"], 1);

@@ -39,7 +39,10 @@ pub fn compile_job(
     let schedule_path = root.key("schedule");
     let schedule = if ctx.known(&schedule_path) {
         Schedule::parse(&spec.schedule)
-            .map_err(|e| ctx.error(&schedule_path, e.to_string()))
+            .map_err(|e| {
+                let expected = "a cron expression such as \"30 2 * * *\" or a macro such as @daily";
+                ctx.refuse(&schedule_path, e, expected);
+            })
             .ok()
     } else {
         None

@@ -48,6 +48,17 @@ impl Ctx<'_, '_> {
         !self.subs.unchecked.iter().any(|u| path.starts_with(u))
     }
 
+    /// Reports a value its parser refused. Parser messages quote the value, so for a value from
+    /// the environment (possibly a secret) only what was expected is said.
+    pub fn refuse(&mut self, path: &FieldPath, detail: impl std::fmt::Display, expected: &str) {
+        let message = if self.subs.interpolated.contains(path) {
+            format!("the value (from the environment) is not valid: expected {expected}")
+        } else {
+            detail.to_string()
+        };
+        self.error(path, message);
+    }
+
     /// The value quoted for a message, unless it came from the environment.
     pub fn show(&self, path: &FieldPath, text: &str) -> String {
         if self.subs.interpolated.contains(path) {

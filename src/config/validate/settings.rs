@@ -125,7 +125,7 @@ pub fn timezone(ctx: &mut Ctx<'_, '_>, path: &FieldPath, text: &str) -> Option<T
         return None;
     }
     parse_timezone(text)
-        .map_err(|e| ctx.error(path, e.to_string()))
+        .map_err(|e| ctx.refuse(path, e, "an IANA time zone such as Europe/Berlin"))
         .ok()
 }
 
@@ -139,7 +139,10 @@ pub fn store_url(
         return None;
     }
     StoreUrl::parse(text, base_dir)
-        .map_err(|e| ctx.error(path, e.to_string()))
+        .map_err(|e| {
+            let expected = "a URL such as s3://bucket/prefix, gs://bucket/prefix or file://path";
+            ctx.refuse(path, e, expected);
+        })
         .ok()
 }
 
@@ -150,8 +153,14 @@ pub fn key_template(ctx: &mut Ctx<'_, '_>, path: &FieldPath, text: &str) -> Opti
     match KeyTemplate::parse(text) {
         Ok(t) => Some(t),
         Err(errors) => {
-            for e in errors {
-                ctx.error(path, e.to_string());
+            let expected =
+                "a key template such as {job}/{window_start:%Y/%m/%d}/{kind}-{batch}.{ext}";
+            if ctx.subs.interpolated.contains(path) {
+                ctx.refuse(path, "", expected);
+            } else {
+                for e in errors {
+                    ctx.error(path, e.to_string());
+                }
             }
             None
         }
