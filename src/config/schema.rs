@@ -177,7 +177,7 @@ pub fn check(
         .filter(|i| i.message.starts_with("expected one of"))
         .map(|i| i.path.clone())
         .collect();
-    issues.retain(|i| !(enum_paths.contains(&i.path) && !i.message.starts_with("expected one of")));
+    issues.retain(|i| i.message.starts_with("expected one of") || !enum_paths.contains(&i.path));
     issues
 }
 

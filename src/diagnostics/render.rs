@@ -26,8 +26,8 @@ pub struct Summary {
 
 impl Summary {
     fn valid(&self, diagnostics: &Diagnostics) -> bool {
-        !diagnostics.has_errors()
-            && !(self.deny_warnings && diagnostics.count(Severity::Warning) > 0)
+        let warned = diagnostics.count(Severity::Warning) > 0;
+        !(diagnostics.has_errors() || self.deny_warnings && warned)
     }
 }
 
