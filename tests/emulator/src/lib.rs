@@ -1,1 +1,215 @@
-//! A local emulator of Stream Chat's server-side export API.
+//! A local emulator of Stream Chat's server-side export API, for chatvault's tests, demos and
+//! benchmarks.
+//!
+//! It serves the legacy routes the server SDKs call (`POST /export_channels`,
+//! `GET /export_channels/{id}`, `POST /export/users`, `GET /tasks/{id}`, `POST /channels`,
+//! `GET /rate_limits`), checks the API key and HS256 tokens as Stream does, rate-limits per
+//! endpoint, runs export tasks through `waiting → pending → running → completed` on its own
+//! clock, and serves the export files behind S3-style presigned URLs, generated on the fly from a
+//! seeded data set. See the crate README for the wire details and every assumption.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use chatvault_emulator::{Emulator, EmulatorConfig};
+//!
+//! let emulator = Emulator::start(EmulatorConfig::default()).await?;
+//! let token = emulator.sign_server_token();
+//! // ... point the client at emulator.base_url() with emulator.api_key() and the token ...
+//! emulator.clock().advance(chrono::Duration::minutes(1)); // tasks complete
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod clock;
+mod config;
+mod control;
+mod data;
+mod download;
+mod endpoint;
+mod error;
+mod export_api;
+mod export_file;
+mod faults;
+mod inspect;
+mod limits;
+mod log;
+mod objects;
+mod query_channels;
+mod rng;
+mod routes;
+mod signed_url;
+mod state;
+mod tasks;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use crate::clock::{ClockMode, EmulatorClock};
+pub use crate::config::{DataSpec, EmulatorConfig, RateLimits, TaskDurations};
+pub use crate::endpoint::Endpoint;
+pub use crate::faults::Faults;
+pub use crate::inspect::{ChannelInfo, GroundTruthOptions};
+pub use crate::log::LoggedRequest;
+pub use crate::tasks::{
+    ChannelSelection, ExportOptions, ExportVersion, TaskInfo, TaskKind, TaskStatus,
+};
+
+use crate::state::Shared;
+
+/// How long [`Emulator::shutdown`] lets open connections finish before closing them.
+const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(2);
+
+/// A running emulator, listening on loopback. Dropping it stops the server at once;
+/// [`Emulator::shutdown`] lets open requests finish first.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts an emulator on `127.0.0.1` and a free port.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        Self::start_on_port(config, 0).await
+    }
+
+    /// Starts an emulator on `127.0.0.1:port` (0 picks a free port).
+    pub async fn start_on_port(config: EmulatorConfig, port: u16) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config, format!("http://{addr}")));
+        let app = routes::router(Arc::clone(&shared));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            // The listener is bound already; serving itself only ends with the shutdown signal.
+            let _ = serve.await;
+        });
+        Ok(Emulator {
+            shared,
+            addr,
+            stop: Some(stop),
+            server: Some(server),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The app's API key.
+    pub fn api_key(&self) -> &str {
+        &self.shared.config.api_key
+    }
+
+    /// The configuration the emulator was started with.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.shared.config
+    }
+
+    /// The emulator's clock: everything time-based reads it.
+    pub fn clock(&self) -> &EmulatorClock {
+        &self.shared.clock
+    }
+
+    /// The fault switches.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Every request answered so far (at most the latest 100,000), oldest first.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.log.entries()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.shared.log.clear();
+    }
+
+    /// Every task created so far, with its state at the current emulator time.
+    pub fn tasks(&self) -> Vec<TaskInfo> {
+        inspect::tasks(&self.shared)
+    }
+
+    /// The channels of the seeded data set.
+    pub fn channels(&self) -> Vec<ChannelInfo> {
+        inspect::channels(&self.shared)
+    }
+
+    /// The IDs of the messages that an export of `cid` over `[since, until)` taken at
+    /// `options.as_of` holds (with the same flags), oldest first: exactly the message IDs of
+    /// the export file. Empty for an unknown channel.
+    pub fn ground_truth(
+        &self,
+        cid: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        options: GroundTruthOptions,
+    ) -> Vec<String> {
+        inspect::ground_truth(&self.shared, cid, since, until, options)
+    }
+
+    /// A user token (`{"user_id": …}`) signed with the app's secret.
+    pub fn sign_user_token(&self, user_id: &str) -> String {
+        auth::sign(
+            &json!({ "user_id": user_id }),
+            &self.shared.config.api_secret,
+        )
+    }
+
+    /// A server token (`{"server": true}`) signed with the app's secret.
+    pub fn sign_server_token(&self) -> String {
+        auth::sign(&json!({ "server": true }), &self.shared.config.api_secret)
+    }
+
+    /// Stops accepting connections, lets open requests finish (up to two seconds), then stops.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut server) = self.server.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Leaves out the configuration: it holds the API secret.
+        f.debug_struct("Emulator")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! What an emulator is started with.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::clock::ClockMode;
+use crate::endpoint::Endpoint;
+
+/// Everything an [`Emulator`](crate::Emulator) is started with. `Default` gives a small,
+/// deterministic set-up on a manual clock, suited to tests.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// The app's API key: requests must send it as the `api_key` query parameter.
+    pub api_key: String,
+    /// The app's API secret: tokens must be HS256-signed with it.
+    pub api_secret: String,
+    /// The seeded data set.
+    pub data: DataSpec,
+    /// How long a task stays in each state, on the emulator clock.
+    pub task_durations: TaskDurations,
+    /// Per-endpoint rate limits.
+    pub limits: RateLimits,
+    /// The most channels one `POST /export_channels` may name (Stream documents 25).
+    pub max_channels_per_export: usize,
+    /// The clock's initial time; the data set's history ends here.
+    pub start_time: DateTime<Utc>,
+    /// Whether the clock stands still (tests) or follows real time (the binary, demos).
+    pub clock: ClockMode,
+    /// How long a task and its file are kept; older tasks answer 404 (Stream: 60 days).
+    pub retention: Duration,
+    /// How long a download URL is valid after it is minted (Stream: 24 hours).
+    pub url_ttl: Duration,
+    /// Send an exact `Content-Length` with downloads (and serve `Range` requests), as S3 does.
+    /// The size costs one extra generation pass (into a byte counter, so no memory) on a
+    /// task's first download; with `false` files are sent chunked and `Range` is ignored.
+    pub exact_content_length: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            api_key: "emulator-key".to_owned(),
+            api_secret: "emulator-secret".to_owned(),
+            data: DataSpec::default(),
+            task_durations: TaskDurations::default(),
+            limits: RateLimits::default(),
+            max_channels_per_export: 25,
+            start_time: Utc
+                .with_ymd_and_hms(2025, 6, 1, 0, 0, 0)
+                .single()
+                .unwrap_or(DateTime::UNIX_EPOCH),
+            clock: ClockMode::Manual,
+            retention: Duration::days(60),
+            url_ttl: Duration::hours(24),
+            exact_content_length: true,
+        }
+    }
+}
+
+/// The size and shape of the seeded data set. Channels come in three types (`messaging`,
+/// `team` with a `team` custom field, `livestream`); messages are spread evenly over
+/// `days_of_history` days before the start time and keep arriving at the same rate as the
+/// clock moves on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSpec {
+    /// Seeds everything random: timestamps, texts, authors, reactions, task IDs, fault draws.
+    pub seed: u64,
+    /// Channels of each type.
+    pub channels_per_type: usize,
+    /// Messages per channel per day (at least 1).
+    pub messages_per_channel_per_day: u64,
+    /// Days of history before the start time.
+    pub days_of_history: u32,
+    /// Users in the app.
+    pub users: usize,
+    /// Members of each channel (at most `users`).
+    pub members_per_channel: usize,
+    /// The last this many channels of each type are soft-deleted, two thirds into the history.
+    pub soft_deleted_per_type: usize,
+    /// The first this many channels of each type were truncated a third into the history.
+    pub truncated_per_type: usize,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            channels_per_type: 3,
+            messages_per_channel_per_day: 24,
+            days_of_history: 30,
+            users: 20,
+            members_per_channel: 5,
+            soft_deleted_per_type: 1,
+            truncated_per_type: 1,
+        }
+    }
+}
+
+/// How long a task spends in each state before the next, on the emulator clock:
+/// `waiting` → `pending` → `running` → `completed` (or `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskDurations {
+    /// Time in `waiting`, from creation.
+    pub waiting: Duration,
+    /// Time in `pending`.
+    pub pending: Duration,
+    /// Time in `running`; then the task is `completed` (or `failed`).
+    pub running: Duration,
+}
+
+impl Default for TaskDurations {
+    fn default() -> Self {
+        Self {
+            waiting: Duration::seconds(2),
+            pending: Duration::seconds(3),
+            running: Duration::seconds(5),
+        }
+    }
+}
+
+impl TaskDurations {
+    /// From creation to the end state.
+    pub fn total(&self) -> Duration {
+        [self.pending, self.running]
+            .into_iter()
+            .try_fold(self.waiting, |sum, d| sum.checked_add(&d))
+            .unwrap_or(Duration::MAX)
+    }
+}
+
+/// Requests allowed per endpoint per one-minute window (windows start on whole minutes of the
+/// emulator clock). Stream documents 60/min for the two export calls; it gives no figure for
+/// the status calls, so the emulator assumes 600/min for them, for query channels and for the
+/// quota lookup itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `POST /export_channels` (Stream: 60).
+    pub export_channels: u32,
+    /// `POST /export/users` (Stream: 60).
+    pub export_users: u32,
+    /// `GET /export_channels/{id}` (assumed 600).
+    pub get_export_channels_status: u32,
+    /// `GET /tasks/{id}` (assumed 600).
+    pub get_task: u32,
+    /// `POST /channels` (assumed 600).
+    pub query_channels: u32,
+    /// `GET /rate_limits` (assumed 600).
+    pub get_rate_limits: u32,
+    /// Also allow at most `limit / 30` (at least 1) requests per second of the emulator clock,
+    /// as Stream documents. Off by default: on a manual clock it would cap a test at a few calls
+    /// per endpoint until the clock moves.
+    pub burst: bool,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            export_channels: 60,
+            export_users: 60,
+            get_export_channels_status: 600,
+            get_task: 600,
+            query_channels: 600,
+            get_rate_limits: 600,
+            burst: false,
+        }
+    }
+}
+
+impl RateLimits {
+    /// The per-minute limit of an API endpoint; `None` for the file download, which (like S3)
+    /// has no Stream rate limit.
+    pub fn per_minute(&self, endpoint: Endpoint) -> Option<u32> {
+        match endpoint {
+            Endpoint::ExportChannels => Some(self.export_channels),
+            Endpoint::GetExportChannelsStatus => Some(self.get_export_channels_status),
+            Endpoint::ExportUsers => Some(self.export_users),
+            Endpoint::GetTask => Some(self.get_task),
+            Endpoint::QueryChannels => Some(self.query_channels),
+            Endpoint::GetRateLimits => Some(self.get_rate_limits),
+            Endpoint::DownloadExport => None,
+        }
+    }
+}

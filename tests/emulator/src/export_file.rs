@@ -1,0 +1,381 @@
+//! The export files, written on the fly to any `Write` (a streamed HTTP body, or a byte counter
+//! for `Content-Length`). The content is a pure function of the data set and the task, so every
+//! pass writes the same bytes.
+//!
+//! Layouts (Stream publishes neither the v1 layout for several channels nor the v2 line
+//! envelope; both are the emulator's assumptions, see the README):
+//! - v1, one channel in the file: `{"channel":{…},"messages":[…],"members":[…]}`;
+//! - v1, any other number: `{"channels":[{"channel":…,"messages":…,"members":…},…]}`;
+//! - v2 and users exports: JSON Lines, each `{"type":"channel"|"member"|"message"|"reaction"|"user","item":{…}}`;
+//!   a channel's line comes first, then its members, then each message followed by its reactions.
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::data::{Channel, DataSet, Message, Window};
+use crate::objects::{Line, channel_json, members_json, message_json, reaction_json, user_json};
+use crate::tasks::{ChannelSelection, ExportOptions, ExportVersion, Task, TaskKind};
+
+/// The most messages (and, separately, reactions) a users export holds per user, as Stream
+/// documents.
+pub(crate) const USER_EXPORT_CAP: usize = 10_000;
+
+/// Whether a channel goes into an export taken at `snapshot`: soft-deleted channels only with
+/// `include_soft_deleted_channels`.
+pub(crate) fn included(
+    channel: &Channel,
+    snapshot: DateTime<Utc>,
+    include_soft_deleted: bool,
+) -> bool {
+    include_soft_deleted || channel.deleted_by(snapshot).is_none()
+}
+
+/// The content type of a task's file.
+pub(crate) fn content_type(task: &Task) -> &'static str {
+    match &task.kind {
+        TaskKind::Channels { options, .. } if options.version == ExportVersion::V1 => {
+            "application/json"
+        }
+        _ => "application/x-ndjson",
+    }
+}
+
+/// Writes a task's export file.
+pub(crate) fn write(data: &DataSet, task: &Task, out: &mut dyn Write) -> io::Result<()> {
+    let snapshot = task.created_at;
+    match &task.kind {
+        TaskKind::Channels { channels, options } => {
+            let selected: Vec<(&Channel, Window)> = channels
+                .iter()
+                .filter_map(|s| data.channel(&s.cid).map(|c| (c, window(s))))
+                .filter(|(c, _)| included(c, snapshot, options.include_soft_deleted_channels))
+                .collect();
+            let export = ChannelExport {
+                data,
+                snapshot,
+                options,
+            };
+            match options.version {
+                ExportVersion::V1 => export.write_v1(&selected, out),
+                ExportVersion::V2 => {
+                    for (channel, window) in selected {
+                        export.write_v2(channel, window, out)?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+        TaskKind::Users { user_ids } => {
+            for user in user_ids.iter().filter_map(|id| data.user(id)) {
+                write_user(data, user, snapshot, out)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The message window of a selection.
+pub(crate) fn window(selection: &ChannelSelection) -> Window {
+    Window {
+        since: selection.messages_since,
+        until: selection.messages_until,
+    }
+}
+
+struct ChannelExport<'a> {
+    data: &'a DataSet,
+    snapshot: DateTime<Utc>,
+    options: &'a ExportOptions,
+}
+
+impl ChannelExport<'_> {
+    fn messages(&self, channel: &Channel, window: Window) -> impl Iterator<Item = Message> + '_ {
+        self.data.messages(
+            channel,
+            window,
+            self.snapshot,
+            self.options.include_truncated_messages,
+        )
+    }
+
+    fn write_v1(&self, selected: &[(&Channel, Window)], out: &mut dyn Write) -> io::Result<()> {
+        if let [(channel, window)] = selected {
+            return self.write_v1_channel(channel, *window, out);
+        }
+        out.write_all(b"{\"channels\":[")?;
+        for (i, (channel, window)) in selected.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            self.write_v1_channel(channel, *window, out)?;
+        }
+        out.write_all(b"]}")
+    }
+
+    fn write_v1_channel(
+        &self,
+        channel: &Channel,
+        window: Window,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        out.write_all(b"{\"channel\":")?;
+        json(out, &channel_json(self.data, channel, self.snapshot))?;
+        out.write_all(b",\"messages\":[")?;
+        for (i, message) in self.messages(channel, window).enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            let detail = self.data.detail(&message, self.snapshot);
+            let clear = self.options.clear_deleted_message_text;
+            json(out, &message_json(self.data, &message, &detail, clear))?;
+        }
+        out.write_all(b"],\"members\":[")?;
+        for (i, member) in members_json(self.data, channel).enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            json(out, &member)?;
+        }
+        out.write_all(b"]}")
+    }
+
+    fn write_v2(&self, channel: &Channel, window: Window, out: &mut dyn Write) -> io::Result<()> {
+        line(
+            out,
+            "channel",
+            channel_json(self.data, channel, self.snapshot),
+        )?;
+        for member in members_json(self.data, channel) {
+            line(out, "member", member)?;
+        }
+        for message in self.messages(channel, window) {
+            let detail = self.data.detail(&message, self.snapshot);
+            let clear = self.options.clear_deleted_message_text;
+            line(
+                out,
+                "message",
+                message_json(self.data, &message, &detail, clear),
+            )?;
+            for reaction in &detail.reactions {
+                line(
+                    out,
+                    "reaction",
+                    reaction_json(self.data, &detail.id, reaction),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A user's line, then the user's messages and reactions in the channels they are a member of
+/// (truncated and soft-deleted ones included), each capped at [`USER_EXPORT_CAP`].
+fn write_user(
+    data: &DataSet,
+    user: usize,
+    snapshot: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    line(out, "user", user_json(&data.users[user]))?;
+    let (mut messages, mut reactions) = (0, 0);
+    for channel in data.channels.iter().filter(|c| c.members.contains(&user)) {
+        for message in data.messages(channel, Window::default(), snapshot, true) {
+            if messages >= USER_EXPORT_CAP && reactions >= USER_EXPORT_CAP {
+                return Ok(());
+            }
+            let detail = data.detail(&message, snapshot);
+            if detail.author == user && messages < USER_EXPORT_CAP {
+                line(out, "message", message_json(data, &message, &detail, false))?;
+                messages += 1;
+            }
+            for reaction in detail.reactions.iter().filter(|r| r.user == user) {
+                if reactions < USER_EXPORT_CAP {
+                    line(out, "reaction", reaction_json(data, &detail.id, reaction))?;
+                    reactions += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)
+}
+
+fn line(out: &mut dyn Write, kind: &'static str, item: impl Serialize) -> io::Result<()> {
+    json(out, &Line { kind, item })?;
+    out.write_all(b"\n")
+}
+
+/// A `Write` that only counts bytes.
+#[derive(Debug, Default)]
+pub(crate) struct ByteCounter(pub u64);
+
+impl Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::config::DataSpec;
+    use crate::tasks::TaskStore;
+
+    fn start() -> DateTime<Utc> {
+        "2025-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn render(data: &DataSet, kind: TaskKind) -> String {
+        let task = TaskStore::new(1).create(kind, start(), false);
+        let mut out = Vec::new();
+        write(data, &task, &mut out).unwrap();
+        let mut counter = ByteCounter::default();
+        write(data, &task, &mut counter).unwrap();
+        assert_eq!(counter.0, out.len() as u64);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn channels(cids: &[&str], options: ExportOptions) -> TaskKind {
+        TaskKind::Channels {
+            channels: cids
+                .iter()
+                .map(|c| ChannelSelection {
+                    cid: (*c).to_owned(),
+                    messages_since: None,
+                    messages_until: None,
+                })
+                .collect(),
+            options,
+        }
+    }
+
+    #[test]
+    fn v1_single_channel_is_one_document_with_three_keys() {
+        let data = DataSet::new(&DataSpec::default(), start());
+        let text = render(
+            &data,
+            channels(&["messaging:general-001"], ExportOptions::default()),
+        );
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let keys: HashSet<_> = doc.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            ["channel", "messages", "members"].map(String::from).into()
+        );
+        assert_eq!(doc["channel"]["cid"], "messaging:general-001");
+        assert_eq!(doc["messages"].as_array().unwrap().len(), 720);
+        assert_eq!(doc["members"].as_array().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn v1_several_channels_and_soft_deleted_ones_left_out() {
+        let data = DataSet::new(&DataSpec::default(), start());
+        let cids = [
+            "messaging:general-001",
+            "team:project-001",
+            "messaging:general-002",
+        ];
+        let doc: Value =
+            serde_json::from_str(&render(&data, channels(&cids, ExportOptions::default())))
+                .unwrap();
+        assert_eq!(doc["channels"].as_array().unwrap().len(), 2);
+        let options = ExportOptions {
+            include_soft_deleted_channels: true,
+            ..ExportOptions::default()
+        };
+        let doc: Value = serde_json::from_str(&render(&data, channels(&cids, options))).unwrap();
+        assert_eq!(doc["channels"].as_array().unwrap().len(), 3);
+        assert!(doc["channels"][2]["channel"]["deleted_at"].is_string());
+    }
+
+    #[test]
+    fn v2_lines_have_the_envelope_in_order() {
+        let data = DataSet::new(&DataSpec::default(), start());
+        let options = ExportOptions {
+            version: ExportVersion::V2,
+            ..ExportOptions::default()
+        };
+        let text = render(&data, channels(&["team:project-001"], options));
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["type"], "channel");
+        assert_eq!(lines[0]["item"]["team"], "blue");
+        assert!(lines[1..6].iter().all(|l| l["type"] == "member"));
+        let messages = lines.iter().filter(|l| l["type"] == "message").count();
+        assert_eq!(messages, 720);
+        assert!(lines.iter().any(|l| l["type"] == "reaction"));
+    }
+
+    #[test]
+    fn clearing_deleted_text_blanks_only_deleted_messages() {
+        let data = DataSet::new(&DataSpec::default(), start());
+        let options = ExportOptions {
+            clear_deleted_message_text: true,
+            ..ExportOptions::default()
+        };
+        let doc: Value = serde_json::from_str(&render(
+            &data,
+            channels(&["messaging:general-001"], options),
+        ))
+        .unwrap();
+        let messages = doc["messages"].as_array().unwrap();
+        let deleted: Vec<_> = messages.iter().filter(|m| m["type"] == "deleted").collect();
+        assert!(!deleted.is_empty());
+        assert!(
+            deleted
+                .iter()
+                .all(|m| m["text"] == "" && m["deleted_at"].is_string())
+        );
+        assert!(
+            messages
+                .iter()
+                .filter(|m| m["type"] == "regular")
+                .all(|m| m["text"] != "")
+        );
+    }
+
+    #[test]
+    fn users_export_holds_the_users_messages_and_reactions() {
+        let data = DataSet::new(&DataSpec::default(), start());
+        let kind = TaskKind::Users {
+            user_ids: vec!["user-000".into(), "nobody".into()],
+        };
+        let text = render(&data, kind);
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["type"], "user");
+        assert_eq!(lines[0]["item"]["id"], "user-000");
+        assert!(lines[1..].iter().all(|l| l["type"] != "user"));
+        assert!(
+            lines
+                .iter()
+                .filter(|l| l["type"] == "message")
+                .all(|l| l["item"]["user"]["id"] == "user-000")
+        );
+        assert!(
+            lines
+                .iter()
+                .filter(|l| l["type"] == "reaction")
+                .all(|l| l["item"]["user_id"] == "user-000")
+        );
+        assert!(lines.iter().any(|l| l["type"] == "reaction"));
+    }
+}

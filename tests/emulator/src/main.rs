@@ -1,0 +1,146 @@
+//! `chatvault-emulator`: runs the Stream export API emulator until interrupted. Prints one line,
+//! `listening on http://127.0.0.1:PORT`, once it accepts connections.
+
+use std::process::ExitCode;
+
+use chatvault_emulator::{
+    ClockMode, DataSpec, Emulator, EmulatorConfig, RateLimits, TaskDurations,
+};
+use chrono::{DateTime, Duration, Utc};
+use clap::{Parser, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A local emulator of Stream Chat's server-side export API"
+)]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// The API key clients must send.
+    #[arg(
+        long,
+        env = "CHATVAULT_EMULATOR_API_KEY",
+        default_value = "emulator-key"
+    )]
+    api_key: String,
+    /// The API secret tokens must be signed with.
+    #[arg(
+        long,
+        env = "CHATVAULT_EMULATOR_API_SECRET",
+        default_value = "emulator-secret",
+        hide_env_values = true
+    )]
+    api_secret: String,
+    /// Seeds the data set, task IDs and fault draws.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Channels of each type (messaging, team, livestream).
+    #[arg(long, default_value_t = 3)]
+    channels_per_type: usize,
+    /// Messages per channel per day.
+    #[arg(long, default_value_t = 24)]
+    messages_per_day: u64,
+    /// Days of history before the start time.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Users in the app.
+    #[arg(long, default_value_t = 20)]
+    users: usize,
+    /// Members per channel.
+    #[arg(long, default_value_t = 5)]
+    members_per_channel: usize,
+    /// Soft-deleted channels per type (the last ones).
+    #[arg(long, default_value_t = 1)]
+    soft_deleted_per_type: usize,
+    /// Truncated channels per type (the first ones).
+    #[arg(long, default_value_t = 1)]
+    truncated_per_type: usize,
+    /// Seconds a task waits before it is pending.
+    #[arg(long, default_value_t = 2)]
+    waiting_secs: i64,
+    /// Seconds a task is pending before it runs.
+    #[arg(long, default_value_t = 3)]
+    pending_secs: i64,
+    /// Seconds a task runs before it completes.
+    #[arg(long, default_value_t = 5)]
+    running_secs: i64,
+    /// Most channels per export request.
+    #[arg(long, default_value_t = 25)]
+    max_channels_per_export: usize,
+    /// Also enforce the per-second burst limit (limit / 30).
+    #[arg(long)]
+    burst_limits: bool,
+    /// `real` follows wall-clock time; `manual` stands still until moved through
+    /// `POST /_emulator/clock/advance`.
+    #[arg(long, value_enum, default_value_t = Clock::Real)]
+    clock: Clock,
+    /// The clock's start time (RFC 3339); the history ends here. Default: now.
+    #[arg(long)]
+    start_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Clock {
+    Real,
+    Manual,
+}
+
+impl Args {
+    fn config(self) -> EmulatorConfig {
+        EmulatorConfig {
+            api_key: self.api_key,
+            api_secret: self.api_secret,
+            data: DataSpec {
+                seed: self.seed,
+                channels_per_type: self.channels_per_type,
+                messages_per_channel_per_day: self.messages_per_day,
+                days_of_history: self.days,
+                users: self.users,
+                members_per_channel: self.members_per_channel,
+                soft_deleted_per_type: self.soft_deleted_per_type,
+                truncated_per_type: self.truncated_per_type,
+            },
+            task_durations: TaskDurations {
+                waiting: Duration::seconds(self.waiting_secs),
+                pending: Duration::seconds(self.pending_secs),
+                running: Duration::seconds(self.running_secs),
+            },
+            limits: RateLimits {
+                burst: self.burst_limits,
+                ..RateLimits::default()
+            },
+            max_channels_per_export: self.max_channels_per_export,
+            start_time: self.start_time.unwrap_or_else(Utc::now),
+            clock: match self.clock {
+                Clock::Real => ClockMode::RealTime,
+                Clock::Manual => ClockMode::Manual,
+            },
+            ..EmulatorConfig::default()
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let port = args.port;
+    let emulator = match Emulator::start_on_port(args.config(), port).await {
+        Ok(emulator) => emulator,
+        Err(error) => {
+            eprintln!("chatvault-emulator: cannot listen on 127.0.0.1:{port}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {}", emulator.base_url());
+    let interrupted = tokio::signal::ctrl_c().await;
+    emulator.shutdown().await;
+    match interrupted {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("chatvault-emulator: cannot wait for Ctrl-C: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
