@@ -1,7 +1,9 @@
 //! chatvault: archives Stream Chat data on a schedule, driven by job files kept in git.
 
+pub mod api;
 pub mod archive;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod diagnostics;

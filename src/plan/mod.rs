@@ -14,13 +14,11 @@ use serde::Serialize;
 pub use render::human;
 use window::{Span, split, window_for_tick};
 
+use crate::api::MAX_BATCH;
 use crate::archive::key::KeyContext;
 use crate::config::job::{Cid, Job};
 use crate::config::{Blocked, JobSet};
 use crate::schedule::{DstNote, Tick};
-
-/// Stream takes at most this many channels in one export request, and this many user ids.
-pub const MAX_BATCH: usize = 25;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
