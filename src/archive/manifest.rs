@@ -1,0 +1,128 @@
+//! The manifest: a small JSON object written after its archive, as the archive's commit
+//! record. It is written create-only, so a second writer cannot replace it, and an archive
+//! without a manifest is unfinished by definition. It never holds a secret or a link.
+
+use chrono::{DateTime, Utc};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::store::Store;
+
+/// Manifests sit beside their archive: `<archive key>` + this.
+pub const MANIFEST_SUFFIX: &str = ".manifest.json";
+
+pub fn manifest_key(archive_key: &str) -> String {
+    format!("{archive_key}{MANIFEST_SUFFIX}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The manifest layout; bumped on incompatible changes.
+    pub format: u32,
+    pub job: String,
+    /// The scheduled tick the archive belongs to.
+    pub tick: DateTime<Utc>,
+    pub window_since: DateTime<Utc>,
+    pub window_until: DateTime<Utc>,
+    /// `channels` or `users`.
+    pub kind: String,
+    pub batch: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    pub task_id: String,
+    pub export_version: String,
+    /// The archive's key below the destination's prefix.
+    pub key: String,
+    pub bytes_source: u64,
+    pub bytes_stored: u64,
+    /// SHA-256 of the archive as stored, hex.
+    pub sha256: String,
+    /// `none`, `gzip` or `zstd`.
+    pub content_encoding: String,
+    /// When Stream created the export task.
+    pub exported_at: Option<DateTime<Utc>>,
+    pub archived_at: DateTime<Utc>,
+    pub chatvault_version: String,
+}
+
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    #[error("a manifest already exists at {key}: the archive was committed before")]
+    Exists { key: String },
+    #[error("cannot write the manifest {key}: {source}")]
+    Write {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("cannot read the manifest {key}: {source}")]
+    Read {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("the manifest {key} is not valid: {source}")]
+    Invalid {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Commits an archive by writing its manifest, only if none exists yet.
+pub async fn write(store: &Store, manifest: &Manifest) -> Result<(), ManifestError> {
+    let key = manifest_key(&manifest.key);
+    let body = serde_json::to_vec_pretty(manifest).map_err(|source| ManifestError::Invalid {
+        key: key.clone(),
+        source,
+    })?;
+    let options = PutOptions {
+        mode: PutMode::Create,
+        ..PutOptions::default()
+    };
+    match store
+        .object_store()
+        .put_opts(
+            &ObjectPath::from(key.as_str()),
+            PutPayload::from(body),
+            options,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => Err(ManifestError::Exists { key }),
+        Err(source) => Err(ManifestError::Write { key, source }),
+    }
+}
+
+/// The manifest of an archive, if it was committed.
+pub async fn read(store: &Store, archive_key: &str) -> Result<Option<Manifest>, ManifestError> {
+    let key = manifest_key(archive_key);
+    read_at(store, &key).await
+}
+
+/// The manifest stored at `key` (a manifest key, not an archive key).
+pub async fn read_at(store: &Store, key: &str) -> Result<Option<Manifest>, ManifestError> {
+    let bytes = match store.object_store().get(&ObjectPath::from(key)).await {
+        Ok(got) => got.bytes().await,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => Err(e),
+    }
+    .map_err(|source| ManifestError::Read {
+        key: key.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|source| ManifestError::Invalid {
+            key: key.to_owned(),
+            source,
+        })
+}

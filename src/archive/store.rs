@@ -1,0 +1,252 @@
+//! Opening the object store behind a store URL: S3, GCS or a local folder, through
+//! `object_store`, with options from the config and the usual `AWS_*` / `GOOGLE_*` variables.
+//!
+//! object_store ignores option names it does not know; a misspelt `aws_endpoint` would then
+//! send archives to real AWS. So every option name is checked here first, and an unknown one
+//! is an error naming the store and the accepted spelling.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::prefix::PrefixStore;
+use thiserror::Error;
+
+use super::store_url::StoreUrl;
+
+/// Options as written under `options:` (or taken from the environment).
+pub type StoreOptions = BTreeMap<String, String>;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("unknown option `{name}` for {scheme}:// stores{hint}")]
+    UnknownOption {
+        scheme: &'static str,
+        name: String,
+        hint: String,
+    },
+    #[error("cannot open {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("cannot create the folder {path}: {source}")]
+    Folder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An opened destination or state store, rooted at the URL's prefix.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    url: String,
+    /// Local folders refuse object attributes (content type, encoding).
+    takes_attributes: bool,
+}
+
+impl Store {
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn takes_attributes(&self) -> bool {
+        self.takes_attributes
+    }
+
+    /// An empty in-memory store, for tests.
+    pub fn memory() -> Store {
+        Store {
+            inner: Arc::new(InMemory::new()),
+            url: "memory://".into(),
+            takes_attributes: true,
+        }
+    }
+
+    /// Wraps any object store (tests put faulty ones in front of real ones).
+    pub fn wrap(inner: Arc<dyn ObjectStore>, url: &str, takes_attributes: bool) -> Store {
+        Store {
+            inner,
+            url: url.to_owned(),
+            takes_attributes,
+        }
+    }
+}
+
+/// The option names a store of this scheme accepts; `Err` carries a hint for a near miss.
+pub fn check_option(url: &StoreUrl, name: &str) -> Result<(), StoreError> {
+    let (scheme, known) = match url {
+        StoreUrl::S3 { .. } => ("s3", AmazonS3ConfigKey::from_str(name).is_ok()),
+        StoreUrl::Gcs { .. } => ("gs", GoogleConfigKey::from_str(name).is_ok()),
+        StoreUrl::File { .. } => ("file", false),
+    };
+    if known {
+        return Ok(());
+    }
+    let hint = match url {
+        StoreUrl::File { .. } => ": local folders take no options".to_owned(),
+        StoreUrl::S3 { .. } => crate::suggest::did_you_mean(name, S3_OPTIONS.iter().copied())
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_else(|| format!(" (e.g. {})", S3_OPTIONS.join(", "))),
+        StoreUrl::Gcs { .. } => crate::suggest::did_you_mean(name, GCS_OPTIONS.iter().copied())
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_else(|| format!(" (e.g. {})", GCS_OPTIONS.join(", "))),
+    };
+    Err(StoreError::UnknownOption {
+        scheme,
+        name: name.to_owned(),
+        hint,
+    })
+}
+
+/// The options people set most, for suggestions (object_store accepts more).
+const S3_OPTIONS: &[&str] = &[
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_region",
+    "aws_endpoint",
+    "aws_allow_http",
+    "aws_virtual_hosted_style_request",
+    "aws_skip_signature",
+    "aws_server_side_encryption",
+    "aws_sse_kms_key_id",
+];
+const GCS_OPTIONS: &[&str] = &[
+    "google_service_account",
+    "google_service_account_key",
+    "google_application_credentials",
+    "google_base_url",
+    "google_skip_signature",
+    "google_allow_http",
+];
+
+/// Opens the store. `env` is the process environment (passed in, so tests control it);
+/// `AWS_*` and `GOOGLE_*` variables object_store knows are applied first, then `options`.
+pub fn open(
+    url: &StoreUrl,
+    options: &StoreOptions,
+    env: &[(String, String)],
+) -> Result<Store, StoreError> {
+    for name in options.keys() {
+        check_option(url, name)?;
+    }
+    let open_error = |source| StoreError::Open {
+        url: url.to_string(),
+        source,
+    };
+    let from_env = |prefix: &str| {
+        env.iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .filter(move |(k, _)| k.starts_with(prefix))
+            .collect::<Vec<_>>()
+    };
+    let (inner, takes_attributes): (Arc<dyn ObjectStore>, bool) = match url {
+        StoreUrl::S3 { bucket, prefix } => {
+            let mut builder = AmazonS3Builder::new();
+            for (k, v) in from_env("aws_").into_iter().chain(options.clone()) {
+                if let Ok(key) = AmazonS3ConfigKey::from_str(&k) {
+                    builder = builder.with_config(key, v);
+                }
+            }
+            let store = builder
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(open_error)?;
+            (prefixed(store, prefix), true)
+        }
+        StoreUrl::Gcs { bucket, prefix } => {
+            let mut builder = GoogleCloudStorageBuilder::new();
+            for (k, v) in from_env("google_").into_iter().chain(options.clone()) {
+                if let Ok(key) = GoogleConfigKey::from_str(&k) {
+                    builder = builder.with_config(key, v);
+                }
+            }
+            let store = builder
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(open_error)?;
+            (prefixed(store, prefix), true)
+        }
+        StoreUrl::File { path } => {
+            std::fs::create_dir_all(path).map_err(|source| StoreError::Folder {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let store = LocalFileSystem::new_with_prefix(path).map_err(open_error)?;
+            (Arc::new(store), false)
+        }
+    };
+    Ok(Store {
+        inner,
+        url: url.to_string(),
+        takes_attributes,
+    })
+}
+
+fn prefixed<T: ObjectStore>(store: T, prefix: &str) -> Arc<dyn ObjectStore> {
+    if prefix.is_empty() {
+        Arc::new(store)
+    } else {
+        Arc::new(PrefixStore::new(store, prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn s3() -> StoreUrl {
+        StoreUrl::S3 {
+            bucket: "b".into(),
+            prefix: String::new(),
+        }
+    }
+
+    #[test]
+    fn unknown_options_are_refused_with_a_suggestion() {
+        let err = check_option(&s3(), "aws_endpont").expect_err("misspelt");
+        assert_eq!(
+            err.to_string(),
+            "unknown option `aws_endpont` for s3:// stores; did you mean `aws_endpoint`?"
+        );
+        assert!(check_option(&s3(), "aws_endpoint").is_ok());
+        assert!(check_option(&s3(), "allow_http").is_ok());
+        let gcs = StoreUrl::Gcs {
+            bucket: "b".into(),
+            prefix: String::new(),
+        };
+        assert!(check_option(&gcs, "google_base_url").is_ok());
+        assert!(check_option(&gcs, "aws_endpoint").is_err());
+        let file = StoreUrl::File {
+            path: PathBuf::from("/tmp"),
+        };
+        assert!(check_option(&file, "anything").is_err());
+    }
+
+    #[test]
+    fn local_folders_are_created_and_take_no_attributes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = StoreUrl::File {
+            path: dir.path().join("archive/nested"),
+        };
+        let store = open(&url, &StoreOptions::new(), &[]).expect("opens");
+        assert!(!store.takes_attributes());
+        assert!(dir.path().join("archive/nested").is_dir());
+    }
+}
