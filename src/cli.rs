@@ -43,6 +43,13 @@ pub enum Command {
     /// `run --dry-run jobs/` is the check to gate pull requests on: it validates every file,
     /// prints the plan, writes nothing and exits 2 when any file is invalid.
     Run(RunArgs),
+    /// Re-read archives and check them against their manifests
+    ///
+    /// Streams every archive of a job (--job) or of a whole destination (--url) through
+    /// SHA-256 and compares size and hash with the manifest written when the archive was
+    /// committed. Lists missing archives, corrupt ones, and extra objects no manifest names.
+    /// Exits 0 when all match, 1 on any mismatch, 2 on bad usage or invalid job files.
+    Verify(VerifyArgs),
     /// Write the JSON Schemas of job files and of the global config
     ///
     /// Point editors at them with `# yaml-language-server: $schema=../schemas/job.schema.json`.
@@ -105,6 +112,30 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub plan: PlanOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// Verify this job's archives, in the destination its job file names
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "url",
+        conflicts_with = "url"
+    )]
+    pub job: Option<String>,
+
+    /// Verify every archive under this destination (s3://, gs:// or file://); store options
+    /// come from the AWS_* / GOOGLE_* environment
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// How to print the report
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]

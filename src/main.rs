@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         cli,
         &World {
             env: &env,
+            env_vars: std::env::vars().collect(),
             now: chrono::Utc::now(),
         },
     )

@@ -19,8 +19,40 @@ use thiserror::Error;
 
 use super::store_url::StoreUrl;
 
-/// Options as written under `options:` (or taken from the environment).
-pub type StoreOptions = BTreeMap<String, String>;
+/// Options as written under `options:`. Values may be credentials, so `Debug` shows names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions(BTreeMap<String, String>);
+
+impl StoreOptions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl std::ops::Deref for StoreOptions {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for StoreOptions {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl FromIterator<(String, String)> for StoreOptions {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        StoreOptions(iter.into_iter().collect())
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -157,7 +189,7 @@ pub fn open(
     let (inner, takes_attributes): (Arc<dyn ObjectStore>, bool) = match url {
         StoreUrl::S3 { bucket, prefix } => {
             let mut builder = AmazonS3Builder::new();
-            for (k, v) in from_env("aws_").into_iter().chain(options.clone()) {
+            for (k, v) in from_env("aws_").into_iter().chain(options.0.clone()) {
                 if let Ok(key) = AmazonS3ConfigKey::from_str(&k) {
                     builder = builder.with_config(key, v);
                 }
@@ -170,7 +202,7 @@ pub fn open(
         }
         StoreUrl::Gcs { bucket, prefix } => {
             let mut builder = GoogleCloudStorageBuilder::new();
-            for (k, v) in from_env("google_").into_iter().chain(options.clone()) {
+            for (k, v) in from_env("google_").into_iter().chain(options.0.clone()) {
                 if let Ok(key) = GoogleConfigKey::from_str(&k) {
                     builder = builder.with_config(key, v);
                 }

@@ -4,6 +4,7 @@ mod output;
 mod plan;
 mod schema;
 mod validate;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ pub mod exit {
 /// What the outside world offers a command: the environment and the time.
 pub struct World<'a> {
     pub env: Env<'a>,
+    /// The whole environment, for the `AWS_*` and `GOOGLE_*` settings of stores.
+    pub env_vars: Vec<(String, String)>,
     pub now: DateTime<Utc>,
 }
 
@@ -41,6 +44,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
             );
             exit::INVALID
         }
+        Command::Verify(args) => verify::run(&args, cli.config, world),
         Command::Schema(args) => schema::run(&args),
     };
     ExitCode::from(code)

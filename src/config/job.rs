@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 pub use super::model::{CatchUp, Compression, ExportVersion, Overlap};
 use crate::archive::key::KeyTemplate;
+use crate::archive::store::StoreOptions;
 use crate::archive::store_url::StoreUrl;
 use crate::schedule::Schedule;
 
@@ -27,6 +28,7 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     pub api: ApiSettings,
     pub state: StoreUrl,
+    pub state_options: StoreOptions,
 }
 
 #[derive(Clone)]
@@ -150,6 +152,8 @@ pub struct ExportOptions {
 #[derive(Debug, Clone)]
 pub struct Destination {
     pub url: StoreUrl,
+    /// Never printed: values may be credentials.
+    pub options: StoreOptions,
     pub key: KeyTemplate,
     pub compression: Compression,
 }

@@ -5,6 +5,8 @@
 //! (cron, zones, durations, times, URLs, key templates) stay text here and are checked in
 //! `validate`, where every problem can be reported with its position.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -167,6 +169,11 @@ pub struct DestinationSpec {
     pub key: Option<String>,
     /// Compression of archives: `none`, `gzip` (the default) or `zstd`.
     pub compression: Option<Compression>,
+    /// Store options for `url`, as object_store names them: for S3 e.g. `aws_region`,
+    /// `aws_endpoint`, `aws_access_key_id`, `aws_secret_access_key`, `aws_allow_http`; for GCS
+    /// e.g. `google_service_account`, `google_base_url`. Unknown names are errors. Write
+    /// secrets as `${VAR}`. They apply on top of the `AWS_*` / `GOOGLE_*` environment.
+    pub options: Option<BTreeMap<String, String>>,
 }
 
 /// Warnings about Stream's 60-day file retention.
@@ -213,6 +220,8 @@ pub struct StateSpec {
     /// `file://path`, `s3://bucket/prefix` or `gs://bucket/prefix`. Default
     /// `file://.chatvault/state` beside the jobs folder. Replicas sharing jobs must share it.
     pub url: Option<String>,
+    /// Store options for `url`, as for `destination.options`.
+    pub options: Option<BTreeMap<String, String>>,
 }
 
 /// Defaults for every job.

@@ -6,8 +6,9 @@ use std::path::Path;
 use chrono::TimeDelta;
 
 use super::Ctx;
-use super::settings::{Defaults, key_template, merge_export, store_url, timezone};
+use super::settings::{Defaults, key_template, merge_export, store_options, store_url, timezone};
 use crate::archive::key::KeyTemplate;
+use crate::archive::store::StoreOptions;
 use crate::archive::store_url::StoreUrl;
 use crate::config::job::{
     ChannelFilter, ChannelSet, Cid, Destination, ExportOptions, Job, Retention, STREAM_RETENTION,
@@ -404,13 +405,25 @@ fn destination(
 ) -> Option<Destination> {
     let dest = spec.destination.clone().unwrap_or_default();
     let root = FieldPath::root().key("destination");
-    let url = match dest.url.as_deref() {
-        Some(text) => store_url(ctx, &root.key("url"), text, base_dir),
+    // Options belong to the URL they were written with: a job that names its own URL takes
+    // only its own options; one that inherits the default URL inherits its options too.
+    let (url, mut options) = match dest.url.as_deref() {
+        Some(text) => (
+            store_url(ctx, &root.key("url"), text, base_dir),
+            StoreOptions::new(),
+        ),
         None => match &defaults.url {
-            Some(url) => Some(url.clone()),
-            None => StoreUrl::parse(DEFAULT_DESTINATION, base_dir).ok(),
+            Some(url) => (Some(url.clone()), defaults.options.clone()),
+            None => (
+                StoreUrl::parse(DEFAULT_DESTINATION, base_dir).ok(),
+                StoreOptions::new(),
+            ),
         },
     };
+    if let Some(url) = &url {
+        let own = store_options(ctx, &root, url, dest.options.as_ref());
+        options.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     let key = match dest.key.as_deref() {
         Some(text) => key_template(ctx, &root.key("key"), text),
         None => match &defaults.key {
@@ -420,6 +433,7 @@ fn destination(
     };
     Some(Destination {
         url: url?,
+        options,
         key: key?,
         compression: dest
             .compression

@@ -5,7 +5,10 @@ use std::path::Path;
 use chrono_tz::Tz;
 
 use super::Ctx;
+use std::collections::BTreeMap;
+
 use crate::archive::key::KeyTemplate;
+use crate::archive::store::{StoreOptions, check_option};
 use crate::archive::store_url::StoreUrl;
 use crate::config::interpolate::Env;
 use crate::config::job::{ApiSettings, Compression, SecretSource, Settings};
@@ -24,6 +27,8 @@ pub const API_SECRET_VAR: &str = "STREAM_API_SECRET";
 pub struct Defaults {
     pub timezone: Option<Tz>,
     pub url: Option<StoreUrl>,
+    /// Options of `url`.
+    pub options: StoreOptions,
     pub key: Option<KeyTemplate>,
     pub compression: Option<Compression>,
     pub export: ExportSpec,
@@ -81,6 +86,12 @@ pub fn compile_settings(
         store_url(ctx, &state_path, &state_text, base_dir).unwrap_or_else(|| StoreUrl::File {
             path: base_dir.join(".chatvault/state"),
         });
+    let state_options = store_options(
+        ctx,
+        &FieldPath::root().key("state"),
+        &state,
+        spec.state.as_ref().and_then(|s| s.options.as_ref()),
+    );
 
     let defaults = compile_defaults(spec, base_dir, ctx);
     let settings = Settings {
@@ -91,6 +102,7 @@ pub fn compile_settings(
             base_url: base_url.trim_end_matches('/').to_owned(),
         },
         state,
+        state_options,
     };
     (settings, defaults)
 }
@@ -102,15 +114,20 @@ fn compile_defaults(spec: &ConfigFile, base_dir: &Path, ctx: &mut Ctx<'_, '_>) -
     let root = FieldPath::root().key("defaults");
     let dest = d.destination.clone().unwrap_or_default();
     let dest_path = root.key("destination");
+    let url = dest
+        .url
+        .as_deref()
+        .and_then(|u| store_url(ctx, &dest_path.key("url"), u, base_dir));
     Defaults {
         timezone: d
             .timezone
             .as_deref()
             .and_then(|tz| timezone(ctx, &root.key("timezone"), tz)),
-        url: dest
-            .url
-            .as_deref()
-            .and_then(|u| store_url(ctx, &dest_path.key("url"), u, base_dir)),
+        url: url.clone(),
+        options: url
+            .as_ref()
+            .map(|u| store_options(ctx, &dest_path, u, dest.options.as_ref()))
+            .unwrap_or_default(),
         key: dest
             .key
             .as_deref()
@@ -144,6 +161,33 @@ pub fn store_url(
             ctx.refuse(path, e, expected);
         })
         .ok()
+}
+
+/// Checks option names against the store kind; warns about credentials written inline.
+pub fn store_options(
+    ctx: &mut Ctx<'_, '_>,
+    parent: &FieldPath,
+    url: &StoreUrl,
+    options: Option<&BTreeMap<String, String>>,
+) -> StoreOptions {
+    let mut checked = StoreOptions::new();
+    for (name, value) in options.into_iter().flatten() {
+        let path = parent.key("options").key(name.clone());
+        if let Err(e) = check_option(url, name) {
+            ctx.error_at_key(&path, e.to_string());
+            continue;
+        }
+        let secret = ["secret", "token", "_key"].iter().any(|s| name.contains(s))
+            && !name.ends_with("key_id");
+        if secret && !ctx.subs.interpolated.contains(&path) {
+            ctx.warning(
+                &path,
+                format!("`{name}` is a credential written inline: write it as \"${{VAR}}\""),
+            );
+        }
+        checked.insert(name.clone(), value.clone());
+    }
+    checked
 }
 
 pub fn key_template(ctx: &mut Ctx<'_, '_>, path: &FieldPath, text: &str) -> Option<KeyTemplate> {

@@ -1,0 +1,113 @@
+//! `chatvault verify`: checks archives against their manifests.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::{World, exit, load_jobs, output};
+use crate::archive::store::{self, StoreOptions};
+use crate::archive::store_url::StoreUrl;
+use crate::archive::verify::{Report, verify};
+use crate::cli::{PlanFormat, VerifyArgs};
+use crate::diagnostics::{Format, Summary, render};
+
+pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
+    let (url, options) = match (&args.job, &args.url) {
+        (Some(name), _) => {
+            let loaded = load_jobs(&args.paths.paths, config, world, world.now);
+            if loaded.diagnostics.has_errors() {
+                let summary = Summary {
+                    files: loaded.files,
+                    deny_warnings: false,
+                };
+                output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
+                return exit::INVALID;
+            }
+            let Some(job) = loaded
+                .set
+                .and_then(|set| set.jobs.into_iter().find(|j| &j.name == name))
+            else {
+                output::error(
+                    &format!("no job named `{name}`"),
+                    Some("`chatvault plan` lists the jobs; pass their folder as PATH"),
+                );
+                return exit::INVALID;
+            };
+            (job.destination.url, job.destination.options)
+        }
+        (None, Some(text)) => match StoreUrl::parse(text, Path::new(".")) {
+            Ok(url) => (url, StoreOptions::new()),
+            Err(e) => {
+                output::error(&format!("--url: {e}"), None);
+                return exit::INVALID;
+            }
+        },
+        (None, None) => {
+            output::error("say what to verify: --job NAME or --url URL", None);
+            return exit::INVALID;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::error(&format!("cannot start the async runtime: {e}"), None);
+            return exit::FAILED;
+        }
+    };
+    let report = runtime.block_on(async {
+        let store = store::open(&url, &options, &world.env_vars).map_err(|e| e.to_string())?;
+        verify(&store, args.job.as_deref())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            output::error(&e, Some("check the destination URL and its credentials"));
+            return exit::FAILED;
+        }
+    };
+    match args.format {
+        PlanFormat::Human => output::stdout(&human(&url.to_string(), &report)),
+        PlanFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+            text.push('\n');
+            output::stdout(&text);
+        }
+    }
+    if report.is_clean() {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+fn human(url: &str, report: &Report) -> String {
+    let mut out = String::new();
+    for key in &report.missing {
+        let _ = writeln!(
+            out,
+            "missing  {key}: the manifest names it, the store has no such object"
+        );
+    }
+    for p in &report.corrupt {
+        let _ = writeln!(out, "corrupt  {}: {}", p.key, p.problem);
+    }
+    for p in &report.unreadable {
+        let _ = writeln!(out, "unreadable manifest  {}: {}", p.key, p.problem);
+    }
+    for key in &report.extra {
+        let _ = writeln!(out, "extra    {key}: no manifest names it");
+    }
+    let _ = writeln!(
+        out,
+        "{url}: {} verified, {} missing, {} corrupt, {} extra",
+        report.verified.len(),
+        report.missing.len(),
+        report.corrupt.len() + report.unreadable.len(),
+        report.extra.len()
+    );
+    out
+}
