@@ -1,4 +1,5 @@
-//! Where archives go: object keys now; destinations, transfer and manifests later.
+//! Where archives go: store URLs and the stores behind them, object keys, the streaming
+//! transfer from Stream's link into a store, manifests, and their verification.
 
 pub mod key;
 pub mod manifest;
