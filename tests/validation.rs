@@ -737,7 +737,7 @@ fn global_config_problems_are_reported_at_their_lines_in_the_config() {
             "8:13: defaults.timezone: unknown time zone \"Europe/Pariss\"; did you mean \"Europe/Paris\"?",
         ),
         at(
-            "10:5: defaults.destination.compresion: unknown field `compresion`; did you mean `compression`? (expected one of: compression, key, url)",
+            "10:5: defaults.destination.compresion: unknown field `compresion`; did you mean `compression`? (expected one of: compression, key, options, url)",
         ),
         "5 errors and 1 warning in 2 files".to_owned(),
     ];
@@ -1138,4 +1138,21 @@ fn a_job_file_named_twice_is_read_once() {
         (0, "4 files valid, 0 warnings\n"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_store_credential_written_inline_is_a_warning_that_hides_it() {
+    let project = Project::new();
+    let file = project.job(
+        "creds.yaml",
+        "schedule: \"@daily\"\nusers: [alice]\ndestination:\n  url: s3://acme-archive/chat\n  \
+         options:\n    aws_secret_access_key: s3cr3t-VALUE-42\n",
+    );
+    let (code, stdout, _) = project.run(&["validate", &file]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("warning: destination.options.aws_secret_access_key: `aws_secret_access_key` is a credential written inline"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("s3cr3t-VALUE-42"), "{stdout}");
 }
