@@ -140,3 +140,41 @@ fn verify_needs_a_job_or_a_url() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn verify_by_job_uses_the_destination_of_its_job_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs");
+    std::fs::write(
+        dir.path().join("jobs/support.yaml"),
+        "schedule: \"@daily\"\nusers: [alice]\ndestination:\n  url: file://vault\n",
+    )
+    .expect("job");
+    let url = StoreUrl::File {
+        path: dir.path().join("vault"),
+    };
+    let store = store::open(&url, &StoreOptions::new(), &[]).expect("store");
+    commit(
+        &store,
+        "support/2026/01/01/000000-users-0001.jsonl",
+        b"{}\n",
+    )
+    .await;
+
+    let run = |job: &str| {
+        Command::cargo_bin("chatvault")
+            .expect("binary")
+            .current_dir(dir.path())
+            .args(["verify", "--job", job])
+            .output()
+            .expect("runs")
+    };
+    let out = run("support");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 verified"), "{stdout}");
+
+    let out = run("nobody");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job named `nobody`"));
+}
