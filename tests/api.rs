@@ -2,66 +2,21 @@
 //! is the emulator's clock, so backoff, polling and rate-limit waits move it instead of
 //! sleeping.
 
+#[path = "common/emulated.rs"]
+mod emulated;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chatvault::api::wire::TaskState;
 use chatvault::api::{ApiError, ChannelsExport, ClientConfig, StreamClient, TaskKind};
-use chatvault::clock::{Clock, Sleep};
-use chatvault::config::job::{Cid, ExportOptions, ExportVersion};
-use chatvault_emulator::{DataSpec, Emulator, EmulatorClock, EmulatorConfig, Endpoint};
-use chrono::{DateTime, TimeDelta, Utc};
-
-/// The emulator's clock seen as chatvault's: sleeping moves it at once.
-struct EmuClock(EmulatorClock);
-
-impl Clock for EmuClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-
-    fn sleep(&self, duration: Duration) -> Sleep {
-        self.0
-            .advance(TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX));
-        Box::pin(std::future::ready(()))
-    }
-}
-
-async fn emulator(config: EmulatorConfig) -> Emulator {
-    Emulator::start(config)
-        .await
-        .expect("emulator starts on 127.0.0.1")
-}
+use chatvault::config::job::Cid;
+use chatvault_emulator::{DataSpec, Emulator, EmulatorConfig, Endpoint};
+use chrono::TimeDelta;
+use emulated::{EmuClock, cids, client, start as emulator};
 
 fn client_for(emu: &Emulator, secret: &str, tweak: impl FnOnce(&mut ClientConfig)) -> StreamClient {
-    let mut config = ClientConfig::new(&emu.base_url(), emu.api_key(), secret);
-    tweak(&mut config);
-    StreamClient::new(&config, Arc::new(EmuClock(emu.clock().clone()))).expect("client")
-}
-
-fn client(emu: &Emulator) -> StreamClient {
-    client_for(emu, &emu.config().api_secret, |_| {})
-}
-
-fn options() -> ExportOptions {
-    ExportOptions {
-        version: ExportVersion::V2,
-        include_truncated_messages: true,
-        include_soft_deleted_channels: false,
-        clear_deleted_message_text: false,
-    }
-}
-
-fn cids(emu: &Emulator, n: usize) -> Vec<Cid> {
-    emu.channels()
-        .into_iter()
-        .filter(|c| c.deleted_at.is_none())
-        .take(n)
-        .map(|c| Cid {
-            channel_type: c.channel_type,
-            id: c.id,
-        })
-        .collect()
+    emulated::client_with(emu, secret, tweak)
 }
 
 fn export<'a>(channels: &'a [Cid]) -> ChannelsExport<'a> {
@@ -69,7 +24,7 @@ fn export<'a>(channels: &'a [Cid]) -> ChannelsExport<'a> {
         channels,
         since: None,
         until: None,
-        options: options(),
+        options: emulated::v2(true),
     }
 }
 

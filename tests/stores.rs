@@ -3,38 +3,23 @@
 //! configuration and read paths against fake-gcs-server, which takes no XML-API writes.
 //! `scripts/test` starts the servers; a test whose server is missing fails and says why.
 
+#[path = "common/emulated.rs"]
+mod emulated;
 #[path = "common/servers.rs"]
 mod servers;
 
 use std::io::Read as _;
-use std::sync::Arc;
 
-use chatvault::api::{ChannelsExport, ClientConfig, StreamClient, TaskKind};
 use chatvault::archive::manifest::{self, FORMAT, Manifest, ManifestError};
 use chatvault::archive::store::{self, Store, StoreOptions};
 use chatvault::archive::store_url::StoreUrl;
 use chatvault::archive::transfer::{Target, TransferError, transfer};
 use chatvault::archive::verify::verify;
-use chatvault::clock::{Clock, Sleep};
-use chatvault::config::job::{Cid, Compression, ExportOptions, ExportVersion};
-use chatvault_emulator::{Emulator, EmulatorClock, EmulatorConfig};
-use chrono::{DateTime, TimeDelta, Utc};
+use chatvault::config::job::Compression;
+use chatvault_emulator::{Emulator, EmulatorConfig};
+use chrono::{TimeDelta, Utc};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-
-struct EmuClock(EmulatorClock);
-
-impl Clock for EmuClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-
-    fn sleep(&self, duration: std::time::Duration) -> Sleep {
-        self.0
-            .advance(TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX));
-        Box::pin(std::future::ready(()))
-    }
-}
 
 /// A finished export's fresh link, and its bytes as Stream serves them.
 async fn export_link() -> (Emulator, String, Vec<u8>) {
@@ -42,43 +27,9 @@ async fn export_link() -> (Emulator, String, Vec<u8>) {
 }
 
 async fn export_link_of(config: EmulatorConfig) -> (Emulator, String, Vec<u8>) {
-    let emu = Emulator::start(config).await.expect("emulator");
-    let config = ClientConfig::new(&emu.base_url(), emu.api_key(), &emu.config().api_secret);
-    let client =
-        StreamClient::new(&config, Arc::new(EmuClock(emu.clock().clone()))).expect("client");
-    let cids: Vec<Cid> = emu
-        .channels()
-        .into_iter()
-        .filter(|c| c.deleted_at.is_none())
-        .take(2)
-        .map(|c| Cid {
-            channel_type: c.channel_type,
-            id: c.id,
-        })
-        .collect();
-    let task = client
-        .export_channels(&ChannelsExport {
-            channels: &cids,
-            since: None,
-            until: None,
-            options: ExportOptions {
-                version: ExportVersion::V2,
-                include_truncated_messages: false,
-                include_soft_deleted_channels: false,
-                clear_deleted_message_text: false,
-            },
-        })
-        .await
-        .expect("created");
-    let done = client.wait(TaskKind::Channels, &task).await.expect("done");
-    let url = done.result.expect("url").url;
-    let bytes = reqwest::get(&url)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body")
-        .to_vec();
+    let (emu, client, task) = emulated::finished_export(config, 2).await;
+    let url = emulated::link(&client, &task).await.expect("link");
+    let bytes = emulated::download(&url).await;
     (emu, url, bytes)
 }
 

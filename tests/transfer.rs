@@ -1,20 +1,21 @@
 //! Streaming an export from the emulator's presigned link into stores: in memory, a local
 //! folder, and a store that fails mid-upload. Real S3 and GCS servers are in `stores.rs`.
 
+#[path = "common/emulated.rs"]
+mod emulated;
+
 use std::io::Read as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use chatvault::api::wire::TaskState;
-use chatvault::api::{ApiError, ChannelsExport, ClientConfig, StreamClient, TaskKind};
 use chatvault::archive::store::{self, Store, StoreOptions};
 use chatvault::archive::store_url::StoreUrl;
 use chatvault::archive::transfer::{Target, TransferError, transfer, transfer_with_retries};
-use chatvault::clock::{Clock, Sleep};
-use chatvault::config::job::{Cid, Compression, ExportOptions, ExportVersion};
-use chatvault_emulator::{DataSpec, Emulator, EmulatorClock, EmulatorConfig};
-use chrono::{DateTime, TimeDelta, Utc};
+use chatvault::config::job::Compression;
+use chatvault_emulator::{DataSpec, EmulatorConfig};
+use chrono::TimeDelta;
+use emulated::{download, finished_export, link};
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -23,76 +24,6 @@ use object_store::{
     ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
 use sha2::Digest as _;
-
-struct EmuClock(EmulatorClock);
-
-impl Clock for EmuClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-
-    fn sleep(&self, duration: std::time::Duration) -> Sleep {
-        self.0
-            .advance(TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX));
-        Box::pin(std::future::ready(()))
-    }
-}
-
-/// An emulator with a finished export of `channels` channels; returns it, a client and the
-/// task id.
-async fn finished_export(data: DataSpec, channels: usize) -> (Emulator, StreamClient, String) {
-    let emu = Emulator::start(EmulatorConfig {
-        data,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("emulator");
-    let config = ClientConfig::new(&emu.base_url(), emu.api_key(), &emu.config().api_secret);
-    let client =
-        StreamClient::new(&config, Arc::new(EmuClock(emu.clock().clone()))).expect("client");
-    let cids: Vec<Cid> = emu
-        .channels()
-        .into_iter()
-        .filter(|c| c.deleted_at.is_none())
-        .take(channels)
-        .map(|c| Cid {
-            channel_type: c.channel_type,
-            id: c.id,
-        })
-        .collect();
-    let task = client
-        .export_channels(&ChannelsExport {
-            channels: &cids,
-            since: None,
-            until: None,
-            options: ExportOptions {
-                version: ExportVersion::V2,
-                include_truncated_messages: true,
-                include_soft_deleted_channels: false,
-                clear_deleted_message_text: false,
-            },
-        })
-        .await
-        .expect("created");
-    let done = client.wait(TaskKind::Channels, &task).await.expect("done");
-    assert_eq!(done.status, TaskState::Completed);
-    (emu, client, task)
-}
-
-async fn link(client: &StreamClient, task: &str) -> Result<String, ApiError> {
-    let status = client.status(TaskKind::Channels, task).await?;
-    Ok(status.result.map(|r| r.url).unwrap_or_default())
-}
-
-async fn download(url: &str) -> Vec<u8> {
-    reqwest::get(url)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body")
-        .to_vec()
-}
 
 async fn stored(store: &Store, key: &str) -> Option<Vec<u8>> {
     match store.object_store().get(&Path::from(key)).await {
@@ -126,7 +57,7 @@ fn target(key: &str, compression: Compression) -> Target<'_> {
 
 #[tokio::test]
 async fn every_compression_stores_the_export_byte_for_byte() {
-    let (emu, client, task) = finished_export(DataSpec::default(), 3).await;
+    let (emu, client, task) = finished_export(EmulatorConfig::default(), 3).await;
     let url = link(&client, &task).await.expect("link");
     let original = download(&url).await;
     assert!(original.len() > 10_000, "{} bytes", original.len());
@@ -162,7 +93,7 @@ async fn every_compression_stores_the_export_byte_for_byte() {
 
 #[tokio::test]
 async fn a_cut_download_leaves_nothing_and_a_retry_completes_it() {
-    let (emu, client, task) = finished_export(DataSpec::default(), 3).await;
+    let (emu, client, task) = finished_export(EmulatorConfig::default(), 3).await;
     let http = reqwest::Client::new();
     let store = Store::memory();
     emu.faults().cut_next_downloads(1, 5_000);
@@ -203,7 +134,7 @@ async fn a_cut_download_leaves_nothing_and_a_retry_completes_it() {
 
 #[tokio::test]
 async fn an_expired_link_is_renewed_not_failed() {
-    let (emu, client, task) = finished_export(DataSpec::default(), 1).await;
+    let (emu, client, task) = finished_export(EmulatorConfig::default(), 1).await;
     let http = reqwest::Client::new();
     let store = Store::memory();
     let old = link(&client, &task).await.expect("link");
@@ -243,7 +174,7 @@ async fn an_expired_link_is_renewed_not_failed() {
 
 #[tokio::test]
 async fn a_lapsed_export_is_reported_as_gone() {
-    let (emu, client, task) = finished_export(DataSpec::default(), 1).await;
+    let (emu, client, task) = finished_export(EmulatorConfig::default(), 1).await;
     let url = link(&client, &task).await.expect("link");
     emu.clock().advance(TimeDelta::days(61));
     let err = transfer(
@@ -371,7 +302,14 @@ async fn a_store_failing_mid_upload_aborts_and_leaves_nothing() {
         messages_per_channel_per_day: 400,
         ..DataSpec::default()
     };
-    let (emu, client, task) = finished_export(data, 3).await;
+    let (emu, client, task) = finished_export(
+        EmulatorConfig {
+            data,
+            ..EmulatorConfig::default()
+        },
+        3,
+    )
+    .await;
     let url = link(&client, &task).await.expect("link");
     assert!(
         download(&url).await.len() > 20 * 1024 * 1024,
