@@ -9,4 +9,5 @@ pub mod config;
 pub mod diagnostics;
 pub mod plan;
 pub mod schedule;
+pub mod state;
 pub mod suggest;

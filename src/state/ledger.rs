@@ -1,0 +1,342 @@
+//! A job's ledger: an append-only sequence of immutable records, each holding the whole
+//! [`JobState`], at `jobs/<job>/ledger/<seq:012>.json`. The highest number is current.
+//!
+//! Only create-only writes are used (`PutMode::Create`, the one conditional write local
+//! folders, S3 and GCS all have): committing on top of version `n` writes `n + 1` only if it
+//! does not exist, so of two writers racing from the same version exactly one wins and the
+//! other gets [`StateError::Conflict`] and must load again.
+//!
+//! Pruning deletes old records, which would let a writer still holding an old version
+//! re-create a deleted number and "win" a write nobody reads. Two bounds rule that out:
+//! a record is pruned only once it is `keep` versions behind *and* the newest record is at
+//! least `prune_grace` younger than it (both times from the store, so one clock), and a
+//! commit is refused when its base was read more than `max_staleness` ago. With the default
+//! 1 h grace and 5 min staleness, a stale write would need a store request to hang for most of
+//! an hour, far past object_store's retry budget (3 min).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::StreamExt;
+use object_store::path::Path;
+
+use super::error::StateError;
+use super::io::{Created, create_once, list_numbered, nonce, read_json};
+use super::keys::{SEQ_WIDTH, check_job, ledger_dir, ledger_key};
+use super::record::{FORMAT, JobState, LedgerRecord};
+use crate::archive::store::Store;
+use crate::clock::{SharedClock, SystemClock};
+
+/// Records kept by pruning by default: a little history to inspect by hand.
+pub const DEFAULT_KEEP: usize = 20;
+/// How much younger the newest record must be before an old one may be deleted.
+pub const DEFAULT_PRUNE_GRACE: Duration = Duration::from_secs(3600);
+/// How long a loaded version may be committed on.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(300);
+/// Loads retry when the newest record vanishes between listing and reading (pruned by
+/// another writer racing far ahead).
+const LOAD_ATTEMPTS: usize = 4;
+/// [`Ledger::update`] gives up after this many lost races in a row.
+const UPDATE_ATTEMPTS: usize = 10;
+
+/// A value as of one ledger version; commit the next version on top of it.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    seq: u64,
+    writer: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
+    value: T,
+    /// Taken before the read that showed this version as current; bounds its staleness.
+    read_at: Instant,
+}
+
+impl<T> Versioned<T> {
+    /// The version number; 0 when nothing was ever committed.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The process that committed this version.
+    pub fn writer(&self) -> Option<&str> {
+        self.writer.as_deref()
+    }
+
+    pub fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    pub fn into_value(self) -> T {
+        self.value
+    }
+}
+
+/// One job's ledger. Cheap to clone; clones share the hint of the newest version seen.
+#[derive(Clone)]
+pub struct Ledger {
+    store: Store,
+    job: String,
+    writer: String,
+    clock: SharedClock,
+    keep: usize,
+    prune_grace: Duration,
+    max_staleness: Duration,
+    /// The highest version this process has seen: loads list only what is newer.
+    hint: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("store", &self.store.url())
+            .field("job", &self.job)
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// The ledger of `job` in `store`. Nothing is read until [`Ledger::load`]; a job name
+    /// that cannot be a key segment fails there with [`StateError::InvalidJob`].
+    pub fn open(store: Store, job: &str) -> Ledger {
+        Ledger {
+            store,
+            job: job.to_owned(),
+            writer: super::process_id().to_owned(),
+            clock: Arc::new(SystemClock),
+            keep: DEFAULT_KEEP,
+            prune_grace: DEFAULT_PRUNE_GRACE,
+            max_staleness: DEFAULT_MAX_STALENESS,
+            hint: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Names the writer recorded in each commit (default: [`super::process_id`]).
+    pub fn with_writer(mut self, writer: &str) -> Ledger {
+        writer.clone_into(&mut self.writer);
+        self
+    }
+
+    /// The clock that stamps `updated_at`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Ledger {
+        self.clock = clock;
+        self
+    }
+
+    /// Pruning keeps the newest `keep` records (at least 1) and anything less than `grace`
+    /// older than the newest. Lower the grace only below `max_staleness` + store latency at
+    /// the risk described in the module docs; tests use zero.
+    pub fn with_retention(mut self, keep: usize, grace: Duration) -> Ledger {
+        self.keep = keep.max(1);
+        self.prune_grace = grace;
+        self
+    }
+
+    /// How long after loading a version a commit on it is still accepted.
+    pub fn with_max_staleness(mut self, max: Duration) -> Ledger {
+        self.max_staleness = max;
+        self
+    }
+
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// The store key of version `seq`.
+    pub fn record_key(&self, seq: u64) -> String {
+        ledger_key(&self.job, seq).to_string()
+    }
+
+    /// The current state: the highest-numbered record, or the default state (version 0)
+    /// when the job has none. A current record that cannot be read is an error, never
+    /// skipped.
+    pub async fn load(&self) -> Result<Versioned<JobState>, StateError> {
+        check_job(&self.job)?;
+        let mut hint = self.hint.load(Ordering::Acquire);
+        for _ in 0..LOAD_ATTEMPTS {
+            let read_at = Instant::now();
+            let Some(seq) = self.newest(hint).await? else {
+                return Ok(Versioned {
+                    seq: 0,
+                    writer: None,
+                    updated_at: None,
+                    value: JobState::default(),
+                    read_at,
+                });
+            };
+            let key = ledger_key(&self.job, seq);
+            match read_json::<LedgerRecord>(&self.store, &key).await? {
+                Some(record) => {
+                    self.check(&key, seq, &record)?;
+                    self.hint.fetch_max(seq, Ordering::AcqRel);
+                    return Ok(Versioned {
+                        seq,
+                        writer: Some(record.writer),
+                        updated_at: Some(record.updated_at),
+                        value: record.state,
+                        read_at,
+                    });
+                }
+                // Pruned (or removed by hand) since the listing: list everything again.
+                None => hint = 0,
+            }
+        }
+        Err(StateError::Conflict {
+            key: format!("{}/", ledger_dir(&self.job)),
+            detail: "the newest record kept disappearing while it was read",
+        })
+    }
+
+    /// Commits `next` as version `prev.seq() + 1`. Exactly one of several writers
+    /// committing on the same version succeeds; the others get [`StateError::Conflict`].
+    /// `history` is trimmed to its bound. Old records are pruned afterwards, best-effort.
+    pub async fn commit(
+        &self,
+        prev: &Versioned<JobState>,
+        mut next: JobState,
+    ) -> Result<Versioned<JobState>, StateError> {
+        check_job(&self.job)?;
+        let seq = prev.seq.saturating_add(1);
+        let key = ledger_key(&self.job, seq);
+        if prev.read_at.elapsed() > self.max_staleness {
+            return Err(StateError::Conflict {
+                key: key.to_string(),
+                detail: "the state was read too long ago to commit on",
+            });
+        }
+        next.trim_history();
+        let record = LedgerRecord {
+            format: FORMAT,
+            job: self.job.clone(),
+            seq,
+            nonce: nonce(),
+            writer: self.writer.clone(),
+            updated_at: self.clock.now(),
+            state: next,
+        };
+        let read_at = Instant::now();
+        if let Created::Taken(_) = create_once(&self.store, &key, &record).await? {
+            return Err(StateError::Conflict {
+                key: key.to_string(),
+                detail: "another writer committed this version first",
+            });
+        }
+        self.hint.fetch_max(seq, Ordering::AcqRel);
+        if seq > self.keep as u64
+            && let Err(e) = self.prune().await
+        {
+            tracing::warn!(job = %self.job, error = %e, "could not prune old ledger records");
+        }
+        Ok(Versioned {
+            seq,
+            writer: Some(record.writer),
+            updated_at: Some(record.updated_at),
+            value: record.state,
+            read_at,
+        })
+    }
+
+    /// Loads, applies `change`, commits; on a lost race loads again and reapplies, so
+    /// `change` must be a function of the state it is given.
+    pub async fn update<F>(&self, mut change: F) -> Result<Versioned<JobState>, StateError>
+    where
+        F: FnMut(&mut JobState),
+    {
+        let mut last = None;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let prev = self.load().await?;
+            let mut next = prev.value.clone();
+            change(&mut next);
+            match self.commit(&prev, next).await {
+                Err(e) if e.is_conflict() => last = Some(e),
+                done => return done,
+            }
+        }
+        Err(last.unwrap_or_else(|| StateError::Conflict {
+            key: format!("{}/", ledger_dir(&self.job)),
+            detail: "too many lost races in a row",
+        }))
+    }
+
+    /// Deletes records older than the newest `keep` that are also `prune_grace` older than
+    /// the newest; never the newest. Returns how many were deleted.
+    pub async fn prune(&self) -> Result<usize, StateError> {
+        check_job(&self.job)?;
+        let listed = list_numbered(&self.store, &ledger_dir(&self.job), SEQ_WIDTH, None).await?;
+        let Some((newest, newest_modified)) = listed
+            .iter()
+            .max_by_key(|(seq, _)| *seq)
+            .map(|(seq, meta)| (*seq, meta.last_modified))
+        else {
+            return Ok(0);
+        };
+        let floor = newest.saturating_sub(self.keep as u64);
+        let grace = TimeDelta::from_std(self.prune_grace).unwrap_or(TimeDelta::MAX);
+        let doomed: Vec<Path> = listed
+            .into_iter()
+            .filter(|(seq, meta)| {
+                *seq <= floor && newest_modified.signed_duration_since(meta.last_modified) >= grace
+            })
+            .map(|(_, meta)| meta.location)
+            .collect();
+        let mut deleted = 0;
+        let mut results = self
+            .store
+            .object_store()
+            .delete_stream(futures::stream::iter(doomed.into_iter().map(Ok)).boxed());
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => deleted += 1,
+                Err(source) => {
+                    return Err(StateError::Store {
+                        key: format!("{}/", ledger_dir(&self.job)),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// The highest version number, listing only past `hint` when there is one.
+    async fn newest(&self, hint: u64) -> Result<Option<u64>, StateError> {
+        let dir = ledger_dir(&self.job);
+        if hint > 0 {
+            let after = ledger_key(&self.job, hint);
+            let newer = list_numbered(&self.store, &dir, SEQ_WIDTH, Some(&after)).await?;
+            return Ok(Some(
+                newer.iter().map(|(seq, _)| *seq).max().unwrap_or(hint),
+            ));
+        }
+        let all = list_numbered(&self.store, &dir, SEQ_WIDTH, None).await?;
+        Ok(all.iter().map(|(seq, _)| *seq).max())
+    }
+
+    /// A record must say it is the version and job its key says.
+    fn check(&self, key: &Path, seq: u64, record: &LedgerRecord) -> Result<(), StateError> {
+        let corrupt = |reason: String| {
+            Err(StateError::Corrupt {
+                key: key.to_string(),
+                reason,
+            })
+        };
+        if record.format == 0 || record.format > FORMAT {
+            return corrupt(format!(
+                "record format {} is not one this chatvault reads (1 to {FORMAT})",
+                record.format
+            ));
+        }
+        if record.seq != seq {
+            return corrupt(format!("it says it is version {}", record.seq));
+        }
+        if record.job != self.job {
+            return corrupt(format!("it belongs to the job `{}`", record.job));
+        }
+        Ok(())
+    }
+}

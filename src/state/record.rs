@@ -1,0 +1,112 @@
+//! What a job's ledger records: the job's whole state in each record, so the newest record
+//! alone says everything and older ones can be pruned.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::io::Nonced;
+
+/// The ledger record layout; bumped on incompatible changes. A reader refuses records newer
+/// than it understands instead of guessing at them.
+pub const FORMAT: u32 = 1;
+
+/// How many outcomes `history` keeps: enough for `status`, small enough that every record
+/// (which carries the history) stays a few kilobytes.
+pub const HISTORY_LIMIT: usize = 50;
+
+/// A job's durable state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobState {
+    /// The `until` of the last window that was fully archived; the next incremental window
+    /// starts here. `None` before the first success.
+    #[serde(default)]
+    pub watermark: Option<DateTime<Utc>>,
+    /// Export tasks started and not yet archived, recorded *before* polling them, so a
+    /// restart resumes polling instead of starting (and paying for) a new export.
+    #[serde(default)]
+    pub in_flight: Vec<InFlight>,
+    #[serde(default)]
+    pub last_outcome: Option<Outcome>,
+    /// The newest outcomes, oldest first, at most [`HISTORY_LIMIT`].
+    #[serde(default)]
+    pub history: Vec<Outcome>,
+}
+
+impl JobState {
+    /// Records a finished run as the last outcome and in the (bounded) history.
+    pub fn record_outcome(&mut self, outcome: Outcome) {
+        self.last_outcome = Some(outcome.clone());
+        self.history.push(outcome);
+        self.trim_history();
+    }
+
+    /// Drops the oldest outcomes beyond [`HISTORY_LIMIT`].
+    pub fn trim_history(&mut self) {
+        let excess = self.history.len().saturating_sub(HISTORY_LIMIT);
+        self.history.drain(..excess);
+    }
+}
+
+/// Which export endpoint a task belongs to (they are polled on different routes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportKind {
+    Channels,
+    Users,
+}
+
+/// An export task Stream is working on (or has finished) that is not archived yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    pub task_id: String,
+    pub kind: ExportKind,
+    /// 1-based within the window.
+    pub batch: u32,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// The scheduled tick the run belongs to.
+    pub tick: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// The archive's key below the destination.
+    pub key: String,
+    /// When the export task was created; Stream deletes the file 60 days later.
+    pub created_at: DateTime<Utc>,
+    /// When the download link was last renewed (a status request renews it for 24 hours).
+    #[serde(default)]
+    pub last_link_renewal: Option<DateTime<Utc>>,
+}
+
+/// How a run of one tick ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub tick: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub ok: bool,
+    /// What went wrong, already free of secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One ledger record as stored: the state plus who wrote it, when, and where it belongs (so a
+/// record copied to the wrong key is caught instead of trusted).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LedgerRecord {
+    pub format: u32,
+    pub job: String,
+    pub seq: u64,
+    /// Random per commit: lets a writer recognise its own record after a retried write.
+    pub nonce: String,
+    /// The process that committed it.
+    pub writer: String,
+    pub updated_at: DateTime<Utc>,
+    pub state: JobState,
+}
+
+impl Nonced for LedgerRecord {
+    fn nonce(&self) -> &str {
+        &self.nonce
+    }
+}
