@@ -180,37 +180,27 @@ pub fn open(
         url: url.to_string(),
         source,
     };
-    let from_env = |prefix: &str| {
-        env.iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-            .filter(move |(k, _)| k.starts_with(prefix))
-            .collect::<Vec<_>>()
-    };
     let (inner, takes_attributes): (Arc<dyn ObjectStore>, bool) = match url {
         StoreUrl::S3 { bucket, prefix } => {
-            let mut builder = AmazonS3Builder::new();
-            for (k, v) in from_env("aws_").into_iter().chain(options.0.clone()) {
-                if let Ok(key) = AmazonS3ConfigKey::from_str(&k) {
-                    builder = builder.with_config(key, v);
-                }
-            }
-            let store = builder
+            let builder = AmazonS3Builder::new();
+            let store = configure(builder, "aws_", env, options, AmazonS3Builder::with_config)
                 .with_bucket_name(bucket)
                 .build()
                 .map_err(open_error)?;
             (prefixed(store, prefix), true)
         }
         StoreUrl::Gcs { bucket, prefix } => {
-            let mut builder = GoogleCloudStorageBuilder::new();
-            for (k, v) in from_env("google_").into_iter().chain(options.0.clone()) {
-                if let Ok(key) = GoogleConfigKey::from_str(&k) {
-                    builder = builder.with_config(key, v);
-                }
-            }
-            let store = builder
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(open_error)?;
+            let builder = GoogleCloudStorageBuilder::new();
+            let store = configure(
+                builder,
+                "google_",
+                env,
+                options,
+                GoogleCloudStorageBuilder::with_config,
+            )
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(open_error)?;
             (prefixed(store, prefix), true)
         }
         StoreUrl::File { path } => {
@@ -227,6 +217,24 @@ pub fn open(
         url: url.to_string(),
         takes_attributes,
     })
+}
+
+/// Applies the environment variables named `<prefix>*` that the builder knows, then `options`.
+fn configure<B, K: FromStr>(
+    builder: B,
+    prefix: &str,
+    env: &[(String, String)],
+    options: &StoreOptions,
+    with: impl Fn(B, K, String) -> B,
+) -> B {
+    env.iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .filter(|(k, _)| k.starts_with(prefix))
+        .chain(options.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .fold(builder, |b, (k, v)| match K::from_str(&k) {
+            Ok(key) => with(b, key, v),
+            Err(_) => b,
+        })
 }
 
 fn prefixed<T: ObjectStore>(store: T, prefix: &str) -> Arc<dyn ObjectStore> {
