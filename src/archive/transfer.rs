@@ -16,13 +16,13 @@ use std::task::{Context, Poll};
 
 use async_compression::tokio::bufread::{GzipDecoder, GzipEncoder, ZstdEncoder};
 use bytes::BytesMut;
-use futures::stream::FuturesUnordered;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{Attribute, AttributeValue, Attributes, PutMultipartOptions, PutPayload};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
+use tokio::task::JoinSet;
 use tokio_util::io::StreamReader;
 
 use super::store::Store;
@@ -229,7 +229,22 @@ enum Pumped {
     Upload(object_store::Error),
 }
 
-/// Cuts the stream into parts and uploads them, a bounded number at a time.
+/// Waits for the next part upload to finish. A part task that panicked or was cancelled
+/// counts as a failed upload.
+async fn next_done(in_flight: &mut JoinSet<object_store::Result<()>>) -> Result<bool, Pumped> {
+    match in_flight.join_next().await {
+        None => Ok(false),
+        Some(Ok(result)) => result.map(|()| true).map_err(Pumped::Upload),
+        Some(Err(e)) => Err(Pumped::Upload(object_store::Error::Generic {
+            store: "multipart",
+            source: Box::new(e),
+        })),
+    }
+}
+
+/// Cuts the stream into parts and uploads them, a bounded number at a time. Part uploads are
+/// spawned, so they run while the next part is read; dropping the set on failure cancels
+/// the rest.
 async fn pump(
     input: &mut Pin<Box<dyn AsyncRead + Send>>,
     upload: &mut dyn object_store::MultipartUpload,
@@ -237,7 +252,7 @@ async fn pump(
     let mut hasher = Sha256::new();
     let mut stored = 0u64;
     let mut parts = 0usize;
-    let mut in_flight = FuturesUnordered::new();
+    let mut in_flight = JoinSet::new();
     loop {
         let size = part_size(parts);
         let mut buf = BytesMut::with_capacity(size);
@@ -253,20 +268,16 @@ async fn pump(
             hasher.update(&buf);
             stored += buf.len() as u64;
             parts += 1;
-            in_flight.push(upload.put_part(PutPayload::from(buf.freeze())));
-            while in_flight.len() * size >= IN_FLIGHT_BYTES.max(size) {
-                if let Some(done) = in_flight.next().await {
-                    done.map_err(Pumped::Upload)?;
-                }
-            }
+            in_flight.spawn(upload.put_part(PutPayload::from(buf.freeze())));
+            while in_flight.len() * size >= IN_FLIGHT_BYTES.max(size)
+                && next_done(&mut in_flight).await?
+            {}
         }
         if last {
             break;
         }
     }
-    while let Some(done) = in_flight.next().await {
-        done.map_err(Pumped::Upload)?;
-    }
+    while next_done(&mut in_flight).await? {}
     Ok((stored, hex(&hasher.finalize()), parts))
 }
 
