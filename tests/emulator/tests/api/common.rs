@@ -192,6 +192,12 @@ pub async fn export_file(emulator: &Emulator, api: &Api, body: Value) -> (String
     (id, status["result"]["url"].as_str().unwrap().to_owned())
 }
 
+/// The URL of a finished export of one channel (`messaging:general-001`, v1 by default).
+pub async fn one_channel_file(emulator: &Emulator, api: &Api) -> String {
+    let body = serde_json::json!({"channels": [{"cid": "messaging:general-001"}]});
+    export_file(emulator, api, body).await.1
+}
+
 /// The message IDs in an export file, v1 (one or several channels) or v2, per channel.
 pub fn file_message_ids(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut ids: std::collections::BTreeMap<String, Vec<String>> = Default::default();

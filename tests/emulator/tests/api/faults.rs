@@ -6,7 +6,7 @@ use chatvault_emulator::{DataSpec, EmulatorConfig, Endpoint};
 use futures_util::StreamExt;
 use serde_json::json;
 
-use crate::common::{config, export_file, start, start_with};
+use crate::common::{config, one_channel_file, start, start_with};
 
 #[tokio::test]
 async fn the_next_requests_can_be_made_to_answer_429() {
@@ -91,12 +91,7 @@ async fn a_delay_slows_answers_in_real_time() {
 #[tokio::test]
 async fn cut_downloads_close_the_connection_after_n_bytes() {
     let (emulator, api) = start().await;
-    let (_, url) = export_file(
-        &emulator,
-        &api,
-        json!({"channels": [{"cid": "messaging:general-001"}]}),
-    )
-    .await;
+    let url = one_channel_file(&emulator, &api).await;
     let whole = api.download(&url).await.text;
     emulator.faults().cut_next_downloads(2, 100_000);
     for _ in 0..2 {
@@ -125,12 +120,7 @@ async fn cut_downloads_close_the_connection_after_n_bytes() {
 #[tokio::test]
 async fn download_faults_answer_like_s3() {
     let (emulator, api) = start().await;
-    let (_, url) = export_file(
-        &emulator,
-        &api,
-        json!({"channels": [{"cid": "messaging:general-001"}]}),
-    )
-    .await;
+    let url = one_channel_file(&emulator, &api).await;
     emulator
         .faults()
         .rate_limit_next(Endpoint::DownloadExport, 1);

@@ -6,7 +6,7 @@ use chatvault_emulator::GroundTruthOptions;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::common::{export_file, file_message_ids, start};
+use crate::common::{export_file, file_message_ids, one_channel_file, start};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -293,12 +293,7 @@ async fn an_export_is_a_snapshot_and_new_messages_keep_arriving() {
 #[tokio::test]
 async fn byte_ranges_are_served_against_an_exact_content_length() {
     let (emulator, api) = start().await;
-    let (_, url) = export_file(
-        &emulator,
-        &api,
-        json!({"channels": [{"cid": "messaging:general-001"}]}),
-    )
-    .await;
+    let url = one_channel_file(&emulator, &api).await;
     let full = api.download(&url).await;
     assert_eq!(full.header("accept-ranges"), Some("bytes"));
     let total = full.text.len();
@@ -319,12 +314,7 @@ async fn byte_ranges_are_served_against_an_exact_content_length() {
 #[tokio::test]
 async fn tampered_or_unsigned_urls_are_refused_like_s3() {
     let (emulator, api) = start().await;
-    let (_, url) = export_file(
-        &emulator,
-        &api,
-        json!({"channels": [{"cid": "messaging:general-001"}]}),
-    )
-    .await;
+    let url = one_channel_file(&emulator, &api).await;
     let tampered = url.replace("Expires=", "Expires=9");
     let reply = api.download(&tampered).await;
     assert_eq!(reply.status, 403);
