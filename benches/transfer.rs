@@ -152,6 +152,7 @@ fn main() -> ExitCode {
                 key: &args.key,
                 compression: args.compression,
                 content_type: "application/x-ndjson",
+                progress: None,
             },
         )
         .await

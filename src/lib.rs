@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod diagnostics;
 pub mod plan;
+pub mod runner;
 pub mod schedule;
 pub mod state;
 pub mod suggest;

@@ -133,6 +133,8 @@ fn outcome(n: u32) -> Outcome {
         finished_at: tick + TimeDelta::minutes(3),
         ok: n % 2 == 0,
         error: (n % 2 == 1).then(|| format!("run {n} failed")),
+        archives: n,
+        bytes_stored: u64::from(n) * 1000,
     }
 }
 

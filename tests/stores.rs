@@ -88,6 +88,7 @@ async fn round_trip(store: &Store) {
             key,
             compression: Compression::Zstd,
             content_type: "application/x-ndjson",
+            progress: None,
         },
     )
     .await
@@ -167,6 +168,7 @@ async fn a_large_export_goes_up_to_s3_in_several_parts() {
             key: "big.jsonl",
             compression: Compression::None,
             content_type: "application/x-ndjson",
+            progress: None,
         },
     )
     .await
@@ -211,6 +213,7 @@ async fn a_wrong_secret_fails_clearly_against_a_signature_checking_server() {
             key: "k.jsonl",
             compression: Compression::None,
             content_type: "application/x-ndjson",
+            progress: None,
         },
     )
     .await
@@ -241,6 +244,7 @@ async fn a_failed_upload_to_s3_is_aborted_and_invisible() {
             key: "cut.jsonl",
             compression: Compression::None,
             content_type: "application/x-ndjson",
+            progress: None,
         },
     )
     .await

@@ -52,6 +52,7 @@ fn target(key: &str, compression: Compression) -> Target<'_> {
         key,
         compression,
         content_type: "application/x-ndjson",
+        progress: None,
     }
 }
 

@@ -38,13 +38,25 @@ const PARTS_PER_SIZE: usize = 1000;
 const IN_FLIGHT_BYTES: usize = 32 * 1024 * 1024;
 
 /// What to write and how.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Target<'a> {
     /// The object key below the store's prefix.
     pub key: &'a str,
     pub compression: Compression,
     /// The media type of the uncompressed content, e.g. `application/x-ndjson`.
     pub content_type: &'static str,
+    /// Told the bytes handed to the store so far, as each part goes out.
+    pub progress: Option<&'a (dyn Fn(u64) + Send + Sync)>,
+}
+
+impl std::fmt::Debug for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("key", &self.key)
+            .field("compression", &self.compression)
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What was stored.
@@ -179,7 +191,7 @@ pub async fn transfer(
         .put_multipart_opts(&path, upload_options(store, target))
         .await
         .map_err(upload_error)?;
-    let outcome = pump(&mut encoded, upload.as_mut()).await;
+    let outcome = pump(&mut encoded, upload.as_mut(), target.progress).await;
     match outcome {
         Ok((bytes_stored, sha256, parts)) => {
             upload.complete().await.map_err(upload_error)?;
@@ -248,6 +260,7 @@ async fn next_done(in_flight: &mut JoinSet<object_store::Result<()>>) -> Result<
 async fn pump(
     input: &mut Pin<Box<dyn AsyncRead + Send>>,
     upload: &mut dyn object_store::MultipartUpload,
+    progress: Option<&(dyn Fn(u64) + Send + Sync)>,
 ) -> Result<(u64, String, usize), Pumped> {
     let mut hasher = Sha256::new();
     let mut stored = 0u64;
@@ -269,6 +282,9 @@ async fn pump(
             stored += buf.len() as u64;
             parts += 1;
             in_flight.spawn(upload.put_part(PutPayload::from(buf.freeze())));
+            if let Some(progress) = progress {
+                progress(stored);
+            }
             while in_flight.len() * size >= IN_FLIGHT_BYTES.max(size)
                 && next_done(&mut in_flight).await?
             {}

@@ -25,6 +25,19 @@ pub struct JobState {
     /// restart resumes polling instead of starting (and paying for) a new export.
     #[serde(default)]
     pub in_flight: Vec<InFlight>,
+    /// Windows a run planned and has not fully archived yet, oldest first, with the channels
+    /// and users resolved for them. Kept across failures and crashes, so the next run redoes
+    /// exactly these windows (their archives' keys stay the same) before anything newer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open: Vec<OpenWindow>,
+    /// The newest tick whose run fully succeeded: ticks up to here are done.
+    #[serde(default)]
+    pub last_tick: Option<DateTime<Utc>>,
+    /// The run that owns the job's open work right now. Set before any export is started and
+    /// cleared when the run ends; a run finding another's claim checks that run's lease and
+    /// stays out while it is live, so two ticks of one job never work on the same windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
     #[serde(default)]
     pub last_outcome: Option<Outcome>,
     /// The newest outcomes, oldest first, at most [`HISTORY_LIMIT`].
@@ -79,6 +92,27 @@ pub struct InFlight {
     pub last_link_renewal: Option<DateTime<Utc>>,
 }
 
+/// A window of message time a run committed to archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenWindow {
+    /// The tick whose run planned it.
+    pub tick: DateTime<Utc>,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Channel cids (`type:id`), sorted; resolved once, so batches keep their members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+}
+
+/// Who is running a job, and for which tick's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub tick: DateTime<Utc>,
+    pub holder: String,
+}
+
 /// How a run of one tick ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -88,6 +122,12 @@ pub struct Outcome {
     /// What went wrong, already free of secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Archives this run committed (not counting ones found already committed).
+    #[serde(default)]
+    pub archives: u32,
+    /// Bytes those archives take in the destination.
+    #[serde(default)]
+    pub bytes_stored: u64,
 }
 
 /// One ledger record as stored: the state plus who wrote it, when, and where it belongs (so a

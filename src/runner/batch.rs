@@ -1,0 +1,319 @@
+//! One batch of a tick: create (or resume) the export task, poll it, stream the file into the
+//! destination, commit it with its manifest.
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::error::RunError;
+use super::events::{BatchRef, Event};
+use super::pause::Phase;
+use super::windows::{Batch, kind_name, parse_cid};
+use super::{RunError as E, Runner};
+use crate::api::wire::TaskState;
+use crate::api::{ApiError, ChannelsExport, TaskKind};
+use crate::archive::manifest::{self, FORMAT, Manifest};
+use crate::archive::store::Store;
+use crate::archive::transfer::{Target, TransferError, Transferred, transfer_with_retries};
+use crate::config::job::{ExportVersion, Job, STREAM_RETENTION};
+use crate::state::{ExportKind, InFlight, Ledger};
+
+pub enum BatchDone {
+    Archived { bytes_stored: u64 },
+    AlreadyArchived,
+}
+
+impl Runner {
+    pub(super) fn batch_ref(&self, job: &Job, tick: DateTime<Utc>, batch: &Batch) -> BatchRef {
+        BatchRef {
+            job: job.name.clone(),
+            tick,
+            kind: batch.kind,
+            batch: batch.number,
+            key: batch.key.clone(),
+        }
+    }
+
+    pub(super) async fn run_batch(
+        &self,
+        job: &Job,
+        ledger: &Ledger,
+        tick: DateTime<Utc>,
+        batch: &Batch,
+    ) -> Result<BatchDone, RunError> {
+        let me = self.batch_ref(job, tick, batch);
+        let dest = self.destination(job)?;
+        if manifest::read(&dest, &batch.key).await?.is_some() {
+            self.forget(ledger, tick, &batch.key).await?;
+            self.report(&Event::AlreadyArchived(me));
+            return Ok(BatchDone::AlreadyArchived);
+        }
+
+        let task = self.task_for(job, ledger, tick, batch, &me).await?;
+        let kind = task_kind(batch.kind);
+
+        self.pause_point(&job.name, Phase::Polling).await;
+        let status = self.client.wait(kind, &task.task_id).await?;
+        if status.status != TaskState::Completed {
+            // A failed task is not resumed: the next run exports the batch again.
+            self.forget(ledger, tick, &batch.key).await?;
+            let reason = status
+                .error
+                .and_then(|e| e.description.or(e.kind))
+                .unwrap_or_else(|| "no reason given".into());
+            return Err(E::TaskFailed {
+                task_id: task.task_id,
+                state: status.status.as_str().to_owned(),
+                reason,
+            });
+        }
+        self.report(&Event::Exported {
+            batch: me.clone(),
+            task_id: task.task_id.clone(),
+        });
+
+        let transferred = match self.transfer(job, &dest, batch, &task, &me).await {
+            Ok(t) => t,
+            Err(e @ TransferError::Gone) => {
+                // Stream deleted the file (60 days): export the batch again next run.
+                self.forget(ledger, tick, &batch.key).await?;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+
+        self.pause_point(&job.name, Phase::Manifest).await;
+        let record = Manifest {
+            format: FORMAT,
+            job: job.name.clone(),
+            tick,
+            window_since: batch.window.since,
+            window_until: batch.window.until,
+            kind: kind_name(batch.kind).to_owned(),
+            batch: batch.number,
+            channels: members_if(batch, ExportKind::Channels),
+            users: members_if(batch, ExportKind::Users),
+            task_id: task.task_id.clone(),
+            export_version: job.export.version.to_string(),
+            key: batch.key.clone(),
+            bytes_source: transferred.bytes_source,
+            bytes_stored: transferred.bytes_stored,
+            sha256: transferred.sha256.clone(),
+            content_encoding: job.destination.compression.to_string(),
+            exported_at: Some(task.created_at),
+            archived_at: self.clock.now(),
+            chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        match manifest::write(&dest, &record).await {
+            Ok(()) => {}
+            Err(manifest::ManifestError::Exists { .. }) => {
+                let theirs = manifest::read(&dest, &batch.key)
+                    .await?
+                    .map(|m| m.sha256)
+                    .unwrap_or_default();
+                if theirs != transferred.sha256 {
+                    return Err(E::ManifestMismatch {
+                        key: batch.key.clone(),
+                        theirs,
+                    });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.forget(ledger, tick, &batch.key).await?;
+        self.report(&Event::Archived {
+            batch: me,
+            bytes_source: transferred.bytes_source,
+            bytes_stored: transferred.bytes_stored,
+        });
+        Ok(BatchDone::Archived {
+            bytes_stored: transferred.bytes_stored,
+        })
+    }
+
+    /// The batch's export task: the one an earlier run recorded, unless it lapsed, or a new
+    /// one, recorded in the ledger before anything else is done with it.
+    async fn task_for(
+        &self,
+        job: &Job,
+        ledger: &Ledger,
+        tick: DateTime<Utc>,
+        batch: &Batch,
+        me: &BatchRef,
+    ) -> Result<InFlight, RunError> {
+        let now = self.clock.now();
+        let recorded = ledger
+            .load()
+            .await?
+            .into_value()
+            .in_flight
+            .into_iter()
+            .find(|t| t.key == batch.key);
+        if let Some(task) = recorded {
+            let lapses_at = task.created_at + STREAM_RETENTION;
+            if lapses_at > now {
+                if lapses_at - job.retention.warn_before <= now {
+                    self.report(&Event::LapseRisk {
+                        batch: me.clone(),
+                        task_id: task.task_id.clone(),
+                        created_at: task.created_at,
+                        days_left: (lapses_at - now).num_days(),
+                    });
+                }
+                self.report(&Event::Resumed {
+                    batch: me.clone(),
+                    task_id: task.task_id.clone(),
+                });
+                return Ok(task);
+            }
+            self.report(&Event::Lapsed {
+                batch: me.clone(),
+                task_id: task.task_id.clone(),
+            });
+        }
+
+        let task_id = match batch.kind {
+            ExportKind::Channels => {
+                let cids: Vec<_> = batch.members.iter().map(|c| parse_cid(c)).collect();
+                self.client
+                    .export_channels(&ChannelsExport {
+                        channels: &cids,
+                        since: Some(batch.window.since),
+                        until: Some(batch.window.until),
+                        options: job.export,
+                    })
+                    .await?
+            }
+            ExportKind::Users => self.client.export_users(&batch.members).await?,
+        };
+        let task = InFlight {
+            task_id,
+            kind: batch.kind,
+            batch: batch.number,
+            since: batch.window.since,
+            until: batch.window.until,
+            tick: batch.planned_by,
+            channels: members_if(batch, ExportKind::Channels),
+            users: members_if(batch, ExportKind::Users),
+            key: batch.key.clone(),
+            created_at: self.clock.now(),
+            last_link_renewal: None,
+        };
+        let recorded = task.clone();
+        self.update_claimed(ledger, tick, |s| {
+            s.in_flight.retain(|t| t.key != recorded.key);
+            s.in_flight.push(recorded.clone());
+        })
+        .await?;
+        self.report(&Event::Created {
+            batch: me.clone(),
+            task_id: task.task_id.clone(),
+        });
+        self.pause_point(&job.name, Phase::Created).await;
+        Ok(task)
+    }
+
+    /// Streams the export into the destination, each attempt with a fresh link.
+    async fn transfer(
+        &self,
+        job: &Job,
+        dest: &Store,
+        batch: &Batch,
+        task: &InFlight,
+        me: &BatchRef,
+    ) -> Result<Transferred, TransferError> {
+        let kind = task_kind(batch.kind);
+        let stored = Arc::new(AtomicU64::new(0));
+        let progress = {
+            let stored = stored.clone();
+            let me = me.clone();
+            move |bytes: u64| {
+                stored.store(bytes, Ordering::Relaxed);
+                self.report(&Event::Transferring {
+                    batch: me.clone(),
+                    bytes_stored: bytes,
+                });
+            }
+        };
+        let link = || async {
+            let status = self.client.status(kind, &task.task_id).await?;
+            status
+                .result
+                .map(|r| r.url)
+                .ok_or_else(|| ApiError::Settings(format!(
+                    "export task {} has no download link",
+                    task.task_id
+                )))
+        };
+        let target = Target {
+            key: &batch.key,
+            compression: job.destination.compression,
+            content_type: content_type(job.export.version, batch.kind),
+            progress: Some(&progress),
+        };
+        let transfer = transfer_with_retries(
+            &self.http,
+            link,
+            dest,
+            target,
+            self.options.transfer_attempts,
+        );
+        if self.options.pause_at != Some(Phase::Transfer) {
+            return transfer.await;
+        }
+        // Freeze once part of the archive is out, leaving the upload unfinished.
+        let mut transfer = pin!(transfer);
+        loop {
+            tokio::select! {
+                result = &mut transfer => return result,
+                () = tokio::time::sleep(Duration::from_millis(5)) => {
+                    if stored.load(Ordering::Relaxed) > 0 {
+                        self.pause_point(&job.name, Phase::Transfer).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops the batch's task from the in-flight list (archived, failed or lapsed).
+    async fn forget(&self, ledger: &Ledger, tick: DateTime<Utc>, key: &str) -> Result<(), RunError> {
+        let recorded = ledger
+            .load()
+            .await?
+            .value()
+            .in_flight
+            .iter()
+            .any(|t| t.key == key);
+        if recorded {
+            self.update_claimed(ledger, tick, |s| s.in_flight.retain(|t| t.key != key))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn task_kind(kind: ExportKind) -> TaskKind {
+    match kind {
+        ExportKind::Channels => TaskKind::Channels,
+        ExportKind::Users => TaskKind::Users,
+    }
+}
+
+fn members_if(batch: &Batch, kind: ExportKind) -> Vec<String> {
+    if batch.kind == kind {
+        batch.members.clone()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The media type of the export as Stream makes it (before chatvault's compression).
+fn content_type(version: ExportVersion, kind: ExportKind) -> &'static str {
+    match (version, kind) {
+        (ExportVersion::V1, ExportKind::Channels) => "application/json",
+        _ => "application/x-ndjson",
+    }
+}

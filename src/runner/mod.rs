@@ -1,0 +1,170 @@
+//! Running jobs. One tick of one job goes lease → claim → windows and batches → for each
+//! batch: create the export (its task id recorded at once) → poll → transfer → manifest →
+//! then the watermark, once every batch of the tick is committed → release (`tick`, `batch`).
+//! `due` says which ticks to run; `daemon` runs them on schedule.
+
+mod batch;
+pub mod daemon;
+pub mod due;
+mod error;
+pub mod events;
+mod lease_keeper;
+pub mod pause;
+mod tick;
+pub mod windows;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+pub use error::RunError;
+pub use events::{Event, LogReporter, Reporter};
+pub use pause::Phase;
+pub use tick::TickOutcome;
+
+use crate::api::StreamClient;
+use crate::archive::store::{self, Store};
+use crate::clock::SharedClock;
+use crate::config::job::Job;
+use crate::state::{Ledger, Leases};
+
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// How long a tick's lease lasts without renewal; a crashed holder's tick is taken over
+    /// after this. Renewed every third of it while the run goes on.
+    pub lease_ttl: Duration,
+    /// Batches of one tick worked on at once (creates stay within Stream's rate limits either
+    /// way; this bounds concurrent polls and transfers).
+    pub batch_concurrency: usize,
+    /// Attempts per transfer, each with a fresh link.
+    pub transfer_attempts: u32,
+    /// Freeze at this phase (crash tests).
+    pub pause_at: Option<Phase>,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            lease_ttl: Duration::from_secs(300),
+            batch_concurrency: 4,
+            transfer_attempts: 5,
+            pause_at: None,
+        }
+    }
+}
+
+/// What every run shares: the API client, the state store, the clock, open destinations.
+pub struct Runner {
+    client: StreamClient,
+    http: reqwest::Client,
+    clock: SharedClock,
+    state: Store,
+    env_vars: Vec<(String, String)>,
+    holder: String,
+    destinations: Mutex<HashMap<String, Store>>,
+    reporter: Arc<dyn Reporter>,
+    options: RunnerOptions,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("state", &self.state.url())
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// `env_vars` feed the `AWS_*` / `GOOGLE_*` settings of destinations.
+    pub fn new(
+        client: StreamClient,
+        state: Store,
+        clock: SharedClock,
+        env_vars: Vec<(String, String)>,
+        reporter: Arc<dyn Reporter>,
+        options: RunnerOptions,
+    ) -> Result<Runner, RunError> {
+        // No overall timeout: an archive may take hours. A stalled connection is caught by
+        // the read timeout instead.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .read_timeout(Duration::from_secs(120))
+            .user_agent(concat!("chatvault/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                RunError::Api(crate::api::ApiError::Settings(format!(
+                    "cannot build the download client: {e}"
+                )))
+            })?;
+        Ok(Runner {
+            client,
+            http,
+            clock,
+            state,
+            env_vars,
+            holder: crate::state::process_id().to_owned(),
+            destinations: Mutex::new(HashMap::new()),
+            reporter,
+            options,
+        })
+    }
+
+    /// Names this runner in leases and ledger records (default: [`crate::state::process_id`]);
+    /// tests running several "replicas" in one process give each its own.
+    pub fn with_holder(mut self, holder: &str) -> Runner {
+        holder.clone_into(&mut self.holder);
+        self
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub fn ledger(&self, job: &str) -> Ledger {
+        Ledger::open(self.state.clone(), job)
+            .with_writer(&self.holder)
+            .with_clock(self.clock.clone())
+    }
+
+    pub fn leases(&self, job: &str) -> Leases {
+        Leases::open(self.state.clone(), job, &self.holder, self.clock.clone())
+    }
+
+    fn report(&self, event: &Event) {
+        self.reporter.event(event);
+    }
+
+    /// The job's destination, opened once per job.
+    fn destination(&self, job: &Job) -> Result<Store, RunError> {
+        let mut open = self
+            .destinations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = open.get(&job.name) {
+            return Ok(store.clone());
+        }
+        let store = store::open(
+            &job.destination.url,
+            &job.destination.options,
+            &self.env_vars,
+        )?;
+        open.insert(job.name.clone(), store.clone());
+        Ok(store)
+    }
+
+    /// Freezes here if told to, after saying so (crash tests kill the process then).
+    async fn pause_point(&self, job: &str, phase: Phase) {
+        if self.options.pause_at == Some(phase) {
+            self.report(&Event::Paused {
+                job: job.to_owned(),
+                phase,
+            });
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! One tick of one job, from lease to release.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use super::batch::BatchDone;
+use super::error::RunError;
+use super::events::Event;
+use super::lease_keeper::LeaseKeeper;
+use super::pause::Phase;
+use super::windows::{Batch, batches, new_spans, resolve_channels};
+use super::{Runner, RunError as E};
+use crate::config::job::Job;
+use crate::state::{Claim, JobState, Ledger, OpenWindow, Outcome, StateError};
+
+/// Lost races for the ledger in a row before a run gives up for now.
+const UPDATE_ATTEMPTS: usize = 20;
+
+/// How a tick's run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// Every window is archived and the watermark moved.
+    Done { archives: u32, bytes_stored: u64 },
+    /// The ledger says an earlier run (maybe another replica's) finished this tick.
+    AlreadyDone,
+    /// Another process is running this job; it stays out.
+    Busy { holder: String },
+    /// Something failed: the watermark stays, the next run covers the gap.
+    Failed { error: String },
+}
+
+impl TickOutcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, TickOutcome::Failed { .. })
+    }
+}
+
+/// What the claim step found.
+enum Claimed {
+    Ours(JobState),
+    AlreadyDone,
+    Busy(String),
+}
+
+impl Runner {
+    /// Runs `job`'s tick `tick`: takes its lease, archives every open window and the new one,
+    /// and moves the watermark when all of it is committed.
+    pub async fn run_tick(&self, job: &Job, tick: DateTime<Utc>) -> TickOutcome {
+        let leases = self.leases(&job.name);
+        let lease = match leases.acquire(tick, self.options.lease_ttl).await {
+            Ok(lease) => lease,
+            Err(StateError::Held { holder, .. }) => return TickOutcome::Busy { holder },
+            Err(e) => return self.failed(job, tick, &e.into()),
+        };
+        let mut keeper = LeaseKeeper::start(
+            leases,
+            lease,
+            self.options.lease_ttl,
+            self.clock.clone(),
+        );
+        let outcome = tokio::select! {
+            outcome = self.run_leased(job, tick) => outcome,
+            () = keeper.lost() => Err(E::LostClaim { tick: tick.to_rfc3339() }),
+        };
+        keeper.release().await;
+        match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => self.failed(job, tick, &e),
+        }
+    }
+
+    fn failed(&self, job: &Job, tick: DateTime<Utc>, error: &RunError) -> TickOutcome {
+        let error = error.to_string();
+        self.report(&Event::TickFinished {
+            job: job.name.clone(),
+            tick,
+            ok: false,
+            archives: 0,
+            bytes_stored: 0,
+            error: Some(error.clone()),
+        });
+        TickOutcome::Failed { error }
+    }
+
+    async fn run_leased(&self, job: &Job, tick: DateTime<Utc>) -> Result<TickOutcome, RunError> {
+        let ledger = self.ledger(&job.name);
+        let state = match self.claim(job, &ledger, tick).await? {
+            Claimed::Ours(state) => state,
+            Claimed::AlreadyDone => return Ok(TickOutcome::AlreadyDone),
+            Claimed::Busy(holder) => return Ok(TickOutcome::Busy { holder }),
+        };
+
+        let spans = new_spans(job, &state, tick);
+        let state = if spans.is_empty() {
+            state
+        } else {
+            let channels = resolve_channels(&self.client, job).await?;
+            let added: Vec<OpenWindow> = spans
+                .into_iter()
+                .map(|s| OpenWindow {
+                    tick,
+                    since: s.since,
+                    until: s.until,
+                    channels: channels.clone(),
+                    users: job.users.clone(),
+                })
+                .collect();
+            self.update_claimed(&ledger, tick, |s| {
+                for w in &added {
+                    if !s.open.contains(w) {
+                        s.open.push(w.clone());
+                    }
+                }
+            })
+            .await?
+        };
+
+        let windows = state.open.clone();
+        let mut all: Vec<Batch> = Vec::new();
+        for window in &windows {
+            all.extend(batches(job, window)?);
+        }
+        self.report(&Event::TickStarted {
+            job: job.name.clone(),
+            tick,
+            windows: windows.len(),
+            batches: all.len(),
+        });
+
+        let results: Vec<(Batch, Result<BatchDone, RunError>)> =
+            futures::stream::iter(all.into_iter().map(|batch| async {
+                let result = self.run_batch(job, &ledger, tick, &batch).await;
+                (batch, result)
+            }))
+            .buffer_unordered(self.options.batch_concurrency.max(1))
+            .collect()
+            .await;
+
+        let mut archives = 0u32;
+        let mut bytes_stored = 0u64;
+        let mut errors = Vec::new();
+        for (batch, result) in results {
+            match result {
+                Ok(BatchDone::Archived { bytes_stored: b }) => {
+                    archives += 1;
+                    bytes_stored += b;
+                }
+                Ok(BatchDone::AlreadyArchived) => {}
+                Err(e @ E::LostClaim { .. }) => return Err(e),
+                Err(e) => {
+                    let error = e.to_string();
+                    self.report(&Event::BatchFailed {
+                        batch: self.batch_ref(job, tick, &batch),
+                        error: error.clone(),
+                    });
+                    errors.push(format!("{}: {error}", batch.key));
+                }
+            }
+        }
+
+        let now = self.clock.now();
+        if errors.is_empty() {
+            self.pause_point(&job.name, Phase::Watermark).await;
+            let done_until = windows.iter().map(|w| w.until).max();
+            self.update_claimed(&ledger, tick, |s| {
+                s.open.retain(|w| !windows.contains(w));
+                s.watermark = s.watermark.max(done_until);
+                s.last_tick = s.last_tick.max(Some(tick));
+                s.claim = None;
+                s.record_outcome(Outcome {
+                    tick,
+                    finished_at: now,
+                    ok: true,
+                    error: None,
+                    archives,
+                    bytes_stored,
+                });
+            })
+            .await?;
+            self.report(&Event::TickFinished {
+                job: job.name.clone(),
+                tick,
+                ok: true,
+                archives,
+                bytes_stored,
+                error: None,
+            });
+            Ok(TickOutcome::Done {
+                archives,
+                bytes_stored,
+            })
+        } else {
+            let error = summarize(&errors);
+            self.update_claimed(&ledger, tick, |s| {
+                s.claim = None;
+                s.record_outcome(Outcome {
+                    tick,
+                    finished_at: now,
+                    ok: false,
+                    error: Some(error.clone()),
+                    archives,
+                    bytes_stored,
+                });
+            })
+            .await?;
+            self.report(&Event::TickFinished {
+                job: job.name.clone(),
+                tick,
+                ok: false,
+                archives,
+                bytes_stored,
+                error: Some(error.clone()),
+            });
+            Ok(TickOutcome::Failed { error })
+        }
+    }
+
+    /// Makes this run the job's owner in the ledger, unless the tick is done or another live
+    /// run owns the job.
+    async fn claim(
+        &self,
+        job: &Job,
+        ledger: &Ledger,
+        tick: DateTime<Utc>,
+    ) -> Result<Claimed, RunError> {
+        let leases = self.leases(&job.name);
+        for _ in 0..UPDATE_ATTEMPTS {
+            let prev = ledger.load().await?;
+            let state = prev.value();
+            if state.last_tick.is_some_and(|done| done >= tick) {
+                return Ok(Claimed::AlreadyDone);
+            }
+            if let Some(other) = state.claim.as_ref().filter(|c| c.tick != tick)
+                && let Some(lease) = leases.current(other.tick).await?
+                && lease.is_live(self.clock.now())
+            {
+                return Ok(Claimed::Busy(lease.holder));
+            }
+            let mut next = state.clone();
+            next.claim = Some(Claim {
+                tick,
+                holder: self.holder.clone(),
+            });
+            match ledger.commit(&prev, next).await {
+                Ok(committed) => return Ok(Claimed::Ours(committed.into_value())),
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(E::Contended)
+    }
+
+    /// Applies `change` to the newest state and commits it, as long as this run still owns
+    /// the job; on a lost race, loads again and reapplies.
+    pub(super) async fn update_claimed<F>(
+        &self,
+        ledger: &Ledger,
+        tick: DateTime<Utc>,
+        mut change: F,
+    ) -> Result<JobState, RunError>
+    where
+        F: FnMut(&mut JobState),
+    {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let prev = ledger.load().await?;
+            let ours = prev
+                .value()
+                .claim
+                .as_ref()
+                .is_some_and(|c| c.tick == tick && c.holder == self.holder);
+            if !ours {
+                return Err(E::LostClaim {
+                    tick: tick.to_rfc3339(),
+                });
+            }
+            let mut next = prev.value().clone();
+            change(&mut next);
+            match ledger.commit(&prev, next).await {
+                Ok(committed) => return Ok(committed.into_value()),
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(E::Contended)
+    }
+}
+
+/// The first errors, and how many more: a ledger record stays small whatever failed.
+fn summarize(errors: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = errors
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if errors.len() > SHOWN {
+        text.push_str(&format!("; and {} more", errors.len() - SHOWN));
+    }
+    format!(
+        "{} of the tick's batches failed: {text}",
+        errors.len()
+    )
+}
