@@ -25,6 +25,17 @@ pub struct Cli {
     /// The global config file [default: chatvault.yaml, .yml or .toml in the folder that holds the jobs folder]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Log lines for people, or one JSON object per line for log collectors; the level comes
+    /// from CHATVAULT_LOG (e.g. debug, or chatvault=debug) and defaults to info
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,11 +49,24 @@ pub enum Command {
     ///
     /// A pure function of the job files and the clock; pin the clock with --now to compare runs.
     Plan(PlanArgs),
-    /// Run jobs; with --dry-run, validate and print the plan without touching the network
+    /// Run jobs: as a daemon (default), once (--once, for cron jobs), or as a dry run
+    ///
+    /// Without flags, runs every job on its schedule until SIGTERM or SIGINT (running jobs get
+    /// --grace to finish; what cannot finish resumes on the next start), and reloads the job
+    /// files on SIGHUP, keeping the old ones if the new ones are invalid.
+    ///
+    /// `run --once` runs what is due now (or only the jobs named with --job) and exits: 0 when
+    /// every run succeeded, 1 when any failed. Meant for Kubernetes CronJobs.
     ///
     /// `run --dry-run jobs/` is the check to gate pull requests on: it validates every file,
     /// prints the plan, writes nothing and exits 2 when any file is invalid.
     Run(RunArgs),
+    /// Show each job's state: last success, watermark, next tick, export tasks in flight
+    ///
+    /// Reads the state store named in the global config (no API calls). Tasks are listed with
+    /// their age and the days left before Stream deletes their file (60 days). Exits 0 when
+    /// all is well, 1 when a job's last run failed or a task is close to lapsing.
+    Status(StatusArgs),
     /// Re-read archives and check them against their manifests
     ///
     /// Streams every archive of a job (--job) or of a whole destination (--url) through
@@ -107,11 +131,47 @@ pub struct RunArgs {
     pub paths: Paths,
 
     /// Validate and print the plan; no network, no writes
-    #[arg(long)]
+    #[arg(long, conflicts_with = "once")]
     pub dry_run: bool,
+
+    /// Run what is due now, then exit (0 all succeeded, 1 any run failed)
+    #[arg(long)]
+    pub once: bool,
+
+    /// Only these jobs (repeat the flag for several); by default every job
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
+    /// Jobs running at the same time
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// Delay each scheduled run by a random time up to this (e.g. 30s), so replicas and jobs
+    /// sharing a schedule do not all start in the same second
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub jitter: std::time::Duration,
+
+    /// On SIGTERM or SIGINT, how long running jobs get to finish; then they stop and resume on
+    /// the next start (a second signal stops them at once)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub grace: std::time::Duration,
 
     #[command(flatten)]
     pub plan: PlanOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// Only these jobs (repeat the flag for several)
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
+    /// How to print the status
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +220,10 @@ pub enum DiagnosticFormat {
 pub enum PlanFormat {
     Human,
     Json,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e}: expected a duration such as 30s or 5m"))
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {

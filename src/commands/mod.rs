@@ -1,8 +1,12 @@
 //! What each subcommand does, from parsed arguments to an exit code.
 
+mod logging;
 mod output;
 mod plan;
+mod progress;
+mod run;
 mod schema;
+mod status;
 mod validate;
 mod verify;
 
@@ -37,13 +41,8 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
         Command::Run(args) if args.dry_run => {
             plan::run(&args.paths.paths, &args.plan, cli.config, world)
         }
-        Command::Run(_) => {
-            output::error(
-                "`chatvault run` without --dry-run does not exist in this version yet",
-                Some("use `chatvault run --dry-run` to validate and print the plan"),
-            );
-            exit::INVALID
-        }
+        Command::Run(args) => run::run(&args, cli.config, cli.log_format, world),
+        Command::Status(args) => status::run(&args, cli.config, cli.log_format, world),
         Command::Verify(args) => verify::run(&args, cli.config, world),
         Command::Schema(args) => schema::run(&args),
     };

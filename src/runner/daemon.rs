@@ -1,0 +1,216 @@
+//! The daemon: every job on its cron in its zone, at most `concurrency` jobs at once, one run
+//! of a job at a time, until told to stop.
+//!
+//! Each job has a next check time. At it, the job's due ticks (by its `catch_up` policy and
+//! the ledger) run in order; a failed or contended tick ends the batch of ticks, and the job
+//! is checked again at its next tick, so a failure is retried on schedule, never in a loop.
+//! `overlap: queue` checks again right after a run (ticks that came during it run then);
+//! `skip` waits for the next tick after the run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::due::{due_ticks, next_tick};
+use super::{Runner, TickOutcome};
+use crate::config::job::{Job, Overlap};
+
+/// Longest sleep between checks: wakes up now and then even with nothing scheduled, which
+/// also bounds how long a clock jump (a suspended host) goes unnoticed.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// Jobs running at once.
+    pub concurrency: usize,
+    /// Each run starts after a random delay up to this, spreading replicas and jobs that
+    /// share a schedule.
+    pub jitter: Duration,
+    /// On stop, how long running jobs get to finish before they are interrupted.
+    pub grace: Duration,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions {
+            concurrency: 4,
+            jitter: Duration::ZERO,
+            grace: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the outside tells a running daemon.
+#[derive(Debug)]
+pub enum Control {
+    /// Replace the jobs (already validated).
+    Reload(Vec<Job>),
+    /// Drain: start nothing new, let running jobs finish within the grace period.
+    Stop,
+    /// Interrupt running jobs now.
+    StopNow,
+}
+
+struct Slot {
+    job: Job,
+    next: DateTime<Utc>,
+    running: bool,
+    /// Dropped from the job files while running: forget it when the run ends.
+    removed: bool,
+}
+
+/// Runs until `Stop` (or `StopNow`, or the control channel closing).
+pub async fn run(
+    runner: Arc<Runner>,
+    jobs: Vec<Job>,
+    options: DaemonOptions,
+    mut control: mpsc::Receiver<Control>,
+) {
+    let clock = runner.clock().clone();
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let now = clock.now();
+    let mut slots: HashMap<String, Slot> = jobs
+        .into_iter()
+        .map(|job| (job.name.clone(), slot(job, now)))
+        .collect();
+    let mut running: JoinSet<String> = JoinSet::new();
+    tracing::info!(jobs = slots.len(), "daemon started");
+
+    let drain = loop {
+        let now = clock.now();
+        for slot in slots.values_mut().filter(|s| !s.running && s.next <= now) {
+            slot.running = true;
+            running.spawn(run_due(
+                runner.clone(),
+                slot.job.clone(),
+                permits.clone(),
+                options.jitter,
+            ));
+        }
+        let wake = slots
+            .values()
+            .filter(|s| !s.running)
+            .map(|s| s.next)
+            .min()
+            .map_or(MAX_SLEEP, |next| {
+                (next - now).to_std().unwrap_or_default().min(MAX_SLEEP)
+            });
+        tokio::select! {
+            () = clock.sleep(wake) => {}
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                let Ok(name) = done else { continue };
+                let now = clock.now();
+                let forget = slots.get(&name).is_some_and(|s| s.removed);
+                if forget {
+                    slots.remove(&name);
+                } else if let Some(slot) = slots.get_mut(&name) {
+                    slot.running = false;
+                    slot.next = match slot.job.overlap {
+                        Overlap::Queue => now,
+                        Overlap::Skip => next_tick(&slot.job, now).unwrap_or(DateTime::<Utc>::MAX_UTC),
+                    };
+                }
+            }
+            message = control.recv() => match message {
+                Some(Control::Reload(jobs)) => reload(&mut slots, jobs, clock.now()),
+                Some(Control::Stop) | None => break true,
+                Some(Control::StopNow) => break false,
+            },
+        }
+    };
+
+    if drain && !running.is_empty() {
+        tracing::info!(
+            running = running.len(),
+            grace = ?options.grace,
+            "stopping: letting running jobs finish"
+        );
+        let finished = async { while running.join_next().await.is_some() {} };
+        let deadline = clock.sleep(options.grace);
+        tokio::select! {
+            () = finished => {}
+            () = deadline => {}
+            // A second signal cuts the grace short.
+            Some(Control::StopNow) = control.recv() => {}
+        }
+    }
+    if !running.is_empty() {
+        tracing::warn!(
+            running = running.len(),
+            "interrupting running jobs; their export tasks are recorded and resume on the next run"
+        );
+        runner.interrupt();
+        while running.join_next().await.is_some() {}
+    }
+    tracing::info!("daemon stopped");
+}
+
+fn slot(job: Job, now: DateTime<Utc>) -> Slot {
+    Slot {
+        job,
+        next: now,
+        running: false,
+        removed: false,
+    }
+}
+
+fn reload(slots: &mut HashMap<String, Slot>, jobs: Vec<Job>, now: DateTime<Utc>) {
+    let names: std::collections::HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
+    slots.retain(|name, slot| {
+        if names.contains(name) {
+            return true;
+        }
+        slot.removed = true;
+        slot.running
+    });
+    for job in jobs {
+        match slots.get_mut(&job.name) {
+            Some(slot) => {
+                slot.job = job;
+                slot.next = slot.next.min(now);
+            }
+            None => {
+                slots.insert(job.name.clone(), slot(job, now));
+            }
+        }
+    }
+    tracing::info!(jobs = slots.len(), "job files reloaded");
+}
+
+/// Runs the job's due ticks in order; stops at the first that does not succeed.
+async fn run_due(
+    runner: Arc<Runner>,
+    job: Job,
+    permits: Arc<Semaphore>,
+    jitter: Duration,
+) -> String {
+    let Ok(_permit) = permits.acquire().await else {
+        return job.name;
+    };
+    if !jitter.is_zero() {
+        let delay = jitter.mul_f64(rand::random::<f64>());
+        runner.clock().sleep(delay).await;
+    }
+    let last_tick = match runner.ledger(&job.name).load().await {
+        Ok(state) => state.into_value().last_tick,
+        Err(e) => {
+            tracing::error!(job = %job.name, error = %e, "cannot read the job's state");
+            return job.name;
+        }
+    };
+    for tick in due_ticks(&job, last_tick, runner.clock().now()) {
+        match runner.run_tick(&job, tick).await {
+            TickOutcome::Done { .. } | TickOutcome::AlreadyDone => {}
+            TickOutcome::Busy { holder } => {
+                tracing::info!(job = %job.name, %tick, %holder, "another process is running this job");
+                break;
+            }
+            TickOutcome::Failed { .. } | TickOutcome::Interrupted => break,
+        }
+    }
+    job.name
+}

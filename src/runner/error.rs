@@ -36,6 +36,8 @@ pub enum RunError {
     /// Another process took the job over (this process's lease ran out); it stops here.
     #[error("another process took this job over (tick {tick}); stopping")]
     LostClaim { tick: String },
+    #[error("interrupted by shutdown; the next run picks up where this one stopped")]
+    Interrupted,
     #[error("the ledger kept changing under this run; giving up for now")]
     Contended,
 }

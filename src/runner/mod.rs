@@ -17,6 +17,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 pub use error::RunError;
 pub use events::{Event, LogReporter, Reporter};
 pub use pause::Phase;
@@ -64,6 +66,9 @@ pub struct Runner {
     destinations: Mutex<HashMap<String, Store>>,
     reporter: Arc<dyn Reporter>,
     options: RunnerOptions,
+    /// Cancelled on shutdown once the grace period is over: runs stop where they are
+    /// (their tasks are already recorded) and free their leases.
+    cancel: CancellationToken,
 }
 
 impl std::fmt::Debug for Runner {
@@ -107,6 +112,7 @@ impl Runner {
             destinations: Mutex::new(HashMap::new()),
             reporter,
             options,
+            cancel: CancellationToken::new(),
         })
     }
 
@@ -119,6 +125,12 @@ impl Runner {
 
     pub fn holder(&self) -> &str {
         &self.holder
+    }
+
+    /// Stops every run at its next step: what was started stays recorded for the next run,
+    /// leases are released.
+    pub fn interrupt(&self) {
+        self.cancel.cancel();
     }
 
     pub fn clock(&self) -> &SharedClock {

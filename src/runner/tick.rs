@@ -27,6 +27,8 @@ pub enum TickOutcome {
     Busy { holder: String },
     /// Something failed: the watermark stays, the next run covers the gap.
     Failed { error: String },
+    /// Shutdown stopped it; the next run resumes its recorded tasks.
+    Interrupted,
 }
 
 impl TickOutcome {
@@ -61,10 +63,22 @@ impl Runner {
         let outcome = tokio::select! {
             outcome = self.run_leased(job, tick) => outcome,
             () = keeper.lost() => Err(E::LostClaim { tick: tick.to_rfc3339() }),
+            () = self.cancel.cancelled() => Err(E::Interrupted),
         };
+        if matches!(outcome, Err(E::Interrupted)) {
+            // Hand the job over at once instead of when the lease runs out.
+            let ledger = self.ledger(&job.name);
+            if let Err(e) = self.update_claimed(&ledger, tick, |s| s.claim = None).await {
+                tracing::warn!(job = %job.name, error = %e, "could not clear the run's claim");
+            }
+        }
         keeper.release().await;
         match outcome {
             Ok(outcome) => outcome,
+            Err(E::Interrupted) => {
+                tracing::warn!(job = %job.name, %tick, "run interrupted by shutdown");
+                TickOutcome::Interrupted
+            }
             Err(e) => self.failed(job, tick, &e),
         }
     }

@@ -1,0 +1,307 @@
+//! `chatvault run`: the daemon, `--once`, and (through `plan`) `--dry-run`.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use super::progress::Bars;
+use super::{World, exit, logging, output};
+use crate::api::{ClientConfig, StreamClient};
+use crate::archive::store;
+use crate::cli::{LogFormat, RunArgs};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::job::{Job, JobSet, SecretSource};
+use crate::config::{LoadOptions, MissingVars, load};
+use crate::diagnostics::{Format, Summary, render};
+use crate::runner::daemon::{self, Control, DaemonOptions};
+use crate::runner::due::{due_ticks, next_tick};
+use crate::runner::{LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
+
+/// Set to a phase name, a run freezes there (for crash tests).
+const PAUSE_VAR: &str = "CHATVAULT_PAUSE_AT";
+
+pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
+    let interactive = args.once && std::io::stderr().is_terminal();
+    logging::init(log, if interactive { "warn" } else { "info" });
+    let Some(set) = load_set(&args.paths.paths, config.clone(), world) else {
+        return exit::INVALID;
+    };
+    let jobs = match select(&set.jobs, &args.jobs) {
+        Ok(jobs) => jobs,
+        Err(message) => {
+            output::error(&message, Some("`chatvault plan` lists the jobs"));
+            return exit::INVALID;
+        }
+    };
+    let pause_at = match (world.env)(PAUSE_VAR).map(|v| v.parse::<Phase>()) {
+        None => None,
+        Some(Ok(phase)) => Some(phase),
+        Some(Err(e)) => {
+            output::error(&format!("{PAUSE_VAR}: {e}"), None);
+            return exit::INVALID;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::error(&format!("cannot start the async runtime: {e}"), None);
+            return exit::FAILED;
+        }
+    };
+    runtime.block_on(async {
+        let reporter: Arc<dyn Reporter> = if interactive {
+            Arc::new(Bars::new())
+        } else {
+            Arc::new(LogReporter)
+        };
+        let clock: SharedClock = Arc::new(SystemClock);
+        let runner = match build_runner(&set, clock, world, reporter, pause_at) {
+            Ok(runner) => Arc::new(runner),
+            Err(message) => {
+                output::error(&message, None);
+                return exit::INVALID;
+            }
+        };
+        if args.once {
+            once(&runner, jobs, usize::from(args.concurrency)).await
+        } else {
+            let options = DaemonOptions {
+                concurrency: usize::from(args.concurrency),
+                jitter: args.jitter,
+                grace: args.grace,
+            };
+            serve(runner, jobs, options, args, config, world).await
+        }
+    })
+}
+
+/// Loads with unset variables as errors (a run cannot go on without them), printing every
+/// problem; `None` when the files are invalid.
+fn load_set(paths: &[PathBuf], config: Option<PathBuf>, world: &World<'_>) -> Option<JobSet> {
+    let loaded = load(&LoadOptions {
+        paths: paths.to_vec(),
+        config,
+        env: world.env,
+        missing_vars: MissingVars::Error,
+        now: world.now,
+    });
+    if !loaded.diagnostics.is_empty() {
+        let summary = Summary {
+            files: loaded.files,
+            deny_warnings: false,
+        };
+        output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
+    }
+    loaded.set
+}
+
+fn select(jobs: &[Job], names: &[String]) -> Result<Vec<Job>, String> {
+    if names.is_empty() {
+        return Ok(jobs.to_vec());
+    }
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|n| !jobs.iter().any(|j| &j.name == *n))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!("no job named `{}`", unknown.join("`, `")));
+    }
+    Ok(jobs
+        .iter()
+        .filter(|j| names.contains(&j.name))
+        .cloned()
+        .collect())
+}
+
+fn build_runner(
+    set: &JobSet,
+    clock: SharedClock,
+    world: &World<'_>,
+    reporter: Arc<dyn Reporter>,
+    pause_at: Option<Phase>,
+) -> Result<Runner, String> {
+    let api = &set.settings.api;
+    let key = api
+        .key
+        .clone()
+        .ok_or("no API key: set STREAM_API_KEY, or api.key in the global config")?;
+    let secret = match &api.secret {
+        Some(SecretSource::Value(secret)) => secret.clone(),
+        Some(SecretSource::File(path)) => std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| {
+                format!(
+                    "cannot read the API secret file {}: {e}",
+                    path.display()
+                )
+            })?,
+        None => {
+            return Err(
+                "no API secret: set STREAM_API_SECRET, or api.secret_file in the global config"
+                    .into(),
+            );
+        }
+    };
+    let client = StreamClient::new(&ClientConfig::new(&api.base_url, &key, &secret), clock.clone())
+        .map_err(|e| e.to_string())?;
+    let state = store::open(
+        &set.settings.state,
+        &set.settings.state_options,
+        &world.env_vars,
+    )
+    .map_err(|e| format!("state: {e}"))?;
+    Runner::new(
+        client,
+        state,
+        clock,
+        world.env_vars.clone(),
+        reporter,
+        RunnerOptions {
+            pause_at,
+            ..RunnerOptions::default()
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// `run --once`: each job's due ticks, jobs side by side; a summary line per job on stdout.
+async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize) -> u8 {
+    let interrupt = {
+        let runner = runner.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                runner.interrupt();
+            }
+        })
+    };
+    let results: Vec<(String, Vec<String>, bool)> = futures::stream::iter(jobs)
+        .map(|job| async move {
+            let (lines, failed) = once_job(runner, &job).await;
+            (job.name, lines, failed)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    interrupt.abort();
+    let mut results = results;
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut text = String::new();
+    let mut failed = false;
+    for (_, lines, job_failed) in results {
+        failed |= job_failed;
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    output::stdout(&text);
+    if failed { exit::FAILED } else { exit::OK }
+}
+
+async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
+    let now = runner.clock().now();
+    let last_tick = match runner.ledger(&job.name).load().await {
+        Ok(state) => state.into_value().last_tick,
+        Err(e) => return (vec![format!("{}: failed: state: {e}", job.name)], true),
+    };
+    let due = due_ticks(job, last_tick, now);
+    if due.is_empty() {
+        let next = next_tick(job, now).map_or_else(|| "none".into(), |t| t.to_rfc3339());
+        return (
+            vec![format!("{}: nothing due (next tick {next})", job.name)],
+            false,
+        );
+    }
+    let mut lines = Vec::new();
+    for tick in due {
+        let outcome = runner.run_tick(job, tick).await;
+        let (line, stop, failed) = match &outcome {
+            TickOutcome::Done {
+                archives,
+                bytes_stored,
+            } => (
+                format!("ok: {archives} new archive(s), {bytes_stored} bytes"),
+                false,
+                false,
+            ),
+            TickOutcome::AlreadyDone => ("already done".into(), false, false),
+            TickOutcome::Busy { holder } => (
+                format!("skipped: {holder} is running this job"),
+                true,
+                false,
+            ),
+            TickOutcome::Failed { error } => (format!("failed: {error}"), true, true),
+            TickOutcome::Interrupted => ("interrupted".into(), true, true),
+        };
+        lines.push(format!("{}: tick {}: {line}", job.name, tick.to_rfc3339()));
+        if stop {
+            return (lines, failed);
+        }
+    }
+    (lines, false)
+}
+
+/// The daemon, with signals: TERM/INT drain then stop, a second one stops at once; HUP
+/// reloads the job files.
+async fn serve(
+    runner: Arc<Runner>,
+    jobs: Vec<Job>,
+    options: DaemonOptions,
+    args: &RunArgs,
+    config: Option<PathBuf>,
+    world: &World<'_>,
+) -> u8 {
+    let (term, int, hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(term), Ok(int), Ok(hup)) => (term, int, hup),
+        _ => {
+            output::error("cannot listen for signals", None);
+            return exit::FAILED;
+        }
+    };
+    let (tx, rx) = mpsc::channel(4);
+    let daemon = daemon::run(runner, jobs, options, rx);
+    let signals = async {
+        let (mut term, mut int, mut hup) = (term, int, hup);
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the job files");
+                    match load_set(&args.paths.paths, config.clone(), world)
+                        .map(|set| select(&set.jobs, &args.jobs))
+                    {
+                        Some(Ok(jobs)) => {
+                            let _ = tx.send(Control::Reload(jobs)).await;
+                        }
+                        Some(Err(e)) => tracing::error!(error = %e, "reload refused; keeping the current jobs"),
+                        None => tracing::error!("the job files are invalid (see above); keeping the current jobs"),
+                    }
+                    continue;
+                }
+            }
+            let message = if stopping { Control::StopNow } else { Control::Stop };
+            tracing::info!(now = stopping, "stop requested");
+            stopping = true;
+            let _ = tx.send(message).await;
+        }
+    };
+    tokio::select! {
+        () = daemon => {}
+        () = signals => {}
+    }
+    exit::OK
+}

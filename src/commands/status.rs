@@ -1,0 +1,224 @@
+//! `chatvault status`: each job's state as the ledger has it, read-only.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{World, exit, load_jobs, logging, output};
+use crate::archive::store;
+use crate::cli::{LogFormat, PlanFormat, StatusArgs};
+use crate::config::job::{Job, STREAM_RETENTION};
+use crate::diagnostics::{Format, Summary, render};
+use crate::runner::due::{due_ticks, next_tick};
+use crate::runner::windows::kind_name;
+use crate::state::{JobState, Ledger};
+
+#[derive(Debug, Serialize)]
+struct JobStatus {
+    job: String,
+    last_success: Option<DateTime<Utc>>,
+    last_success_tick: Option<DateTime<Utc>>,
+    watermark: Option<DateTime<Utc>>,
+    next_tick: Option<DateTime<Utc>>,
+    /// Ticks that would run now.
+    due: usize,
+    /// The process running the job now, if any.
+    running: Option<String>,
+    open_windows: usize,
+    in_flight: Vec<TaskStatus>,
+    last_error: Option<String>,
+    /// The state could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TaskStatus {
+    task_id: String,
+    key: String,
+    kind: &'static str,
+    batch: u32,
+    created_at: DateTime<Utc>,
+    age_hours: i64,
+    /// Days until Stream deletes the export file.
+    days_left: i64,
+    /// Inside the job's `retention.warn_before`.
+    lapse_risk: bool,
+}
+
+impl JobStatus {
+    fn unhealthy(&self) -> bool {
+        self.last_error.is_some()
+            || self.state_error.is_some()
+            || self.in_flight.iter().any(|t| t.lapse_risk)
+    }
+}
+
+pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
+    logging::init(log, "warn");
+    let loaded = load_jobs(&args.paths.paths, config, world, world.now);
+    if loaded.diagnostics.has_errors() {
+        let summary = Summary {
+            files: loaded.files,
+            deny_warnings: false,
+        };
+        output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
+        return exit::INVALID;
+    }
+    let Some(set) = loaded.set else {
+        return exit::INVALID;
+    };
+    let unknown: Vec<&String> = args
+        .jobs
+        .iter()
+        .filter(|n| !set.jobs.iter().any(|j| &j.name == *n))
+        .collect();
+    if let Some(name) = unknown.first() {
+        output::error(&format!("no job named `{name}`"), None);
+        return exit::INVALID;
+    }
+    let jobs: Vec<&Job> = set
+        .jobs
+        .iter()
+        .filter(|j| args.jobs.is_empty() || args.jobs.contains(&j.name))
+        .collect();
+    let state = match store::open(&set.settings.state, &set.settings.state_options, &world.env_vars) {
+        Ok(state) => state,
+        Err(e) => {
+            output::error(&format!("state: {e}"), None);
+            return exit::FAILED;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::error(&format!("cannot start the async runtime: {e}"), None);
+            return exit::FAILED;
+        }
+    };
+    let now = world.now;
+    let statuses: Vec<JobStatus> = runtime.block_on(async {
+        let mut out = Vec::new();
+        for job in jobs {
+            let ledger = Ledger::open(state.clone(), &job.name);
+            out.push(match ledger.load().await {
+                Ok(s) => status(job, s.value(), now),
+                Err(e) => JobStatus {
+                    state_error: Some(e.to_string()),
+                    ..status(job, &JobState::default(), now)
+                },
+            });
+        }
+        out
+    });
+    match args.format {
+        PlanFormat::Human => output::stdout(&human(&statuses)),
+        PlanFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&statuses).unwrap_or_default();
+            text.push('\n');
+            output::stdout(&text);
+        }
+    }
+    if statuses.iter().any(JobStatus::unhealthy) {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
+    let success = state.history.iter().rev().find(|o| o.ok);
+    JobStatus {
+        job: job.name.clone(),
+        last_success: success.map(|o| o.finished_at),
+        last_success_tick: success.map(|o| o.tick),
+        watermark: state.watermark,
+        next_tick: next_tick(job, now),
+        due: due_ticks(job, state.last_tick, now).len(),
+        running: state.claim.as_ref().map(|c| c.holder.clone()),
+        open_windows: state.open.len(),
+        in_flight: state
+            .in_flight
+            .iter()
+            .map(|t| {
+                let lapses_at = t.created_at + STREAM_RETENTION;
+                TaskStatus {
+                    task_id: t.task_id.clone(),
+                    key: t.key.clone(),
+                    kind: kind_name(t.kind),
+                    batch: t.batch,
+                    created_at: t.created_at,
+                    age_hours: (now - t.created_at).num_hours(),
+                    days_left: (lapses_at - now).num_days(),
+                    lapse_risk: lapses_at - job.retention.warn_before <= now,
+                }
+            })
+            .collect(),
+        last_error: state
+            .last_outcome
+            .as_ref()
+            .filter(|o| !o.ok)
+            .map(|o| o.error.clone().unwrap_or_else(|| "failed".into())),
+        state_error: None,
+    }
+}
+
+fn human(statuses: &[JobStatus]) -> String {
+    let time = |t: Option<DateTime<Utc>>| t.map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+    let mut out = String::new();
+    for s in statuses {
+        let _ = writeln!(out, "{}", s.job);
+        if let Some(e) = &s.state_error {
+            let _ = writeln!(out, "  state          cannot be read: {e}");
+        }
+        let _ = writeln!(out, "  last success   {}", time(s.last_success));
+        let _ = writeln!(out, "  watermark      {}", time(s.watermark));
+        let _ = writeln!(
+            out,
+            "  next tick      {}{}",
+            time(s.next_tick),
+            if s.due > 0 {
+                format!(" ({} due now)", s.due)
+            } else {
+                String::new()
+            }
+        );
+        if let Some(holder) = &s.running {
+            let _ = writeln!(out, "  running        by {holder}");
+        }
+        if s.open_windows > 0 {
+            let _ = writeln!(out, "  open windows   {} (not fully archived yet)", s.open_windows);
+        }
+        if s.in_flight.is_empty() {
+            let _ = writeln!(out, "  in flight      none");
+        } else {
+            let _ = writeln!(out, "  in flight      {} task(s)", s.in_flight.len());
+            for t in &s.in_flight {
+                let _ = writeln!(
+                    out,
+                    "    {}  {}-{}  age {}h  {} days left{}",
+                    t.task_id,
+                    t.kind,
+                    t.batch,
+                    t.age_hours,
+                    t.days_left,
+                    if t.lapse_risk { "  LAPSE RISK" } else { "" }
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  last error     {}",
+            s.last_error.as_deref().unwrap_or("none")
+        );
+    }
+    if statuses.is_empty() {
+        out.push_str("no jobs\n");
+    }
+    out
+}
