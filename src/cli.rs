@@ -156,6 +156,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     pub grace: std::time::Duration,
 
+    /// How long a run's lease on its tick lasts unless renewed (every third of it): after a
+    /// crash, another replica or restart takes the tick over this long after the last renewal
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub lease_ttl: std::time::Duration,
+
     #[command(flatten)]
     pub plan: PlanOptions,
 }
@@ -223,7 +228,8 @@ pub enum PlanFormat {
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e}: expected a duration such as 30s or 5m"))
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}: expected a duration such as 30s or 5m"))
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {

@@ -8,7 +8,8 @@ use crate::cli::LogFormat;
 
 /// Sets up logging once; `default` is the filter when `CHATVAULT_LOG` is unset.
 pub fn init(format: LogFormat, default: &str) {
-    let filter = EnvFilter::try_from_env("CHATVAULT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("CHATVAULT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

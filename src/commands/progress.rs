@@ -71,9 +71,10 @@ impl Reporter for Bars {
             Event::Transferring {
                 batch,
                 bytes_stored,
-            } => self
-                .bar(batch)
-                .set_message(format!("transferring, {} stored", HumanBytes(*bytes_stored))),
+            } => self.bar(batch).set_message(format!(
+                "transferring, {} stored",
+                HumanBytes(*bytes_stored)
+            )),
             Event::Archived {
                 batch,
                 bytes_stored,

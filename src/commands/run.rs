@@ -62,7 +62,12 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
             Arc::new(LogReporter)
         };
         let clock: SharedClock = Arc::new(SystemClock);
-        let runner = match build_runner(&set, clock, world, reporter, pause_at) {
+        let options = RunnerOptions {
+            pause_at,
+            lease_ttl: args.lease_ttl.max(std::time::Duration::from_secs(1)),
+            ..RunnerOptions::default()
+        };
+        let runner = match build_runner(&set, clock, world, reporter, options) {
             Ok(runner) => Arc::new(runner),
             Err(message) => {
                 output::error(&message, None);
@@ -126,7 +131,7 @@ fn build_runner(
     clock: SharedClock,
     world: &World<'_>,
     reporter: Arc<dyn Reporter>,
-    pause_at: Option<Phase>,
+    options: RunnerOptions,
 ) -> Result<Runner, String> {
     let api = &set.settings.api;
     let key = api
@@ -137,12 +142,7 @@ fn build_runner(
         Some(SecretSource::Value(secret)) => secret.clone(),
         Some(SecretSource::File(path)) => std::fs::read_to_string(path)
             .map(|s| s.trim().to_owned())
-            .map_err(|e| {
-                format!(
-                    "cannot read the API secret file {}: {e}",
-                    path.display()
-                )
-            })?,
+            .map_err(|e| format!("cannot read the API secret file {}: {e}", path.display()))?,
         None => {
             return Err(
                 "no API secret: set STREAM_API_SECRET, or api.secret_file in the global config"
@@ -150,8 +150,11 @@ fn build_runner(
             );
         }
     };
-    let client = StreamClient::new(&ClientConfig::new(&api.base_url, &key, &secret), clock.clone())
-        .map_err(|e| e.to_string())?;
+    let client = StreamClient::new(
+        &ClientConfig::new(&api.base_url, &key, &secret),
+        clock.clone(),
+    )
+    .map_err(|e| e.to_string())?;
     let state = store::open(
         &set.settings.state,
         &set.settings.state_options,
@@ -164,10 +167,7 @@ fn build_runner(
         clock,
         world.env_vars.clone(),
         reporter,
-        RunnerOptions {
-            pause_at,
-            ..RunnerOptions::default()
-        },
+        options,
     )
     .map_err(|e| e.to_string())
 }
@@ -293,7 +293,11 @@ async fn serve(
                     continue;
                 }
             }
-            let message = if stopping { Control::StopNow } else { Control::Stop };
+            let message = if stopping {
+                Control::StopNow
+            } else {
+                Control::Stop
+            };
             tracing::info!(now = stopping, "stop requested");
             stopping = true;
             let _ = tx.send(message).await;

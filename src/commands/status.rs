@@ -84,7 +84,11 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
         .iter()
         .filter(|j| args.jobs.is_empty() || args.jobs.contains(&j.name))
         .collect();
-    let state = match store::open(&set.settings.state, &set.settings.state_options, &world.env_vars) {
+    let state = match store::open(
+        &set.settings.state,
+        &set.settings.state_options,
+        &world.env_vars,
+    ) {
         Ok(state) => state,
         Err(e) => {
             output::error(&format!("state: {e}"), None);
@@ -192,7 +196,11 @@ fn human(statuses: &[JobStatus]) -> String {
             let _ = writeln!(out, "  running        by {holder}");
         }
         if s.open_windows > 0 {
-            let _ = writeln!(out, "  open windows   {} (not fully archived yet)", s.open_windows);
+            let _ = writeln!(
+                out,
+                "  open windows   {} (not fully archived yet)",
+                s.open_windows
+            );
         }
         if s.in_flight.is_empty() {
             let _ = writeln!(out, "  in flight      none");

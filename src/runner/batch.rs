@@ -240,13 +240,9 @@ impl Runner {
         };
         let link = || async {
             let status = self.client.status(kind, &task.task_id).await?;
-            status
-                .result
-                .map(|r| r.url)
-                .ok_or_else(|| ApiError::Settings(format!(
-                    "export task {} has no download link",
-                    task.task_id
-                )))
+            status.result.map(|r| r.url).ok_or_else(|| {
+                ApiError::Settings(format!("export task {} has no download link", task.task_id))
+            })
         };
         let target = Target {
             key: &batch.key,
@@ -279,7 +275,12 @@ impl Runner {
     }
 
     /// Drops the batch's task from the in-flight list (archived, failed or lapsed).
-    async fn forget(&self, ledger: &Ledger, tick: DateTime<Utc>, key: &str) -> Result<(), RunError> {
+    async fn forget(
+        &self,
+        ledger: &Ledger,
+        tick: DateTime<Utc>,
+        key: &str,
+    ) -> Result<(), RunError> {
         let recorded = ledger
             .load()
             .await?

@@ -66,5 +66,8 @@ pub fn latest_tick(job: &Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 /// The first tick after `now`.
 pub fn next_tick(job: &Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    job.schedule.ticks_after(job.timezone, now).next().map(|t| t.at)
+    job.schedule
+        .ticks_after(job.timezone, now)
+        .next()
+        .map(|t| t.at)
 }

@@ -43,13 +43,19 @@ pub enum Event {
         task_id: String,
     },
     /// Bytes stored so far (sent as parts go out).
-    Transferring { batch: BatchRef, bytes_stored: u64 },
+    Transferring {
+        batch: BatchRef,
+        bytes_stored: u64,
+    },
     Archived {
         batch: BatchRef,
         bytes_source: u64,
         bytes_stored: u64,
     },
-    BatchFailed { batch: BatchRef, error: String },
+    BatchFailed {
+        batch: BatchRef,
+        error: String,
+    },
     /// A recorded task is close to (or past) Stream's 60-day limit.
     LapseRisk {
         batch: BatchRef,
@@ -58,9 +64,15 @@ pub enum Event {
         days_left: i64,
     },
     /// A recorded task lapsed: its file is gone, so the batch is exported again.
-    Lapsed { batch: BatchRef, task_id: String },
+    Lapsed {
+        batch: BatchRef,
+        task_id: String,
+    },
     /// `CHATVAULT_PAUSE_AT` stopped the run here.
-    Paused { job: String, phase: Phase },
+    Paused {
+        job: String,
+        phase: Phase,
+    },
     TickFinished {
         job: String,
         tick: DateTime<Utc>,
@@ -110,7 +122,9 @@ pub fn log(event: &Event) {
             batch: b,
             bytes_source,
             bytes_stored,
-        } => tracing::info!(job = %b.job, tick = %b.tick, batch = b.batch, key = %b.key, bytes_source, bytes_stored, "archived"),
+        } => {
+            tracing::info!(job = %b.job, tick = %b.tick, batch = b.batch, key = %b.key, bytes_source, bytes_stored, "archived")
+        }
         Event::BatchFailed { batch: b, error } => {
             tracing::error!(job = %b.job, tick = %b.tick, batch = b.batch, key = %b.key, %error, "batch failed")
         }
@@ -119,7 +133,9 @@ pub fn log(event: &Event) {
             task_id,
             created_at,
             days_left,
-        } => tracing::warn!(job = %b.job, batch = b.batch, %task_id, %created_at, days_left, "export task is close to Stream's 60-day limit"),
+        } => {
+            tracing::warn!(job = %b.job, batch = b.batch, %task_id, %created_at, days_left, "export task is close to Stream's 60-day limit")
+        }
         Event::Lapsed { batch: b, task_id } => {
             tracing::warn!(job = %b.job, batch = b.batch, %task_id, "export task lapsed after 60 days; exporting again")
         }

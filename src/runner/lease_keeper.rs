@@ -27,13 +27,7 @@ impl LeaseKeeper {
     pub fn start(leases: Leases, lease: Lease, ttl: Duration, clock: SharedClock) -> LeaseKeeper {
         let current = Arc::new(Mutex::new(lease));
         let (lost_tx, lost) = watch::channel(false);
-        let task = tokio::spawn(keep(
-            leases.clone(),
-            current.clone(),
-            ttl,
-            clock,
-            lost_tx,
-        ));
+        let task = tokio::spawn(keep(leases.clone(), current.clone(), ttl, clock, lost_tx));
         LeaseKeeper {
             leases,
             current,

@@ -28,7 +28,7 @@ use crate::api::StreamClient;
 use crate::archive::store::{self, Store};
 use crate::clock::SharedClock;
 use crate::config::job::Job;
-use crate::state::{Ledger, Leases};
+use crate::state::{Leases, Ledger};
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {

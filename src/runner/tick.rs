@@ -9,7 +9,7 @@ use super::events::Event;
 use super::lease_keeper::LeaseKeeper;
 use super::pause::Phase;
 use super::windows::{Batch, batches, new_spans, resolve_channels};
-use super::{Runner, RunError as E};
+use super::{RunError as E, Runner};
 use crate::config::job::Job;
 use crate::state::{Claim, JobState, Ledger, OpenWindow, Outcome, StateError};
 
@@ -54,12 +54,8 @@ impl Runner {
             Err(StateError::Held { holder, .. }) => return TickOutcome::Busy { holder },
             Err(e) => return self.failed(job, tick, &e.into()),
         };
-        let mut keeper = LeaseKeeper::start(
-            leases,
-            lease,
-            self.options.lease_ttl,
-            self.clock.clone(),
-        );
+        let mut keeper =
+            LeaseKeeper::start(leases, lease, self.options.lease_ttl, self.clock.clone());
         let outcome = tokio::select! {
             outcome = self.run_leased(job, tick) => outcome,
             () = keeper.lost() => Err(E::LostClaim { tick: tick.to_rfc3339() }),
@@ -311,8 +307,5 @@ fn summarize(errors: &[String]) -> String {
     if errors.len() > SHOWN {
         text.push_str(&format!("; and {} more", errors.len() - SHOWN));
     }
-    format!(
-        "{} of the tick's batches failed: {text}",
-        errors.len()
-    )
+    format!("{} of the tick's batches failed: {text}", errors.len())
 }

@@ -30,10 +30,7 @@ pub struct Batch {
 pub fn new_spans(job: &Job, state: &JobState, tick: DateTime<Utc>) -> Vec<Span> {
     let open_end = state.open.iter().map(|w| w.until).max();
     let watermark = open_end.max(state.watermark);
-    let previous = job
-        .schedule
-        .tick_before(job.timezone, tick)
-        .map(|t| t.at);
+    let previous = job.schedule.tick_before(job.timezone, tick).map(|t| t.at);
     let Some(span) = window_for_tick(job, tick, watermark, previous) else {
         return Vec::new();
     };

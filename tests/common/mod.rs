@@ -1,5 +1,8 @@
 //! Running the `chatvault` binary the way a user or CI does, and reading what it printed.
 
+// Shared test module: every test file uses a different part of it.
+#![allow(dead_code)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,0 +1,336 @@
+//! A real `chatvault run --once` process killed with SIGKILL at each phase of a run, then
+//! started again: no second export task for the window, no partial archive ever visible, and
+//! the archive ends complete and verified. Also the exit codes of `run --once` and `status`.
+//!
+//! The process runs on the real clock against an emulator on the real clock with one-second
+//! task states, so nothing waits for a schedule: the tick is the latest midnight.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use chatvault::runner::Phase;
+use chatvault_emulator::{ClockMode, DataSpec, Emulator, EmulatorConfig, TaskDurations};
+use chrono::{TimeDelta, Utc};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// How long the killed run's lease lasts: the restart is refused until it has run out.
+const LEASE_TTL: &str = "3s";
+
+async fn emulator(messages_per_day: u64) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        data: DataSpec {
+            channels_per_type: 2,
+            messages_per_channel_per_day: messages_per_day,
+            days_of_history: 3,
+            ..DataSpec::default()
+        },
+        task_durations: TaskDurations {
+            waiting: chrono::Duration::zero(),
+            pending: chrono::Duration::zero(),
+            running: chrono::Duration::seconds(1),
+        },
+        clock: ClockMode::RealTime,
+        start_time: Utc::now(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts on 127.0.0.1")
+}
+
+/// A project whose one job exports two channels, uncompressed, into `archive/`.
+fn project(emu: &Emulator) -> common::Project {
+    let project = common::Project::new();
+    project.file(
+        "chatvault.yaml",
+        format!("api:\n  base_url: {}\n", emu.base_url()),
+    );
+    project.job(
+        "crash.yaml",
+        "name: crash\nschedule: \"0 0 * * *\"\n\
+         channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
+         destination:\n  url: file://archive\n  compression: none\n",
+    );
+    project
+}
+
+fn command(project: &common::Project, emu: &Emulator, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatvault"));
+    cmd.args(args)
+        .current_dir(project.dir.path())
+        .env("STREAM_API_KEY", emu.api_key())
+        .env("STREAM_API_SECRET", &emu.config().api_secret)
+        .env_remove("CHATVAULT_PAUSE_AT")
+        .env_remove("CHATVAULT_LOG")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs to the end: (exit code, stdout, stderr).
+async fn finish(mut cmd: Command) -> (i32, String, String) {
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("chatvault finishes within 2 minutes")
+        .expect("chatvault starts");
+    (
+        out.status.code().expect("exited, not killed"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts a run frozen at `phase`, waits until it says so, and kills it with SIGKILL.
+async fn kill_at(project: &common::Project, emu: &Emulator, phase: Phase) {
+    let mut cmd = command(
+        project,
+        emu,
+        &["run", "--once", "--lease-ttl", LEASE_TTL, "jobs"],
+    );
+    cmd.env("CHATVAULT_PAUSE_AT", phase.name())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("chatvault starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let paused = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            let found = line.contains("paused");
+            seen.push(line);
+            if found {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(paused, Ok(true)),
+        "the run never paused at {phase}; it printed:\n{}",
+        seen.join("\n")
+    );
+    child.kill().await.expect("SIGKILL");
+}
+
+fn creates(emu: &Emulator) -> usize {
+    emu.requests()
+        .iter()
+        .filter(|r| r.endpoint == Some(chatvault_emulator::Endpoint::ExportChannels))
+        .count()
+}
+
+/// Every file below `dir`, relative to it.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Kills a run at `phase`, restarts it, and checks the outcome.
+async fn crash_and_resume(phase: Phase) {
+    // Big enough that the archive takes several parts, so a transfer can be caught halfway.
+    let emu = emulator(if phase == Phase::Transfer { 12_000 } else { 48 }).await;
+    let project = project(&emu);
+    let archive = project.dir.path().join("archive");
+
+    kill_at(&project, &emu, phase).await;
+    let created = creates(&emu);
+    assert_eq!(created, 1, "one export task before the kill at {phase}");
+    let manifests = files(&archive)
+        .into_iter()
+        .filter(|f| f.ends_with(".manifest.json"))
+        .count();
+    let archives: Vec<String> = files(&archive)
+        .into_iter()
+        .filter(|f| f.ends_with(".jsonl"))
+        .collect();
+    match phase {
+        Phase::Created | Phase::Polling | Phase::Transfer => assert!(
+            archives.is_empty(),
+            "killed at {phase}, yet an archive is visible: {archives:?}"
+        ),
+        Phase::Manifest => assert_eq!(
+            (archives.len(), manifests),
+            (1, 0),
+            "killed before the manifest: the archive is there, uncommitted"
+        ),
+        Phase::Watermark => assert_eq!((archives.len(), manifests), (1, 1)),
+    }
+
+    // The killed holder's lease still stands: a restart at once stays out, and says so.
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "a busy job is not a failure\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("is running this job"),
+        "the restart should see the lease held:\n{stdout}\n{stderr}"
+    );
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "the restart succeeds\n{stdout}\n{stderr}");
+    assert!(stdout.contains("ok:"), "{stdout}\n{stderr}");
+    assert_eq!(
+        creates(&emu),
+        1,
+        "killed at {phase}: the restart must resume the recorded task, not export again"
+    );
+
+    let (code, stdout, stderr) = finish(command(
+        &project,
+        &emu,
+        &["verify", "--job", "crash", "jobs"],
+    ))
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 verified, 0 missing, 0 corrupt, 0 extra"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = finish(command(
+        &project,
+        &emu,
+        &["status", "--format", "json", "jobs"],
+    ))
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
+    let midnight = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    assert_eq!(
+        status[0]["watermark"].as_str(),
+        Some(midnight.to_rfc3339().replace("+00:00", "Z").as_str()),
+        "the watermark moved to the tick: {stdout}"
+    );
+    assert_eq!(status[0]["in_flight"].as_array().map(Vec::len), Some(0));
+
+    // The archive holds exactly the window's messages.
+    let key = files(&archive)
+        .into_iter()
+        .find(|f| f.ends_with(".jsonl"))
+        .expect("an archive");
+    let text = std::fs::read_to_string(archive.join(&key)).expect("read the archive");
+    let mut ids: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["type"] == "message")
+        .filter_map(|l| l["item"]["id"].as_str().map(str::to_owned))
+        .collect();
+    let mut expected = Vec::new();
+    for id in ["general-000", "general-001"] {
+        expected.extend(emu.ground_truth(
+            &format!("messaging:{id}"),
+            Some(midnight - TimeDelta::days(1)),
+            Some(midnight),
+            chatvault_emulator::GroundTruthOptions {
+                include_truncated_messages: false,
+                include_soft_deleted_channels: false,
+                as_of: None,
+            },
+        ));
+    }
+    ids.sort();
+    expected.sort();
+    assert!(!expected.is_empty(), "the window has messages");
+    assert_eq!(
+        ids, expected,
+        "the archive holds the window, each message once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_create_resumes_the_recorded_task() {
+    crash_and_resume(Phase::Created).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_polling_resumes_polling() {
+    crash_and_resume(Phase::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_transfer_leaves_no_partial_archive() {
+    crash_and_resume(Phase::Transfer).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_the_manifest_transfers_again_and_commits() {
+    crash_and_resume(Phase::Manifest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_the_watermark_moves_it_on_restart() {
+    crash_and_resume(Phase::Watermark).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_exits_1_and_the_next_run_recovers() {
+    let emu = emulator(48).await;
+    let project = project(&emu);
+    emu.faults().fail_next_tasks(1);
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("crash: tick") && stdout.contains("failed:"),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = finish(command(&project, &emu, &["status", "jobs"])).await;
+    assert_eq!(code, 1, "status flags the failed run:\n{stdout}");
+    assert!(
+        stdout.contains("last error") && !stdout.contains("last error     none"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(creates(&emu), 2, "the failed task is exported again, once");
+    let (code, stdout, _) = finish(command(&project, &emu, &["status", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}");
+
+    let (code, stdout, _) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("nothing due"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_refuses_unknown_jobs_and_invalid_files_with_exit_2() {
+    let emu = emulator(48).await;
+    let project = project(&emu);
+    let (code, _, stderr) = finish(command(
+        &project,
+        &emu,
+        &["run", "--once", "--job", "nope", "jobs"],
+    ))
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no job named `nope`"), "{stderr}");
+
+    let mut cmd = command(&project, &emu, &["run", "--once", "jobs"]);
+    cmd.env_remove("STREAM_API_SECRET");
+    let (code, _, stderr) = finish(cmd).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("STREAM_API_SECRET"), "{stderr}");
+    assert!(creates(&emu) == 0, "nothing ran");
+}
