@@ -1,6 +1,7 @@
-//! A real `chatvault run --once` process killed with SIGKILL at each phase of a run, then
+//! Real `chatvault` processes. `run --once` killed with SIGKILL at each phase of a run, then
 //! started again: no second export task for the window, no partial archive ever visible, and
-//! the archive ends complete and verified. Also the exit codes of `run --once` and `status`.
+//! the archive ends complete and verified. The daemon reloading on SIGHUP and draining on
+//! SIGTERM. The exit codes of `run --once` and `status`.
 //!
 //! The process runs on the real clock against an emulator on the real clock with one-second
 //! task states, so nothing waits for a schedule: the tick is the latest midnight.
@@ -333,4 +334,137 @@ async fn run_once_refuses_unknown_jobs_and_invalid_files_with_exit_2() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("STREAM_API_SECRET"), "{stderr}");
     assert!(creates(&emu) == 0, "nothing ran");
+}
+
+fn signal(child: &tokio::process::Child, name: &str) {
+    let pid = child.id().expect("the daemon is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// Reads stderr lines until one contains `needle`; panics with what was read if the stream
+/// ends or two minutes pass first.
+async fn wait_for<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+    needle: &str,
+    seen: &mut Vec<String>,
+) {
+    let found = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(found, Ok(true)),
+        "no line with `{needle}`; the daemon printed:\n{}",
+        seen.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reloads_on_sighup_keeps_its_jobs_on_bad_files_and_stops_on_sigterm() {
+    let emu = emulator(48).await;
+    let project = project(&emu);
+    let mut cmd = command(&project, &emu, &["run", "--grace", "10s", "jobs"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the daemon starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = Vec::new();
+    wait_for(&mut lines, "run succeeded job=crash", &mut seen).await;
+
+    project.job(
+        "second.yaml",
+        "name: second\nschedule: \"0 0 * * *\"\n\
+         channels:\n  - cid: team:project-001\n\
+         destination:\n  url: file://archive2\n",
+    );
+    signal(&child, "HUP");
+    wait_for(&mut lines, "run succeeded job=second", &mut seen).await;
+
+    project.job("bad.yaml", "name: bad\nschedule: \"every day\"\n");
+    signal(&child, "HUP");
+    wait_for(&mut lines, "keeping the current jobs", &mut seen).await;
+    assert!(
+        seen.iter().any(|l| l.contains("bad.yaml")),
+        "the reload names the bad file:\n{}",
+        seen.join("\n")
+    );
+
+    signal(&child, "TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the daemon stops within 30 s of SIGTERM")
+        .expect("wait");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(creates(&emu), 2, "each job exported its tick once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_past_the_grace_period_checkpoints_and_the_next_run_resumes() {
+    let emu = Emulator::start(EmulatorConfig {
+        data: DataSpec {
+            channels_per_type: 2,
+            messages_per_channel_per_day: 48,
+            days_of_history: 3,
+            ..DataSpec::default()
+        },
+        task_durations: TaskDurations {
+            waiting: chrono::Duration::zero(),
+            pending: chrono::Duration::zero(),
+            // Far longer than the grace period.
+            running: chrono::Duration::hours(1),
+        },
+        clock: ClockMode::RealTime,
+        start_time: Utc::now(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts");
+    let project = project(&emu);
+    let mut cmd = command(&project, &emu, &["run", "--grace", "1s", "jobs"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the daemon starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = Vec::new();
+    wait_for(&mut lines, "export task created", &mut seen).await;
+    signal(&child, "TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the daemon stops soon after its grace period")
+        .expect("wait");
+    assert_eq!(status.code(), Some(0), "a drained shutdown exits 0");
+
+    let (_, stdout, stderr) = finish(command(
+        &project,
+        &emu,
+        &["status", "--format", "json", "jobs"],
+    ))
+    .await;
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
+    assert_eq!(
+        status[0]["in_flight"].as_array().map(Vec::len),
+        Some(1),
+        "the unfinished task is checkpointed: {stdout}\n{stderr}"
+    );
+    assert!(
+        status[0]["running"].is_null(),
+        "the stopped run handed the job back: {stdout}"
+    );
+
+    // The export finishes at Stream; the next run picks it up at once (the lease was
+    // released) without exporting again.
+    emu.clock().advance(TimeDelta::hours(2));
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("ok: 1 new archive"), "{stdout}\n{stderr}");
+    assert_eq!(creates(&emu), 1, "the checkpointed task was resumed");
 }
