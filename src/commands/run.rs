@@ -25,6 +25,13 @@ use crate::runner::{LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOut
 const PAUSE_VAR: &str = "CHATVAULT_PAUSE_AT";
 
 pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
+    if args.plan.now.is_some() {
+        output::error(
+            "--now only applies to --dry-run: a real run uses the real clock",
+            None,
+        );
+        return exit::INVALID;
+    }
     let interactive = args.once && std::io::stderr().is_terminal();
     logging::init(log, if interactive { "warn" } else { "info" });
     let Some(set) = load_set(&args.paths.paths, config.clone(), world) else {
