@@ -29,8 +29,6 @@ pub enum RunError {
         state: String,
         reason: String,
     },
-    #[error("export task {task_id} finished without a download link")]
-    NoLink { task_id: String },
     #[error("the manifest of {key} exists and names another archive (sha256 {theirs})")]
     ManifestMismatch { key: String, theirs: String },
     /// Another process took the job over (this process's lease ran out); it stops here.

@@ -58,6 +58,14 @@ impl LeaseKeeper {
     }
 }
 
+impl Drop for LeaseKeeper {
+    /// A run dropped before it released (a timeout, an abort) must stop renewing, or its
+    /// lease would outlive it and keep every other replica out.
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 async fn keep(
     leases: Leases,
     current: Arc<Mutex<Lease>>,
