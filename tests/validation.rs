@@ -1062,11 +1062,13 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn run_without_dry_run_is_refused() {
-    let (code, stdout, stderr) = run(&["run", "jobs/"]);
-    assert_eq!(code, 2);
-    assert!(stdout.is_empty(), "{stdout}");
-    assert!(stderr.contains("--dry-run"), "{stderr}");
+fn a_real_run_without_credentials_exits_2_and_says_what_to_set() {
+    for args in [&["run", "--once", "jobs/"][..], &["run", "jobs/"][..]] {
+        let (code, stdout, stderr) = run(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(stderr.contains("STREAM_API_KEY"), "{stderr}");
+    }
 }
 
 #[test]
