@@ -1072,6 +1072,13 @@ fn a_real_run_without_credentials_exits_2_and_says_what_to_set() {
 }
 
 #[test]
+fn the_quickstart_job_is_valid_on_the_embedded_defaults() {
+    let (code, stdout, stderr) = run(&["validate", "examples/quickstart/jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 file valid, 0 warnings"), "{stdout}");
+}
+
+#[test]
 fn the_repository_jobs_pass_the_pull_request_gate() {
     let (code, stdout, stderr) = run(&["run", "--dry-run", "jobs/"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
