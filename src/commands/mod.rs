@@ -49,6 +49,20 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The async runtime the network commands run on; `None` (after saying why) if it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            output::error(&format!("cannot start the async runtime: {e}"), None);
+            None
+        }
+    }
+}
+
 fn load_jobs(
     paths: &[PathBuf],
     config: Option<PathBuf>,

@@ -9,7 +9,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::progress::Bars;
-use super::{World, exit, logging, output};
+use super::{World, exit, logging, output, runtime};
 use crate::api::{ClientConfig, StreamClient};
 use crate::archive::store;
 use crate::cli::{LogFormat, RunArgs};
@@ -52,15 +52,8 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
             return exit::INVALID;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            output::error(&format!("cannot start the async runtime: {e}"), None);
-            return exit::FAILED;
-        }
+    let Some(runtime) = runtime() else {
+        return exit::FAILED;
     };
     runtime.block_on(async {
         let reporter: Arc<dyn Reporter> = if interactive {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{World, exit, load_jobs, logging, output};
+use super::{World, exit, load_jobs, logging, output, runtime};
 use crate::archive::store;
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::job::{Job, STREAM_RETENTION};
@@ -95,15 +95,8 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
             return exit::FAILED;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            output::error(&format!("cannot start the async runtime: {e}"), None);
-            return exit::FAILED;
-        }
+    let Some(runtime) = runtime() else {
+        return exit::FAILED;
     };
     let now = world.now;
     let statuses: Vec<JobStatus> = runtime.block_on(async {

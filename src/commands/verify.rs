@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{World, exit, load_jobs, output};
+use super::{World, exit, load_jobs, output, runtime};
 use crate::archive::store::{self, StoreOptions};
 use crate::archive::store_url::StoreUrl;
 use crate::archive::verify::{Report, verify};
@@ -46,15 +46,8 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
             return exit::INVALID;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            output::error(&format!("cannot start the async runtime: {e}"), None);
-            return exit::FAILED;
-        }
+    let Some(runtime) = runtime() else {
+        return exit::FAILED;
     };
     let report = runtime.block_on(async {
         let store = store::open(&url, &options, &world.env_vars).map_err(|e| e.to_string())?;
