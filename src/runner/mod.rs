@@ -25,7 +25,8 @@ pub use pause::Phase;
 pub use tick::TickOutcome;
 
 use crate::api::StreamClient;
-use crate::archive::store::{self, Store};
+use crate::archive::store::{self, Store, StoreOptions};
+use crate::archive::store_url::StoreUrl;
 use crate::clock::SharedClock;
 use crate::config::job::Job;
 use crate::state::{Leases, Ledger};
@@ -55,6 +56,9 @@ impl Default for RunnerOptions {
     }
 }
 
+/// A destination's URL and options, and the store opened from them.
+type OpenDestination = (StoreUrl, StoreOptions, Store);
+
 /// What every run shares: the API client, the state store, the clock, open destinations.
 pub struct Runner {
     client: StreamClient,
@@ -63,7 +67,8 @@ pub struct Runner {
     state: Store,
     env_vars: Vec<(String, String)>,
     holder: String,
-    destinations: Mutex<HashMap<String, Store>>,
+    /// Per job: the destination as opened, and its store.
+    destinations: Mutex<HashMap<String, OpenDestination>>,
     reporter: Arc<dyn Reporter>,
     options: RunnerOptions,
     /// Cancelled on shutdown once the grace period is over: runs stop where they are
@@ -151,13 +156,16 @@ impl Runner {
         self.reporter.event(event);
     }
 
-    /// The job's destination, opened once per job.
+    /// The job's destination, opened once per job and again when a reload changed it.
     fn destination(&self, job: &Job) -> Result<Store, RunError> {
+        let wanted = (&job.destination.url, &job.destination.options);
         let mut open = self
             .destinations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(store) = open.get(&job.name) {
+        if let Some((url, options, store)) = open.get(&job.name)
+            && (url, options) == wanted
+        {
             return Ok(store.clone());
         }
         let store = store::open(
@@ -165,7 +173,14 @@ impl Runner {
             &job.destination.options,
             &self.env_vars,
         )?;
-        open.insert(job.name.clone(), store.clone());
+        open.insert(
+            job.name.clone(),
+            (
+                job.destination.url.clone(),
+                job.destination.options.clone(),
+                store.clone(),
+            ),
+        );
         Ok(store)
     }
 
