@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::{Cli, Command};
 use crate::config::interpolate::Env;
+use crate::config::job::Job;
 use crate::config::{LoadOptions, Loaded, MissingVars, load};
 
 /// Exit codes users and CI rely on.
@@ -61,6 +62,26 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
             None
         }
     }
+}
+
+/// The jobs named in `--job` (all when none is), or which names match no job.
+fn pick_jobs(jobs: &[Job], names: &[String]) -> Result<Vec<Job>, String> {
+    if names.is_empty() {
+        return Ok(jobs.to_vec());
+    }
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|n| !jobs.iter().any(|j| &j.name == *n))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!("no job named `{}`", unknown.join("`, `")));
+    }
+    Ok(jobs
+        .iter()
+        .filter(|j| names.contains(&j.name))
+        .cloned()
+        .collect())
 }
 
 fn load_jobs(

@@ -9,7 +9,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::progress::Bars;
-use super::{World, exit, logging, output, runtime};
+use super::{World, exit, logging, output, pick_jobs, runtime};
 use crate::api::{ClientConfig, StreamClient};
 use crate::archive::store;
 use crate::cli::{LogFormat, RunArgs};
@@ -18,7 +18,7 @@ use crate::config::job::{Job, JobSet, SecretSource};
 use crate::config::{LoadOptions, MissingVars, load};
 use crate::diagnostics::{Format, Summary, render};
 use crate::runner::daemon::{self, Control, DaemonOptions};
-use crate::runner::due::{due_ticks, next_tick};
+use crate::runner::due::next_tick;
 use crate::runner::{LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
 
 /// Set to a phase name, a run freezes there (for crash tests).
@@ -37,7 +37,7 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
     let Some(set) = load_set(&args.paths.paths, config.clone(), world) else {
         return exit::INVALID;
     };
-    let jobs = match select(&set.jobs, &args.jobs) {
+    let jobs = match pick_jobs(&set.jobs, &args.jobs) {
         Ok(jobs) => jobs,
         Err(message) => {
             output::error(&message, Some("`chatvault plan` lists the jobs"));
@@ -105,25 +105,6 @@ fn load_set(paths: &[PathBuf], config: Option<PathBuf>, world: &World<'_>) -> Op
         output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
     }
     loaded.set
-}
-
-fn select(jobs: &[Job], names: &[String]) -> Result<Vec<Job>, String> {
-    if names.is_empty() {
-        return Ok(jobs.to_vec());
-    }
-    let unknown: Vec<&str> = names
-        .iter()
-        .filter(|n| !jobs.iter().any(|j| &j.name == *n))
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(format!("no job named `{}`", unknown.join("`, `")));
-    }
-    Ok(jobs
-        .iter()
-        .filter(|j| names.contains(&j.name))
-        .cloned()
-        .collect())
 }
 
 fn build_runner(
@@ -207,46 +188,36 @@ async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize) -> u8 {
 }
 
 async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
-    let now = runner.clock().now();
-    let last_tick = match runner.ledger(&job.name).load().await {
-        Ok(state) => state.into_value().last_tick,
-        Err(e) => return (vec![format!("{}: failed: state: {e}", job.name)], true),
+    let outcomes = match runner.run_due(job).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => return (vec![format!("{}: failed: {e}", job.name)], true),
     };
-    let due = due_ticks(job, last_tick, now);
-    if due.is_empty() {
-        let next = next_tick(job, now).map_or_else(|| "none".into(), |t| t.to_rfc3339());
+    if outcomes.is_empty() {
+        let next =
+            next_tick(job, runner.clock().now()).map_or_else(|| "none".into(), |t| t.to_rfc3339());
         return (
             vec![format!("{}: nothing due (next tick {next})", job.name)],
             false,
         );
     }
-    let mut lines = Vec::new();
-    for tick in due {
-        let outcome = runner.run_tick(job, tick).await;
-        let (line, stop, failed) = match &outcome {
-            TickOutcome::Done {
-                archives,
-                bytes_stored,
-            } => (
-                format!("ok: {archives} new archive(s), {bytes_stored} bytes"),
-                false,
-                false,
-            ),
-            TickOutcome::AlreadyDone => ("already done".into(), false, false),
-            TickOutcome::Busy { holder } => (
-                format!("skipped: {holder} is running this job"),
-                true,
-                false,
-            ),
-            TickOutcome::Failed { error } => (format!("failed: {error}"), true, true),
-            TickOutcome::Interrupted => ("interrupted".into(), true, true),
-        };
-        lines.push(format!("{}: tick {}: {line}", job.name, tick.to_rfc3339()));
-        if stop {
-            return (lines, failed);
-        }
-    }
-    (lines, false)
+    let failed = outcomes.iter().any(|(_, o)| o.is_failure());
+    let lines = outcomes
+        .into_iter()
+        .map(|(tick, outcome)| {
+            let what = match outcome {
+                TickOutcome::Done {
+                    archives,
+                    bytes_stored,
+                } => format!("ok: {archives} new archive(s), {bytes_stored} bytes"),
+                TickOutcome::AlreadyDone => "already done".into(),
+                TickOutcome::Busy { holder } => format!("skipped: {holder} is running this job"),
+                TickOutcome::Failed { error } => format!("failed: {error}"),
+                TickOutcome::Interrupted => "interrupted".into(),
+            };
+            format!("{}: tick {}: {what}", job.name, tick.to_rfc3339())
+        })
+        .collect();
+    (lines, failed)
 }
 
 /// The daemon, with signals: TERM/INT drain then stop, a second one stops at once; HUP
@@ -282,7 +253,7 @@ async fn serve(
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading the job files");
                     match load_set(&args.paths.paths, config.clone(), world)
-                        .map(|set| select(&set.jobs, &args.jobs))
+                        .map(|set| pick_jobs(&set.jobs, &args.jobs))
                     {
                         Some(Ok(jobs)) => {
                             let _ = tx.send(Control::Reload(jobs)).await;

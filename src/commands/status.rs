@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{World, exit, load_jobs, logging, output, runtime};
+use super::{World, exit, load_jobs, logging, output, pick_jobs, runtime};
 use crate::archive::store;
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
-use crate::config::job::{Job, STREAM_RETENTION};
+use crate::config::job::Job;
 use crate::diagnostics::{Format, Summary, render};
 use crate::runner::due::{due_ticks, next_tick};
 use crate::runner::windows::kind_name;
@@ -70,20 +70,13 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
     let Some(set) = loaded.set else {
         return exit::INVALID;
     };
-    let unknown: Vec<&String> = args
-        .jobs
-        .iter()
-        .filter(|n| !set.jobs.iter().any(|j| &j.name == *n))
-        .collect();
-    if let Some(name) = unknown.first() {
-        output::error(&format!("no job named `{name}`"), None);
-        return exit::INVALID;
-    }
-    let jobs: Vec<&Job> = set
-        .jobs
-        .iter()
-        .filter(|j| args.jobs.is_empty() || args.jobs.contains(&j.name))
-        .collect();
+    let jobs = match pick_jobs(&set.jobs, &args.jobs) {
+        Ok(jobs) => jobs,
+        Err(message) => {
+            output::error(&message, Some("`chatvault plan` lists the jobs"));
+            return exit::INVALID;
+        }
+    };
     let state = match store::open(
         &set.settings.state,
         &set.settings.state_options,
@@ -101,7 +94,7 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
     let now = world.now;
     let statuses: Vec<JobStatus> = runtime.block_on(async {
         let mut out = Vec::new();
-        for job in jobs {
+        for job in &jobs {
             let ledger = Ledger::open(state.clone(), &job.name);
             out.push(match ledger.load().await {
                 Ok(s) => status(job, s.value(), now),
@@ -143,7 +136,7 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
             .in_flight
             .iter()
             .map(|t| {
-                let lapses_at = t.created_at + STREAM_RETENTION;
+                let lapses_at = t.lapses_at();
                 TaskStatus {
                     task_id: t.task_id.clone(),
                     key: t.key.clone(),
@@ -152,7 +145,7 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
                     created_at: t.created_at,
                     age_hours: (now - t.created_at).num_hours(),
                     days_left: (lapses_at - now).num_days(),
-                    lapse_risk: lapses_at - job.retention.warn_before <= now,
+                    lapse_risk: job.retention.at_risk(lapses_at, now),
                 }
             })
             .collect(),

@@ -179,6 +179,13 @@ pub struct Retention {
     pub warn_before: TimeDelta,
 }
 
+impl Retention {
+    /// Whether a file Stream deletes at `lapses_at` is close enough to flag at `now`.
+    pub fn at_risk(&self, lapses_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        lapses_at - self.warn_before <= now
+    }
+}
+
 impl fmt::Display for ExportVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

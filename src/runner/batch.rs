@@ -18,7 +18,7 @@ use crate::api::{ApiError, ChannelsExport, TaskKind};
 use crate::archive::manifest::{self, FORMAT, Manifest};
 use crate::archive::store::Store;
 use crate::archive::transfer::{Target, TransferError, Transferred, transfer_with_retries};
-use crate::config::job::{ExportVersion, Job, STREAM_RETENTION};
+use crate::config::job::{ExportVersion, Job};
 use crate::state::{ExportKind, InFlight, Ledger};
 
 pub enum BatchDone {
@@ -153,9 +153,9 @@ impl Runner {
             .into_iter()
             .find(|t| t.key == batch.key);
         if let Some(task) = recorded {
-            let lapses_at = task.created_at + STREAM_RETENTION;
+            let lapses_at = task.lapses_at();
             if lapses_at > now {
-                if lapses_at - job.retention.warn_before <= now {
+                if job.retention.at_risk(lapses_at, now) {
                     self.report(&Event::LapseRisk {
                         batch: me.clone(),
                         task_id: task.task_id.clone(),
@@ -281,18 +281,9 @@ impl Runner {
         tick: DateTime<Utc>,
         key: &str,
     ) -> Result<(), RunError> {
-        let recorded = ledger
-            .load()
-            .await?
-            .value()
-            .in_flight
-            .iter()
-            .any(|t| t.key == key);
-        if recorded {
-            self.update_claimed(ledger, tick, |s| s.in_flight.retain(|t| t.key != key))
-                .await?;
-        }
-        Ok(())
+        self.update_claimed(ledger, tick, |s| s.in_flight.retain(|t| t.key != key))
+            .await
+            .map(drop)
     }
 }
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::due::{due_ticks, next_tick};
+use super::due::next_tick;
 use super::{Runner, TickOutcome};
 use crate::config::job::{Job, Overlap};
 
@@ -181,7 +181,7 @@ fn reload(slots: &mut HashMap<String, Slot>, jobs: Vec<Job>, now: DateTime<Utc>)
     tracing::info!(jobs = slots.len(), "job files reloaded");
 }
 
-/// Runs the job's due ticks in order; stops at the first that does not succeed.
+/// Runs the job's due ticks once a permit (and the jitter) allows.
 async fn run_due(
     runner: Arc<Runner>,
     job: Job,
@@ -195,21 +195,12 @@ async fn run_due(
         let delay = jitter.mul_f64(rand::random::<f64>());
         runner.clock().sleep(delay).await;
     }
-    let last_tick = match runner.ledger(&job.name).load().await {
-        Ok(state) => state.into_value().last_tick,
-        Err(e) => {
-            tracing::error!(job = %job.name, error = %e, "cannot read the job's state");
-            return job.name;
-        }
-    };
-    for tick in due_ticks(&job, last_tick, runner.clock().now()) {
-        match runner.run_tick(&job, tick).await {
-            TickOutcome::Done { .. } | TickOutcome::AlreadyDone => {}
-            TickOutcome::Busy { holder } => {
+    match runner.run_due(&job).await {
+        Err(e) => tracing::error!(job = %job.name, error = %e, "cannot read the job's state"),
+        Ok(outcomes) => {
+            if let Some((tick, TickOutcome::Busy { holder })) = outcomes.last() {
                 tracing::info!(job = %job.name, %tick, %holder, "another process is running this job");
-                break;
             }
-            TickOutcome::Failed { .. } | TickOutcome::Interrupted => break,
         }
     }
     job.name

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::batch::BatchDone;
+use super::due::due_ticks;
 use super::error::RunError;
 use super::events::Event;
 use super::lease_keeper::LeaseKeeper;
@@ -32,8 +33,14 @@ pub enum TickOutcome {
 }
 
 impl TickOutcome {
+    /// The run did not finish its tick: a failure, or a shutdown that cut it short.
     pub fn is_failure(&self) -> bool {
-        matches!(self, TickOutcome::Failed { .. })
+        matches!(self, TickOutcome::Failed { .. } | TickOutcome::Interrupted)
+    }
+
+    /// Later ticks of the job may run after this one.
+    fn lets_later_ticks_run(&self) -> bool {
+        matches!(self, TickOutcome::Done { .. } | TickOutcome::AlreadyDone)
     }
 }
 
@@ -45,6 +52,22 @@ enum Claimed {
 }
 
 impl Runner {
+    /// Runs the job's due ticks (by its `catch_up` policy and the ledger) in order, stopping at
+    /// the first that does not succeed. Empty when nothing is due.
+    pub async fn run_due(&self, job: &Job) -> Result<Vec<(DateTime<Utc>, TickOutcome)>, RunError> {
+        let last_tick = self.ledger(&job.name).load().await?.into_value().last_tick;
+        let mut outcomes = Vec::new();
+        for tick in due_ticks(job, last_tick, self.clock.now()) {
+            let outcome = self.run_tick(job, tick).await;
+            let go_on = outcome.lets_later_ticks_run();
+            outcomes.push((tick, outcome));
+            if !go_on {
+                break;
+            }
+        }
+        Ok(outcomes)
+    }
+
     /// Runs `job`'s tick `tick`: takes its lease, archives every open window and the new one,
     /// and moves the watermark when all of it is committed.
     pub async fn run_tick(&self, job: &Job, tick: DateTime<Utc>) -> TickOutcome {
@@ -169,60 +192,43 @@ impl Runner {
         }
 
         let now = self.clock.now();
-        if errors.is_empty() {
+        let error = (!errors.is_empty()).then(|| summarize(&errors));
+        if error.is_none() {
             self.pause_point(&job.name, Phase::Watermark).await;
-            let done_until = windows.iter().map(|w| w.until).max();
-            self.update_claimed(&ledger, tick, |s| {
+        }
+        let done_until = windows.iter().map(|w| w.until).max();
+        self.update_claimed(&ledger, tick, |s| {
+            if error.is_none() {
                 s.open.retain(|w| !windows.contains(w));
                 s.watermark = s.watermark.max(done_until);
                 s.last_tick = s.last_tick.max(Some(tick));
-                s.claim = None;
-                s.record_outcome(Outcome {
-                    tick,
-                    finished_at: now,
-                    ok: true,
-                    error: None,
-                    archives,
-                    bytes_stored,
-                });
-            })
-            .await?;
-            self.report(&Event::TickFinished {
-                job: job.name.clone(),
+            }
+            s.claim = None;
+            s.record_outcome(Outcome {
                 tick,
-                ok: true,
+                finished_at: now,
+                ok: error.is_none(),
+                error: error.clone(),
                 archives,
                 bytes_stored,
-                error: None,
             });
-            Ok(TickOutcome::Done {
+        })
+        .await?;
+        self.report(&Event::TickFinished {
+            job: job.name.clone(),
+            tick,
+            ok: error.is_none(),
+            archives,
+            bytes_stored,
+            error: error.clone(),
+        });
+        Ok(match error {
+            None => TickOutcome::Done {
                 archives,
                 bytes_stored,
-            })
-        } else {
-            let error = summarize(&errors);
-            self.update_claimed(&ledger, tick, |s| {
-                s.claim = None;
-                s.record_outcome(Outcome {
-                    tick,
-                    finished_at: now,
-                    ok: false,
-                    error: Some(error.clone()),
-                    archives,
-                    bytes_stored,
-                });
-            })
-            .await?;
-            self.report(&Event::TickFinished {
-                job: job.name.clone(),
-                tick,
-                ok: false,
-                archives,
-                bytes_stored,
-                error: Some(error.clone()),
-            });
-            Ok(TickOutcome::Failed { error })
-        }
+            },
+            Some(error) => TickOutcome::Failed { error },
+        })
     }
 
     /// Makes this run the job's owner in the ledger, unless the tick is done or another live
@@ -261,7 +267,8 @@ impl Runner {
     }
 
     /// Applies `change` to the newest state and commits it, as long as this run still owns
-    /// the job; on a lost race, loads again and reapplies.
+    /// the job; on a lost race, loads again and reapplies. A change that changes nothing
+    /// writes nothing.
     pub(super) async fn update_claimed<F>(
         &self,
         ledger: &Ledger,
@@ -285,6 +292,9 @@ impl Runner {
             }
             let mut next = prev.value().clone();
             change(&mut next);
+            if next == *prev.value() {
+                return Ok(next);
+            }
             match ledger.commit(&prev, next).await {
                 Ok(committed) => return Ok(committed.into_value()),
                 Err(e) if e.is_conflict() => {}

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::io::Nonced;
+use crate::config::job::STREAM_RETENTION;
 
 /// The ledger record layout; bumped on incompatible changes. A reader refuses records newer
 /// than it understands instead of guessing at them.
@@ -111,6 +112,13 @@ pub struct OpenWindow {
 pub struct Claim {
     pub tick: DateTime<Utc>,
     pub holder: String,
+}
+
+impl InFlight {
+    /// When Stream deletes the task's file.
+    pub fn lapses_at(&self) -> DateTime<Utc> {
+        self.created_at + STREAM_RETENTION
+    }
 }
 
 /// How a run of one tick ended.
