@@ -92,7 +92,8 @@ pub struct ValidateArgs {
     #[command(flatten)]
     pub paths: Paths,
 
-    /// How to print problems: for people, for scripts, or as GitHub Actions annotations
+    /// How to print problems: for people, for scripts, as GitHub Actions annotations, or as
+    /// SARIF for code scanning
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
     pub format: DiagnosticFormat,
 
@@ -216,9 +217,15 @@ pub struct SchemaArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiagnosticFormat {
+    /// `file:line:col: field.path: message` lines and a summary, for people
     Human,
+    /// One JSON document: `valid`, counts, and `diagnostics[]` with file, line, column, path,
+    /// severity and message
     Json,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`) that annotate a pull request
     Github,
+    /// A SARIF 2.1.0 log, for code scanning (e.g. GitHub's upload-sarif action)
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

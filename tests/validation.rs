@@ -1004,11 +1004,166 @@ fn json_format_of_a_clean_run_says_valid() {
     );
 }
 
+/// The official SARIF 2.1.0 schema (see `tests/fixtures/sarif/README.md` for where it came from).
+fn sarif_validator() -> jsonschema::Validator {
+    let path = crate_root().join("tests/fixtures/sarif/sarif-schema-2.1.0.json");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
+    jsonschema::validator_for(&json(&text)).expect("the SARIF schema compiles")
+}
+
+/// Parses SARIF output and fails with every schema violation listed when it does not conform.
+fn conforming_sarif(text: &str) -> Value {
+    let log = json(text);
+    let problems: Vec<String> = sarif_validator()
+        .iter_errors(&log)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "not valid SARIF 2.1.0:\n{}\n{text}",
+        problems.join("\n")
+    );
+    log
+}
+
+#[test]
+fn the_vendored_sarif_schema_rejects_what_it_should() {
+    // Guards the guard: a schema that accepted anything would make the tests below pass.
+    let validator = sarif_validator();
+    let minimal = serde_json::json!({
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "chatvault"}}, "results": []}]
+    });
+    assert!(validator.is_valid(&minimal));
+    let mut bad_level = minimal.clone();
+    bad_level["runs"][0]["results"] =
+        serde_json::json!([{"level": "fatal", "message": {"text": "x"}}]);
+    assert!(!validator.is_valid(&bad_level));
+    let mut no_driver = minimal;
+    no_driver["runs"][0]["tool"] = serde_json::json!({});
+    assert!(!validator.is_valid(&no_driver));
+}
+
+#[test]
+fn sarif_format_of_broken_files_conforms_to_the_sarif_schema_and_matches_json() {
+    let (code, stdout, stderr) = run(&["validate", "--format", "sarif", MANY_BROKEN]);
+    assert_eq!(code, 2, "{stderr}");
+    let log = conforming_sarif(&stdout);
+    let (_, report, _) = run(&["validate", "--format", "json", MANY_BROKEN]);
+    let report = json(&report);
+
+    assert_eq!(log["version"], "2.1.0");
+    let runs = log["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "one run");
+    let driver = &runs[0]["tool"]["driver"];
+    assert_eq!(driver["name"], "chatvault");
+    assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
+
+    let rules = driver["rules"].as_array().expect("rules");
+    let rule_ids: Vec<&str> = rules
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    let distinct: BTreeSet<&str> = rule_ids.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        rule_ids.len(),
+        "rules are listed once: {rule_ids:?}"
+    );
+
+    let results = runs[0]["results"].as_array().expect("results");
+    let diagnostics = report["diagnostics"].as_array().expect("diagnostics");
+    assert_eq!(results.len(), diagnostics.len(), "a result per diagnostic");
+    let files: BTreeSet<&str> = results
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .expect("uri")
+        })
+        .collect();
+    assert_eq!(files.len(), 3, "every file of the folder: {files:?}");
+    let mut used = BTreeSet::new();
+    for (result, d) in results.iter().zip(diagnostics) {
+        let location = &result["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uri"], d["file"], "{result}");
+        assert_eq!(location["region"]["startLine"], d["line"], "{result}");
+        assert_eq!(location["region"]["startColumn"], d["column"], "{result}");
+        assert_eq!(result["level"], d["severity"], "{result}");
+        let text = result["message"]["text"].as_str().expect("message");
+        assert_eq!(
+            text,
+            format!(
+                "{}: {}",
+                d["path"].as_str().expect("path"),
+                d["message"].as_str().expect("message")
+            )
+        );
+        // The result names its rule both ways, and the rule exists.
+        let index = result["ruleIndex"].as_u64().expect("ruleIndex");
+        let id = result["ruleId"].as_str().expect("ruleId");
+        assert_eq!(rule_ids.get(index as usize), Some(&id), "{result}");
+        used.insert(id);
+    }
+    assert_eq!(used, distinct, "every rule listed is used");
+    // Rules are fields of the job file, described as the JSON Schema describes them.
+    let schedule = rules
+        .iter()
+        .find(|r| r["id"] == "schedule")
+        .expect("schedule rule");
+    assert!(
+        schedule["fullDescription"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("cron")),
+        "{schedule}"
+    );
+}
+
+#[test]
+fn sarif_format_of_valid_files_conforms_and_has_no_results() {
+    let (code, stdout, stderr) = run(&["validate", "--format", "sarif", VALID]);
+    assert_eq!(code, 0, "{stderr}");
+    let log = conforming_sarif(&stdout);
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+    assert_eq!(
+        log["runs"][0]["tool"]["driver"]["rules"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn sarif_format_marks_warnings_as_warnings_and_places_file_level_problems() {
+    let project = Project::new();
+    let dup = project.job("dup.yaml", "schedule: \"@daily\"\nusers: [alice, alice]\n");
+    let (code, stdout, _) = project.run(&["validate", "--format", "sarif", &dup]);
+    assert_eq!(code, 0);
+    let log = conforming_sarif(&stdout);
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["level"], "warning", "{result}");
+    assert_eq!(result["ruleId"], "users", "{result}");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 2, "startColumn": 16})
+    );
+
+    // Problems of the file as a whole, and a name no URI can hold as it is.
+    let empty = project.job("empty job.yaml", "");
+    let (code, stdout, _) = project.run(&["validate", "--format", "sarif", &empty]);
+    assert_eq!(code, 2);
+    let log = conforming_sarif(&stdout);
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "file", "{result}");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "jobs/empty%20job.yaml"
+    );
+}
+
 #[test]
 fn deny_warnings_turns_a_warning_only_run_into_exit_2() {
     let project = Project::new();
     let job = project.job("dup.yaml", "schedule: \"@daily\"\nusers: [alice, alice]\n");
-    for format in ["human", "json", "github"] {
+    for format in ["human", "json", "github", "sarif"] {
         let (code, stdout, _) = project.run(&["validate", "--format", format, &job]);
         assert_eq!(code, 0, "{format}: a warning alone passes\n{stdout}");
         assert!(stdout.contains("listed twice"), "{stdout}");

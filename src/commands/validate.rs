@@ -12,6 +12,7 @@ pub fn run(args: &ValidateArgs, config: Option<PathBuf>, world: &World<'_>) -> u
         DiagnosticFormat::Human => Format::Human,
         DiagnosticFormat::Json => Format::Json,
         DiagnosticFormat::Github => Format::Github,
+        DiagnosticFormat::Sarif => Format::Sarif,
     };
     let summary = Summary {
         files: loaded.files,

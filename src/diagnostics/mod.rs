@@ -1,6 +1,7 @@
 //! Problems found in job and config files, gathered from every file before any is printed.
 
 mod render;
+mod sarif;
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Diagnostics as people, scripts and CI annotations read them.
+//! Diagnostics as people, scripts and CI annotations read them (SARIF in `sarif.rs`).
 
 use std::fmt::Write as _;
 
@@ -14,6 +14,8 @@ pub enum Format {
     Json,
     /// GitHub Actions workflow commands, which annotate the pull request's diff.
     Github,
+    /// A SARIF 2.1.0 log, for code scanning.
+    Sarif,
 }
 
 /// The verdict a report ends with.
@@ -36,6 +38,7 @@ pub fn render(diagnostics: &Diagnostics, summary: Summary, format: Format) -> St
         Format::Human => human(diagnostics, summary),
         Format::Json => json(diagnostics, summary),
         Format::Github => github(diagnostics),
+        Format::Sarif => super::sarif::sarif(diagnostics),
     }
 }
 
