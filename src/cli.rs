@@ -15,6 +15,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         and users to export, which stretch of message time, when (cron), and where the archives \
         go (S3, GCS or a local folder). A global chatvault.yaml|toml beside the jobs folder holds \
         the API credentials, the state location and defaults.\n\n\
+        Getting started:\n  \
+        chatvault validate jobs/          check every job file (no network, no secrets)\n  \
+        chatvault plan jobs/              show what the next runs would archive\n  \
+        chatvault run --once jobs/        run what is due now, then exit (cron jobs)\n  \
+        chatvault run jobs/               run every job on its schedule (daemon)\n  \
+        chatvault status jobs/            last success, watermark and tasks in flight per job\n\n\
+        Environment: STREAM_API_KEY and STREAM_API_SECRET (the defaults of api.key and \
+        api.secret in the global config), AWS_* and GOOGLE_* for S3 and GCS stores, \
+        CHATVAULT_LOG for the log level. `chatvault <command> --help` tells more about each \
+        command.\n\n\
         Exit codes: 0 ok, 1 a run failed, 2 invalid job files or bad usage.",
     propagate_version = true
 )]
@@ -22,7 +32,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// The global config file [default: chatvault.yaml, .yml or .toml in the folder that holds the jobs folder]
+    /// The global config file (API credentials, state location, defaults) [default:
+    /// chatvault.yaml, .yml or .toml in the folder that holds the jobs folder, if there is one]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -42,12 +53,20 @@ pub enum LogFormat {
 pub enum Command {
     /// Check job files and the global config, and report every problem of every file at once
     ///
-    /// Prints each problem as `file:line:col: field.path: message`. Exits 0 when every file is
-    /// valid, 2 otherwise. Needs no network and no secrets: an unset ${VAR} is a warning here.
+    /// Prints each problem as `file:line:col: field.path: message`, then a summary. Exits 0 when
+    /// every file is valid (warnings allowed unless --deny-warnings), 2 otherwise. Needs no
+    /// network and no secrets: an unset ${VAR} is a warning here.
+    ///
+    /// In CI, `--format github` annotates a pull request and `--format sarif` feeds code
+    /// scanning, e.g. `chatvault validate --format sarif jobs/ > chatvault.sarif`.
     Validate(ValidateArgs),
     /// Show what each job's next ticks would do: windows, export requests and object keys
     ///
-    /// A pure function of the job files and the clock; pin the clock with --now to compare runs.
+    /// Validates the files first (exit 2 and the problems when any is invalid), then prints,
+    /// per job, its next --next ticks in its time zone, the window of message time each would
+    /// archive, the export requests (at most 25 channels or users each) and the object key of
+    /// each archive. Needs no network, no secrets and no state: it plans as if every planned
+    /// tick succeeds. Pin the clock with --now to compare runs.
     Plan(PlanArgs),
     /// Run jobs: as a daemon (default), once (--once, for cron jobs), or as a dry run
     ///
@@ -76,13 +95,26 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write the JSON Schemas of job files and of the global config
     ///
-    /// Point editors at them with `# yaml-language-server: $schema=../schemas/job.schema.json`.
+    /// Point editors at them with `# yaml-language-server: $schema=../schemas/job.schema.json`
+    /// as a job file's first line. `--check` in CI fails when the committed files are stale.
     Schema(SchemaArgs),
+    /// Print a shell completion script for bash, zsh or fish
+    ///
+    /// The script completes every subcommand, flag and flag value of this version; regenerate
+    /// it after upgrading. Install it where your shell looks for completions, e.g.:
+    ///
+    ///   bash:  chatvault completions bash > ~/.local/share/bash-completion/completions/chatvault
+    ///   zsh:   chatvault completions zsh > ~/.zfunc/_chatvault
+    ///          (with `fpath=(~/.zfunc $fpath)` before `compinit` in ~/.zshrc)
+    ///   fish:  chatvault completions fish > ~/.config/fish/completions/chatvault.fish
+    #[command(verbatim_doc_comment)]
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct Paths {
-    /// Job files, or folders searched recursively for *.yaml, *.yml and *.toml
+    /// Job files, or folders searched recursively for *.yaml, *.yml and *.toml (hidden folders
+    /// and chatvault.yaml|yml|toml are skipped)
     #[arg(value_name = "PATH", default_value = "jobs")]
     pub paths: Vec<PathBuf>,
 }
@@ -104,15 +136,16 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanOptions {
-    /// Plan as if it were this time (RFC 3339, e.g. 2026-03-28T12:00:00Z) [default: now]
+    /// Plan as if it were this time (RFC 3339, e.g. 2026-03-28T12:00:00Z); with `run`, only
+    /// together with --dry-run [default: now]
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,
 
-    /// How many upcoming ticks to show per job
+    /// How many upcoming ticks to show per job (with `run`: for --dry-run)
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub next: usize,
 
-    /// How to print the plan
+    /// How to print the plan (with `run`: for --dry-run)
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 }
@@ -215,6 +248,20 @@ pub struct SchemaArgs {
     pub check: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiagnosticFormat {
     /// `file:line:col: field.path: message` lines and a summary, for people
@@ -230,7 +277,9 @@ pub enum DiagnosticFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
+    /// Text for people
     Human,
+    /// One pretty-printed JSON document, for scripts
     Json,
 }
 

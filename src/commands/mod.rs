@@ -1,5 +1,6 @@
 //! What each subcommand does, from parsed arguments to an exit code.
 
+mod completions;
 mod logging;
 mod output;
 mod plan;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
         Command::Status(args) => status::run(&args, cli.config, cli.log_format, world),
         Command::Verify(args) => verify::run(&args, cli.config, world),
         Command::Schema(args) => schema::run(&args),
+        Command::Completions(args) => completions::run(&args),
     };
     ExitCode::from(code)
 }
