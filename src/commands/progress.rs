@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::runner::events::{BatchRef, Event, log};
-use crate::runner::{Reporter, windows::kind_name};
+use crate::runner::{Reporter, TickOutcome, windows::kind_name};
 
 pub struct Bars {
     multi: MultiProgress,
@@ -57,6 +57,7 @@ impl Reporter for Bars {
                 tick,
                 windows,
                 batches,
+                ..
             } => self.line(format!(
                 "{job}: tick {tick}: {batches} batch(es) in {windows} window(s)"
             )),
@@ -90,20 +91,24 @@ impl Reporter for Bars {
             Event::TickFinished {
                 job,
                 tick,
-                ok: true,
-                archives,
-                bytes_stored,
+                outcome:
+                    TickOutcome::Done {
+                        archives,
+                        bytes_stored,
+                    },
                 ..
             } => self.line(format!(
                 "{job}: tick {tick}: done, {archives} new archive(s), {}",
                 HumanBytes(*bytes_stored)
             )),
             Event::TickFinished {
-                job, tick, error, ..
-            } => self.line(format!(
-                "{job}: tick {tick}: failed: {}",
-                error.as_deref().unwrap_or("unknown error")
-            )),
+                job,
+                tick,
+                outcome: TickOutcome::Failed { error },
+                ..
+            } => self.line(format!("{job}: tick {tick}: failed: {error}")),
+            // `run --once` prints these in its summary.
+            Event::TickFinished { .. } => {}
             Event::LapseRisk { .. } | Event::Lapsed { .. } | Event::Paused { .. } => {
                 self.multi.suspend(|| log(event));
             }

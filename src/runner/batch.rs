@@ -27,10 +27,17 @@ pub enum BatchDone {
 }
 
 impl Runner {
-    pub(super) fn batch_ref(&self, job: &Job, tick: DateTime<Utc>, batch: &Batch) -> BatchRef {
+    pub(super) fn batch_ref(
+        &self,
+        job: &Job,
+        tick: DateTime<Utc>,
+        run_id: &str,
+        batch: &Batch,
+    ) -> BatchRef {
         BatchRef {
             job: job.name.clone(),
             tick,
+            run_id: run_id.to_owned(),
             kind: batch.kind,
             batch: batch.number,
             key: batch.key.clone(),
@@ -42,9 +49,10 @@ impl Runner {
         job: &Job,
         ledger: &Ledger,
         tick: DateTime<Utc>,
+        run_id: &str,
         batch: &Batch,
     ) -> Result<BatchDone, RunError> {
-        let me = self.batch_ref(job, tick, batch);
+        let me = self.batch_ref(job, tick, run_id, batch);
         let dest = self.destination(job)?;
         if manifest::read(&dest, &batch.key).await?.is_some() {
             self.forget(ledger, tick, &batch.key).await?;

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::pause::Phase;
+use super::tick::TickOutcome;
 use crate::state::ExportKind;
 
 /// One batch: an export request and the archive it becomes.
@@ -12,6 +13,8 @@ use crate::state::ExportKind;
 pub struct BatchRef {
     pub job: String,
     pub tick: DateTime<Utc>,
+    /// The run working on it (see [`Event::TickStarted`]).
+    pub run_id: String,
     pub kind: ExportKind,
     pub batch: u32,
     /// The archive's key below the destination.
@@ -20,9 +23,12 @@ pub struct BatchRef {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// A run took the tick. Its `run_id` tells this run's log lines from those of an earlier
+    /// (crashed, interrupted) or concurrent run of the same tick.
     TickStarted {
         job: String,
         tick: DateTime<Utc>,
+        run_id: String,
         windows: usize,
         batches: usize,
     },
@@ -73,18 +79,31 @@ pub enum Event {
         job: String,
         phase: Phase,
     },
+    /// Every run ends with this, whatever happened (also when it never started: busy, done).
     TickFinished {
         job: String,
         tick: DateTime<Utc>,
-        ok: bool,
-        archives: u32,
-        bytes_stored: u64,
-        error: Option<String>,
+        run_id: String,
+        outcome: TickOutcome,
+        /// It succeeded and the job's previous run had failed.
+        recovered: bool,
     },
 }
 
 pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
+}
+
+/// Hands each event to several reporters in turn (log lines or bars, metrics,
+/// notifications).
+pub struct Fanout(pub Vec<std::sync::Arc<dyn Reporter>>);
+
+impl Reporter for Fanout {
+    fn event(&self, event: &Event) {
+        for reporter in &self.0 {
+            reporter.event(event);
+        }
+    }
 }
 
 /// Logs each event through `tracing`: one line per state change.
@@ -102,20 +121,21 @@ pub fn log(event: &Event) {
         Event::TickStarted {
             job,
             tick,
+            run_id,
             windows,
             batches,
-        } => tracing::info!(%job, %tick, windows, batches, "run started"),
+        } => tracing::info!(%job, %tick, %run_id, windows, batches, "run started"),
         Event::AlreadyArchived(b) => {
-            tracing::info!(job = %b.job, tick = %b.tick, batch = b.batch, key = %b.key, "already archived")
+            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, key = %b.key, "already archived")
         }
         Event::Created { batch: b, task_id } => {
-            tracing::info!(job = %b.job, tick = %b.tick, batch = b.batch, %task_id, "export task created")
+            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, "export task created")
         }
         Event::Resumed { batch: b, task_id } => {
-            tracing::info!(job = %b.job, tick = %b.tick, batch = b.batch, %task_id, "export task resumed")
+            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, "export task resumed")
         }
         Event::Exported { batch: b, task_id } => {
-            tracing::info!(job = %b.job, tick = %b.tick, batch = b.batch, %task_id, "export ready; transferring")
+            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, "export ready; transferring")
         }
         Event::Transferring { .. } => {}
         Event::Archived {
@@ -123,10 +143,10 @@ pub fn log(event: &Event) {
             bytes_source,
             bytes_stored,
         } => {
-            tracing::info!(job = %b.job, tick = %b.tick, batch = b.batch, key = %b.key, bytes_source, bytes_stored, "archived")
+            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, key = %b.key, bytes_source, bytes_stored, "archived")
         }
         Event::BatchFailed { batch: b, error } => {
-            tracing::error!(job = %b.job, tick = %b.tick, batch = b.batch, key = %b.key, %error, "batch failed")
+            tracing::error!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, key = %b.key, %error, "batch failed")
         }
         Event::LapseRisk {
             batch: b,
@@ -134,10 +154,10 @@ pub fn log(event: &Event) {
             created_at,
             days_left,
         } => {
-            tracing::warn!(job = %b.job, batch = b.batch, %task_id, %created_at, days_left, "export task is close to Stream's 60-day limit")
+            tracing::warn!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, %created_at, days_left, "export task is close to Stream's 60-day limit")
         }
         Event::Lapsed { batch: b, task_id } => {
-            tracing::warn!(job = %b.job, batch = b.batch, %task_id, "export task lapsed after 60 days; exporting again")
+            tracing::warn!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, "export task lapsed after 60 days; exporting again")
         }
         Event::Paused { job, phase } => {
             tracing::warn!(%job, %phase, "paused (CHATVAULT_PAUSE_AT); waiting to be killed")
@@ -145,16 +165,28 @@ pub fn log(event: &Event) {
         Event::TickFinished {
             job,
             tick,
-            ok,
-            archives,
-            bytes_stored,
-            error,
-        } => {
-            if *ok {
-                tracing::info!(%job, %tick, archives, bytes_stored, "run succeeded")
-            } else {
-                tracing::error!(%job, %tick, archives, error = error.as_deref().unwrap_or(""), "run failed")
+            run_id,
+            outcome,
+            recovered,
+        } => match outcome {
+            TickOutcome::Done {
+                archives,
+                bytes_stored,
+            } => {
+                tracing::info!(%job, %tick, %run_id, archives, bytes_stored, recovered, "run succeeded")
             }
-        }
+            TickOutcome::AlreadyDone => {
+                tracing::info!(%job, %tick, %run_id, "tick already done by an earlier run")
+            }
+            TickOutcome::Busy { holder } => {
+                tracing::info!(%job, %tick, %run_id, %holder, "another process is running this job")
+            }
+            TickOutcome::Failed { error } => {
+                tracing::error!(%job, %tick, %run_id, %error, "run failed")
+            }
+            TickOutcome::Interrupted => {
+                tracing::warn!(%job, %tick, %run_id, "run interrupted by shutdown; it resumes on the next start")
+            }
+        },
     }
 }

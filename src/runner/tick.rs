@@ -69,18 +69,38 @@ impl Runner {
     }
 
     /// Runs `job`'s tick `tick`: takes its lease, archives every open window and the new one,
-    /// and moves the watermark when all of it is committed.
+    /// and moves the watermark when all of it is committed. Reports how it ended, whatever
+    /// happened.
     pub async fn run_tick(&self, job: &Job, tick: DateTime<Utc>) -> TickOutcome {
+        let run_id = new_run_id();
+        let (outcome, recovered) = self.run_tick_as(job, tick, &run_id).await;
+        self.report(&Event::TickFinished {
+            job: job.name.clone(),
+            tick,
+            run_id,
+            outcome: outcome.clone(),
+            recovered,
+        });
+        outcome
+    }
+
+    /// The run; `true` beside a success that follows a failed run.
+    async fn run_tick_as(
+        &self,
+        job: &Job,
+        tick: DateTime<Utc>,
+        run_id: &str,
+    ) -> (TickOutcome, bool) {
         let leases = self.leases(&job.name);
         let lease = match leases.acquire(tick, self.options.lease_ttl).await {
             Ok(lease) => lease,
-            Err(StateError::Held { holder, .. }) => return TickOutcome::Busy { holder },
-            Err(e) => return self.failed(job, tick, &e.into()),
+            Err(StateError::Held { holder, .. }) => return (TickOutcome::Busy { holder }, false),
+            Err(e) => return (failed(&e.into()), false),
         };
         let mut keeper =
             LeaseKeeper::start(leases, lease, self.options.lease_ttl, self.clock.clone());
         let outcome = tokio::select! {
-            outcome = self.run_leased(job, tick) => outcome,
+            outcome = self.run_leased(job, tick, run_id) => outcome,
             () = keeper.lost() => Err(E::LostClaim { tick: tick.to_rfc3339() }),
             () = self.cancel.cancelled() => Err(E::Interrupted),
         };
@@ -88,40 +108,30 @@ impl Runner {
             // Hand the job over at once instead of when the lease runs out.
             let ledger = self.ledger(&job.name);
             if let Err(e) = self.update_claimed(&ledger, tick, |s| s.claim = None).await {
-                tracing::warn!(job = %job.name, error = %e, "could not clear the run's claim");
+                tracing::warn!(job = %job.name, %run_id, error = %e, "could not clear the run's claim");
             }
         }
         keeper.release().await;
         match outcome {
-            Ok(outcome) => outcome,
-            Err(E::Interrupted) => {
-                tracing::warn!(job = %job.name, %tick, "run interrupted by shutdown");
-                TickOutcome::Interrupted
-            }
-            Err(e) => self.failed(job, tick, &e),
+            Ok(done) => done,
+            Err(E::Interrupted) => (TickOutcome::Interrupted, false),
+            Err(e) => (failed(&e), false),
         }
     }
 
-    fn failed(&self, job: &Job, tick: DateTime<Utc>, error: &RunError) -> TickOutcome {
-        let error = error.to_string();
-        self.report(&Event::TickFinished {
-            job: job.name.clone(),
-            tick,
-            ok: false,
-            archives: 0,
-            bytes_stored: 0,
-            error: Some(error.clone()),
-        });
-        TickOutcome::Failed { error }
-    }
-
-    async fn run_leased(&self, job: &Job, tick: DateTime<Utc>) -> Result<TickOutcome, RunError> {
+    async fn run_leased(
+        &self,
+        job: &Job,
+        tick: DateTime<Utc>,
+        run_id: &str,
+    ) -> Result<(TickOutcome, bool), RunError> {
         let ledger = self.ledger(&job.name);
         let state = match self.claim(job, &ledger, tick).await? {
             Claimed::Ours(state) => state,
-            Claimed::AlreadyDone => return Ok(TickOutcome::AlreadyDone),
-            Claimed::Busy(holder) => return Ok(TickOutcome::Busy { holder }),
+            Claimed::AlreadyDone => return Ok((TickOutcome::AlreadyDone, false)),
+            Claimed::Busy(holder) => return Ok((TickOutcome::Busy { holder }, false)),
         };
+        let after_failure = state.last_outcome.as_ref().is_some_and(|o| !o.ok);
 
         let spans = new_spans(job, &state, tick);
         let state = if spans.is_empty() {
@@ -156,13 +166,14 @@ impl Runner {
         self.report(&Event::TickStarted {
             job: job.name.clone(),
             tick,
+            run_id: run_id.to_owned(),
             windows: windows.len(),
             batches: all.len(),
         });
 
         let results: Vec<(Batch, Result<BatchDone, RunError>)> =
             futures::stream::iter(all.into_iter().map(|batch| async {
-                let result = self.run_batch(job, &ledger, tick, &batch).await;
+                let result = self.run_batch(job, &ledger, tick, run_id, &batch).await;
                 (batch, result)
             }))
             .buffer_unordered(self.options.batch_concurrency.max(1))
@@ -183,7 +194,7 @@ impl Runner {
                 Err(e) => {
                     let error = e.to_string();
                     self.report(&Event::BatchFailed {
-                        batch: self.batch_ref(job, tick, &batch),
+                        batch: self.batch_ref(job, tick, run_id, &batch),
                         error: error.clone(),
                     });
                     errors.push(format!("{}: {error}", batch.key));
@@ -214,20 +225,15 @@ impl Runner {
             });
         })
         .await?;
-        self.report(&Event::TickFinished {
-            job: job.name.clone(),
-            tick,
-            ok: error.is_none(),
-            archives,
-            bytes_stored,
-            error: error.clone(),
-        });
         Ok(match error {
-            None => TickOutcome::Done {
-                archives,
-                bytes_stored,
-            },
-            Some(error) => TickOutcome::Failed { error },
+            None => (
+                TickOutcome::Done {
+                    archives,
+                    bytes_stored,
+                },
+                after_failure,
+            ),
+            Some(error) => (TickOutcome::Failed { error }, false),
         })
     }
 
@@ -303,6 +309,18 @@ impl Runner {
         }
         Err(E::Contended)
     }
+}
+
+fn failed(error: &RunError) -> TickOutcome {
+    TickOutcome::Failed {
+        error: error.to_string(),
+    }
+}
+
+/// Names one run in logs and notifications: random, so two runs of one tick (a retry after a
+/// crash, a racing replica) are told apart.
+fn new_run_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// The first errors, and how many more: a ledger record stays small whatever failed.
