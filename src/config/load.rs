@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::discover::{find_config, job_files, project_dir};
 use super::interpolate::{Env, expand};
-use super::job::{Job, JobSet};
+use super::job::{Job, JobSet, Settings};
 use super::model::{ConfigFile, JobFile};
 use super::schema::{Document, check};
 use super::tree::{FieldPath, Node, Seg, Value};
@@ -96,29 +96,17 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
             |p| std::path::absolute(p).unwrap_or(p.to_path_buf()),
         );
 
-    let (settings, defaults) = {
-        let parsed = match &config_file {
-            Some(path) => read::<ConfigFile>(path, Document::Config, opts),
-            None => Parsed::empty(),
-        };
-        let file = config_file.clone().unwrap_or_default();
-        let mut sink = FileSink::new(&file, parsed.node.as_ref());
-        sink.diagnostics.extend(parsed.diagnostics);
-        let spec = parsed.value.unwrap_or_default();
-        let mut ctx = Ctx {
-            sink: &mut sink,
-            subs: &parsed.subs,
-        };
-        let out = compile_settings(
-            &spec,
-            config_file.as_deref(),
-            &config_dir,
-            opts.env,
-            &mut ctx,
-        );
-        diagnostics.extend(sink.diagnostics);
-        out
+    let parsed = match &config_file {
+        Some(path) => read::<ConfigFile>(path, parse_file(path), Document::Config, opts),
+        None => Parsed::empty(),
     };
+    let (settings, defaults) = settings_from(
+        parsed,
+        config_file.as_deref(),
+        &config_dir,
+        opts,
+        &mut diagnostics,
+    );
 
     let (files, problems) = job_files(&paths);
     for p in problems {
@@ -127,7 +115,10 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
         diagnostics.extend(sink.diagnostics);
     }
 
-    let outcomes = in_parallel(&files, |file| load_job(file, opts, &defaults, &config_dir));
+    let outcomes = in_parallel(&files, |file| {
+        let parsed = read::<JobFile>(file, parse_file(file), Document::Job, opts);
+        load_job(file, parsed, opts, &defaults, &config_dir)
+    });
     let mut jobs: Vec<(Job, Option<Node>)> = Vec::new();
     let mut blocked = Vec::new();
     for outcome in outcomes {
@@ -148,6 +139,72 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
         files: files.len(),
         blocked,
     }
+}
+
+/// What [`load`] makes of one job file on its own, read from `bytes` rather than the disk,
+/// with the embedded defaults (no global config) and without the checks across files. `file`
+/// names it in diagnostics, and its extension picks the format (`.toml` is TOML, anything
+/// else YAML). Relative `file://` destinations are read from the current folder.
+pub fn load_job_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loaded {
+    let mut diagnostics = Diagnostics::default();
+    let config_dir = PathBuf::from(".");
+    let (settings, defaults) =
+        settings_from(Parsed::empty(), None, &config_dir, opts, &mut diagnostics);
+    let parsed = read::<JobFile>(file, parse_bytes(file, bytes), Document::Job, opts);
+    let outcome = load_job(file, parsed, opts, &defaults, &config_dir);
+    diagnostics.extend(outcome.diagnostics);
+    diagnostics.sort();
+    let set = (!diagnostics.has_errors()).then(|| JobSet {
+        settings,
+        jobs: outcome.job.into_iter().map(|(job, _)| job).collect(),
+    });
+    Loaded {
+        set,
+        diagnostics,
+        files: 1,
+        blocked: outcome.blocked.into_iter().collect(),
+    }
+}
+
+/// What [`load`] makes of a global config, read from `bytes` rather than the disk; the
+/// result holds no jobs. `file` names it and picks the format, as for [`load_job_text`].
+pub fn load_config_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loaded {
+    let mut diagnostics = Diagnostics::default();
+    let config_dir = PathBuf::from(".");
+    let parsed = read::<ConfigFile>(file, parse_bytes(file, bytes), Document::Config, opts);
+    let (settings, _) = settings_from(parsed, Some(file), &config_dir, opts, &mut diagnostics);
+    diagnostics.sort();
+    let set = (!diagnostics.has_errors()).then(|| JobSet {
+        settings,
+        jobs: Vec::new(),
+    });
+    Loaded {
+        set,
+        diagnostics,
+        files: 0,
+        blocked: Vec::new(),
+    }
+}
+
+/// The global settings and the defaults jobs inherit, from a parsed config (or none).
+fn settings_from(
+    parsed: Parsed<ConfigFile>,
+    config_file: Option<&Path>,
+    config_dir: &Path,
+    opts: &LoadOptions<'_>,
+    diagnostics: &mut Diagnostics,
+) -> (Settings, Defaults) {
+    let file = config_file.map(Path::to_path_buf).unwrap_or_default();
+    let mut sink = FileSink::new(&file, parsed.node.as_ref());
+    sink.diagnostics.extend(parsed.diagnostics);
+    let spec = parsed.value.unwrap_or_default();
+    let mut ctx = Ctx {
+        sink: &mut sink,
+        subs: &parsed.subs,
+    };
+    let out = compile_settings(&spec, config_file, config_dir, opts.env, &mut ctx);
+    diagnostics.extend(sink.diagnostics);
+    out
 }
 
 /// A found config is shown like the job files, relative to where chatvault runs, so CI
@@ -172,11 +229,11 @@ struct JobOutcome {
 /// Everything that can be known about one job file on its own, its keys included.
 fn load_job(
     file: &Path,
+    parsed: Parsed<JobFile>,
     opts: &LoadOptions<'_>,
     defaults: &Defaults,
     config_dir: &Path,
 ) -> JobOutcome {
-    let parsed = read::<JobFile>(file, Document::Job, opts);
     let mut sink = FileSink::new(file, parsed.node.as_ref());
     sink.diagnostics.extend(parsed.diagnostics);
     let mut outcome = JobOutcome {
@@ -319,9 +376,14 @@ impl<T> Parsed<T> {
     }
 }
 
-fn read<T: DeserializeOwned>(path: &Path, doc: Document, opts: &LoadOptions<'_>) -> Parsed<T> {
+fn read<T: DeserializeOwned>(
+    path: &Path,
+    parsed: Result<Node, Diagnostics>,
+    doc: Document,
+    opts: &LoadOptions<'_>,
+) -> Parsed<T> {
     let mut out = Parsed::empty();
-    let mut node = match parse_file(path) {
+    let mut node = match parsed {
         Ok(node) => node,
         Err(diagnostics) => {
             out.diagnostics = diagnostics;
@@ -426,15 +488,30 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn parse_file(path: &Path) -> Result<Node, Diagnostics> {
-    let mut sink = FileSink::new(path, None);
-    let bytes = match read_bounded(path) {
-        Ok(b) => b,
+    match read_bounded(path) {
+        Ok(bytes) => parse_bytes(path, &bytes),
         Err(message) => {
+            let mut sink = FileSink::new(path, None);
             sink.error_at(None, message);
-            return Err(sink.diagnostics);
+            Err(sink.diagnostics)
         }
-    };
-    let text = match std::str::from_utf8(&bytes) {
+    }
+}
+
+/// A file's bytes as a tree; the format follows `path`'s extension.
+fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Node, Diagnostics> {
+    let mut sink = FileSink::new(path, None);
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        sink.error_at(
+            None,
+            format!(
+                "file is {} bytes; job and config files are at most {MAX_FILE_BYTES} bytes",
+                bytes.len()
+            ),
+        );
+        return Err(sink.diagnostics);
+    }
+    let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or("");
@@ -555,5 +632,71 @@ fn walk_strings(node: &mut Node, path: &FieldPath, f: &mut dyn FnMut(&FieldPath,
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(env: Env<'_>) -> LoadOptions<'_> {
+        LoadOptions {
+            paths: Vec::new(),
+            config: None,
+            env,
+            missing_vars: MissingVars::Warn,
+            now: DateTime::from_timestamp(1_774_699_200, 0).expect("time"),
+        }
+    }
+
+    #[test]
+    fn job_text_loads_like_a_file_in_either_format() {
+        let env = |_: &str| None;
+        let yaml = "schedule: \"@daily\"\nusers: [alice]\n";
+        let loaded = load_job_text(Path::new("jobs/a.yaml"), yaml.as_bytes(), &opts(&env));
+        let set = loaded.set.expect("valid");
+        assert_eq!(set.jobs.len(), 1);
+        assert_eq!(set.jobs[0].name, "a");
+
+        let toml = "schedule = \"@daily\"\nusers = [\"alice\"]\nbogus = 1\n";
+        let loaded = load_job_text(Path::new("b.toml"), toml.as_bytes(), &opts(&env));
+        assert!(loaded.set.is_none());
+        let d = loaded.diagnostics.iter().next().expect("a diagnostic");
+        assert_eq!(
+            (d.file.as_path(), d.pos.map(|p| p.line)),
+            (Path::new("b.toml"), Some(3))
+        );
+    }
+
+    #[test]
+    fn job_text_gets_the_file_checks_too() {
+        let env = |_: &str| None;
+        let loaded = load_job_text(Path::new("bin.yaml"), b"a: \xff\n", &opts(&env));
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("not UTF-8"))
+        );
+        let big = vec![b'#'; MAX_FILE_BYTES as usize + 1];
+        let loaded = load_job_text(Path::new("big.yaml"), &big, &opts(&env));
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("at most"))
+        );
+    }
+
+    #[test]
+    fn config_text_is_checked_on_its_own() {
+        let env = |name: &str| (name == "KEY").then(|| "k".to_owned());
+        let text = "api:\n  key: ${KEY}\n  base_url: ftp://nowhere\n";
+        let loaded = load_config_text(Path::new("chatvault.yaml"), text.as_bytes(), &opts(&env));
+        assert!(loaded.set.is_none());
+        let d = loaded.diagnostics.iter().next().expect("a diagnostic");
+        assert_eq!(d.pos.map(|p| p.line), Some(3), "{d:?}");
+        let loaded = load_config_text(Path::new("c.toml"), b"[api]\nkey = \"k\"\n", &opts(&env));
+        assert!(loaded.set.is_some(), "{:?}", loaded.diagnostics);
     }
 }

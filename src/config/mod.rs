@@ -13,4 +13,4 @@ pub mod validate;
 mod yaml;
 
 pub use job::{Job, JobSet, Settings};
-pub use load::{Blocked, LoadOptions, Loaded, MissingVars, load};
+pub use load::{Blocked, LoadOptions, Loaded, MissingVars, load, load_config_text, load_job_text};
