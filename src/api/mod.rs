@@ -362,29 +362,44 @@ impl StreamClient {
             .map_err(|e| transport_error(endpoint, e))?;
         let status = response.status();
         let quota = Quota::from_headers(response.headers());
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(response.headers());
         self.limiter.observe(endpoint, quota);
         let bytes = response
             .bytes()
             .await
             .map_err(|e| transport_error(endpoint, e))?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
-                endpoint,
-                status: status.as_u16(),
-                detail: e.to_string(),
-            });
-        }
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.limiter.hold(endpoint, quota, retry_after);
         }
-        Err(classify(endpoint, status, &bytes, retry_after))
+        decode_answer(endpoint, status, &bytes, retry_after)
     }
+}
+
+/// The `Retry-After` header in seconds, when it is one.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// What an answer's body means: `T` for a success, else the error it stands for. Pure, so
+/// hostile bodies can be tried without a server.
+pub fn decode_answer<T: DeserializeOwned>(
+    endpoint: Endpoint,
+    status: StatusCode,
+    body: &[u8],
+    retry_after: Option<Duration>,
+) -> Result<T, ApiError> {
+    if status.is_success() {
+        return serde_json::from_slice(body).map_err(|e| ApiError::Decode {
+            endpoint,
+            status: status.as_u16(),
+            detail: e.to_string(),
+        });
+    }
+    Err(classify(endpoint, status, body, retry_after))
 }
 
 fn check_batch(endpoint: Endpoint, n: usize) -> Result<(), ApiError> {
@@ -511,5 +526,29 @@ mod tests {
             None,
         );
         assert!(matches!(e, ApiError::BadInput { .. }) && !e.is_transient());
+    }
+
+    #[test]
+    fn answers_decode_on_success_and_classify_otherwise() {
+        let ok: Result<TaskCreated, _> = decode_answer(
+            Endpoint::ExportUsers,
+            StatusCode::CREATED,
+            br#"{"task_id":"t"}"#,
+            None,
+        );
+        assert_eq!(ok.map(|c| c.task_id).ok().as_deref(), Some("t"));
+        let bad: Result<TaskCreated, _> =
+            decode_answer(Endpoint::ExportUsers, StatusCode::OK, b"<html>", None);
+        assert!(matches!(bad, Err(ApiError::Decode { status: 200, .. })));
+        let limited: Result<TaskCreated, _> = decode_answer(
+            Endpoint::ExportUsers,
+            StatusCode::TOO_MANY_REQUESTS,
+            b"",
+            Some(Duration::from_secs(3)),
+        );
+        assert!(matches!(
+            limited,
+            Err(ApiError::RateLimited { retry_after: Some(d), .. }) if d.as_secs() == 3
+        ));
     }
 }
