@@ -195,6 +195,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     pub lease_ttl: std::time::Duration,
 
+    /// Daemon only: serve /metrics (Prometheus), /healthz and /readyz on this address, e.g.
+    /// 127.0.0.1:9464 (or 0.0.0.0:9464 in a container; port 0 picks a free one, logged)
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["once", "dry_run"])]
+    pub listen: Option<std::net::SocketAddr>,
+
     #[command(flatten)]
     pub plan: PlanOptions,
 }

@@ -329,6 +329,11 @@ fn the_example_global_config_is_valid() {
         .args(["validate", "--config", "examples/chatvault.yaml", "jobs"])
         .env("STREAM_API_KEY", "key")
         .env("STREAM_API_SECRET", "secret")
+        .env(
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.test/services/T0/B0/x",
+        )
+        .env("HC_PING_KEY", "ping-key")
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

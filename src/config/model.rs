@@ -53,6 +53,9 @@ pub struct JobFile {
     pub destination: Option<DestinationSpec>,
     /// When to warn about exports nearing Stream's 60-day file retention.
     pub retention: Option<RetentionSpec>,
+    /// Who to tell when a run fails or recovers, or an export nears its 60-day lapse. Replaces
+    /// the global `notify` as a whole when set.
+    pub notify: Option<NotifySpec>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -185,6 +188,58 @@ pub struct RetentionSpec {
     pub warn_before: Option<String>,
 }
 
+/// Notifications. Failing to notify is logged and never fails a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySpec {
+    /// Webhooks to POST to when something happens (see `on`).
+    pub webhooks: Option<Vec<WebhookSpec>>,
+    /// A dead man's switch in the healthchecks.io style: `<ping>/start` is requested when a run
+    /// starts, `<ping>` when it succeeds and `<ping>/fail` when it fails, so the service alerts
+    /// when runs stop arriving. `{job}` is replaced by the job's name (e.g.
+    /// `https://hc-ping.com/${HC_PING_KEY}/{job}`). Write it as `${VAR}`.
+    pub ping: Option<String>,
+}
+
+/// One webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["url"]))]
+pub struct WebhookSpec {
+    /// An http(s) URL. Whoever has it can post to it: write it as `${VAR}`.
+    // Defaulted for serde only, so the other fields are still checked when it is missing;
+    // the schema requires it.
+    #[serde(default)]
+    pub url: String,
+    /// The body: `json` (chatvault's own, documented in the README; the default) or `slack`
+    /// (a `{"text": ...}` message, also understood by Mattermost and other Slack-compatible
+    /// hooks).
+    pub format: Option<WebhookFormat>,
+    /// Which events to send: `failure` (a run failed), `recovery` (a run succeeded after a
+    /// failed one), `lapse_risk` (an unfinished export nears Stream's 60-day limit). Default:
+    /// all three.
+    #[schemars(length(min = 1))]
+    pub on: Option<Vec<NotifyEvent>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Slack,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    Failure,
+    Recovery,
+    LapseRisk,
+}
+
 /// The global config, `chatvault.yaml` or `chatvault.toml` beside the jobs folder.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +251,8 @@ pub struct ConfigFile {
     pub state: Option<StateSpec>,
     /// Values for fields a job leaves unset.
     pub defaults: Option<DefaultsSpec>,
+    /// Notifications for every job that sets no `notify` of its own.
+    pub notify: Option<NotifySpec>,
 }
 
 /// Stream API credentials and endpoint.

@@ -8,15 +8,15 @@
 //! `skip` waits for the next tick after the run.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use super::Runner;
 use super::due::next_tick;
-use super::{Runner, TickOutcome};
 use crate::config::job::{Job, Overlap};
 
 /// Longest sleep between checks: wakes up now and then even with nothing scheduled, which
@@ -32,6 +32,8 @@ pub struct DaemonOptions {
     pub jitter: Duration,
     /// On stop, how long running jobs get to finish before they are interrupted.
     pub grace: Duration,
+    /// Beats each time the loop wakes (the liveness check reads it).
+    pub heartbeat: Heartbeat,
 }
 
 impl Default for DaemonOptions {
@@ -40,7 +42,31 @@ impl Default for DaemonOptions {
             concurrency: 4,
             jitter: Duration::ZERO,
             grace: Duration::from_secs(60),
+            heartbeat: Heartbeat::default(),
         }
+    }
+}
+
+/// Set by the scheduling loop each time it wakes.
+#[derive(Debug, Clone)]
+pub struct Heartbeat(Arc<Mutex<Instant>>);
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat(Arc::new(Mutex::new(Instant::now())))
+    }
+}
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    pub fn age(&self) -> Duration {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
     }
 }
 
@@ -81,6 +107,7 @@ pub async fn run(
     tracing::info!(jobs = slots.len(), "daemon started");
 
     let drain = loop {
+        options.heartbeat.beat();
         let now = clock.now();
         for slot in slots.values_mut().filter(|s| !s.running && s.next <= now) {
             slot.running = true;
@@ -195,13 +222,8 @@ async fn run_due(
         let delay = jitter.mul_f64(rand::random::<f64>());
         runner.clock().sleep(delay).await;
     }
-    match runner.run_due(&job).await {
-        Err(e) => tracing::error!(job = %job.name, error = %e, "cannot read the job's state"),
-        Ok(outcomes) => {
-            if let Some((tick, TickOutcome::Busy { holder })) = outcomes.last() {
-                tracing::info!(job = %job.name, %tick, %holder, "another process is running this job");
-            }
-        }
+    if let Err(e) = runner.run_due(&job).await {
+        tracing::error!(job = %job.name, error = %e, "cannot read the job's state");
     }
     job.name
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use error::RunError;
-pub use events::{Event, LogReporter, Reporter};
+pub use events::{Event, Fanout, LogReporter, Reporter};
 pub use pause::Phase;
 pub use tick::TickOutcome;
 
@@ -140,6 +140,11 @@ impl Runner {
 
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// The API client, for its request counts and rate-limit waits.
+    pub fn client(&self) -> &StreamClient {
+        &self.client
     }
 
     pub fn ledger(&self, job: &str) -> Ledger {

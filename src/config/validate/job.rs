@@ -63,6 +63,10 @@ pub fn compile_job(
     let export = merge_export(spec.export.as_ref(), &defaults.export);
     let destination = destination(spec, defaults, base_dir, ctx);
     let retention = retention(spec, ctx);
+    let notify = match &spec.notify {
+        Some(own) => super::notify::notify(ctx, &root.key("notify"), own),
+        None => Some(defaults.notify.clone()),
+    };
 
     Some(Job {
         name: name?,
@@ -83,6 +87,7 @@ pub fn compile_job(
         },
         destination: destination?,
         retention: retention?,
+        notify: notify?,
     })
 }
 

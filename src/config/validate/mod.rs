@@ -2,6 +2,7 @@
 //! with every problem reported at its field.
 
 mod job;
+mod notify;
 mod settings;
 
 use std::collections::HashSet;

@@ -11,7 +11,7 @@ use crate::archive::key::KeyTemplate;
 use crate::archive::store::{StoreOptions, check_option};
 use crate::archive::store_url::StoreUrl;
 use crate::config::interpolate::Env;
-use crate::config::job::{ApiSettings, Compression, SecretSource, Settings};
+use crate::config::job::{ApiSettings, Compression, Notify, SecretSource, Settings};
 use crate::config::model::{ConfigFile, ExportSpec};
 use crate::config::tree::FieldPath;
 use crate::schedule::parse_timezone;
@@ -32,6 +32,8 @@ pub struct Defaults {
     pub key: Option<KeyTemplate>,
     pub compression: Option<Compression>,
     pub export: ExportSpec,
+    /// The global `notify`, for jobs without their own.
+    pub notify: Notify,
 }
 
 pub fn compile_settings(
@@ -93,7 +95,11 @@ pub fn compile_settings(
         spec.state.as_ref().and_then(|s| s.options.as_ref()),
     );
 
-    let defaults = compile_defaults(spec, base_dir, ctx);
+    let mut defaults = compile_defaults(spec, base_dir, ctx);
+    if let Some(notify) = &spec.notify {
+        defaults.notify = super::notify::notify(ctx, &FieldPath::root().key("notify"), notify)
+            .unwrap_or_default();
+    }
     let settings = Settings {
         config_file: config_file.map(Path::to_path_buf),
         api: ApiSettings {
@@ -134,6 +140,7 @@ fn compile_defaults(spec: &ConfigFile, base_dir: &Path, ctx: &mut Ctx<'_, '_>) -
             .and_then(|k| key_template(ctx, &dest_path.key("key"), k)),
         compression: dest.compression,
         export: d.export.clone().unwrap_or_default(),
+        notify: Notify::default(),
     }
 }
 

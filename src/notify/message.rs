@@ -1,0 +1,89 @@
+//! What a notification says, as chatvault's JSON body or as a Slack-compatible one.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::job::WebhookFormat;
+use crate::config::model::NotifyEvent;
+
+/// chatvault's webhook body (`format: json`). Every field but the optional ones is always
+/// present; the README documents it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub event: NotifyEvent,
+    pub job: String,
+    pub tick: DateTime<Utc>,
+    pub run_id: String,
+    /// One sentence for people.
+    pub summary: String,
+    /// `failure`: what went wrong (free of secrets, as in the ledger).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `recovery`: archives and bytes the recovering run stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archives: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_stored: Option<u64>,
+    /// `lapse_risk`: the task, when Stream deletes its file, and whole days left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lapses_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    pub chatvault_version: &'static str,
+}
+
+impl Message {
+    pub fn new(event: NotifyEvent, job: &str, tick: DateTime<Utc>, run_id: &str) -> Message {
+        Message {
+            event,
+            job: job.to_owned(),
+            tick,
+            run_id: run_id.to_owned(),
+            summary: String::new(),
+            error: None,
+            archives: None,
+            bytes_stored: None,
+            task_id: None,
+            lapses_at: None,
+            days_left: None,
+            chatvault_version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+
+    pub fn body(&self, format: WebhookFormat) -> serde_json::Value {
+        match format {
+            WebhookFormat::Json => serde_json::to_value(self).unwrap_or_default(),
+            WebhookFormat::Slack => {
+                serde_json::json!({ "text": format!("chatvault: {}", self.summary) })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_body_names_the_event_in_snake_case_and_leaves_out_what_does_not_apply() {
+        let tick = DateTime::parse_from_rfc3339("2026-03-01T02:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut m = Message::new(NotifyEvent::LapseRisk, "daily", tick, "ab12");
+        m.summary = "daily: export task t1 lapses in 3 day(s)".into();
+        m.task_id = Some("t1".into());
+        m.days_left = Some(3);
+        let body = m.body(WebhookFormat::Json);
+        assert_eq!(body["event"], "lapse_risk");
+        assert_eq!(body["job"], "daily");
+        assert_eq!(body["tick"], "2026-03-01T02:00:00Z");
+        assert_eq!(body["days_left"], 3);
+        assert!(body.get("error").is_none(), "{body}");
+        assert_eq!(
+            m.body(WebhookFormat::Slack),
+            serde_json::json!({"text": "chatvault: daily: export task t1 lapses in 3 day(s)"})
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! Notifications: webhooks on failure, recovery and lapse risk, and a dead man's switch ping
+//! per run. They are sent in the background with a few retries; a notification that cannot be
+//! delivered is logged and never holds up or fails a run.
+
+mod message;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio_util::task::TaskTracker;
+
+pub use message::Message;
+
+use crate::clock::SharedClock;
+use crate::config::job::{Job, Notify, STREAM_RETENTION};
+use crate::config::model::NotifyEvent;
+use crate::runner::{Event, Reporter, TickOutcome};
+
+/// Attempts per notification; waits of 1 s, then 2 s between them.
+const ATTEMPTS: u32 = 3;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A task at lapse risk is reported again after this, not on every run.
+const LAPSE_REPEAT: TimeDelta = TimeDelta::hours(24);
+
+/// One request to make.
+struct Send {
+    url: String,
+    /// Shown in logs instead of the URL.
+    shown: String,
+    body: Body,
+}
+
+enum Body {
+    Json(serde_json::Value),
+    Text(String),
+}
+
+pub struct Notifier {
+    http: reqwest::Client,
+    clock: SharedClock,
+    jobs: Mutex<HashMap<String, Notify>>,
+    /// (job, task id) → when its lapse risk was last sent.
+    lapse_sent: Mutex<HashMap<(String, String), DateTime<Utc>>>,
+    pending: TaskTracker,
+}
+
+impl Notifier {
+    pub fn new(clock: SharedClock, jobs: &[Job]) -> Result<Notifier, String> {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("chatvault/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the notification client: {e}"))?;
+        let notifier = Notifier {
+            http,
+            clock,
+            jobs: Mutex::new(HashMap::new()),
+            lapse_sent: Mutex::new(HashMap::new()),
+            pending: TaskTracker::new(),
+        };
+        notifier.set_jobs(jobs);
+        Ok(notifier)
+    }
+
+    /// Takes the jobs' `notify` settings (again, after a reload).
+    pub fn set_jobs(&self, jobs: &[Job]) {
+        *self.jobs.lock().unwrap_or_else(PoisonError::into_inner) = jobs
+            .iter()
+            .map(|j| (j.name.clone(), j.notify.clone()))
+            .collect();
+    }
+
+    /// Waits up to `within` for notifications still being sent (before the process exits).
+    pub async fn flush(&self, within: Duration) {
+        self.pending.close();
+        if tokio::time::timeout(within, self.pending.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                pending = self.pending.len(),
+                "gave up waiting for notifications to be delivered"
+            );
+        }
+    }
+
+    fn settings(&self, job: &str) -> Option<Notify> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(job)
+            .cloned()
+    }
+
+    fn ping(&self, job: &str, suffix: &str, text: String) {
+        let Some(ping) = self.settings(job).and_then(|n| n.ping) else {
+            return;
+        };
+        let url = format!("{}{suffix}", ping.expose().replace("{job}", job));
+        self.send(Send {
+            shown: format!("ping {ping}"),
+            url,
+            body: Body::Text(text),
+        });
+    }
+
+    fn webhooks(&self, message: &Message) {
+        let Some(notify) = self.settings(&message.job) else {
+            return;
+        };
+        for hook in notify
+            .webhooks
+            .iter()
+            .filter(|h| h.on.contains(&message.event))
+        {
+            self.send(Send {
+                url: hook.url.expose().to_owned(),
+                shown: format!("webhook {}", hook.url),
+                body: Body::Json(message.body(hook.format)),
+            });
+        }
+    }
+
+    fn send(&self, send: Send) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(to = %send.shown, "notification dropped: no async runtime");
+            return;
+        };
+        let http = self.http.clone();
+        let clock = self.clock.clone();
+        self.pending.spawn_on(deliver(http, clock, send), &runtime);
+    }
+
+    /// Whether a lapse-risk message for this task is due (not sent within a day).
+    fn lapse_due(&self, job: &str, task_id: &str) -> bool {
+        let now = self.clock.now();
+        let mut sent = self
+            .lapse_sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = (job.to_owned(), task_id.to_owned());
+        if sent.get(&key).is_some_and(|at| now - *at < LAPSE_REPEAT) {
+            return false;
+        }
+        sent.insert(key, now);
+        true
+    }
+}
+
+impl Reporter for Notifier {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::TickStarted { job, run_id, .. } => {
+                self.ping(job, "/start", format!("run {run_id} started"));
+            }
+            Event::TickFinished {
+                job,
+                tick,
+                run_id,
+                outcome,
+                recovered,
+            } => match outcome {
+                TickOutcome::Done {
+                    archives,
+                    bytes_stored,
+                } => {
+                    self.ping(
+                        job,
+                        "",
+                        format!("run {run_id}: {archives} archive(s), {bytes_stored} bytes"),
+                    );
+                    if *recovered {
+                        let mut m = Message::new(NotifyEvent::Recovery, job, *tick, run_id);
+                        m.summary = format!(
+                            "{job} recovered: the run of tick {tick} succeeded after a failed one \
+                             ({archives} archive(s), {bytes_stored} bytes)"
+                        );
+                        m.archives = Some(*archives);
+                        m.bytes_stored = Some(*bytes_stored);
+                        self.webhooks(&m);
+                    }
+                }
+                TickOutcome::Failed { error } => {
+                    self.ping(job, "/fail", format!("run {run_id} failed: {error}"));
+                    let mut m = Message::new(NotifyEvent::Failure, job, *tick, run_id);
+                    m.summary = format!("{job}: the run of tick {tick} failed: {error}");
+                    m.error = Some(error.clone());
+                    self.webhooks(&m);
+                }
+                TickOutcome::AlreadyDone | TickOutcome::Busy { .. } | TickOutcome::Interrupted => {}
+            },
+            Event::LapseRisk {
+                batch,
+                task_id,
+                created_at,
+                days_left,
+            } => {
+                if !self.lapse_due(&batch.job, task_id) {
+                    return;
+                }
+                let mut m = Message::new(
+                    NotifyEvent::LapseRisk,
+                    &batch.job,
+                    batch.tick,
+                    &batch.run_id,
+                );
+                let lapses_at = *created_at + STREAM_RETENTION;
+                m.summary = format!(
+                    "{}: export task {task_id} ({}) is unfinished and Stream deletes its file at \
+                     {lapses_at} ({days_left} day(s) left)",
+                    batch.job, batch.key
+                );
+                m.task_id = Some(task_id.clone());
+                m.lapses_at = Some(lapses_at);
+                m.days_left = Some(*days_left);
+                self.webhooks(&m);
+            }
+            Event::AlreadyArchived(_)
+            | Event::Created { .. }
+            | Event::Resumed { .. }
+            | Event::Exported { .. }
+            | Event::Transferring { .. }
+            | Event::Archived { .. }
+            | Event::BatchFailed { .. }
+            | Event::Lapsed { .. }
+            | Event::Paused { .. } => {}
+        }
+    }
+}
+
+/// Sends with retries on transport errors, 429 and 5xx; logs the end result.
+async fn deliver(http: reqwest::Client, clock: SharedClock, send: Send) {
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        if attempt > 1 {
+            clock.sleep(Duration::from_secs(1 << (attempt - 2))).await;
+        }
+        let request = http.post(&send.url);
+        let request = match &send.body {
+            Body::Json(v) => request.json(v),
+            Body::Text(t) => request.body(t.clone()),
+        };
+        match request.send().await {
+            Ok(r) if r.status().is_success() => {
+                tracing::debug!(to = %send.shown, "notification delivered");
+                return;
+            }
+            Ok(r) => {
+                let status = r.status();
+                last = format!("HTTP {status}");
+                if !(status.is_server_error() || status.as_u16() == 429) {
+                    break;
+                }
+            }
+            // Without the URL: it is the credential.
+            Err(e) => last = e.without_url().to_string(),
+        }
+    }
+    tracing::warn!(to = %send.shown, error = %last, "notification not delivered");
+}

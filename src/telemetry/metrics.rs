@@ -1,0 +1,470 @@
+//! The daemon's Prometheus metrics.
+//!
+//! Run counts and bytes come from the runner's events as they happen. What is in flight comes
+//! from each job's ledger (read at start-up and after every event that changes it), because
+//! the ledger, not this process, knows what a crashed run or another replica left behind.
+//! Ages and time to the 60-day lapse are computed at scrape time from the tasks' creation
+//! times, so they move between runs too.
+//!
+//! Every per-job series exists from the moment the job is known, at 0, so an alert on "no
+//! success for a day" can fire before the first run ever happens.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::sync::mpsc;
+
+use crate::api::StreamClient;
+use crate::clock::SharedClock;
+use crate::config::job::STREAM_RETENTION;
+use crate::runner::{Event, Reporter, TickOutcome};
+use crate::state::JobState;
+
+/// Outcome labels of `chatvault_runs_total`, all present from start-up.
+const OUTCOMES: [&str; 5] = ["succeeded", "failed", "interrupted", "busy", "already_done"];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabel {
+    job: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    job: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    endpoint: String,
+    status: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+pub struct Metrics {
+    registry: Registry,
+    clock: SharedClock,
+    last_success: Family<JobLabel, FloatGauge>,
+    last_run_failed: Family<JobLabel, Gauge>,
+    runs: Family<RunLabels, Counter>,
+    archives: Family<JobLabel, Counter>,
+    bytes: Family<JobLabel, Counter>,
+    in_flight: Family<JobLabel, Gauge>,
+    oldest_age: Family<JobLabel, FloatGauge>,
+    until_lapse: Family<JobLabel, FloatGauge>,
+    api_requests: Family<ApiLabels, Counter>,
+    rate_limit_wait: Counter<f64, AtomicU64>,
+    jobs: Gauge,
+    /// Per known job: creation times of its tasks in flight, as the ledger last said.
+    tasks: Mutex<BTreeMap<String, Vec<DateTime<Utc>>>>,
+    /// Jobs whose ledger changed; read by [`Metrics::refresh_ledgers`].
+    changed: mpsc::UnboundedSender<String>,
+}
+
+/// Jobs whose ledgers are to be read again.
+pub type Changed = mpsc::UnboundedReceiver<String>;
+
+impl Metrics {
+    pub fn new(clock: SharedClock) -> (Metrics, Changed) {
+        let (changed, rx) = mpsc::unbounded_channel();
+        let mut registry = Registry::with_prefix("chatvault");
+        let m = Metrics {
+            registry: Registry::default(),
+            clock,
+            last_success: Family::default(),
+            last_run_failed: Family::default(),
+            runs: Family::default(),
+            archives: Family::default(),
+            bytes: Family::default(),
+            in_flight: Family::default(),
+            oldest_age: Family::default(),
+            until_lapse: Family::default(),
+            api_requests: Family::default(),
+            rate_limit_wait: Counter::default(),
+            jobs: Gauge::default(),
+            tasks: Mutex::new(BTreeMap::new()),
+            changed,
+        };
+        registry.register(
+            "last_success_timestamp_seconds",
+            "When the job's last successful run finished (Unix time; 0: none recorded)",
+            m.last_success.clone(),
+        );
+        registry.register(
+            "last_run_failed",
+            "1 when the job's last recorded run failed",
+            m.last_run_failed.clone(),
+        );
+        registry.register(
+            "runs",
+            "Runs of a tick by this process, by how they ended",
+            m.runs.clone(),
+        );
+        registry.register(
+            "archives",
+            "Archives committed by this process",
+            m.archives.clone(),
+        );
+        registry.register(
+            "archived_bytes",
+            "Bytes of archives committed by this process, as stored (after compression)",
+            m.bytes.clone(),
+        );
+        registry.register(
+            "export_tasks_in_flight",
+            "Export tasks created at Stream and not archived yet",
+            m.in_flight.clone(),
+        );
+        registry.register(
+            "oldest_export_task_age_seconds",
+            "Age of the oldest export task in flight (0: none)",
+            m.oldest_age.clone(),
+        );
+        registry.register(
+            "export_lapse_seconds",
+            "Seconds until Stream deletes the oldest in-flight task's file (60 days after it \
+             was created); 60 days when nothing is in flight",
+            m.until_lapse.clone(),
+        );
+        registry.register(
+            "api_requests",
+            "Stream API requests by endpoint and HTTP status (transport: no answer)",
+            m.api_requests.clone(),
+        );
+        registry.register(
+            "rate_limit_wait_seconds",
+            "Time requests waited for Stream's rate limits",
+            m.rate_limit_wait.clone(),
+        );
+        registry.register("jobs", "Jobs loaded", m.jobs.clone());
+        let mut m = m;
+        m.registry = registry;
+        (m, rx)
+    }
+
+    /// Makes `jobs` the known jobs: their series exist from now on (at 0 until known better);
+    /// series of jobs no longer loaded are dropped.
+    pub fn track_jobs<'a>(&self, jobs: impl IntoIterator<Item = &'a str>) {
+        let wanted: BTreeSet<String> = jobs.into_iter().map(str::to_owned).collect();
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let gone: Vec<String> = tasks
+            .keys()
+            .filter(|j| !wanted.contains(*j))
+            .cloned()
+            .collect();
+        for job in gone {
+            tasks.remove(&job);
+            let label = label(&job);
+            self.last_success.remove(&label);
+            self.last_run_failed.remove(&label);
+            self.archives.remove(&label);
+            self.bytes.remove(&label);
+            self.in_flight.remove(&label);
+            self.oldest_age.remove(&label);
+            self.until_lapse.remove(&label);
+            for outcome in OUTCOMES {
+                self.runs.remove(&run_labels(&job, outcome));
+            }
+        }
+        for job in &wanted {
+            tasks.entry(job.clone()).or_default();
+            let label = label(job);
+            self.last_success.get_or_create_owned(&label);
+            self.last_run_failed.get_or_create_owned(&label);
+            self.archives.get_or_create_owned(&label);
+            self.bytes.get_or_create_owned(&label);
+            self.in_flight.get_or_create_owned(&label);
+            self.oldest_age.get_or_create_owned(&label);
+            self.until_lapse.get_or_create_owned(&label);
+            for outcome in OUTCOMES {
+                self.runs.get_or_create_owned(&run_labels(job, outcome));
+            }
+        }
+        self.jobs
+            .set(i64::try_from(wanted.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Takes in what the job's ledger says now.
+    pub fn set_state(&self, job: &str, state: &JobState) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(created) = tasks.get_mut(job) else {
+            return; // no longer loaded
+        };
+        *created = state.in_flight.iter().map(|t| t.created_at).collect();
+        let label = label(job);
+        self.in_flight
+            .get_or_create(&label)
+            .set(i64::try_from(created.len()).unwrap_or(i64::MAX));
+        let last_ok = state
+            .history
+            .iter()
+            .chain(state.last_outcome.as_ref())
+            .filter(|o| o.ok)
+            .map(|o| o.finished_at)
+            .max();
+        if let Some(at) = last_ok {
+            self.last_success.get_or_create(&label).set(unix(at));
+        }
+        if let Some(last) = &state.last_outcome {
+            self.last_run_failed
+                .get_or_create(&label)
+                .set(i64::from(!last.ok));
+        }
+    }
+
+    /// The Prometheus text exposition, with time-derived values computed now and the API
+    /// client's counts taken in.
+    pub fn render(&self, client: &StreamClient) -> String {
+        let now = self.clock.now();
+        for (job, created) in self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let label = label(job);
+            let oldest = created.iter().min();
+            let age = oldest.map_or(0.0, |c| seconds(now - *c).max(0.0));
+            let lapse = oldest.map_or(seconds(STREAM_RETENTION), |c| {
+                seconds(*c + STREAM_RETENTION - now)
+            });
+            self.oldest_age.get_or_create(&label).set(age);
+            self.until_lapse.get_or_create(&label).set(lapse);
+        }
+        for (endpoint, status, count) in client.stats().snapshot() {
+            let counter = self.api_requests.get_or_create(&ApiLabels {
+                endpoint: endpoint.name().to_owned(),
+                status,
+            });
+            counter.inc_by(count.saturating_sub(counter.get()));
+        }
+        let waited = client.limiter().waited().as_secs_f64();
+        let seen = self.rate_limit_wait.get();
+        if waited > seen {
+            self.rate_limit_wait.inc_by(waited - seen);
+        }
+        let mut text = String::new();
+        // Writing into a String does not fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry);
+        text
+    }
+
+    /// Reads the ledgers of jobs named on `changed` and takes their state in, until the
+    /// sender side (this `Metrics`) is gone. `load` reads one job's ledger.
+    pub async fn refresh_ledgers<F, Fut>(&self, mut changed: Changed, load: F)
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Option<JobState>>,
+    {
+        while let Some(job) = changed.recv().await {
+            if let Some(state) = load(job.clone()).await {
+                self.set_state(&job, &state);
+            }
+        }
+    }
+
+    fn ledger_changed(&self, job: &str) {
+        let _ = self.changed.send(job.to_owned());
+    }
+}
+
+impl Reporter for Metrics {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::Created { batch, .. }
+            | Event::Lapsed { batch, .. }
+            | Event::AlreadyArchived(batch) => self.ledger_changed(&batch.job),
+            Event::Archived {
+                batch,
+                bytes_stored,
+                ..
+            } => {
+                let label = label(&batch.job);
+                self.archives.get_or_create(&label).inc();
+                self.bytes.get_or_create(&label).inc_by(*bytes_stored);
+                self.ledger_changed(&batch.job);
+            }
+            Event::TickFinished { job, outcome, .. } => {
+                let name = match outcome {
+                    TickOutcome::Done { .. } => "succeeded",
+                    TickOutcome::Failed { .. } => "failed",
+                    TickOutcome::Interrupted => "interrupted",
+                    TickOutcome::Busy { .. } => "busy",
+                    TickOutcome::AlreadyDone => "already_done",
+                };
+                self.runs.get_or_create(&run_labels(job, name)).inc();
+                self.ledger_changed(job);
+            }
+            Event::TickStarted { .. }
+            | Event::Resumed { .. }
+            | Event::Exported { .. }
+            | Event::Transferring { .. }
+            | Event::BatchFailed { .. }
+            | Event::LapseRisk { .. }
+            | Event::Paused { .. } => {}
+        }
+    }
+}
+
+fn label(job: &str) -> JobLabel {
+    JobLabel {
+        job: job.to_owned(),
+    }
+}
+
+fn run_labels(job: &str, outcome: &str) -> RunLabels {
+    RunLabels {
+        job: job.to_owned(),
+        outcome: outcome.to_owned(),
+    }
+}
+
+fn unix(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+fn seconds(d: chrono::TimeDelta) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::ClientConfig;
+    use crate::clock::ManualClock;
+    use crate::state::{ExportKind, InFlight, Outcome};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn line<'a>(text: &'a str, series: &str) -> Option<&'a str> {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+    }
+
+    #[test]
+    fn every_job_series_exists_at_zero_before_any_run() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["daily"]);
+        let client =
+            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
+        let text = metrics.render(&client);
+        for series in [
+            "chatvault_last_success_timestamp_seconds{job=\"daily\"} 0",
+            "chatvault_runs_total{job=\"daily\",outcome=\"failed\"} 0",
+            "chatvault_runs_total{job=\"daily\",outcome=\"succeeded\"} 0",
+            "chatvault_archived_bytes_total{job=\"daily\"} 0",
+            "chatvault_export_tasks_in_flight{job=\"daily\"} 0",
+            "chatvault_oldest_export_task_age_seconds{job=\"daily\"} 0",
+            "chatvault_export_lapse_seconds{job=\"daily\"} 5184000",
+            "chatvault_jobs 1",
+        ] {
+            assert!(text.contains(series), "{series} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn ages_and_lapse_follow_the_clock_and_the_ledger() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["daily"]);
+        let created = at("2026-02-01T00:00:00Z");
+        let state = JobState {
+            in_flight: vec![InFlight {
+                task_id: "t1".into(),
+                kind: ExportKind::Channels,
+                batch: 1,
+                since: created,
+                until: created,
+                tick: created,
+                channels: vec![],
+                users: vec![],
+                key: "k".into(),
+                created_at: created,
+                last_link_renewal: None,
+            }],
+            last_outcome: Some(Outcome {
+                tick: created,
+                finished_at: at("2026-02-28T00:00:00Z"),
+                ok: false,
+                error: Some("boom".into()),
+                archives: 0,
+                bytes_stored: 0,
+            }),
+            history: vec![Outcome {
+                tick: created,
+                finished_at: at("2026-02-27T00:00:00Z"),
+                ok: true,
+                error: None,
+                archives: 1,
+                bytes_stored: 10,
+            }],
+            ..JobState::default()
+        };
+        metrics.set_state("daily", &state);
+        let client = StreamClient::new(
+            &ClientConfig::new("http://127.0.0.1:1", "k", "s"),
+            clock.clone(),
+        )
+        .unwrap();
+        let text = metrics.render(&client);
+        let day = 86_400.0;
+        let value = |series: &str| -> f64 {
+            line(&text, series)
+                .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(
+            value("chatvault_export_tasks_in_flight{job=\"daily\"}"),
+            1.0
+        );
+        assert_eq!(
+            value("chatvault_oldest_export_task_age_seconds{job=\"daily\"}"),
+            28.0 * day
+        );
+        assert_eq!(
+            value("chatvault_export_lapse_seconds{job=\"daily\"}"),
+            32.0 * day
+        );
+        assert_eq!(value("chatvault_last_run_failed{job=\"daily\"}"), 1.0);
+        assert_eq!(
+            value("chatvault_last_success_timestamp_seconds{job=\"daily\"}"),
+            unix(at("2026-02-27T00:00:00Z"))
+        );
+
+        clock.advance(std::time::Duration::from_secs(31 * 86_400));
+        let text = metrics.render(&client);
+        let lapse: f64 = line(&text, "chatvault_export_lapse_seconds{job=\"daily\"}")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(lapse, day, "one day left after 31 more days");
+    }
+
+    #[test]
+    fn a_job_no_longer_loaded_loses_its_series() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["a", "b"]);
+        metrics.track_jobs(["b"]);
+        let client =
+            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
+        let text = metrics.render(&client);
+        assert!(!text.contains("job=\"a\""), "{text}");
+        assert!(text.contains("job=\"b\""), "{text}");
+    }
+}

@@ -1,0 +1,77 @@
+//! Running `chatvault` as a real process against the emulator: starting it, signalling it,
+//! and waiting for its log lines.
+//!
+//! Include with `#[path = "common/processes.rs"] mod processes;` beside `mod common;`.
+
+// Shared test module: every test file uses a different part of it.
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chatvault_emulator::Emulator;
+use tokio::process::Command;
+
+use super::common::Project;
+
+/// `chatvault ARGS` in the project, with the emulator's credentials and a clean environment.
+pub fn command(project: &Project, emu: &Emulator, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatvault"));
+    cmd.args(args)
+        .current_dir(project.dir.path())
+        .env("STREAM_API_KEY", emu.api_key())
+        .env("STREAM_API_SECRET", &emu.config().api_secret)
+        .env_remove("CHATVAULT_PAUSE_AT")
+        .env_remove("CHATVAULT_LOG")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs to the end: (exit code, stdout, stderr).
+pub async fn finish(mut cmd: Command) -> (i32, String, String) {
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("chatvault finishes within 2 minutes")
+        .expect("chatvault starts");
+    (
+        out.status.code().expect("exited, not killed"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Sends signal `name` (e.g. TERM) to the child.
+pub fn signal(child: &tokio::process::Child, name: &str) {
+    let pid = child.id().expect("the daemon is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// Reads stderr lines until one contains `needle`; panics with what was read if the stream
+/// ends or two minutes pass first.
+pub async fn wait_for<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+    needle: &str,
+    seen: &mut Vec<String>,
+) {
+    let found = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(found, Ok(true)),
+        "no line with `{needle}`; the daemon printed:\n{}",
+        seen.join("\n")
+    );
+}

@@ -1,0 +1,399 @@
+//! Notifications, received by a local webhook receiver: failure, recovery and lapse risk as
+//! JSON and Slack-compatible bodies, the dead man's switch pings of each run, and a receiver
+//! that fails without failing the run. The runner works against the export API emulator on
+//! its clock; jobs come from files loaded as the command line loads them.
+
+#[path = "common/emulated.rs"]
+mod emulated;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use chatvault::api::{ClientConfig, StreamClient};
+use chatvault::archive::store::Store;
+use chatvault::config::job::Job;
+use chatvault::config::{LoadOptions, MissingVars, load};
+use chatvault::notify::Notifier;
+use chatvault::runner::{Event, Fanout, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
+use chatvault_emulator::{Emulator, EmulatorConfig};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use emulated::EmuClock;
+
+// ---------------------------------------------------------------------------------------------
+// A webhook receiver: records every request; answers each path with the status set for it.
+
+#[derive(Default)]
+struct Inbox {
+    received: Mutex<Vec<(String, String)>>,
+    statuses: Mutex<HashMap<String, u16>>,
+}
+
+struct Receiver {
+    base: String,
+    inbox: Arc<Inbox>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let inbox = Arc::new(Inbox::default());
+        let app = Router::new().fallback(record).with_state(inbox.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the receiver binds on 127.0.0.1");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { base, inbox }
+    }
+
+    fn answer(&self, path: &str, status: u16) {
+        self.inbox
+            .statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_owned(), status);
+    }
+
+    /// Hands out what arrived so far and forgets it.
+    fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(
+            &mut *self
+                .inbox
+                .received
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+}
+
+async fn record(State(inbox): State<Arc<Inbox>>, uri: Uri, body: Bytes) -> StatusCode {
+    let path = uri.path().to_owned();
+    inbox
+        .received
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((path.clone(), String::from_utf8_lossy(&body).into_owned()));
+    let status = inbox
+        .statuses
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&path)
+        .copied()
+        .unwrap_or(200);
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+fn bodies(received: &[(String, String)], path: &str) -> Vec<serde_json::Value> {
+    received
+        .iter()
+        .filter(|(p, _)| p == path)
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or_else(|e| panic!("{path}: {e}: {b}")))
+        .collect()
+}
+
+fn paths(received: &[(String, String)]) -> Vec<&str> {
+    let mut paths: Vec<&str> = received.iter().map(|(p, _)| p.as_str()).collect();
+    paths.sort_unstable();
+    paths
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up: emulator, a project with a notify block, a runner reporting to a notifier.
+
+fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a valid time")
+}
+
+async fn emulator() -> Emulator {
+    let mut config = EmulatorConfig {
+        start_time: start_time(),
+        exact_content_length: false,
+        ..EmulatorConfig::default()
+    };
+    config.data.channels_per_type = 4;
+    config.data.messages_per_channel_per_day = 12;
+    config.data.days_of_history = 2;
+    emulated::start(config).await
+}
+
+/// A project whose global config sends to `receiver`, and its one daily job over 3 channels.
+fn project(emu: &Emulator, receiver: &Receiver, name: &str) -> (tempfile::TempDir, Job) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let base = &receiver.base;
+    std::fs::write(
+        dir.path().join("chatvault.yaml"),
+        format!(
+            "defaults:\n  destination:\n    url: file://archive\n\
+             notify:\n  webhooks:\n    - url: {base}/hook\n    - url: {base}/slack\n      format: slack\n      on: [failure]\n\
+             \x20 ping: {base}/ping/{{job}}\n"
+        ),
+    )
+    .expect("write chatvault.yaml");
+    std::fs::create_dir(dir.path().join("jobs")).expect("create jobs/");
+    let ids: Vec<String> = emulated::cids(emu, 3)
+        .into_iter()
+        .map(|c| format!("{}:{}", c.channel_type, c.id))
+        .collect();
+    let file = dir.path().join("jobs").join(format!("{name}.yaml"));
+    std::fs::write(
+        &file,
+        format!(
+            "schedule: \"0 0 * * *\"\nwindow:\n  lag: 5m\nchannels:\n{}",
+            ids.iter()
+                .map(|cid| format!("  - cid: \"{cid}\"\n"))
+                .collect::<String>()
+        ),
+    )
+    .expect("write the job file");
+    let env = |_: &str| None::<String>;
+    let loaded = load(&LoadOptions {
+        paths: vec![file],
+        config: Some(dir.path().join("chatvault.yaml")),
+        env: &env,
+        missing_vars: MissingVars::Error,
+        now: start_time(),
+    });
+    let set = loaded
+        .set
+        .unwrap_or_else(|| panic!("the job loads: {:?}", loaded.diagnostics));
+    let [job] = <[Job; 1]>::try_from(set.jobs).expect("one job");
+    (dir, job)
+}
+
+#[derive(Default)]
+struct Collecting(Mutex<Vec<Event>>);
+
+impl Reporter for Collecting {
+    fn event(&self, event: &Event) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event.clone());
+    }
+}
+
+impl Collecting {
+    fn run_ids(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter_map(|e| match e {
+                Event::TickFinished { run_id, .. } => Some(run_id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn paused(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|e| matches!(e, Event::Paused { .. }))
+    }
+}
+
+fn runner(
+    emu: &Emulator,
+    state: &Store,
+    job: &Job,
+    options: RunnerOptions,
+) -> (Arc<Runner>, Arc<Notifier>, Arc<Collecting>) {
+    let clock = Arc::new(EmuClock(emu.clock().clone()));
+    let client = StreamClient::new(
+        &ClientConfig::new(&emu.base_url(), emu.api_key(), &emu.config().api_secret),
+        clock.clone(),
+    )
+    .expect("a client of the emulator");
+    let notifier =
+        Arc::new(Notifier::new(clock.clone(), std::slice::from_ref(job)).expect("a notifier"));
+    let events = Arc::new(Collecting::default());
+    let reporter = Arc::new(Fanout(vec![notifier.clone(), events.clone()]));
+    let runner =
+        Runner::new(client, state.clone(), clock, vec![], reporter, options).expect("a runner");
+    (Arc::new(runner), notifier, events)
+}
+
+fn tick(day: i64) -> DateTime<Utc> {
+    start_time() + TimeDelta::days(day)
+}
+
+fn move_to(emu: &Emulator, at: DateTime<Utc>) {
+    if emu.clock().now() < at {
+        emu.clock().set(at);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_and_the_recovery_after_it_are_posted_and_every_run_pings() {
+    let emu = emulator().await;
+    let receiver = Receiver::start().await;
+    let (_dir, job) = project(&emu, &receiver, "notified");
+    let (runner, notifier, events) = runner(&emu, &Store::memory(), &job, RunnerOptions::default());
+
+    emu.faults().fail_next_tasks(1);
+    move_to(&emu, tick(1) + TimeDelta::minutes(1));
+    let outcome = runner.run_tick(&job, tick(1)).await;
+    assert!(matches!(outcome, TickOutcome::Failed { .. }), "{outcome:?}");
+    notifier.flush(Duration::from_secs(20)).await;
+    let got = receiver.take();
+    assert_eq!(
+        paths(&got),
+        [
+            "/hook",
+            "/ping/notified/fail",
+            "/ping/notified/start",
+            "/slack"
+        ],
+        "{got:?}"
+    );
+    let [failure] = <[serde_json::Value; 1]>::try_from(bodies(&got, "/hook")).expect("one");
+    assert_eq!(failure["event"], "failure");
+    assert_eq!(failure["job"], "notified");
+    assert_eq!(failure["tick"], "2026-01-02T00:00:00Z");
+    assert_eq!(failure["run_id"], events.run_ids()[0].as_str());
+    let error = failure["error"].as_str().expect("an error text");
+    assert!(error.contains("1 of the tick's batches failed"), "{error}");
+    assert_eq!(failure["chatvault_version"], env!("CARGO_PKG_VERSION"));
+    let [slack] = <[serde_json::Value; 1]>::try_from(bodies(&got, "/slack")).expect("one");
+    let text = slack["text"].as_str().expect("a Slack text");
+    assert!(
+        text.starts_with("chatvault: notified: the run of tick 2026-01-02 00:00:00 UTC failed"),
+        "{text}"
+    );
+    assert_eq!(slack.as_object().map(|o| o.len()), Some(1), "{slack}");
+    let (_, fail_ping) = got
+        .iter()
+        .find(|(p, _)| p == "/ping/notified/fail")
+        .expect("a fail ping");
+    assert!(fail_ping.contains("failed"), "{fail_ping}");
+
+    move_to(&emu, tick(2) + TimeDelta::minutes(1));
+    let outcome = runner.run_tick(&job, tick(2)).await;
+    assert!(matches!(outcome, TickOutcome::Done { .. }), "{outcome:?}");
+    notifier.flush(Duration::from_secs(20)).await;
+    let got = receiver.take();
+    assert_eq!(
+        paths(&got),
+        ["/hook", "/ping/notified", "/ping/notified/start"],
+        "a recovery, not sent to the failure-only Slack hook: {got:?}"
+    );
+    let [recovery] = <[serde_json::Value; 1]>::try_from(bodies(&got, "/hook")).expect("one");
+    assert_eq!(recovery["event"], "recovery");
+    assert_eq!(recovery["run_id"], events.run_ids()[1].as_str());
+    assert!(
+        recovery["archives"].as_u64().is_some_and(|n| n >= 1),
+        "{recovery}"
+    );
+    assert!(recovery.get("error").is_none(), "{recovery}");
+
+    move_to(&emu, tick(3) + TimeDelta::minutes(1));
+    let outcome = runner.run_tick(&job, tick(3)).await;
+    assert!(matches!(outcome, TickOutcome::Done { .. }), "{outcome:?}");
+    notifier.flush(Duration::from_secs(20)).await;
+    let got = receiver.take();
+    assert_eq!(
+        paths(&got),
+        ["/ping/notified", "/ping/notified/start"],
+        "a success after a success is only pinged: {got:?}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_near_its_60_day_lapse_is_posted() {
+    let emu = emulator().await;
+    let receiver = Receiver::start().await;
+    let (_dir, job) = project(&emu, &receiver, "lapsing");
+    let state = Store::memory();
+    move_to(&emu, tick(1) + TimeDelta::minutes(1));
+
+    // A run that dies right after recording its export task.
+    let (crashing, _, crashed) = runner(
+        &emu,
+        &state,
+        &job,
+        RunnerOptions {
+            pause_at: Some(Phase::Created),
+            ..RunnerOptions::default()
+        },
+    );
+    let run = {
+        let (runner, job) = (crashing.clone(), job.clone());
+        tokio::spawn(async move { runner.run_tick(&job, tick(1)).await })
+    };
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !crashed.paused() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the run pauses after creating its task");
+    run.abort();
+    let _ = run.await;
+    receiver.take();
+
+    emu.clock().advance(TimeDelta::days(55));
+    let (runner, notifier, events) = runner(&emu, &state, &job, RunnerOptions::default());
+    let outcome = runner.run_tick(&job, tick(1)).await;
+    assert!(matches!(outcome, TickOutcome::Done { .. }), "{outcome:?}");
+    notifier.flush(Duration::from_secs(20)).await;
+    let got = receiver.take();
+    let [risk] = <[serde_json::Value; 1]>::try_from(bodies(&got, "/hook"))
+        .unwrap_or_else(|_| panic!("one lapse-risk post: {got:?}"));
+    assert_eq!(risk["event"], "lapse_risk");
+    assert_eq!(risk["job"], "lapsing");
+    assert_eq!(risk["days_left"], 5);
+    assert_eq!(risk["run_id"], events.run_ids()[0].as_str());
+    let task_id = risk["task_id"].as_str().expect("a task id");
+    assert!(!task_id.is_empty());
+    let lapses_at: DateTime<Utc> = risk["lapses_at"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("an RFC 3339 lapse time");
+    assert!(
+        lapses_at - emu.clock().now() > TimeDelta::days(4),
+        "{lapses_at}"
+    );
+    assert!(
+        bodies(&got, "/slack").is_empty(),
+        "the Slack hook takes failures only"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_fails_is_retried_and_never_fails_the_run() {
+    let emu = emulator().await;
+    let receiver = Receiver::start().await;
+    receiver.answer("/ping/refused/start", 503);
+    receiver.answer("/ping/refused", 404);
+    let (_dir, job) = project(&emu, &receiver, "refused");
+    let (runner, notifier, _) = runner(&emu, &Store::memory(), &job, RunnerOptions::default());
+
+    move_to(&emu, tick(1) + TimeDelta::minutes(1));
+    let outcome = runner.run_tick(&job, tick(1)).await;
+    assert!(matches!(outcome, TickOutcome::Done { .. }), "{outcome:?}");
+    notifier.flush(Duration::from_secs(20)).await;
+    let got = receiver.take();
+    assert_eq!(
+        paths(&got),
+        [
+            "/ping/refused",
+            "/ping/refused/start",
+            "/ping/refused/start",
+            "/ping/refused/start"
+        ],
+        "a 503 is tried 3 times, a 404 once: {got:?}"
+    );
+    emu.shutdown().await;
+}

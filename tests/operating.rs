@@ -1,0 +1,391 @@
+//! Watching a real daemon: `/metrics` scraped over HTTP while a run holds an export task and
+//! after it finished, `/healthz` and `/readyz` at start-up, while running and while draining,
+//! and JSON log lines that carry the run's fields and no secret.
+//!
+//! The processes run on the real clock against an emulator on the real clock with one-second
+//! task states; `CHATVAULT_PAUSE_AT` holds a run still where a test needs it.
+
+mod common;
+#[path = "common/processes.rs"]
+mod processes;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chatvault_emulator::{ClockMode, DataSpec, Emulator, EmulatorConfig, TaskDurations};
+use chrono::Utc;
+use processes::{command, finish, signal, wait_for};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr};
+
+type Stderr = Lines<BufReader<ChildStderr>>;
+
+async fn emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        data: DataSpec {
+            channels_per_type: 2,
+            messages_per_channel_per_day: 48,
+            days_of_history: 3,
+            ..DataSpec::default()
+        },
+        task_durations: TaskDurations {
+            waiting: chrono::Duration::zero(),
+            pending: chrono::Duration::zero(),
+            running: chrono::Duration::seconds(1),
+        },
+        clock: ClockMode::RealTime,
+        start_time: Utc::now(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts on 127.0.0.1")
+}
+
+/// One job, `watched`, exporting two channels into `archive/`; `config` is appended to the
+/// global config.
+fn project(emu: &Emulator, config: &str) -> common::Project {
+    let project = common::Project::new();
+    project.file(
+        "chatvault.yaml",
+        format!("api:\n  base_url: {}\n{config}", emu.base_url()),
+    );
+    project.job(
+        "watched.yaml",
+        "name: watched\nschedule: \"0 0 * * *\"\n\
+         channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
+         destination:\n  url: file://archive\n  compression: none\n",
+    );
+    project
+}
+
+/// Starts the daemon with `--listen 127.0.0.1:0` (and `extra` args, `env`), returning it, its
+/// stderr lines, what was read of them, and the base URL it listens on.
+async fn daemon(
+    project: &common::Project,
+    emu: &Emulator,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, Stderr, Vec<String>, String) {
+    let mut args = vec!["run", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    args.push("jobs");
+    let mut cmd = command(project, emu, &args);
+    cmd.envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the daemon starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let mut seen = Vec::new();
+    wait_for(&mut lines, "serving /metrics", &mut seen).await;
+    let line = seen.last().expect("the line just read");
+    let address = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("address="))
+        .unwrap_or_else(|| panic!("no address= in {line}"));
+    let base = format!("http://{address}");
+    (child, lines, seen, base)
+}
+
+async fn get(base: &str, path: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}
+
+/// The value of the one series named exactly `series` (name and labels).
+fn value(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no series {series} in:\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{series}: {e}"))
+}
+
+/// Polls `path` until it answers `status` (10 s at most).
+async fn until_status(base: &str, path: &str, status: u16) -> String {
+    let mut last = (0, String::new());
+    for _ in 0..200 {
+        last = get(base, path).await;
+        if last.0 == status {
+            return last.1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{path} answered {} `{}`, never {status}",
+        last.0,
+        last.1.trim()
+    );
+}
+
+async fn stops(child: &mut Child) -> i32 {
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the daemon stops within 30 s")
+        .expect("wait")
+        .code()
+        .expect("an exit code")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_health_follow_a_run_from_its_export_task_to_its_archive() {
+    let emu = emulator().await;
+    let project = project(&emu, "");
+    let started = Utc::now().timestamp();
+
+    // A run held right after its export task is recorded: in flight, nothing finished yet.
+    let (mut child, mut lines, mut seen, base) = daemon(
+        &project,
+        &emu,
+        &["--grace", "30s"],
+        &[("CHATVAULT_PAUSE_AT", "polling")],
+    )
+    .await;
+    wait_for(&mut lines, "paused", &mut seen).await;
+    assert_eq!(until_status(&base, "/readyz", 200).await, "ok\n");
+    assert_eq!(get(&base, "/healthz").await, (200, "ok\n".into()));
+    // The ledger is read again after the task is recorded; give that a moment.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = get(&base, "/metrics").await.1;
+        if metrics.contains("chatvault_export_tasks_in_flight{job=\"watched\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_export_tasks_in_flight{job=\"watched\"}"
+        ),
+        1.0
+    );
+    let age = value(
+        &metrics,
+        "chatvault_oldest_export_task_age_seconds{job=\"watched\"}",
+    );
+    assert!((0.0..60.0).contains(&age), "{age}");
+    let lapse = value(&metrics, "chatvault_export_lapse_seconds{job=\"watched\"}");
+    assert!(
+        lapse > 60.0 * 86_400.0 - 60.0 && lapse <= 60.0 * 86_400.0,
+        "{lapse}"
+    );
+    for outcome in ["succeeded", "failed", "interrupted", "busy", "already_done"] {
+        let series = format!("chatvault_runs_total{{job=\"watched\",outcome=\"{outcome}\"}}");
+        assert_eq!(value(&metrics, &series), 0.0, "{series} exists at 0");
+    }
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_last_success_timestamp_seconds{job=\"watched\"}"
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(&metrics, "chatvault_archived_bytes_total{job=\"watched\"}"),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_api_requests_total{endpoint=\"ExportChannels\",status=\"201\"}"
+        ),
+        1.0,
+        "one create"
+    );
+    assert!(
+        metrics.contains("chatvault_rate_limit_wait_seconds_total "),
+        "{metrics}"
+    );
+    assert_eq!(value(&metrics, "chatvault_jobs"), 1.0);
+
+    // Draining: not ready, still live; a second signal stops it.
+    signal(&child, "TERM");
+    let why = until_status(&base, "/readyz", 503).await;
+    assert!(why.starts_with("stopping"), "{why}");
+    assert_eq!(get(&base, "/healthz").await.0, 200);
+    signal(&child, "TERM");
+    assert_eq!(stops(&mut child).await, 0);
+
+    // The next daemon resumes the task and archives it.
+    let (mut child, mut lines, mut seen, base) = daemon(&project, &emu, &[], &[]).await;
+    wait_for(&mut lines, "run succeeded", &mut seen).await;
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = get(&base, "/metrics").await.1;
+        if metrics.contains("chatvault_export_tasks_in_flight{job=\"watched\"} 0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_runs_total{job=\"watched\",outcome=\"succeeded\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&metrics, "chatvault_archives_total{job=\"watched\"}"),
+        1.0
+    );
+    let manifest = std::fs::read_dir(project.dir.path().join("archive/watched"))
+        .ok()
+        .into_iter()
+        .flatten()
+        .flat_map(|d| walk(&d.expect("an entry").path()))
+        .find(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .expect("a manifest");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(manifest).expect("read it")).expect("JSON");
+    assert_eq!(
+        value(&metrics, "chatvault_archived_bytes_total{job=\"watched\"}"),
+        manifest["bytes_stored"].as_f64().expect("bytes_stored")
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_export_tasks_in_flight{job=\"watched\"}"
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_oldest_export_task_age_seconds{job=\"watched\"}"
+        ),
+        0.0
+    );
+    let success = value(
+        &metrics,
+        "chatvault_last_success_timestamp_seconds{job=\"watched\"}",
+    );
+    assert!(success >= started as f64, "{success} >= {started}");
+    assert_eq!(
+        value(&metrics, "chatvault_last_run_failed{job=\"watched\"}"),
+        0.0
+    );
+    assert!(
+        !metrics.contains("endpoint=\"ExportChannels\""),
+        "the recorded task was resumed, not created again:\n{metrics}"
+    );
+    assert!(
+        value(
+            &metrics,
+            "chatvault_api_requests_total{endpoint=\"GetExportChannelsStatus\",status=\"200\"}"
+        ) >= 1.0
+    );
+    signal(&child, "TERM");
+    assert_eq!(stops(&mut child).await, 0);
+    let gone = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the listener is closed after exit");
+}
+
+fn walk(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    if path.is_dir() {
+        std::fs::read_dir(path)
+            .expect("read a folder")
+            .flat_map(|e| walk(&e.expect("an entry").path()))
+            .collect()
+    } else {
+        vec![path.to_path_buf()]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_while_the_state_store_cannot_be_read_but_live() {
+    let emu = emulator().await;
+    // Nothing listens on port 9 of 127.0.0.1 here: every state read is refused.
+    let project = project(
+        &emu,
+        "state:\n  url: s3://state\n  options:\n    aws_endpoint: http://127.0.0.1:9\n    \
+         aws_allow_http: \"true\"\n    aws_region: us-east-1\n    aws_access_key_id: test\n    \
+         aws_secret_access_key: ${TEST_SECRET}\n",
+    );
+    let (mut child, _lines, _seen, base) =
+        daemon(&project, &emu, &[], &[("TEST_SECRET", "not-a-real-secret")]).await;
+    for _ in 0..5 {
+        let (status, why) = get(&base, "/readyz").await;
+        assert_eq!(status, 503, "{why}");
+        assert!(
+            why.starts_with("starting") || why.contains("cannot read the state"),
+            "{why}"
+        );
+        assert_eq!(get(&base, "/healthz").await, (200, "ok\n".into()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = get(&base, "/metrics").await.1;
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_runs_total{job=\"watched\",outcome=\"succeeded\"}"
+        ),
+        0.0,
+        "series exist before the state is read"
+    );
+    signal(&child, "TERM");
+    signal(&child, "TERM");
+    assert_eq!(stops(&mut child).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_runs_fields_and_no_secret() {
+    let emu = emulator().await;
+    let project = project(&emu, "");
+    let mut cmd = command(
+        &project,
+        &emu,
+        &["--log-format", "json", "run", "--once", "jobs"],
+    );
+    cmd.env("CHATVAULT_LOG", "trace");
+    let (code, stdout, stderr) = finish(cmd).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let secret = &emu.config().api_secret;
+    let mut created = None;
+    for line in stderr.lines() {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(!line.contains(secret.as_str()), "the API secret in: {line}");
+        assert!(!line.contains("eyJ"), "a JWT in: {line}");
+        assert!(
+            !line.contains("X-Amz-Signature") && !line.contains("signature="),
+            "{line}"
+        );
+        if entry["message"] == "export task created" {
+            created = Some(entry);
+        }
+    }
+    let created = created.unwrap_or_else(|| panic!("no `export task created` line:\n{stderr}"));
+    for field in [
+        "job",
+        "tick",
+        "run_id",
+        "batch",
+        "task_id",
+        "level",
+        "timestamp",
+    ] {
+        assert!(created.get(field).is_some(), "{field} missing: {created}");
+    }
+    assert_eq!(created["job"], "watched");
+    let polls = stderr.matches("GetExportChannelsStatus").count();
+    let info_lines = stderr
+        .lines()
+        .filter(|l| l.contains("\"level\":\"INFO\""))
+        .count();
+    assert!(
+        info_lines < 10,
+        "one info line per state change, none per poll ({polls} poll mentions):\n{stderr}"
+    );
+}
