@@ -540,4 +540,28 @@ mod tests {
         );
         assert!(matches!(e, ApiError::BadInput { .. }) && !e.is_transient());
     }
+
+    #[test]
+    fn answers_decode_on_success_and_classify_otherwise() {
+        let ok: Result<TaskCreated, _> = decode_answer(
+            Endpoint::ExportUsers,
+            StatusCode::CREATED,
+            br#"{"task_id":"t"}"#,
+            None,
+        );
+        assert_eq!(ok.map(|c| c.task_id).ok().as_deref(), Some("t"));
+        let bad: Result<TaskCreated, _> =
+            decode_answer(Endpoint::ExportUsers, StatusCode::OK, b"<html>", None);
+        assert!(matches!(bad, Err(ApiError::Decode { status: 200, .. })));
+        let limited: Result<TaskCreated, _> = decode_answer(
+            Endpoint::ExportUsers,
+            StatusCode::TOO_MANY_REQUESTS,
+            b"",
+            Some(Duration::from_secs(3)),
+        );
+        assert!(matches!(
+            limited,
+            Err(ApiError::RateLimited { retry_after: Some(d), .. }) if d.as_secs() == 3
+        ));
+    }
 }
