@@ -27,6 +27,7 @@ use serde_json::Value;
 use common::{Project, chatvault, crate_root, output, run, split_summary};
 
 const INVALID: &str = "tests/fixtures/invalid";
+const INVALID_CONFIG: &str = "tests/fixtures/invalid-config";
 const MANY_BROKEN: &str = "tests/fixtures/many-broken";
 const VALID: &str = "tests/fixtures/valid";
 const NOW: &str = "2026-03-01T00:00:00Z";
@@ -95,8 +96,30 @@ fn assert_no_panic(stderr: &str) {
 
 #[test]
 fn each_invalid_fixture_prints_exactly_its_expected_diagnostics() {
-    let names = job_fixtures(INVALID);
-    assert!(names.len() >= 33, "fixtures went missing: {names:?}");
+    check_golden_fixtures(INVALID, 60, |file| vec!["validate".into(), file.into()], 1);
+}
+
+/// Global configs that each break one rule, validated with the valid job files.
+#[test]
+fn each_invalid_config_prints_exactly_its_expected_diagnostics() {
+    check_golden_fixtures(
+        INVALID_CONFIG,
+        12,
+        |file| {
+            ["validate", "--config", file, VALID]
+                .map(String::from)
+                .to_vec()
+        },
+        2,
+    );
+}
+
+/// Runs `args(file)` for every fixture in `dir` (at least `min` of them) and compares what
+/// it prints with `<stem>.expected`; each run must exit 2 and count its lines in a summary
+/// over `files` files.
+fn check_golden_fixtures(dir: &str, min: usize, args: impl Fn(&str) -> Vec<String>, files: usize) {
+    let names = job_fixtures(dir);
+    assert!(names.len() >= min, "fixtures went missing: {names:?}");
     let mut stems = BTreeSet::new();
     let mut failures = Vec::new();
     for name in &names {
@@ -105,8 +128,10 @@ fn each_invalid_fixture_prints_exactly_its_expected_diagnostics() {
             stems.insert(stem.clone()),
             "two fixtures share the stem `{stem}`, so they would share {stem}.expected"
         );
-        let file = format!("{INVALID}/{name}");
-        let (code, stdout, stderr) = run(&["validate", &file]);
+        let file = format!("{dir}/{name}");
+        let argv = args(&file);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let (code, stdout, stderr) = run(&argv);
         let (lines, summary) = split_summary(&stdout);
         let actual: String = lines.iter().map(|l| format!("{l}\n")).collect();
 
@@ -122,14 +147,14 @@ fn each_invalid_fixture_prints_exactly_its_expected_diagnostics() {
             failures.push(format!("{file}: no diagnostics\n{stdout}"));
         }
         match parse_summary(summary) {
-            Some((e, w, 1)) if e + w == lines.len() && e > 0 => {}
+            Some((e, w, n)) if e + w == lines.len() && e > 0 && n == files => {}
             _ => failures.push(format!(
                 "{file}: the summary `{summary}` does not count the {} lines above it",
                 lines.len()
             )),
         }
 
-        let expected_path = crate_root().join(INVALID).join(format!("{stem}.expected"));
+        let expected_path = crate_root().join(dir).join(format!("{stem}.expected"));
         if bless() {
             fs::write(&expected_path, &actual)
                 .unwrap_or_else(|e| panic!("write {}: {e}", expected_path.display()));
@@ -156,8 +181,14 @@ fn each_invalid_fixture_prints_exactly_its_expected_diagnostics() {
 
 #[test]
 fn every_expected_file_belongs_to_a_fixture() {
-    let stems: BTreeSet<String> = job_fixtures(INVALID).iter().map(|n| stem(n)).collect();
-    for entry in fs::read_dir(crate_root().join(INVALID)).expect("read fixtures") {
+    for dir in [INVALID, INVALID_CONFIG] {
+        expected_files_belong_to_fixtures(dir);
+    }
+}
+
+fn expected_files_belong_to_fixtures(dir: &str) {
+    let stems: BTreeSet<String> = job_fixtures(dir).iter().map(|n| stem(n)).collect();
+    for entry in fs::read_dir(crate_root().join(dir)).expect("read fixtures") {
         let name = entry
             .expect("entry")
             .file_name()
