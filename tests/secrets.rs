@@ -106,7 +106,9 @@ impl Setup {
                  channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
                  destination:\n  url: s3://{}/{prefix}/archive\n  compression: gzip\n{}",
                 s3.bucket,
-                options.replace("  options", "  options").replace('\n', "\n  ")
+                options
+                    .replace("  options", "  options")
+                    .replace('\n', "\n  ")
             ),
         );
         Setup {
@@ -128,7 +130,10 @@ impl Setup {
             .env("AWS_ACCESS_KEY_ID", &self.s3.access_key)
             .env("AWS_SECRET_ACCESS_KEY", &self.s3.secret_key)
             // Nothing listens on port 9: notifications fail, and say so in the log.
-            .env("HOOK_URL", format!("http://127.0.0.1:9/hook?token={HOOK_TOKEN}"))
+            .env(
+                "HOOK_URL",
+                format!("http://127.0.0.1:9/hook?token={HOOK_TOKEN}"),
+            )
             .env_remove("CHATVAULT_PAUSE_AT")
             .stdin(Stdio::null())
             .kill_on_drop(true);
@@ -207,10 +212,16 @@ async fn no_command_prints_or_stores_a_secret_a_jwt_or_a_signed_url() {
     // Runs that fail on a wrong secret say so without the secret.
     let mut wrong_api = setup.command(&["run", "--once", "jobs"]);
     wrong_api.env("STREAM_API_SECRET", WRONG_API_SECRET);
-    assert_eq!(record("run --once, wrong API secret", finish(wrong_api).await), 1);
+    assert_eq!(
+        record("run --once, wrong API secret", finish(wrong_api).await),
+        1
+    );
     let mut wrong_s3 = setup.command(&["--log-format", "json", "run", "--once", "jobs"]);
     wrong_s3.env("AWS_SECRET_ACCESS_KEY", WRONG_S3_SECRET);
-    assert_eq!(record("run --once, wrong S3 secret", finish(wrong_s3).await), 1);
+    assert_eq!(
+        record("run --once, wrong S3 secret", finish(wrong_s3).await),
+        1
+    );
 
     // A real run, its download link cut mid-transfer once (renewed and retried).
     setup.emu.faults().cut_next_downloads(1, 1024);
@@ -248,7 +259,10 @@ async fn no_command_prints_or_stores_a_secret_a_jwt_or_a_signed_url() {
     wait_for(&mut lines, "serving /metrics", &mut daemon_log).await;
     let address = daemon_log
         .last()
-        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("address=")))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("address="))
+        })
         .expect("the address")
         .to_owned();
     let base = format!("http://{address}");
@@ -286,7 +300,10 @@ async fn no_command_prints_or_stores_a_secret_a_jwt_or_a_signed_url() {
     }
 
     let trace_lines: usize = seen.iter().map(|(_, t)| t.lines().count()).sum();
-    assert!(trace_lines > 200, "trace level logs plenty ({trace_lines} lines)");
+    assert!(
+        trace_lines > 200,
+        "trace level logs plenty ({trace_lines} lines)"
+    );
     let mut leaks = Vec::new();
     for (what, text) in &seen {
         for (name, needle) in forbidden(&setup.s3.secret_key) {
@@ -297,6 +314,11 @@ async fn no_command_prints_or_stores_a_secret_a_jwt_or_a_signed_url() {
             }
         }
     }
-    assert!(leaks.is_empty(), "{} leak(s):\n{}", leaks.len(), leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "{} leak(s):\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
     setup.emu.shutdown().await;
 }
