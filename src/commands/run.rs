@@ -93,6 +93,8 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
             }
         };
         let code = if args.once {
+            // Nothing reads ledgers back for metrics in a one-shot run.
+            drop(changed);
             once(&runner, jobs, usize::from(args.concurrency)).await
         } else {
             let options = DaemonOptions {
@@ -271,54 +273,34 @@ async fn serve(
 ) -> u8 {
     let health = Arc::new(Health::new(options.heartbeat.clone()));
     let stop_listening = CancellationToken::new();
-    let mut background = JoinSet::new();
-    if let Some(addr) = args.listen {
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                output::error(&format!("cannot listen on {addr}: {e}"), None);
-                return exit::FAILED;
+    let mut background = match args.listen {
+        Some(addr) => {
+            let names = jobs.iter().map(|j| j.name.clone()).collect();
+            let stop = stop_listening.clone();
+            let listening = listen(
+                addr,
+                &watch.metrics,
+                watch.changed,
+                &health,
+                &runner,
+                names,
+                stop,
+            );
+            match listening.await {
+                Ok(tasks) => tasks,
+                Err(message) => {
+                    output::error(&message, None);
+                    return exit::FAILED;
+                }
             }
-        };
-        let bound = listener.local_addr().map_or(addr, |a| a);
-        tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
-        let endpoints = Arc::new(Endpoints {
-            metrics: watch.metrics.clone(),
-            health: health.clone(),
-            runner: runner.clone(),
-        });
-        let stop = stop_listening.clone();
-        background.spawn(async move {
-            if let Err(e) = http::serve(listener, endpoints, stop).await {
-                tracing::error!(error = %e, "the metrics and health listener failed");
-            }
-        });
-        let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
-        background.spawn(read_ledgers(
-            runner.clone(),
-            watch.metrics.clone(),
-            health.clone(),
-            names,
-        ));
-        let (metrics, runner) = (watch.metrics.clone(), runner.clone());
-        background.spawn(async move {
-            metrics
-                .refresh_ledgers(watch.changed, |job| {
-                    let runner = runner.clone();
-                    async move {
-                        runner
-                            .ledger(&job)
-                            .load()
-                            .await
-                            .ok()
-                            .map(|v| v.into_value())
-                    }
-                })
-                .await;
-        });
-    } else {
-        health.set_ready();
-    }
+        }
+        None => {
+            // Without a listener nobody reads the metrics: stop the ledger reads they ask for.
+            drop(watch.changed);
+            health.set_ready();
+            JoinSet::new()
+        }
+    };
     let (term, int, hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -387,6 +369,58 @@ async fn read_ledger(
         .map_err(|e| format!("cannot read the state of job {job}: {e}"))?;
     metrics.set_state(&job, state.value());
     Ok(())
+}
+
+/// Serves /metrics, /healthz and /readyz on `addr` until `stop`; reads every ledger for the
+/// metrics and readiness, then again whenever a run changes one. Returns the tasks doing so.
+async fn listen(
+    addr: std::net::SocketAddr,
+    metrics: &Arc<Metrics>,
+    changed: Changed,
+    health: &Arc<Health>,
+    runner: &Arc<Runner>,
+    jobs: Vec<String>,
+    stop: CancellationToken,
+) -> Result<JoinSet<()>, String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
+    let endpoints = Arc::new(Endpoints {
+        metrics: metrics.clone(),
+        health: health.clone(),
+        runner: runner.clone(),
+    });
+    let mut tasks = JoinSet::new();
+    tasks.spawn(async move {
+        if let Err(e) = http::serve(listener, endpoints, stop).await {
+            tracing::error!(error = %e, "the metrics and health listener failed");
+        }
+    });
+    tasks.spawn(read_ledgers(
+        runner.clone(),
+        metrics.clone(),
+        health.clone(),
+        jobs,
+    ));
+    let (metrics, runner) = (metrics.clone(), runner.clone());
+    tasks.spawn(async move {
+        metrics
+            .refresh_ledgers(changed, |job| {
+                let runner = runner.clone();
+                async move {
+                    runner
+                        .ledger(&job)
+                        .load()
+                        .await
+                        .ok()
+                        .map(|v| v.into_value())
+                }
+            })
+            .await;
+    });
+    Ok(tasks)
 }
 
 /// Start-up: every job's ledger read once, into the metrics; ready when all were read,

@@ -75,9 +75,8 @@ pub type Changed = mpsc::UnboundedReceiver<String>;
 impl Metrics {
     pub fn new(clock: SharedClock) -> (Metrics, Changed) {
         let (changed, rx) = mpsc::unbounded_channel();
-        let mut registry = Registry::with_prefix("chatvault");
-        let m = Metrics {
-            registry: Registry::default(),
+        let mut m = Metrics {
+            registry: Registry::with_prefix("chatvault"),
             clock,
             last_success: Family::default(),
             last_run_failed: Family::default(),
@@ -93,60 +92,58 @@ impl Metrics {
             tasks: Mutex::new(BTreeMap::new()),
             changed,
         };
-        registry.register(
+        m.registry.register(
             "last_success_timestamp_seconds",
             "When the job's last successful run finished (Unix time; 0: none recorded)",
             m.last_success.clone(),
         );
-        registry.register(
+        m.registry.register(
             "last_run_failed",
             "1 when the job's last recorded run failed",
             m.last_run_failed.clone(),
         );
-        registry.register(
+        m.registry.register(
             "runs",
             "Runs of a tick by this process, by how they ended",
             m.runs.clone(),
         );
-        registry.register(
+        m.registry.register(
             "archives",
             "Archives committed by this process",
             m.archives.clone(),
         );
-        registry.register(
+        m.registry.register(
             "archived_bytes",
             "Bytes of archives committed by this process, as stored (after compression)",
             m.bytes.clone(),
         );
-        registry.register(
+        m.registry.register(
             "export_tasks_in_flight",
             "Export tasks created at Stream and not archived yet",
             m.in_flight.clone(),
         );
-        registry.register(
+        m.registry.register(
             "oldest_export_task_age_seconds",
             "Age of the oldest export task in flight (0: none)",
             m.oldest_age.clone(),
         );
-        registry.register(
+        m.registry.register(
             "export_lapse_seconds",
             "Seconds until Stream deletes the oldest in-flight task's file (60 days after it \
              was created); 60 days when nothing is in flight",
             m.until_lapse.clone(),
         );
-        registry.register(
+        m.registry.register(
             "api_requests",
             "Stream API requests by endpoint and HTTP status (transport: no answer)",
             m.api_requests.clone(),
         );
-        registry.register(
+        m.registry.register(
             "rate_limit_wait_seconds",
             "Time requests waited for Stream's rate limits",
             m.rate_limit_wait.clone(),
         );
-        registry.register("jobs", "Jobs loaded", m.jobs.clone());
-        let mut m = m;
-        m.registry = registry;
+        m.registry.register("jobs", "Jobs loaded", m.jobs.clone());
         (m, rx)
     }
 
