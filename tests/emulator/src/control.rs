@@ -129,12 +129,15 @@ enum FaultRequest {
     FailTasks {
         count: u32,
     },
+    ExpireLinks {
+        count: u32,
+    },
     Clear,
 }
 
 /// `POST /_emulator/faults {"kind": ..., ...}` → `{"ok": true}`
 async fn fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
-    let expected = "a fault: {\"kind\": \"error_rate\"|\"server_errors\"|\"rate_limited\"|\"delay\"|\"cut_downloads\"|\"fail_tasks\"|\"clear\", ...}";
+    let expected = "a fault: {\"kind\": \"error_rate\"|\"server_errors\"|\"rate_limited\"|\"delay\"|\"cut_downloads\"|\"fail_tasks\"|\"expire_links\"|\"clear\", ...}";
     let request = match body::<FaultRequest>(&bytes, expected) {
         Ok(request) => request,
         Err(error) => return bad(error),
@@ -157,6 +160,7 @@ async fn fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
             faults.cut_next_downloads(count, after_bytes)
         }
         FaultRequest::FailTasks { count } => faults.fail_next_tasks(count),
+        FaultRequest::ExpireLinks { count } => faults.expire_next_links(count),
         FaultRequest::Clear => faults.clear(),
     }
     Json(json!({"ok": true})).into_response()

@@ -28,6 +28,7 @@ struct State {
     delays: HashMap<Endpoint, Duration>,
     cuts: Option<(u32, u64)>,
     failing_tasks: u32,
+    expired_links: u32,
 }
 
 impl Faults {
@@ -89,6 +90,13 @@ impl Faults {
     /// `completed`.
     pub fn fail_next_tasks(&self, count: u32) {
         self.lock().failing_tasks = count;
+    }
+
+    /// Mints the next `count` download links (in status answers of completed tasks) already
+    /// expired, as if each had waited past its lifetime before being used: downloading one
+    /// answers 403 `Request has expired`, and the next status request mints a good one.
+    pub fn expire_next_links(&self, count: u32) {
+        self.lock().expired_links = count;
     }
 
     /// Turns every fault off.
@@ -154,6 +162,17 @@ impl Faults {
         }
     }
 
+    /// Whether the link minted now should be expired already.
+    pub(crate) fn take_expired_link(&self) -> bool {
+        let mut state = self.lock();
+        if state.expired_links > 0 {
+            state.expired_links -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -181,6 +200,9 @@ mod tests {
         faults.fail_next_tasks(1);
         assert!(faults.take_task_failure());
         assert!(!faults.take_task_failure());
+        faults.expire_next_links(1);
+        assert!(faults.take_expired_link());
+        assert!(!faults.take_expired_link());
     }
 
     #[test]
