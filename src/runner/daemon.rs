@@ -4,8 +4,8 @@
 //! Each job has a next check time. At it, the job's due ticks (by its `catch_up` policy and
 //! the ledger) run in order; a failed or contended tick ends the batch of ticks, and the job
 //! is checked again at its next tick, so a failure is retried on schedule, never in a loop.
-//! `overlap: queue` checks again right after a run (ticks that came during it run then);
-//! `skip` waits for the next tick after the run.
+//! `overlap: queue` checks again at the first tick after the run started (at once when ticks
+//! came during it; they run then); `skip` waits for the next tick after the run.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -85,6 +85,8 @@ struct Slot {
     job: Job,
     next: DateTime<Utc>,
     running: bool,
+    /// When the current (or last) run was started.
+    started: DateTime<Utc>,
     /// Dropped from the job files while running: forget it when the run ends.
     removed: bool,
 }
@@ -111,6 +113,7 @@ pub async fn run(
         let now = clock.now();
         for slot in slots.values_mut().filter(|s| !s.running && s.next <= now) {
             slot.running = true;
+            slot.started = now;
             running.spawn(run_due(
                 runner.clone(),
                 slot.job.clone(),
@@ -136,10 +139,7 @@ pub async fn run(
                     slots.remove(&name);
                 } else if let Some(slot) = slots.get_mut(&name) {
                     slot.running = false;
-                    slot.next = match slot.job.overlap {
-                        Overlap::Queue => now,
-                        Overlap::Skip => next_tick(&slot.job, now).unwrap_or(DateTime::<Utc>::MAX_UTC),
-                    };
+                    slot.next = next_check(&slot.job, slot.started, now);
                 }
             }
             message = control.recv() => match message {
@@ -176,11 +176,24 @@ pub async fn run(
     tracing::info!("daemon stopped");
 }
 
+/// When to check a job again after a run started at `started` ended at `now`. `skip`: its
+/// next tick after the run. `queue`: the first tick after the run started, so ticks that came
+/// while it ran are checked at once, and a run that found nothing due waits for the next tick
+/// instead of checking again and again.
+fn next_check(job: &Job, started: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let after = match job.overlap {
+        Overlap::Queue => started.min(now),
+        Overlap::Skip => now,
+    };
+    next_tick(job, after).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 fn slot(job: Job, now: DateTime<Utc>) -> Slot {
     Slot {
         job,
         next: now,
         running: false,
+        started: now,
         removed: false,
     }
 }
@@ -226,4 +239,60 @@ async fn run_due(
         tracing::error!(job = %job.name, error = %e, "cannot read the job's state");
     }
     job.name
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::config::{LoadOptions, MissingVars, load_job_text};
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 4, h, m, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn hourly(overlap: &str) -> Job {
+        let text = format!("schedule: \"0 * * * *\"\noverlap: {overlap}\nusers: [alice]\n");
+        let env = |_: &str| None;
+        let opts = LoadOptions {
+            paths: Vec::new(),
+            config: None,
+            env: &env,
+            missing_vars: MissingVars::Warn,
+            now: at(10, 0),
+        };
+        let loaded = load_job_text(Path::new("a.yaml"), text.as_bytes(), &opts);
+        loaded.set.expect("valid").jobs.remove(0)
+    }
+
+    #[test]
+    fn a_queued_job_with_nothing_due_waits_for_its_next_tick() {
+        // It used to be checked again at once, forever: a busy loop reading its ledger.
+        assert_eq!(
+            next_check(&hourly("queue"), at(10, 5), at(10, 5)),
+            at(11, 0)
+        );
+    }
+
+    #[test]
+    fn a_queued_job_runs_at_once_the_ticks_that_came_during_its_run() {
+        assert_eq!(
+            next_check(&hourly("queue"), at(10, 55), at(12, 20)),
+            at(11, 0)
+        );
+    }
+
+    #[test]
+    fn a_skipping_job_waits_for_the_next_tick_after_its_run() {
+        assert_eq!(
+            next_check(&hourly("skip"), at(10, 55), at(12, 20)),
+            at(13, 0)
+        );
+        assert_eq!(next_check(&hourly("skip"), at(10, 5), at(10, 5)), at(11, 0));
+    }
 }
