@@ -23,6 +23,11 @@ struct Slot {
     held_until: Option<DateTime<Utc>>,
 }
 
+/// The longest an answer's headers may hold an endpoint. Stream's windows last a minute; a
+/// reset or `Retry-After` far beyond that is a mistake (a reset in milliseconds, a confused
+/// proxy), and believing it would stall the job for years or overflow the time arithmetic.
+pub const MAX_HOLD: TimeDelta = TimeDelta::minutes(15);
+
 pub struct Limiter {
     clock: SharedClock,
     slots: Mutex<HashMap<Endpoint, Slot>>,
@@ -106,7 +111,8 @@ impl Limiter {
                 slot.per_minute = limit;
             }
             if quota.remaining == Some(0) {
-                slot.held_until = Some(quota.reset.unwrap_or(now + TimeDelta::minutes(1)));
+                let until = quota.reset.unwrap_or(now + TimeDelta::minutes(1));
+                slot.held_until = Some(until.min(now + MAX_HOLD));
             }
         });
     }
@@ -115,11 +121,11 @@ impl Limiter {
     pub fn hold(&self, endpoint: Endpoint, quota: Quota, retry_after: Option<Duration>) {
         self.with_slot(endpoint, |slot, now| {
             let until = retry_after
-                .and_then(|d| TimeDelta::from_std(d).ok())
+                .map(|d| TimeDelta::from_std(d).unwrap_or(MAX_HOLD).min(MAX_HOLD))
                 .map(|d| now + d)
                 .or(quota.reset.filter(|r| *r > now))
                 .unwrap_or(now + TimeDelta::minutes(1));
-            slot.held_until = Some(until);
+            slot.held_until = Some(until.min(now + MAX_HOLD));
         });
     }
 
@@ -176,6 +182,35 @@ mod tests {
         limiter.observe(Endpoint::GetTask, Quota::from_headers(&headers));
         limiter.acquire(Endpoint::GetTask).await;
         assert_eq!(clock.now() - start(), TimeDelta::seconds(42));
+    }
+
+    #[tokio::test]
+    async fn absurd_resets_and_retry_afters_hold_at_most_max_hold() {
+        // Found by fuzzing: `Retry-After: 99999999999999` overflowed the time arithmetic (a
+        // panic), and a reset thousands of years ahead stalled the endpoint until then.
+        let clock = ManualClock::new(start());
+        let limiter = Limiter::new(Arc::new(clock.clone()));
+        let far = Quota {
+            limit: None,
+            remaining: Some(0),
+            reset: DateTime::from_timestamp(8_210_266_876_799, 0),
+        };
+        limiter.observe(Endpoint::GetTask, far);
+        limiter.acquire(Endpoint::GetTask).await;
+        limiter.acquire(Endpoint::GetTask).await;
+        assert!(clock.now() - start() <= MAX_HOLD + TimeDelta::seconds(1));
+
+        let clock = ManualClock::new(start());
+        let limiter = Limiter::new(Arc::new(clock.clone()));
+        for secs in [99_999_999_999_999, u64::MAX] {
+            limiter.hold(
+                Endpoint::ExportChannels,
+                Quota::default(),
+                Some(Duration::from_secs(secs)),
+            );
+        }
+        limiter.acquire(Endpoint::ExportChannels).await;
+        assert_eq!(clock.now() - start(), MAX_HOLD);
     }
 
     #[test]
