@@ -257,7 +257,12 @@ fn load_job(
                 });
             }
             Some(job) => {
-                if let Some(problem) = crate::plan::key_problem(&job, opts.now, KEY_PROBE_TICKS) {
+                if let Some(problem) = crate::plan::window_problem(&job, opts.now, KEY_PROBE_TICKS)
+                {
+                    sink.error(&FieldPath::root().key("window").key("max"), problem);
+                } else if let Some(problem) =
+                    crate::plan::key_problem(&job, opts.now, KEY_PROBE_TICKS)
+                {
                     sink.error(&FieldPath::root().key("destination").key("key"), problem);
                 }
                 outcome.job = Some((job, parsed.node.clone()));
@@ -686,6 +691,22 @@ mod tests {
                 .iter()
                 .any(|d| d.message.contains("at most"))
         );
+    }
+
+    #[test]
+    fn a_max_cutting_a_window_into_millions_of_requests_is_refused() {
+        // Found by fuzzing: 26 years cut into 1s pieces hung the key checks (and the plan).
+        let env = |_: &str| None;
+        let text = "schedule: \"@daily\"\nusers: [a]\nwindow:\n  mode: fixed\n  \
+                    since: 2000-01-01T00:00:00Z\n  until: 2026-01-01T00:00:00Z\n  max: 1s\n";
+        let loaded = load_job_text(Path::new("a.yaml"), text.as_bytes(), &opts(&env));
+        let d = loaded.diagnostics.iter().next().expect("a diagnostic");
+        assert_eq!(d.path.to_string(), "window.max");
+        assert_eq!(d.pos.map(|p| p.line), Some(7));
+        assert!(d.message.contains("820540800 pieces"), "{}", d.message);
+        let fine = text.replace("max: 1s", "max: 30d");
+        let loaded = load_job_text(Path::new("a.yaml"), fine.as_bytes(), &opts(&env));
+        assert!(loaded.set.is_some(), "{:?}", loaded.diagnostics);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use render::human;
-use window::{Span, split, window_for_tick};
+use window::{MAX_PIECES, Span, piece_count, split_at_most, window_for_tick};
 
 use crate::api::MAX_BATCH;
 use crate::archive::key::KeyContext;
@@ -123,8 +123,13 @@ pub fn plan(set: &JobSet, blocked: &[Blocked], now: DateTime<Utc>, next: usize) 
     }
 }
 
-/// The next `next` ticks after `now`, each with the window pieces it would archive.
-fn tick_windows(job: &Job, now: DateTime<Utc>, next: usize) -> Vec<(Tick, Vec<Span>)> {
+/// The next `next` ticks after `now`, each with its window and the (at most [`MAX_PIECES`])
+/// pieces it would archive.
+fn tick_windows(
+    job: &Job,
+    now: DateTime<Utc>,
+    next: usize,
+) -> Vec<(Tick, Option<Span>, Vec<Span>)> {
     let mut watermark = None;
     let mut previous = None;
     let mut out = Vec::new();
@@ -138,9 +143,9 @@ fn tick_windows(job: &Job, now: DateTime<Utc>, next: usize) -> Vec<(Tick, Vec<Sp
         previous = Some(tick.at);
         let pieces = span.map_or_else(Vec::new, |span| {
             watermark = Some(span.until);
-            split(span, job.window.max())
+            split_at_most(span, job.window.max(), MAX_PIECES)
         });
-        out.push((tick, pieces));
+        out.push((tick, span, pieces));
     }
     out
 }
@@ -148,7 +153,7 @@ fn tick_windows(job: &Job, now: DateTime<Utc>, next: usize) -> Vec<(Tick, Vec<Sp
 pub fn plan_job(job: &Job, now: DateTime<Utc>, next: usize) -> JobPlan {
     let ticks = tick_windows(job, now, next)
         .into_iter()
-        .map(|(tick, pieces)| {
+        .map(|(tick, _, pieces)| {
             let windows = pieces.into_iter().map(|p| window_plan(job, p)).collect();
             tick_plan(&tick, windows)
         })
@@ -247,6 +252,24 @@ fn window_plan(job: &Job, span: Span) -> WindowPlan {
     }
 }
 
+/// Why `window.max` cannot work over the job's next `ticks` ticks after `now`: a window it
+/// would cut into more than [`MAX_PIECES`] export requests.
+pub fn window_problem(job: &Job, now: DateTime<Utc>, ticks: usize) -> Option<String> {
+    let max = job.window.max()?;
+    tick_windows(job, now, ticks)
+        .into_iter()
+        .filter_map(|(_, span, _)| span)
+        .map(|span| (span, piece_count(span, Some(max))))
+        .find(|(_, pieces)| *pieces > MAX_PIECES as u128)
+        .map(|(span, pieces)| {
+            format!(
+                "`max` cuts the window {} .. {} into {pieces} pieces, one export request each; \
+                 at most {MAX_PIECES}: make `max` longer",
+                span.since, span.until
+            )
+        })
+}
+
 /// Why the job's keys cannot work, checked over its next `ticks` ticks after `now`: a key
 /// that cannot be made, or two windows sharing a key because the `{window_start}` format is
 /// coarser than the schedule.
@@ -254,7 +277,7 @@ pub fn key_problem(job: &Job, now: DateTime<Utc>, ticks: usize) -> Option<String
     let mut seen: HashMap<String, Span> = HashMap::new();
     for span in tick_windows(job, now, ticks)
         .into_iter()
-        .flat_map(|(_, p)| p)
+        .flat_map(|(_, _, p)| p)
     {
         let key = match archive_key(job, span, "channels", 1) {
             Ok(key) => key,

@@ -50,14 +50,37 @@ pub fn window_for_tick(
     (span.since < span.until).then_some(span)
 }
 
+/// More pieces than this in one window is a mistake in `window.max` (each piece is an export
+/// request, and `max: 1s` over a year would be 31 million of them): the job-file checks refuse
+/// it, and plans list no more than this many.
+pub const MAX_PIECES: usize = 10_000;
+
+/// How many pieces [`split`] cuts `span` into, counted without cutting.
+pub fn piece_count(span: Span, max: Option<TimeDelta>) -> u128 {
+    let nanos = |d: TimeDelta| {
+        let n = i128::from(d.num_seconds()) * 1_000_000_000 + i128::from(d.subsec_nanos());
+        u128::try_from(n).unwrap_or(0)
+    };
+    let length = nanos(span.length());
+    match max.map(nanos).filter(|m| *m > 0) {
+        None => u128::from(length > 0),
+        Some(max) => length.div_ceil(max),
+    }
+}
+
 /// Cuts `span` into consecutive pieces of at most `max` (all of it when `max` is `None`).
 pub fn split(span: Span, max: Option<TimeDelta>) -> Vec<Span> {
+    split_at_most(span, max, usize::MAX)
+}
+
+/// The first `limit` pieces of [`split`].
+pub fn split_at_most(span: Span, max: Option<TimeDelta>, limit: usize) -> Vec<Span> {
     let Some(max) = max.filter(|m| *m > TimeDelta::zero()) else {
         return vec![span];
     };
     let mut pieces = Vec::new();
     let mut since = span.since;
-    while since < span.until {
+    while since < span.until && pieces.len() < limit {
         let until = since
             .checked_add_signed(max)
             .map_or(span.until, |u| u.min(span.until));
@@ -77,6 +100,31 @@ mod tests {
             .single()
             .expect("valid")
             + TimeDelta::hours(h)
+    }
+
+    #[test]
+    fn pieces_are_counted_without_cutting() {
+        let span = Span {
+            since: t(0),
+            until: t(50),
+        };
+        assert_eq!(piece_count(span, Some(TimeDelta::hours(24))), 3);
+        assert_eq!(piece_count(span, Some(TimeDelta::hours(25))), 2);
+        assert_eq!(piece_count(span, None), 1);
+        // Found by fuzzing: 26 years in 1s pieces, which split would have cut one by one.
+        let long = Span {
+            since: DateTime::from_timestamp(946_684_800, 0).expect("2000"),
+            until: DateTime::from_timestamp(1_767_225_600, 0).expect("2026"),
+        };
+        assert_eq!(piece_count(long, Some(TimeDelta::seconds(1))), 820_540_800);
+        assert_eq!(
+            piece_count(long, Some(TimeDelta::nanoseconds(1))),
+            820_540_800_000_000_000
+        );
+        assert_eq!(
+            split_at_most(long, Some(TimeDelta::seconds(1)), MAX_PIECES).len(),
+            MAX_PIECES
+        );
     }
 
     #[test]
