@@ -104,11 +104,8 @@ impl Setup {
             format!(
                 "name: hygiene\nschedule: \"0 0 * * *\"\n\
                  channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
-                 destination:\n  url: s3://{}/{prefix}/archive\n  compression: gzip\n{}",
+                 destination:\n  url: s3://{}/{prefix}/archive\n  compression: gzip\n{options}",
                 s3.bucket,
-                options
-                    .replace("  options", "  options")
-                    .replace('\n', "\n  ")
             ),
         );
         Setup {
