@@ -7,12 +7,21 @@ Writes about 80% YAML (.yaml and some .yml) and 20% TOML into team sub-folders o
 Every file is meant to pass both `chatvault validate` and a JSON Schema check against
 schemas/job.schema.json; job names are unique (`job-00001`, ...). The same seed and count
 always give byte-identical files. Prints the number of files written.
+
+    python3 benches/gen_jobs.py --count 10000 --quiet-at 2026-05-04T12:00:00Z --out /tmp/x/jobs
+
+With --quiet-at TIME every job gets `catch_up: none` and a schedule firing at most once a day
+at a wall time (in the job's zone) 3 to 21 hours away from TIME's, so a daemon started at TIME
+runs nothing at start-up (a job that never ran runs its latest tick only within 10 minutes of
+it under `catch_up: none`) and nothing for the next 2 hours. The rest is drawn as without it.
 """
 
 import argparse
 import json
 import os
 import random
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 TEAMS = ["support", "sales", "legal", "eng", "ops", "marketing", "community", "finance", "hr", "security"]
 
@@ -60,7 +69,27 @@ def channel_id(rng, i):
     return f"{base}-{i}"  # the index keeps ids unique within a selector
 
 
-def make_job(rng, idx, team):
+def quiet_schedule(seed, idx, zone, quiet_at):
+    """A schedule firing at most once a day, at a wall time in `zone` 3 to 21 hours away from
+    `quiet_at`'s (so at least 2 hours away in real time across any DST shift). Drawn from its
+    own generator so the rest of the job is drawn as without --quiet-at."""
+    rng = random.Random(f"quiet-{seed}-{idx}")
+    local = quiet_at.astimezone(ZoneInfo(zone))
+    hour = (local.hour + rng.randrange(3, 22)) % 24
+    minute = rng.randrange(60)
+    form = rng.randrange(5)
+    if form == 0:
+        return f"{minute} {hour} * * *"
+    if form == 1:
+        return f"{minute} {hour} * * {pick(rng, ['MON-FRI', '1', '0,3', 'SUN', '2-4'])}"
+    if form == 2:
+        return f"{minute} {hour} {rng.randrange(1, 29)} * *"
+    if form == 3:
+        return f"{rng.randrange(60)} {minute} {hour} * * *"
+    return f"{minute} {hour} 1,15 * *"
+
+
+def make_job(rng, idx, team, quiet_at=None, seed=0):
     name = f"job-{idx:05d}"
     sched, gran = pick(rng, SCHEDULES)
     job = {}
@@ -73,6 +102,10 @@ def make_job(rng, idx, team):
         job["timezone"] = pick(rng, TIMEZONES)
     if chance(rng, 0.4):
         job["catch_up"] = pick(rng, ["latest", "all", "none"])
+    if quiet_at is not None:
+        sched, gran = quiet_schedule(seed, idx, job.get("timezone", "UTC"), quiet_at), "d"
+        job["schedule"] = sched
+        job["catch_up"] = "none"
     if chance(rng, 0.3):
         job["overlap"] = pick(rng, ["skip", "queue"])
 
@@ -311,13 +344,20 @@ def main():
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", required=True, help="folder to write into (created)")
+    ap.add_argument("--quiet-at", metavar="TIME",
+                    help="RFC 3339 time: no job is due at it or in the 2 hours after (see above)")
     args = ap.parse_args()
+    quiet_at = None
+    if args.quiet_at:
+        quiet_at = datetime.fromisoformat(args.quiet_at.replace("Z", "+00:00"))
+        if quiet_at.tzinfo is None:
+            ap.error("--quiet-at needs a time with a zone, e.g. 2026-05-04T12:00:00Z")
     rng = random.Random(args.seed)
     for team in TEAMS:
         os.makedirs(os.path.join(args.out, team), exist_ok=True)
     for idx in range(1, args.count + 1):
         team = TEAMS[idx % len(TEAMS)]
-        name, job = make_job(rng, idx, team)
+        name, job = make_job(rng, idx, team, quiet_at, args.seed)
         if chance(rng, 0.2):
             text, ext = to_toml(rng, name, job), "toml"
         else:
