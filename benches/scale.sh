@@ -19,7 +19,7 @@
 #       the busiest minute and second of creates; and the total time, also as a ratio to the
 #       floor the create limit sets (80 creates at 60/min: 79 s between the first and the last).
 #
-#   benches/scale.sh            # from any directory; ~8 minutes on 2 cores once built
+#   benches/scale.sh            # from any directory; ~3 minutes on 2 cores once built
 #
 # This is not a test: it prints figures. It exits non-zero only when something is broken: a
 # build, the emulator, a daemon that does not get ready, exits non-zero or late on SIGTERM, an
