@@ -92,9 +92,9 @@ impl Faults {
         self.lock().failing_tasks = count;
     }
 
-    /// Mints the next `count` download links (in status answers of completed tasks) already
-    /// expired, as if each had waited past its lifetime before being used: downloading one
-    /// answers 403 `Request has expired`, and the next status request mints a good one.
+    /// Answers the next `count` downloads with a valid signature as if their link had expired
+    /// (403 `Request has expired`), as when a link waits past its lifetime before it is used.
+    /// A fresh link from a status request works again.
     pub fn expire_next_links(&self, count: u32) {
         self.lock().expired_links = count;
     }
@@ -162,7 +162,7 @@ impl Faults {
         }
     }
 
-    /// Whether the link minted now should be expired already.
+    /// Whether this download's link should count as expired.
     pub(crate) fn take_expired_link(&self) -> bool {
         let mut state = self.lock();
         if state.expired_links > 0 {
