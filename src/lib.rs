@@ -7,6 +7,8 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod diagnostics;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod notify;
 pub mod plan;
 pub mod runner;
