@@ -66,13 +66,28 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         let (event, span) = item.map_err(|e| SyntaxError {
             pos: Pos {
                 line: to_u32(e.marker().line()),
-                col: to_u32(e.marker().col() + 1),
+                col: to_u32(error_col(text, e.marker().line(), e.marker().col()) + 1),
             },
             message: syntax_message(e.info(), text, e.marker().line()),
         })?;
         b.event(event, &span)?;
     }
     Ok(b.root.unwrap_or(Node::new(Pos::START, Value::Null)))
+}
+
+/// The 0-based character column of an error saphyr places at `col` on `line`. saphyr counts a
+/// directive line's (`%…`) columns in bytes, every other line's in characters; and a column is
+/// never past the end of its line.
+fn error_col(text: &str, line: usize, col: usize) -> usize {
+    let Some(line_text) = text.lines().nth(line.saturating_sub(1)) else {
+        return col;
+    };
+    let col = if line_text.starts_with('%') {
+        line_text.get(..col).map_or(col, |s| s.chars().count())
+    } else {
+        col
+    };
+    col.min(line_text.chars().count())
 }
 
 /// A leading `*` in a cron schedule is the most common YAML slip in job files: say so.
@@ -416,6 +431,17 @@ mod tests {
     fn a_second_document_is_refused() {
         let err = parse("a: 1\n---\nb: 2\n").expect_err("two docs");
         assert_eq!(err.pos.line, 2);
+    }
+
+    #[test]
+    fn errors_on_directive_lines_count_characters_not_bytes() {
+        // Found by fuzzing: saphyr put this NUL at byte column 10 of an 8-character line.
+        let err = parse("%q-$dd\u{ffff}\u{0}").expect_err("unprintable");
+        assert_eq!(err.pos, Pos { line: 1, col: 8 });
+        let err = parse("# é\n%é \u{0}").expect_err("unprintable");
+        assert_eq!(err.pos, Pos { line: 2, col: 4 });
+        let err = parse("é: \u{0}").expect_err("unprintable");
+        assert_eq!(err.pos, Pos { line: 1, col: 4 });
     }
 
     #[test]
