@@ -186,8 +186,8 @@ mod tests {
 
     #[tokio::test]
     async fn absurd_resets_and_retry_afters_hold_at_most_max_hold() {
-        // Found by fuzzing: `Retry-After: 99999999999999` overflowed the time arithmetic (a
-        // panic), and a reset thousands of years ahead stalled the endpoint until then.
+        // Fuzzing found a 2-hour `Retry-After` obeyed; `Retry-After: 99999999999999`
+        // overflowed (a panic), and a reset millennia ahead stalled the endpoint until then.
         let clock = ManualClock::new(start());
         let limiter = Limiter::new(Arc::new(clock.clone()));
         let far = Quota {

@@ -695,7 +695,7 @@ mod tests {
 
     #[test]
     fn a_max_cutting_a_window_into_millions_of_requests_is_refused() {
-        // Found by fuzzing: 26 years cut into 1s pieces hung the key checks (and the plan).
+        // A job_file fuzz input: 26 years cut into 1s pieces hung the key checks and plans.
         let env = |_: &str| None;
         let text = "schedule: \"@daily\"\nusers: [a]\nwindow:\n  mode: fixed\n  \
                     since: 2000-01-01T00:00:00Z\n  until: 2026-01-01T00:00:00Z\n  max: 1s\n";

@@ -111,7 +111,7 @@ mod tests {
         assert_eq!(piece_count(span, Some(TimeDelta::hours(24))), 3);
         assert_eq!(piece_count(span, Some(TimeDelta::hours(25))), 2);
         assert_eq!(piece_count(span, None), 1);
-        // Found by fuzzing: 26 years in 1s pieces, which split would have cut one by one.
+        // The job_file fuzz input: 26 years in 1s pieces, which split cut one by one.
         let long = Span {
             since: DateTime::from_timestamp(946_684_800, 0).expect("2000"),
             until: DateTime::from_timestamp(1_767_225_600, 0).expect("2026"),
