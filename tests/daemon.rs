@@ -6,6 +6,8 @@
 //! time per millisecond), so twelve hours of hourly ticks pass in seconds and every sleep in
 //! chatvault (schedules, polls, backoff) waits for the driven clock, never for real time.
 
+#[path = "common/driven.rs"]
+mod driven;
 #[path = "common/servers.rs"]
 mod servers;
 
@@ -18,37 +20,19 @@ use chatvault::api::{ClientConfig, StreamClient};
 use chatvault::archive::manifest::Manifest;
 use chatvault::archive::store::{self, StoreOptions};
 use chatvault::archive::store_url::StoreUrl;
-use chatvault::clock::{Clock, SharedClock, Sleep};
+use chatvault::clock::SharedClock;
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::runner::daemon::{self, Control, DaemonOptions};
 use chatvault::runner::{LogReporter, Runner, RunnerOptions};
 use chatvault_emulator::{
-    ClockMode, DataSpec, Emulator, EmulatorClock, EmulatorConfig, Endpoint, GroundTruthOptions,
+    ClockMode, DataSpec, Emulator, EmulatorConfig, Endpoint, GroundTruthOptions,
 };
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use driven::DrivenClock;
 use tokio::sync::mpsc;
 
 /// Clock time that passes per millisecond of real time.
 const STEP: TimeDelta = TimeDelta::seconds(5);
-
-/// The emulator's clock; sleeping waits until the test's driver has moved it far enough.
-struct DrivenClock(EmulatorClock);
-
-impl Clock for DrivenClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-
-    fn sleep(&self, duration: Duration) -> Sleep {
-        let clock = self.0.clone();
-        let until = clock.now() + TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX);
-        Box::pin(async move {
-            while clock.now() < until {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-    }
-}
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 5, 4, 0, 30, 0)
@@ -140,7 +124,8 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
     let state_url = set.settings.state.clone();
     let state_options = set.settings.state_options.clone();
 
-    let clock: SharedClock = Arc::new(DrivenClock(emu.clock().clone()));
+    let driven = DrivenClock::new(emu.clock().clone());
+    let clock: SharedClock = Arc::new(driven.clone());
     let mut stops = Vec::new();
     let mut daemons = Vec::new();
     for holder in ["replica-a", "replica-b"] {
@@ -176,7 +161,7 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
 
     let end = start() + TimeDelta::hours(12) + TimeDelta::minutes(10);
     while emu.clock().now() < end {
-        emu.clock().advance(STEP);
+        driven.advance(STEP);
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     for stop in &stops {
@@ -192,7 +177,7 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
     loop {
         tokio::select! {
             () = &mut drain => break,
-            () = tokio::time::sleep(Duration::from_millis(1)) => emu.clock().advance(STEP),
+            () = tokio::time::sleep(Duration::from_millis(1)) => driven.advance(STEP),
         }
     }
 
