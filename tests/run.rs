@@ -8,9 +8,10 @@
 
 #[path = "common/emulated.rs"]
 mod emulated;
+#[path = "common/ground_truth.rs"]
+mod ground_truth;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::io::Read as _;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,13 +25,10 @@ use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::runner::due::due_ticks;
 use chatvault::runner::{Event, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
 use chatvault::state::{Claim, InFlight, JobState};
-use chatvault_emulator::{
-    Emulator, EmulatorClock, EmulatorConfig, Endpoint, GroundTruthOptions, TaskInfo, TaskKind,
-};
+use chatvault_emulator::{Emulator, EmulatorClock, EmulatorConfig, Endpoint, TaskInfo, TaskKind};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use emulated::EmuClock;
-use serde::Deserialize;
-use sha2::Digest as _;
+use ground_truth::{Archive, assert_complete, extension};
 
 // ---------------------------------------------------------------------------------------------
 // Set-up: emulator, job files, runners, events.
@@ -346,25 +344,6 @@ async fn crash_at(
 // ---------------------------------------------------------------------------------------------
 // Reading back: archives, manifests, ground truth, export tasks.
 
-/// One committed archive: its manifest and the `(cid, message id)` of every message line.
-struct Archive {
-    manifest: Manifest,
-    messages: Vec<(String, String)>,
-}
-
-#[derive(Deserialize)]
-struct Line {
-    #[serde(rename = "type")]
-    kind: String,
-    item: Item,
-}
-
-#[derive(Deserialize)]
-struct Item {
-    id: Option<String>,
-    cid: Option<String>,
-}
-
 fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -376,28 +355,6 @@ fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
         } else {
             out.push(path);
         }
-    }
-}
-
-fn extension(compression: Compression) -> &'static str {
-    match compression {
-        Compression::None => ".jsonl",
-        Compression::Gzip => ".jsonl.gz",
-        Compression::Zstd => ".jsonl.zst",
-    }
-}
-
-fn decompress(bytes: &[u8], compression: Compression) -> Vec<u8> {
-    match compression {
-        Compression::None => bytes.to_vec(),
-        Compression::Gzip => {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(bytes)
-                .read_to_end(&mut out)
-                .expect("a gzip archive");
-            out
-        }
-        Compression::Zstd => zstd::decode_all(bytes).expect("a zstd archive"),
     }
 }
 
@@ -436,105 +393,9 @@ fn read_archives(root: &Path, compression: Compression) -> Vec<Archive> {
             )
             .expect("a valid manifest");
             let stored = std::fs::read(root.join(key)).expect("read the archive");
-            assert_eq!(&manifest.key, key, "the manifest names its archive");
-            assert_eq!(manifest.bytes_stored, stored.len() as u64, "{key}: size");
-            assert_eq!(
-                manifest.sha256,
-                chatvault::archive::transfer::hex(&sha2::Sha256::digest(&stored)),
-                "{key}: the manifest's hash is of the stored bytes"
-            );
-            assert_eq!(manifest.content_encoding, compression.to_string(), "{key}");
-            let raw = decompress(&stored, compression);
-            assert_eq!(
-                manifest.bytes_source,
-                raw.len() as u64,
-                "{key}: source size"
-            );
-            let text = std::str::from_utf8(&raw).expect("UTF-8 JSON lines");
-            let messages = text
-                .lines()
-                .map(|l| serde_json::from_str::<Line>(l).expect("a v2 export line"))
-                .filter(|l| l.kind == "message")
-                .map(|l| {
-                    (
-                        l.item.cid.expect("a message names its channel"),
-                        l.item.id.expect("a message has an id"),
-                    )
-                })
-                .collect();
-            Archive { manifest, messages }
+            ground_truth::archive(key, &stored, manifest, compression)
         })
         .collect()
-}
-
-/// The union of `archives` holds exactly the messages of `cids` in `[since, until)`, each once.
-fn assert_complete(
-    emu: &Emulator,
-    job: &Job,
-    archives: &[Archive],
-    cids: &[String],
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) {
-    let mut archived: HashMap<&str, Vec<&str>> = HashMap::new();
-    for archive in archives {
-        for (cid, id) in &archive.messages {
-            archived.entry(cid).or_default().push(id);
-        }
-    }
-    // The windows are closed before their tasks were created, so what they hold no longer
-    // changes (deletion flags aside, which move no message in or out): now is as good a
-    // snapshot as each task's own.
-    let options = GroundTruthOptions {
-        include_truncated_messages: job.export.include_truncated_messages,
-        include_soft_deleted_channels: job.export.include_soft_deleted_channels,
-        as_of: None,
-    };
-    let mut total = 0;
-    for cid in cids {
-        let want = emu.ground_truth(cid, Some(since), Some(until), options);
-        let have = archived.remove(cid.as_str()).unwrap_or_default();
-        let mut seen = HashSet::new();
-        let twice: Vec<&str> = have
-            .iter()
-            .copied()
-            .filter(|id| !seen.insert(*id))
-            .collect();
-        assert!(
-            twice.is_empty(),
-            "{cid}: {} messages archived more than once, e.g. {:?}",
-            twice.len(),
-            &twice[..twice.len().min(3)]
-        );
-        let wanted: HashSet<&str> = want.iter().map(String::as_str).collect();
-        let missing: Vec<&str> = want
-            .iter()
-            .map(String::as_str)
-            .filter(|id| !seen.contains(id))
-            .collect();
-        let extra: Vec<&str> = have
-            .iter()
-            .copied()
-            .filter(|id| !wanted.contains(id))
-            .collect();
-        assert!(
-            missing.is_empty() && extra.is_empty(),
-            "{cid} over [{since}, {until}): {} of {} messages missing (e.g. {:?}), {} not in the \
-             ground truth (e.g. {:?})",
-            missing.len(),
-            want.len(),
-            &missing[..missing.len().min(3)],
-            extra.len(),
-            &extra[..extra.len().min(3)]
-        );
-        total += want.len();
-    }
-    assert!(
-        archived.is_empty(),
-        "messages of channels the job does not name: {:?}",
-        archived.keys().collect::<Vec<_>>()
-    );
-    assert!(total > 0, "the period holds messages at all");
 }
 
 /// A channel export task: its id, channels and window.
