@@ -24,6 +24,7 @@ use chatvault::clock::SharedClock;
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::runner::daemon::{self, Control, DaemonOptions};
 use chatvault::runner::{LogReporter, Runner, RunnerOptions};
+use chatvault::state::Ledger;
 use chatvault_emulator::{
     ClockMode, DataSpec, Emulator, EmulatorConfig, Endpoint, GroundTruthOptions,
 };
@@ -161,6 +162,26 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
 
     let end = start() + TimeDelta::hours(12) + TimeDelta::minutes(10);
     while emu.clock().now() < end {
+        driven.advance(STEP);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // Stop only once the last tick's run has committed: the grace period passes in a few
+    // real milliseconds of the driven clock, and a run cut short would leave half a window.
+    let ledger = Ledger::open(
+        store::open(&state_url, &state_options, &[]).expect("state store"),
+        "hourly",
+    );
+    // The hourly tick before `end` (start() is at half past).
+    let last_tick = start() + TimeDelta::hours(11) + TimeDelta::minutes(30);
+    loop {
+        let state = ledger.load().await.expect("the ledger loads").into_value();
+        let settled = state.last_tick >= Some(last_tick)
+            && state.claim.is_none()
+            && state.open.is_empty()
+            && state.in_flight.is_empty();
+        if settled {
+            break;
+        }
         driven.advance(STEP);
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
