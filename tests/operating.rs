@@ -12,33 +12,16 @@ mod processes;
 use std::process::Stdio;
 use std::time::Duration;
 
-use chatvault_emulator::{ClockMode, DataSpec, Emulator, EmulatorConfig, TaskDurations};
+use chatvault_emulator::Emulator;
 use chrono::Utc;
-use processes::{command, finish, signal, wait_for};
+use processes::{command, finish, realtime_config, signal, start_emulator, wait_for};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr};
 
 type Stderr = Lines<BufReader<ChildStderr>>;
 
 async fn emulator() -> Emulator {
-    Emulator::start(EmulatorConfig {
-        data: DataSpec {
-            channels_per_type: 2,
-            messages_per_channel_per_day: 48,
-            days_of_history: 3,
-            ..DataSpec::default()
-        },
-        task_durations: TaskDurations {
-            waiting: chrono::Duration::zero(),
-            pending: chrono::Duration::zero(),
-            running: chrono::Duration::seconds(1),
-        },
-        clock: ClockMode::RealTime,
-        start_time: Utc::now(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("the emulator starts on 127.0.0.1")
+    start_emulator(realtime_config(48)).await
 }
 
 /// One job, `watched`, exporting two channels into `archive/`; `config` is appended to the

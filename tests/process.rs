@@ -15,33 +15,16 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use chatvault::runner::Phase;
-use chatvault_emulator::{ClockMode, DataSpec, Emulator, EmulatorConfig, TaskDurations};
+use chatvault_emulator::Emulator;
 use chrono::{TimeDelta, Utc};
-use processes::{command, finish, signal, wait_for};
+use processes::{command, finish, realtime_config, signal, start_emulator, wait_for};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// How long the killed run's lease lasts: the restart is refused until it has run out.
 const LEASE_TTL: &str = "3s";
 
 async fn emulator(messages_per_day: u64) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        data: DataSpec {
-            channels_per_type: 2,
-            messages_per_channel_per_day: messages_per_day,
-            days_of_history: 3,
-            ..DataSpec::default()
-        },
-        task_durations: TaskDurations {
-            waiting: chrono::Duration::zero(),
-            pending: chrono::Duration::zero(),
-            running: chrono::Duration::seconds(1),
-        },
-        clock: ClockMode::RealTime,
-        start_time: Utc::now(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("the emulator starts on 127.0.0.1")
+    start_emulator(realtime_config(messages_per_day)).await
 }
 
 /// A project whose one job exports two channels, uncompressed, into `archive/`.
@@ -352,25 +335,10 @@ async fn the_daemon_reloads_on_sighup_keeps_its_jobs_on_bad_files_and_stops_on_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_past_the_grace_period_checkpoints_and_the_next_run_resumes() {
-    let emu = Emulator::start(EmulatorConfig {
-        data: DataSpec {
-            channels_per_type: 2,
-            messages_per_channel_per_day: 48,
-            days_of_history: 3,
-            ..DataSpec::default()
-        },
-        task_durations: TaskDurations {
-            waiting: chrono::Duration::zero(),
-            pending: chrono::Duration::zero(),
-            // Far longer than the grace period.
-            running: chrono::Duration::hours(1),
-        },
-        clock: ClockMode::RealTime,
-        start_time: Utc::now(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("the emulator starts");
+    let mut config = realtime_config(48);
+    // Far longer than the grace period.
+    config.task_durations.running = chrono::Duration::hours(1);
+    let emu = start_emulator(config).await;
     let project = project(&emu);
     let mut cmd = command(&project, &emu, &["run", "--grace", "1s", "jobs"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());

@@ -19,11 +19,10 @@ use std::time::Duration;
 
 use chatvault::archive::store::{self, StoreOptions};
 use chatvault::archive::store_url::StoreUrl;
-use chatvault_emulator::{ClockMode, DataSpec, Emulator, EmulatorConfig, Endpoint, TaskDurations};
-use chrono::Utc;
+use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint};
 use futures::TryStreamExt as _;
 use object_store::{ObjectMeta, ObjectStore as _, ObjectStoreExt as _};
-use processes::{finish, signal, wait_for};
+use processes::{finish, realtime_config, signal, start_emulator, wait_for};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -51,25 +50,11 @@ fn forbidden(s3_secret: &str) -> Vec<(&'static str, String)> {
 }
 
 async fn emulator() -> Emulator {
-    Emulator::start(EmulatorConfig {
+    start_emulator(EmulatorConfig {
         api_secret: API_SECRET.into(),
-        data: DataSpec {
-            channels_per_type: 2,
-            messages_per_channel_per_day: 48,
-            days_of_history: 3,
-            ..DataSpec::default()
-        },
-        task_durations: TaskDurations {
-            waiting: chrono::Duration::zero(),
-            pending: chrono::Duration::zero(),
-            running: chrono::Duration::seconds(1),
-        },
-        clock: ClockMode::RealTime,
-        start_time: Utc::now(),
-        ..EmulatorConfig::default()
+        ..realtime_config(48)
     })
     .await
-    .expect("the emulator starts on 127.0.0.1")
 }
 
 struct Setup {

@@ -9,10 +9,39 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use chatvault_emulator::Emulator;
+use chatvault_emulator::{ClockMode, DataSpec, Emulator, EmulatorConfig, TaskDurations};
+use chrono::Utc;
 use tokio::process::Command;
 
 use super::common::Project;
+
+/// An emulator on the real clock whose tasks finish one second after creation (so a process
+/// waits for nothing), with two channels of each type and `messages_per_day` messages a day
+/// over three days of history.
+pub fn realtime_config(messages_per_day: u64) -> EmulatorConfig {
+    EmulatorConfig {
+        data: DataSpec {
+            channels_per_type: 2,
+            messages_per_channel_per_day: messages_per_day,
+            days_of_history: 3,
+            ..DataSpec::default()
+        },
+        task_durations: TaskDurations {
+            waiting: chrono::Duration::zero(),
+            pending: chrono::Duration::zero(),
+            running: chrono::Duration::seconds(1),
+        },
+        clock: ClockMode::RealTime,
+        start_time: Utc::now(),
+        ..EmulatorConfig::default()
+    }
+}
+
+pub async fn start_emulator(config: EmulatorConfig) -> Emulator {
+    Emulator::start(config)
+        .await
+        .expect("the emulator starts on 127.0.0.1")
+}
 
 /// `chatvault ARGS` in the project, with the emulator's credentials and a clean environment.
 pub fn command(project: &Project, emu: &Emulator, args: &[&str]) -> Command {
