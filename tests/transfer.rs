@@ -1,8 +1,11 @@
 //! Streaming an export from the emulator's presigned link into stores: in memory, a local
-//! folder, and a store that fails mid-upload. Real S3 and GCS servers are in `stores.rs`.
+//! folder, a store that fails mid-upload, and moto for how a small archive reaches S3 (one
+//! PUT, no multipart upload). The round trip against every real server is in `stores.rs`.
 
 #[path = "common/emulated.rs"]
 mod emulated;
+#[path = "common/servers.rs"]
+mod servers;
 
 use std::io::Read as _;
 use std::sync::Arc;
@@ -337,6 +340,118 @@ async fn a_store_failing_mid_upload_aborts_and_leaves_nothing() {
         stored(&store, "big.jsonl").await,
         None,
         "nothing under the key"
+    );
+    emu.shutdown().await;
+}
+
+/// An S3 store on moto, under a fresh prefix.
+fn moto_store(name: &str) -> Store {
+    let server = servers::moto();
+    let url = StoreUrl::S3 {
+        bucket: server.bucket.clone(),
+        prefix: servers::unique_prefix(name),
+    };
+    let options: StoreOptions = [
+        ("aws_endpoint", server.endpoint.as_str()),
+        ("aws_allow_http", "true"),
+        ("aws_region", server.region.as_str()),
+        ("aws_access_key_id", server.access_key.as_str()),
+        ("aws_secret_access_key", server.secret_key.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    store::open(&url, &options, &[]).expect("S3 store opens")
+}
+
+/// The object's ETag as S3 reports it: the MD5 of the bytes for a single PUT, and
+/// `<md5 of the parts' md5s>-<parts>` for a completed multipart upload.
+async fn etag(store: &Store, key: &str) -> String {
+    let meta = store
+        .object_store()
+        .head(&Path::from(key))
+        .await
+        .expect("head");
+    meta.e_tag
+        .expect("S3 gives an ETag")
+        .trim_matches('"')
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_small_archive_reaches_s3_in_one_put_and_a_large_one_in_parts() {
+    let store = moto_store("small-upload");
+    let http = reqwest::Client::new();
+
+    let (emu, client, task) = finished_export(EmulatorConfig::default(), 3).await;
+    let url = link(&client, &task).await.expect("link");
+    let original = download(&url).await;
+    assert!(
+        original.len() < 8 << 20,
+        "small: {} bytes, under one part",
+        original.len()
+    );
+    let done = transfer(
+        &http,
+        &url,
+        &store,
+        target("small.jsonl", Compression::None),
+    )
+    .await
+    .expect("transferred");
+    let got = store
+        .object_store()
+        .get(&Path::from("small.jsonl"))
+        .await
+        .expect("stored");
+    assert_eq!(
+        got.attributes
+            .get(&object_store::Attribute::ContentType)
+            .map(|v| v.as_ref()),
+        Some("application/x-ndjson"),
+        "the single PUT carries the content type"
+    );
+    let bytes = got.bytes().await.expect("read");
+    assert!(bytes[..] == original[..], "the export, byte for byte");
+    assert_eq!(done.bytes_stored, original.len() as u64);
+    assert_eq!(done.bytes_source, original.len() as u64);
+    assert_eq!(
+        done.sha256,
+        chatvault::archive::transfer::hex(&sha2::Sha256::digest(&original))
+    );
+    assert_eq!(done.parts, 1);
+    let small = etag(&store, "small.jsonl").await;
+    assert!(
+        !small.contains('-'),
+        "a single PUT's ETag, not a multipart upload's: {small}"
+    );
+    emu.shutdown().await;
+
+    // The same check tells a multipart upload apart: an archive past the first part.
+    let data = DataSpec {
+        messages_per_channel_per_day: 400,
+        ..DataSpec::default()
+    };
+    let config = EmulatorConfig {
+        data,
+        ..EmulatorConfig::default()
+    };
+    let (emu, client, task) = finished_export(config, 2).await;
+    let url = link(&client, &task).await.expect("link");
+    let done = transfer(
+        &http,
+        &url,
+        &store,
+        target("large.jsonl", Compression::None),
+    )
+    .await
+    .expect("transferred");
+    assert!(done.bytes_stored > 8 << 20, "{} bytes", done.bytes_stored);
+    let large = etag(&store, "large.jsonl").await;
+    assert!(
+        large.ends_with(&format!("-{}", done.parts)),
+        "a multipart upload of {} parts: {large}",
+        done.parts
     );
     emu.shutdown().await;
 }

@@ -1,11 +1,12 @@
 //! Moving one export file from its presigned link into a store, streaming.
 //!
 //! HTTP body → (gzip from Stream undone, if the file came compressed) → the destination's
-//! compression → multipart upload. Nothing is held whole in memory or on disk: parts are cut
-//! as bytes arrive, at most a few are in flight, and their size grows with the upload so that
-//! even a terabyte stays under S3's 10,000-part limit. The SHA-256 and sizes of what is stored
-//! are computed on the way. A failed transfer aborts its multipart upload, and a multipart
-//! object only appears under its key when completed, so a half-written archive never does.
+//! compression → one PUT if it all fits in the first part, else a multipart upload. Nothing is
+//! held whole in memory or on disk: parts are cut as bytes arrive, at most a few are in flight,
+//! and their size grows with the upload so that even a terabyte stays under S3's 10,000-part
+//! limit. The SHA-256 and sizes of what is stored are computed on the way. A single PUT is
+//! atomic; a failed multipart transfer aborts its upload, and a multipart object only appears
+//! under its key when completed, so a half-written archive never does.
 
 use std::future::Future;
 use std::io;
@@ -18,7 +19,9 @@ use async_compression::tokio::bufread::{GzipDecoder, GzipEncoder, ZstdEncoder};
 use bytes::BytesMut;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{Attribute, AttributeValue, Attributes, PutMultipartOptions, PutPayload};
+use object_store::{
+    Attribute, AttributeValue, Attributes, PutMode, PutMultipartOptions, PutOptions, PutPayload,
+};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
@@ -180,27 +183,73 @@ pub async fn transfer(
         Compression::Gzip => Box::pin(GzipEncoder::new(counted)),
         Compression::Zstd => Box::pin(ZstdEncoder::new(counted)),
     };
+    let (bytes_stored, sha256, parts) = store_stream(&mut encoded, store, target).await?;
+    Ok(Transferred {
+        bytes_source: source_bytes.load(Ordering::Relaxed),
+        bytes_stored,
+        sha256,
+        parts,
+    })
+}
+
+/// Writes `input` under the target's key: `(bytes stored, sha256, parts)`.
+///
+/// The first part's worth is read before anything is sent. An archive that ends within it
+/// (most archives of a small job: a day of a few channels is kilobytes) is stored with one
+/// PUT rather than a multipart upload's three requests (create, one part, complete): a third
+/// of the round trips, no upload left to abort if the process dies, and on S3 no
+/// CompleteMultipartUpload, which the server pays by assembling the object. A single PUT is
+/// atomic, so a failure still leaves nothing under the key. Only when more data follows does
+/// a multipart upload start, with that buffer as its first part.
+async fn store_stream(
+    input: &mut Pin<Box<dyn AsyncRead + Send>>,
+    store: &Store,
+    target: Target<'_>,
+) -> Result<(u64, String, usize), TransferError> {
     let upload_error = |source| TransferError::Upload {
         url: store.url().to_owned(),
         key: target.key.to_owned(),
         source,
     };
     let path = ObjectPath::from(target.key);
+    let first_size = part_size(0);
+    let first = read_part(input, first_size)
+        .await
+        .map_err(TransferError::Read)?;
+    if first.len() < first_size {
+        let stored = first.len() as u64;
+        let sha256 = hex(&Sha256::digest(&first));
+        if let Some(progress) = target.progress {
+            progress(stored);
+        }
+        // Overwrite, as a multipart upload's completion would: the manifest written after
+        // the archive is the commit record, and a retry rewrites the same bytes.
+        let options = PutOptions {
+            mode: PutMode::Overwrite,
+            attributes: attributes(store, target),
+            ..PutOptions::default()
+        };
+        store
+            .object_store()
+            .put_opts(&path, PutPayload::from(first.freeze()), options)
+            .await
+            .map_err(upload_error)?;
+        return Ok((stored, sha256, 1));
+    }
+    let options = PutMultipartOptions {
+        attributes: attributes(store, target),
+        ..PutMultipartOptions::default()
+    };
     let mut upload = store
         .object_store()
-        .put_multipart_opts(&path, upload_options(store, target))
+        .put_multipart_opts(&path, options)
         .await
         .map_err(upload_error)?;
-    let outcome = pump(&mut encoded, upload.as_mut(), target.progress).await;
+    let outcome = pump(input, first, upload.as_mut(), target.progress).await;
     match outcome {
-        Ok((bytes_stored, sha256, parts)) => {
+        Ok(stored) => {
             upload.complete().await.map_err(upload_error)?;
-            Ok(Transferred {
-                bytes_source: source_bytes.load(Ordering::Relaxed),
-                bytes_stored,
-                sha256,
-                parts,
-            })
+            Ok(stored)
         }
         Err(e) => {
             if let Err(abort) = upload.abort().await {
@@ -214,7 +263,8 @@ pub async fn transfer(
     }
 }
 
-fn upload_options(store: &Store, target: Target<'_>) -> PutMultipartOptions {
+/// Content type and encoding, where the backend takes attributes (local folders do not).
+fn attributes(store: &Store, target: Target<'_>) -> Attributes {
     let mut attributes = Attributes::new();
     if store.takes_attributes() {
         attributes.insert(
@@ -230,10 +280,7 @@ fn upload_options(store: &Store, target: Target<'_>) -> PutMultipartOptions {
             attributes.insert(Attribute::ContentEncoding, AttributeValue::from(encoding));
         }
     }
-    PutMultipartOptions {
-        attributes,
-        ..PutMultipartOptions::default()
-    }
+    attributes
 }
 
 enum Pumped {
@@ -254,11 +301,26 @@ async fn next_done(in_flight: &mut JoinSet<object_store::Result<()>>) -> Result<
     }
 }
 
-/// Cuts the stream into parts and uploads them, a bounded number at a time. Part uploads are
-/// spawned, so they run while the next part is read; dropping the set on failure cancels
-/// the rest.
+/// Reads until `size` bytes or the end of the stream, whichever comes first.
+async fn read_part(
+    input: &mut Pin<Box<dyn AsyncRead + Send>>,
+    size: usize,
+) -> io::Result<BytesMut> {
+    let mut buf = BytesMut::with_capacity(size);
+    while buf.len() < size {
+        if input.read_buf(&mut buf).await? == 0 {
+            break;
+        }
+    }
+    Ok(buf)
+}
+
+/// Uploads `first` (a full first part) and the rest of the stream cut into parts, a bounded
+/// number at a time. Part uploads are spawned, so they run while the next part is read;
+/// dropping the set on failure cancels the rest.
 async fn pump(
     input: &mut Pin<Box<dyn AsyncRead + Send>>,
+    first: BytesMut,
     upload: &mut dyn object_store::MultipartUpload,
     progress: Option<&(dyn Fn(u64) + Send + Sync)>,
 ) -> Result<(u64, String, usize), Pumped> {
@@ -266,18 +328,16 @@ async fn pump(
     let mut stored = 0u64;
     let mut parts = 0usize;
     let mut in_flight = JoinSet::new();
+    let mut next = Some(first);
     loop {
         let size = part_size(parts);
-        let mut buf = BytesMut::with_capacity(size);
-        while buf.len() < size {
-            let n = input.read_buf(&mut buf).await.map_err(Pumped::Read)?;
-            if n == 0 {
-                break;
-            }
-        }
+        let buf = match next.take() {
+            Some(buf) => buf,
+            None => read_part(input, size).await.map_err(Pumped::Read)?,
+        };
         let last = buf.len() < size;
-        // Every upload gets at least one part, even an empty one.
-        if !buf.is_empty() || parts == 0 {
+        // A stream of exactly one first part ends with an empty read: nothing more to send.
+        if !buf.is_empty() {
             hasher.update(&buf);
             stored += buf.len() as u64;
             parts += 1;
@@ -323,5 +383,231 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
         let read = (buf.filled().len() - before) as u64;
         self.count.fetch_add(read, Ordering::Relaxed);
         polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+        ObjectStoreExt, PutResult,
+    };
+
+    use super::*;
+
+    /// An in-memory store that counts single PUTs, multipart uploads and their parts, and can
+    /// refuse single PUTs.
+    #[derive(Debug, Default)]
+    struct Counting {
+        inner: InMemory,
+        puts: AtomicUsize,
+        multiparts: AtomicUsize,
+        parts: Arc<AtomicUsize>,
+        fail_puts: bool,
+    }
+
+    impl std::fmt::Display for Counting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Counting")
+        }
+    }
+
+    #[derive(Debug)]
+    struct CountingUpload {
+        inner: Box<dyn MultipartUpload>,
+        parts: Arc<AtomicUsize>,
+    }
+
+    #[async_trait]
+    impl MultipartUpload for CountingUpload {
+        fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+            self.parts.fetch_add(1, Ordering::SeqCst);
+            self.inner.put_part(data)
+        }
+        async fn complete(&mut self) -> object_store::Result<PutResult> {
+            self.inner.complete().await
+        }
+        async fn abort(&mut self) -> object_store::Result<()> {
+            self.inner.abort().await
+        }
+    }
+
+    #[async_trait]
+    impl ObjectStore for Counting {
+        async fn put_opts(
+            &self,
+            location: &ObjectPath,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.puts.fetch_add(1, Ordering::SeqCst);
+            if self.fail_puts {
+                return Err(object_store::Error::Generic {
+                    store: "counting",
+                    source: "the disk is full".into(),
+                });
+            }
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.multiparts.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(CountingUpload {
+                inner: self.inner.put_multipart_opts(location, opts).await?,
+                parts: self.parts.clone(),
+            }))
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+        ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    /// Deterministic, incompressible-enough bytes.
+    fn bytes(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    struct Stored {
+        result: Result<(u64, String, usize), TransferError>,
+        object: Option<GetResult>,
+        puts: usize,
+        multiparts: usize,
+        parts: usize,
+        progress: Vec<u64>,
+    }
+
+    async fn store_bytes(data: Vec<u8>, fail_puts: bool, takes_attributes: bool) -> Stored {
+        let counting = Arc::new(Counting {
+            fail_puts,
+            ..Counting::default()
+        });
+        let store = Store::wrap(counting.clone(), "counting://", takes_attributes);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let progress = |n: u64| seen.lock().expect("not poisoned").push(n);
+        let target = Target {
+            key: "a/b.jsonl",
+            compression: Compression::None,
+            content_type: "application/x-ndjson",
+            progress: Some(&progress),
+        };
+        let mut input: Pin<Box<dyn AsyncRead + Send>> = Box::pin(io::Cursor::new(data));
+        let result = store_stream(&mut input, &store, target).await;
+        let object = store
+            .object_store()
+            .get(&ObjectPath::from("a/b.jsonl"))
+            .await
+            .ok();
+        Stored {
+            result,
+            object,
+            puts: counting.puts.load(Ordering::SeqCst),
+            multiparts: counting.multiparts.load(Ordering::SeqCst),
+            parts: counting.parts.load(Ordering::SeqCst),
+            progress: seen.into_inner().expect("not poisoned"),
+        }
+    }
+
+    async fn check_stored(got: Stored, data: &[u8]) -> (usize, usize, usize) {
+        let (stored, sha256, parts) = got.result.expect("stored");
+        assert_eq!(stored, data.len() as u64);
+        assert_eq!(sha256, hex(&Sha256::digest(data)));
+        let object = got.object.expect("the object is there");
+        assert_eq!(object.bytes().await.expect("read")[..], data[..]);
+        assert_eq!(got.progress.last(), Some(&(data.len() as u64)));
+        if got.multiparts > 0 {
+            assert_eq!(parts, got.parts, "the parts reported are the parts sent");
+        }
+        (got.puts, got.multiparts, parts)
+    }
+
+    #[tokio::test]
+    async fn an_archive_within_the_first_part_is_one_put() {
+        for n in [0, 2048, FIRST_PART - 1] {
+            let data = bytes(n);
+            let got = store_bytes(data.clone(), false, true).await;
+            let attributes = got.object.as_ref().map(|o| o.attributes.clone());
+            let (puts, multiparts, parts) = check_stored(got, &data).await;
+            assert_eq!((puts, multiparts, parts), (1, 0, 1), "{n} bytes");
+            let attributes = attributes.expect("there");
+            assert_eq!(
+                attributes.get(&Attribute::ContentType).map(|v| v.as_ref()),
+                Some("application/x-ndjson"),
+                "the put carries the attributes"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_without_attributes_gets_none_on_the_single_put() {
+        let data = bytes(100);
+        let got = store_bytes(data.clone(), false, false).await;
+        let attributes = got.object.as_ref().map(|o| o.attributes.clone());
+        check_stored(got, &data).await;
+        assert!(attributes.expect("there").is_empty());
+    }
+
+    #[tokio::test]
+    async fn more_than_the_first_part_is_a_multipart_upload() {
+        // Exactly one part: the end shows only on the next read, by then the upload has begun.
+        for (n, want_parts) in [
+            (FIRST_PART, 1),
+            (FIRST_PART + 1, 2),
+            (2 * FIRST_PART + 5, 3),
+        ] {
+            let data = bytes(n);
+            let got = store_bytes(data.clone(), false, true).await;
+            let (puts, multiparts, parts) = check_stored(got, &data).await;
+            assert_eq!((puts, multiparts, parts), (0, 1, want_parts), "{n} bytes");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_single_put_is_an_upload_error_and_leaves_nothing() {
+        let got = store_bytes(bytes(2048), true, true).await;
+        assert_eq!((got.puts, got.multiparts), (1, 0));
+        assert!(
+            matches!(got.result, Err(TransferError::Upload { ref key, .. }) if key == "a/b.jsonl"),
+            "{:?}",
+            got.result
+        );
+        assert!(got.object.is_none(), "nothing under the key");
     }
 }
