@@ -317,6 +317,30 @@ async fn not_ready_while_the_state_store_cannot_be_read_but_live() {
         0.0,
         "series exist before the state is read"
     );
+    // The run due at start-up cannot read the job's state: it counts as a failed run (and
+    // would notify), not only as a log line.
+    let waited = std::time::Instant::now();
+    let metrics = loop {
+        let metrics = get(&base, "/metrics").await.1;
+        if value(
+            &metrics,
+            "chatvault_runs_total{job=\"watched\",outcome=\"failed\"}",
+        ) >= 1.0
+        {
+            break metrics;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(90),
+            "no failed run after {:?}:\n{metrics}",
+            waited.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        value(&metrics, "chatvault_last_run_failed{job=\"watched\"}"),
+        1.0
+    );
+    eprintln!("a failed run reported after {:?}", waited.elapsed());
     signal(&child, "TERM");
     signal(&child, "TERM");
     assert_eq!(stops(&mut child).await, 0);

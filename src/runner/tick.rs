@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::batch::BatchDone;
-use super::due::due_ticks;
+use super::due::{due_ticks, latest_tick};
 use super::error::RunError;
 use super::events::Event;
 use super::lease_keeper::LeaseKeeper;
@@ -54,8 +54,28 @@ enum Claimed {
 impl Runner {
     /// Runs the job's due ticks (by its `catch_up` policy and the ledger) in order, stopping at
     /// the first that does not succeed. Empty when nothing is due.
+    ///
+    /// A ledger that cannot be read (the state store is down) fails the job's latest tick:
+    /// which ticks are due is unknown, but a run was expected, and metrics, notifications and
+    /// pings must hear that it did not happen.
     pub async fn run_due(&self, job: &Job) -> Result<Vec<(DateTime<Utc>, TickOutcome)>, RunError> {
-        let last_tick = self.ledger(&job.name).load().await?.into_value().last_tick;
+        let last_tick = match self.ledger(&job.name).load().await {
+            Ok(state) => state.into_value().last_tick,
+            Err(e) => {
+                let Some(tick) = latest_tick(job, self.clock.now()) else {
+                    return Err(e.into());
+                };
+                let outcome = failed(&e.into());
+                self.report(&Event::TickFinished {
+                    job: job.name.clone(),
+                    tick,
+                    run_id: new_run_id(),
+                    outcome: outcome.clone(),
+                    recovered: false,
+                });
+                return Ok(vec![(tick, outcome)]);
+            }
+        };
         let mut outcomes = Vec::new();
         for tick in due_ticks(job, last_tick, self.clock.now()) {
             let outcome = self.run_tick(job, tick).await;

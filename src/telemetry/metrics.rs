@@ -298,6 +298,16 @@ impl Reporter for Metrics {
                     TickOutcome::AlreadyDone => "already_done",
                 };
                 self.runs.get_or_create(&run_labels(job, name)).inc();
+                // Straight from the outcome too: a run that could not read the ledger could
+                // not record its failure there either.
+                let failed = match outcome {
+                    TickOutcome::Done { .. } => Some(0),
+                    TickOutcome::Failed { .. } => Some(1),
+                    _ => None,
+                };
+                if let Some(failed) = failed {
+                    self.last_run_failed.get_or_create(&label(job)).set(failed);
+                }
                 self.ledger_changed(job);
             }
             Event::TickStarted { .. }
