@@ -2,6 +2,8 @@
 //! local folder, and S3 (moto on 127.0.0.1). Each behaviour is one async function below,
 //! run once per store by the `suite!` macro. `scripts/test-servers start` starts moto.
 
+#[path = "common/counted_store.rs"]
+mod counted_store;
 #[path = "common/servers.rs"]
 mod servers;
 
@@ -91,6 +93,7 @@ suite!(
     another_process_sees_each_commit,
     two_commits_on_the_same_version_race_and_exactly_one_wins,
     concurrent_updates_both_land_one_after_the_other,
+    a_writer_behind_another_process_loses_the_race_then_commits_on_the_newest,
     a_commit_on_a_stale_read_is_refused,
     a_corrupt_record_is_an_error_naming_its_key,
     a_record_from_a_newer_format_or_another_key_is_refused,
@@ -298,6 +301,77 @@ async fn concurrent_updates_both_land_one_after_the_other(store: &Store) {
     );
 }
 
+async fn a_writer_behind_another_process_loses_the_race_then_commits_on_the_newest(store: &Store) {
+    let a = ledger(store, "a");
+    let b = ledger(store, "b");
+    a.update(|s| s.record_outcome(outcome(1)))
+        .await
+        .expect("a commits");
+    b.update(|s| s.record_outcome(outcome(2)))
+        .await
+        .expect("b commits on top");
+    // What `a` saw last is version 1; it commits on that without asking, and loses.
+    let stale = a.load_to_commit().await.expect("a's view");
+    assert_eq!(stale.seq(), 1);
+    let err = a
+        .commit(&stale, stale.value().clone())
+        .await
+        .expect_err("version 2 is taken");
+    assert!(err.is_conflict(), "{err}");
+    // Having lost, it asks the store.
+    assert_eq!(a.load_to_commit().await.expect("reloaded").seq(), 2);
+    let last = a
+        .update(|s| s.record_outcome(outcome(3)))
+        .await
+        .expect("a commits on the newest");
+    assert_eq!(last.seq(), 3);
+    let ticks: Vec<_> = last.value().history.iter().map(|o| o.tick).collect();
+    assert_eq!(
+        ticks,
+        [outcome(1).tick, outcome(2).tick, outcome(3).tick],
+        "b's change is kept"
+    );
+}
+
+/// The costs that decide how a busy job fares against a slow store.
+#[tokio::test]
+async fn a_change_by_the_last_writer_is_one_write() {
+    let (store, counts) = counted_store::counted();
+    let ledger = ledger(&store, "a");
+    ledger
+        .update(|s| s.record_outcome(outcome(0)))
+        .await
+        .expect("first commit");
+    let before = counts.snapshot();
+    for n in 1..=8 {
+        ledger
+            .update(|s| s.record_outcome(outcome(n)))
+            .await
+            .expect("commit");
+    }
+    let after = counts.snapshot();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1, after.2 - before.2),
+        (8, 0, 0),
+        "8 changes: 8 writes, no read, no listing"
+    );
+    // A load (for a reader such as `status`) asks only whether there is a newer version.
+    assert_eq!(ledger.load().await.expect("load").seq(), 9);
+    let loaded = counts.snapshot();
+    assert_eq!((loaded.1 - after.1, loaded.2 - after.2), (0, 1));
+    // Clones in one process queue instead of racing: 8 at once, 8 writes.
+    let updates = (10..18).map(|n| {
+        let ledger = ledger.clone();
+        async move { ledger.update(|s| s.record_outcome(outcome(n))).await }
+    });
+    for result in futures::future::join_all(updates).await {
+        result.expect("commit");
+    }
+    let raced = counts.snapshot();
+    assert_eq!(raced.0 - loaded.0, 8, "no write lost a race");
+    assert_eq!(ledger.load().await.expect("load").seq(), 17);
+}
+
 async fn a_commit_on_a_stale_read_is_refused(store: &Store) {
     let strict = ledger(store, "a").with_max_staleness(Duration::ZERO);
     let base = strict.load().await.expect("load");
@@ -393,7 +467,10 @@ async fn history_stays_bounded(store: &Store) {
 
 async fn pruning_keeps_the_newest_records(store: &Store) {
     let ledger = ledger(store, "a").with_retention(3, Duration::ZERO);
-    let last = commit_n(&ledger, 10).await;
+    commit_n(&ledger, 9).await;
+    // Pruning lists the whole ledger, so it runs only every tenth version.
+    assert_eq!(ledger_seqs(store).await, (1..=9).collect::<Vec<u64>>());
+    let last = commit_n(&ledger, 1).await;
     assert_eq!(last.seq(), 10);
     assert_eq!(ledger_seqs(store).await, [8, 9, 10]);
     let loaded = self::ledger(store, "fresh").load().await.expect("load");

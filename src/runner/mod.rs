@@ -69,6 +69,9 @@ pub struct Runner {
     holder: String,
     /// Per job: the destination as opened, and its store.
     destinations: Mutex<HashMap<String, OpenDestination>>,
+    /// Per job, kept across runs: a ledger remembers the newest version it saw, so loads
+    /// only ask the store whether there is a newer one.
+    ledgers: Mutex<HashMap<String, Ledger>>,
     reporter: Arc<dyn Reporter>,
     options: RunnerOptions,
     /// Cancelled on shutdown once the grace period is over: runs stop where they are
@@ -115,6 +118,7 @@ impl Runner {
             env_vars,
             holder: crate::state::process_id().to_owned(),
             destinations: Mutex::new(HashMap::new()),
+            ledgers: Mutex::new(HashMap::new()),
             reporter,
             options,
             cancel: CancellationToken::new(),
@@ -148,9 +152,16 @@ impl Runner {
     }
 
     pub fn ledger(&self, job: &str) -> Ledger {
-        Ledger::open(self.state.clone(), job)
-            .with_writer(&self.holder)
-            .with_clock(self.clock.clone())
+        self.ledgers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(job.to_owned())
+            .or_insert_with(|| {
+                Ledger::open(self.state.clone(), job)
+                    .with_writer(&self.holder)
+                    .with_clock(self.clock.clone())
+            })
+            .clone()
     }
 
     pub fn leases(&self, job: &str) -> Leases {

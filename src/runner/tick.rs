@@ -266,8 +266,9 @@ impl Runner {
         tick: DateTime<Utc>,
     ) -> Result<Claimed, RunError> {
         let leases = self.leases(&job.name);
+        let _writing = ledger.writing().await;
         for _ in 0..UPDATE_ATTEMPTS {
-            let prev = ledger.load().await?;
+            let prev = ledger.load_to_commit().await?;
             let state = prev.value();
             if state.last_tick.is_some_and(|done| done >= tick) {
                 return Ok(Claimed::AlreadyDone);
@@ -304,8 +305,9 @@ impl Runner {
     where
         F: FnMut(&mut JobState),
     {
+        let _writing = ledger.writing().await;
         for _ in 0..UPDATE_ATTEMPTS {
-            let prev = ledger.load().await?;
+            let prev = ledger.load_to_commit().await?;
             let ours = prev
                 .value()
                 .claim

@@ -13,14 +13,21 @@
 //! commit is refused when its base was read more than `max_staleness` ago. With the default
 //! 1 h grace and 5 min staleness, a stale write would need a store request to hang for most of
 //! an hour, far past object_store's retry budget (3 min).
+//!
+//! Cost per change, which is what bounds a busy job against a slow store: clones of one
+//! [`Ledger`] remember the newest version they saw, so a load lists only what is newer (and
+//! reads nothing when that is empty), and a writer commits on what it saw last without
+//! asking at all ([`Ledger::load_to_commit`]); they queue their writes ([`Ledger::writing`])
+//! instead of racing each other for the next number; pruning runs every tenth version. A
+//! change is then one write.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use object_store::path::Path;
+use tokio::sync::MutexGuard;
 
 use super::error::StateError;
 use super::io::{Created, create_once, list_numbered, nonce, read_json};
@@ -40,6 +47,8 @@ pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(300);
 const LOAD_ATTEMPTS: usize = 4;
 /// [`Ledger::update`] gives up after this many lost races in a row.
 const UPDATE_ATTEMPTS: usize = 10;
+/// Versions between prunings: a pruning lists the whole ledger, a commit nothing.
+const PRUNE_EVERY: u64 = 10;
 
 /// A value as of one ledger version; commit the next version on top of it.
 #[derive(Debug, Clone)]
@@ -76,7 +85,8 @@ impl<T> Versioned<T> {
     }
 }
 
-/// One job's ledger. Cheap to clone; clones share the hint of the newest version seen.
+/// One job's ledger. Cheap to clone; clones share the newest version seen and the queue of
+/// writers, so a process should keep one per job.
 #[derive(Clone)]
 pub struct Ledger {
     store: Store,
@@ -86,8 +96,40 @@ pub struct Ledger {
     keep: usize,
     prune_grace: Duration,
     max_staleness: Duration,
-    /// The highest version this process has seen: loads list only what is newer.
-    hint: Arc<AtomicU64>,
+    seen: Arc<Seen>,
+}
+
+/// What clones of one ledger share.
+#[derive(Default)]
+struct Seen {
+    /// The newest version read or committed here. Records are immutable, so it stays true of
+    /// its number; only whether a newer one exists must be asked of the store.
+    newest: Mutex<Option<Known>>,
+    /// Held from load to commit by writers that would otherwise race each other.
+    writing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+struct Known {
+    seq: u64,
+    writer: String,
+    updated_at: DateTime<Utc>,
+    state: JobState,
+    /// When it was last known to be the newest (taken before the listing that showed it, or
+    /// before the write that made it); `None` after a lost race.
+    confirmed: Option<Instant>,
+}
+
+impl Known {
+    fn versioned(&self, read_at: Instant) -> Versioned<JobState> {
+        Versioned {
+            seq: self.seq,
+            writer: Some(self.writer.clone()),
+            updated_at: Some(self.updated_at),
+            value: self.state.clone(),
+            read_at,
+        }
+    }
 }
 
 impl std::fmt::Debug for Ledger {
@@ -112,7 +154,7 @@ impl Ledger {
             keep: DEFAULT_KEEP,
             prune_grace: DEFAULT_PRUNE_GRACE,
             max_staleness: DEFAULT_MAX_STALENESS,
-            hint: Arc::new(AtomicU64::new(0)),
+            seen: Arc::default(),
         }
     }
 
@@ -157,9 +199,10 @@ impl Ledger {
     /// skipped.
     pub async fn load(&self) -> Result<Versioned<JobState>, StateError> {
         check_job(&self.job)?;
-        let mut hint = self.hint.load(Ordering::Acquire);
+        let mut known = self.known();
         for _ in 0..LOAD_ATTEMPTS {
             let read_at = Instant::now();
+            let hint = known.as_ref().map_or(0, |k| k.seq);
             let Some(seq) = self.newest(hint).await? else {
                 return Ok(Versioned {
                     seq: 0,
@@ -169,11 +212,23 @@ impl Ledger {
                     read_at,
                 });
             };
+            if let Some(mut k) = known.filter(|k| k.seq == seq) {
+                k.confirmed = Some(read_at);
+                let loaded = k.versioned(read_at);
+                self.remember(k);
+                return Ok(loaded);
+            }
             let key = ledger_key(&self.job, seq);
             match read_json::<LedgerRecord>(&self.store, &key).await? {
                 Some(record) => {
                     self.check(&key, seq, &record)?;
-                    self.hint.fetch_max(seq, Ordering::AcqRel);
+                    self.remember(Known {
+                        seq,
+                        writer: record.writer.clone(),
+                        updated_at: record.updated_at,
+                        state: record.state.clone(),
+                        confirmed: Some(read_at),
+                    });
                     return Ok(Versioned {
                         seq,
                         writer: Some(record.writer),
@@ -183,13 +238,37 @@ impl Ledger {
                     });
                 }
                 // Pruned (or removed by hand) since the listing: list everything again.
-                None => hint = 0,
+                None => known = None,
             }
         }
         Err(StateError::Conflict {
             key: format!("{}/", ledger_dir(&self.job)),
             detail: "the newest record kept disappearing while it was read",
         })
+    }
+
+    /// The state to commit on next: what this process last saw, without asking the store,
+    /// while it was confirmed newest less than half the staleness bound ago; else
+    /// [`Ledger::load`]. Only for writers: a commit on a version someone else has moved past
+    /// gets a conflict (the create-only write checks it), and the retry loads from the
+    /// store. The staleness bound keeps the argument in the module docs whole: the version
+    /// after a cached one cannot have been pruned yet.
+    pub async fn load_to_commit(&self) -> Result<Versioned<JobState>, StateError> {
+        let fresh = self.known().and_then(|k| {
+            let confirmed = k.confirmed?;
+            (confirmed.elapsed() < self.max_staleness / 2).then(|| k.versioned(confirmed))
+        });
+        match fresh {
+            Some(version) => Ok(version),
+            None => self.load().await,
+        }
+    }
+
+    /// Queues this process's writers of the ledger: hold it from the load to the commit, and
+    /// the others wait instead of losing the race for the next number (each lost race costs
+    /// a load and a write). Other processes still race, and lose with a conflict.
+    pub async fn writing(&self) -> MutexGuard<'_, ()> {
+        self.seen.writing.lock().await
     }
 
     /// Commits `next` as version `prev.seq() + 1`. Exactly one of several writers
@@ -221,13 +300,21 @@ impl Ledger {
         };
         let read_at = Instant::now();
         if let Created::Taken(_) = create_once(&self.store, &key, &record).await? {
+            self.distrust(prev.seq);
             return Err(StateError::Conflict {
                 key: key.to_string(),
                 detail: "another writer committed this version first",
             });
         }
-        self.hint.fetch_max(seq, Ordering::AcqRel);
+        self.remember(Known {
+            seq,
+            writer: record.writer.clone(),
+            updated_at: record.updated_at,
+            state: record.state.clone(),
+            confirmed: Some(read_at),
+        });
         if seq > self.keep as u64
+            && seq.is_multiple_of(PRUNE_EVERY)
             && let Err(e) = self.prune().await
         {
             tracing::warn!(job = %self.job, error = %e, "could not prune old ledger records");
@@ -248,8 +335,9 @@ impl Ledger {
         F: FnMut(&mut JobState),
     {
         let mut last = None;
+        let _writing = self.writing().await;
         for _ in 0..UPDATE_ATTEMPTS {
-            let prev = self.load().await?;
+            let prev = self.load_to_commit().await?;
             let mut next = prev.value.clone();
             change(&mut next);
             match self.commit(&prev, next).await {
@@ -315,6 +403,41 @@ impl Ledger {
         }
         let all = list_numbered(&self.store, &dir, SEQ_WIDTH, None).await?;
         Ok(all.iter().map(|(seq, _)| *seq).max())
+    }
+
+    fn known(&self) -> Option<Known> {
+        self.seen
+            .newest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps `version` if it is newer than what is known, or its confirmation if it is the
+    /// same version.
+    fn remember(&self, version: Known) {
+        let mut newest = self
+            .seen
+            .newest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match newest.as_mut() {
+            Some(k) if k.seq > version.seq => {}
+            Some(k) if k.seq == version.seq => k.confirmed = k.confirmed.max(version.confirmed),
+            _ => *newest = Some(version),
+        }
+    }
+
+    /// A commit on version `seq` lost: it is not the newest, whatever was known.
+    fn distrust(&self, seq: u64) {
+        let mut newest = self
+            .seen
+            .newest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(k) = newest.as_mut().filter(|k| k.seq == seq) {
+            k.confirmed = None;
+        }
     }
 
     /// A record must say it is the version and job its key says.
