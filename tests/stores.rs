@@ -20,6 +20,7 @@ use chatvault_emulator::{Emulator, EmulatorConfig};
 use chrono::{TimeDelta, Utc};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
+use sha2::Digest as _;
 
 /// A finished export's fresh link, and its bytes as Stream serves them.
 async fn export_link() -> (Emulator, String, Vec<u8>) {
@@ -139,19 +140,14 @@ async fn moto_passes_the_round_trip() {
     round_trip(&s3_store(&server, &prefix, &server.secret_key)).await;
 }
 
-#[tokio::test]
-async fn a_large_export_goes_up_to_s3_in_several_parts() {
-    let server = servers::moto();
-    let store = s3_store(
-        &server,
-        &servers::unique_prefix("parts"),
-        &server.secret_key,
-    );
+/// A finished export of more than 16 MiB: two 8 MiB parts and some.
+async fn large_export(exact_content_length: bool) -> (Emulator, String, Vec<u8>) {
     let (emu, url, original) = export_link_of(EmulatorConfig {
         data: chatvault_emulator::DataSpec {
             messages_per_channel_per_day: 400,
             ..Default::default()
         },
+        exact_content_length,
         ..EmulatorConfig::default()
     })
     .await;
@@ -160,32 +156,168 @@ async fn a_large_export_goes_up_to_s3_in_several_parts() {
         "{} bytes",
         original.len()
     );
+    (emu, url, original)
+}
+
+fn large_target(key: &str) -> Target<'_> {
+    Target {
+        key,
+        compression: Compression::None,
+        content_type: "application/x-ndjson",
+        progress: None,
+    }
+}
+
+/// The stored object, and its ETag: a multipart upload's ends in `-<parts>`, a single PUT's
+/// does not.
+async fn stored(store: &Store, key: &str) -> (Vec<u8>, String, Option<String>) {
+    let got = store
+        .object_store()
+        .get(&ObjectPath::from(key))
+        .await
+        .expect("there");
+    let etag = got.meta.e_tag.clone().unwrap_or_default();
+    let content_type = got
+        .attributes
+        .get(&object_store::Attribute::ContentType)
+        .map(|v| v.to_string());
+    (
+        got.bytes().await.expect("read").to_vec(),
+        etag,
+        content_type,
+    )
+}
+
+/// An export whose length the file host states goes up as one streaming PUT (no multipart
+/// assembly on the server), through a presigned URL: against moto, and against s3s-fs,
+/// which checks the signature.
+#[tokio::test]
+async fn a_large_export_of_known_length_goes_up_to_s3_in_one_streaming_put() {
+    let (emu, url, original) = large_export(true).await;
+    for server in [servers::moto(), servers::s3s()] {
+        let store = s3_store(
+            &server,
+            &servers::unique_prefix("streaming-put"),
+            &server.secret_key,
+        );
+        assert!(store.signed_put().is_some(), "{}", store.url());
+        let done = transfer(
+            &reqwest::Client::new(),
+            &url,
+            &store,
+            large_target("big.jsonl"),
+        )
+        .await
+        .expect("transferred");
+        assert_eq!(done.parts, 1, "{}", store.url());
+        assert_eq!(done.bytes_stored, original.len() as u64);
+        assert_eq!(
+            done.sha256,
+            chatvault::archive::transfer::hex(&sha2::Sha256::digest(&original))
+        );
+        let (bytes, etag, content_type) = stored(&store, "big.jsonl").await;
+        assert!(
+            bytes == original,
+            "{}: the bytes arrived whole",
+            store.url()
+        );
+        assert!(
+            !etag.trim_matches('"').contains('-'),
+            "{}: one PUT, ETag {etag}",
+            store.url()
+        );
+        if store.url().contains(&servers::moto().bucket) {
+            assert_eq!(content_type.as_deref(), Some("application/x-ndjson"));
+        }
+    }
+    emu.shutdown().await;
+}
+
+/// Without a stated length (chunked), the same export goes as a multipart upload.
+#[tokio::test]
+async fn a_large_export_of_unknown_length_goes_up_to_s3_in_several_parts() {
+    let server = servers::moto();
+    let store = s3_store(
+        &server,
+        &servers::unique_prefix("parts"),
+        &server.secret_key,
+    );
+    let (emu, url, original) = large_export(false).await;
     let done = transfer(
         &reqwest::Client::new(),
         &url,
         &store,
-        Target {
-            key: "big.jsonl",
-            compression: Compression::None,
-            content_type: "application/x-ndjson",
-            progress: None,
-        },
+        large_target("big.jsonl"),
     )
     .await
     .expect("transferred");
     assert!(done.parts >= 3, "{} parts", done.parts);
-    let stored = store
-        .object_store()
-        .get(&ObjectPath::from("big.jsonl"))
-        .await
-        .expect("there")
-        .bytes()
-        .await
-        .expect("read");
+    let (bytes, etag, _) = stored(&store, "big.jsonl").await;
+    assert!(bytes == original, "the parts join up to the export");
     assert!(
-        stored[..] == original[..],
-        "the parts join up to the export"
+        etag.trim_matches('"')
+            .ends_with(&format!("-{}", done.parts)),
+        "a multipart ETag: {etag}"
     );
+    emu.shutdown().await;
+}
+
+/// A download cut while its streaming PUT is under way: the PUT never completes, so nothing
+/// appears under the key, and the error is the download's (worth a retry).
+#[tokio::test]
+async fn a_streaming_put_cut_midway_leaves_nothing() {
+    let server = servers::moto();
+    let store = s3_store(
+        &server,
+        &servers::unique_prefix("cut-put"),
+        &server.secret_key,
+    );
+    let (emu, url, _) = large_export(true).await;
+    emu.faults().cut_next_downloads(1, 12 * 1024 * 1024);
+    let err = transfer(
+        &reqwest::Client::new(),
+        &url,
+        &store,
+        large_target("cut.jsonl"),
+    )
+    .await
+    .expect_err("cut");
+    assert!(matches!(err, TransferError::Read(_)), "{err}");
+    assert!(err.is_retryable(), "{err}");
+    let listed = store
+        .object_store()
+        .list_with_delimiter(None)
+        .await
+        .expect("list");
+    assert!(listed.objects.is_empty(), "nothing visible: {listed:?}");
+    emu.shutdown().await;
+}
+
+/// A wrong secret on the streaming PUT: refused by s3s-fs, reported with S3's error code,
+/// and neither the secret nor the presigned URL's signature in the message.
+#[tokio::test]
+async fn a_streaming_put_with_a_wrong_secret_fails_clearly() {
+    let server = servers::s3s();
+    let store = s3_store(
+        &server,
+        &servers::unique_prefix("wrong-put"),
+        "not-the-secret",
+    );
+    let (emu, url, _) = large_export(true).await;
+    let err = transfer(
+        &reqwest::Client::new(),
+        &url,
+        &store,
+        large_target("k.jsonl"),
+    )
+    .await
+    .expect_err("refused");
+    let text = err.to_string();
+    assert!(matches!(err, TransferError::Upload { .. }), "{text}");
+    assert!(text.contains("k.jsonl") && text.contains("403"), "{text}");
+    for leak in ["not-the-secret", "X-Amz-Signature", "X-Amz-Credential", "?"] {
+        assert!(!text.contains(leak), "{leak} in: {text}");
+    }
     emu.shutdown().await;
 }
 

@@ -8,14 +8,19 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::client::ClientConfigKey;
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::path::Path;
 use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use thiserror::Error;
+use url::Url;
 
 use super::store_url::StoreUrl;
 
@@ -84,6 +89,36 @@ pub struct Store {
     url: String,
     /// Local folders refuse object attributes (content type, encoding).
     takes_attributes: bool,
+    signed_put: Option<SignedPut>,
+}
+
+/// One streaming PUT of a whole object, sent by chatvault itself through a presigned URL.
+///
+/// object_store's single PUT takes the whole body in memory, so a large archive goes as a
+/// multipart upload, and the server then assembles the object from its parts: on S3-like
+/// servers that is a second pass over every byte (a quarter to a third of the transfer in
+/// `benches/transfer.sh`). When the export's length is known, one streaming PUT (up to S3's
+/// 5 GiB) needs no assembly. Offered only for S3 stores whose settings add nothing to a PUT
+/// (no server-side encryption, checksum, requester-pays or client options but `allow_http`):
+/// those headers and client settings exist only on object_store's own request path.
+#[derive(Debug, Clone)]
+pub struct SignedPut {
+    s3: AmazonS3,
+    prefix: Path,
+}
+
+impl SignedPut {
+    /// How long a presigned URL is good for; checked when the request starts.
+    const VALID_FOR: Duration = Duration::from_secs(3600);
+
+    /// A URL that lets one PUT of `key` (below the store's prefix) through. It carries a
+    /// signature: never log it.
+    pub async fn url(&self, key: &Path) -> object_store::Result<Url> {
+        let path: Path = self.prefix.parts().chain(key.parts()).collect();
+        self.s3
+            .signed_url(reqwest::Method::PUT, &path, Self::VALID_FOR)
+            .await
+    }
 }
 
 impl Store {
@@ -99,12 +134,18 @@ impl Store {
         self.takes_attributes
     }
 
+    /// The streaming single PUT, where this store allows it (see [`SignedPut`]).
+    pub fn signed_put(&self) -> Option<&SignedPut> {
+        self.signed_put.as_ref()
+    }
+
     /// An empty in-memory store, for tests.
     pub fn memory() -> Store {
         Store {
             inner: Arc::new(InMemory::new()),
             url: "memory://".into(),
             takes_attributes: true,
+            signed_put: None,
         }
     }
 
@@ -114,6 +155,7 @@ impl Store {
             inner,
             url: url.to_owned(),
             takes_attributes,
+            signed_put: None,
         }
     }
 }
@@ -180,6 +222,7 @@ pub fn open(
         url: url.to_string(),
         source,
     };
+    let mut signed_put = None;
     let (inner, takes_attributes): (Arc<dyn ObjectStore>, bool) = match url {
         StoreUrl::S3 { bucket, prefix } => {
             let builder = AmazonS3Builder::new();
@@ -187,6 +230,12 @@ pub fn open(
                 .with_bucket_name(bucket)
                 .build()
                 .map_err(open_error)?;
+            if plain_puts(bucket, env, options) {
+                signed_put = Some(SignedPut {
+                    s3: store.clone(),
+                    prefix: Path::from(prefix.as_str()),
+                });
+            }
             (prefixed(store, prefix), true)
         }
         StoreUrl::Gcs { bucket, prefix } => {
@@ -216,7 +265,44 @@ pub fn open(
         inner,
         url: url.to_string(),
         takes_attributes,
+        signed_put,
     })
+}
+
+/// Whether an S3 store's PUT is a plain one: every setting made is about where the bucket is
+/// and who signs, nothing that adds headers to a PUT or changes how requests are sent.
+fn plain_puts(bucket: &str, env: &[(String, String)], options: &StoreOptions) -> bool {
+    use AmazonS3ConfigKey as K;
+    // S3 Express buckets sign with session credentials of their own.
+    !bucket.ends_with("--x-s3")
+        && settings::<AmazonS3ConfigKey>("aws_", env, options).all(|(key, _)| {
+            matches!(
+                key,
+                K::AccessKeyId
+                    | K::SecretAccessKey
+                    | K::DefaultRegion
+                    | K::Region
+                    | K::Bucket
+                    | K::Endpoint
+                    | K::Token
+                    | K::VirtualHostedStyleRequest
+                    | K::ImdsV1Fallback
+                    | K::MetadataEndpoint
+                    | K::UnsignedPayload
+                    | K::ContainerCredentialsRelativeUri
+                    | K::ContainerCredentialsFullUri
+                    | K::ContainerAuthorizationTokenFile
+                    | K::WebIdentityTokenFile
+                    | K::RoleArn
+                    | K::RoleSessionName
+                    | K::StsEndpoint
+                    | K::CopyIfNotExists
+                    | K::ConditionalPut
+                    | K::DisableTagging
+                    | K::DisableBulkDelete
+                    | K::Client(ClientConfigKey::AllowHttp)
+            )
+        })
 }
 
 /// Applies the environment variables named `<prefix>*` that the builder knows, then `options`.
@@ -227,14 +313,21 @@ fn configure<B, K: FromStr>(
     options: &StoreOptions,
     with: impl Fn(B, K, String) -> B,
 ) -> B {
+    settings(prefix, env, options).fold(builder, |b, (key, v)| with(b, key, v))
+}
+
+/// The settings that apply, in order: the environment variables named `<prefix>*` that parse
+/// as keys, then `options`.
+fn settings<'a, K: FromStr>(
+    prefix: &'a str,
+    env: &'a [(String, String)],
+    options: &'a StoreOptions,
+) -> impl Iterator<Item = (K, String)> + 'a {
     env.iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-        .filter(|(k, _)| k.starts_with(prefix))
+        .filter(move |(k, _)| k.starts_with(prefix))
         .chain(options.iter().map(|(k, v)| (k.clone(), v.clone())))
-        .fold(builder, |b, (k, v)| match K::from_str(&k) {
-            Ok(key) => with(b, key, v),
-            Err(_) => b,
-        })
+        .filter_map(|(k, v)| K::from_str(&k).ok().map(|key| (key, v)))
 }
 
 fn prefixed<T: ObjectStore>(store: T, prefix: &str) -> Arc<dyn ObjectStore> {
@@ -287,6 +380,75 @@ mod tests {
         };
         let store = open(&url, &StoreOptions::new(), &[]).expect("opens");
         assert!(!store.takes_attributes());
+        assert!(store.signed_put().is_none());
         assert!(dir.path().join("archive/nested").is_dir());
+    }
+
+    /// The streaming PUT bypasses object_store's request path, so any setting that adds a
+    /// header to a PUT or changes how requests go out keeps archives on that path.
+    #[tokio::test]
+    async fn only_plain_s3_stores_take_the_streaming_put() {
+        let options = |extra: &[(&str, &str)]| -> StoreOptions {
+            [
+                ("aws_endpoint", "http://127.0.0.1:9"),
+                ("aws_allow_http", "true"),
+                ("aws_region", "us-east-1"),
+                ("aws_access_key_id", "AKIDEXAMPLE"),
+                ("aws_secret_access_key", "not-a-secret"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+        };
+        let url = StoreUrl::S3 {
+            bucket: "b".into(),
+            prefix: "archive/x".into(),
+        };
+        let plain = open(&url, &options(&[]), &[]).expect("opens");
+        let put = plain.signed_put().expect("a plain S3 store streams");
+        let signed = put.url(&Path::from("k.jsonl")).await.expect("signs");
+        assert_eq!(signed.path(), "/b/archive/x/k.jsonl", "the prefix is kept");
+        assert!(
+            signed
+                .query()
+                .is_some_and(|q| q.contains("X-Amz-Signature"))
+        );
+
+        for extra in [
+            ("aws_server_side_encryption", "aws:kms"),
+            ("aws_sse_kms_key_id", "key"),
+            ("aws_checksum_algorithm", "sha256"),
+            ("aws_request_payer", "true"),
+            ("aws_skip_signature", "true"),
+            ("aws_proxy_url", "http://127.0.0.1:3128"),
+        ] {
+            let store = open(&url, &options(&[extra]), &[]).expect("opens");
+            assert!(store.signed_put().is_none(), "{extra:?}");
+        }
+        let env = [("AWS_SERVER_SIDE_ENCRYPTION".to_owned(), "AES256".to_owned())];
+        assert!(
+            open(&url, &options(&[]), &env)
+                .expect("opens")
+                .signed_put()
+                .is_none()
+        );
+        let express = StoreUrl::S3 {
+            bucket: "fast--use1-az4--x-s3".into(),
+            prefix: String::new(),
+        };
+        assert!(
+            open(&express, &options(&[]), &[])
+                .expect("opens")
+                .signed_put()
+                .is_none()
+        );
+        let gcs = StoreUrl::Gcs {
+            bucket: "b".into(),
+            prefix: String::new(),
+        };
+        let anonymous = [("google_skip_signature".to_owned(), "true".to_owned())];
+        let gcs = open(&gcs, &anonymous.into_iter().collect(), &[]).expect("opens");
+        assert!(gcs.signed_put().is_none());
     }
 }

@@ -11,8 +11,8 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 
 use async_compression::tokio::bufread::{GzipDecoder, GzipEncoder, ZstdEncoder};
@@ -20,7 +20,8 @@ use bytes::BytesMut;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    Attribute, AttributeValue, Attributes, PutMode, PutMultipartOptions, PutOptions, PutPayload,
+    Attribute, AttributeValue, Attributes, ObjectStoreExt, PutMode, PutMultipartOptions,
+    PutOptions, PutPayload,
 };
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -28,7 +29,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 use tokio::task::JoinSet;
 use tokio_util::io::StreamReader;
 
-use super::store::Store;
+use super::store::{SignedPut, Store};
 use crate::api::ApiError;
 use crate::config::job::Compression;
 
@@ -39,6 +40,12 @@ const FIRST_PART: usize = 8 * 1024 * 1024;
 const PARTS_PER_SIZE: usize = 1000;
 /// Bytes of parts uploading at once: bounds memory whatever the part size.
 const IN_FLIGHT_BYTES: usize = 32 * 1024 * 1024;
+/// S3's limit for one PUT; longer archives go as multipart uploads.
+const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+/// Read size while streaming a single PUT's body.
+const BODY_CHUNK: usize = 256 * 1024;
+/// How often a streaming PUT reports its progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What to write and how.
 #[derive(Clone, Copy)]
@@ -159,6 +166,7 @@ pub async fn transfer(
         404 => return Err(TransferError::Gone),
         status => return Err(TransferError::Http { status }),
     }
+    let length = response.content_length();
     let body = response
         .bytes_stream()
         .map_err(|e| io::Error::other(e.without_url()));
@@ -168,6 +176,8 @@ pub async fn transfer(
         .await
         .map_err(TransferError::Read)?
         .starts_with(&[0x1f, 0x8b]);
+    // The stored size is known in advance only when the bytes are stored as they come.
+    let stored_length = length.filter(|_| !gzipped && target.compression == Compression::None);
     let source: Pin<Box<dyn AsyncRead + Send>> = if gzipped {
         Box::pin(GzipDecoder::new(raw))
     } else {
@@ -178,12 +188,13 @@ pub async fn transfer(
         inner: source,
         count: source_bytes.clone(),
     });
-    let mut encoded: Pin<Box<dyn AsyncRead + Send>> = match target.compression {
+    let encoded: Pin<Box<dyn AsyncRead + Send>> = match target.compression {
         Compression::None => Box::pin(counted),
         Compression::Gzip => Box::pin(GzipEncoder::new(counted)),
         Compression::Zstd => Box::pin(ZstdEncoder::new(counted)),
     };
-    let (bytes_stored, sha256, parts) = store_stream(&mut encoded, store, target).await?;
+    let (bytes_stored, sha256, parts) =
+        store_stream(http, encoded, stored_length, store, target).await?;
     Ok(Transferred {
         bytes_source: source_bytes.load(Ordering::Relaxed),
         bytes_stored,
@@ -200,9 +211,12 @@ pub async fn transfer(
 /// of the round trips, no upload left to abort if the process dies, and on S3 no
 /// CompleteMultipartUpload, which the server pays by assembling the object. A single PUT is
 /// atomic, so a failure still leaves nothing under the key. Only when more data follows does
-/// a multipart upload start, with that buffer as its first part.
+/// a multipart upload start, with that buffer as its first part — unless the whole length is
+/// known and the store takes a streaming PUT ([`SignedPut`]), which needs no assembly.
 async fn store_stream(
-    input: &mut Pin<Box<dyn AsyncRead + Send>>,
+    http: &reqwest::Client,
+    mut input: Pin<Box<dyn AsyncRead + Send>>,
+    length: Option<u64>,
     store: &Store,
     target: Target<'_>,
 ) -> Result<(u64, String, usize), TransferError> {
@@ -213,7 +227,7 @@ async fn store_stream(
     };
     let path = ObjectPath::from(target.key);
     let first_size = part_size(0);
-    let first = read_part(input, first_size)
+    let first = read_part(&mut input, first_size)
         .await
         .map_err(TransferError::Read)?;
     if first.len() < first_size {
@@ -229,12 +243,22 @@ async fn store_stream(
             attributes: attributes(store, target),
             ..PutOptions::default()
         };
-        store
+        if let Err(e) = store
             .object_store()
             .put_opts(&path, PutPayload::from(first.freeze()), options)
             .await
-            .map_err(upload_error)?;
+        {
+            return Err(clearer(store, &path, upload_error(e)).await);
+        }
         return Ok((stored, sha256, 1));
+    }
+    if let (Some(put), Some(length)) = (store.signed_put(), length)
+        && length <= MAX_SINGLE_PUT
+    {
+        return match streaming_put(http, put, input, first, length, store, target).await {
+            Err(e @ TransferError::Upload { .. }) => Err(clearer(store, &path, e).await),
+            done => done,
+        };
     }
     let options = PutMultipartOptions {
         attributes: attributes(store, target),
@@ -245,7 +269,7 @@ async fn store_stream(
         .put_multipart_opts(&path, options)
         .await
         .map_err(upload_error)?;
-    let outcome = pump(input, first, upload.as_mut(), target.progress).await;
+    let outcome = pump(&mut input, first, upload.as_mut(), target.progress).await;
     match outcome {
         Ok(stored) => {
             upload.complete().await.map_err(upload_error)?;
@@ -261,6 +285,160 @@ async fn store_stream(
             })
         }
     }
+}
+
+/// A failed PUT with a body may say nothing useful: a server that refuses a request (a
+/// wrong secret, a missing permission) can answer and close before the body is sent, and the
+/// client then sees only a broken connection. A HEAD of the key has no body, so its answer
+/// arrives whole: when that is refused too, its error is the one to report.
+async fn clearer(store: &Store, path: &ObjectPath, failed: TransferError) -> TransferError {
+    match store.object_store().head(path).await {
+        Ok(_) | Err(object_store::Error::NotFound { .. }) => failed,
+        Err(source) => match failed {
+            TransferError::Upload { url, key, .. } => TransferError::Upload { url, key, source },
+            other => other,
+        },
+    }
+}
+
+/// What a streaming PUT has sent so far.
+#[derive(Default)]
+struct Sent {
+    hasher: Sha256,
+    bytes: u64,
+    /// Why the body stopped, when reading the export failed (the request then fails too).
+    read_error: Option<io::Error>,
+}
+
+/// Sends `first` and the rest of `input` as one PUT of `length` bytes through a presigned URL.
+/// The server stores the object only if the whole declared length arrives, so a cut download
+/// leaves nothing under the key, as an aborted multipart upload does.
+async fn streaming_put(
+    http: &reqwest::Client,
+    put: &SignedPut,
+    input: Pin<Box<dyn AsyncRead + Send>>,
+    first: BytesMut,
+    length: u64,
+    store: &Store,
+    target: Target<'_>,
+) -> Result<(u64, String, usize), TransferError> {
+    let upload_error = |detail: String| TransferError::Upload {
+        url: store.url().to_owned(),
+        key: target.key.to_owned(),
+        source: object_store::Error::Generic {
+            store: "S3",
+            source: detail.into(),
+        },
+    };
+    let url = put
+        .url(&ObjectPath::from(target.key))
+        .await
+        .map_err(|source| TransferError::Upload {
+            url: store.url().to_owned(),
+            key: target.key.to_owned(),
+            source,
+        })?;
+    let sent = Arc::new(std::sync::Mutex::new(Sent::default()));
+    let body = futures::stream::unfold(
+        (Some(first.freeze()), input, sent.clone()),
+        |(first, mut input, sent)| async move {
+            let chunk = match first {
+                Some(first) => Ok(first),
+                None => {
+                    let mut buf = BytesMut::with_capacity(BODY_CHUNK);
+                    match input.read_buf(&mut buf).await {
+                        Ok(0) => return None,
+                        Ok(_) => Ok(buf.freeze()),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            let mut seen = sent.lock().unwrap_or_else(PoisonError::into_inner);
+            let chunk = match chunk {
+                Ok(chunk) => {
+                    seen.hasher.update(&chunk);
+                    seen.bytes += chunk.len() as u64;
+                    Ok(chunk)
+                }
+                Err(e) => {
+                    let told = io::Error::new(e.kind(), e.to_string());
+                    seen.read_error = Some(e);
+                    Err(told)
+                }
+            };
+            drop(seen);
+            Some((chunk, (None, input, sent)))
+        },
+    );
+    let mut request = http
+        .put(url)
+        .header(reqwest::header::CONTENT_LENGTH, length)
+        .body(reqwest::Body::wrap_stream(body));
+    if store.takes_attributes() {
+        request = request.header(reqwest::header::CONTENT_TYPE, target.content_type);
+    }
+    let response = request.send();
+    tokio::pin!(response);
+    let mut ticks = tokio::time::interval(PROGRESS_EVERY);
+    let sent_so_far = || sent.lock().unwrap_or_else(PoisonError::into_inner).bytes;
+    let response = loop {
+        tokio::select! {
+            response = &mut response => break response,
+            _ = ticks.tick() => if let Some(progress) = target.progress {
+                progress(sent_so_far());
+            },
+        }
+    };
+    let (read_error, bytes, hasher) = {
+        let mut seen = sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = std::mem::take(&mut *seen);
+        (seen.read_error, seen.bytes, seen.hasher)
+    };
+    if let Some(e) = read_error {
+        return Err(TransferError::Read(e));
+    }
+    let response = response.map_err(|e| upload_error(with_causes(&e.without_url())))?;
+    let status = response.status();
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        return Err(upload_error(format!(
+            "the PUT was answered HTTP {status}{}",
+            s3_error_code(&text).map_or_else(String::new, |code| format!(" ({code})"))
+        )));
+    }
+    if bytes != length {
+        return Err(TransferError::Read(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the export ended after {bytes} of {length} bytes"),
+        )));
+    }
+    if let Some(progress) = target.progress {
+        progress(bytes);
+    }
+    Ok((bytes, hex(&hasher.finalize()), 1))
+}
+
+/// An error and its causes, `: `-joined (reqwest's own message is only "error sending
+/// request"; the cause says whether the connection was refused, reset or closed early).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The `<Code>` of an S3 error body (`SignatureDoesNotMatch`, `AccessDenied`, …): enough to
+/// act on, and unlike the rest of the body it cannot echo a request's signature.
+fn s3_error_code(body: &str) -> Option<&str> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let len = body[start..].find("</Code>")?;
+    let code = &body[start..start + len];
+    (!code.is_empty() && code.len() <= 64 && code.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then_some(code)
 }
 
 /// Content type and encoding, where the backend takes attributes (local folders do not).
@@ -528,8 +706,9 @@ mod tests {
             content_type: "application/x-ndjson",
             progress: Some(&progress),
         };
-        let mut input: Pin<Box<dyn AsyncRead + Send>> = Box::pin(io::Cursor::new(data));
-        let result = store_stream(&mut input, &store, target).await;
+        let length = Some(data.len() as u64);
+        let input: Pin<Box<dyn AsyncRead + Send>> = Box::pin(io::Cursor::new(data));
+        let result = store_stream(&reqwest::Client::new(), input, length, &store, target).await;
         let object = store
             .object_store()
             .get(&ObjectPath::from("a/b.jsonl"))
