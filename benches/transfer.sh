@@ -22,7 +22,8 @@
 #                  ledger), less the pause below
 #   waiting        'export task created' to 'export ready; transferring', less the pause: the poll
 #   transfer only  'export ready; transferring' to 'archived': a fresh status request for the link,
-#                  download -> upload, the server's CompleteMultipartUpload, the manifest
+#                  download -> upload (one streaming PUT when the length is known), the server's
+#                  CompleteMultipartUpload if a multipart upload was used, the manifest
 # The targets are judged on "transfer only", since the other legs start from a finished export;
 # the whole run's ratios are printed beside them. Where the transfer's time goes comes from
 # s3s-fs's own request timings (its debug log): part uploads, and CompleteMultipartUpload, which
