@@ -1,12 +1,13 @@
 //! Moving one export file from its presigned link into a store, streaming.
 //!
 //! HTTP body → (gzip from Stream undone, if the file came compressed) → the destination's
-//! compression → one PUT if it all fits in the first part, else a multipart upload. Nothing is
-//! held whole in memory or on disk: parts are cut as bytes arrive, at most a few are in flight,
-//! and their size grows with the upload so that even a terabyte stays under S3's 10,000-part
-//! limit. The SHA-256 and sizes of what is stored are computed on the way. A single PUT is
-//! atomic; a failed multipart transfer aborts its upload, and a multipart object only appears
-//! under its key when completed, so a half-written archive never does.
+//! compression → one PUT if it all fits in the first part; else, on S3 with the length known,
+//! one streaming PUT through a presigned URL; else a multipart upload. Nothing is held whole
+//! in memory or on disk: parts are cut as bytes arrive, at most a few are in flight, and their
+//! size grows with the upload so that even a terabyte stays under S3's 10,000-part limit. The
+//! SHA-256 and sizes of what is stored are computed on the way. A PUT stores nothing unless
+//! all of it arrives; a failed multipart transfer aborts its upload, and a multipart object
+//! only appears under its key when completed, so a half-written archive never does.
 
 use std::future::Future;
 use std::io;
@@ -290,14 +291,18 @@ async fn store_stream(
 /// A failed PUT with a body may say nothing useful: a server that refuses a request (a
 /// wrong secret, a missing permission) can answer and close before the body is sent, and the
 /// client then sees only a broken connection. A HEAD of the key has no body, so its answer
-/// arrives whole: when that is refused too, its error is the one to report.
+/// arrives whole: when that is refused too, its error is the one to report. (With the store
+/// down, the HEAD fails too, and the PUT's own error stands.)
 async fn clearer(store: &Store, path: &ObjectPath, failed: TransferError) -> TransferError {
     match store.object_store().head(path).await {
-        Ok(_) | Err(object_store::Error::NotFound { .. }) => failed,
-        Err(source) => match failed {
+        Err(
+            source @ (object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }),
+        ) => match failed {
             TransferError::Upload { url, key, .. } => TransferError::Upload { url, key, source },
             other => other,
         },
+        _ => failed,
     }
 }
 
@@ -587,6 +592,8 @@ mod tests {
         multiparts: AtomicUsize,
         parts: Arc<AtomicUsize>,
         fail_puts: bool,
+        /// Refuses HEADs as a server refusing the credentials would.
+        deny_heads: bool,
     }
 
     impl std::fmt::Display for Counting {
@@ -648,6 +655,12 @@ mod tests {
             location: &ObjectPath,
             options: GetOptions,
         ) -> object_store::Result<GetResult> {
+            if self.deny_heads && options.head {
+                return Err(object_store::Error::PermissionDenied {
+                    path: location.to_string(),
+                    source: "403 Forbidden: SignatureDoesNotMatch".into(),
+                });
+            }
             self.inner.get_opts(location, options).await
         }
         fn delete_stream(
@@ -693,10 +706,15 @@ mod tests {
     }
 
     async fn store_bytes(data: Vec<u8>, fail_puts: bool, takes_attributes: bool) -> Stored {
-        let counting = Arc::new(Counting {
+        let counting = Counting {
             fail_puts,
             ..Counting::default()
-        });
+        };
+        store_bytes_in(counting, data, takes_attributes).await
+    }
+
+    async fn store_bytes_in(counting: Counting, data: Vec<u8>, takes_attributes: bool) -> Stored {
+        let counting = Arc::new(counting);
         let store = Store::wrap(counting.clone(), "counting://", takes_attributes);
         let seen = std::sync::Mutex::new(Vec::new());
         let progress = |n: u64| seen.lock().expect("not poisoned").push(n);
@@ -788,5 +806,28 @@ mod tests {
             got.result
         );
         assert!(got.object.is_none(), "nothing under the key");
+    }
+
+    /// A PUT that failed without saying why is explained by a refused HEAD of the key.
+    #[tokio::test]
+    async fn a_failed_put_reports_the_refusal_a_head_gets() {
+        let refusing = Counting {
+            fail_puts: true,
+            deny_heads: true,
+            ..Counting::default()
+        };
+        let got = store_bytes_in(refusing, bytes(2048), true).await;
+        let err = got.result.expect_err("refused");
+        assert!(
+            matches!(
+                err,
+                TransferError::Upload {
+                    source: object_store::Error::PermissionDenied { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("SignatureDoesNotMatch"), "{err}");
     }
 }
