@@ -10,6 +10,7 @@ mod error;
 pub mod events;
 mod lease_keeper;
 pub mod pause;
+mod recovery;
 mod tick;
 pub mod windows;
 
@@ -72,6 +73,7 @@ pub struct Runner {
     /// Per job, kept across runs: a ledger remembers the newest version it saw, so loads
     /// only ask the store whether there is a newer one.
     ledgers: Mutex<HashMap<String, Ledger>>,
+    failures: recovery::Failures,
     reporter: Arc<dyn Reporter>,
     options: RunnerOptions,
     /// Cancelled on shutdown once the grace period is over: runs stop where they are
@@ -119,6 +121,7 @@ impl Runner {
             holder: crate::state::process_id().to_owned(),
             destinations: Mutex::new(HashMap::new()),
             ledgers: Mutex::new(HashMap::new()),
+            failures: recovery::Failures::default(),
             reporter,
             options,
             cancel: CancellationToken::new(),

@@ -66,6 +66,7 @@ impl Runner {
                     return Err(e.into());
                 };
                 let outcome = failed(&e.into());
+                self.failures.note(&job.name, &outcome);
                 self.report(&Event::TickFinished {
                     job: job.name.clone(),
                     tick,
@@ -94,6 +95,8 @@ impl Runner {
     pub async fn run_tick(&self, job: &Job, tick: DateTime<Utc>) -> TickOutcome {
         let run_id = new_run_id();
         let (outcome, recovered) = self.run_tick_as(job, tick, &run_id).await;
+        // Also a recovery after a failure the ledger never heard of.
+        let recovered = self.failures.note(&job.name, &outcome) || recovered;
         self.report(&Event::TickFinished {
             job: job.name.clone(),
             tick,
