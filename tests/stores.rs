@@ -159,13 +159,19 @@ async fn large_export(exact_content_length: bool) -> (Emulator, String, Vec<u8>)
     (emu, url, original)
 }
 
-fn large_target(key: &str) -> Target<'_> {
-    Target {
+/// One transfer of `url` into `key`, stored as served.
+async fn send_large(
+    store: &Store,
+    url: &str,
+    key: &str,
+) -> Result<chatvault::archive::transfer::Transferred, TransferError> {
+    let target = Target {
         key,
         compression: Compression::None,
         content_type: "application/x-ndjson",
         progress: None,
-    }
+    };
+    transfer(&reqwest::Client::new(), url, store, target).await
 }
 
 /// The stored object, and its ETag: a multipart upload's ends in `-<parts>`, a single PUT's
@@ -201,14 +207,9 @@ async fn a_large_export_of_known_length_goes_up_to_s3_in_one_streaming_put() {
             &server.secret_key,
         );
         assert!(store.signed_put().is_some(), "{}", store.url());
-        let done = transfer(
-            &reqwest::Client::new(),
-            &url,
-            &store,
-            large_target("big.jsonl"),
-        )
-        .await
-        .expect("transferred");
+        let done = send_large(&store, &url, "big.jsonl")
+            .await
+            .expect("transferred");
         assert_eq!(done.parts, 1, "{}", store.url());
         assert_eq!(done.bytes_stored, original.len() as u64);
         assert_eq!(
@@ -243,14 +244,9 @@ async fn a_large_export_of_unknown_length_goes_up_to_s3_in_several_parts() {
         &server.secret_key,
     );
     let (emu, url, original) = large_export(false).await;
-    let done = transfer(
-        &reqwest::Client::new(),
-        &url,
-        &store,
-        large_target("big.jsonl"),
-    )
-    .await
-    .expect("transferred");
+    let done = send_large(&store, &url, "big.jsonl")
+        .await
+        .expect("transferred");
     assert!(done.parts >= 3, "{} parts", done.parts);
     let (bytes, etag, _) = stored(&store, "big.jsonl").await;
     assert!(bytes == original, "the parts join up to the export");
@@ -274,14 +270,9 @@ async fn a_streaming_put_cut_midway_leaves_nothing() {
     );
     let (emu, url, _) = large_export(true).await;
     emu.faults().cut_next_downloads(1, 12 * 1024 * 1024);
-    let err = transfer(
-        &reqwest::Client::new(),
-        &url,
-        &store,
-        large_target("cut.jsonl"),
-    )
-    .await
-    .expect_err("cut");
+    let err = send_large(&store, &url, "cut.jsonl")
+        .await
+        .expect_err("cut");
     assert!(matches!(err, TransferError::Read(_)), "{err}");
     assert!(err.is_retryable(), "{err}");
     let listed = store
@@ -304,14 +295,9 @@ async fn a_streaming_put_with_a_wrong_secret_fails_clearly() {
         "not-the-secret",
     );
     let (emu, url, _) = large_export(true).await;
-    let err = transfer(
-        &reqwest::Client::new(),
-        &url,
-        &store,
-        large_target("k.jsonl"),
-    )
-    .await
-    .expect_err("refused");
+    let err = send_large(&store, &url, "k.jsonl")
+        .await
+        .expect_err("refused");
     let text = err.to_string();
     assert!(matches!(err, TransferError::Upload { .. }), "{text}");
     assert!(text.contains("k.jsonl") && text.contains("403"), "{text}");

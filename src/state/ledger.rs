@@ -121,6 +121,16 @@ struct Known {
 }
 
 impl Known {
+    fn of(record: LedgerRecord, confirmed: Instant) -> Known {
+        Known {
+            seq: record.seq,
+            writer: record.writer,
+            updated_at: record.updated_at,
+            state: record.state,
+            confirmed: Some(confirmed),
+        }
+    }
+
     fn versioned(&self, read_at: Instant) -> Versioned<JobState> {
         Versioned {
             seq: self.seq,
@@ -222,20 +232,10 @@ impl Ledger {
             match read_json::<LedgerRecord>(&self.store, &key).await? {
                 Some(record) => {
                     self.check(&key, seq, &record)?;
-                    self.remember(Known {
-                        seq,
-                        writer: record.writer.clone(),
-                        updated_at: record.updated_at,
-                        state: record.state.clone(),
-                        confirmed: Some(read_at),
-                    });
-                    return Ok(Versioned {
-                        seq,
-                        writer: Some(record.writer),
-                        updated_at: Some(record.updated_at),
-                        value: record.state,
-                        read_at,
-                    });
+                    let known = Known::of(record, read_at);
+                    let loaded = known.versioned(read_at);
+                    self.remember(known);
+                    return Ok(loaded);
                 }
                 // Pruned (or removed by hand) since the listing: list everything again.
                 None => known = None,
@@ -306,26 +306,16 @@ impl Ledger {
                 detail: "another writer committed this version first",
             });
         }
-        self.remember(Known {
-            seq,
-            writer: record.writer.clone(),
-            updated_at: record.updated_at,
-            state: record.state.clone(),
-            confirmed: Some(read_at),
-        });
+        let known = Known::of(record, read_at);
+        let committed = known.versioned(read_at);
+        self.remember(known);
         if seq > self.keep as u64
             && seq.is_multiple_of(PRUNE_EVERY)
             && let Err(e) = self.prune().await
         {
             tracing::warn!(job = %self.job, error = %e, "could not prune old ledger records");
         }
-        Ok(Versioned {
-            seq,
-            writer: Some(record.writer),
-            updated_at: Some(record.updated_at),
-            value: record.state,
-            read_at,
-        })
+        Ok(committed)
     }
 
     /// Loads, applies `change`, commits; on a lost race loads again and reapplies, so
