@@ -316,14 +316,5 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
 }
 
 fn options(moto: &servers::S3Server) -> StoreOptions {
-    [
-        ("aws_endpoint", moto.endpoint.as_str()),
-        ("aws_allow_http", "true"),
-        ("aws_region", moto.region.as_str()),
-        ("aws_access_key_id", moto.access_key.as_str()),
-        ("aws_secret_access_key", moto.secret_key.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    moto.options()
 }

@@ -17,7 +17,7 @@ mod servers;
 use std::process::Stdio;
 use std::time::Duration;
 
-use chatvault::archive::store::{self, StoreOptions};
+use chatvault::archive::store;
 use chatvault::archive::store_url::StoreUrl;
 use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint};
 use futures::TryStreamExt as _;
@@ -129,17 +129,7 @@ impl Setup {
             std::path::Path::new("."),
         )
         .expect("an S3 URL");
-        let mut options = StoreOptions::new();
-        for (k, v) in [
-            ("aws_endpoint", self.s3.endpoint.as_str()),
-            ("aws_allow_http", "true"),
-            ("aws_region", self.s3.region.as_str()),
-            ("aws_access_key_id", self.s3.access_key.as_str()),
-            ("aws_secret_access_key", self.s3.secret_key.as_str()),
-        ] {
-            options.insert(k.into(), v.into());
-        }
-        let store = store::open(&url, &options, &[]).expect("open the bucket");
+        let store = store::open(&url, &self.s3.options(), &[]).expect("open the bucket");
         let inner = store.object_store();
         let metas: Vec<ObjectMeta> = inner
             .list(None)

@@ -56,16 +56,7 @@ fn moto() -> Fixture {
         bucket: server.bucket.clone(),
         prefix: servers::unique_prefix("state"),
     };
-    let options: StoreOptions = [
-        ("aws_endpoint", server.endpoint.as_str()),
-        ("aws_allow_http", "true"),
-        ("aws_region", server.region.as_str()),
-        ("aws_access_key_id", server.access_key.as_str()),
-        ("aws_secret_access_key", server.secret_key.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let options = server.options();
     Fixture {
         store: store::open(&url, &options, &[]).expect("S3 store opens"),
         _dir: None,

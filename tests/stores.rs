@@ -39,16 +39,7 @@ fn s3_store(server: &servers::S3Server, prefix: &str, secret: &str) -> Store {
         bucket: server.bucket.clone(),
         prefix: prefix.to_owned(),
     };
-    let options: StoreOptions = [
-        ("aws_endpoint", server.endpoint.as_str()),
-        ("aws_allow_http", "true"),
-        ("aws_region", server.region.as_str()),
-        ("aws_access_key_id", server.access_key.as_str()),
-        ("aws_secret_access_key", secret),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let options = server.options_via(&server.endpoint, secret);
     store::open(&url, &options, &[]).expect("S3 store opens")
 }
 

@@ -448,19 +448,6 @@ impl Driver {
 // ---------------------------------------------------------------------------------------------
 // Set-up.
 
-fn s3_options(endpoint: &str, moto: &servers::S3Server) -> StoreOptions {
-    [
-        ("aws_endpoint", endpoint),
-        ("aws_allow_http", "true"),
-        ("aws_region", moto.region.as_str()),
-        ("aws_access_key_id", moto.access_key.as_str()),
-        ("aws_secret_access_key", moto.secret_key.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
 /// The options block of a store behind the proxy, as YAML (the secret from `${MOTO_SECRET}`).
 fn options_yaml(indent: &str, endpoint: &str, moto: &servers::S3Server) -> String {
     format!(
@@ -595,7 +582,7 @@ async fn a_storm_of_faults_leaves_every_window_archived_exactly_once() {
             bucket: servers::moto_state().bucket,
             prefix: format!("{prefix}/state"),
         },
-        &s3_options(&moto.endpoint, &moto),
+        &moto.options(),
         &[],
     )
     .expect("the state store");
@@ -604,7 +591,7 @@ async fn a_storm_of_faults_leaves_every_window_archived_exactly_once() {
             bucket: moto.bucket.clone(),
             prefix: format!("{prefix}/archive"),
         },
-        &s3_options(&moto.endpoint, &moto),
+        &moto.options(),
         &[],
     )
     .expect("the destination");

@@ -351,16 +351,7 @@ fn moto_store(name: &str) -> Store {
         bucket: server.bucket.clone(),
         prefix: servers::unique_prefix(name),
     };
-    let options: StoreOptions = [
-        ("aws_endpoint", server.endpoint.as_str()),
-        ("aws_allow_http", "true"),
-        ("aws_region", server.region.as_str()),
-        ("aws_access_key_id", server.access_key.as_str()),
-        ("aws_secret_access_key", server.secret_key.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let options = server.options();
     store::open(&url, &options, &[]).expect("S3 store opens")
 }
 

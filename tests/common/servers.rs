@@ -6,7 +6,7 @@
 //! otherwise from that file, so a plain `cargo test` works after a manual start. A test that asks
 //! for a server that is not there panics and says so: it never skips.
 //!
-//! Include with `#[path = "common/servers.rs"] mod servers;`. Self-contained (std only).
+//! Include with `#[path = "common/servers.rs"] mod servers;`.
 
 // Shared test module: every test file uses a different part of it.
 #![allow(dead_code)]
@@ -30,6 +30,32 @@ pub struct S3Server {
     pub access_key: String,
     pub secret_key: String,
     pub region: String,
+}
+
+impl S3Server {
+    /// chatvault's options for this server: its region and keys, signing with `secret`, reached
+    /// at `endpoint` (its own, or a proxy in front of it).
+    pub fn options_via(
+        &self,
+        endpoint: &str,
+        secret: &str,
+    ) -> chatvault::archive::store::StoreOptions {
+        [
+            ("aws_endpoint", endpoint),
+            ("aws_allow_http", "true"),
+            ("aws_region", self.region.as_str()),
+            ("aws_access_key_id", self.access_key.as_str()),
+            ("aws_secret_access_key", secret),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// chatvault's options for this server, as it is.
+    pub fn options(&self) -> chatvault::archive::store::StoreOptions {
+        self.options_via(&self.endpoint, &self.secret_key)
+    }
 }
 
 /// fake-gcs-server with a bucket that already exists.
