@@ -631,7 +631,8 @@ impl Validator {
     fn check(&self, files: &[PathBuf]) -> (i32, String) {
         assert!(!files.is_empty(), "nothing for {} to check", self.program);
         let install = format!(
-            "run scripts/test, which installs it, or `pip install {}` (the version scripts/test pins)",
+            "run scripts/test, which installs it, or `pip install {}` \
+             (the version scripts/test pins)",
             self.package
         );
         let mut cmd = assert_cmd::Command::new(tool(self.program, &install));
