@@ -37,15 +37,20 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Log lines for people, or one JSON object per line for log collectors; the level comes
-    /// from CHATVAULT_LOG (e.g. debug, or chatvault=debug) and defaults to info
+    /// How `run` and `status` write log lines on stderr (the other commands print only their
+    /// report); the level comes from CHATVAULT_LOG (e.g. debug, or chatvault=debug) and
+    /// defaults to info
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// One readable line per state change (progress bars instead under `run --once` at a
+    /// terminal)
     Human,
+    /// One JSON object per line with timestamp, level, message and the run's fields (job,
+    /// tick, run_id, batch, task_id), for log collectors; never progress bars
     Json,
 }
 
@@ -79,6 +84,19 @@ pub enum Command {
     ///
     /// `run --dry-run jobs/` is the check to gate pull requests on: it validates every file,
     /// prints the plan, writes nothing and exits 2 when any file is invalid.
+    ///
+    /// A real run needs the API key and secret (STREAM_API_KEY and STREAM_API_SECRET, or
+    /// api.* in the global config) and credentials for the destination and state stores
+    /// (AWS_* for s3://, GOOGLE_* for gs://, or their options in the files). What was archived
+    /// is recorded in the state store (state.url; .chatvault/state beside the global config by
+    /// default), which replicas must share.
+    ///
+    /// Watching it: --listen serves Prometheus metrics on /metrics (last success, runs by
+    /// outcome, bytes archived, tasks in flight and days before Stream deletes their files,
+    /// API requests and rate-limit waits), /healthz (the scheduler is alive) and /readyz
+    /// (every job's state was read; 503 while draining). A `notify:` block in the global config
+    /// or a job file posts webhooks on failure, recovery and lapse risk, and pings a dead
+    /// man's switch URL when a run starts, succeeds or fails.
     Run(RunArgs),
     /// Show each job's state: last success, watermark, next tick, export tasks in flight
     ///
@@ -176,7 +194,8 @@ pub struct RunArgs {
     #[arg(long = "job", value_name = "NAME")]
     pub jobs: Vec<String>,
 
-    /// Jobs running at the same time
+    /// How many jobs run at the same time; more wait for a free slot. Each job works on up
+    /// to 4 export requests at once, and all share Stream's rate limits
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
@@ -199,6 +218,12 @@ pub struct RunArgs {
     /// 127.0.0.1:9464 (or 0.0.0.0:9464 in a container; port 0 picks a free one, logged)
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["once", "dry_run"])]
     pub listen: Option<std::net::SocketAddr>,
+
+    /// With --listen: read every job's state again this often for /metrics, so this
+    /// replica's gauges follow runs made by other replicas (spread over the interval, at most 5
+    /// reads a second: one listing per job on S3 or GCS)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1m", requires = "listen")]
+    pub state_refresh: std::time::Duration,
 
     #[command(flatten)]
     pub plan: PlanOptions,
@@ -297,4 +322,78 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e}: expected an RFC 3339 time such as 2026-03-28T12:00:00Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every command a user can reach says what it does at length, and every flag, argument
+    /// and value says what it is for: `--help` is meant to be enough without the README.
+    #[test]
+    fn every_command_flag_and_value_has_help() {
+        Cli::command().debug_assert();
+        let mut cli = Cli::command();
+        cli.build();
+        let mut missing = Vec::new();
+        let mut commands = vec![(String::from("chatvault"), cli)];
+        while let Some((path, command)) = commands.pop() {
+            if command.get_long_about().is_none() {
+                missing.push(format!("{path}: no long description"));
+            }
+            if command.get_about().is_none() {
+                missing.push(format!("{path}: no summary"));
+            }
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}: no help"));
+                }
+                let values = arg.get_possible_values();
+                let explained = values.iter().filter(|v| v.get_help().is_some()).count();
+                // A value list is explained value by value, or not at all where the names say
+                // it (bash, zsh, fish).
+                if explained != 0 && explained != values.len() {
+                    missing.push(format!("{path} {id}: some values without help"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_name() != "help" {
+                    commands.push((format!("{path} {}", sub.get_name()), sub.clone()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn formats_and_log_formats_explain_each_value() {
+        let cli = Cli::command();
+        for (command, arg) in [
+            ("validate", "format"),
+            ("plan", "format"),
+            ("run", "log_format"),
+        ] {
+            let sub = cli
+                .find_subcommand(command)
+                .unwrap_or_else(|| panic!("{command}"));
+            let arg = sub
+                .get_arguments()
+                .chain(cli.get_arguments())
+                .find(|a| a.get_id() == arg)
+                .unwrap_or_else(|| panic!("{command} {arg}"));
+            for value in arg.get_possible_values() {
+                assert!(
+                    value.get_help().is_some(),
+                    "{command} --{arg}: {} unexplained",
+                    value.get_name()
+                );
+            }
+        }
+    }
 }

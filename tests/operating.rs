@@ -70,6 +70,14 @@ async fn daemon(
 }
 
 async fn get(base: &str, path: &str) -> (u16, String) {
+    let (status, body) = get_raw(base, path).await;
+    if path == "/metrics" {
+        check_exposition(&body);
+    }
+    (status, body)
+}
+
+async fn get_raw(base: &str, path: &str) -> (u16, String) {
     let response = reqwest::Client::new()
         .get(format!("{base}{path}"))
         .timeout(Duration::from_secs(10))
@@ -78,6 +86,84 @@ async fn get(base: &str, path: &str) -> (u16, String) {
         .unwrap_or_else(|e| panic!("GET {path}: {e}"));
     let status = response.status().as_u16();
     (status, response.text().await.expect("a body"))
+}
+
+/// Checks the text exposition (format 0.0.4, as served) line by line, as strictly as
+/// Prometheus reads it: every sample belongs to a family with `# HELP` and `# TYPE` before it
+/// (counters' samples end in `_total`), labels are `name="value"` pairs, values are numbers,
+/// and no OpenMetrics-only `# EOF` appears.
+fn check_exposition(text: &str) {
+    let mut types: std::collections::HashMap<&str, &str> = Default::default();
+    let mut helped = std::collections::HashSet::new();
+    assert!(text.ends_with('\n'), "the last line is not ended");
+    for line in text.lines() {
+        assert_ne!(
+            line, "# EOF",
+            "OpenMetrics' end marker in a 0.0.4 exposition"
+        );
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            assert!(!help.trim().is_empty(), "HELP without text: {line}");
+            helped.insert(name);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("# TYPE name type");
+            assert!(
+                [
+                    "counter",
+                    "gauge",
+                    "histogram",
+                    "summary",
+                    "info",
+                    "unknown"
+                ]
+                .contains(&kind),
+                "{line}"
+            );
+            types.insert(name, kind);
+            continue;
+        }
+        assert!(!line.starts_with('#'), "unknown comment line: {line}");
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|e| panic!("value `{value}` of {series}: {e}"));
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => (name, labels.strip_suffix('}').expect("closing brace")),
+            None => (series, ""),
+        };
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "series name `{name}`"
+        );
+        // The family is named with or without the counter's `_total` (both are read).
+        let family = [name, name.strip_suffix("_total").unwrap_or(name)]
+            .into_iter()
+            .find(|f| types.contains_key(f))
+            .unwrap_or_else(|| panic!("{name}: no # TYPE before it"));
+        let kind = types[family];
+        if kind == "counter" {
+            assert!(
+                name.ends_with("_total"),
+                "counter sample {name} without _total"
+            );
+        }
+        assert!(helped.contains(family), "{name}: no # HELP before it");
+        for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+            let (key, quoted) = pair
+                .split_once("=\"")
+                .unwrap_or_else(|| panic!("label {pair}"));
+            assert!(
+                key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "label name `{key}` in {line}"
+            );
+            assert!(!quoted.trim_end_matches('"').contains('"'), "{line}");
+        }
+    }
 }
 
 /// The value of the one series named exactly `series` (name and labels).
@@ -178,15 +264,28 @@ async fn metrics_and_health_follow_a_run_from_its_export_task_to_its_archive() {
     assert_eq!(
         value(
             &metrics,
-            "chatvault_api_requests_total{endpoint=\"ExportChannels\",status=\"201\"}"
+            "chatvault_api_requests_total{endpoint=\"ExportChannels\",status=\"2xx\"}"
         ),
         1.0,
         "one create"
     );
-    assert!(
-        metrics.contains("chatvault_rate_limit_wait_seconds_total "),
-        "{metrics}"
-    );
+    // Every endpoint's answer classes and rate-limit wait exist, at 0 until they happen.
+    for endpoint in ["ExportUsers", "GetTask", "QueryChannels"] {
+        for status in ["2xx", "4xx", "429", "5xx", "transport"] {
+            let series = format!(
+                "chatvault_api_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}}"
+            );
+            assert_eq!(value(&metrics, &series), 0.0, "{series}");
+        }
+        let series = format!("chatvault_rate_limit_wait_seconds_total{{endpoint=\"{endpoint}\"}}");
+        assert_eq!(value(&metrics, &series), 0.0, "{series}");
+    }
+    for status in ["4xx", "429", "5xx", "transport"] {
+        let series = format!(
+            "chatvault_api_requests_total{{endpoint=\"ExportChannels\",status=\"{status}\"}}"
+        );
+        assert_eq!(value(&metrics, &series), 0.0, "{series}");
+    }
     assert_eq!(value(&metrics, "chatvault_jobs"), 1.0);
 
     // Draining: not ready, still live; a second signal stops it.
@@ -255,14 +354,18 @@ async fn metrics_and_health_follow_a_run_from_its_export_task_to_its_archive() {
         value(&metrics, "chatvault_last_run_failed{job=\"watched\"}"),
         0.0
     );
-    assert!(
-        !metrics.contains("endpoint=\"ExportChannels\""),
-        "the recorded task was resumed, not created again:\n{metrics}"
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_api_requests_total{endpoint=\"ExportChannels\",status=\"2xx\"}"
+        ),
+        0.0,
+        "the recorded task was resumed, not created again"
     );
     assert!(
         value(
             &metrics,
-            "chatvault_api_requests_total{endpoint=\"GetExportChannelsStatus\",status=\"200\"}"
+            "chatvault_api_requests_total{endpoint=\"GetExportChannelsStatus\",status=\"2xx\"}"
         ) >= 1.0
     );
     signal(&child, "TERM");
@@ -395,4 +498,63 @@ async fn json_logs_carry_the_runs_fields_and_no_secret() {
         info_lines < 10,
         "one info line per state change, none per poll ({polls} poll mentions):\n{stderr}"
     );
+}
+
+/// Polls `/metrics` until `series` has `want` (15 s at most); returns the last scrape.
+async fn until_value(base: &str, series: &str, want: f64) -> String {
+    let mut metrics = String::new();
+    for _ in 0..300 {
+        metrics = get(base, "/metrics").await.1;
+        if value(&metrics, series) == want {
+            return metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{series} never became {want}:\n{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_follows_the_runs_of_another() {
+    let emu = emulator().await;
+    let project = project(&emu, "");
+    let failed = "chatvault_last_run_failed{job=\"watched\"}";
+    let success = "chatvault_last_success_timestamp_seconds{job=\"watched\"}";
+
+    // This replica cannot authenticate: its run of the day's tick fails, and it has no reason
+    // to run again before tomorrow.
+    let (mut child, mut lines, mut seen, base) = daemon(
+        &project,
+        &emu,
+        &["--state-refresh", "1s"],
+        &[("STREAM_API_SECRET", "not-the-secret")],
+    )
+    .await;
+    wait_for(&mut lines, "run failed", &mut seen).await;
+    until_value(&base, failed, 1.0).await;
+    assert_eq!(value(&get(&base, "/metrics").await.1, success), 0.0);
+
+    // Another replica (a one-shot here) runs the tick again and succeeds.
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    // The first replica's gauges follow within the refresh, though it ran nothing itself.
+    let metrics = until_value(&base, failed, 0.0).await;
+    assert!(value(&metrics, success) > 0.0, "{metrics}");
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_runs_total{job=\"watched\",outcome=\"failed\"}"
+        ),
+        1.0,
+        "its own run counts stay its own"
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "chatvault_runs_total{job=\"watched\",outcome=\"succeeded\"}"
+        ),
+        0.0
+    );
+    signal(&child, "TERM");
+    assert_eq!(stops(&mut child).await, 0);
 }

@@ -6,7 +6,7 @@
 //! at the documented default and follows `X-RateLimit-Limit`; `X-RateLimit-Remaining: 0` or a
 //! 429 holds the endpoint until `X-RateLimit-Reset` (or `Retry-After`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub const MAX_HOLD: TimeDelta = TimeDelta::minutes(15);
 pub struct Limiter {
     clock: SharedClock,
     slots: Mutex<HashMap<Endpoint, Slot>>,
-    waited: Mutex<Duration>,
+    waited: Mutex<BTreeMap<Endpoint, Duration>>,
 }
 
 /// What the `X-RateLimit-*` headers of one response said.
@@ -69,7 +69,7 @@ impl Limiter {
         Limiter {
             clock,
             slots: Mutex::new(HashMap::new()),
-            waited: Mutex::new(Duration::ZERO),
+            waited: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -99,7 +99,9 @@ impl Limiter {
             *self
                 .waited
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) += wait;
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(endpoint)
+                .or_default() += wait;
             self.clock.sleep(wait).await;
         }
     }
@@ -129,12 +131,19 @@ impl Limiter {
         });
     }
 
-    /// Time spent waiting for slots so far.
+    /// Time spent waiting for slots so far, all endpoints together.
     pub fn waited(&self) -> Duration {
-        *self
-            .waited
+        self.waited_by_endpoint().into_iter().map(|(_, d)| d).sum()
+    }
+
+    /// Time spent waiting for slots so far, per endpoint that ever waited.
+    pub fn waited_by_endpoint(&self) -> Vec<(Endpoint, Duration)> {
+        self.waited
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(e, d)| (*e, *d))
+            .collect()
     }
 }
 

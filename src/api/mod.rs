@@ -34,7 +34,7 @@ pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use limiter::{Limiter, Quota};
 pub use retry::RetryPolicy;
-pub use stats::RequestStats;
+pub use stats::{ANSWERS, RequestStats};
 use wire::{
     ChannelRequest, ErrorBody, ExportChannelsBody, ExportUsersBody, QueryChannelsBody,
     QueryChannelsResponse, SortField, TaskCreated, TaskStatus,

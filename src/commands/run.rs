@@ -38,7 +38,8 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
         );
         return exit::INVALID;
     }
-    let interactive = args.once && std::io::stderr().is_terminal();
+    // Asked-for JSON goes to a log collector even from a terminal: no progress bars then.
+    let interactive = args.once && log == LogFormat::Human && std::io::stderr().is_terminal();
     logging::init(log, if interactive { "warn" } else { "info" });
     let Some(set) = load_set(&args.paths.paths, config.clone(), world) else {
         return exit::INVALID;
@@ -275,7 +276,6 @@ async fn serve(
     let stop_listening = CancellationToken::new();
     let mut background = match args.listen {
         Some(addr) => {
-            let names = jobs.iter().map(|j| j.name.clone()).collect();
             let stop = stop_listening.clone();
             let listening = listen(
                 addr,
@@ -283,7 +283,7 @@ async fn serve(
                 watch.changed,
                 &health,
                 &runner,
-                names,
+                args.state_refresh,
                 stop,
             );
             match listening.await {
@@ -327,7 +327,8 @@ async fn serve(
                         .map(|set| pick_jobs(&set.jobs, &args.jobs))
                     {
                         Some(Ok(jobs)) => {
-                            watch.metrics.track_jobs(jobs.iter().map(|j| j.name.as_str()));
+                            let added = watch.metrics.track_jobs(jobs.iter().map(|j| j.name.as_str()));
+                            watch.metrics.ledgers_changed(added);
                             watch.notifier.set_jobs(&jobs);
                             let _ = tx.send(Control::Reload(jobs)).await;
                         }
@@ -372,14 +373,15 @@ async fn read_ledger(
 }
 
 /// Serves /metrics, /healthz and /readyz on `addr` until `stop`; reads every ledger for the
-/// metrics and readiness, then again whenever a run changes one. Returns the tasks doing so.
+/// metrics and readiness, then again whenever a run changes one and every `refresh`. Returns
+/// the tasks doing so.
 async fn listen(
     addr: std::net::SocketAddr,
     metrics: &Arc<Metrics>,
     changed: Changed,
     health: &Arc<Health>,
     runner: &Arc<Runner>,
-    jobs: Vec<String>,
+    refresh: Duration,
     stop: CancellationToken,
 ) -> Result<JoinSet<()>, String> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -402,8 +404,9 @@ async fn listen(
         runner.clone(),
         metrics.clone(),
         health.clone(),
-        jobs,
+        metrics.jobs(),
     ));
+    tasks.spawn(sweep_ledgers(runner.clone(), metrics.clone(), refresh));
     let (metrics, runner) = (metrics.clone(), runner.clone());
     tasks.spawn(async move {
         metrics
@@ -446,6 +449,31 @@ async fn read_ledgers(
                 tracing::warn!(%reason, "not ready yet; reading the state again in 10s");
                 health.set_unready(reason);
                 runner.clock().sleep(SCAN_RETRY).await;
+            }
+        }
+    }
+}
+
+/// The fewest time between two ledger reads of the sweep: at most 5 a second, whatever the
+/// number of jobs (each read is a listing on S3 or GCS, which is billed).
+const SWEEP_SPACING: Duration = Duration::from_millis(200);
+
+/// Every job's ledger read again each `every`, spread over it, so this replica's gauges follow
+/// what other replicas did (its own runs are read at once, through the runner's events).
+async fn sweep_ledgers(runner: Arc<Runner>, metrics: Arc<Metrics>, every: Duration) {
+    let clock = runner.clock().clone();
+    loop {
+        let jobs = metrics.jobs();
+        let count = u32::try_from(jobs.len()).unwrap_or(u32::MAX).max(1);
+        let spacing = (every / count).max(SWEEP_SPACING);
+        if jobs.is_empty() {
+            clock.sleep(every).await;
+        }
+        for job in jobs {
+            clock.sleep(spacing).await;
+            match runner.ledger(&job).load().await {
+                Ok(state) => metrics.set_state(&job, state.value()),
+                Err(e) => tracing::debug!(%job, error = %e, "could not refresh the job's state"),
             }
         }
     }

@@ -21,7 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 
-use crate::api::StreamClient;
+use crate::api::{ANSWERS, Endpoint, StreamClient};
 use crate::clock::SharedClock;
 use crate::config::job::STREAM_RETENTION;
 use crate::runner::{Event, Reporter, TickOutcome};
@@ -42,12 +42,28 @@ struct RunLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabel {
+    endpoint: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ApiLabels {
     endpoint: String,
     status: String,
 }
 
 type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// One job as last seen.
+#[derive(Debug, Default)]
+struct View {
+    /// Creation times of its tasks in flight, as the ledger last said.
+    created: Vec<DateTime<Utc>>,
+    /// When the outcome behind `last_run_failed` finished. A run that could not read the
+    /// ledger could not record its failure there either, so an older outcome read from the
+    /// ledger later must not overwrite it.
+    outcome_at: Option<DateTime<Utc>>,
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -61,10 +77,10 @@ pub struct Metrics {
     oldest_age: Family<JobLabel, FloatGauge>,
     until_lapse: Family<JobLabel, FloatGauge>,
     api_requests: Family<ApiLabels, Counter>,
-    rate_limit_wait: Counter<f64, AtomicU64>,
+    rate_limit_wait: Family<EndpointLabel, Counter<f64, AtomicU64>>,
     jobs: Gauge,
-    /// Per known job: creation times of its tasks in flight, as the ledger last said.
-    tasks: Mutex<BTreeMap<String, Vec<DateTime<Utc>>>>,
+    /// Per known job: what the ledger and this process's runs last said of it.
+    views: Mutex<BTreeMap<String, View>>,
     /// Jobs whose ledger changed; read by [`Metrics::refresh_ledgers`].
     changed: mpsc::UnboundedSender<String>,
 }
@@ -87,9 +103,9 @@ impl Metrics {
             oldest_age: Family::default(),
             until_lapse: Family::default(),
             api_requests: Family::default(),
-            rate_limit_wait: Counter::default(),
+            rate_limit_wait: Family::default(),
             jobs: Gauge::default(),
-            tasks: Mutex::new(BTreeMap::new()),
+            views: Mutex::new(BTreeMap::new()),
             changed,
         };
         m.registry.register(
@@ -135,30 +151,41 @@ impl Metrics {
         );
         m.registry.register(
             "api_requests",
-            "Stream API requests by endpoint and HTTP status (transport: no answer)",
+            "Stream API requests by endpoint and status class (2xx, 4xx, 429, 5xx; transport: \
+             no answer)",
             m.api_requests.clone(),
         );
         m.registry.register(
             "rate_limit_wait_seconds",
-            "Time requests waited for Stream's rate limits",
+            "Time requests waited for Stream's rate limits, by endpoint",
             m.rate_limit_wait.clone(),
         );
         m.registry.register("jobs", "Jobs loaded", m.jobs.clone());
+        // The API's series exist from the start too, so `rate()` sees the first error.
+        for endpoint in Endpoint::ALL {
+            for status in ANSWERS {
+                m.api_requests
+                    .get_or_create_owned(&api_labels(endpoint, status));
+            }
+            m.rate_limit_wait
+                .get_or_create_owned(&endpoint_label(endpoint));
+        }
         (m, rx)
     }
 
     /// Makes `jobs` the known jobs: their series exist from now on (at 0 until known better);
-    /// series of jobs no longer loaded are dropped.
-    pub fn track_jobs<'a>(&self, jobs: impl IntoIterator<Item = &'a str>) {
+    /// series of jobs no longer loaded are dropped. Returns the jobs new to this set, whose
+    /// ledgers are yet to be read.
+    pub fn track_jobs<'a>(&self, jobs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let wanted: BTreeSet<String> = jobs.into_iter().map(str::to_owned).collect();
-        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        let gone: Vec<String> = tasks
+        let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
+        let gone: Vec<String> = views
             .keys()
             .filter(|j| !wanted.contains(*j))
             .cloned()
             .collect();
         for job in gone {
-            tasks.remove(&job);
+            views.remove(&job);
             let label = label(&job);
             self.last_success.remove(&label);
             self.last_run_failed.remove(&label);
@@ -171,8 +198,12 @@ impl Metrics {
                 self.runs.remove(&run_labels(&job, outcome));
             }
         }
+        let mut added = Vec::new();
         for job in &wanted {
-            tasks.entry(job.clone()).or_default();
+            if !views.contains_key(job) {
+                added.push(job.clone());
+            }
+            views.entry(job.clone()).or_default();
             let label = label(job);
             self.last_success.get_or_create_owned(&label);
             self.last_run_failed.get_or_create_owned(&label);
@@ -187,19 +218,30 @@ impl Metrics {
         }
         self.jobs
             .set(i64::try_from(wanted.len()).unwrap_or(i64::MAX));
+        added
+    }
+
+    /// The jobs whose series are kept.
+    pub fn jobs(&self) -> Vec<String> {
+        self.views
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Takes in what the job's ledger says now.
     pub fn set_state(&self, job: &str, state: &JobState) {
-        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(created) = tasks.get_mut(job) else {
+        let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(view) = views.get_mut(job) else {
             return; // no longer loaded
         };
-        *created = state.in_flight.iter().map(|t| t.created_at).collect();
+        view.created = state.in_flight.iter().map(|t| t.created_at).collect();
         let label = label(job);
         self.in_flight
             .get_or_create(&label)
-            .set(i64::try_from(created.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(view.created.len()).unwrap_or(i64::MAX));
         let last_ok = state
             .history
             .iter()
@@ -210,10 +252,24 @@ impl Metrics {
         if let Some(at) = last_ok {
             self.last_success.get_or_create(&label).set(unix(at));
         }
-        if let Some(last) = &state.last_outcome {
+        if let Some(last) = &state.last_outcome
+            && view.outcome_at.is_none_or(|at| last.finished_at >= at)
+        {
+            view.outcome_at = Some(last.finished_at);
             self.last_run_failed
                 .get_or_create(&label)
                 .set(i64::from(!last.ok));
+        }
+    }
+
+    /// Takes in how a run of this process ended, before (or without) the ledger saying so.
+    fn set_outcome(&self, job: &str, failed: bool) {
+        let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(view) = views.get_mut(job) {
+            view.outcome_at = Some(self.clock.now());
+            self.last_run_failed
+                .get_or_create(&label(job))
+                .set(i64::from(failed));
         }
     }
 
@@ -221,14 +277,14 @@ impl Metrics {
     /// client's counts taken in.
     pub fn render(&self, client: &StreamClient) -> String {
         let now = self.clock.now();
-        for (job, created) in self
-            .tasks
+        for (job, view) in self
+            .views
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
         {
             let label = label(job);
-            let oldest = created.iter().min();
+            let oldest = view.created.iter().min();
             let age = oldest.map_or(0.0, |c| seconds(now - *c).max(0.0));
             let lapse = oldest.map_or(seconds(STREAM_RETENTION), |c| {
                 seconds(*c + STREAM_RETENTION - now)
@@ -237,16 +293,19 @@ impl Metrics {
             self.until_lapse.get_or_create(&label).set(lapse);
         }
         for (endpoint, status, count) in client.stats().snapshot() {
-            let counter = self.api_requests.get_or_create(&ApiLabels {
-                endpoint: endpoint.name().to_owned(),
-                status,
-            });
+            let counter = self
+                .api_requests
+                .get_or_create(&api_labels(endpoint, status));
             counter.inc_by(count.saturating_sub(counter.get()));
         }
-        let waited = client.limiter().waited().as_secs_f64();
-        let seen = self.rate_limit_wait.get();
-        if waited > seen {
-            self.rate_limit_wait.inc_by(waited - seen);
+        for (endpoint, waited) in client.limiter().waited_by_endpoint() {
+            let counter = self
+                .rate_limit_wait
+                .get_or_create(&endpoint_label(endpoint));
+            let (waited, seen) = (waited.as_secs_f64(), counter.get());
+            if waited > seen {
+                counter.inc_by(waited - seen);
+            }
         }
         let mut text = String::new();
         // Writing into a String does not fail.
@@ -270,6 +329,13 @@ impl Metrics {
 
     fn ledger_changed(&self, job: &str) {
         let _ = self.changed.send(job.to_owned());
+    }
+
+    /// Asks for these jobs' ledgers to be read (jobs added by a reload, say).
+    pub fn ledgers_changed(&self, jobs: Vec<String>) {
+        for job in jobs {
+            self.ledger_changed(&job);
+        }
     }
 }
 
@@ -300,13 +366,10 @@ impl Reporter for Metrics {
                 self.runs.get_or_create(&run_labels(job, name)).inc();
                 // Straight from the outcome too: a run that could not read the ledger could
                 // not record its failure there either.
-                let failed = match outcome {
-                    TickOutcome::Done { .. } => Some(0),
-                    TickOutcome::Failed { .. } => Some(1),
-                    _ => None,
-                };
-                if let Some(failed) = failed {
-                    self.last_run_failed.get_or_create(&label(job)).set(failed);
+                match outcome {
+                    TickOutcome::Done { .. } => self.set_outcome(job, false),
+                    TickOutcome::Failed { .. } => self.set_outcome(job, true),
+                    _ => {}
                 }
                 self.ledger_changed(job);
             }
@@ -324,6 +387,19 @@ impl Reporter for Metrics {
 fn label(job: &str) -> JobLabel {
     JobLabel {
         job: job.to_owned(),
+    }
+}
+
+fn endpoint_label(endpoint: Endpoint) -> EndpointLabel {
+    EndpointLabel {
+        endpoint: endpoint.name().to_owned(),
+    }
+}
+
+fn api_labels(endpoint: Endpoint, status: &str) -> ApiLabels {
+    ApiLabels {
+        endpoint: endpoint.name().to_owned(),
+        status: status.to_owned(),
     }
 }
 
@@ -378,6 +454,9 @@ mod tests {
             "chatvault_oldest_export_task_age_seconds{job=\"daily\"} 0",
             "chatvault_export_lapse_seconds{job=\"daily\"} 5184000",
             "chatvault_jobs 1",
+            "chatvault_api_requests_total{endpoint=\"ExportChannels\",status=\"5xx\"} 0",
+            "chatvault_api_requests_total{endpoint=\"GetTask\",status=\"transport\"} 0",
+            "chatvault_rate_limit_wait_seconds_total{endpoint=\"ExportUsers\"} 0",
         ] {
             assert!(text.contains(series), "{series} missing from:\n{text}");
         }
@@ -460,6 +539,61 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(lapse, day, "one day left after 31 more days");
+    }
+
+    #[test]
+    fn a_failure_the_ledger_never_heard_of_stands_until_a_newer_outcome() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["daily"]);
+        let client = StreamClient::new(
+            &ClientConfig::new("http://127.0.0.1:1", "k", "s"),
+            clock.clone(),
+        )
+        .unwrap();
+        let ledger_says = |finished_at: &str, ok: bool| JobState {
+            last_outcome: Some(Outcome {
+                tick: at("2026-02-28T00:00:00Z"),
+                finished_at: at(finished_at),
+                ok,
+                error: None,
+                archives: 0,
+                bytes_stored: 0,
+            }),
+            ..JobState::default()
+        };
+        let failed = |metrics: &Metrics| {
+            line(
+                &metrics.render(&client),
+                "chatvault_last_run_failed{job=\"daily\"}",
+            )
+            .unwrap()
+            .to_owned()
+        };
+        metrics.set_state("daily", &ledger_says("2026-02-28T00:05:00Z", true));
+        assert_eq!(failed(&metrics), "0");
+
+        // A run that could not read the state fails; only this process knows.
+        metrics.event(&Event::TickFinished {
+            job: "daily".into(),
+            tick: at("2026-03-01T00:00:00Z"),
+            run_id: "r".into(),
+            outcome: TickOutcome::Failed {
+                error: "state unreadable".into(),
+            },
+            recovered: false,
+        });
+        assert_eq!(failed(&metrics), "1");
+        metrics.set_state("daily", &ledger_says("2026-02-28T00:05:00Z", true));
+        assert_eq!(
+            failed(&metrics),
+            "1",
+            "an older success read back does not clear it"
+        );
+
+        // Another replica's later success does.
+        metrics.set_state("daily", &ledger_says("2026-03-01T00:10:00Z", true));
+        assert_eq!(failed(&metrics), "0");
     }
 
     #[test]
