@@ -1,10 +1,14 @@
 //! Notifications, received by a local webhook receiver: failure, recovery and lapse risk as
 //! JSON and Slack-compatible bodies, the dead man's switch pings of each run, and a receiver
-//! that fails without failing the run. The runner works against the export API emulator on
-//! its clock; jobs come from files loaded as the command line loads them.
+//! that fails without failing the run. Most cases drive a runner against the export API
+//! emulator on its clock, with jobs loaded as the command line loads them; one runs the
+//! `chatvault` binary itself, to show the command line wires it all up.
 
+mod common;
 #[path = "common/emulated.rs"]
 mod emulated;
+#[path = "common/processes.rs"]
+mod processes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -395,5 +399,100 @@ async fn a_receiver_that_fails_is_retried_and_never_fails_the_run() {
         ],
         "a 503 is tried 3 times, a 404 once: {got:?}"
     );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_posts_a_failure_then_its_recovery_and_logs_a_receiver_that_fails() {
+    let emu = processes::start_emulator(processes::realtime_config(12)).await;
+    let receiver = Receiver::start().await;
+    receiver.answer("/broken", 500);
+    let project = common::Project::new();
+    project.file(
+        "chatvault.yaml",
+        format!(
+            "api:\n  base_url: {}\n\
+             notify:\n  webhooks:\n    - url: ${{HOOKS}}/hook\n    - url: ${{HOOKS}}/slack\n      format: slack\n\
+             \x20   - url: ${{HOOKS}}/broken\n  ping: ${{HOOKS}}/ping/{{job}}\n",
+            emu.base_url()
+        ),
+    );
+    let job = |name: &str, notify: &str| {
+        format!(
+            "name: {name}\nschedule: \"0 0 * * *\"\n\
+             channels:\n  - type: messaging\n    ids: [general-000]\n\
+             destination:\n  url: file://archive\n{notify}"
+        )
+    };
+    project.job("shared.yaml", job("shared", ""));
+    // Its own block replaces the global one: its own hook, no ping.
+    project.job(
+        "own.yaml",
+        job("own", "notify:\n  webhooks:\n    - url: ${HOOKS}/own\n"),
+    );
+    let run = |secret: &str| {
+        let mut cmd = processes::command(&project, &emu, &["run", "--once", "jobs"]);
+        cmd.env("HOOKS", &receiver.base)
+            .env("STREAM_API_SECRET", secret);
+        processes::finish(cmd)
+    };
+
+    // Stream refuses the secret: both runs fail.
+    let (code, stdout, stderr) = run("not-the-secret").await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let got = receiver.take();
+    assert_eq!(
+        paths(&got),
+        [
+            "/broken",
+            "/broken",
+            "/broken",
+            "/hook",
+            "/own",
+            "/ping/shared/fail",
+            "/ping/shared/start",
+            "/slack"
+        ],
+        "three attempts at the failing hook, one of everything else: {got:?}"
+    );
+    for path in ["/hook", "/own"] {
+        let [body] = <[serde_json::Value; 1]>::try_from(bodies(&got, path)).expect("one");
+        assert_eq!(body["event"], "failure", "{path}");
+    }
+    assert_eq!(bodies(&got, "/hook")[0]["job"], "shared");
+    assert_eq!(bodies(&got, "/own")[0]["job"], "own");
+    let undelivered: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("notification not delivered"))
+        .collect();
+    assert_eq!(undelivered.len(), 1, "{stderr}");
+    assert!(
+        undelivered[0].contains("500") && !undelivered[0].contains("/broken"),
+        "the status is logged, the URL's path (its credential) is not: {}",
+        undelivered[0]
+    );
+
+    // The right secret: both recover; the failing hook still fails nothing.
+    let (code, stdout, stderr) = run(&emu.config().api_secret).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let got = receiver.take();
+    assert_eq!(
+        paths(&got),
+        [
+            "/broken",
+            "/broken",
+            "/broken",
+            "/hook",
+            "/own",
+            "/ping/shared",
+            "/ping/shared/start",
+            "/slack"
+        ],
+        "{got:?}"
+    );
+    for path in ["/hook", "/own"] {
+        let [body] = <[serde_json::Value; 1]>::try_from(bodies(&got, path)).expect("one");
+        assert_eq!(body["event"], "recovery", "{path}");
+    }
     emu.shutdown().await;
 }
