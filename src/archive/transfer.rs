@@ -29,6 +29,7 @@ use thiserror::Error;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 use tokio::task::JoinSet;
 use tokio_util::io::StreamReader;
+use tracing::Instrument as _;
 
 use super::store::{SignedPut, Store};
 use crate::api::ApiError;
@@ -524,7 +525,12 @@ async fn pump(
             hasher.update(&buf);
             stored += buf.len() as u64;
             parts += 1;
-            in_flight.spawn(upload.put_part(PutPayload::from(buf.freeze())));
+            // In the batch's span, so the store client's lines about the part name the batch.
+            in_flight.spawn(
+                upload
+                    .put_part(PutPayload::from(buf.freeze()))
+                    .in_current_span(),
+            );
             if let Some(progress) = progress {
                 progress(stored);
             }

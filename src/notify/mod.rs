@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 pub use message::Message;
 
@@ -30,6 +31,10 @@ struct Send {
     /// Shown in logs instead of the URL.
     shown: String,
     body: Body,
+    /// Named on its log lines: it is delivered in the background, after the run may be over.
+    job: String,
+    event: &'static str,
+    run_id: String,
 }
 
 enum Body {
@@ -94,15 +99,23 @@ impl Notifier {
             .cloned()
     }
 
-    fn ping(&self, job: &str, suffix: &str, text: String) {
+    /// `event` names the ping in logs: `start`, `success` or `fail` (its URL's suffix).
+    fn ping(&self, job: &str, run_id: &str, event: &'static str, text: String) {
         let Some(ping) = self.settings(job).and_then(|n| n.ping) else {
             return;
+        };
+        let suffix = match event {
+            "success" => String::new(),
+            other => format!("/{other}"),
         };
         let url = format!("{}{suffix}", ping.expose().replace("{job}", job));
         self.send(Send {
             shown: format!("ping {ping}"),
             url,
             body: Body::Text(text),
+            job: job.to_owned(),
+            event,
+            run_id: run_id.to_owned(),
         });
     }
 
@@ -119,18 +132,29 @@ impl Notifier {
                 url: hook.url.expose().to_owned(),
                 shown: format!("webhook {}", hook.url),
                 body: Body::Json(message.body(hook.format)),
+                job: message.job.clone(),
+                event: event_name(message.event),
+                run_id: message.run_id.clone(),
             });
         }
     }
 
     fn send(&self, send: Send) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(to = %send.shown, "notification dropped: no async runtime");
+            tracing::warn!(
+                job = %send.job,
+                event = send.event,
+                run_id = %send.run_id,
+                to = %send.shown,
+                "notification dropped: no async runtime"
+            );
             return;
         };
         let http = self.http.clone();
         let clock = self.clock.clone();
-        self.pending.spawn_on(deliver(http, clock, send), &runtime);
+        // In the span it was raised in (the run's), so its lines carry the run's fields too.
+        self.pending
+            .spawn_on(deliver(http, clock, send).in_current_span(), &runtime);
     }
 
     /// Whether a lapse-risk message for this task is due (not sent within a day).
@@ -153,7 +177,7 @@ impl Reporter for Notifier {
     fn event(&self, event: &Event) {
         match event {
             Event::TickStarted { job, run_id, .. } => {
-                self.ping(job, "/start", format!("run {run_id} started"));
+                self.ping(job, run_id, "start", format!("run {run_id} started"));
             }
             Event::TickFinished {
                 job,
@@ -168,7 +192,8 @@ impl Reporter for Notifier {
                 } => {
                     self.ping(
                         job,
-                        "",
+                        run_id,
+                        "success",
                         format!("run {run_id}: {archives} archive(s), {bytes_stored} bytes"),
                     );
                     if *recovered {
@@ -183,7 +208,7 @@ impl Reporter for Notifier {
                     }
                 }
                 TickOutcome::Failed { error } => {
-                    self.ping(job, "/fail", format!("run {run_id} failed: {error}"));
+                    self.ping(job, run_id, "fail", format!("run {run_id} failed: {error}"));
                     let mut m = Message::new(NotifyEvent::Failure, job, *tick, run_id);
                     m.summary = format!("{job}: the run of tick {tick} failed: {error}");
                     m.error = Some(error.clone());
@@ -244,7 +269,13 @@ async fn deliver(http: reqwest::Client, clock: SharedClock, send: Send) {
         };
         match request.send().await {
             Ok(r) if r.status().is_success() => {
-                tracing::debug!(to = %send.shown, "notification delivered");
+                tracing::debug!(
+                    job = %send.job,
+                    event = send.event,
+                    run_id = %send.run_id,
+                    to = %send.shown,
+                    "notification delivered"
+                );
                 return;
             }
             Ok(r) => {
@@ -258,5 +289,21 @@ async fn deliver(http: reqwest::Client, clock: SharedClock, send: Send) {
             Err(e) => last = e.without_url().to_string(),
         }
     }
-    tracing::warn!(to = %send.shown, error = %last, "notification not delivered");
+    tracing::warn!(
+        job = %send.job,
+        event = send.event,
+        run_id = %send.run_id,
+        to = %send.shown,
+        error = %last,
+        "notification not delivered"
+    );
+}
+
+/// As job files name it (`notify.webhooks[].on`).
+fn event_name(event: NotifyEvent) -> &'static str {
+    match event {
+        NotifyEvent::Failure => "failure",
+        NotifyEvent::Recovery => "recovery",
+        NotifyEvent::LapseRisk => "lapse_risk",
+    }
 }

@@ -163,6 +163,7 @@ impl Runner {
         if let Some(task) = recorded {
             let lapses_at = task.lapses_at();
             if lapses_at > now {
+                tracing::Span::current().record("task_id", task.task_id.as_str());
                 if job.retention.at_risk(lapses_at, now) {
                     self.report(&Event::LapseRisk {
                         batch: me.clone(),
@@ -216,6 +217,8 @@ impl Runner {
             s.in_flight.push(recorded.clone());
         })
         .await?;
+        // Every later line of the batch (the transfer's retries, its failure) names the task.
+        tracing::Span::current().record("task_id", task.task_id.as_str());
         self.report(&Event::Created {
             batch: me.clone(),
             task_id: task.task_id.clone(),

@@ -2,7 +2,7 @@
 //! batches, once each (never once per poll). The command line turns them into progress bars
 //! or log lines; tests collect them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::pause::Phase;
 use super::tick::TickOutcome;
@@ -106,7 +106,9 @@ impl Reporter for Fanout {
     }
 }
 
-/// Logs each event through `tracing`: one line per state change.
+/// Logs each event through `tracing`: one line per state change. The run's fields (`job`,
+/// `tick`, `run_id`) and the batch's (`batch`, `kind`, `key`, `task_id`) come from the spans
+/// the runner reports inside, so a line states only what is its own.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogReporter;
 
@@ -119,74 +121,58 @@ impl Reporter for LogReporter {
 pub fn log(event: &Event) {
     match event {
         Event::TickStarted {
-            job,
-            tick,
-            run_id,
-            windows,
-            batches,
-        } => tracing::info!(%job, %tick, %run_id, windows, batches, "run started"),
-        Event::AlreadyArchived(b) => {
-            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, key = %b.key, "already archived")
-        }
-        Event::Created { batch: b, task_id } => {
-            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, "export task created")
-        }
-        Event::Resumed { batch: b, task_id } => {
-            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, "export task resumed")
-        }
-        Event::Exported { batch: b, task_id } => {
-            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, "export ready; transferring")
-        }
+            windows, batches, ..
+        } => tracing::info!(windows, batches, "run started"),
+        Event::AlreadyArchived(_) => tracing::info!("already archived"),
+        Event::Created { .. } => tracing::info!("export task created"),
+        Event::Resumed { .. } => tracing::info!("export task resumed"),
+        Event::Exported { .. } => tracing::info!("export ready; transferring"),
         Event::Transferring { .. } => {}
         Event::Archived {
-            batch: b,
             bytes_source,
             bytes_stored,
-        } => {
-            tracing::info!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, key = %b.key, bytes_source, bytes_stored, "archived")
-        }
-        Event::BatchFailed { batch: b, error } => {
-            tracing::error!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, key = %b.key, %error, "batch failed")
-        }
+            ..
+        } => tracing::info!(bytes_source, bytes_stored, "archived"),
+        Event::BatchFailed { error, .. } => tracing::error!(%error, "batch failed"),
         Event::LapseRisk {
-            batch: b,
-            task_id,
             created_at,
             days_left,
+            ..
         } => {
-            tracing::warn!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, %created_at, days_left, "export task is close to Stream's 60-day limit")
+            tracing::warn!(
+                created_at = %log_time(*created_at),
+                days_left,
+                "export task is close to Stream's 60-day limit"
+            )
         }
-        Event::Lapsed { batch: b, task_id } => {
-            tracing::warn!(job = %b.job, tick = %b.tick, run_id = %b.run_id, batch = b.batch, %task_id, "export task lapsed after 60 days; exporting again")
+        // The batch has no task yet: the lapsed one is named here, the new one by its span.
+        Event::Lapsed { task_id, .. } => {
+            tracing::warn!(%task_id, "export task lapsed after 60 days; exporting again")
         }
-        Event::Paused { job, phase } => {
-            tracing::warn!(%job, %phase, "paused (CHATVAULT_PAUSE_AT); waiting to be killed")
+        Event::Paused { phase, .. } => {
+            tracing::warn!(%phase, "paused (CHATVAULT_PAUSE_AT); waiting to be killed")
         }
         Event::TickFinished {
-            job,
-            tick,
-            run_id,
-            outcome,
-            recovered,
+            outcome, recovered, ..
         } => match outcome {
             TickOutcome::Done {
                 archives,
                 bytes_stored,
-            } => {
-                tracing::info!(%job, %tick, %run_id, archives, bytes_stored, recovered, "run succeeded")
-            }
-            TickOutcome::AlreadyDone => {
-                tracing::info!(%job, %tick, %run_id, "tick already done by an earlier run")
-            }
+            } => tracing::info!(archives, bytes_stored, recovered, "run succeeded"),
+            TickOutcome::AlreadyDone => tracing::info!("tick already done by an earlier run"),
             TickOutcome::Busy { holder } => {
-                tracing::info!(%job, %tick, %run_id, %holder, "another process is running this job")
+                tracing::info!(%holder, "another process is running this job")
             }
-            TickOutcome::Failed { error } => {
-                tracing::error!(%job, %tick, %run_id, %error, "run failed")
-            }
+            TickOutcome::Failed { error } => tracing::error!(%error, "run failed"),
             TickOutcome::Interrupted => {
-                tracing::warn!(%job, %tick, %run_id, "run interrupted by shutdown; it resumes on the next start")
+                tracing::warn!("run interrupted by shutdown; it resumes on the next start")
             }
         },
     }
+}
+
+/// A time as log fields show it: RFC 3339 in UTC, as in webhook bodies, not chrono's
+/// `2026-11-27 00:00:00 UTC`.
+pub fn log_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::clock::SharedClock;
 use crate::state::{Lease, Leases, StateError};
@@ -27,7 +28,10 @@ impl LeaseKeeper {
     pub fn start(leases: Leases, lease: Lease, ttl: Duration, clock: SharedClock) -> LeaseKeeper {
         let current = Arc::new(Mutex::new(lease));
         let (lost_tx, lost) = watch::channel(false);
-        let task = tokio::spawn(keep(leases.clone(), current.clone(), ttl, clock, lost_tx));
+        // In the run's span: its lease trouble is logged with the run's fields.
+        let task = tokio::spawn(
+            keep(leases.clone(), current.clone(), ttl, clock, lost_tx).in_current_span(),
+        );
         LeaseKeeper {
             leases,
             current,
@@ -89,11 +93,11 @@ async fn keep(
                 *current.lock().unwrap_or_else(PoisonError::into_inner) = renewed;
             }
             // The store did not answer: try again until the lease runs out.
-            Err(StateError::Store { .. }) if !lease.is_expired(clock.now()) => {
-                tracing::warn!(tick = %lease.tick(), "could not renew the lease; retrying");
+            Err(e @ StateError::Store { .. }) if !lease.is_expired(clock.now()) => {
+                tracing::warn!(error = %e, "could not renew the lease; retrying");
             }
             Err(e) => {
-                tracing::error!(tick = %lease.tick(), error = %e, "lost the lease");
+                tracing::error!(error = %e, "lost the lease");
                 let _ = lost.send(true);
                 return;
             }

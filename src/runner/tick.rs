@@ -2,14 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use tracing::{Instrument as _, Span};
 
 use super::batch::BatchDone;
 use super::due::{due_ticks, latest_tick};
 use super::error::RunError;
-use super::events::Event;
+use super::events::{Event, log_time};
 use super::lease_keeper::LeaseKeeper;
 use super::pause::Phase;
-use super::windows::{Batch, batches, new_spans, resolve_channels};
+use super::windows::{Batch, batches, kind_name, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
 use crate::config::job::Job;
 use crate::state::{Claim, JobState, Ledger, OpenWindow, Outcome, StateError};
@@ -67,12 +68,15 @@ impl Runner {
                 };
                 let outcome = failed(&e.into());
                 self.failures.note(&job.name, &outcome);
-                self.report(&Event::TickFinished {
-                    job: job.name.clone(),
-                    tick,
-                    run_id: new_run_id(),
-                    outcome: outcome.clone(),
-                    recovered: false,
+                let run_id = new_run_id();
+                run_span(job, tick, &run_id).in_scope(|| {
+                    self.report(&Event::TickFinished {
+                        job: job.name.clone(),
+                        tick,
+                        run_id,
+                        outcome: outcome.clone(),
+                        recovered: false,
+                    });
                 });
                 return Ok(vec![(tick, outcome)]);
             }
@@ -94,17 +98,22 @@ impl Runner {
     /// happened.
     pub async fn run_tick(&self, job: &Job, tick: DateTime<Utc>) -> TickOutcome {
         let run_id = new_run_id();
-        let (outcome, recovered) = self.run_tick_as(job, tick, &run_id).await;
-        // Also a recovery after a failure the ledger never heard of.
-        let recovered = self.failures.note(&job.name, &outcome) || recovered;
-        self.report(&Event::TickFinished {
-            job: job.name.clone(),
-            tick,
-            run_id,
-            outcome: outcome.clone(),
-            recovered,
-        });
-        outcome
+        let span = run_span(job, tick, &run_id);
+        async {
+            let (outcome, recovered) = self.run_tick_as(job, tick, &run_id).await;
+            // Also a recovery after a failure the ledger never heard of.
+            let recovered = self.failures.note(&job.name, &outcome) || recovered;
+            self.report(&Event::TickFinished {
+                job: job.name.clone(),
+                tick,
+                run_id: run_id.clone(),
+                outcome: outcome.clone(),
+                recovered,
+            });
+            outcome
+        }
+        .instrument(span)
+        .await
     }
 
     /// The run; `true` beside a success that follows a failed run.
@@ -131,7 +140,7 @@ impl Runner {
             // Hand the job over at once instead of when the lease runs out.
             let ledger = self.ledger(&job.name);
             if let Err(e) = self.update_claimed(&ledger, tick, |s| s.claim = None).await {
-                tracing::warn!(job = %job.name, %run_id, error = %e, "could not clear the run's claim");
+                tracing::warn!(error = %e, "could not clear the run's claim");
             }
         }
         keeper.release().await;
@@ -194,10 +203,14 @@ impl Runner {
             batches: all.len(),
         });
 
-        let results: Vec<(Batch, Result<BatchDone, RunError>)> =
+        let results: Vec<(Batch, Span, Result<BatchDone, RunError>)> =
             futures::stream::iter(all.into_iter().map(|batch| async {
-                let result = self.run_batch(job, &ledger, tick, run_id, &batch).await;
-                (batch, result)
+                let span = batch_span(&batch);
+                let result = self
+                    .run_batch(job, &ledger, tick, run_id, &batch)
+                    .instrument(span.clone())
+                    .await;
+                (batch, span, result)
             }))
             .buffer_unordered(self.options.batch_concurrency.max(1))
             .collect()
@@ -206,7 +219,7 @@ impl Runner {
         let mut archives = 0u32;
         let mut bytes_stored = 0u64;
         let mut errors = Vec::new();
-        for (batch, result) in results {
+        for (batch, span, result) in results {
             match result {
                 Ok(BatchDone::Archived { bytes_stored: b }) => {
                     archives += 1;
@@ -216,9 +229,11 @@ impl Runner {
                 Err(e @ E::LostClaim { .. }) => return Err(e),
                 Err(e) => {
                     let error = e.to_string();
-                    self.report(&Event::BatchFailed {
-                        batch: self.batch_ref(job, tick, run_id, &batch),
-                        error: error.clone(),
+                    span.in_scope(|| {
+                        self.report(&Event::BatchFailed {
+                            batch: self.batch_ref(job, tick, run_id, &batch),
+                            error: error.clone(),
+                        });
                     });
                     errors.push(format!("{}: {error}", batch.key));
                 }
@@ -346,6 +361,24 @@ fn failed(error: &RunError) -> TickOutcome {
 /// crash, a racing replica) are told apart.
 fn new_run_id() -> String {
     format!("{:016x}", rand::random::<u64>())
+}
+
+/// What every line logged during a run carries. ERROR level, so that any filter letting a
+/// warning through keeps the span and its fields.
+fn run_span(job: &Job, tick: DateTime<Utc>, run_id: &str) -> Span {
+    tracing::error_span!("run", job = %job.name, tick = %log_time(tick), run_id)
+}
+
+/// What every line logged while a batch is worked on carries besides the run's; `task_id` is
+/// recorded once the batch has a task.
+fn batch_span(batch: &Batch) -> Span {
+    tracing::error_span!(
+        "batch",
+        batch = batch.number,
+        kind = kind_name(batch.kind),
+        key = %batch.key,
+        task_id = tracing::field::Empty,
+    )
 }
 
 /// The first errors, and how many more: a ledger record stays small whatever failed.
