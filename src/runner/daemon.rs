@@ -22,6 +22,8 @@ use crate::config::job::{Job, Overlap};
 /// Longest sleep between checks: wakes up now and then even with nothing scheduled, which
 /// also bounds how long a clock jump (a suspended host) goes unnoticed.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How long interrupted runs get to record where they stopped before they are abandoned.
+const STOP_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
@@ -60,6 +62,15 @@ impl Default for Heartbeat {
 impl Heartbeat {
     pub fn beat(&self) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    /// A heartbeat last heard `ago`, as a wedged loop leaves it.
+    #[cfg(test)]
+    pub fn heard_ago(ago: Duration) -> Heartbeat {
+        let then = Instant::now()
+            .checked_sub(ago)
+            .expect("the machine is up longer than that");
+        Heartbeat(Arc::new(Mutex::new(then)))
     }
 
     pub fn age(&self) -> Duration {
@@ -171,7 +182,21 @@ pub async fn run(
             "interrupting running jobs; their export tasks are recorded and resume on the next run"
         );
         runner.interrupt();
-        while running.join_next().await.is_some() {}
+        let stopped = async { while running.join_next().await.is_some() {} };
+        tokio::select! {
+            () = stopped => {}
+            () = clock.sleep(STOP_WAIT) => {
+                // Interrupted runs still clear their claims and release their leases; with a
+                // state store that does not answer, they would never get done.
+                tracing::warn!(
+                    running = running.len(),
+                    wait = ?STOP_WAIT,
+                    "runs did not stop in time (is the state store answering?); abandoning \
+                     them: their leases run out on their own"
+                );
+                running.abort_all();
+            }
+        }
     }
     tracing::info!("daemon stopped");
 }

@@ -102,4 +102,22 @@ mod tests {
         assert!(health.ready().unwrap_err().starts_with("stopping"));
         assert_eq!(health.live(), Ok(()));
     }
+
+    #[test]
+    fn live_until_the_scheduling_loop_stops_waking_for_three_minutes() {
+        let beat = Heartbeat::heard_ago(Duration::from_secs(170));
+        let health = Health::new(beat.clone());
+        assert_eq!(
+            health.live(),
+            Ok(()),
+            "a loop asleep for its longest sleep is fine"
+        );
+        let health = Health::new(Heartbeat::heard_ago(Duration::from_secs(200)));
+        let why = health.live().unwrap_err();
+        assert!(why.contains("has not woken for 200s"), "{why}");
+        health.set_ready();
+        assert_eq!(health.ready(), Ok(()), "readiness is a separate question");
+        beat.beat();
+        assert_eq!(Health::new(beat).live(), Ok(()));
+    }
 }
