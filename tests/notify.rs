@@ -29,12 +29,14 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use emulated::EmuClock;
 
 // ---------------------------------------------------------------------------------------------
-// A webhook receiver: records every request; answers each path with the status set for it.
+// A webhook receiver: records every request as it arrives; answers each path with the status
+// set for it, after the delay set for it.
 
 #[derive(Default)]
 struct Inbox {
     received: Mutex<Vec<(String, String)>>,
     statuses: Mutex<HashMap<String, u16>>,
+    delays: Mutex<HashMap<String, Duration>>,
 }
 
 struct Receiver {
@@ -62,7 +64,15 @@ impl Receiver {
             .insert(path.to_owned(), status);
     }
 
-    /// Hands out what arrived so far and forgets it.
+    fn delay(&self, path: &str, by: Duration) {
+        self.inbox
+            .delays
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_owned(), by);
+    }
+
+    /// Hands out what arrived so far, in order of arrival, and forgets it.
     fn take(&self) -> Vec<(String, String)> {
         std::mem::take(
             &mut *self
@@ -88,6 +98,15 @@ async fn record(State(inbox): State<Arc<Inbox>>, uri: Uri, body: Bytes) -> Statu
         .get(&path)
         .copied()
         .unwrap_or(200);
+    let delay = inbox
+        .delays
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&path)
+        .copied();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }
 
@@ -380,6 +399,8 @@ async fn a_receiver_that_fails_is_retried_and_never_fails_the_run() {
     let emu = emulator().await;
     let receiver = Receiver::start().await;
     receiver.answer("/ping/refused/start", 503);
+    // Each refusal comes slowly: the run is long over before the third attempt.
+    receiver.delay("/ping/refused/start", Duration::from_millis(400));
     receiver.answer("/ping/refused", 404);
     let (_dir, job) = project(&emu, &receiver, "refused");
     let (runner, notifier, _) = runner(&emu, &Store::memory(), &job, RunnerOptions::default());
@@ -389,15 +410,17 @@ async fn a_receiver_that_fails_is_retried_and_never_fails_the_run() {
     assert!(matches!(outcome, TickOutcome::Done { .. }), "{outcome:?}");
     notifier.flush(Duration::from_secs(20)).await;
     let got = receiver.take();
+    let arrived: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
-        paths(&got),
+        arrived,
         [
-            "/ping/refused",
             "/ping/refused/start",
             "/ping/refused/start",
-            "/ping/refused/start"
+            "/ping/refused/start",
+            "/ping/refused"
         ],
-        "a 503 is tried 3 times, a 404 once: {got:?}"
+        "a 503 is tried 3 times, a 404 once, and the end of a run is never heard before its \
+         start: {got:?}"
     );
     emu.shutdown().await;
 }

@@ -9,6 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
@@ -48,6 +49,10 @@ pub struct Notifier {
     jobs: Mutex<HashMap<String, Notify>>,
     /// (job, task id) → when its lapse risk was last sent.
     lapse_sent: Mutex<HashMap<(String, String), DateTime<Utc>>>,
+    /// Start pings on their way, by run id. A run's end ping waits for its start ping, so a
+    /// checker never hears `/fail` before the `/start` of the same run (which would read as a
+    /// run still going).
+    starts: Mutex<HashMap<String, JoinHandle<()>>>,
     pending: TaskTracker,
 }
 
@@ -63,6 +68,7 @@ impl Notifier {
             clock,
             jobs: Mutex::new(HashMap::new()),
             lapse_sent: Mutex::new(HashMap::new()),
+            starts: Mutex::new(HashMap::new()),
             pending: TaskTracker::new(),
         };
         notifier.set_jobs(jobs);
@@ -109,14 +115,35 @@ impl Notifier {
             other => format!("/{other}"),
         };
         let url = format!("{}{suffix}", ping.expose().replace("{job}", job));
-        self.send(Send {
-            shown: format!("ping {ping}"),
-            url,
-            body: Body::Text(text),
-            job: job.to_owned(),
-            event,
-            run_id: run_id.to_owned(),
-        });
+        let after = match event {
+            "start" => None,
+            _ => self.start_of(run_id),
+        };
+        let sending = self.send(
+            Send {
+                shown: format!("ping {ping}"),
+                url,
+                body: Body::Text(text),
+                job: job.to_owned(),
+                event,
+                run_id: run_id.to_owned(),
+            },
+            after,
+        );
+        if let (Some(sending), "start") = (sending, event) {
+            self.starts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(run_id.to_owned(), sending);
+        }
+    }
+
+    /// The run's start ping, if one is still remembered (and forgets it).
+    fn start_of(&self, run_id: &str) -> Option<JoinHandle<()>> {
+        self.starts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(run_id)
     }
 
     fn webhooks(&self, message: &Message) {
@@ -128,18 +155,22 @@ impl Notifier {
             .iter()
             .filter(|h| h.on.contains(&message.event))
         {
-            self.send(Send {
-                url: hook.url.expose().to_owned(),
-                shown: format!("webhook {}", hook.url),
-                body: Body::Json(message.body(hook.format)),
-                job: message.job.clone(),
-                event: event_name(message.event),
-                run_id: message.run_id.clone(),
-            });
+            self.send(
+                Send {
+                    url: hook.url.expose().to_owned(),
+                    shown: format!("webhook {}", hook.url),
+                    body: Body::Json(message.body(hook.format)),
+                    job: message.job.clone(),
+                    event: event_name(message.event),
+                    run_id: message.run_id.clone(),
+                },
+                None,
+            );
         }
     }
 
-    fn send(&self, send: Send) {
+    /// Delivers in the background, once `after` (another delivery) is done.
+    fn send(&self, send: Send, after: Option<JoinHandle<()>>) -> Option<JoinHandle<()>> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!(
                 job = %send.job,
@@ -148,13 +179,19 @@ impl Notifier {
                 to = %send.shown,
                 "notification dropped: no async runtime"
             );
-            return;
+            return None;
         };
         let http = self.http.clone();
         let clock = self.clock.clone();
+        let delivery = async move {
+            if let Some(before) = after {
+                // However that one ended, this one goes out.
+                let _ = before.await;
+            }
+            deliver(http, clock, send).await;
+        };
         // In the span it was raised in (the run's), so its lines carry the run's fields too.
-        self.pending
-            .spawn_on(deliver(http, clock, send).in_current_span(), &runtime);
+        Some(self.pending.spawn_on(delivery.in_current_span(), &runtime))
     }
 
     /// Whether a lapse-risk message for this task is due (not sent within a day).
@@ -214,7 +251,10 @@ impl Reporter for Notifier {
                     m.error = Some(error.clone());
                     self.webhooks(&m);
                 }
-                TickOutcome::AlreadyDone | TickOutcome::Busy { .. } | TickOutcome::Interrupted => {}
+                TickOutcome::AlreadyDone | TickOutcome::Busy { .. } | TickOutcome::Interrupted => {
+                    // No end ping follows: nothing is to wait for the start ping.
+                    self.start_of(run_id);
+                }
             },
             Event::LapseRisk {
                 batch,
