@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::SecondsFormat;
 use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -234,8 +235,10 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
         Err(e) => return (vec![format!("{}: failed: {e}", job.name)], true),
     };
     if outcomes.is_empty() {
-        let next =
-            next_tick(job, runner.clock().now()).map_or_else(|| "none".into(), |t| t.to_rfc3339());
+        let next = next_tick(job, runner.clock().now()).map_or_else(
+            || "none".into(),
+            |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        );
         return (
             vec![format!("{}: nothing due (next tick {next})", job.name)],
             false,
@@ -255,7 +258,11 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
                 TickOutcome::Failed { error } => format!("failed: {error}"),
                 TickOutcome::Interrupted => "interrupted".into(),
             };
-            format!("{}: tick {}: {what}", job.name, tick.to_rfc3339())
+            format!(
+                "{}: tick {}: {what}",
+                job.name,
+                tick.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+            )
         })
         .collect();
     (lines, failed)

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{World, exit, load_jobs, logging, output, pick_jobs, runtime};
@@ -159,7 +159,12 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
 }
 
 fn human(statuses: &[JobStatus]) -> String {
-    let time = |t: Option<DateTime<Utc>>| t.map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map_or_else(
+            || "never".to_owned(),
+            |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        )
+    };
     let mut out = String::new();
     for s in statuses {
         let _ = writeln!(out, "{}", s.job);
