@@ -21,6 +21,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         chatvault run --once jobs/        run what is due now, then exit (cron jobs)\n  \
         chatvault run jobs/               run every job on its schedule (daemon)\n  \
         chatvault status jobs/            last success, watermark and tasks in flight per job\n\n\
+        Every field of a job file and of the global config (schedule, window, channels, users, \
+        destination, notify, …) is described in the JSON Schemas that `chatvault schema` \
+        writes; an editor pointed at them completes and explains each field as you type.\n\n\
         Environment: STREAM_API_KEY and STREAM_API_SECRET (the defaults of api.key and \
         api.secret in the global config), AWS_* and GOOGLE_* for S3 and GCS stores, \
         CHATVAULT_LOG for the log level. `chatvault <command> --help` tells more about each \
