@@ -224,8 +224,9 @@ pub struct RunArgs {
 
     /// With --listen: read every job's state again this often for /metrics, so this
     /// replica's gauges follow runs made by other replicas (spread over the interval, at most 5
-    /// reads a second: one listing per job on S3 or GCS)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1m", requires = "listen")]
+    /// reads a second; each read is one listing on S3 or GCS, so 50 jobs every 5m make 14,400
+    /// listings a day)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m", requires = "listen")]
     pub state_refresh: std::time::Duration,
 
     #[command(flatten)]
