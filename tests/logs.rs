@@ -56,6 +56,15 @@ fn project(emu: &Emulator, config: &str) -> common::Project {
     project
 }
 
+/// Every line as printed, for failure messages.
+fn joined(lines: &[Line]) -> String {
+    lines
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `chatvault --log-format json run --once jobs` at trace level, with `env`: (exit code,
 /// stdout, lines).
 async fn run_once(
@@ -233,13 +242,7 @@ async fn every_line_of_a_run_carries_its_fields_and_info_lines_follow_state_chan
     let emu = emulator().await;
     let project = project(&emu, "");
     let (code, stdout, lines) = run_once(&emu, &project, &[]).await;
-    let all = || {
-        lines
-            .iter()
-            .map(|l| l.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let all = || joined(&lines);
     assert_eq!(code, 0, "{stdout}\n{}", all());
     assert_no_secret(&lines);
 
@@ -324,13 +327,7 @@ async fn warnings_and_errors_of_a_failing_run_carry_its_fields() {
     emu.faults().fail_next_tasks(1);
     emu.faults().cut_next_downloads(1, 64);
     let (code, stdout, lines) = run_once(&emu, &project, &[("HOOK_URL", &hook)]).await;
-    let all = || {
-        lines
-            .iter()
-            .map(|l| l.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let all = || joined(&lines);
     assert_eq!(code, 1, "{stdout}\n{}", all());
     assert_no_secret(&lines);
     let tasks = task_ids(&emu);

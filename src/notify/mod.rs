@@ -32,7 +32,7 @@ struct Send {
     /// Shown in logs instead of the URL.
     shown: String,
     body: Body,
-    /// Named on its log lines: it is delivered in the background, after the run may be over.
+    /// Named in its span: it is delivered in the background, after the run may be over.
     job: String,
     event: &'static str,
     run_id: String,
@@ -171,14 +171,17 @@ impl Notifier {
 
     /// Delivers in the background, once `after` (another delivery) is done.
     fn send(&self, send: Send, after: Option<JoinHandle<()>>) -> Option<JoinHandle<()>> {
+        // Inside the run's span when a run raised it, so its lines carry the run's fields too;
+        // its own fields name the notification, which may go out after the run is over.
+        let span = tracing::error_span!(
+            "notification",
+            job = %send.job,
+            event = send.event,
+            run_id = %send.run_id,
+            to = %send.shown,
+        );
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(
-                job = %send.job,
-                event = send.event,
-                run_id = %send.run_id,
-                to = %send.shown,
-                "notification dropped: no async runtime"
-            );
+            span.in_scope(|| tracing::warn!("notification dropped: no async runtime"));
             return None;
         };
         let http = self.http.clone();
@@ -190,8 +193,7 @@ impl Notifier {
             }
             deliver(http, clock, send).await;
         };
-        // In the span it was raised in (the run's), so its lines carry the run's fields too.
-        Some(self.pending.spawn_on(delivery.in_current_span(), &runtime))
+        Some(self.pending.spawn_on(delivery.instrument(span), &runtime))
     }
 
     /// Whether a lapse-risk message for this task is due (not sent within a day).
@@ -309,13 +311,7 @@ async fn deliver(http: reqwest::Client, clock: SharedClock, send: Send) {
         };
         match request.send().await {
             Ok(r) if r.status().is_success() => {
-                tracing::debug!(
-                    job = %send.job,
-                    event = send.event,
-                    run_id = %send.run_id,
-                    to = %send.shown,
-                    "notification delivered"
-                );
+                tracing::debug!("notification delivered");
                 return;
             }
             Ok(r) => {
@@ -329,14 +325,7 @@ async fn deliver(http: reqwest::Client, clock: SharedClock, send: Send) {
             Err(e) => last = e.without_url().to_string(),
         }
     }
-    tracing::warn!(
-        job = %send.job,
-        event = send.event,
-        run_id = %send.run_id,
-        to = %send.shown,
-        error = %last,
-        "notification not delivered"
-    );
+    tracing::warn!(error = %last, "notification not delivered");
 }
 
 /// As job files name it (`notify.webhooks[].on`).
