@@ -224,9 +224,9 @@ pub struct RunArgs {
 
     /// With --listen: read every job's state again this often for /metrics, so this
     /// replica's gauges follow runs made by other replicas (spread over the interval, at most 5
-    /// reads a second; each read is one listing on S3 or GCS, so 50 jobs every 5m make 14,400
-    /// listings a day)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m", requires = "listen")]
+    /// reads a second, so a pass over N jobs takes at least N/5 seconds; each read is one
+    /// listing on S3 or GCS: 50 jobs every 5m make 14,400 listings a day)
+    #[arg(long, value_name = "DURATION", value_parser = parse_refresh, default_value = "5m", requires = "listen")]
     pub state_refresh: std::time::Duration,
 
     #[command(flatten)]
@@ -320,6 +320,14 @@ pub enum PlanFormat {
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e}: expected a duration such as 30s or 5m"))
+}
+
+fn parse_refresh(text: &str) -> Result<std::time::Duration, String> {
+    let every = parse_duration(text)?;
+    if every < std::time::Duration::from_secs(1) {
+        return Err("at least 1s: every pass lists each job's state".into());
+    }
+    Ok(every)
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {

@@ -1,6 +1,7 @@
 //! What each subcommand does, from parsed arguments to an exit code.
 
 mod completions;
+mod listen;
 mod logging;
 mod output;
 mod plan;

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::Bars;
-use super::{World, exit, logging, output, pick_jobs, runtime};
+use super::{World, exit, listen, logging, output, pick_jobs, runtime};
 use crate::api::{ClientConfig, StreamClient};
 use crate::archive::store;
 use crate::cli::{LogFormat, RunArgs};
@@ -25,7 +25,6 @@ use crate::notify::Notifier;
 use crate::runner::daemon::{self, Control, DaemonOptions};
 use crate::runner::due::next_tick;
 use crate::runner::{Fanout, LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
-use crate::telemetry::http::{self, Endpoints};
 use crate::telemetry::{Changed, Health, Metrics};
 
 /// Set to a phase name, a run freezes there (for crash tests).
@@ -119,8 +118,6 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
 
 /// How long an exiting process waits for notifications still being sent.
 const NOTIFY_FLUSH: Duration = Duration::from_secs(15);
-/// Start-up retries reading the ledgers this often while the state store cannot be read.
-const SCAN_RETRY: Duration = Duration::from_secs(10);
 
 /// What the daemon keeps up to date besides running jobs.
 struct Watch {
@@ -147,6 +144,19 @@ fn load_set(paths: &[PathBuf], config: Option<PathBuf>, world: &World<'_>) -> Op
         output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
     }
     loaded.set
+}
+
+/// SIGHUP: the job files read again; `None` (and the problems logged) when the new set is
+/// invalid, so the old one keeps running.
+fn reload(args: &RunArgs, config: Option<PathBuf>, world: &World<'_>) -> Option<Vec<Job>> {
+    tracing::info!("SIGHUP: reloading the job files");
+    let Some(set) = load_set(&args.paths.paths, config, world) else {
+        tracing::error!("the job files are invalid (see above); keeping the current jobs");
+        return None;
+    };
+    pick_jobs(&set.jobs, &args.jobs)
+        .inspect_err(|e| tracing::error!(error = %e, "reload refused; keeping the current jobs"))
+        .ok()
 }
 
 fn build_runner(
@@ -284,7 +294,7 @@ async fn serve(
     let mut background = match args.listen {
         Some(addr) => {
             let stop = stop_listening.clone();
-            let listening = listen(
+            let listening = listen::listen(
                 addr,
                 &watch.metrics,
                 watch.changed,
@@ -329,18 +339,11 @@ async fn serve(
                 _ = term.recv() => {}
                 _ = int.recv() => {}
                 _ = hup.recv() => {
-                    tracing::info!("SIGHUP: reloading the job files");
-                    match load_set(&args.paths.paths, config.clone(), world)
-                        .map(|set| pick_jobs(&set.jobs, &args.jobs))
-                    {
-                        Some(Ok(jobs)) => {
-                            let added = watch.metrics.track_jobs(jobs.iter().map(|j| j.name.as_str()));
-                            watch.metrics.ledgers_changed(added);
-                            watch.notifier.set_jobs(&jobs);
-                            let _ = tx.send(Control::Reload(jobs)).await;
-                        }
-                        Some(Err(e)) => tracing::error!(error = %e, "reload refused; keeping the current jobs"),
-                        None => tracing::error!("the job files are invalid (see above); keeping the current jobs"),
+                    if let Some(jobs) = reload(args, config.clone(), world) {
+                        let added = watch.metrics.track_jobs(jobs.iter().map(|j| j.name.as_str()));
+                        watch.metrics.ledgers_changed(added);
+                        watch.notifier.set_jobs(&jobs);
+                        let _ = tx.send(Control::Reload(jobs)).await;
                     }
                     continue;
                 }
@@ -363,125 +366,4 @@ async fn serve(
     stop_listening.cancel();
     background.abort_all();
     exit::OK
-}
-
-async fn read_ledger(
-    runner: Arc<Runner>,
-    metrics: Arc<Metrics>,
-    job: String,
-) -> Result<(), String> {
-    let state = runner
-        .ledger(&job)
-        .load()
-        .await
-        .map_err(|e| format!("cannot read the state of job {job}: {e}"))?;
-    metrics.set_state(&job, state.value());
-    Ok(())
-}
-
-/// Serves /metrics, /healthz and /readyz on `addr` until `stop`; reads every ledger for the
-/// metrics and readiness, then again whenever a run changes one and every `refresh`. Returns
-/// the tasks doing so.
-async fn listen(
-    addr: std::net::SocketAddr,
-    metrics: &Arc<Metrics>,
-    changed: Changed,
-    health: &Arc<Health>,
-    runner: &Arc<Runner>,
-    refresh: Duration,
-    stop: CancellationToken,
-) -> Result<JoinSet<()>, String> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let bound = listener.local_addr().unwrap_or(addr);
-    tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
-    let endpoints = Arc::new(Endpoints {
-        metrics: metrics.clone(),
-        health: health.clone(),
-        runner: runner.clone(),
-    });
-    let mut tasks = JoinSet::new();
-    tasks.spawn(async move {
-        if let Err(e) = http::serve(listener, endpoints, stop).await {
-            tracing::error!(error = %e, "the metrics and health listener failed");
-        }
-    });
-    tasks.spawn(read_ledgers(
-        runner.clone(),
-        metrics.clone(),
-        health.clone(),
-        metrics.jobs(),
-    ));
-    tasks.spawn(sweep_ledgers(runner.clone(), metrics.clone(), refresh));
-    let (metrics, runner) = (metrics.clone(), runner.clone());
-    tasks.spawn(async move {
-        metrics
-            .refresh_ledgers(changed, |job| {
-                let runner = runner.clone();
-                async move {
-                    runner
-                        .ledger(&job)
-                        .load()
-                        .await
-                        .ok()
-                        .map(|v| v.into_value())
-                }
-            })
-            .await;
-    });
-    Ok(tasks)
-}
-
-/// Start-up: every job's ledger read once, into the metrics; ready when all were read,
-/// retrying while the state store cannot be read.
-async fn read_ledgers(
-    runner: Arc<Runner>,
-    metrics: Arc<Metrics>,
-    health: Arc<Health>,
-    jobs: Vec<String>,
-) {
-    loop {
-        let results: Vec<Result<(), String>> = futures::stream::iter(jobs.clone())
-            .map(|job| read_ledger(runner.clone(), metrics.clone(), job))
-            .buffer_unordered(16)
-            .collect()
-            .await;
-        match results.into_iter().find_map(Result::err) {
-            None => {
-                health.set_ready();
-                return;
-            }
-            Some(reason) => {
-                tracing::warn!(%reason, "not ready yet; reading the state again in 10s");
-                health.set_unready(reason);
-                runner.clock().sleep(SCAN_RETRY).await;
-            }
-        }
-    }
-}
-
-/// The fewest time between two ledger reads of the sweep: at most 5 a second, whatever the
-/// number of jobs (each read is a listing on S3 or GCS, which is billed).
-const SWEEP_SPACING: Duration = Duration::from_millis(200);
-
-/// Every job's ledger read again each `every`, spread over it, so this replica's gauges follow
-/// what other replicas did (its own runs are read at once, through the runner's events).
-async fn sweep_ledgers(runner: Arc<Runner>, metrics: Arc<Metrics>, every: Duration) {
-    let clock = runner.clock().clone();
-    loop {
-        let jobs = metrics.jobs();
-        let count = u32::try_from(jobs.len()).unwrap_or(u32::MAX).max(1);
-        let spacing = (every / count).max(SWEEP_SPACING);
-        if jobs.is_empty() {
-            clock.sleep(every).await;
-        }
-        for job in jobs {
-            clock.sleep(spacing).await;
-            match runner.ledger(&job).load().await {
-                Ok(state) => metrics.set_state(&job, state.value()),
-                Err(e) => tracing::debug!(%job, error = %e, "could not refresh the job's state"),
-            }
-        }
-    }
 }

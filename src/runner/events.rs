@@ -90,6 +90,26 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The job the event is about.
+    pub fn job(&self) -> &str {
+        match self {
+            Event::TickStarted { job, .. }
+            | Event::Paused { job, .. }
+            | Event::TickFinished { job, .. } => job,
+            Event::AlreadyArchived(batch)
+            | Event::Created { batch, .. }
+            | Event::Resumed { batch, .. }
+            | Event::Exported { batch, .. }
+            | Event::Transferring { batch, .. }
+            | Event::Archived { batch, .. }
+            | Event::BatchFailed { batch, .. }
+            | Event::LapseRisk { batch, .. }
+            | Event::Lapsed { batch, .. } => &batch.job,
+        }
+    }
+}
+
 pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
 }

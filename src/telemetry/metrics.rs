@@ -59,6 +59,9 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 struct View {
     /// Creation times of its tasks in flight, as the ledger last said.
     created: Vec<DateTime<Utc>>,
+    /// The ledger version these values come from: reads race (start-up, after a change, the
+    /// sweep), and one that started earlier must not put older values back.
+    seq: Option<u64>,
     /// When the outcome behind `last_run_failed` finished. A run that could not read the
     /// ledger could not record its failure there either, so an older outcome read from the
     /// ledger later must not overwrite it.
@@ -157,7 +160,8 @@ impl Metrics {
         );
         m.registry.register(
             "rate_limit_wait_seconds",
-            "Time requests waited for Stream's rate limits, by endpoint",
+            "Time requests waited for a slot under Stream's rate limits (pacing, and holds \
+             after a 429), by endpoint",
             m.rate_limit_wait.clone(),
         );
         m.registry.register("jobs", "Jobs loaded", m.jobs.clone());
@@ -231,12 +235,16 @@ impl Metrics {
             .collect()
     }
 
-    /// Takes in what the job's ledger says now.
-    pub fn set_state(&self, job: &str, state: &JobState) {
+    /// Takes in what version `seq` of the job's ledger says, unless a newer one was seen.
+    pub fn set_state(&self, job: &str, seq: u64, state: &JobState) {
         let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(view) = views.get_mut(job) else {
             return; // no longer loaded
         };
+        if view.seq.is_some_and(|seen| seq < seen) {
+            return;
+        }
+        view.seq = Some(seq);
         view.created = state.in_flight.iter().map(|t| t.created_at).collect();
         let label = label(job);
         self.in_flight
@@ -313,18 +321,13 @@ impl Metrics {
         text
     }
 
-    /// Reads the ledgers of jobs named on `changed` and takes their state in, until the
-    /// sender side (this `Metrics`) is gone. `load` reads one job's ledger.
-    pub async fn refresh_ledgers<F, Fut>(&self, mut changed: Changed, load: F)
-    where
-        F: Fn(String) -> Fut,
-        Fut: Future<Output = Option<JobState>>,
-    {
-        while let Some(job) = changed.recv().await {
-            if let Some(state) = load(job.clone()).await {
-                self.set_state(&job, &state);
-            }
-        }
+    /// Whether the job's series are kept: events of a job a reload removed while it ran must
+    /// not bring them back.
+    fn tracks(&self, job: &str) -> bool {
+        self.views
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(job)
     }
 
     fn ledger_changed(&self, job: &str) {
@@ -341,6 +344,9 @@ impl Metrics {
 
 impl Reporter for Metrics {
     fn event(&self, event: &Event) {
+        if !self.tracks(event.job()) {
+            return;
+        }
         match event {
             Event::Created { batch, .. }
             | Event::Lapsed { batch, .. }
@@ -481,6 +487,7 @@ mod tests {
                 key: "k".into(),
                 created_at: created,
                 last_link_renewal: None,
+                lapse_warned_at: None,
             }],
             last_outcome: Some(Outcome {
                 tick: created,
@@ -500,7 +507,7 @@ mod tests {
             }],
             ..JobState::default()
         };
-        metrics.set_state("daily", &state);
+        metrics.set_state("daily", 1, &state);
         let client = StreamClient::new(
             &ClientConfig::new("http://127.0.0.1:1", "k", "s"),
             clock.clone(),
@@ -570,7 +577,7 @@ mod tests {
             .unwrap()
             .to_owned()
         };
-        metrics.set_state("daily", &ledger_says("2026-02-28T00:05:00Z", true));
+        metrics.set_state("daily", 1, &ledger_says("2026-02-28T00:05:00Z", true));
         assert_eq!(failed(&metrics), "0");
 
         // A run that could not read the state fails; only this process knows.
@@ -584,7 +591,7 @@ mod tests {
             recovered: false,
         });
         assert_eq!(failed(&metrics), "1");
-        metrics.set_state("daily", &ledger_says("2026-02-28T00:05:00Z", true));
+        metrics.set_state("daily", 1, &ledger_says("2026-02-28T00:05:00Z", true));
         assert_eq!(
             failed(&metrics),
             "1",
@@ -592,8 +599,89 @@ mod tests {
         );
 
         // Another replica's later success does.
-        metrics.set_state("daily", &ledger_says("2026-03-01T00:10:00Z", true));
+        metrics.set_state("daily", 2, &ledger_says("2026-03-01T00:10:00Z", true));
         assert_eq!(failed(&metrics), "0");
+    }
+
+    #[test]
+    fn an_older_ledger_version_read_late_does_not_put_old_values_back() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["daily"]);
+        let client =
+            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
+        let succeeded_at = |finished_at: &str| JobState {
+            last_outcome: Some(Outcome {
+                tick: at("2026-02-28T00:00:00Z"),
+                finished_at: at(finished_at),
+                ok: true,
+                error: None,
+                archives: 1,
+                bytes_stored: 1,
+            }),
+            ..JobState::default()
+        };
+        let series = "chatvault_last_success_timestamp_seconds{job=\"daily\"}";
+        metrics.set_state("daily", 7, &succeeded_at("2026-02-28T12:00:00Z"));
+        metrics.set_state("daily", 6, &succeeded_at("2026-02-27T12:00:00Z"));
+        let text = metrics.render(&client);
+        let shown: f64 = line(&text, series).unwrap().parse().unwrap();
+        assert_eq!(shown, unix(at("2026-02-28T12:00:00Z")), "{text}");
+    }
+
+    #[test]
+    fn events_of_a_job_a_reload_removed_bring_no_series_back() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["kept", "ghost"]);
+        metrics.track_jobs(["kept"]);
+        // The run of `ghost` that was going on when it was removed ends.
+        metrics.event(&Event::TickFinished {
+            job: "ghost".into(),
+            tick: at("2026-03-01T00:00:00Z"),
+            run_id: "r".into(),
+            outcome: TickOutcome::Done {
+                archives: 1,
+                bytes_stored: 579,
+            },
+            recovered: false,
+        });
+        let client =
+            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
+        let text = metrics.render(&client);
+        assert!(!text.contains("ghost"), "{text}");
+        assert!(text.contains("job=\"kept\""), "{text}");
+    }
+
+    #[tokio::test]
+    async fn time_spent_waiting_for_a_slot_is_counted_by_endpoint() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        let client = StreamClient::new(
+            &ClientConfig::new("http://127.0.0.1:1", "k", "s"),
+            clock.clone(),
+        )
+        .unwrap();
+        // Creates are spaced a second apart (60 a minute): the second waits one second.
+        client.limiter().acquire(Endpoint::ExportChannels).await;
+        client.limiter().acquire(Endpoint::ExportChannels).await;
+        let text = metrics.render(&client);
+        assert_eq!(
+            line(
+                &text,
+                "chatvault_rate_limit_wait_seconds_total{endpoint=\"ExportChannels\"}"
+            ),
+            Some("1.0"),
+            "{text}"
+        );
+        assert_eq!(
+            line(
+                &text,
+                "chatvault_rate_limit_wait_seconds_total{endpoint=\"GetTask\"}"
+            ),
+            Some("0.0"),
+            "{text}"
+        );
     }
 
     #[test]
