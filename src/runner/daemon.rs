@@ -64,15 +64,6 @@ impl Heartbeat {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
     }
 
-    /// A heartbeat last heard `ago`, as a wedged loop leaves it.
-    #[cfg(test)]
-    pub fn heard_ago(ago: Duration) -> Heartbeat {
-        let then = Instant::now()
-            .checked_sub(ago)
-            .expect("the machine is up longer than that");
-        Heartbeat(Arc::new(Mutex::new(then)))
-    }
-
     pub fn age(&self) -> Duration {
         self.0
             .lock()
