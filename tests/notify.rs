@@ -24,7 +24,7 @@ use chatvault::config::job::Job;
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::notify::Notifier;
 use chatvault::runner::{Event, Fanout, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
-use chatvault_emulator::{Emulator, EmulatorConfig};
+use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use emulated::EmuClock;
 
@@ -332,19 +332,13 @@ async fn a_failure_and_the_recovery_after_it_are_posted_and_every_run_pings() {
     emu.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_near_its_60_day_lapse_is_posted() {
-    let emu = emulator().await;
-    let receiver = Receiver::start().await;
-    let (_dir, job) = project(&emu, &receiver, "lapsing");
-    let state = Store::memory();
-    move_to(&emu, tick(1) + TimeDelta::minutes(1));
-
-    // A run that dies right after recording its export task.
+/// A run of `tick(1)` that dies right after recording its export task.
+async fn leave_a_recorded_task(emu: &Emulator, state: &Store, job: &Job) {
+    move_to(emu, tick(1) + TimeDelta::minutes(1));
     let (crashing, _, crashed) = runner(
-        &emu,
-        &state,
-        &job,
+        emu,
+        state,
+        job,
         RunnerOptions {
             pause_at: Some(Phase::Created),
             ..RunnerOptions::default()
@@ -363,6 +357,15 @@ async fn a_task_near_its_60_day_lapse_is_posted() {
     .expect("the run pauses after creating its task");
     run.abort();
     let _ = run.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_near_its_60_day_lapse_is_posted() {
+    let emu = emulator().await;
+    let receiver = Receiver::start().await;
+    let (_dir, job) = project(&emu, &receiver, "lapsing");
+    let state = Store::memory();
+    leave_a_recorded_task(&emu, &state, &job).await;
     receiver.take();
 
     emu.clock().advance(TimeDelta::days(55));
@@ -503,5 +506,43 @@ async fn run_once_posts_a_failure_then_its_recovery_and_logs_a_receiver_that_fai
     let (code, stdout, stderr) = run(&emu.config().api_secret).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     posted(&receiver.take(), "/ping/shared", "recovery");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapse_risk_is_posted_once_a_day_whichever_process_runs() {
+    let emu = emulator().await;
+    let receiver = Receiver::start().await;
+    let (_dir, job) = project(&emu, &receiver, "stuck");
+    let state = Store::memory();
+    leave_a_recorded_task(&emu, &state, &job).await;
+    receiver.take();
+    emu.clock().advance(TimeDelta::days(54));
+
+    // Status requests keep failing, so every run resumes the task near its lapse and fails.
+    // Each run is a process of its own (its own runner and notifier), as under a CronJob.
+    let mut lapse_posts = Vec::new();
+    for hours_later in [0, 1, 2, 23] {
+        emu.clock().advance(TimeDelta::hours(hours_later));
+        emu.faults()
+            .fail_next_requests(Endpoint::GetExportChannelsStatus, 1_000, 500);
+        let (runner, notifier, _) = runner(&emu, &state, &job, RunnerOptions::default());
+        let outcome = runner.run_tick(&job, tick(1)).await;
+        assert!(matches!(outcome, TickOutcome::Failed { .. }), "{outcome:?}");
+        notifier.flush(Duration::from_secs(20)).await;
+        let got = receiver.take();
+        let events: Vec<serde_json::Value> = bodies(&got, "/hook")
+            .into_iter()
+            .map(|b| b["event"].clone())
+            .collect();
+        assert!(events.contains(&"failure".into()), "{got:?}");
+        lapse_posts.push(events.iter().filter(|e| *e == "lapse_risk").count());
+        emu.faults().clear();
+    }
+    assert_eq!(
+        lapse_posts,
+        [1, 0, 0, 1],
+        "the first run warns, the next two within the day do not, the one a day later does"
+    );
     emu.shutdown().await;
 }

@@ -147,6 +147,7 @@ fn busy_state() -> JobState {
             key: "daily-export/2024-03-01T06/channels-0002.jsonl.gz".into(),
             created_at: at(7) + TimeDelta::seconds(5),
             last_link_renewal: Some(at(8)),
+            lapse_warned_at: Some(at(9)),
         }],
         ..JobState::default()
     };

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
@@ -23,8 +22,9 @@ use crate::runner::{Event, Reporter, TickOutcome};
 /// Attempts per notification; waits of 1 s, then 2 s between them.
 const ATTEMPTS: u32 = 3;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// A task at lapse risk is reported again after this, not on every run.
-const LAPSE_REPEAT: TimeDelta = TimeDelta::hours(24);
+/// How long an end ping waits for its run's start ping to be delivered: well within the 15 s
+/// an exiting process gives its notifications.
+const START_WAIT: Duration = Duration::from_secs(5);
 
 /// One request to make.
 struct Send {
@@ -47,8 +47,6 @@ pub struct Notifier {
     http: reqwest::Client,
     clock: SharedClock,
     jobs: Mutex<HashMap<String, Notify>>,
-    /// (job, task id) → when its lapse risk was last sent.
-    lapse_sent: Mutex<HashMap<(String, String), DateTime<Utc>>>,
     /// Start pings on their way, by run id. A run's end ping waits for its start ping, so a
     /// checker never hears `/fail` before the `/start` of the same run (which would read as a
     /// run still going).
@@ -67,7 +65,6 @@ impl Notifier {
             http,
             clock,
             jobs: Mutex::new(HashMap::new()),
-            lapse_sent: Mutex::new(HashMap::new()),
             starts: Mutex::new(HashMap::new()),
             pending: TaskTracker::new(),
         };
@@ -188,27 +185,13 @@ impl Notifier {
         let clock = self.clock.clone();
         let delivery = async move {
             if let Some(before) = after {
-                // However that one ended, this one goes out.
-                let _ = before.await;
+                // However that one ends, this one goes out; and soon enough that an exiting
+                // `run --once` still sends it (a dead receiver holds a start ping 33 s).
+                let _ = tokio::time::timeout(START_WAIT, before).await;
             }
             deliver(http, clock, send).await;
         };
         Some(self.pending.spawn_on(delivery.instrument(span), &runtime))
-    }
-
-    /// Whether a lapse-risk message for this task is due (not sent within a day).
-    fn lapse_due(&self, job: &str, task_id: &str) -> bool {
-        let now = self.clock.now();
-        let mut sent = self
-            .lapse_sent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let key = (job.to_owned(), task_id.to_owned());
-        if sent.get(&key).is_some_and(|at| now - *at < LAPSE_REPEAT) {
-            return false;
-        }
-        sent.insert(key, now);
-        true
     }
 }
 
@@ -264,9 +247,6 @@ impl Reporter for Notifier {
                 created_at,
                 days_left,
             } => {
-                if !self.lapse_due(&batch.job, task_id) {
-                    return;
-                }
                 let mut m = Message::new(
                     NotifyEvent::LapseRisk,
                     &batch.job,

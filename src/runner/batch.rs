@@ -164,13 +164,21 @@ impl Runner {
             let lapses_at = task.lapses_at();
             if lapses_at > now {
                 tracing::Span::current().record("task_id", task.task_id.as_str());
-                if job.retention.at_risk(lapses_at, now) {
+                if job.retention.at_risk(lapses_at, now) && task.lapse_warning_due(now) {
                     self.report(&Event::LapseRisk {
                         batch: me.clone(),
                         task_id: task.task_id.clone(),
                         created_at: task.created_at,
                         days_left: (lapses_at - now).num_days(),
                     });
+                    let warned = self.update_claimed(ledger, tick, |s| {
+                        for t in s.in_flight.iter_mut().filter(|t| t.key == task.key) {
+                            t.lapse_warned_at = Some(now);
+                        }
+                    });
+                    if let Err(e) = warned.await {
+                        tracing::warn!(error = %e, "could not record the lapse warning; the next run repeats it");
+                    }
                 }
                 self.report(&Event::Resumed {
                     batch: me.clone(),
@@ -210,6 +218,7 @@ impl Runner {
             key: batch.key.clone(),
             created_at: self.clock.now(),
             last_link_renewal: None,
+            lapse_warned_at: None,
         };
         let recorded = task.clone();
         self.update_claimed(ledger, tick, |s| {

@@ -1,7 +1,7 @@
 //! What a job's ledger records: the job's whole state in each record, so the newest record
 //! alone says everything and older ones can be pruned.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::io::Nonced;
@@ -91,6 +91,10 @@ pub struct InFlight {
     /// When the download link was last renewed (a status request renews it for 24 hours).
     #[serde(default)]
     pub last_link_renewal: Option<DateTime<Utc>>,
+    /// When a run last warned that the file nears Stream's deletion. Kept here, not in a
+    /// process, so a CronJob's runs every few minutes and a second replica say it once a day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lapse_warned_at: Option<DateTime<Utc>>,
 }
 
 /// A window of message time a run committed to archive.
@@ -119,7 +123,16 @@ impl InFlight {
     pub fn lapses_at(&self) -> DateTime<Utc> {
         self.created_at + STREAM_RETENTION
     }
+
+    /// Whether a lapse warning is due again: none yet, or none for a day.
+    pub fn lapse_warning_due(&self, now: DateTime<Utc>) -> bool {
+        self.lapse_warned_at
+            .is_none_or(|at| now - at >= LAPSE_WARNING_REPEAT)
+    }
 }
+
+/// A task at lapse risk is warned about again after this, not on every run.
+const LAPSE_WARNING_REPEAT: TimeDelta = TimeDelta::hours(24);
 
 /// How a run of one tick ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
