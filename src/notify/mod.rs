@@ -102,19 +102,14 @@ impl Notifier {
             .cloned()
     }
 
-    /// `event` names the ping in logs: `start`, `success` or `fail` (its URL's suffix).
-    fn ping(&self, job: &str, run_id: &str, event: &'static str, text: String) {
+    fn ping(&self, job: &str, run_id: &str, event: Ping, text: String) {
         let Some(ping) = self.settings(job).and_then(|n| n.ping) else {
             return;
         };
-        let suffix = match event {
-            "success" => String::new(),
-            other => format!("/{other}"),
-        };
-        let url = format!("{}{suffix}", ping.expose().replace("{job}", job));
+        let url = format!("{}{}", ping.expose().replace("{job}", job), event.suffix());
         let after = match event {
-            "start" => None,
-            _ => self.start_of(run_id),
+            Ping::Start => None,
+            Ping::Success | Ping::Fail => self.start_of(run_id),
         };
         let sending = self.send(
             Send {
@@ -122,12 +117,12 @@ impl Notifier {
                 url,
                 body: Body::Text(text),
                 job: job.to_owned(),
-                event,
+                event: event.name(),
                 run_id: run_id.to_owned(),
             },
             after,
         );
-        if let (Some(sending), "start") = (sending, event) {
+        if let (Some(sending), Ping::Start) = (sending, event) {
             self.starts
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -199,7 +194,7 @@ impl Reporter for Notifier {
     fn event(&self, event: &Event) {
         match event {
             Event::TickStarted { job, run_id, .. } => {
-                self.ping(job, run_id, "start", format!("run {run_id} started"));
+                self.ping(job, run_id, Ping::Start, format!("run {run_id} started"));
             }
             Event::TickFinished {
                 job,
@@ -215,7 +210,7 @@ impl Reporter for Notifier {
                     self.ping(
                         job,
                         run_id,
-                        "success",
+                        Ping::Success,
                         format!("run {run_id}: {archives} archive(s), {bytes_stored} bytes"),
                     );
                     if *recovered {
@@ -230,7 +225,12 @@ impl Reporter for Notifier {
                     }
                 }
                 TickOutcome::Failed { error } => {
-                    self.ping(job, run_id, "fail", format!("run {run_id} failed: {error}"));
+                    self.ping(
+                        job,
+                        run_id,
+                        Ping::Fail,
+                        format!("run {run_id} failed: {error}"),
+                    );
                     let mut m = Message::new(NotifyEvent::Failure, job, *tick, run_id);
                     m.summary = format!("{job}: the run of tick {tick} failed: {error}");
                     m.error = Some(error.clone());
@@ -306,6 +306,34 @@ async fn deliver(http: reqwest::Client, clock: SharedClock, send: Send) {
         }
     }
     tracing::warn!(error = %last, "notification not delivered");
+}
+
+/// The dead man's switch's three calls, in the healthchecks.io style.
+#[derive(Debug, Clone, Copy)]
+enum Ping {
+    Start,
+    Success,
+    Fail,
+}
+
+impl Ping {
+    /// As logs name it.
+    fn name(self) -> &'static str {
+        match self {
+            Ping::Start => "start",
+            Ping::Success => "success",
+            Ping::Fail => "fail",
+        }
+    }
+
+    /// Added to the ping URL: a bare request means success.
+    fn suffix(self) -> &'static str {
+        match self {
+            Ping::Start => "/start",
+            Ping::Success => "",
+            Ping::Fail => "/fail",
+        }
+    }
 }
 
 /// As job files name it (`notify.webhooks[].on`).
