@@ -15,7 +15,7 @@ mod processes;
 use std::collections::BTreeMap;
 
 use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint, TaskDurations};
-use processes::{command, finish, realtime_config, start_emulator};
+use processes::{command, finish, project_with_job, realtime_config, start_emulator};
 use serde_json::{Map, Value};
 
 const API_SECRET: &str = "api-secret-logs-4f0b9c2e81d7";
@@ -41,19 +41,15 @@ async fn emulator() -> Emulator {
 /// One job, `logged`, with a channels batch and a users batch; `config` is appended to the
 /// global config.
 fn project(emu: &Emulator, config: &str) -> common::Project {
-    let project = common::Project::new();
-    project.file(
-        "chatvault.yaml",
-        format!("api:\n  base_url: {}\n{config}", emu.base_url()),
-    );
-    project.job(
+    project_with_job(
+        emu,
+        config,
         "logged.yaml",
         "name: logged\nschedule: \"0 0 * * *\"\n\
          channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
          users: [user-000, user-001]\n\
          destination:\n  url: file://archive\n  compression: none\n",
-    );
-    project
+    )
 }
 
 /// Every line as printed, for failure messages.

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use chatvault_emulator::Emulator;
 use chrono::Utc;
-use processes::{command, finish, realtime_config, signal, start_emulator, wait_for};
+use processes::{
+    command, finish, project_with_job, realtime_config, signal, start_emulator, wait_for,
+};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr};
 
@@ -27,18 +29,14 @@ async fn emulator() -> Emulator {
 /// One job, `watched`, exporting two channels into `archive/`; `config` is appended to the
 /// global config.
 fn project(emu: &Emulator, config: &str) -> common::Project {
-    let project = common::Project::new();
-    project.file(
-        "chatvault.yaml",
-        format!("api:\n  base_url: {}\n{config}", emu.base_url()),
-    );
-    project.job(
+    project_with_job(
+        emu,
+        config,
         "watched.yaml",
         "name: watched\nschedule: \"0 0 * * *\"\n\
          channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
          destination:\n  url: file://archive\n  compression: none\n",
-    );
-    project
+    )
 }
 
 /// Starts the daemon with `--listen 127.0.0.1:0` (and `extra` args, `env`), returning it, its

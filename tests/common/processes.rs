@@ -57,6 +57,18 @@ pub fn command(project: &Project, emu: &Emulator, args: &[&str]) -> Command {
     cmd
 }
 
+/// A project against `emu`, with `config` appended to its global config, holding the one job
+/// file `file` with the text `job`.
+pub fn project_with_job(emu: &Emulator, config: &str, file: &str, job: &str) -> Project {
+    let project = Project::new();
+    project.file(
+        "chatvault.yaml",
+        format!("api:\n  base_url: {}\n{config}", emu.base_url()),
+    );
+    project.job(file, job);
+    project
+}
+
 /// Runs to the end: (exit code, stdout, stderr).
 pub async fn finish(mut cmd: Command) -> (i32, String, String) {
     let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
