@@ -2,6 +2,7 @@
 //! read at start-up (readiness waits for it), again after each change a run of this process
 //! makes, and again every `--state-refresh` for what other replicas did.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,39 +66,59 @@ pub async fn listen(
     Ok(tasks)
 }
 
-/// Start-up: every job's ledger read once, into the metrics; ready when all were read,
-/// retrying while the state store cannot be read.
+/// Start-up: every job's ledger read once, into the metrics; ready when all were read. The
+/// ledgers that could not be read are retried (only those, and only of jobs still loaded: a
+/// reload may drop the one that keeps failing).
 async fn read_at_start(runner: Arc<Runner>, metrics: Arc<Metrics>, health: Arc<Health>) {
-    let jobs = metrics.jobs();
+    let mut unread = metrics.jobs();
     loop {
-        let results: Vec<Result<(), String>> = futures::stream::iter(jobs.clone())
+        let results: Vec<(String, Result<(), String>)> = futures::stream::iter(unread)
             .map(|job| {
                 let (runner, metrics) = (runner.clone(), metrics.clone());
-                async move { read_ledger(&runner, &metrics, &job).await }
+                async move {
+                    let read = read_ledger(&runner, &metrics, &job).await;
+                    (job, read)
+                }
             })
             .buffer_unordered(16)
             .collect()
             .await;
-        match results.into_iter().find_map(Result::err) {
-            None => {
-                health.set_ready();
-                return;
-            }
-            Some(reason) => {
-                tracing::warn!(%reason, "not ready yet; reading the state again in 10s");
-                health.set_unready(reason);
-                runner.clock().sleep(SCAN_RETRY).await;
+        let mut reason = None;
+        unread = Vec::new();
+        for (job, read) in results {
+            if let Err(e) = read {
+                reason = Some(e);
+                unread.push(job);
             }
         }
+        let Some(reason) = reason else {
+            health.set_ready();
+            return;
+        };
+        tracing::warn!(
+            %reason,
+            unread = unread.len(),
+            "not ready yet; reading the state again in 10s"
+        );
+        health.set_unready(reason);
+        runner.clock().sleep(SCAN_RETRY).await;
+        let loaded: BTreeSet<String> = metrics.jobs().into_iter().collect();
+        unread.retain(|job| loaded.contains(job));
     }
 }
 
-/// The ledgers of jobs this process's runs changed, as the runs report them. A failed read
-/// is left to the next sweep.
+/// The ledgers of jobs this process's runs changed, as the runs report them: each job once
+/// however many changes queued up meanwhile. A failed read is left to the next sweep.
 async fn read_changed(runner: Arc<Runner>, metrics: Arc<Metrics>, mut changed: Changed) {
-    while let Some(job) = changed.recv().await {
-        if let Err(e) = read_ledger(&runner, &metrics, &job).await {
-            tracing::debug!(error = %e, "could not read a changed job's state");
+    while let Some(first) = changed.recv().await {
+        let mut jobs = BTreeSet::from([first]);
+        while let Ok(more) = changed.try_recv() {
+            jobs.insert(more);
+        }
+        for job in jobs {
+            if let Err(e) = read_ledger(&runner, &metrics, &job).await {
+                tracing::debug!(error = %e, "could not read a changed job's state");
+            }
         }
     }
 }
@@ -107,10 +128,12 @@ async fn read_changed(runner: Arc<Runner>, metrics: Arc<Metrics>, mut changed: C
 const SWEEP_SPACING: Duration = Duration::from_millis(200);
 
 /// Every job's ledger read again each `every`, spread over it (or every 0.2 s when there are
-/// more jobs than that allows), so this replica's gauges follow what other replicas did.
-/// A sweep that could not read every ledger says so once: the gauges of those jobs are stale.
+/// more jobs than that allows), so this replica's gauges follow what other replicas did. The
+/// first pass starts after one `every`: start-up reads them all anyway. A sweep that could
+/// not read every ledger says so once: the gauges of those jobs are stale.
 async fn sweep(runner: Arc<Runner>, metrics: Arc<Metrics>, every: Duration) {
     let clock = runner.clock().clone();
+    clock.sleep(every).await;
     loop {
         let jobs = metrics.jobs();
         let count = u32::try_from(jobs.len()).unwrap_or(u32::MAX).max(1);
