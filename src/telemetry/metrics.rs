@@ -241,7 +241,9 @@ impl Metrics {
         let Some(view) = views.get_mut(job) else {
             return; // no longer loaded
         };
-        if view.seq.is_some_and(|seen| seq < seen) {
+        // Version 0 is an empty ledger: one deleted to start the job afresh counts again from
+        // there.
+        if seq != 0 && view.seq.is_some_and(|seen| seq < seen) {
             return;
         }
         view.seq = Some(seq);
@@ -271,14 +273,11 @@ impl Metrics {
     }
 
     /// Takes in how a run of this process ended, before (or without) the ledger saying so.
-    fn set_outcome(&self, job: &str, failed: bool) {
-        let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(view) = views.get_mut(job) {
-            view.outcome_at = Some(self.clock.now());
-            self.last_run_failed
-                .get_or_create(&label(job))
-                .set(i64::from(failed));
-        }
+    fn set_outcome(&self, view: &mut View, job: &str, failed: bool) {
+        view.outcome_at = Some(self.clock.now());
+        self.last_run_failed
+            .get_or_create(&label(job))
+            .set(i64::from(failed));
     }
 
     /// The Prometheus text exposition, with time-derived values computed now and the API
@@ -321,15 +320,6 @@ impl Metrics {
         text
     }
 
-    /// Whether the job's series are kept: events of a job a reload removed while it ran must
-    /// not bring them back.
-    fn tracks(&self, job: &str) -> bool {
-        self.views
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(job)
-    }
-
     fn ledger_changed(&self, job: &str) {
         let _ = self.changed.send(job.to_owned());
     }
@@ -344,9 +334,12 @@ impl Metrics {
 
 impl Reporter for Metrics {
     fn event(&self, event: &Event) {
-        if !self.tracks(event.job()) {
+        // Held throughout: events of a job a reload removes meanwhile must not bring its
+        // series back.
+        let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(view) = views.get_mut(event.job()) else {
             return;
-        }
+        };
         match event {
             Event::Created { batch, .. }
             | Event::Lapsed { batch, .. }
@@ -373,8 +366,8 @@ impl Reporter for Metrics {
                 // Straight from the outcome too: a run that could not read the ledger could
                 // not record its failure there either.
                 match outcome {
-                    TickOutcome::Done { .. } => self.set_outcome(job, false),
-                    TickOutcome::Failed { .. } => self.set_outcome(job, true),
+                    TickOutcome::Done { .. } => self.set_outcome(view, job, false),
+                    TickOutcome::Failed { .. } => self.set_outcome(view, job, true),
                     _ => {}
                 }
                 self.ledger_changed(job);
@@ -627,6 +620,13 @@ mod tests {
         let text = metrics.render(&client);
         let shown: f64 = line(&text, series).unwrap().parse().unwrap();
         assert_eq!(shown, unix(at("2026-02-28T12:00:00Z")), "{text}");
+
+        // The ledger deleted to start afresh: its versions count from 0 again.
+        metrics.set_state("daily", 0, &JobState::default());
+        metrics.set_state("daily", 1, &succeeded_at("2026-03-01T06:00:00Z"));
+        let text = metrics.render(&client);
+        let shown: f64 = line(&text, series).unwrap().parse().unwrap();
+        assert_eq!(shown, unix(at("2026-03-01T06:00:00Z")), "{text}");
     }
 
     #[test]
