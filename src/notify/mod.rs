@@ -103,14 +103,15 @@ impl Notifier {
     }
 
     fn ping(&self, job: &str, run_id: &str, event: Ping, text: String) {
-        let Some(ping) = self.settings(job).and_then(|n| n.ping) else {
-            return;
-        };
-        let url = format!("{}{}", ping.expose().replace("{job}", job), event.suffix());
+        // Taken first, even when no ping is set any more (a reload in the middle of the run).
         let after = match event {
             Ping::Start => None,
             Ping::Success | Ping::Fail => self.start_of(run_id),
         };
+        let Some(ping) = self.settings(job).and_then(|n| n.ping) else {
+            return;
+        };
+        let url = format!("{}{}", ping.expose().replace("{job}", job), event.suffix());
         let sending = self.send(
             Send {
                 shown: format!("ping {ping}"),
@@ -342,5 +343,72 @@ fn event_name(event: NotifyEvent) -> &'static str {
         NotifyEvent::Failure => "failure",
         NotifyEvent::Recovery => "recovery",
         NotifyEvent::LapseRisk => "lapse_risk",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::{LoadOptions, MissingVars, load_job_text};
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+    }
+
+    fn job(notify: &str) -> Job {
+        let text = format!("name: pinged\nschedule: \"0 0 * * *\"\nusers: [alice]\n{notify}");
+        let env = |_: &str| None;
+        let opts = LoadOptions {
+            paths: Vec::new(),
+            config: None,
+            env: &env,
+            missing_vars: MissingVars::Warn,
+            now: at(),
+        };
+        let loaded = load_job_text(Path::new("pinged.yaml"), text.as_bytes(), &opts);
+        loaded.set.expect("a valid job").jobs.remove(0)
+    }
+
+    fn starts(notifier: &Notifier) -> usize {
+        notifier
+            .starts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    #[tokio::test]
+    async fn a_start_ping_is_forgotten_when_its_run_ends_even_after_a_reload_dropped_the_ping() {
+        // Nothing listens on port 9: deliveries fail at once, which is beside the point here.
+        let pinged = job("notify:\n  ping: http://127.0.0.1:9/ping\n");
+        let clock = Arc::new(ManualClock::new(at()));
+        let notifier = Notifier::new(clock, std::slice::from_ref(&pinged)).unwrap();
+        let tick = at();
+        notifier.event(&Event::TickStarted {
+            job: "pinged".into(),
+            tick,
+            run_id: "r1".into(),
+            windows: 1,
+            batches: 1,
+        });
+        assert_eq!(starts(&notifier), 1);
+        notifier.set_jobs(&[job("")]);
+        notifier.event(&Event::TickFinished {
+            job: "pinged".into(),
+            tick,
+            run_id: "r1".into(),
+            outcome: TickOutcome::Done {
+                archives: 1,
+                bytes_stored: 1,
+            },
+            recovered: false,
+        });
+        assert_eq!(starts(&notifier), 0, "nothing is kept for a run that ended");
     }
 }
