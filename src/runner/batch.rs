@@ -176,8 +176,13 @@ impl Runner {
                             t.lapse_warned_at = Some(now);
                         }
                     });
-                    if let Err(e) = warned.await {
-                        tracing::warn!(error = %e, "could not record the lapse warning; the next run repeats it");
+                    match warned.await {
+                        Ok(_) => {}
+                        Err(e @ RunError::LostClaim { .. }) => return Err(e),
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "could not record the lapse warning; the next run repeats it"
+                        ),
                     }
                 }
                 self.report(&Event::Resumed {
