@@ -108,6 +108,8 @@ pub async fn run(
         .map(|job| (job.name.clone(), slot(job, now)))
         .collect();
     let mut running: JoinSet<String> = JoinSet::new();
+    // Whose run each task is, for a run that panics and so returns no name.
+    let mut runs: HashMap<tokio::task::Id, String> = HashMap::new();
     tracing::info!(jobs = slots.len(), "daemon started");
 
     let drain = loop {
@@ -116,12 +118,13 @@ pub async fn run(
         for slot in slots.values_mut().filter(|s| !s.running && s.next <= now) {
             slot.running = true;
             slot.started = now;
-            running.spawn(run_due(
+            let task = running.spawn(run_due(
                 runner.clone(),
                 slot.job.clone(),
                 permits.clone(),
                 options.jitter,
             ));
+            runs.insert(task.id(), slot.job.name.clone());
         }
         let wake = slots
             .values()
@@ -133,8 +136,17 @@ pub async fn run(
             });
         tokio::select! {
             () = clock.sleep(wake) => {}
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                let Ok(name) = done else { continue };
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let id = match &done {
+                    Ok((id, _)) => *id,
+                    Err(e) => e.id(),
+                };
+                let Some(name) = runs.remove(&id) else { continue };
+                if let Err(e) = done {
+                    // A bug, not an outcome: say so, and check the job again at its next tick
+                    // rather than never.
+                    tracing::error!(job = %name, error = %e, "a run ended abnormally");
+                }
                 let now = clock.now();
                 let forget = slots.get(&name).is_some_and(|s| s.removed);
                 if forget {
