@@ -141,6 +141,25 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
     }
 }
 
+/// One valid job from YAML text (no variables set), for unit tests elsewhere in the crate
+/// that need a real [`Job`] rather than a hand-built one.
+#[cfg(test)]
+pub fn test_job(yaml: &str, now: DateTime<Utc>) -> Job {
+    let env = |_: &str| None;
+    let opts = LoadOptions {
+        paths: Vec::new(),
+        config: None,
+        env: &env,
+        missing_vars: MissingVars::Warn,
+        now,
+    };
+    let loaded = load_job_text(Path::new("test.yaml"), yaml.as_bytes(), &opts);
+    match loaded.set {
+        Some(mut set) if set.jobs.len() == 1 => set.jobs.remove(0),
+        _ => panic!("not one valid job: {:?}", loaded.diagnostics),
+    }
+}
+
 /// What [`load`] makes of one job file on its own, read from `bytes` rather than the disk,
 /// with the embedded defaults (no global config) and without the checks across files. `file`
 /// names it in diagnostics, and its extension picks the format (`.toml` is TOML, anything

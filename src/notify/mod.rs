@@ -348,14 +348,13 @@ fn event_name(event: NotifyEvent) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::sync::Arc;
 
     use chrono::{DateTime, TimeZone, Utc};
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::config::{LoadOptions, MissingVars, load_job_text};
+    use crate::config::load::test_job;
 
     fn at() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
@@ -363,16 +362,7 @@ mod tests {
 
     fn job(notify: &str) -> Job {
         let text = format!("name: pinged\nschedule: \"0 0 * * *\"\nusers: [alice]\n{notify}");
-        let env = |_: &str| None;
-        let opts = LoadOptions {
-            paths: Vec::new(),
-            config: None,
-            env: &env,
-            missing_vars: MissingVars::Warn,
-            now: at(),
-        };
-        let loaded = load_job_text(Path::new("pinged.yaml"), text.as_bytes(), &opts);
-        loaded.set.expect("a valid job").jobs.remove(0)
+        test_job(&text, at())
     }
 
     fn starts(notifier: &Notifier) -> usize {

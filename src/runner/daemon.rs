@@ -271,12 +271,10 @@ async fn run_due(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use chrono::TimeZone;
 
     use super::*;
-    use crate::config::{LoadOptions, MissingVars, load_job_text};
+    use crate::config::load::test_job;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 5, 4, h, m, 0)
@@ -286,16 +284,7 @@ mod tests {
 
     fn hourly(overlap: &str) -> Job {
         let text = format!("schedule: \"0 * * * *\"\noverlap: {overlap}\nusers: [alice]\n");
-        let env = |_: &str| None;
-        let opts = LoadOptions {
-            paths: Vec::new(),
-            config: None,
-            env: &env,
-            missing_vars: MissingVars::Warn,
-            now: at(10, 0),
-        };
-        let loaded = load_job_text(Path::new("a.yaml"), text.as_bytes(), &opts);
-        loaded.set.expect("valid").jobs.remove(0)
+        test_job(&text, at(10, 0))
     }
 
     #[test]
