@@ -83,7 +83,8 @@ pub enum Command {
     /// files on SIGHUP, keeping the old ones if the new ones are invalid.
     ///
     /// `run --once` runs what is due now (or only the jobs named with --job) and exits: 0 when
-    /// every run succeeded, 1 when any failed. Meant for Kubernetes CronJobs.
+    /// every run succeeded, 1 when any failed or SIGTERM/SIGINT stopped it (within --grace;
+    /// the next run resumes its recorded export tasks). Meant for Kubernetes CronJobs.
     ///
     /// `run --dry-run jobs/` is the check to gate pull requests on: it validates every file,
     /// prints the plan, writes nothing and exits 2 when any file is invalid.
@@ -207,9 +208,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
     pub jitter: std::time::Duration,
 
-    /// On SIGTERM or SIGINT, how long running jobs get to finish; then they stop and resume on
-    /// the next start (a second signal stops them at once)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    /// On SIGTERM or SIGINT, how long running jobs get. The daemon lets them finish, then
+    /// stops them at their next step (10 s more at most). `run --once` starts nothing new and
+    /// gives steps in flight until 3/4 of it to reach a point the state records, stops them
+    /// then, and exits 1 by the end of it (plus up to 5 s for notifications). The default fits
+    /// Kubernetes' default 30 s termination grace period. What stopped resumes on the next
+    /// run; a second signal stops at once
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "20s")]
     pub grace: std::time::Duration,
 
     /// How long a run's lease on its tick lasts unless renewed (every third of it): after a

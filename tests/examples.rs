@@ -449,6 +449,29 @@ fn the_daemon_deployment_has_two_replicas_probes_on_its_listen_port_and_a_long_e
     assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
 }
 
+/// A CronJob's pod gets SIGTERM on a deadline, eviction or node drain: `run --once` must be
+/// done (within --grace, plus 5 s for notifications) before Kubernetes kills it.
+#[test]
+fn the_cronjob_gives_run_once_its_grace_before_kubernetes_kills_it() {
+    let origin = format!("{DEPLOY}/kubernetes/cronjob.yaml");
+    let cronjob = &documents(&origin)[0];
+    let pod = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let mut commands = Vec::new();
+    container_commands(&origin, cronjob, &mut commands);
+    let Command::Run(args) = commands[0].parse().command else {
+        panic!("the CronJob runs `chatvault run`");
+    };
+    assert!(args.once, "the CronJob runs --once");
+    let termination = pod["terminationGracePeriodSeconds"]
+        .as_u64()
+        .expect("terminationGracePeriodSeconds");
+    assert!(
+        Duration::from_secs(termination) > args.grace + Duration::from_secs(5),
+        "Kubernetes must wait longer ({termination}s) than --grace ({:?}) and 5 s",
+        args.grace
+    );
+}
+
 #[test]
 fn the_configmap_holds_a_valid_config_and_valid_job_files() {
     let docs = documents(&format!("{DEPLOY}/kubernetes/configmap.yaml"));

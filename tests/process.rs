@@ -378,3 +378,124 @@ async fn sigterm_past_the_grace_period_checkpoints_and_the_next_run_resumes() {
     assert!(stdout.contains("ok: 1 new archive"), "{stdout}\n{stderr}");
     assert_eq!(creates(&emu), 1, "the checkpointed task was resumed");
 }
+
+/// Kubernetes stops a CronJob's pod with SIGTERM. `run --once` then starts nothing new, lets
+/// its steps reach a recorded point, hands the job back (claim and lease) and exits 1 within
+/// `--grace`, naming the tasks it leaves; an immediate rerun resumes each of them and exports
+/// nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_every_task() {
+    let mut config = realtime_config(48);
+    // Still waiting at Stream when the signal comes, and long after.
+    config.task_durations.waiting = chrono::Duration::hours(1);
+    let emu = start_emulator(config).await;
+    let project = common::Project::new();
+    project.file(
+        "chatvault.yaml",
+        format!("api:\n  base_url: {}\n", emu.base_url()),
+    );
+    project.job(
+        "stopped.yaml",
+        "name: stopped\nschedule: \"0 0 * * *\"\n\
+         channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
+         users: [user-000, user-001]\n\
+         destination:\n  url: file://archive\n  compression: none\n",
+    );
+    // The default --grace: what a pod without flags gets.
+    let mut cmd = command(&project, &emu, &["run", "--once", "jobs"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("chatvault starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        wait_for(&mut lines, "export task created", &mut seen).await;
+    }
+    let all_creates = || {
+        emu.requests()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.endpoint,
+                    Some(
+                        chatvault_emulator::Endpoint::ExportChannels
+                            | chatvault_emulator::Endpoint::ExportUsers
+                    )
+                )
+            })
+            .count()
+    };
+    assert_eq!(all_creates(), 2, "one channels and one users task");
+
+    let signalled = std::time::Instant::now();
+    signal(&child, "TERM");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let drain_stderr = tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+        }
+        seen
+    });
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("run --once stops within Kubernetes' 30 s of SIGTERM")
+        .expect("wait");
+    let took = signalled.elapsed();
+    let mut out = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut out)
+        .await
+        .expect("read stdout");
+    let err = drain_stderr.await.expect("stderr reader").join("\n");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "stopped by a signal, not killed by it (143), and not a success\n{out}\n{err}"
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "within --grace (20 s): {took:?}"
+    );
+    assert!(
+        out.contains("interrupted; the next run resumes 2 recorded export task(s)"),
+        "it says what it leaves:\n{out}\n{err}"
+    );
+
+    let (code, stdout, stderr) = finish(command(
+        &project,
+        &emu,
+        &["status", "--format", "json", "jobs"],
+    ))
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let state: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
+    assert_eq!(
+        state[0]["in_flight"].as_array().map(Vec::len),
+        Some(2),
+        "both tasks are recorded: {stdout}"
+    );
+    assert!(
+        state[0]["running"].is_null(),
+        "the claim is released: {stdout}"
+    );
+
+    // Stream finishes the exports; a rerun at once (no lease to wait out) resumes both.
+    emu.clock().advance(TimeDelta::hours(2));
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ok: 2 new archive(s)") && !stdout.contains("skipped"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        all_creates(),
+        2,
+        "no second export: the recorded tasks were resumed"
+    );
+    let (code, stdout, stderr) = finish(command(
+        &project,
+        &emu,
+        &["verify", "--job", "stopped", "jobs"],
+    ))
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 verified, 0 missing"), "{stdout}");
+}

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use crate::notify::Notifier;
 use crate::runner::daemon::{self, Control, DaemonOptions};
 use crate::runner::due::next_tick;
 use crate::runner::{Fanout, LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
+use crate::state::InFlight;
 use crate::telemetry::{Changed, Health, Metrics};
 
 /// Set to a phase name, a run freezes there (for crash tests).
@@ -96,7 +98,7 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
         let code = if args.once {
             // Nothing reads ledgers back for metrics in a one-shot run.
             drop(changed);
-            once(&runner, jobs, usize::from(args.concurrency)).await
+            once(&runner, jobs, usize::from(args.concurrency), args.grace).await
         } else {
             let options = DaemonOptions {
                 concurrency: usize::from(args.concurrency),
@@ -109,15 +111,23 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
                 changed,
                 notifier: notifier.clone(),
             };
-            serve(runner, jobs, options, watch, args, config, world).await
+            serve(runner.clone(), jobs, options, watch, args, config, world).await
         };
-        notifier.flush(NOTIFY_FLUSH).await;
+        // A pod told to stop is killed soon after --grace: notifications get what is left.
+        let flush = if args.once && runner.is_draining() {
+            STOPPING_FLUSH
+        } else {
+            NOTIFY_FLUSH
+        };
+        notifier.flush(flush).await;
         code
     })
 }
 
 /// How long an exiting process waits for notifications still being sent.
 const NOTIFY_FLUSH: Duration = Duration::from_secs(15);
+/// The same, for a `run --once` stopped by a signal (see `--grace`).
+const STOPPING_FLUSH: Duration = Duration::from_secs(5);
 
 /// What the daemon keeps up to date besides running jobs.
 struct Watch {
@@ -206,25 +216,31 @@ fn build_runner(
 }
 
 /// `run --once`: each job's due ticks, jobs side by side; a summary line per job on stdout.
-async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize) -> u8 {
-    let interrupt = {
-        let runner = runner.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                runner.interrupt();
-            }
-        })
+/// SIGTERM (what Kubernetes sends a CronJob's pod) and SIGINT drain it within `grace`.
+async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize, grace: Duration) -> u8 {
+    let Some(mut stop) = StopSignals::listen() else {
+        output::error("cannot listen for signals", None);
+        return exit::FAILED;
     };
-    let results: Vec<(String, Vec<String>, bool)> = futures::stream::iter(jobs)
+    let work = futures::stream::iter(jobs)
         .map(|job| async move {
             let (lines, failed) = once_job(runner, &job).await;
             (job.name, lines, failed)
         })
         .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    interrupt.abort();
-    let mut results = results;
+        .collect::<Vec<(String, Vec<String>, bool)>>();
+    let mut work = pin!(work);
+    let results = tokio::select! {
+        results = &mut work => Some(results),
+        () = stop.next() => drain_once(runner, &mut work, &mut stop, grace).await,
+    };
+    let Some(mut results) = results else {
+        output::stdout(
+            "stopped: runs did not reach a recorded point within --grace and were abandoned; \
+             their leases run out after --lease-ttl\n",
+        );
+        return exit::FAILED;
+    };
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let mut text = String::new();
     let mut failed = false;
@@ -237,6 +253,56 @@ async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize) -> u8 {
     }
     output::stdout(&text);
     if failed { exit::FAILED } else { exit::OK }
+}
+
+/// After a stop signal: nothing new starts and steps in flight get until 3/4 of `grace` (or a
+/// second signal) to reach a recorded point; then runs are stopped where they are and get the
+/// rest to clear their claims and leases. `None` when they did not: they are abandoned.
+async fn drain_once<F: Future + Unpin>(
+    runner: &Runner,
+    work: &mut F,
+    stop: &mut StopSignals,
+    grace: Duration,
+) -> Option<F::Output> {
+    tracing::warn!(
+        ?grace,
+        "stop requested: starting nothing new; runs stop at their next recorded point"
+    );
+    runner.drain();
+    let soft = grace * 3 / 4;
+    tokio::select! {
+        results = &mut *work => return Some(results),
+        () = runner.clock().sleep(soft) => {}
+        () = stop.next() => {}
+    }
+    tracing::warn!("stopping runs where they are; their export tasks are recorded");
+    runner.interrupt();
+    tokio::select! {
+        results = work => Some(results),
+        () = runner.clock().sleep(grace - soft) => None,
+    }
+}
+
+/// SIGTERM and SIGINT, either one.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> Option<StopSignals> {
+        Some(StopSignals {
+            term: signal(SignalKind::terminate()).ok()?,
+            int: signal(SignalKind::interrupt()).ok()?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }
 
 async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
@@ -255,6 +321,18 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
         );
     }
     let failed = outcomes.iter().any(|(_, o)| o.is_failure());
+    // What an interrupted run leaves for the next one, read after it released the job.
+    let in_flight = if outcomes.iter().any(|(_, o)| *o == TickOutcome::Interrupted) {
+        match runner.ledger(&job.name).load().await {
+            Ok(state) => Some(state.into_value().in_flight),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read which export tasks were recorded");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let lines = outcomes
         .into_iter()
         .map(|(tick, outcome)| {
@@ -266,7 +344,7 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
                 TickOutcome::AlreadyDone => "already done".into(),
                 TickOutcome::Busy { holder } => format!("skipped: {holder} is running this job"),
                 TickOutcome::Failed { error } => format!("failed: {error}"),
-                TickOutcome::Interrupted => "interrupted".into(),
+                TickOutcome::Interrupted => interrupted(&in_flight),
             };
             format!(
                 "{}: tick {}: {what}",
@@ -276,6 +354,25 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
         })
         .collect();
     (lines, failed)
+}
+
+/// The `interrupted` line of a tick: which recorded export tasks the next run resumes.
+fn interrupted(in_flight: &Option<Vec<InFlight>>) -> String {
+    match in_flight.as_deref() {
+        None => "interrupted".into(),
+        Some([]) => "interrupted before any export task was created; the next run starts it".into(),
+        Some(tasks) => {
+            let named: Vec<String> = tasks
+                .iter()
+                .map(|t| format!("{} ({})", t.task_id, t.key))
+                .collect();
+            format!(
+                "interrupted; the next run resumes {} recorded export task(s): {}",
+                tasks.len(),
+                named.join(", ")
+            )
+        }
+    }
 }
 
 /// The daemon, with signals: TERM/INT drain then stop, a second one stops at once; HUP

@@ -64,7 +64,9 @@ impl Runner {
         let kind = task_kind(batch.kind);
 
         self.pause_point(&job.name, Phase::Polling).await;
-        let status = self.client.wait(kind, &task.task_id).await?;
+        let status = self
+            .unless_draining(self.client.wait(kind, &task.task_id))
+            .await??;
         if status.status != TaskState::Completed {
             // A failed task is not resumed: the next run exports the batch again.
             self.forget(ledger, tick, &batch.key).await?;
@@ -83,7 +85,8 @@ impl Runner {
             task_id: task.task_id.clone(),
         });
 
-        let transferred = match self.transfer(job, &dest, batch, &task, &me).await {
+        let transfer = self.transfer(job, &dest, batch, &task, &me);
+        let transferred = match self.unless_draining(transfer).await? {
             Ok(t) => t,
             Err(e @ TransferError::Gone) => {
                 // Stream deleted the file (60 days): export the batch again next run.
@@ -197,6 +200,9 @@ impl Runner {
             });
         }
 
+        if self.is_draining() {
+            return Err(E::Interrupted);
+        }
         let task_id = match batch.kind {
             ExportKind::Channels => {
                 let cids: Vec<_> = batch.members.iter().map(|c| parse_cid(c)).collect();

@@ -76,6 +76,10 @@ pub struct Runner {
     failures: recovery::Failures,
     reporter: Arc<dyn Reporter>,
     options: RunnerOptions,
+    /// Cancelled when shutdown begins: no new tick and no new export starts; polls and
+    /// transfers stop (their tasks are recorded), while a create in flight is let through to
+    /// its ledger record, so nothing Stream started is forgotten.
+    drain: CancellationToken,
     /// Cancelled on shutdown once the grace period is over: runs stop where they are
     /// (their tasks are already recorded) and free their leases.
     cancel: CancellationToken,
@@ -124,6 +128,7 @@ impl Runner {
             failures: recovery::Failures::default(),
             reporter,
             options,
+            drain: CancellationToken::new(),
             cancel: CancellationToken::new(),
         })
     }
@@ -142,7 +147,27 @@ impl Runner {
     /// Stops every run at its next step: what was started stays recorded for the next run,
     /// leases are released.
     pub fn interrupt(&self) {
+        self.drain.cancel();
         self.cancel.cancel();
+    }
+
+    /// Stops every run at its next recorded point: nothing new starts, a create in flight
+    /// reaches its ledger record, polls and transfers stop; claims and leases are released.
+    /// [`Runner::interrupt`] is the hard stop for runs that do not get there in time.
+    pub fn drain(&self) {
+        self.drain.cancel();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.drain.is_cancelled()
+    }
+
+    /// `step`, unless a drain comes first: a step whose progress the ledger already holds.
+    async fn unless_draining<T>(&self, step: impl Future<Output = T>) -> Result<T, RunError> {
+        tokio::select! {
+            out = step => Ok(out),
+            () = self.drain.cancelled() => Err(RunError::Interrupted),
+        }
     }
 
     pub fn clock(&self) -> &SharedClock {

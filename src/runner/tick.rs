@@ -83,6 +83,11 @@ impl Runner {
         };
         let mut outcomes = Vec::new();
         for tick in due_ticks(job, last_tick, self.clock.now()) {
+            if self.is_draining() {
+                // Shutdown came first: say that this tick did not run.
+                outcomes.push((tick, TickOutcome::Interrupted));
+                break;
+            }
             let outcome = self.run_tick(job, tick).await;
             let go_on = outcome.lets_later_ticks_run();
             outcomes.push((tick, outcome));
@@ -169,7 +174,9 @@ impl Runner {
         let state = if spans.is_empty() {
             state
         } else {
-            let channels = resolve_channels(&self.client, job).await?;
+            let channels = self
+                .unless_draining(resolve_channels(&self.client, job))
+                .await??;
             let added: Vec<OpenWindow> = spans
                 .into_iter()
                 .map(|s| OpenWindow {
@@ -219,6 +226,7 @@ impl Runner {
         let mut archives = 0u32;
         let mut bytes_stored = 0u64;
         let mut errors = Vec::new();
+        let mut interrupted = false;
         for (batch, span, result) in results {
             match result {
                 Ok(BatchDone::Archived { bytes_stored: b }) => {
@@ -227,6 +235,8 @@ impl Runner {
                 }
                 Ok(BatchDone::AlreadyArchived) => {}
                 Err(e @ E::LostClaim { .. }) => return Err(e),
+                // Its task stays recorded; the tick is handed back below, not failed.
+                Err(E::Interrupted) => interrupted = true,
                 Err(e) => {
                     let error = e.to_string();
                     span.in_scope(|| {
@@ -240,6 +250,9 @@ impl Runner {
             }
         }
 
+        if interrupted {
+            return Err(E::Interrupted);
+        }
         let now = self.clock.now();
         let error = (!errors.is_empty()).then(|| summarize(&errors));
         if error.is_none() {
