@@ -14,5 +14,6 @@ pub mod plan;
 pub mod runner;
 pub mod schedule;
 pub mod state;
+pub mod store;
 pub mod suggest;
 pub mod telemetry;

@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use chatvault::api::{ClientConfig, StreamClient};
 use chatvault::archive::manifest::Manifest;
-use chatvault::archive::store::{self, StoreOptions};
-use chatvault::archive::store_url::StoreUrl;
 use chatvault::clock::SharedClock;
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::runner::daemon::{self, Control, DaemonOptions};
 use chatvault::runner::{LogReporter, Runner, RunnerOptions};
 use chatvault::state::Ledger;
+use chatvault::store::url::StoreUrl;
+use chatvault::store::{self, StoreOptions};
 use chatvault_emulator::{
     ClockMode, DataSpec, Emulator, EmulatorConfig, Endpoint, GroundTruthOptions,
 };

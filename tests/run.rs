@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use chatvault::api::{ClientConfig, StreamClient};
 use chatvault::archive::manifest::{MANIFEST_SUFFIX, Manifest};
-use chatvault::archive::store::Store;
-use chatvault::archive::store_url::StoreUrl;
 use chatvault::config::job::{Compression, Job};
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::runner::due::due_ticks;
 use chatvault::runner::{Event, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
 use chatvault::state::{Claim, InFlight, JobState};
+use chatvault::store::Store;
+use chatvault::store::url::StoreUrl;
 use chatvault_emulator::{Emulator, EmulatorClock, EmulatorConfig, Endpoint, TaskInfo, TaskKind};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use emulated::EmuClock;

@@ -17,8 +17,8 @@ mod servers;
 use std::process::Stdio;
 use std::time::Duration;
 
-use chatvault::archive::store;
-use chatvault::archive::store_url::StoreUrl;
+use chatvault::store;
+use chatvault::store::url::StoreUrl;
 use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint};
 use futures::TryStreamExt as _;
 use object_store::{ObjectMeta, ObjectStore as _, ObjectStoreExt as _};

@@ -10,13 +10,13 @@ mod servers;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatvault::archive::store::{self, Store, StoreOptions};
-use chatvault::archive::store_url::StoreUrl;
 use chatvault::clock::{ManualClock, SharedClock};
 use chatvault::state::record::HISTORY_LIMIT;
 use chatvault::state::{
     ExportKind, InFlight, JobState, Leases, Ledger, Outcome, StateError, Versioned,
 };
+use chatvault::store::url::StoreUrl;
+use chatvault::store::{self, Store, StoreOptions};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;

@@ -11,11 +11,11 @@ mod servers;
 use std::io::Read as _;
 
 use chatvault::archive::manifest::{self, FORMAT, Manifest, ManifestError};
-use chatvault::archive::store::{self, Store, StoreOptions};
-use chatvault::archive::store_url::StoreUrl;
 use chatvault::archive::transfer::{Target, TransferError, transfer};
 use chatvault::archive::verify::verify;
 use chatvault::config::job::Compression;
+use chatvault::store::url::StoreUrl;
+use chatvault::store::{self, Store, StoreOptions};
 use chatvault_emulator::{Emulator, EmulatorConfig};
 use chrono::{TimeDelta, Utc};
 use object_store::ObjectStoreExt;

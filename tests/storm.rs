@@ -54,14 +54,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chatvault::api::{ClientConfig, StreamClient};
-use chatvault::archive::store::{self, StoreOptions};
-use chatvault::archive::store_url::StoreUrl;
 use chatvault::clock::SharedClock;
 use chatvault::config::job::{Compression, Job};
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::runner::daemon::{self, Control, DaemonOptions};
 use chatvault::runner::{Event, Reporter, Runner, RunnerOptions, TickOutcome};
 use chatvault::state::Ledger;
+use chatvault::store::url::StoreUrl;
+use chatvault::store::{self, StoreOptions};
 use chatvault_emulator::{
     ClockMode, DataSpec, Emulator, EmulatorConfig, Endpoint, TaskKind, TaskStatus,
 };

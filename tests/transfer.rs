@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use chatvault::archive::store::{self, Store, StoreOptions};
-use chatvault::archive::store_url::StoreUrl;
 use chatvault::archive::transfer::{Target, TransferError, transfer, transfer_with_retries};
 use chatvault::config::job::Compression;
+use chatvault::store::url::StoreUrl;
+use chatvault::store::{self, Store, StoreOptions};
 use chatvault_emulator::{DataSpec, EmulatorConfig};
 use chrono::TimeDelta;
 use emulated::{download, finished_export, link};

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use chatvault::archive::manifest::{self, FORMAT, Manifest};
-use chatvault::archive::store::{self, Store, StoreOptions};
-use chatvault::archive::store_url::StoreUrl;
 use chatvault::archive::transfer::hex;
+use chatvault::store::url::StoreUrl;
+use chatvault::store::{self, Store, StoreOptions};
 use chrono::{TimeZone, Utc};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};

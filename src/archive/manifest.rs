@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::store::Store;
+use crate::store::Store;
+use crate::store::json::{self, JsonError};
 
 /// Manifests sit beside their archive: `<archive key>` + this.
 pub const MANIFEST_SUFFIX: &str = ".manifest.json";
@@ -79,26 +79,13 @@ pub enum ManifestError {
 /// Commits an archive by writing its manifest, only if none exists yet.
 pub async fn write(store: &Store, manifest: &Manifest) -> Result<(), ManifestError> {
     let key = manifest_key(&manifest.key);
-    let body = serde_json::to_vec_pretty(manifest).map_err(|source| ManifestError::Invalid {
-        key: key.clone(),
-        source,
-    })?;
-    let options = PutOptions {
-        mode: PutMode::Create,
-        ..PutOptions::default()
-    };
-    match store
-        .object_store()
-        .put_opts(
-            &ObjectPath::from(key.as_str()),
-            PutPayload::from(body),
-            options,
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. }) => Err(ManifestError::Exists { key }),
-        Err(source) => Err(ManifestError::Write { key, source }),
+    match json::create(store, &ObjectPath::from(key.as_str()), manifest).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ManifestError::Exists { key }),
+        Err(JsonError::Store(source)) => Err(ManifestError::Write { key, source }),
+        Err(JsonError::Encode(source) | JsonError::Decode(source)) => {
+            Err(ManifestError::Invalid { key, source })
+        }
     }
 }
 
@@ -110,19 +97,12 @@ pub async fn read(store: &Store, archive_key: &str) -> Result<Option<Manifest>, 
 
 /// The manifest stored at `key` (a manifest key, not an archive key).
 pub async fn read_at(store: &Store, key: &str) -> Result<Option<Manifest>, ManifestError> {
-    let bytes = match store.object_store().get(&ObjectPath::from(key)).await {
-        Ok(got) => got.bytes().await,
-        Err(object_store::Error::NotFound { .. }) => return Ok(None),
-        Err(e) => Err(e),
+    let key = key.to_owned();
+    match json::read(store, &ObjectPath::from(key.as_str())).await {
+        Ok(found) => Ok(found),
+        Err(JsonError::Store(source)) => Err(ManifestError::Read { key, source }),
+        Err(JsonError::Encode(source) | JsonError::Decode(source)) => {
+            Err(ManifestError::Invalid { key, source })
+        }
     }
-    .map_err(|source| ManifestError::Read {
-        key: key.to_owned(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|source| ManifestError::Invalid {
-            key: key.to_owned(),
-            source,
-        })
 }

@@ -31,9 +31,9 @@ use tokio::task::JoinSet;
 use tokio_util::io::StreamReader;
 use tracing::Instrument as _;
 
-use super::store::{SignedPut, Store};
 use crate::api::ApiError;
 use crate::config::job::Compression;
+use crate::store::{SignedPut, Store};
 
 /// The first parts are this large; S3 wants at least 5 MiB for every part but the last.
 const FIRST_PART: usize = 8 * 1024 * 1024;

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::manifest::{self, MANIFEST_SUFFIX, Manifest, ManifestError};
-use super::store::Store;
 use super::transfer::hex;
+use crate::store::Store;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {

@@ -16,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 use super::progress::Bars;
 use super::{World, exit, listen, logging, output, pick_jobs, runtime};
 use crate::api::{ClientConfig, StreamClient};
-use crate::archive::store;
 use crate::cli::{LogFormat, RunArgs};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::job::{Job, JobSet, SecretSource};
@@ -27,6 +26,7 @@ use crate::runner::daemon::{self, Control, DaemonOptions};
 use crate::runner::due::next_tick;
 use crate::runner::{Fanout, LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
 use crate::state::InFlight;
+use crate::store;
 use crate::telemetry::{Changed, Health, Metrics};
 
 /// Set to a phase name, a run freezes there (for crash tests).

@@ -7,13 +7,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{World, exit, load_jobs, logging, output, pick_jobs, runtime};
-use crate::archive::store;
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::job::Job;
 use crate::diagnostics::{Format, Summary, render};
 use crate::runner::due::{due_ticks, next_tick};
 use crate::runner::windows::kind_name;
 use crate::state::{JobState, Ledger};
+use crate::store;
 
 #[derive(Debug, Serialize)]
 struct JobStatus {

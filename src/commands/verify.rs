@@ -4,11 +4,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::{World, exit, load_jobs, output, runtime};
-use crate::archive::store::{self, StoreOptions};
-use crate::archive::store_url::StoreUrl;
 use crate::archive::verify::{Report, verify};
 use crate::cli::{PlanFormat, VerifyArgs};
 use crate::diagnostics::{Format, Summary, render};
+use crate::store::url::StoreUrl;
+use crate::store::{self, StoreOptions};
 
 pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let (url, options) = match (&args.job, &args.url) {

@@ -8,9 +8,9 @@ use chrono_tz::Tz;
 
 pub use super::model::{CatchUp, Compression, ExportVersion, NotifyEvent, Overlap, WebhookFormat};
 use crate::archive::key::KeyTemplate;
-use crate::archive::store::StoreOptions;
-use crate::archive::store_url::StoreUrl;
 use crate::schedule::Schedule;
+use crate::store::StoreOptions;
+use crate::store::url::StoreUrl;
 
 /// Stream keeps a finished export file this long.
 pub const STREAM_RETENTION: TimeDelta = TimeDelta::days(60);

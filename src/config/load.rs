@@ -18,8 +18,8 @@ use super::schema::{Document, check};
 use super::tree::{FieldPath, Node, Seg, Value};
 use super::validate::{Ctx, Defaults, Substitutions, compile_job, compile_settings};
 use super::{toml, yaml};
-use crate::archive::store_url::StoreUrl;
 use crate::diagnostics::{Diagnostics, FileSink};
+use crate::store::url::StoreUrl;
 
 /// Larger than any real job file; a larger one is a mistake, not a job.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

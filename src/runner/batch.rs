@@ -16,10 +16,10 @@ use super::{RunError as E, Runner};
 use crate::api::wire::TaskState;
 use crate::api::{ApiError, ChannelsExport, TaskKind};
 use crate::archive::manifest::{self, FORMAT, Manifest};
-use crate::archive::store::Store;
 use crate::archive::transfer::{Target, TransferError, Transferred, transfer_with_retries};
 use crate::config::job::{ExportVersion, Job};
 use crate::state::{ExportKind, InFlight, Ledger};
+use crate::store::Store;
 
 pub enum BatchDone {
     Archived { bytes_stored: u64 },

@@ -4,9 +4,9 @@ use thiserror::Error;
 
 use crate::api::ApiError;
 use crate::archive::manifest::ManifestError;
-use crate::archive::store::StoreError;
 use crate::archive::transfer::TransferError;
 use crate::state::StateError;
+use crate::store::StoreError;
 
 #[derive(Debug, Error)]
 #[non_exhaustive]

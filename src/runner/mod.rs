@@ -26,11 +26,11 @@ pub use pause::Phase;
 pub use tick::TickOutcome;
 
 use crate::api::StreamClient;
-use crate::archive::store::{self, Store, StoreOptions};
-use crate::archive::store_url::StoreUrl;
 use crate::clock::SharedClock;
 use crate::config::job::Job;
 use crate::state::{Leases, Ledger};
+use crate::store::url::StoreUrl;
+use crate::store::{self, Store, StoreOptions};
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {

@@ -1,21 +1,19 @@
 //! The three store operations state is built on: a create-only write of one whole JSON
-//! document, a read that turns bad bytes into [`StateError::Corrupt`], and a listing of
-//! numbered records.
-//!
-//! Why no record is ever torn: each is one `put` of a complete document. Object stores never
-//! show a partial object, and `LocalFileSystem` writes a `PutMode::Create` put to a staging
-//! file and publishes it with a hard link (which fails if the name exists), so readers see
-//! either nothing or everything. Staging files end in `#<digits>` and are left out of listings.
+//! document that recognises its own retried write, a read that turns bad bytes into
+//! [`StateError::Corrupt`], and a listing of numbered records. The documents themselves go
+//! through [`crate::store::json`], which says why none is ever torn. `LocalFileSystem`'s
+//! staging files end in `#<digits>` and are left out of listings.
 
 use futures::TryStreamExt;
+use object_store::ObjectMeta;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::StateError;
 use super::keys::parse_numbered;
-use crate::archive::store::Store;
+use crate::store::Store;
+use crate::store::json::{self, JsonError};
 
 /// A record that carries a random nonce, so a writer can recognise its own write.
 pub trait Nonced {
@@ -40,34 +38,19 @@ pub async fn create_once<T>(store: &Store, key: &Path, record: &T) -> Result<Cre
 where
     T: Serialize + DeserializeOwned + Nonced,
 {
-    let body = serde_json::to_vec_pretty(record).map_err(|e| StateError::Corrupt {
-        key: key.to_string(),
-        reason: format!("cannot be encoded: {e}"),
-    })?;
-    let options = PutOptions {
-        mode: PutMode::Create,
-        ..PutOptions::default()
-    };
-    match store
-        .object_store()
-        .put_opts(key, PutPayload::from(body), options)
+    if json::create(store, key, record)
         .await
+        .map_err(|e| state_error(key, e))?
     {
-        Ok(_) => Ok(Created::Written),
-        Err(object_store::Error::AlreadyExists { .. }) => {
-            // A record there that cannot be read is not ours (ours is valid): a conflict, and
-            // the next load reports the corruption.
-            match read_json::<T>(store, key).await {
-                Ok(Some(found)) if found.nonce() == record.nonce() => Ok(Created::Written),
-                Ok(found) => Ok(Created::Taken(found)),
-                Err(StateError::Corrupt { .. }) => Ok(Created::Taken(None)),
-                Err(e) => Err(e),
-            }
-        }
-        Err(source) => Err(StateError::Store {
-            key: key.to_string(),
-            source,
-        }),
+        return Ok(Created::Written);
+    }
+    // A record there that cannot be read is not ours (ours is valid): a conflict, and the
+    // next load reports the corruption.
+    match read_json::<T>(store, key).await {
+        Ok(Some(found)) if found.nonce() == record.nonce() => Ok(Created::Written),
+        Ok(found) => Ok(Created::Taken(found)),
+        Err(StateError::Corrupt { .. }) => Ok(Created::Taken(None)),
+        Err(e) => Err(e),
     }
 }
 
@@ -76,21 +59,24 @@ pub async fn read_json<T: DeserializeOwned>(
     store: &Store,
     key: &Path,
 ) -> Result<Option<T>, StateError> {
-    let store_error = |source| StateError::Store {
-        key: key.to_string(),
-        source,
-    };
-    let bytes = match store.object_store().get(key).await {
-        Ok(got) => got.bytes().await.map_err(store_error)?,
-        Err(object_store::Error::NotFound { .. }) => return Ok(None),
-        Err(source) => return Err(store_error(source)),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| StateError::Corrupt {
-            key: key.to_string(),
+    json::read(store, key)
+        .await
+        .map_err(|e| state_error(key, e))
+}
+
+fn state_error(key: &Path, error: JsonError) -> StateError {
+    let key = key.to_string();
+    match error {
+        JsonError::Encode(e) => StateError::Corrupt {
+            key,
+            reason: format!("cannot be encoded: {e}"),
+        },
+        JsonError::Decode(e) => StateError::Corrupt {
+            key,
             reason: format!("not a valid record: {e}"),
-        })
+        },
+        JsonError::Store(source) => StateError::Store { key, source },
+    }
 }
 
 /// The numbered records directly in `dir` (other objects there are ignored), unordered. With

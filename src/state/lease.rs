@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use super::error::StateError;
 use super::io::{Created, Nonced, create_once, list_numbered, nonce, read_json};
 use super::keys::{ATTEMPT_WIDTH, check_job, lease_dir, lease_key};
-use crate::archive::store::Store;
 use crate::clock::SharedClock;
+use crate::store::Store;
 
 /// The lease record layout; bumped on incompatible changes.
 pub const FORMAT: u32 = 1;

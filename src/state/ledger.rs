@@ -33,8 +33,8 @@ use super::error::StateError;
 use super::io::{Created, create_once, list_numbered, nonce, read_json};
 use super::keys::{SEQ_WIDTH, check_job, ledger_dir, ledger_key};
 use super::record::{FORMAT, JobState, LedgerRecord};
-use crate::archive::store::Store;
 use crate::clock::{SharedClock, SystemClock};
+use crate::store::Store;
 
 /// Records kept by pruning by default: a little history to inspect by hand.
 pub const DEFAULT_KEEP: usize = 20;

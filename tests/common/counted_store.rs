@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use chatvault::archive::store::Store;
+use chatvault::store::Store;
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;

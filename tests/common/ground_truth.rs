@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read as _;
 
 use chatvault::archive::manifest::{MANIFEST_SUFFIX, Manifest};
-use chatvault::archive::store::Store;
 use chatvault::config::job::{Compression, Job};
+use chatvault::store::Store;
 use chatvault_emulator::{Emulator, GroundTruthOptions};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt as _, TryStreamExt as _};

@@ -35,11 +35,7 @@ pub struct S3Server {
 impl S3Server {
     /// chatvault's options for this server: its region and keys, signing with `secret`, reached
     /// at `endpoint` (its own, or a proxy in front of it).
-    pub fn options_via(
-        &self,
-        endpoint: &str,
-        secret: &str,
-    ) -> chatvault::archive::store::StoreOptions {
+    pub fn options_via(&self, endpoint: &str, secret: &str) -> chatvault::store::StoreOptions {
         [
             ("aws_endpoint", endpoint),
             ("aws_allow_http", "true"),
@@ -53,7 +49,7 @@ impl S3Server {
     }
 
     /// chatvault's options for this server, as it is.
-    pub fn options(&self) -> chatvault::archive::store::StoreOptions {
+    pub fn options(&self) -> chatvault::store::StoreOptions {
         self.options_via(&self.endpoint, &self.secret_key)
     }
 }

@@ -8,8 +8,6 @@ use chrono::TimeDelta;
 use super::Ctx;
 use super::settings::{Defaults, key_template, merge_export, store_options, store_url, timezone};
 use crate::archive::key::KeyTemplate;
-use crate::archive::store::StoreOptions;
-use crate::archive::store_url::StoreUrl;
 use crate::config::job::{
     ChannelFilter, ChannelSet, Cid, Destination, ExportOptions, Job, Retention, STREAM_RETENTION,
     Window,
@@ -17,6 +15,8 @@ use crate::config::job::{
 use crate::config::model::{ChannelSelector, JobFile, WindowMode, WindowSpec};
 use crate::config::tree::FieldPath;
 use crate::schedule::Schedule;
+use crate::store::StoreOptions;
+use crate::store::url::StoreUrl;
 
 pub const DEFAULT_KEY: &str =
     "{job}/{window_start:%Y/%m/%d}/{window_start:%H%M%S}-{kind}-{batch}.{ext}";

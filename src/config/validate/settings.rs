@@ -8,13 +8,13 @@ use super::Ctx;
 use std::collections::BTreeMap;
 
 use crate::archive::key::KeyTemplate;
-use crate::archive::store::{StoreOptions, check_option};
-use crate::archive::store_url::StoreUrl;
 use crate::config::interpolate::Env;
 use crate::config::job::{ApiSettings, Compression, Notify, SecretSource, Settings};
 use crate::config::model::{ConfigFile, ExportSpec};
 use crate::config::tree::FieldPath;
 use crate::schedule::parse_timezone;
+use crate::store::url::StoreUrl;
+use crate::store::{StoreOptions, check_option};
 
 pub const DEFAULT_BASE_URL: &str = "https://chat.stream-io-api.com";
 pub const DEFAULT_STATE_URL: &str = "file://.chatvault/state";

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::url::Url;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::client::ClientConfigKey;
@@ -20,9 +21,11 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::signer::Signer;
 use thiserror::Error;
-use url::Url;
 
-use super::store_url::StoreUrl;
+use self::url::StoreUrl;
+
+pub mod json;
+pub mod url;
 
 /// Options as written under `options:`. Values may be credentials, so `Debug` shows names only.
 #[derive(Clone, Default, PartialEq, Eq)]
