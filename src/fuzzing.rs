@@ -16,8 +16,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::api::wire::{ErrorBody, QueryChannelsResponse, TaskCreated, TaskStatus};
 use crate::api::{ApiError, Endpoint, Limiter, Quota, decode_answer, retry_after};
-use crate::archive::key::{KeyContext, KeyTemplate, KeyTemplateError, MAX_KEY_BYTES};
 use crate::clock::{Clock, ManualClock};
+use crate::config::key::{KeyContext, KeyTemplate, KeyTemplateError, MAX_KEY_BYTES};
 use crate::config::{LoadOptions, Loaded, MissingVars, load_config_text, load_job_text};
 use crate::schedule::{Schedule, parse_timezone};
 
@@ -60,19 +60,19 @@ pub fn job_file(data: &[u8]) {
                 config: None,
                 env: &env,
                 missing_vars,
-                now: now(),
             };
             let file = Path::new(name);
-            let loaded = load_job_text(file, data, &opts);
+            let mut loaded = load_job_text(file, data, &opts);
+            crate::plan::check(&mut loaded, now());
             check_loaded(file, data, &loaded);
-            if let Some(set) = &loaded.set {
+            if !loaded.diagnostics.has_errors() {
                 assert_eq!(
-                    set.jobs.len() + loaded.blocked.len(),
+                    loaded.jobs.len() + loaded.blocked.len(),
                     1,
                     "one file, one job"
                 );
-                for job in &set.jobs {
-                    check_job(job);
+                for compiled in &loaded.jobs {
+                    check_job(&compiled.job);
                 }
             }
             if missing_vars == MissingVars::Warn {
@@ -85,11 +85,6 @@ pub fn job_file(data: &[u8]) {
 fn check_loaded(file: &Path, data: &[u8], loaded: &Loaded) {
     let text = String::from_utf8_lossy(data);
     let shape = TextShape::of(&text);
-    assert_eq!(
-        loaded.set.is_some(),
-        !loaded.diagnostics.has_errors(),
-        "a set exactly when there is no error"
-    );
     for d in loaded.diagnostics.iter() {
         assert_eq!(d.file, file, "{d:?}");
         assert!(!d.message.trim().is_empty(), "{d:?}");
@@ -155,7 +150,7 @@ fn check_job(job: &crate::config::Job) {
     }
 }
 
-/// The key rules of `archive::key`, checked independently.
+/// The key rules of `config::key`, checked independently.
 fn assert_safe_key(key: &str) {
     assert!(!key.is_empty(), "empty key");
     assert!(key.len() <= MAX_KEY_BYTES, "key of {} bytes", key.len());

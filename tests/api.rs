@@ -323,7 +323,7 @@ async fn two_thousand_channels_go_out_in_80_requests_without_a_single_429() {
     let channels = cids(&emu, 2000);
     assert_eq!(channels.len(), 2000);
     let started = emu.clock().now();
-    for batch in channels.chunks(chatvault::api::MAX_BATCH) {
+    for batch in channels.chunks(chatvault::config::job::MAX_BATCH) {
         client
             .export_channels(&export(batch))
             .await

@@ -114,14 +114,13 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
         config: None,
         env: &env,
         missing_vars: MissingVars::Error,
-        now: start(),
     });
     assert!(
         !loaded.diagnostics.has_errors(),
         "{:?}",
         loaded.diagnostics.iter().collect::<Vec<_>>()
     );
-    let set = loaded.set.expect("valid jobs");
+    let set = loaded.into_set().expect("valid jobs");
     let state_url = set.settings.state.clone();
     let state_options = set.settings.state_options.clone();
 

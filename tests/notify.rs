@@ -180,11 +180,11 @@ fn project(emu: &Emulator, receiver: &Receiver, name: &str) -> (tempfile::TempDi
         config: Some(dir.path().join("chatvault.yaml")),
         env: &env,
         missing_vars: MissingVars::Error,
-        now: start_time(),
     });
+    let problems = format!("{:?}", loaded.diagnostics);
     let set = loaded
-        .set
-        .unwrap_or_else(|| panic!("the job loads: {:?}", loaded.diagnostics));
+        .into_set()
+        .unwrap_or_else(|| panic!("the job loads: {problems}"));
     let [job] = <[Job; 1]>::try_from(set.jobs).expect("one job");
     (dir, job)
 }

@@ -255,16 +255,17 @@ impl Project {
             .join(format!("{}.yaml", spec.name));
         std::fs::write(&file, spec.yaml()).expect("write the job file");
         let env = |_: &str| None::<String>;
-        let loaded = load(&LoadOptions {
+        let mut loaded = load(&LoadOptions {
             paths: vec![file],
             config: Some(self.dir.path().join("chatvault.yaml")),
             env: &env,
             missing_vars: MissingVars::Error,
-            now,
         });
+        chatvault::plan::check(&mut loaded, now);
+        let problems = format!("{:?}", loaded.diagnostics);
         let set = loaded
-            .set
-            .unwrap_or_else(|| panic!("the job file loads: {:?}", loaded.diagnostics));
+            .into_set()
+            .unwrap_or_else(|| panic!("the job file loads: {problems}"));
         let [job] = <[Job; 1]>::try_from(set.jobs).expect("one job");
         assert_eq!(
             job.destination.url,

@@ -502,14 +502,13 @@ fn load_job(
         config: None,
         env: &env,
         missing_vars: MissingVars::Error,
-        now: start(),
     });
     assert!(
         !loaded.diagnostics.has_errors(),
         "{:?}",
         loaded.diagnostics.iter().collect::<Vec<_>>()
     );
-    let set = loaded.set.expect("a valid job");
+    let set = loaded.into_set().expect("a valid job");
     let [job] = <[Job; 1]>::try_from(set.jobs).expect("one job");
     (
         job,

@@ -41,10 +41,8 @@ use wire::{
 };
 
 use crate::clock::SharedClock;
-use crate::config::job::{Cid, ExportOptions};
+use crate::config::job::{Cid, ExportOptions, MAX_BATCH};
 
-/// Stream takes at most this many channels in one export request, and this many user ids.
-pub const MAX_BATCH: usize = 25;
 /// Query-channels pages hold at most this many channels.
 const QUERY_PAGE: usize = 30;
 

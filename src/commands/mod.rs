@@ -20,7 +20,9 @@ use chrono::{DateTime, Utc};
 use crate::cli::{Cli, Command};
 use crate::config::interpolate::Env;
 use crate::config::job::Job;
-use crate::config::{LoadOptions, Loaded, MissingVars, load};
+use crate::config::schema::schemas;
+use crate::config::{Blocked, JobSet, LoadOptions, Loaded, MissingVars, load};
+use crate::diagnostics::{Format, Summary, render};
 
 /// Exit codes users and CI rely on.
 pub mod exit {
@@ -67,6 +69,64 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
+/// What a command asks of the job files.
+struct Wanted<'a> {
+    paths: &'a [PathBuf],
+    config: Option<PathBuf>,
+    /// `--job`: only these (all when empty).
+    jobs: &'a [String],
+    missing_vars: MissingVars,
+    /// The plan's checks try the ticks after this.
+    now: DateTime<Utc>,
+    /// Print warnings too, not only errors.
+    warnings: bool,
+}
+
+/// The jobs a command acts on, with the set they come from.
+struct Picked {
+    set: JobSet,
+    jobs: Vec<Job>,
+    blocked: Vec<Blocked>,
+}
+
+/// The job files loaded, then put through the plan's checks: every problem, nothing printed.
+fn load_checked(wanted: &Wanted<'_>, world: &World<'_>) -> Loaded {
+    let mut loaded = load(&LoadOptions {
+        paths: wanted.paths.to_vec(),
+        config: wanted.config.clone(),
+        env: world.env,
+        missing_vars: wanted.missing_vars,
+    });
+    crate::plan::check(&mut loaded, wanted.now);
+    loaded
+}
+
+/// Every command that acts on jobs starts here: load and check the files, print their
+/// problems on stderr, pick the jobs named with --job. `Err` holds the exit code.
+fn load_and_pick(wanted: &Wanted<'_>, world: &World<'_>) -> Result<Picked, u8> {
+    let loaded = load_checked(wanted, world);
+    let shown = if wanted.warnings {
+        !loaded.diagnostics.is_empty()
+    } else {
+        loaded.diagnostics.has_errors()
+    };
+    if shown {
+        let summary = Summary {
+            files: loaded.files,
+            deny_warnings: false,
+            schemas: &schemas(),
+        };
+        output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
+    }
+    let blocked = loaded.blocked.clone();
+    let set = loaded.into_set().ok_or(exit::INVALID)?;
+    let jobs = pick_jobs(&set.jobs, wanted.jobs).map_err(|message| {
+        output::error(&message, Some("`chatvault plan` lists the jobs"));
+        exit::INVALID
+    })?;
+    Ok(Picked { set, jobs, blocked })
+}
+
 /// The jobs named in `--job` (all when none is), or which names match no job.
 fn pick_jobs(jobs: &[Job], names: &[String]) -> Result<Vec<Job>, String> {
     if names.is_empty() {
@@ -85,19 +145,4 @@ fn pick_jobs(jobs: &[Job], names: &[String]) -> Result<Vec<Job>, String> {
         .filter(|j| names.contains(&j.name))
         .cloned()
         .collect())
-}
-
-fn load_jobs(
-    paths: &[PathBuf],
-    config: Option<PathBuf>,
-    world: &World<'_>,
-    now: DateTime<Utc>,
-) -> Loaded {
-    load(&LoadOptions {
-        paths: paths.to_vec(),
-        config,
-        env: world.env,
-        missing_vars: MissingVars::Warn,
-        now,
-    })
 }

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use super::{World, exit, load_jobs, output};
+use super::{Wanted, World, exit, load_and_pick, output};
 use crate::cli::{PlanFormat, PlanOptions};
-use crate::diagnostics::{Format, Summary, render};
+use crate::config::MissingVars;
 use crate::plan::{human, plan};
 
 pub fn run(
@@ -14,18 +14,19 @@ pub fn run(
     world: &World<'_>,
 ) -> u8 {
     let now = opts.now.unwrap_or(world.now);
-    let loaded = load_jobs(paths, config, world, now);
-    if !loaded.diagnostics.is_empty() {
-        let summary = Summary {
-            files: loaded.files,
-            deny_warnings: false,
-        };
-        output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
-    }
-    let Some(set) = loaded.set else {
-        return exit::INVALID;
+    let wanted = Wanted {
+        paths,
+        config,
+        jobs: &[],
+        missing_vars: MissingVars::Warn,
+        now,
+        warnings: true,
     };
-    let plan = plan(&set, &loaded.blocked, now, opts.next);
+    let picked = match load_and_pick(&wanted, world) {
+        Ok(picked) => picked,
+        Err(code) => return code,
+    };
+    let plan = plan(&picked.set, &picked.blocked, now, opts.next);
     match opts.format {
         PlanFormat::Human => output::stdout(&human(&plan)),
         PlanFormat::Json => {

@@ -14,13 +14,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::Bars;
-use super::{World, exit, listen, logging, output, pick_jobs, runtime};
+use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output, runtime};
 use crate::api::{ClientConfig, StreamClient};
 use crate::cli::{LogFormat, RunArgs};
 use crate::clock::{SharedClock, SystemClock};
+use crate::config::MissingVars;
 use crate::config::job::{Job, JobSet, SecretSource};
-use crate::config::{LoadOptions, MissingVars, load};
-use crate::diagnostics::{Format, Summary, render};
 use crate::notify::Notifier;
 use crate::runner::daemon::{self, Control, DaemonOptions};
 use crate::runner::due::next_tick;
@@ -43,15 +42,10 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
     // Asked-for JSON goes to a log collector even from a terminal: no progress bars then.
     let interactive = args.once && log == LogFormat::Human && std::io::stderr().is_terminal();
     logging::init(log, if interactive { "warn" } else { "info" });
-    let Some(set) = load_set(&args.paths.paths, config.clone(), world) else {
-        return exit::INVALID;
-    };
-    let jobs = match pick_jobs(&set.jobs, &args.jobs) {
-        Ok(jobs) => jobs,
-        Err(message) => {
-            output::error(&message, Some("`chatvault plan` lists the jobs"));
-            return exit::INVALID;
-        }
+    let Picked { set, jobs, .. } = match load_and_pick(&wanted(args, config.clone(), world), world)
+    {
+        Ok(picked) => picked,
+        Err(code) => return code,
     };
     let pause_at = match (world.env)(PAUSE_VAR).map(|v| v.parse::<Phase>()) {
         None => None,
@@ -136,37 +130,29 @@ struct Watch {
     notifier: Arc<Notifier>,
 }
 
-/// Loads with unset variables as errors (a run cannot go on without them), printing every
-/// problem; `None` when the files are invalid.
-fn load_set(paths: &[PathBuf], config: Option<PathBuf>, world: &World<'_>) -> Option<JobSet> {
-    let loaded = load(&LoadOptions {
-        paths: paths.to_vec(),
+/// A run cannot go on without unset variables: they are errors, not warnings.
+fn wanted<'a>(args: &'a RunArgs, config: Option<PathBuf>, world: &World<'_>) -> Wanted<'a> {
+    Wanted {
+        paths: &args.paths.paths,
         config,
-        env: world.env,
+        jobs: &args.jobs,
         missing_vars: MissingVars::Error,
         now: world.now,
-    });
-    if !loaded.diagnostics.is_empty() {
-        let summary = Summary {
-            files: loaded.files,
-            deny_warnings: false,
-        };
-        output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
+        warnings: true,
     }
-    loaded.set
 }
 
 /// SIGHUP: the job files read again; `None` (and the problems logged) when the new set is
 /// invalid, so the old one keeps running.
 fn reload(args: &RunArgs, config: Option<PathBuf>, world: &World<'_>) -> Option<Vec<Job>> {
     tracing::info!("SIGHUP: reloading the job files");
-    let Some(set) = load_set(&args.paths.paths, config, world) else {
-        tracing::error!("the job files are invalid (see above); keeping the current jobs");
-        return None;
-    };
-    pick_jobs(&set.jobs, &args.jobs)
-        .inspect_err(|e| tracing::error!(error = %e, "reload refused; keeping the current jobs"))
-        .ok()
+    match load_and_pick(&wanted(args, config, world), world) {
+        Ok(picked) => Some(picked.jobs),
+        Err(_) => {
+            tracing::error!("the job files are invalid (see above); keeping the current jobs");
+            None
+        }
+    }
 }
 
 fn build_runner(

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{World, exit, load_jobs, logging, output, pick_jobs, runtime};
+use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime};
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
+use crate::config::MissingVars;
 use crate::config::job::Job;
-use crate::diagnostics::{Format, Summary, render};
 use crate::runner::due::{due_ticks, next_tick};
 use crate::runner::windows::kind_name;
 use crate::state::{JobState, Ledger};
@@ -58,24 +58,17 @@ impl JobStatus {
 
 pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
     logging::init(log, "warn");
-    let loaded = load_jobs(&args.paths.paths, config, world, world.now);
-    if loaded.diagnostics.has_errors() {
-        let summary = Summary {
-            files: loaded.files,
-            deny_warnings: false,
-        };
-        output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
-        return exit::INVALID;
-    }
-    let Some(set) = loaded.set else {
-        return exit::INVALID;
+    let wanted = Wanted {
+        paths: &args.paths.paths,
+        config,
+        jobs: &args.jobs,
+        missing_vars: MissingVars::Warn,
+        now: world.now,
+        warnings: false,
     };
-    let jobs = match pick_jobs(&set.jobs, &args.jobs) {
-        Ok(jobs) => jobs,
-        Err(message) => {
-            output::error(&message, Some("`chatvault plan` lists the jobs"));
-            return exit::INVALID;
-        }
+    let Picked { set, jobs, .. } = match load_and_pick(&wanted, world) {
+        Ok(picked) => picked,
+        Err(code) => return code,
     };
     let state = match store::open(
         &set.settings.state,

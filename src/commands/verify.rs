@@ -3,33 +3,28 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{World, exit, load_jobs, output, runtime};
+use super::{Wanted, World, exit, load_and_pick, output, runtime};
 use crate::archive::verify::{Report, verify};
 use crate::cli::{PlanFormat, VerifyArgs};
-use crate::diagnostics::{Format, Summary, render};
+use crate::config::MissingVars;
 use crate::store::url::StoreUrl;
 use crate::store::{self, StoreOptions};
 
 pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let (url, options) = match (&args.job, &args.url) {
         (Some(name), _) => {
-            let loaded = load_jobs(&args.paths.paths, config, world, world.now);
-            if loaded.diagnostics.has_errors() {
-                let summary = Summary {
-                    files: loaded.files,
-                    deny_warnings: false,
-                };
-                output::stderr(&render(&loaded.diagnostics, summary, Format::Human));
-                return exit::INVALID;
-            }
-            let Some(job) = loaded
-                .set
-                .and_then(|set| set.jobs.into_iter().find(|j| &j.name == name))
-            else {
-                output::error(
-                    &format!("no job named `{name}`"),
-                    Some("`chatvault plan` lists the jobs; pass their folder as PATH"),
-                );
+            let wanted = Wanted {
+                paths: &args.paths.paths,
+                config,
+                jobs: std::slice::from_ref(name),
+                missing_vars: MissingVars::Warn,
+                now: world.now,
+                warnings: false,
+            };
+            let Some(job) = (match load_and_pick(&wanted, world) {
+                Ok(picked) => picked.jobs.into_iter().next(),
+                Err(code) => return code,
+            }) else {
                 return exit::INVALID;
             };
             (job.destination.url, job.destination.options)

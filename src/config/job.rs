@@ -7,13 +7,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 pub use super::model::{CatchUp, Compression, ExportVersion, NotifyEvent, Overlap, WebhookFormat};
-use crate::archive::key::KeyTemplate;
+use crate::config::key::KeyTemplate;
 use crate::schedule::Schedule;
 use crate::store::StoreOptions;
 use crate::store::url::StoreUrl;
 
 /// Stream keeps a finished export file this long.
 pub const STREAM_RETENTION: TimeDelta = TimeDelta::days(60);
+/// Stream takes at most this many channels in one export request, and this many user ids:
+/// the planner cuts requests at it, the client refuses more.
+pub const MAX_BATCH: usize = 25;
 
 /// Everything a run needs: the global settings and every job.
 #[derive(Debug, Clone)]

@@ -7,7 +7,6 @@ use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::discover::{find_config, job_files, project_dir};
@@ -15,9 +14,9 @@ use super::interpolate::{Env, expand};
 use super::job::{Job, JobSet, Settings};
 use super::model::{ConfigFile, JobFile};
 use super::schema::{Document, check};
-use super::tree::{FieldPath, Node, Seg, Value};
 use super::validate::{Ctx, Defaults, Substitutions, compile_job, compile_settings};
 use super::{toml, yaml};
+use crate::diagnostics::tree::{FieldPath, Node, Seg, Value};
 use crate::diagnostics::{Diagnostics, FileSink};
 use crate::store::url::StoreUrl;
 
@@ -40,8 +39,6 @@ pub struct LoadOptions<'a> {
     pub config: Option<PathBuf>,
     pub env: Env<'a>,
     pub missing_vars: MissingVars,
-    /// Keys are tried out on the ticks following this instant.
-    pub now: DateTime<Utc>,
 }
 
 /// A job that is valid as far as can be told, but depends on variables unset in this run.
@@ -51,14 +48,42 @@ pub struct Blocked {
     pub vars: Vec<String>,
 }
 
+/// A job that compiled without errors, with its document so that later phases (the plan's
+/// probes, the checks across files) can place their problems at the field's line.
+#[derive(Debug)]
+pub struct Compiled {
+    pub job: Job,
+    pub node: Option<Node>,
+}
+
+impl Compiled {
+    /// Reports a problem with this job's field `path` (later phases' entry point).
+    pub fn error(&self, path: &FieldPath, message: String) -> Diagnostics {
+        let mut sink = FileSink::new(&self.job.file, self.node.as_ref());
+        sink.error(path, message);
+        sink.diagnostics
+    }
+}
+
 #[derive(Debug)]
 pub struct Loaded {
-    /// The jobs, when no file has an error.
-    pub set: Option<JobSet>,
+    pub settings: Settings,
+    /// Every job that compiled without errors, in file order.
+    pub jobs: Vec<Compiled>,
     pub diagnostics: Diagnostics,
     /// Job files read (the config not counted).
     pub files: usize,
     pub blocked: Vec<Blocked>,
+}
+
+impl Loaded {
+    /// The jobs, when no file has an error.
+    pub fn into_set(self) -> Option<JobSet> {
+        (!self.diagnostics.has_errors()).then(|| JobSet {
+            settings: self.settings,
+            jobs: self.jobs.into_iter().map(|c| c.job).collect(),
+        })
+    }
 }
 
 pub fn load(opts: &LoadOptions<'_>) -> Loaded {
@@ -117,9 +142,9 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
 
     let outcomes = in_parallel(&files, |file| {
         let parsed = read::<JobFile>(file, parse_file(file), Document::Job, opts);
-        load_job(file, parsed, opts, &defaults, &config_dir)
+        load_job(file, parsed, &defaults, &config_dir)
     });
-    let mut jobs: Vec<(Job, Option<Node>)> = Vec::new();
+    let mut jobs: Vec<Compiled> = Vec::new();
     let mut blocked = Vec::new();
     for outcome in outcomes {
         diagnostics.extend(outcome.diagnostics);
@@ -129,12 +154,9 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
 
     cross_check(&jobs, &mut diagnostics);
     diagnostics.sort();
-    let set = (!diagnostics.has_errors()).then(|| JobSet {
-        settings,
-        jobs: jobs.into_iter().map(|(job, _)| job).collect(),
-    });
     Loaded {
-        set,
+        settings,
+        jobs,
         diagnostics,
         files: files.len(),
         blocked,
@@ -144,19 +166,19 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
 /// One valid job from YAML text (no variables set), for unit tests elsewhere in the crate
 /// that need a real [`Job`] rather than a hand-built one.
 #[cfg(test)]
-pub fn test_job(yaml: &str, now: DateTime<Utc>) -> Job {
+pub fn test_job(yaml: &str) -> Job {
     let env = |_: &str| None;
     let opts = LoadOptions {
         paths: Vec::new(),
         config: None,
         env: &env,
         missing_vars: MissingVars::Warn,
-        now,
     };
     let loaded = load_job_text(Path::new("test.yaml"), yaml.as_bytes(), &opts);
-    match loaded.set {
+    let diagnostics = loaded.diagnostics.clone();
+    match loaded.into_set() {
         Some(mut set) if set.jobs.len() == 1 => set.jobs.remove(0),
-        _ => panic!("not one valid job: {:?}", loaded.diagnostics),
+        _ => panic!("not one valid job: {diagnostics:?}"),
     }
 }
 
@@ -170,15 +192,12 @@ pub fn load_job_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loade
     let (settings, defaults) =
         settings_from(Parsed::empty(), None, &config_dir, opts, &mut diagnostics);
     let parsed = read::<JobFile>(file, parse_bytes(file, bytes), Document::Job, opts);
-    let outcome = load_job(file, parsed, opts, &defaults, &config_dir);
+    let outcome = load_job(file, parsed, &defaults, &config_dir);
     diagnostics.extend(outcome.diagnostics);
     diagnostics.sort();
-    let set = (!diagnostics.has_errors()).then(|| JobSet {
-        settings,
-        jobs: outcome.job.into_iter().map(|(job, _)| job).collect(),
-    });
     Loaded {
-        set,
+        settings,
+        jobs: outcome.job.into_iter().collect(),
         diagnostics,
         files: 1,
         blocked: outcome.blocked.into_iter().collect(),
@@ -193,12 +212,9 @@ pub fn load_config_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Lo
     let parsed = read::<ConfigFile>(file, parse_bytes(file, bytes), Document::Config, opts);
     let (settings, _) = settings_from(parsed, Some(file), &config_dir, opts, &mut diagnostics);
     diagnostics.sort();
-    let set = (!diagnostics.has_errors()).then(|| JobSet {
+    Loaded {
         settings,
         jobs: Vec::new(),
-    });
-    Loaded {
-        set,
         diagnostics,
         files: 0,
         blocked: Vec::new(),
@@ -235,21 +251,17 @@ fn relative_to_cwd(path: PathBuf) -> PathBuf {
         .unwrap_or(path)
 }
 
-/// How many ticks of each job its keys are tried on.
-const KEY_PROBE_TICKS: usize = 24;
-
 /// What one job file came to.
 struct JobOutcome {
     diagnostics: Diagnostics,
-    job: Option<(Job, Option<Node>)>,
+    job: Option<Compiled>,
     blocked: Option<Blocked>,
 }
 
-/// Everything that can be known about one job file on its own, its keys included.
+/// Everything that can be known about one job file on its own, short of planning it.
 fn load_job(
     file: &Path,
     parsed: Parsed<JobFile>,
-    opts: &LoadOptions<'_>,
     defaults: &Defaults,
     config_dir: &Path,
 ) -> JobOutcome {
@@ -276,15 +288,10 @@ fn load_job(
                 });
             }
             Some(job) => {
-                if let Some(problem) = crate::plan::window_problem(&job, opts.now, KEY_PROBE_TICKS)
-                {
-                    sink.error(&FieldPath::root().key("window").key("max"), problem);
-                } else if let Some(problem) =
-                    crate::plan::key_problem(&job, opts.now, KEY_PROBE_TICKS)
-                {
-                    sink.error(&FieldPath::root().key("destination").key("key"), problem);
-                }
-                outcome.job = Some((job, parsed.node.clone()));
+                outcome.job = Some(Compiled {
+                    job,
+                    node: parsed.node.clone(),
+                });
             }
             None => {
                 outcome.blocked = Some(Blocked {
@@ -299,8 +306,9 @@ fn load_job(
 }
 
 /// `f` over every item on all cores, results in the items' order. Job files are independent
-/// until the cross-file checks, and validating thousands of them is CI's critical path.
-fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// until the cross-file checks, and validating thousands of them is CI's critical path (the
+/// plan's checks run through it too).
+pub fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
@@ -320,19 +328,19 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 
 /// Rules that need every job at once: unique names, and keys that cannot collide between
 /// jobs writing to the same destination.
-fn cross_check(jobs: &[(Job, Option<Node>)], diagnostics: &mut Diagnostics) {
+fn cross_check(jobs: &[Compiled], diagnostics: &mut Diagnostics) {
     let key_path = FieldPath::root().key("destination").key("key");
     let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (job, _)) in jobs.iter().enumerate() {
+    for (i, Compiled { job, .. }) in jobs.iter().enumerate() {
         by_name.entry(job.name.as_str()).or_default().push(i);
     }
     for same in by_name.values().filter(|v| v.len() > 1) {
         for &i in same {
-            let (job, node) = &jobs[i];
+            let Compiled { job, node } = &jobs[i];
             let others = same
                 .iter()
                 .filter(|&&j| j != i)
-                .map(|&j| jobs[j].0.file.display().to_string())
+                .map(|&j| jobs[j].job.file.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut sink = FileSink::new(&job.file, node.as_ref());
@@ -348,7 +356,7 @@ fn cross_check(jobs: &[(Job, Option<Node>)], diagnostics: &mut Diagnostics) {
     }
 
     let mut by_destination: HashMap<&StoreUrl, Vec<usize>> = HashMap::new();
-    for (i, (job, _)) in jobs.iter().enumerate() {
+    for (i, Compiled { job, .. }) in jobs.iter().enumerate() {
         by_destination
             .entry(&job.destination.url)
             .or_default()
@@ -356,14 +364,14 @@ fn cross_check(jobs: &[(Job, Option<Node>)], diagnostics: &mut Diagnostics) {
     }
     for same in by_destination.values().filter(|v| v.len() > 1) {
         for &i in same {
-            let (job, node) = &jobs[i];
+            let Compiled { job, node } = &jobs[i];
             if job.destination.key.is_job_scoped() {
                 continue;
             }
             let names = same
                 .iter()
                 .filter(|&&j| j != i)
-                .map(|&j| format!("`{}` ({})", jobs[j].0.name, jobs[j].0.file.display()))
+                .map(|&j| format!("`{}` ({})", jobs[j].job.name, jobs[j].job.file.display()))
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut sink = FileSink::new(&job.file, node.as_ref());
@@ -539,7 +547,7 @@ fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Node, Diagnostics> {
         Ok(t) => t,
         Err(e) => {
             let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or("");
-            let pos = super::tree::LineIndex::new(valid).pos(valid.len());
+            let pos = crate::diagnostics::tree::LineIndex::new(valid).pos(valid.len());
             sink.error_at(
                 Some(pos),
                 "not UTF-8 text (is this a binary file?): job files are YAML or TOML",
@@ -669,7 +677,6 @@ mod tests {
             config: None,
             env,
             missing_vars: MissingVars::Warn,
-            now: DateTime::from_timestamp(1_774_699_200, 0).expect("time"),
         }
     }
 
@@ -678,13 +685,13 @@ mod tests {
         let env = |_: &str| None;
         let yaml = "schedule: \"@daily\"\nusers: [alice]\n";
         let loaded = load_job_text(Path::new("jobs/a.yaml"), yaml.as_bytes(), &opts(&env));
-        let set = loaded.set.expect("valid");
+        let set = loaded.into_set().expect("valid");
         assert_eq!(set.jobs.len(), 1);
         assert_eq!(set.jobs[0].name, "a");
 
         let toml = "schedule = \"@daily\"\nusers = [\"alice\"]\nbogus = 1\n";
         let loaded = load_job_text(Path::new("b.toml"), toml.as_bytes(), &opts(&env));
-        assert!(loaded.set.is_none());
+        assert!(loaded.diagnostics.has_errors());
         let d = loaded.diagnostics.iter().next().expect("a diagnostic");
         assert_eq!(
             (d.file.as_path(), d.pos.map(|p| p.line)),
@@ -713,30 +720,14 @@ mod tests {
     }
 
     #[test]
-    fn a_max_cutting_a_window_into_millions_of_requests_is_refused() {
-        // A job_file fuzz input: 26 years cut into 1s pieces hung the key checks and plans.
-        let env = |_: &str| None;
-        let text = "schedule: \"@daily\"\nusers: [a]\nwindow:\n  mode: fixed\n  \
-                    since: 2000-01-01T00:00:00Z\n  until: 2026-01-01T00:00:00Z\n  max: 1s\n";
-        let loaded = load_job_text(Path::new("a.yaml"), text.as_bytes(), &opts(&env));
-        let d = loaded.diagnostics.iter().next().expect("a diagnostic");
-        assert_eq!(d.path.to_string(), "window.max");
-        assert_eq!(d.pos.map(|p| p.line), Some(7));
-        assert!(d.message.contains("820540800 pieces"), "{}", d.message);
-        let fine = text.replace("max: 1s", "max: 30d");
-        let loaded = load_job_text(Path::new("a.yaml"), fine.as_bytes(), &opts(&env));
-        assert!(loaded.set.is_some(), "{:?}", loaded.diagnostics);
-    }
-
-    #[test]
     fn config_text_is_checked_on_its_own() {
         let env = |name: &str| (name == "KEY").then(|| "k".to_owned());
         let text = "api:\n  key: ${KEY}\n  base_url: ftp://nowhere\n";
         let loaded = load_config_text(Path::new("chatvault.yaml"), text.as_bytes(), &opts(&env));
-        assert!(loaded.set.is_none());
+        assert!(loaded.diagnostics.has_errors());
         let d = loaded.diagnostics.iter().next().expect("a diagnostic");
         assert_eq!(d.pos.map(|p| p.line), Some(3), "{d:?}");
         let loaded = load_config_text(Path::new("c.toml"), b"[api]\nkey = \"k\"\n", &opts(&env));
-        assert!(loaded.set.is_some(), "{:?}", loaded.diagnostics);
+        assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
     }
 }

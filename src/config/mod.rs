@@ -1,14 +1,15 @@
-//! Job files and the global config: the model, loading (YAML/TOML, `${VAR}`), and validation
+//! Job files and the global config: the model, object-key templates, loading (YAML/TOML,
+//! `${VAR}`), and validation
 //! with file/line/field diagnostics.
 
 pub mod discover;
 pub mod interpolate;
 pub mod job;
+pub mod key;
 pub mod load;
 pub mod model;
 pub mod schema;
 mod toml;
-pub mod tree;
 pub mod validate;
 mod yaml;
 

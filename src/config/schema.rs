@@ -13,7 +13,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::Value as Json;
 
 use super::model::{ConfigFile, JobFile};
-use super::tree::FieldPath;
+use crate::diagnostics::tree::FieldPath;
 use crate::suggest::did_you_mean;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,11 @@ pub fn render(doc: Document) -> String {
     let mut text = serde_json::to_string_pretty(schema(doc)).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Both schemas: the fields of every file chatvault reads.
+pub fn schemas() -> [&'static Json; 2] {
+    [schema(Document::Job), schema(Document::Config)]
 }
 
 pub fn schema(doc: Document) -> &'static Json {
@@ -275,7 +280,7 @@ fn to_field_path(location: &jsonschema::paths::Location) -> FieldPath {
 /// The subschema describing the value at `path` (schemas are generated with inline subschemas,
 /// so following `properties` and `items` is enough).
 fn schema_at<'a>(schema: &'a Json, path: &FieldPath) -> Option<&'a Json> {
-    use super::tree::Seg;
+    use crate::diagnostics::tree::Seg;
     path.segments().iter().try_fold(schema, |s, seg| match seg {
         Seg::Key(k) => s.get("properties")?.get(k),
         Seg::Index(_) => s.get("items"),

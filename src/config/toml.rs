@@ -3,8 +3,8 @@
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::tree::{Entry, LineIndex, Node, Pos, Value};
 use super::yaml::{MAX_DEPTH, SyntaxError};
+use crate::diagnostics::tree::{Entry, LineIndex, Node, Pos, Value};
 
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let lines = LineIndex::new(text);
@@ -74,8 +74,8 @@ fn convert(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tree::FieldPath;
     use super::*;
+    use crate::diagnostics::tree::FieldPath;
 
     #[test]
     fn tables_and_keys_keep_their_positions() {

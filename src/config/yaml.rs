@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
-use super::tree::{Entry, Node, Pos, Value, to_u32};
+use crate::diagnostics::tree::{Entry, Node, Pos, Value, to_u32};
 
 /// Deeper than any job file needs; far below what would strain the stack.
 pub const MAX_DEPTH: usize = 64;
@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn positions_are_one_based_lines_and_columns() {
         let node = parse("# comment\nname: x\nwindow:\n  lag: 15m\n").expect("parses");
-        let path = super::super::tree::FieldPath::parse("window.lag");
+        let path = crate::diagnostics::tree::FieldPath::parse("window.lag");
         assert_eq!(node.locate(&path), Pos { line: 4, col: 8 });
         assert_eq!(node.locate_key(&path), Pos { line: 4, col: 3 });
     }

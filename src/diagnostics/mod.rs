@@ -2,6 +2,7 @@
 
 mod render;
 mod sarif;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 
 pub use render::{Format, Summary, render};
 
-use crate::config::tree::{FieldPath, Node, Pos};
+use tree::{FieldPath, Node, Pos};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -18,27 +18,29 @@ pub enum Format {
     Sarif,
 }
 
-/// The verdict a report ends with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Summary {
+/// The verdict a report ends with, and what SARIF names its rules after.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary<'a> {
     pub files: usize,
     /// `--deny-warnings`: warnings fail the check too.
     pub deny_warnings: bool,
+    /// The JSON Schemas of the files checked; SARIF's rules are their fields.
+    pub schemas: &'a [&'a serde_json::Value],
 }
 
-impl Summary {
+impl Summary<'_> {
     fn valid(&self, diagnostics: &Diagnostics) -> bool {
         let warned = diagnostics.count(Severity::Warning) > 0;
         !(diagnostics.has_errors() || self.deny_warnings && warned)
     }
 }
 
-pub fn render(diagnostics: &Diagnostics, summary: Summary, format: Format) -> String {
+pub fn render(diagnostics: &Diagnostics, summary: Summary<'_>, format: Format) -> String {
     match format {
         Format::Human => human(diagnostics, summary),
         Format::Json => json(diagnostics, summary),
         Format::Github => github(diagnostics),
-        Format::Sarif => super::sarif::sarif(diagnostics),
+        Format::Sarif => super::sarif::sarif(diagnostics, summary.schemas),
     }
 }
 
@@ -50,7 +52,7 @@ fn location(d: &Diagnostic) -> String {
     }
 }
 
-fn human(diagnostics: &Diagnostics, summary: Summary) -> String {
+fn human(diagnostics: &Diagnostics, summary: Summary<'_>) -> String {
     let mut out = String::new();
     for d in diagnostics.iter() {
         let tag = match d.severity {
@@ -108,7 +110,7 @@ struct JsonReport<'a> {
     diagnostics: Vec<JsonDiagnostic<'a>>,
 }
 
-fn json(diagnostics: &Diagnostics, summary: Summary) -> String {
+fn json(diagnostics: &Diagnostics, summary: Summary<'_>) -> String {
     let report = JsonReport {
         valid: summary.valid(diagnostics),
         files: summary.files,
@@ -163,7 +165,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::config::tree::{FieldPath, Pos};
+    use crate::diagnostics::tree::{FieldPath, Pos};
 
     fn sample() -> Diagnostics {
         let mut d = Diagnostics::default();
@@ -184,10 +186,11 @@ mod tests {
         d
     }
 
-    fn summary() -> Summary {
+    fn summary() -> Summary<'static> {
         Summary {
             files: 2,
             deny_warnings: false,
+            schemas: &[],
         }
     }
 

@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use super::tree::{FieldPath, Seg};
 use super::{Diagnostic, Diagnostics, Severity};
-use crate::config::schema::{Document, schema};
-use crate::config::tree::{FieldPath, Seg};
 
 const SCHEMA_URI: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -106,9 +105,10 @@ struct Region {
 }
 
 /// One run of `chatvault validate`: a rule per field that has problems, a result per problem.
-pub fn sarif(diagnostics: &Diagnostics) -> String {
+/// `schemas` are the JSON Schemas of the files checked: their fields are the rules.
+pub fn sarif(diagnostics: &Diagnostics, schemas: &[&Json]) -> String {
     let rule_ids: Vec<(String, Option<String>)> =
-        diagnostics.iter().map(|d| rule(&d.path)).collect();
+        diagnostics.iter().map(|d| rule(&d.path, schemas)).collect();
     let mut rules: BTreeMap<&str, Option<&str>> = BTreeMap::new();
     for (id, description) in &rule_ids {
         rules.entry(id).or_insert(description.as_deref());
@@ -200,14 +200,18 @@ fn uri_reference(path: &str) -> String {
     out
 }
 
-/// The rule of a problem at `path`, and the description of its field when the model has one.
-fn rule(path: &FieldPath) -> (String, Option<String>) {
-    let (job_depth, job_node) = deepest_field(schema(Document::Job), path);
-    let (config_depth, config_node) = deepest_field(schema(Document::Config), path);
-    let (depth, node) = if config_depth > job_depth {
-        (config_depth, config_node)
-    } else {
-        (job_depth, job_node)
+/// The rule of a problem at `path`, and the description of its field when a schema has one
+/// (the schema that knows most of the path; the first of equals).
+fn rule(path: &FieldPath, schemas: &[&Json]) -> (String, Option<String>) {
+    let mut best: Option<(usize, &Json)> = None;
+    for schema in schemas {
+        let (depth, node) = deepest_field(schema, path);
+        if best.is_none_or(|(most, _)| depth > most) {
+            best = Some((depth, node));
+        }
+    }
+    let Some((depth, node)) = best else {
+        return (FILE_RULE.to_owned(), None);
     };
     let known = &path.segments()[..depth];
     if !known.iter().any(|s| matches!(s, Seg::Key(_))) {
@@ -258,8 +262,32 @@ fn deepest_field<'a>(mut node: &'a Json, path: &FieldPath) -> (usize, &'a Json) 
 mod tests {
     use super::*;
 
+    /// The shape of the job and config schemas: records with `properties`, lists of records
+    /// with `items.properties`, free-form maps.
+    fn schemas() -> [Json; 2] {
+        let job = serde_json::json!({"properties": {
+            "schedule": {"type": "string", "description": "When it runs:\n a cron   line."},
+            "window": {"properties": {"lag": {"type": "string"}}},
+            "channels": {"items": {"properties": {
+                "ids": {"items": {"type": "string"}},
+                "filter": {"type": "object"}
+            }}},
+            "users": {"items": {"type": "string"}},
+            "destination": {"properties": {"options": {"type": "object"}}}
+        }});
+        let config = serde_json::json!({"properties": {
+            "api": {"properties": {"secret": {"type": "string"}}}
+        }});
+        [job, config]
+    }
+
+    fn rule_of(path: &FieldPath) -> (String, Option<String>) {
+        let [job, config] = schemas();
+        rule(path, &[&job, &config])
+    }
+
     fn rule_id(path: &str) -> String {
-        rule(&FieldPath::parse(path)).0
+        rule_of(&FieldPath::parse(path)).0
     }
 
     #[test]
@@ -280,13 +308,14 @@ mod tests {
     fn unknown_fields_fall_under_the_field_that_holds_them() {
         assert_eq!(rule_id("window.lagg"), "window");
         assert_eq!(rule_id("shedule"), FILE_RULE);
-        assert_eq!(rule(&FieldPath::root()).0, FILE_RULE);
+        assert_eq!(rule_of(&FieldPath::root()).0, FILE_RULE);
+        assert_eq!(rule(&FieldPath::parse("window"), &[]).0, FILE_RULE);
     }
 
     #[test]
-    fn rules_carry_the_schema_description() {
-        let (_, description) = rule(&FieldPath::parse("schedule"));
-        assert!(description.is_some_and(|d| d.contains("cron")));
+    fn rules_carry_the_schema_description_on_one_line() {
+        let (_, description) = rule_of(&FieldPath::parse("schedule"));
+        assert_eq!(description.as_deref(), Some("When it runs: a cron line."));
     }
 
     #[test]

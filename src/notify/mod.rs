@@ -362,7 +362,7 @@ mod tests {
 
     fn job(notify: &str) -> Job {
         let text = format!("name: pinged\nschedule: \"0 0 * * *\"\nusers: [alice]\n{notify}");
-        test_job(&text, at())
+        test_job(&text)
     }
 
     fn starts(notifier: &Notifier) -> usize {

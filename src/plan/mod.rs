@@ -1,8 +1,10 @@
-//! The pure planner: jobs + clock (later: state) → what each job's next ticks would do.
+//! The pure planner: jobs + clock (later: state) → what each job's next ticks would do, and
+//! the checks only planning can make (`check`, a phase after loading).
 //!
 //! `plan`, `run --dry-run` and real runs share it, so a dry run shows exactly what a run
 //! would do. Nothing here reads the clock, the network or the disk.
 
+mod check;
 mod render;
 pub mod window;
 
@@ -11,12 +13,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use check::check;
 pub use render::human;
 use window::{MAX_PIECES, Span, piece_count, split_at_most, window_for_tick};
 
-use crate::api::MAX_BATCH;
-use crate::archive::key::KeyContext;
+use crate::config::job::MAX_BATCH;
 use crate::config::job::{Cid, Job};
+use crate::config::key::KeyContext;
 use crate::config::{Blocked, JobSet};
 use crate::schedule::{DstNote, Tick};
 

@@ -284,7 +284,7 @@ mod tests {
 
     fn hourly(overlap: &str) -> Job {
         let text = format!("schedule: \"0 * * * *\"\noverlap: {overlap}\nusers: [alice]\n");
-        test_job(&text, at(10, 0))
+        test_job(&text)
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::api::{ApiError, MAX_BATCH, StreamClient};
+use crate::api::{ApiError, StreamClient};
+use crate::config::job::MAX_BATCH;
 use crate::config::job::{Cid, Job};
 use crate::plan::archive_key;
 use crate::plan::window::{Span, split, window_for_tick};

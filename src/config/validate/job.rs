@@ -7,13 +7,13 @@ use chrono::TimeDelta;
 
 use super::Ctx;
 use super::settings::{Defaults, key_template, merge_export, store_options, store_url, timezone};
-use crate::archive::key::KeyTemplate;
 use crate::config::job::{
     ChannelFilter, ChannelSet, Cid, Destination, ExportOptions, Job, Retention, STREAM_RETENTION,
     Window,
 };
+use crate::config::key::KeyTemplate;
 use crate::config::model::{ChannelSelector, JobFile, WindowMode, WindowSpec};
-use crate::config::tree::FieldPath;
+use crate::diagnostics::tree::FieldPath;
 use crate::schedule::Schedule;
 use crate::store::StoreOptions;
 use crate::store::url::StoreUrl;

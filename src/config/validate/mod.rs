@@ -12,8 +12,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub use job::compile_job;
 pub use settings::{Defaults, compile_settings};
 
-use super::tree::FieldPath;
 use crate::diagnostics::FileSink;
+use crate::diagnostics::tree::FieldPath;
 
 /// What interpolation left behind for the semantic phase to respect.
 #[derive(Debug, Default, Clone)]

@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::config::job::{Notify, SecretUrl, Webhook};
 use crate::config::model::{NotifyEvent, NotifySpec};
-use crate::config::tree::FieldPath;
+use crate::diagnostics::tree::FieldPath;
 
 const ALL_EVENTS: [NotifyEvent; 3] = [
     NotifyEvent::Failure,

@@ -7,11 +7,11 @@ use chrono_tz::Tz;
 use super::Ctx;
 use std::collections::BTreeMap;
 
-use crate::archive::key::KeyTemplate;
 use crate::config::interpolate::Env;
 use crate::config::job::{ApiSettings, Compression, Notify, SecretSource, Settings};
+use crate::config::key::KeyTemplate;
 use crate::config::model::{ConfigFile, ExportSpec};
-use crate::config::tree::FieldPath;
+use crate::diagnostics::tree::FieldPath;
 use crate::schedule::parse_timezone;
 use crate::store::url::StoreUrl;
 use crate::store::{StoreOptions, check_option};
