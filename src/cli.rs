@@ -177,6 +177,10 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub paths: Paths,
 
+    /// Only these jobs (repeat the flag for several); by default every job
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
     #[command(flatten)]
     pub plan: PlanOptions,
 }

@@ -365,7 +365,11 @@ fn sibling_files_inside_a_module_form_no_cycle() {
             }
         }
     }
-    assert!(cycles.is_empty(), "cycles between sibling files:\n{}", cycles.join("\n"));
+    assert!(
+        cycles.is_empty(),
+        "cycles between sibling files:\n{}",
+        cycles.join("\n")
+    );
 }
 
 #[test]
@@ -386,7 +390,9 @@ fn a_cycle_is_found_and_a_chain_is_not() {
     let edges = |pairs: &[(&str, &str)]| {
         let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (a, b) in pairs {
-            map.entry((*a).to_owned()).or_default().insert((*b).to_owned());
+            map.entry((*a).to_owned())
+                .or_default()
+                .insert((*b).to_owned());
             map.entry((*b).to_owned()).or_default();
         }
         map

@@ -340,3 +340,50 @@ fn the_example_global_config_is_valid() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("4 files valid, 0 warnings"), "{stdout}");
 }
+
+/// `plan --job` and `run --dry-run --job` plan only the named jobs; an unknown name is exit 2,
+/// as for `run --once`.
+#[test]
+fn plan_and_dry_run_plan_only_the_jobs_named_with_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["a", "b", "c"] {
+        write_job(
+            dir.path(),
+            &format!("{name}.yaml"),
+            "schedule: \"@daily\"\nusers: [alice]\n",
+        );
+    }
+    for command in [&["plan"][..], &["run", "--dry-run"][..]] {
+        let out = Command::cargo_bin("chatvault")
+            .expect("binary")
+            .current_dir(dir.path())
+            .args(command)
+            .args(["--job", "a", "--job", "c", "--format", "json"])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {stderr}");
+        let plan: Value = serde_json::from_slice(&out.stdout).expect("plan is JSON");
+        let names: Vec<&str> = plan["jobs"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .filter_map(|j| j["name"].as_str())
+            .collect();
+        assert_eq!(names, ["a", "c"], "{command:?}");
+
+        let out = Command::cargo_bin("chatvault")
+            .expect("binary")
+            .current_dir(dir.path())
+            .args(command)
+            .args(["--job", "nope"])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("no job named `nope`"),
+            "{command:?}: {stderr}"
+        );
+    }
+}

@@ -476,6 +476,16 @@ async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_ever
         state[0]["running"].is_null(),
         "the claim is released: {stdout}"
     );
+    assert_eq!(
+        state[0]["in_flight"][0]["hours_left"].as_i64(),
+        Some(60 * 24 - 1),
+        "a task seconds old has 59 days and 23 whole hours left: {stdout}"
+    );
+    let (_, stdout, _) = finish(command(&project, &emu, &["status", "jobs"])).await;
+    assert!(
+        stdout.contains("59d 23h left"),
+        "days and hours, not a truncated `59 days`: {stdout}"
+    );
 
     // Stream finishes the exports; a rerun at once (no lease to wait out) resumes both.
     emu.clock().advance(TimeDelta::hours(2));

@@ -1351,3 +1351,28 @@ fn a_store_credential_written_inline_is_a_warning_that_hides_it() {
     );
     assert!(!stdout.contains("s3cr3t-VALUE-42"), "{stdout}");
 }
+
+/// Every command run where there is no `jobs/` folder, without a PATH, says what to do
+/// rather than "cannot read: No such file or directory".
+#[test]
+fn every_command_without_a_jobs_folder_says_to_pass_a_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commands: [&[&str]; 6] = [
+        &["validate"],
+        &["plan"],
+        &["run", "--dry-run"],
+        &["run", "--once"],
+        &["status"],
+        &["verify", "--job", "any"],
+    ];
+    for args in commands {
+        let (code, stdout, stderr) = output(common::chatvault_in(dir.path()).args(args));
+        assert_eq!(code, 2, "chatvault {args:?}\n{stdout}\n{stderr}");
+        let said = format!("{stdout}{stderr}");
+        assert!(
+            said.contains("jobs: (file): no jobs/ folder here; pass a path"),
+            "chatvault {args:?}:\n{said}"
+        );
+        assert!(!said.contains("cannot read"), "chatvault {args:?}:\n{said}");
+    }
+}

@@ -42,9 +42,11 @@ pub struct World<'a> {
 pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args, cli.config, world),
-        Command::Plan(args) => plan::run(&args.paths.paths, &args.plan, cli.config, world),
+        Command::Plan(args) => {
+            plan::run(&args.paths.paths, &args.jobs, &args.plan, cli.config, world)
+        }
         Command::Run(args) if args.dry_run => {
-            plan::run(&args.paths.paths, &args.plan, cli.config, world)
+            plan::run(&args.paths.paths, &args.jobs, &args.plan, cli.config, world)
         }
         Command::Run(args) => run::run(&args, cli.config, cli.log_format, world),
         Command::Status(args) => status::run(&args, cli.config, cli.log_format, world),

@@ -7,8 +7,10 @@ use crate::cli::{PlanFormat, PlanOptions};
 use crate::config::MissingVars;
 use crate::plan::{human, plan};
 
+/// `names`: `--job`; the plan then holds only those jobs.
 pub fn run(
     paths: &[PathBuf],
+    names: &[String],
     opts: &PlanOptions,
     config: Option<PathBuf>,
     world: &World<'_>,
@@ -17,7 +19,7 @@ pub fn run(
     let wanted = Wanted {
         paths,
         config,
-        jobs: &[],
+        jobs: names,
         missing_vars: MissingVars::Warn,
         now,
         warnings: true,
@@ -26,7 +28,13 @@ pub fn run(
         Ok(picked) => picked,
         Err(code) => return code,
     };
-    let plan = plan(&picked.set, &picked.blocked, now, opts.next);
+    // Files with unset variables give no job name: they are listed only for a whole plan.
+    let blocked = if names.is_empty() {
+        picked.blocked.as_slice()
+    } else {
+        &[]
+    };
+    let plan = plan(&picked.jobs, blocked, now, opts.next);
     match opts.format {
         PlanFormat::Human => output::stdout(&human(&plan)),
         PlanFormat::Json => {

@@ -42,8 +42,10 @@ struct TaskStatus {
     batch: u32,
     created_at: DateTime<Utc>,
     age_hours: i64,
-    /// Days until Stream deletes the export file.
+    /// Whole days until Stream deletes the export file.
     days_left: i64,
+    /// The same in whole hours (a task a minute old has 59 days and 23 hours, not 59 days).
+    hours_left: i64,
     /// Inside the job's `retention.warn_before`.
     lapse_risk: bool,
 }
@@ -138,6 +140,7 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
                     created_at: t.created_at,
                     age_hours: (now - t.created_at).num_hours(),
                     days_left: (lapses_at - now).num_days(),
+                    hours_left: (lapses_at - now).num_hours(),
                     lapse_risk: job.retention.at_risk(lapses_at, now),
                 }
             })
@@ -193,12 +196,13 @@ fn human(statuses: &[JobStatus]) -> String {
             for t in &s.in_flight {
                 let _ = writeln!(
                     out,
-                    "    {}  {}-{}  age {}h  {} days left{}",
+                    "    {}  {}-{}  age {}h  {}d {}h left{}",
                     t.task_id,
                     t.kind,
                     t.batch,
                     t.age_hours,
                     t.days_left,
+                    t.hours_left - t.days_left * 24,
                     if t.lapse_risk { "  LAPSE RISK" } else { "" }
                 );
             }

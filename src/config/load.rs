@@ -20,6 +20,9 @@ use crate::diagnostics::tree::{FieldPath, Node, Seg, Value};
 use crate::diagnostics::{Diagnostics, FileSink};
 use crate::store::url::StoreUrl;
 
+/// Where job files are when no PATH names them.
+const DEFAULT_JOBS: &str = "jobs";
+
 /// Larger than any real job file; a larger one is a mistake, not a job.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -88,7 +91,7 @@ impl Loaded {
 
 pub fn load(opts: &LoadOptions<'_>) -> Loaded {
     let paths = if opts.paths.is_empty() {
-        vec![PathBuf::from("jobs")]
+        vec![PathBuf::from(DEFAULT_JOBS)]
     } else {
         opts.paths.clone()
     };
@@ -135,8 +138,15 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
 
     let (files, problems) = job_files(&paths);
     for p in problems {
+        // Run where there are no job files and without a PATH (`jobs` is its default): say
+        // what to do about it.
+        let message = if p.path == Path::new(DEFAULT_JOBS) && !p.path.exists() {
+            "no jobs/ folder here; pass a path (a job file or a folder of them)".to_owned()
+        } else {
+            p.message
+        };
         let mut sink = FileSink::new(&p.path, None);
-        sink.error_at(None, p.message);
+        sink.error_at(None, message);
         diagnostics.extend(sink.diagnostics);
     }
 

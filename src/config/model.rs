@@ -33,8 +33,10 @@ pub struct JobFile {
     /// `defaults.timezone`, else UTC; never the host's zone.
     pub timezone: Option<String>,
     /// What to do about ticks missed while chatvault was not running: `latest` (one run
-    /// covering the whole gap, the default), `all` (one run per missed tick) or `none`
-    /// (skip them; the next window still starts at the watermark).
+    /// covering the whole gap, the default), `all` (one run per missed tick) or `none` (skip
+    /// them; the next window still starts at the watermark). With `latest` and `all` a job
+    /// that never ran runs its latest tick at once; with `none` only a tick at most 10
+    /// minutes old runs, so a new job waits for its next tick.
     pub catch_up: Option<CatchUp>,
     /// What to do when a tick comes while the previous run of the job still runs: `skip`
     /// (the default; the next run covers the time) or `queue` (run it afterwards).

@@ -17,10 +17,10 @@ pub use check::check;
 pub use render::human;
 use window::{MAX_PIECES, Span, piece_count, split_at_most, window_for_tick};
 
+use crate::config::Blocked;
 use crate::config::job::MAX_BATCH;
 use crate::config::job::{Cid, Job};
 use crate::config::key::KeyContext;
-use crate::config::{Blocked, JobSet};
 use crate::schedule::{DstNote, Tick};
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,14 +108,10 @@ pub struct FilterPlan {
 
 /// The next `next` ticks of every job after `now`, each assumed to succeed (so incremental
 /// windows follow on from each other).
-pub fn plan(set: &JobSet, blocked: &[Blocked], now: DateTime<Utc>, next: usize) -> Plan {
+pub fn plan(jobs: &[Job], blocked: &[Blocked], now: DateTime<Utc>, next: usize) -> Plan {
     Plan {
         now,
-        jobs: set
-            .jobs
-            .iter()
-            .map(|job| plan_job(job, now, next))
-            .collect(),
+        jobs: jobs.iter().map(|job| plan_job(job, now, next)).collect(),
         not_planned: blocked
             .iter()
             .map(|b| NotPlanned {
