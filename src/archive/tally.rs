@@ -1,0 +1,130 @@
+//! What an archive holds, counted while it streams into the store: per channel its messages
+//! and the first and last message time, per user their messages. The manifest records it, so
+//! that a reader can tell which archives can hold a channel, a user or a time without opening
+//! them, and a run can tell a channel that was asked for but is not in the file at all.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::entities::{ChannelHead, Kind, Layout, MessageHead, Splitter};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelCount {
+    pub messages: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_message_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCount {
+    pub messages: u64,
+}
+
+/// The counts of one archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// By cid: every channel the file holds, with no messages too.
+    pub channels: BTreeMap<String, ChannelCount>,
+    /// By user id: authors of the file's messages.
+    pub users: BTreeMap<String, UserCount>,
+}
+
+impl Tally {
+    fn entity(&mut self, kind: Kind, bytes: &[u8]) {
+        match kind {
+            Kind::Channel => {
+                if let Some(cid) = serde_json::from_slice::<ChannelHead<'_>>(bytes)
+                    .ok()
+                    .and_then(|c| c.cid())
+                {
+                    self.channels.entry(cid).or_default();
+                }
+            }
+            Kind::Message => {
+                let Ok(message) = serde_json::from_slice::<MessageHead<'_>>(bytes) else {
+                    return;
+                };
+                if let Some(cid) = &message.cid {
+                    let count = self.channels.entry(cid.to_string()).or_default();
+                    count.messages += 1;
+                    if let Some(at) = message.created_at {
+                        count.first_message_at =
+                            Some(count.first_message_at.map_or(at, |t| t.min(at)));
+                        count.last_message_at =
+                            Some(count.last_message_at.map_or(at, |t| t.max(at)));
+                    }
+                }
+                if let Some(user) = message.user.as_ref().and_then(|u| u.id.as_ref()) {
+                    self.users.entry(user.to_string()).or_default().messages += 1;
+                }
+            }
+            Kind::Other => {}
+        }
+    }
+}
+
+/// Counts an export file fed to it in pieces as it streams.
+#[derive(Debug)]
+pub struct Counter {
+    splitter: Splitter,
+    tally: Tally,
+}
+
+impl Counter {
+    pub fn new(layout: Layout) -> Counter {
+        Counter {
+            splitter: Splitter::new(layout),
+            tally: Tally::default(),
+        }
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        let tally = &mut self.tally;
+        self.splitter
+            .push(bytes, &mut |kind, entity| tally.entity(kind, entity));
+    }
+
+    pub fn finish(mut self) -> Tally {
+        let tally = &mut self.tally;
+        self.splitter
+            .finish(&mut |kind, entity| tally.entity(kind, entity));
+        self.tally
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_users_and_times_are_counted_and_an_empty_channel_is_there_too() {
+        let file = concat!(
+            r#"{"type":"channel","item":{"cid":"messaging:a"}}"#,
+            "\n",
+            r#"{"type":"message","item":{"id":"1","cid":"messaging:a","user":{"id":"u"},"created_at":"2026-01-02T00:00:00Z"}}"#,
+            "\n",
+            r#"{"type":"message","item":{"id":"2","cid":"messaging:a","user":{"id":"v"},"created_at":"2026-01-01T00:00:00Z"}}"#,
+            "\n",
+            r#"{"type":"reaction","item":{"message_id":"1","user":{"id":"v"}}}"#,
+            "\n",
+            r#"{"type":"channel","item":{"cid":"messaging:quiet"}}"#,
+            "\n",
+        );
+        let mut counter = Counter::new(Layout::Lines);
+        for piece in file.as_bytes().chunks(5) {
+            counter.push(piece);
+        }
+        let tally = counter.finish();
+        let a = &tally.channels["messaging:a"];
+        assert_eq!(a.messages, 2);
+        assert_eq!(a.first_message_at, "2026-01-01T00:00:00Z".parse().ok());
+        assert_eq!(a.last_message_at, "2026-01-02T00:00:00Z".parse().ok());
+        assert_eq!(tally.channels["messaging:quiet"], ChannelCount::default());
+        assert_eq!(tally.users["u"].messages, 1);
+        assert_eq!(tally.users["v"].messages, 1, "a reaction is not a message");
+    }
+}
