@@ -21,6 +21,7 @@ mod retry;
 mod stats;
 pub mod wire;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,7 +35,7 @@ pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use limiter::{Limiter, Quota};
 pub use retry::RetryPolicy;
-pub use stats::{ANSWERS, RequestStats};
+pub use stats::{ANSWERS, ClientStats, RequestStats};
 use wire::{
     ChannelRequest, ErrorBody, ExportChannelsBody, ExportUsersBody, QueryChannelsBody,
     QueryChannelsResponse, SortField, TaskCreated, TaskStatus,
@@ -113,10 +114,10 @@ pub struct StreamClient {
     api_key: String,
     token: Token,
     clock: SharedClock,
-    limiter: Limiter,
+    limiter: Arc<Limiter>,
     retry: RetryPolicy,
     poll: PollPolicy,
-    stats: RequestStats,
+    stats: Arc<RequestStats>,
 }
 
 impl std::fmt::Debug for StreamClient {
@@ -155,11 +156,11 @@ impl StreamClient {
             base,
             api_key: config.api_key.clone(),
             token: auth::server_token(&config.api_secret)?,
-            limiter: Limiter::new(clock.clone()),
+            limiter: Arc::new(Limiter::new(clock.clone())),
             clock,
             retry: config.retry,
             poll: config.poll,
-            stats: RequestStats::default(),
+            stats: Arc::default(),
         })
     }
 
@@ -167,9 +168,13 @@ impl StreamClient {
         &self.limiter
     }
 
-    /// Requests sent so far, by endpoint and answer.
-    pub fn stats(&self) -> &RequestStats {
-        &self.stats
+    /// Requests sent so far, by endpoint and answer, and rate-limit waits: a handle that
+    /// stays current.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests: self.stats.clone(),
+            limiter: self.limiter.clone(),
+        }
     }
 
     /// Starts an export of at most 25 channels; returns the task id.

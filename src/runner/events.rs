@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::outcome::TickOutcome;
 use super::pause::Phase;
-use super::tick::TickOutcome;
 use crate::state::ExportKind;
 
 /// One batch: an export request and the archive it becomes.

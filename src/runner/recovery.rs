@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
-use super::tick::TickOutcome;
+use super::outcome::TickOutcome;
 
 #[derive(Debug, Default)]
 pub(super) struct Failures {

@@ -5,52 +5,17 @@ use futures::StreamExt;
 use tracing::{Instrument as _, Span};
 
 use super::batch::BatchDone;
+use super::claim::Claimed;
 use super::due::{due_ticks, latest_tick};
 use super::error::RunError;
 use super::events::{Event, log_time};
 use super::lease_keeper::LeaseKeeper;
+use super::outcome::TickOutcome;
 use super::pause::Phase;
 use super::windows::{Batch, batches, kind_name, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
 use crate::config::job::Job;
-use crate::state::{Claim, JobState, Ledger, OpenWindow, Outcome, StateError};
-
-/// Lost races for the ledger in a row before a run gives up for now.
-const UPDATE_ATTEMPTS: usize = 20;
-
-/// How a tick's run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TickOutcome {
-    /// Every window is archived and the watermark moved.
-    Done { archives: u32, bytes_stored: u64 },
-    /// The ledger says an earlier run (maybe another replica's) finished this tick.
-    AlreadyDone,
-    /// Another process is running this job; it stays out.
-    Busy { holder: String },
-    /// Something failed: the watermark stays, the next run covers the gap.
-    Failed { error: String },
-    /// Shutdown stopped it; the next run resumes its recorded tasks.
-    Interrupted,
-}
-
-impl TickOutcome {
-    /// The run did not finish its tick: a failure, or a shutdown that cut it short.
-    pub fn is_failure(&self) -> bool {
-        matches!(self, TickOutcome::Failed { .. } | TickOutcome::Interrupted)
-    }
-
-    /// Later ticks of the job may run after this one.
-    fn lets_later_ticks_run(&self) -> bool {
-        matches!(self, TickOutcome::Done { .. } | TickOutcome::AlreadyDone)
-    }
-}
-
-/// What the claim step found.
-enum Claimed {
-    Ours(JobState),
-    AlreadyDone,
-    Busy(String),
-}
+use crate::state::{OpenWindow, Outcome, StateError};
 
 impl Runner {
     /// Runs the job's due ticks (by its `catch_up` policy and the ledger) in order, stopping at
@@ -273,81 +238,6 @@ impl Runner {
             ),
             Some(error) => (TickOutcome::Failed { error }, false),
         })
-    }
-
-    /// Makes this run the job's owner in the ledger, unless the tick is done or another live
-    /// run owns the job.
-    async fn claim(
-        &self,
-        job: &Job,
-        ledger: &Ledger,
-        tick: DateTime<Utc>,
-    ) -> Result<Claimed, RunError> {
-        let leases = self.leases(&job.name);
-        let _writing = ledger.writing().await;
-        for _ in 0..UPDATE_ATTEMPTS {
-            let prev = ledger.load_to_commit().await?;
-            let state = prev.value();
-            if state.last_tick.is_some_and(|done| done >= tick) {
-                return Ok(Claimed::AlreadyDone);
-            }
-            if let Some(other) = state.claim.as_ref().filter(|c| c.tick != tick)
-                && let Some(lease) = leases.current(other.tick).await?
-                && lease.is_live(self.clock.now())
-            {
-                return Ok(Claimed::Busy(lease.holder));
-            }
-            let mut next = state.clone();
-            next.claim = Some(Claim {
-                tick,
-                holder: self.holder.clone(),
-            });
-            match ledger.commit(&prev, next).await {
-                Ok(committed) => return Ok(Claimed::Ours(committed.into_value())),
-                Err(e) if e.is_conflict() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(E::Contended)
-    }
-
-    /// Applies `change` to the newest state and commits it, as long as this run still owns
-    /// the job; on a lost race, loads again and reapplies. A change that changes nothing
-    /// writes nothing.
-    pub(super) async fn update_claimed<F>(
-        &self,
-        ledger: &Ledger,
-        tick: DateTime<Utc>,
-        mut change: F,
-    ) -> Result<JobState, RunError>
-    where
-        F: FnMut(&mut JobState),
-    {
-        let _writing = ledger.writing().await;
-        for _ in 0..UPDATE_ATTEMPTS {
-            let prev = ledger.load_to_commit().await?;
-            let ours = prev
-                .value()
-                .claim
-                .as_ref()
-                .is_some_and(|c| c.tick == tick && c.holder == self.holder);
-            if !ours {
-                return Err(E::LostClaim {
-                    tick: tick.to_rfc3339(),
-                });
-            }
-            let mut next = prev.value().clone();
-            change(&mut next);
-            if next == *prev.value() {
-                return Ok(next);
-            }
-            match ledger.commit(&prev, next).await {
-                Ok(committed) => return Ok(committed.into_value()),
-                Err(e) if e.is_conflict() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(E::Contended)
     }
 }
 
