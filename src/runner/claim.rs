@@ -2,11 +2,13 @@
 //! every later change it makes goes through [`Runner::update_claimed`], which refuses once
 //! another run took the job over.
 
+use std::future::ready;
+
 use chrono::{DateTime, Utc};
 
 use super::{RunError as E, RunError, Runner};
 use crate::config::job::Job;
-use crate::state::{Claim, JobState, Ledger};
+use crate::state::{Claim, Decision, JobState, Landed, Ledger};
 
 /// Lost races for the ledger in a row before a run gives up for now.
 const UPDATE_ATTEMPTS: usize = 20;
@@ -27,32 +29,39 @@ impl Runner {
         ledger: &Ledger,
         tick: DateTime<Utc>,
     ) -> Result<Claimed, RunError> {
-        let leases = self.leases(&job.name);
-        let _writing = ledger.writing().await;
-        for _ in 0..UPDATE_ATTEMPTS {
-            let prev = ledger.load_to_commit().await?;
-            let state = prev.value();
-            if state.last_tick.is_some_and(|done| done >= tick) {
-                return Ok(Claimed::AlreadyDone);
-            }
-            if let Some(other) = state.claim.as_ref().filter(|c| c.tick != tick)
-                && let Some(lease) = leases.current(other.tick).await?
-                && lease.is_live(self.clock.now())
-            {
-                return Ok(Claimed::Busy(lease.holder));
-            }
-            let mut next = state.clone();
-            next.claim = Some(Claim {
-                tick,
-                holder: self.holder.clone(),
-            });
-            match ledger.commit(&prev, next).await {
-                Ok(committed) => return Ok(Claimed::Ours(committed.into_value())),
-                Err(e) if e.is_conflict() => {}
-                Err(e) => return Err(e.into()),
-            }
+        let leases = &self.leases(&job.name);
+        let landed = ledger
+            .commit_with(UPDATE_ATTEMPTS, |state| {
+                let done = state.last_tick.is_some_and(|done| done >= tick);
+                let other = state
+                    .claim
+                    .as_ref()
+                    .filter(|c| c.tick != tick)
+                    .map(|c| c.tick);
+                let mut next = state.clone();
+                next.claim = Some(Claim {
+                    tick,
+                    holder: self.holder.clone(),
+                });
+                async move {
+                    if done {
+                        return Ok(Decision::Decline(Claimed::AlreadyDone));
+                    }
+                    if let Some(other) = other
+                        && let Some(lease) = leases.current(other).await?
+                        && lease.is_live(self.clock.now())
+                    {
+                        return Ok(Decision::Decline(Claimed::Busy(lease.holder)));
+                    }
+                    Ok::<_, RunError>(Decision::Commit(next))
+                }
+            })
+            .await?;
+        match landed {
+            Landed::Committed(committed) => Ok(Claimed::Ours(committed.into_value())),
+            Landed::Declined(found) => Ok(found),
+            Landed::Contended(_) => Err(E::Contended),
         }
-        Err(E::Contended)
     }
 
     /// Applies `change` to the newest state and commits it, as long as this run still owns
@@ -67,30 +76,31 @@ impl Runner {
     where
         F: FnMut(&mut JobState),
     {
-        let _writing = ledger.writing().await;
-        for _ in 0..UPDATE_ATTEMPTS {
-            let prev = ledger.load_to_commit().await?;
-            let ours = prev
-                .value()
-                .claim
-                .as_ref()
-                .is_some_and(|c| c.tick == tick && c.holder == self.holder);
-            if !ours {
-                return Err(E::LostClaim {
-                    tick: tick.to_rfc3339(),
-                });
-            }
-            let mut next = prev.value().clone();
-            change(&mut next);
-            if next == *prev.value() {
-                return Ok(next);
-            }
-            match ledger.commit(&prev, next).await {
-                Ok(committed) => return Ok(committed.into_value()),
-                Err(e) if e.is_conflict() => {}
-                Err(e) => return Err(e.into()),
-            }
+        let landed = ledger
+            .commit_with(UPDATE_ATTEMPTS, |state| {
+                let ours = state
+                    .claim
+                    .as_ref()
+                    .is_some_and(|c| c.tick == tick && c.holder == self.holder);
+                ready(if ours {
+                    let mut next = state.clone();
+                    change(&mut next);
+                    Ok(if next == *state {
+                        Decision::Decline(next)
+                    } else {
+                        Decision::Commit(next)
+                    })
+                } else {
+                    Err(E::LostClaim {
+                        tick: tick.to_rfc3339(),
+                    })
+                })
+            })
+            .await?;
+        match landed {
+            Landed::Committed(committed) => Ok(committed.into_value()),
+            Landed::Declined(unchanged) => Ok(unchanged),
+            Landed::Contended(_) => Err(E::Contended),
         }
-        Err(E::Contended)
     }
 }
