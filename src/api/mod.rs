@@ -2,7 +2,7 @@
 //!
 //! One pooled HTTP client; every request carries the `api_key` query parameter, the server
 //! JWT as a bare `Authorization` header and `Stream-Auth-Type: jwt`. Requests pass a
-//! per-endpoint [`Limiter`] first and are retried with jittered backoff when the failure is
+//! per-endpoint [`Limiter`] first and are retried ([`crate::retry`]) when the failure is
 //! transient. Time comes from the injected [`Clock`](crate::clock::Clock).
 //!
 //! Creating exports is the one place a blind retry could do harm. A create is retried only
@@ -17,7 +17,6 @@ mod auth;
 mod endpoint;
 mod error;
 mod limiter;
-mod retry;
 mod stats;
 pub mod wire;
 
@@ -34,7 +33,6 @@ pub use auth::Token;
 pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use limiter::{Limiter, Quota};
-pub use retry::RetryPolicy;
 pub use stats::{ANSWERS, ClientStats, RequestStats};
 use wire::{
     ChannelRequest, ErrorBody, ExportChannelsBody, ExportUsersBody, QueryChannelsBody,
@@ -43,11 +41,17 @@ use wire::{
 
 use crate::clock::SharedClock;
 use crate::config::job::{Cid, ExportOptions};
+use crate::retry::{GaveUp, Next, RetryPolicy};
 
 /// Stream takes at most this many channels in one export request, and this many user ids.
 pub const MAX_BATCH: usize = 25;
 /// Query-channels pages hold at most this many channels.
 const QUERY_PAGE: usize = 30;
+/// A request is tried 6 times within 5 minutes: an outage of Stream longer than that fails
+/// the batch, and the next run tries again.
+const REQUEST_RETRY: RetryPolicy =
+    RetryPolicy::new(6, Duration::from_millis(500), Duration::from_secs(30))
+        .within(Duration::from_secs(300));
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -67,7 +71,7 @@ impl ClientConfig {
             api_key: api_key.to_owned(),
             api_secret: api_secret.to_owned(),
             request_timeout: Duration::from_secs(30),
-            retry: RetryPolicy::default(),
+            retry: REQUEST_RETRY,
             poll: PollPolicy::default(),
         }
     }
@@ -313,32 +317,33 @@ impl StreamClient {
         path: &[&str],
         body: Option<&B>,
     ) -> Result<T, ApiError> {
-        let started = self.clock.now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let method = &method;
+        let attempt = move || async move {
             self.limiter.acquire(endpoint).await;
-            let err = match self.attempt(endpoint, method.clone(), path, body).await {
-                Ok(value) => return Ok(value),
-                Err(err) => err,
-            };
-            if !err.is_transient() {
-                return Err(err);
-            }
-            let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
-            if attempt >= self.retry.max_attempts || elapsed >= self.retry.max_elapsed {
-                return Err(ApiError::RetriesExhausted {
-                    endpoint,
-                    attempts: attempt,
+            self.attempt(endpoint, method.clone(), path, body).await
+        };
+        let judge = |err: &ApiError, _| match err {
+            // The limiter already holds the endpoint until Stream's reset.
+            ApiError::RateLimited { .. } => Next::RetryNow,
+            err if err.is_transient() => Next::Retry,
+            _ => Next::Stop,
+        };
+        self.retry
+            .run(self.clock.as_ref(), attempt, judge)
+            .await
+            .map_err(|gave_up| match gave_up {
+                GaveUp::Stopped(err) => err,
+                GaveUp::Exhausted {
+                    last,
+                    attempts,
                     elapsed,
-                    last: Box::new(err),
-                });
-            }
-            // After a 429 the limiter already holds the endpoint until Stream's reset.
-            if !matches!(err, ApiError::RateLimited { .. }) {
-                self.clock.sleep(self.retry.backoff(attempt)).await;
-            }
-        }
+                } => ApiError::RetriesExhausted {
+                    endpoint,
+                    attempts,
+                    elapsed,
+                    last: Box::new(last),
+                },
+            })
     }
 
     fn url(&self, path: &[&str]) -> Result<Url, ApiError> {

@@ -280,7 +280,8 @@ impl Runner {
             link,
             dest,
             target,
-            self.options.transfer_attempts,
+            &self.options.transfer_retry,
+            self.clock.as_ref(),
         );
         if self.options.pause_at != Some(Phase::Transfer) {
             return transfer.await;

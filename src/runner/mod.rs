@@ -34,6 +34,7 @@ use crate::archive::store::{self, Store, StoreOptions};
 use crate::archive::store_url::StoreUrl;
 use crate::clock::SharedClock;
 use crate::config::job::Job;
+use crate::retry::RetryPolicy;
 use crate::state::{Leases, Ledger};
 
 #[derive(Debug, Clone)]
@@ -44,8 +45,8 @@ pub struct RunnerOptions {
     /// Batches of one tick worked on at once (creates stay within Stream's rate limits either
     /// way; this bounds concurrent polls and transfers).
     pub batch_concurrency: usize,
-    /// Attempts per transfer, each with a fresh link.
-    pub transfer_attempts: u32,
+    /// Attempts per transfer, each with a fresh link, and the waits between them.
+    pub transfer_retry: RetryPolicy,
     /// Freeze at this phase (crash tests).
     pub pause_at: Option<Phase>,
 }
@@ -55,7 +56,7 @@ impl Default for RunnerOptions {
         RunnerOptions {
             lease_ttl: Duration::from_secs(300),
             batch_concurrency: 4,
-            transfer_attempts: 5,
+            transfer_retry: RetryPolicy::new(5, Duration::from_secs(1), Duration::from_secs(30)),
             pause_at: None,
         }
     }
