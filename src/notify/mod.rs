@@ -19,7 +19,7 @@ use crate::clock::SharedClock;
 use crate::config::job::{Job, Notify, STREAM_RETENTION};
 use crate::config::model::NotifyEvent;
 use crate::retry::{Next, RetryPolicy};
-use crate::runner::{Event, Reporter, TickOutcome};
+use crate::runner::{Event, Reporter, TickOutcome, one_line};
 
 /// Three attempts per notification, the waits between them jittered below 1 s, then 2 s.
 const DELIVERY_RETRY: RetryPolicy =
@@ -28,6 +28,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an end ping waits for its run's start ping to be delivered: well within the 15 s
 /// an exiting process gives its notifications.
 const START_WAIT: Duration = Duration::from_secs(5);
+
+/// The notifier's HTTP client could not be built (no TLS backend, say).
+#[derive(Debug, Error)]
+#[error("cannot build the notification client: {0}")]
+pub struct ClientError(#[source] reqwest::Error);
 
 /// One request to make.
 struct Send {
@@ -58,12 +63,12 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(clock: SharedClock, jobs: &[Job]) -> Result<Notifier, String> {
+    pub fn new(clock: SharedClock, jobs: &[Job]) -> Result<Notifier, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("chatvault/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the notification client: {e}"))?;
+            .map_err(ClientError)?;
         let notifier = Notifier {
             http,
             clock,
@@ -229,6 +234,7 @@ impl Reporter for Notifier {
                     }
                 }
                 TickOutcome::Failed { error } => {
+                    let error = one_line(error);
                     self.ping(
                         job,
                         run_id,
@@ -237,7 +243,7 @@ impl Reporter for Notifier {
                     );
                     let mut m = Message::new(NotifyEvent::Failure, job, *tick, run_id);
                     m.summary = format!("{job}: the run of tick {tick} failed: {error}");
-                    m.error = Some(error.clone());
+                    m.error = Some(error);
                     self.webhooks(&m);
                 }
                 TickOutcome::AlreadyDone | TickOutcome::Busy { .. } | TickOutcome::Interrupted => {

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::error::Failure;
 use super::outcome::TickOutcome;
 use super::pause::Phase;
 use crate::state::ExportKind;
@@ -60,7 +61,7 @@ pub enum Event {
     },
     BatchFailed {
         batch: BatchRef,
-        error: String,
+        error: Failure,
     },
     /// A recorded task is close to (or past) Stream's 60-day limit.
     LapseRisk {

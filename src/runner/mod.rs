@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use error::RunError;
+pub use error::{Failure, RunError, one_line};
 pub use events::{Event, Fanout, LogReporter, Reporter};
-pub use outcome::TickOutcome;
+pub use outcome::{BatchFailure, TickError, TickOutcome};
 pub use pause::Phase;
 
 use crate::api::StreamClient;
@@ -112,11 +112,7 @@ impl Runner {
             .read_timeout(Duration::from_secs(120))
             .user_agent(concat!("chatvault/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| {
-                RunError::Api(crate::api::ApiError::Settings(format!(
-                    "cannot build the download client: {e}"
-                )))
-            })?;
+            .map_err(RunError::DownloadClient)?;
         Ok(Runner {
             client,
             http,

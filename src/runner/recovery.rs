@@ -31,6 +31,7 @@ impl Failures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::RunError;
 
     fn done() -> TickOutcome {
         TickOutcome::Done {
@@ -41,7 +42,7 @@ mod tests {
 
     fn failed() -> TickOutcome {
         TickOutcome::Failed {
-            error: "state: the store is down".into(),
+            error: RunError::Contended.into(),
         }
     }
 

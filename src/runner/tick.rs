@@ -7,10 +7,10 @@ use tracing::{Instrument as _, Span};
 use super::batch::BatchDone;
 use super::claim::Claimed;
 use super::due::{due_ticks, latest_tick};
-use super::error::RunError;
+use super::error::{Failure, RunError, one_line};
 use super::events::{Event, log_time};
 use super::lease_keeper::LeaseKeeper;
-use super::outcome::TickOutcome;
+use super::outcome::{BatchFailure, TickError, TickOutcome};
 use super::pause::Phase;
 use super::windows::{Batch, batches, kind_name, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
@@ -31,7 +31,7 @@ impl Runner {
                 let Some(tick) = latest_tick(job, self.clock.now()) else {
                     return Err(e.into());
                 };
-                let outcome = failed(&e.into());
+                let outcome = failed(e.into());
                 self.failures.note(&job.name, &outcome);
                 let run_id = new_run_id();
                 run_span(job, tick, &run_id).in_scope(|| {
@@ -92,7 +92,7 @@ impl Runner {
         let lease = match leases.acquire(tick, self.options.lease_ttl).await {
             Ok(lease) => lease,
             Err(StateError::Held { holder, .. }) => return (TickOutcome::Busy { holder }, false),
-            Err(e) => return (failed(&e.into()), false),
+            Err(e) => return (failed(e.into()), false),
         };
         let mut keeper =
             LeaseKeeper::start(leases, lease, self.options.lease_ttl, self.clock.clone());
@@ -112,7 +112,7 @@ impl Runner {
         match outcome {
             Ok(done) => done,
             Err(E::Interrupted) => (TickOutcome::Interrupted, false),
-            Err(e) => (failed(&e), false),
+            Err(e) => (failed(e), false),
         }
     }
 
@@ -183,7 +183,7 @@ impl Runner {
 
         let mut archives = 0u32;
         let mut bytes_stored = 0u64;
-        let mut errors = Vec::new();
+        let mut failures = Vec::new();
         for (batch, span, result) in results {
             match result {
                 Ok(BatchDone::Archived { bytes_stored: b }) => {
@@ -193,20 +193,25 @@ impl Runner {
                 Ok(BatchDone::AlreadyArchived) => {}
                 Err(e @ E::LostClaim { .. }) => return Err(e),
                 Err(e) => {
-                    let error = e.to_string();
+                    let error = Failure::from(e);
                     span.in_scope(|| {
                         self.report(&Event::BatchFailed {
                             batch: self.batch_ref(job, tick, run_id, &batch),
                             error: error.clone(),
                         });
                     });
-                    errors.push(format!("{}: {error}", batch.key));
+                    failures.push(BatchFailure {
+                        key: batch.key,
+                        error,
+                    });
                 }
             }
         }
 
         let now = self.clock.now();
-        let error = (!errors.is_empty()).then(|| summarize(&errors));
+        let error = (!failures.is_empty()).then(|| TickError::Batches(failures));
+        // The ledger keeps the line shown today; old records hold the same.
+        let last_error = error.as_ref().map(|e| one_line(e));
         if error.is_none() {
             self.pause_point(&job.name, Phase::Watermark).await;
         }
@@ -222,7 +227,7 @@ impl Runner {
                 tick,
                 finished_at: now,
                 ok: error.is_none(),
-                error: error.clone(),
+                error: last_error.clone(),
                 archives,
                 bytes_stored,
             });
@@ -241,9 +246,9 @@ impl Runner {
     }
 }
 
-fn failed(error: &RunError) -> TickOutcome {
+fn failed(error: RunError) -> TickOutcome {
     TickOutcome::Failed {
-        error: error.to_string(),
+        error: error.into(),
     }
 }
 
@@ -269,19 +274,4 @@ fn batch_span(batch: &Batch) -> Span {
         key = %batch.key,
         task_id = tracing::field::Empty,
     )
-}
-
-/// The first errors, and how many more: a ledger record stays small whatever failed.
-fn summarize(errors: &[String]) -> String {
-    const SHOWN: usize = 3;
-    let mut text = errors
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if errors.len() > SHOWN {
-        text.push_str(&format!("; and {} more", errors.len() - SHOWN));
-    }
-    format!("{} of the tick's batches failed: {text}", errors.len())
 }

@@ -424,6 +424,7 @@ mod tests {
     use super::*;
     use crate::api::{ClientConfig, StreamClient};
     use crate::clock::ManualClock;
+    use crate::runner::RunError;
     use crate::state::{ExportKind, InFlight, Outcome};
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -579,7 +580,7 @@ mod tests {
             tick: at("2026-03-01T00:00:00Z"),
             run_id: "r".into(),
             outcome: TickOutcome::Failed {
-                error: "state unreadable".into(),
+                error: RunError::Contended.into(),
             },
             recovered: false,
         });
