@@ -13,7 +13,7 @@ mod error;
 pub mod events;
 mod lease_keeper;
 mod outcome;
-pub mod pause;
+mod pause;
 mod recovery;
 mod tick;
 pub mod windows;
@@ -25,9 +25,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{Failure, RunError, one_line};
-pub use events::{Event, Fanout, LogReporter, Reporter};
+pub use events::{Event, Fanout, LogReporter, Phase, Reporter};
 pub use outcome::{BatchFailure, TickError, TickOutcome};
-pub use pause::Phase;
 
 use crate::api::StreamClient;
 use crate::archive::store::{self, Store, StoreOptions};
@@ -202,16 +201,5 @@ impl Runner {
             ),
         );
         Ok(store)
-    }
-
-    /// Freezes here if told to, after saying so (crash tests kill the process then).
-    async fn pause_point(&self, job: &str, phase: Phase) {
-        if self.options.pause_at == Some(phase) {
-            self.report(&Event::Paused {
-                job: job.to_owned(),
-                phase,
-            });
-            std::future::pending::<()>().await;
-        }
     }
 }
