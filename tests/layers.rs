@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 /// Bottom to top; modules on one line are peers and may not use each other.
 const LAYERS: &[&[&str]] = &[
     &["clock", "suggest"],
+    &["retry"],
     &["diagnostics"],
     &["store"],
     &["schedule"],

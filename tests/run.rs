@@ -1060,7 +1060,10 @@ async fn a_failed_task_fails_the_tick_and_the_next_run_redoes_its_window() {
     let TickOutcome::Failed { error } = &outcome else {
         panic!("a failed task fails the tick: {outcome:?}");
     };
-    assert!(error.contains("1 of the tick's batches failed"), "{error}");
+    assert!(
+        error.to_string().contains("1 of the tick's batches failed"),
+        "{error}"
+    );
     let after = state(&runner, &job).await;
     assert_eq!(after.watermark, None, "the watermark stays");
     assert_eq!(after.last_tick, None, "the tick is not done");

@@ -288,7 +288,10 @@ impl Reporter for Tally {
                     TickOutcome::AlreadyDone => "already done",
                     TickOutcome::Busy { .. } => "busy",
                     TickOutcome::Failed { error } => {
-                        if error.starts_with("state: state store error at jobs/storm/ledger/") {
+                        if error
+                            .to_string()
+                            .starts_with("state: state store error at jobs/storm/ledger/")
+                        {
                             counts.state_unreadable += 1;
                         }
                         "failed"

@@ -10,15 +10,17 @@ mod servers;
 use std::io::Read as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chatvault::archive::transfer::{Target, TransferError, transfer, transfer_with_retries};
 use chatvault::config::job::Compression;
+use chatvault::retry::RetryPolicy;
 use chatvault::store::url::StoreUrl;
 use chatvault::store::{self, Store, StoreOptions};
 use chatvault_emulator::{DataSpec, EmulatorConfig};
 use chrono::TimeDelta;
-use emulated::{download, finished_export, link};
+use emulated::{EmuClock, download, finished_export, link};
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -49,6 +51,9 @@ fn decompress(bytes: &[u8], compression: Compression) -> Vec<u8> {
     }
     out
 }
+
+/// Three attempts, waits on the emulator's clock (moved, not waited for).
+const RETRY: RetryPolicy = RetryPolicy::new(3, Duration::from_secs(1), Duration::from_secs(30));
 
 fn target(key: &str, compression: Compression) -> Target<'_> {
     Target {
@@ -123,7 +128,8 @@ async fn a_cut_download_leaves_nothing_and_a_retry_completes_it() {
         || link(&client, &task),
         &store,
         target("a/cut.jsonl.gz", Compression::Gzip),
-        3,
+        &RETRY,
+        &EmuClock(emu.clock().clone()),
     )
     .await
     .expect("the second attempt completes");
@@ -167,7 +173,8 @@ async fn an_expired_link_is_renewed_not_failed() {
         },
         &store,
         target("k.jsonl", Compression::None),
-        3,
+        &RETRY,
+        &EmuClock(emu.clock().clone()),
     )
     .await
     .expect("renewed");

@@ -2,7 +2,7 @@
 //!
 //! One pooled HTTP client; every request carries the `api_key` query parameter, the server
 //! JWT as a bare `Authorization` header and `Stream-Auth-Type: jwt`. Requests pass a
-//! per-endpoint [`Limiter`] first and are retried with jittered backoff when the failure is
+//! per-endpoint [`Limiter`] first and are retried ([`crate::retry`]) when the failure is
 //! transient. Time comes from the injected [`Clock`](crate::clock::Clock).
 //!
 //! Creating exports is the one place a blind retry could do harm. A create is retried only
@@ -17,10 +17,10 @@ mod auth;
 mod endpoint;
 mod error;
 mod limiter;
-mod retry;
 mod stats;
 pub mod wire;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -33,8 +33,7 @@ pub use auth::Token;
 pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use limiter::{Limiter, Quota};
-pub use retry::RetryPolicy;
-pub use stats::{ANSWERS, RequestStats};
+pub use stats::{ANSWERS, ClientStats, RequestStats};
 use wire::{
     ChannelRequest, ErrorBody, ExportChannelsBody, ExportUsersBody, QueryChannelsBody,
     QueryChannelsResponse, SortField, TaskCreated, TaskStatus,
@@ -42,9 +41,15 @@ use wire::{
 
 use crate::clock::SharedClock;
 use crate::config::job::{Cid, ExportOptions, MAX_BATCH};
+use crate::retry::{GaveUp, Next, RetryPolicy};
 
 /// Query-channels pages hold at most this many channels.
 const QUERY_PAGE: usize = 30;
+/// A request is tried 6 times within 5 minutes: an outage of Stream longer than that fails
+/// the batch, and the next run tries again.
+const REQUEST_RETRY: RetryPolicy =
+    RetryPolicy::new(6, Duration::from_millis(500), Duration::from_secs(30))
+        .within(Duration::from_secs(300));
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -64,7 +69,7 @@ impl ClientConfig {
             api_key: api_key.to_owned(),
             api_secret: api_secret.to_owned(),
             request_timeout: Duration::from_secs(30),
-            retry: RetryPolicy::default(),
+            retry: REQUEST_RETRY,
             poll: PollPolicy::default(),
         }
     }
@@ -111,10 +116,10 @@ pub struct StreamClient {
     api_key: String,
     token: Token,
     clock: SharedClock,
-    limiter: Limiter,
+    limiter: Arc<Limiter>,
     retry: RetryPolicy,
     poll: PollPolicy,
-    stats: RequestStats,
+    stats: Arc<RequestStats>,
 }
 
 impl std::fmt::Debug for StreamClient {
@@ -153,11 +158,11 @@ impl StreamClient {
             base,
             api_key: config.api_key.clone(),
             token: auth::server_token(&config.api_secret)?,
-            limiter: Limiter::new(clock.clone()),
+            limiter: Arc::new(Limiter::new(clock.clone())),
             clock,
             retry: config.retry,
             poll: config.poll,
-            stats: RequestStats::default(),
+            stats: Arc::default(),
         })
     }
 
@@ -165,9 +170,13 @@ impl StreamClient {
         &self.limiter
     }
 
-    /// Requests sent so far, by endpoint and answer.
-    pub fn stats(&self) -> &RequestStats {
-        &self.stats
+    /// Requests sent so far, by endpoint and answer, and rate-limit waits: a handle that
+    /// stays current.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests: self.stats.clone(),
+            limiter: self.limiter.clone(),
+        }
     }
 
     /// Starts an export of at most 25 channels; returns the task id.
@@ -306,32 +315,33 @@ impl StreamClient {
         path: &[&str],
         body: Option<&B>,
     ) -> Result<T, ApiError> {
-        let started = self.clock.now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let method = &method;
+        let attempt = move || async move {
             self.limiter.acquire(endpoint).await;
-            let err = match self.attempt(endpoint, method.clone(), path, body).await {
-                Ok(value) => return Ok(value),
-                Err(err) => err,
-            };
-            if !err.is_transient() {
-                return Err(err);
-            }
-            let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
-            if attempt >= self.retry.max_attempts || elapsed >= self.retry.max_elapsed {
-                return Err(ApiError::RetriesExhausted {
-                    endpoint,
-                    attempts: attempt,
+            self.attempt(endpoint, method.clone(), path, body).await
+        };
+        let judge = |err: &ApiError, _| match err {
+            // The limiter already holds the endpoint until Stream's reset.
+            ApiError::RateLimited { .. } => Next::RetryNow,
+            err if err.is_transient() => Next::Retry,
+            _ => Next::Stop,
+        };
+        self.retry
+            .run(self.clock.as_ref(), attempt, judge)
+            .await
+            .map_err(|gave_up| match gave_up {
+                GaveUp::Stopped(err) => err,
+                GaveUp::Exhausted {
+                    last,
+                    attempts,
                     elapsed,
-                    last: Box::new(err),
-                });
-            }
-            // After a 429 the limiter already holds the endpoint until Stream's reset.
-            if !matches!(err, ApiError::RateLimited { .. }) {
-                self.clock.sleep(self.retry.backoff(attempt)).await;
-            }
-        }
+                } => ApiError::RetriesExhausted {
+                    endpoint,
+                    attempts,
+                    elapsed,
+                    last: Box::new(last),
+                },
+            })
     }
 
     fn url(&self, path: &[&str]) -> Result<Url, ApiError> {

@@ -6,9 +6,11 @@
 //! series stays bounded whatever a proxy in between answers. The exact status is in the log.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use super::Endpoint;
+use super::limiter::Limiter;
 
 /// The classes every endpoint's count exists for from the start.
 pub const ANSWERS: [&str; 5] = ["2xx", "4xx", "429", "5xx", "transport"];
@@ -50,6 +52,26 @@ impl RequestStats {
             .iter()
             .map(|((e, a), n)| (*e, *a, *n))
             .collect()
+    }
+}
+
+/// What a client has counted, readable apart from the client: the daemon's metrics endpoint
+/// holds this while the runner owns the client, so telemetry needs nothing of the runner.
+#[derive(Clone)]
+pub struct ClientStats {
+    pub(super) requests: Arc<RequestStats>,
+    pub(super) limiter: Arc<Limiter>,
+}
+
+impl ClientStats {
+    /// Requests sent so far: every (endpoint, answer class) seen with its count.
+    pub fn requests(&self) -> Vec<(Endpoint, &'static str, u64)> {
+        self.requests.snapshot()
+    }
+
+    /// Time spent waiting for rate-limit slots so far, per endpoint that ever waited.
+    pub fn waited_by_endpoint(&self) -> Vec<(Endpoint, Duration)> {
+        self.limiter.waited_by_endpoint()
     }
 }
 

@@ -175,10 +175,10 @@ impl DocumentState {
                 self.escaped = true;
             } else if byte == b'"' {
                 self.in_string = false;
-                if let Some(key) = self.key.take() {
-                    if let Some(slot) = self.keys.last_mut() {
-                        *slot = Some(String::from_utf8_lossy(&key).into_owned());
-                    }
+                if let Some(key) = self.key.take()
+                    && let Some(slot) = self.keys.last_mut()
+                {
+                    *slot = Some(String::from_utf8_lossy(&key).into_owned());
                 }
             } else if let Some(key) = &mut self.key {
                 key.push(byte);
@@ -243,7 +243,7 @@ impl DocumentState {
         let shape = self.stack.as_slice();
         let (base, rest) = match shape {
             [b'{', b'[', rest @ ..] if key(0) == Some("channels") => (2, rest),
-            [rest @ ..] => (0, rest),
+            rest => (0, rest),
         };
         match rest {
             [b'{'] if key(base) == Some("channel") => Some(Kind::Channel),

@@ -32,7 +32,9 @@ use tokio_util::io::StreamReader;
 use tracing::Instrument as _;
 
 use crate::api::ApiError;
+use crate::clock::Clock;
 use crate::config::job::Compression;
+use crate::retry::{Attempt, GaveUp, Next, RetryPolicy};
 use crate::store::{SignedPut, Store};
 
 /// The first parts are this large; S3 wants at least 5 MiB for every part but the last.
@@ -125,29 +127,41 @@ impl TransferError {
 }
 
 /// Transfers with a fresh link for every attempt: `link` asks Stream for the task's status,
-/// which renews the 24-hour link, so an expired link is renewed rather than a failure.
+/// which renews the 24-hour link, so an expired link is renewed rather than a failure. A link
+/// that cannot be had ends it at once (the API client has retried that request already).
 pub async fn transfer_with_retries<F, Fut>(
     http: &reqwest::Client,
     mut link: F,
     store: &Store,
     target: Target<'_>,
-    attempts: u32,
+    retry: &RetryPolicy,
+    clock: &dyn Clock,
 ) -> Result<Transferred, TransferError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<String, ApiError>>,
 {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let url = link().await.map_err(TransferError::Link)?;
-        match transfer(http, &url, store, target).await {
-            Err(e) if e.is_retryable() && attempt < attempts => {
-                tracing::warn!(key = target.key, attempt, error = %e, "transfer failed; retrying with a fresh link");
-            }
-            other => return other,
+    let attempt = || {
+        let url = link();
+        async move {
+            let url = url.await.map_err(TransferError::Link)?;
+            transfer(http, &url, store, target).await
         }
-    }
+    };
+    let judge = |e: &TransferError, at: Attempt| match e {
+        TransferError::Link(_) => Next::Stop,
+        e if e.is_retryable() => {
+            if !at.last {
+                tracing::warn!(key = target.key, attempt = at.number, error = %e, "transfer failed; retrying with a fresh link");
+            }
+            Next::Retry
+        }
+        _ => Next::Stop,
+    };
+    retry
+        .run(clock, attempt, judge)
+        .await
+        .map_err(GaveUp::into_last)
 }
 
 /// One attempt: download `url` into `target`, or fail leaving nothing under the key.

@@ -48,7 +48,7 @@ pub async fn listen(
     let endpoints = Arc::new(Endpoints {
         metrics: metrics.clone(),
         health: health.clone(),
-        runner: runner.clone(),
+        client: runner.client().stats(),
     });
     let mut tasks = JoinSet::new();
     tasks.spawn(async move {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::SecondsFormat;
 use futures::StreamExt;
+use thiserror::Error;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::Bars;
 use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output, runtime};
-use crate::api::{ClientConfig, StreamClient};
+use crate::api::{ApiError, ClientConfig, StreamClient};
 use crate::cli::{LogFormat, RunArgs};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::MissingVars;
@@ -23,9 +24,11 @@ use crate::config::job::{Job, JobSet, SecretSource};
 use crate::notify::Notifier;
 use crate::runner::daemon::{self, Control, DaemonOptions};
 use crate::runner::due::next_tick;
-use crate::runner::{Fanout, LogReporter, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
+use crate::runner::{
+    Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, TickOutcome, one_line,
+};
 use crate::state::InFlight;
-use crate::store;
+use crate::store::{self, StoreError};
 use crate::telemetry::{Changed, Health, Metrics};
 
 /// Set to a phase name, a run freezes there (for crash tests).
@@ -67,8 +70,8 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
         };
         let notifier = match Notifier::new(clock.clone(), &jobs) {
             Ok(notifier) => Arc::new(notifier),
-            Err(message) => {
-                output::error(&message, None);
+            Err(e) => {
+                output::error(&one_line(&e), None);
                 return exit::FAILED;
             }
         };
@@ -84,8 +87,8 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
         };
         let runner = match build_runner(&set, clock, world, reporter, options) {
             Ok(runner) => Arc::new(runner),
-            Err(message) => {
-                output::error(&message, None);
+            Err(e) => {
+                show(&e);
                 return exit::INVALID;
             }
         };
@@ -155,50 +158,92 @@ fn reload(args: &RunArgs, config: Option<PathBuf>, world: &World<'_>) -> Option<
     }
 }
 
+/// What to do when the API key is missing.
+const NO_KEY_HINT: &str = "set STREAM_API_KEY, or api.key in the global config";
+/// What to do when the API secret is missing.
+const NO_SECRET_HINT: &str = "set STREAM_API_SECRET, or api.secret_file in the global config";
+
+/// Why `run` could not start: what every run needs, checked before any job runs.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+enum StartError {
+    #[error("no API key: {NO_KEY_HINT}")]
+    NoKey,
+    #[error("no API secret: {NO_SECRET_HINT}")]
+    NoSecret,
+    #[error("cannot read the API secret file {}: {source}", path.display())]
+    SecretFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("state: {0}")]
+    State(#[source] StoreError),
+    #[error("{0}")]
+    Runner(#[from] RunError),
+}
+
+impl StartError {
+    /// What the user can do about it. Today's messages already end with it where they
+    /// always did; the renderer of issue 9 shows it on a line of its own.
+    fn hint(&self) -> Option<&'static str> {
+        match self {
+            StartError::NoKey => Some(NO_KEY_HINT),
+            StartError::NoSecret => Some(NO_SECRET_HINT),
+            StartError::Api(e) => e.hint(),
+            StartError::Runner(e) => e.hint(),
+            StartError::SecretFile { .. } | StartError::State(_) => None,
+        }
+    }
+}
+
 fn build_runner(
     set: &JobSet,
     clock: SharedClock,
     world: &World<'_>,
     reporter: Arc<dyn Reporter>,
     options: RunnerOptions,
-) -> Result<Runner, String> {
+) -> Result<Runner, StartError> {
     let api = &set.settings.api;
-    let key = api
-        .key
-        .clone()
-        .ok_or("no API key: set STREAM_API_KEY, or api.key in the global config")?;
+    let key = api.key.clone().ok_or(StartError::NoKey)?;
     let secret = match &api.secret {
         Some(SecretSource::Value(secret)) => secret.clone(),
         Some(SecretSource::File(path)) => std::fs::read_to_string(path)
             .map(|s| s.trim().to_owned())
-            .map_err(|e| format!("cannot read the API secret file {}: {e}", path.display()))?,
-        None => {
-            return Err(
-                "no API secret: set STREAM_API_SECRET, or api.secret_file in the global config"
-                    .into(),
-            );
-        }
+            .map_err(|source| StartError::SecretFile {
+                path: path.clone(),
+                source,
+            })?,
+        None => return Err(StartError::NoSecret),
     };
     let client = StreamClient::new(
         &ClientConfig::new(&api.base_url, &key, &secret),
         clock.clone(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let state = store::open(
         &set.settings.state,
         &set.settings.state_options,
         &world.env_vars,
     )
-    .map_err(|e| format!("state: {e}"))?;
-    Runner::new(
+    .map_err(StartError::State)?;
+    Ok(Runner::new(
         client,
         state,
         clock,
         world.env_vars.clone(),
         reporter,
         options,
-    )
-    .map_err(|e| e.to_string())
+    )?)
+}
+
+/// Shows why `run` could not start: its line, then its hint unless the line already says
+/// it (the messages of missing settings end with what to do, as they always did).
+fn show(error: &StartError) {
+    let message = one_line(error);
+    let hint = error.hint().filter(|hint| !message.contains(hint));
+    output::error(&message, hint);
 }
 
 /// `run --once`: each job's due ticks, jobs side by side; a summary line per job on stdout.
@@ -294,7 +339,12 @@ impl StopSignals {
 async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
     let outcomes = match runner.run_due(job).await {
         Ok(outcomes) => outcomes,
-        Err(e) => return (vec![format!("{}: failed: {e}", job.name)], true),
+        Err(e) => {
+            return (
+                vec![format!("{}: failed: {}", job.name, one_line(&e))],
+                true,
+            );
+        }
     };
     if outcomes.is_empty() {
         let next = next_tick(job, runner.clock().now()).map_or_else(
@@ -329,7 +379,7 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
                 } => format!("ok: {archives} new archive(s), {bytes_stored} bytes"),
                 TickOutcome::AlreadyDone => "already done".into(),
                 TickOutcome::Busy { holder } => format!("skipped: {holder} is running this job"),
-                TickOutcome::Failed { error } => format!("failed: {error}"),
+                TickOutcome::Failed { error } => format!("failed: {}", one_line(&error)),
                 TickOutcome::Interrupted => interrupted(&in_flight),
             };
             format!(

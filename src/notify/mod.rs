@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use thiserror::Error;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
@@ -17,14 +18,21 @@ pub use message::Message;
 use crate::clock::SharedClock;
 use crate::config::job::{Job, Notify, STREAM_RETENTION};
 use crate::config::model::NotifyEvent;
-use crate::runner::{Event, Reporter, TickOutcome};
+use crate::retry::{Next, RetryPolicy};
+use crate::runner::{Event, Reporter, TickOutcome, one_line};
 
-/// Attempts per notification; waits of 1 s, then 2 s between them.
-const ATTEMPTS: u32 = 3;
+/// Three attempts per notification, the waits between them jittered below 1 s, then 2 s.
+const DELIVERY_RETRY: RetryPolicy =
+    RetryPolicy::new(3, Duration::from_secs(1), Duration::from_secs(2));
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an end ping waits for its run's start ping to be delivered: well within the 15 s
 /// an exiting process gives its notifications.
 const START_WAIT: Duration = Duration::from_secs(5);
+
+/// The notifier's HTTP client could not be built (no TLS backend, say).
+#[derive(Debug, Error)]
+#[error("cannot build the notification client: {0}")]
+pub struct ClientError(#[source] reqwest::Error);
 
 /// One request to make.
 struct Send {
@@ -55,12 +63,12 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(clock: SharedClock, jobs: &[Job]) -> Result<Notifier, String> {
+    pub fn new(clock: SharedClock, jobs: &[Job]) -> Result<Notifier, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("chatvault/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the notification client: {e}"))?;
+            .map_err(ClientError)?;
         let notifier = Notifier {
             http,
             clock,
@@ -226,6 +234,7 @@ impl Reporter for Notifier {
                     }
                 }
                 TickOutcome::Failed { error } => {
+                    let error = one_line(error);
                     self.ping(
                         job,
                         run_id,
@@ -234,7 +243,7 @@ impl Reporter for Notifier {
                     );
                     let mut m = Message::new(NotifyEvent::Failure, job, *tick, run_id);
                     m.summary = format!("{job}: the run of tick {tick} failed: {error}");
-                    m.error = Some(error.clone());
+                    m.error = Some(error);
                     self.webhooks(&m);
                 }
                 TickOutcome::AlreadyDone | TickOutcome::Busy { .. } | TickOutcome::Interrupted => {
@@ -278,35 +287,54 @@ impl Reporter for Notifier {
     }
 }
 
+/// Why one attempt at a notification failed. Never names the URL: it is the credential.
+#[derive(Debug, Error)]
+enum DeliveryError {
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+    #[error("{0}")]
+    Transport(reqwest::Error),
+}
+
+impl DeliveryError {
+    /// The receiver was busy or broken for a moment, or could not be reached.
+    fn is_transient(&self) -> bool {
+        match self {
+            DeliveryError::Status(status) => status.is_server_error() || status.as_u16() == 429,
+            DeliveryError::Transport(_) => true,
+        }
+    }
+}
+
 /// Sends with retries on transport errors, 429 and 5xx; logs the end result.
 async fn deliver(http: reqwest::Client, clock: SharedClock, send: Send) {
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
-        if attempt > 1 {
-            clock.sleep(Duration::from_secs(1 << (attempt - 2))).await;
-        }
+    let attempt = || {
         let request = http.post(&send.url);
         let request = match &send.body {
             Body::Json(v) => request.json(v),
             Body::Text(t) => request.body(t.clone()),
         };
-        match request.send().await {
-            Ok(r) if r.status().is_success() => {
-                tracing::debug!("notification delivered");
-                return;
+        async move {
+            match request.send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(DeliveryError::Status(r.status())),
+                Err(e) => Err(DeliveryError::Transport(e.without_url())),
             }
-            Ok(r) => {
-                let status = r.status();
-                last = format!("HTTP {status}");
-                if !(status.is_server_error() || status.as_u16() == 429) {
-                    break;
-                }
-            }
-            // Without the URL: it is the credential.
-            Err(e) => last = e.without_url().to_string(),
+        }
+    };
+    let judge = |e: &DeliveryError, _| {
+        if e.is_transient() {
+            Next::Retry
+        } else {
+            Next::Stop
+        }
+    };
+    match DELIVERY_RETRY.run(clock.as_ref(), attempt, judge).await {
+        Ok(()) => tracing::debug!("notification delivered"),
+        Err(gave_up) => {
+            tracing::warn!(error = %gave_up.into_last(), "notification not delivered");
         }
     }
-    tracing::warn!(error = %last, "notification not delivered");
 }
 
 /// The dead man's switch's three calls, in the healthchecks.io style.

@@ -1,16 +1,13 @@
 //! One batch of a tick: create (or resume) the export task, poll it, stream the file into the
 //! destination, commit it with its manifest.
 
-use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::error::RunError;
-use super::events::{BatchRef, Event};
-use super::pause::Phase;
+use super::events::{BatchRef, Event, Phase};
 use super::windows::{Batch, kind_name, parse_cid};
 use super::{RunError as E, Runner};
 use crate::api::wire::TaskState;
@@ -286,23 +283,10 @@ impl Runner {
             link,
             dest,
             target,
-            self.options.transfer_attempts,
+            &self.options.transfer_retry,
+            self.clock.as_ref(),
         );
-        if self.options.pause_at != Some(Phase::Transfer) {
-            return transfer.await;
-        }
-        // Freeze once part of the archive is out, leaving the upload unfinished.
-        let mut transfer = pin!(transfer);
-        loop {
-            tokio::select! {
-                result = &mut transfer => return result,
-                () = tokio::time::sleep(Duration::from_millis(5)) => {
-                    if stored.load(Ordering::Relaxed) > 0 {
-                        self.pause_point(&job.name, Phase::Transfer).await;
-                    }
-                }
-            }
-        }
+        self.pause_in_transfer(&job.name, &stored, transfer).await
     }
 
     /// Drops the batch's task from the in-flight list (archived, failed or lapsed).

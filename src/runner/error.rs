@@ -1,4 +1,14 @@
 //! Why a run (or one batch of it) failed. Every message is free of secrets and links.
+//!
+//! The errors stay typed up to where they are shown (the terminal, the ledger's last error,
+//! webhooks, logs): each displays as the one line shown today, leads to its cause through
+//! `source()`, and says what the user can do through `hint()`, so that a later renderer can
+//! put `error:`, `caused by:` and `hint:` on lines of their own. [`one_line`] is the one
+//! place that turns them into text until then.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -21,6 +31,8 @@ pub enum RunError {
     Transfer(#[from] TransferError),
     #[error("{0}")]
     Manifest(#[from] ManifestError),
+    #[error("invalid API settings: cannot build the download client: {0}")]
+    DownloadClient(#[source] reqwest::Error),
     #[error("cannot make the archive key: {0}")]
     Key(String),
     #[error("export task {task_id} {state}: {reason}")]
@@ -38,4 +50,62 @@ pub enum RunError {
     Interrupted,
     #[error("the ledger kept changing under this run; giving up for now")]
     Contended,
+}
+
+impl RunError {
+    /// What the user can do about it, when that is known.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            RunError::Api(e) | RunError::Transfer(TransferError::Link(e)) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// A [`RunError`] handed to several readers at once (the log, progress bars, the tick's
+/// outcome): shared rather than copied into text, and equal to another that says the same.
+#[derive(Debug, Clone)]
+pub struct Failure(Arc<RunError>);
+
+impl Failure {
+    pub fn error(&self) -> &RunError {
+        &self.0
+    }
+
+    pub fn hint(&self) -> Option<&'static str> {
+        self.0.hint()
+    }
+}
+
+impl From<RunError> for Failure {
+    fn from(error: RunError) -> Self {
+        Failure(Arc::new(error))
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl StdError for Failure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Failure {}
+
+/// An error as one line of text, wherever one line is all there is room for: the ledger's
+/// last error, webhook bodies, `run --once` summaries. Today that is the message alone,
+/// exactly as it always read (it carries its causes inline, and hints where it always did).
+pub fn one_line(error: &dyn StdError) -> String {
+    error.to_string()
 }

@@ -2,10 +2,13 @@
 //! batches, once each (never once per poll). The command line turns them into progress bars
 //! or log lines; tests collect them.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::pause::Phase;
-use super::tick::TickOutcome;
+use super::error::Failure;
+use super::outcome::TickOutcome;
 use crate::state::ExportKind;
 
 /// One batch: an export request and the archive it becomes.
@@ -60,7 +63,7 @@ pub enum Event {
     },
     BatchFailed {
         batch: BatchRef,
-        error: String,
+        error: Failure,
     },
     /// A recorded task is close to (or past) Stream's 60-day limit.
     LapseRisk {
@@ -195,4 +198,60 @@ pub fn log(event: &Event) {
 /// `2026-11-27 00:00:00 UTC`.
 pub fn log_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A phase of a batch's (or a tick's) life, in order: where a run can be told to pause
+/// (`CHATVAULT_PAUSE_AT`) and says so in [`Event::Paused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// The export task was created and its id recorded.
+    Created,
+    /// Polling the task.
+    Polling,
+    /// Part of the archive is uploaded, the rest is not.
+    Transfer,
+    /// The archive is uploaded; its manifest is not written.
+    Manifest,
+    /// Every archive of the tick is committed; the watermark has not moved.
+    Watermark,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 5] = [
+        Phase::Created,
+        Phase::Polling,
+        Phase::Transfer,
+        Phase::Manifest,
+        Phase::Watermark,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Created => "created",
+            Phase::Polling => "polling",
+            Phase::Transfer => "transfer",
+            Phase::Manifest => "manifest",
+            Phase::Watermark => "watermark",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Phase {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Phase::ALL.iter().map(|p| p.name()).collect();
+                format!("`{s}` is not a phase; expected one of {}", names.join(", "))
+            })
+    }
 }

@@ -1,15 +1,19 @@
 //! Running jobs. One tick of one job goes lease → claim → windows and batches → for each
 //! batch: create the export (its task id recorded at once) → poll → transfer → manifest →
-//! then the watermark, once every batch of the tick is committed → release (`tick`, `batch`).
-//! `due` says which ticks to run; `daemon` runs them on schedule.
+//! then the watermark, once every batch of the tick is committed → release (`tick`, `batch`;
+//! `claim` owns the ledger writes of a run). `due` says which ticks to run; `daemon` runs them
+//! on schedule. Sibling files here never use each other in a cycle: what several of them
+//! share (`outcome`, `events`, `error`) sits below the ones that run.
 
 mod batch;
+mod claim;
 pub mod daemon;
 pub mod due;
 mod error;
 pub mod events;
 mod lease_keeper;
-pub mod pause;
+mod outcome;
+mod pause;
 mod recovery;
 mod tick;
 pub mod windows;
@@ -20,14 +24,14 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use error::RunError;
-pub use events::{Event, Fanout, LogReporter, Reporter};
-pub use pause::Phase;
-pub use tick::TickOutcome;
+pub use error::{Failure, RunError, one_line};
+pub use events::{Event, Fanout, LogReporter, Phase, Reporter};
+pub use outcome::{BatchFailure, TickError, TickOutcome};
 
 use crate::api::StreamClient;
 use crate::clock::SharedClock;
 use crate::config::job::Job;
+use crate::retry::RetryPolicy;
 use crate::state::{Leases, Ledger};
 use crate::store::url::StoreUrl;
 use crate::store::{self, Store, StoreOptions};
@@ -40,8 +44,8 @@ pub struct RunnerOptions {
     /// Batches of one tick worked on at once (creates stay within Stream's rate limits either
     /// way; this bounds concurrent polls and transfers).
     pub batch_concurrency: usize,
-    /// Attempts per transfer, each with a fresh link.
-    pub transfer_attempts: u32,
+    /// Attempts per transfer, each with a fresh link, and the waits between them.
+    pub transfer_retry: RetryPolicy,
     /// Freeze at this phase (crash tests).
     pub pause_at: Option<Phase>,
 }
@@ -51,7 +55,7 @@ impl Default for RunnerOptions {
         RunnerOptions {
             lease_ttl: Duration::from_secs(300),
             batch_concurrency: 4,
-            transfer_attempts: 5,
+            transfer_retry: RetryPolicy::new(5, Duration::from_secs(1), Duration::from_secs(30)),
             pause_at: None,
         }
     }
@@ -111,11 +115,7 @@ impl Runner {
             .read_timeout(Duration::from_secs(120))
             .user_agent(concat!("chatvault/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| {
-                RunError::Api(crate::api::ApiError::Settings(format!(
-                    "cannot build the download client: {e}"
-                )))
-            })?;
+            .map_err(RunError::DownloadClient)?;
         Ok(Runner {
             client,
             http,
@@ -226,16 +226,5 @@ impl Runner {
             ),
         );
         Ok(store)
-    }
-
-    /// Freezes here if told to, after saying so (crash tests kill the process then).
-    async fn pause_point(&self, job: &str, phase: Phase) {
-        if self.options.pause_at == Some(phase) {
-            self.report(&Event::Paused {
-                job: job.to_owned(),
-                phase,
-            });
-            std::future::pending::<()>().await;
-        }
     }
 }

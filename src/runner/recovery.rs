@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
-use super::tick::TickOutcome;
+use super::outcome::TickOutcome;
 
 #[derive(Debug, Default)]
 pub(super) struct Failures {
@@ -31,6 +31,7 @@ impl Failures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::RunError;
 
     fn done() -> TickOutcome {
         TickOutcome::Done {
@@ -41,7 +42,7 @@ mod tests {
 
     fn failed() -> TickOutcome {
         TickOutcome::Failed {
-            error: "state: the store is down".into(),
+            error: RunError::Contended.into(),
         }
     }
 

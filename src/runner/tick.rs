@@ -5,52 +5,16 @@ use futures::StreamExt;
 use tracing::{Instrument as _, Span};
 
 use super::batch::BatchDone;
+use super::claim::Claimed;
 use super::due::{due_ticks, latest_tick};
-use super::error::RunError;
-use super::events::{Event, log_time};
+use super::error::{Failure, RunError, one_line};
+use super::events::{Event, Phase, log_time};
 use super::lease_keeper::LeaseKeeper;
-use super::pause::Phase;
+use super::outcome::{BatchFailure, TickError, TickOutcome};
 use super::windows::{Batch, batches, kind_name, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
 use crate::config::job::Job;
-use crate::state::{Claim, JobState, Ledger, OpenWindow, Outcome, StateError};
-
-/// Lost races for the ledger in a row before a run gives up for now.
-const UPDATE_ATTEMPTS: usize = 20;
-
-/// How a tick's run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TickOutcome {
-    /// Every window is archived and the watermark moved.
-    Done { archives: u32, bytes_stored: u64 },
-    /// The ledger says an earlier run (maybe another replica's) finished this tick.
-    AlreadyDone,
-    /// Another process is running this job; it stays out.
-    Busy { holder: String },
-    /// Something failed: the watermark stays, the next run covers the gap.
-    Failed { error: String },
-    /// Shutdown stopped it; the next run resumes its recorded tasks.
-    Interrupted,
-}
-
-impl TickOutcome {
-    /// The run did not finish its tick: a failure, or a shutdown that cut it short.
-    pub fn is_failure(&self) -> bool {
-        matches!(self, TickOutcome::Failed { .. } | TickOutcome::Interrupted)
-    }
-
-    /// Later ticks of the job may run after this one.
-    fn lets_later_ticks_run(&self) -> bool {
-        matches!(self, TickOutcome::Done { .. } | TickOutcome::AlreadyDone)
-    }
-}
-
-/// What the claim step found.
-enum Claimed {
-    Ours(JobState),
-    AlreadyDone,
-    Busy(String),
-}
+use crate::state::{OpenWindow, Outcome, StateError};
 
 impl Runner {
     /// Runs the job's due ticks (by its `catch_up` policy and the ledger) in order, stopping at
@@ -66,7 +30,7 @@ impl Runner {
                 let Some(tick) = latest_tick(job, self.clock.now()) else {
                     return Err(e.into());
                 };
-                let outcome = failed(&e.into());
+                let outcome = failed(e.into());
                 self.failures.note(&job.name, &outcome);
                 let run_id = new_run_id();
                 run_span(job, tick, &run_id).in_scope(|| {
@@ -132,7 +96,7 @@ impl Runner {
         let lease = match leases.acquire(tick, self.options.lease_ttl).await {
             Ok(lease) => lease,
             Err(StateError::Held { holder, .. }) => return (TickOutcome::Busy { holder }, false),
-            Err(e) => return (failed(&e.into()), false),
+            Err(e) => return (failed(e.into()), false),
         };
         let mut keeper =
             LeaseKeeper::start(leases, lease, self.options.lease_ttl, self.clock.clone());
@@ -152,7 +116,7 @@ impl Runner {
         match outcome {
             Ok(done) => done,
             Err(E::Interrupted) => (TickOutcome::Interrupted, false),
-            Err(e) => (failed(&e), false),
+            Err(e) => (failed(e), false),
         }
     }
 
@@ -225,7 +189,7 @@ impl Runner {
 
         let mut archives = 0u32;
         let mut bytes_stored = 0u64;
-        let mut errors = Vec::new();
+        let mut failures = Vec::new();
         let mut interrupted = false;
         for (batch, span, result) in results {
             match result {
@@ -238,14 +202,17 @@ impl Runner {
                 // Its task stays recorded; the tick is handed back below, not failed.
                 Err(E::Interrupted) => interrupted = true,
                 Err(e) => {
-                    let error = e.to_string();
+                    let error = Failure::from(e);
                     span.in_scope(|| {
                         self.report(&Event::BatchFailed {
                             batch: self.batch_ref(job, tick, run_id, &batch),
                             error: error.clone(),
                         });
                     });
-                    errors.push(format!("{}: {error}", batch.key));
+                    failures.push(BatchFailure {
+                        key: batch.key,
+                        error,
+                    });
                 }
             }
         }
@@ -254,7 +221,9 @@ impl Runner {
             return Err(E::Interrupted);
         }
         let now = self.clock.now();
-        let error = (!errors.is_empty()).then(|| summarize(&errors));
+        let error = (!failures.is_empty()).then(|| TickError::Batches(failures));
+        // The ledger keeps the line shown today; old records hold the same.
+        let last_error = error.as_ref().map(|e| one_line(e));
         if error.is_none() {
             self.pause_point(&job.name, Phase::Watermark).await;
         }
@@ -270,7 +239,7 @@ impl Runner {
                 tick,
                 finished_at: now,
                 ok: error.is_none(),
-                error: error.clone(),
+                error: last_error.clone(),
                 archives,
                 bytes_stored,
             });
@@ -287,86 +256,11 @@ impl Runner {
             Some(error) => (TickOutcome::Failed { error }, false),
         })
     }
-
-    /// Makes this run the job's owner in the ledger, unless the tick is done or another live
-    /// run owns the job.
-    async fn claim(
-        &self,
-        job: &Job,
-        ledger: &Ledger,
-        tick: DateTime<Utc>,
-    ) -> Result<Claimed, RunError> {
-        let leases = self.leases(&job.name);
-        let _writing = ledger.writing().await;
-        for _ in 0..UPDATE_ATTEMPTS {
-            let prev = ledger.load_to_commit().await?;
-            let state = prev.value();
-            if state.last_tick.is_some_and(|done| done >= tick) {
-                return Ok(Claimed::AlreadyDone);
-            }
-            if let Some(other) = state.claim.as_ref().filter(|c| c.tick != tick)
-                && let Some(lease) = leases.current(other.tick).await?
-                && lease.is_live(self.clock.now())
-            {
-                return Ok(Claimed::Busy(lease.holder));
-            }
-            let mut next = state.clone();
-            next.claim = Some(Claim {
-                tick,
-                holder: self.holder.clone(),
-            });
-            match ledger.commit(&prev, next).await {
-                Ok(committed) => return Ok(Claimed::Ours(committed.into_value())),
-                Err(e) if e.is_conflict() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(E::Contended)
-    }
-
-    /// Applies `change` to the newest state and commits it, as long as this run still owns
-    /// the job; on a lost race, loads again and reapplies. A change that changes nothing
-    /// writes nothing.
-    pub(super) async fn update_claimed<F>(
-        &self,
-        ledger: &Ledger,
-        tick: DateTime<Utc>,
-        mut change: F,
-    ) -> Result<JobState, RunError>
-    where
-        F: FnMut(&mut JobState),
-    {
-        let _writing = ledger.writing().await;
-        for _ in 0..UPDATE_ATTEMPTS {
-            let prev = ledger.load_to_commit().await?;
-            let ours = prev
-                .value()
-                .claim
-                .as_ref()
-                .is_some_and(|c| c.tick == tick && c.holder == self.holder);
-            if !ours {
-                return Err(E::LostClaim {
-                    tick: tick.to_rfc3339(),
-                });
-            }
-            let mut next = prev.value().clone();
-            change(&mut next);
-            if next == *prev.value() {
-                return Ok(next);
-            }
-            match ledger.commit(&prev, next).await {
-                Ok(committed) => return Ok(committed.into_value()),
-                Err(e) if e.is_conflict() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(E::Contended)
-    }
 }
 
-fn failed(error: &RunError) -> TickOutcome {
+fn failed(error: RunError) -> TickOutcome {
     TickOutcome::Failed {
-        error: error.to_string(),
+        error: error.into(),
     }
 }
 
@@ -392,19 +286,4 @@ fn batch_span(batch: &Batch) -> Span {
         key = %batch.key,
         task_id = tracing::field::Empty,
     )
-}
-
-/// The first errors, and how many more: a ledger record stays small whatever failed.
-fn summarize(errors: &[String]) -> String {
-    const SHOWN: usize = 3;
-    let mut text = errors
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if errors.len() > SHOWN {
-        text.push_str(&format!("; and {} more", errors.len() - SHOWN));
-    }
-    format!("{} of the tick's batches failed: {text}", errors.len())
 }

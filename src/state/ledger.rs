@@ -21,6 +21,8 @@
 //! instead of racing each other for the next number; pruning runs every tenth version. A
 //! change is then one write.
 
+use std::convert::Infallible;
+use std::future::{Future, ready};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,24 @@ const LOAD_ATTEMPTS: usize = 4;
 const UPDATE_ATTEMPTS: usize = 10;
 /// Versions between prunings: a pruning lists the whole ledger, a commit nothing.
 const PRUNE_EVERY: u64 = 10;
+
+/// What a [`Ledger::commit_with`] step makes of the newest state.
+#[derive(Debug)]
+pub enum Decision<T> {
+    /// Write this as the next version.
+    Commit(JobState),
+    /// Write nothing; the commit ends with this answer.
+    Decline(T),
+}
+
+/// How a [`Ledger::commit_with`] ended, short of an error.
+#[derive(Debug)]
+pub enum Landed<T> {
+    Committed(Versioned<JobState>),
+    Declined(T),
+    /// Every attempt lost its race to another process; the last conflict.
+    Contended(StateError),
+}
 
 /// A value as of one ledger version; commit the next version on top of it.
 #[derive(Debug, Clone)]
@@ -324,21 +344,57 @@ impl Ledger {
     where
         F: FnMut(&mut JobState),
     {
-        let mut last = None;
+        let landed = self
+            .commit_with(UPDATE_ATTEMPTS, |state| {
+                let mut next = state.clone();
+                change(&mut next);
+                ready(Ok::<_, StateError>(Decision::<Infallible>::Commit(next)))
+            })
+            .await?;
+        match landed {
+            Landed::Committed(committed) => Ok(committed),
+            Landed::Contended(last) => Err(last),
+            Landed::Declined(never) => match never {},
+        }
+    }
+
+    /// The optimistic commit every writer of a ledger goes through: in this process's queue
+    /// of writers ([`Ledger::writing`]), shows `decide` the newest state and commits what it
+    /// answers on top of that version; when another process committed first, loads again and
+    /// asks again, at most `attempts` times. `decide` may decline (nothing to write, or not
+    /// this writer's to write) and must derive its answer from the state it is shown alone,
+    /// since it may be shown several. Its answer may take asking the store (is another
+    /// run's lease live?); it borrows nothing from the state, so the future stays `Send`.
+    pub async fn commit_with<T, E, F, Fut>(
+        &self,
+        attempts: usize,
+        mut decide: F,
+    ) -> Result<Landed<T>, E>
+    where
+        F: FnMut(&JobState) -> Fut,
+        Fut: Future<Output = Result<Decision<T>, E>>,
+        E: From<StateError>,
+    {
         let _writing = self.writing().await;
-        for _ in 0..UPDATE_ATTEMPTS {
+        let mut last = None;
+        for _ in 0..attempts {
             let prev = self.load_to_commit().await?;
-            let mut next = prev.value.clone();
-            change(&mut next);
+            let next = match decide(prev.value()).await? {
+                Decision::Commit(next) => next,
+                Decision::Decline(answer) => return Ok(Landed::Declined(answer)),
+            };
             match self.commit(&prev, next).await {
+                Ok(committed) => return Ok(Landed::Committed(committed)),
                 Err(e) if e.is_conflict() => last = Some(e),
-                done => return done,
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(last.unwrap_or_else(|| StateError::Conflict {
-            key: format!("{}/", ledger_dir(&self.job)),
-            detail: "too many lost races in a row",
-        }))
+        Ok(Landed::Contended(last.unwrap_or_else(|| {
+            StateError::Conflict {
+                key: format!("{}/", ledger_dir(&self.job)),
+                detail: "too many lost races in a row",
+            }
+        })))
     }
 
     /// Deletes records older than the newest `keep` that are also `prune_grace` older than

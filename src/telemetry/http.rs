@@ -12,13 +12,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{Health, Metrics};
-use crate::runner::Runner;
+use crate::api::ClientStats;
 
 /// What the endpoints read.
 pub struct Endpoints {
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
-    pub runner: Arc<Runner>,
+    /// The API client's counts, taken into `/metrics`.
+    pub client: ClientStats,
 }
 
 /// Serves until `stop` is cancelled.
@@ -43,7 +44,7 @@ async fn metrics(State(e): State<Arc<Endpoints>>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        e.metrics.render(e.runner.client()),
+        e.metrics.render(&e.client),
     )
         .into_response()
 }

@@ -21,7 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 
-use crate::api::{ANSWERS, Endpoint, StreamClient};
+use crate::api::{ANSWERS, ClientStats, Endpoint};
 use crate::clock::SharedClock;
 use crate::config::job::STREAM_RETENTION;
 use crate::runner::{Event, Reporter, TickOutcome};
@@ -282,7 +282,7 @@ impl Metrics {
 
     /// The Prometheus text exposition, with time-derived values computed now and the API
     /// client's counts taken in.
-    pub fn render(&self, client: &StreamClient) -> String {
+    pub fn render(&self, client: &ClientStats) -> String {
         let now = self.clock.now();
         for (job, view) in self
             .views
@@ -299,13 +299,13 @@ impl Metrics {
             self.oldest_age.get_or_create(&label).set(age);
             self.until_lapse.get_or_create(&label).set(lapse);
         }
-        for (endpoint, status, count) in client.stats().snapshot() {
+        for (endpoint, status, count) in client.requests() {
             let counter = self
                 .api_requests
                 .get_or_create(&api_labels(endpoint, status));
             counter.inc_by(count.saturating_sub(counter.get()));
         }
-        for (endpoint, waited) in client.limiter().waited_by_endpoint() {
+        for (endpoint, waited) in client.waited_by_endpoint() {
             let counter = self
                 .rate_limit_wait
                 .get_or_create(&endpoint_label(endpoint));
@@ -422,8 +422,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::api::ClientConfig;
+    use crate::api::{ClientConfig, StreamClient};
     use crate::clock::ManualClock;
+    use crate::runner::RunError;
     use crate::state::{ExportKind, InFlight, Outcome};
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -443,7 +444,7 @@ mod tests {
         metrics.track_jobs(["daily"]);
         let client =
             StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
-        let text = metrics.render(&client);
+        let text = metrics.render(&client.stats());
         for series in [
             "chatvault_last_success_timestamp_seconds{job=\"daily\"} 0",
             "chatvault_runs_total{job=\"daily\",outcome=\"failed\"} 0",
@@ -506,7 +507,7 @@ mod tests {
             clock.clone(),
         )
         .unwrap();
-        let text = metrics.render(&client);
+        let text = metrics.render(&client.stats());
         let day = 86_400.0;
         let value = |series: &str| -> f64 {
             line(&text, series)
@@ -533,7 +534,7 @@ mod tests {
         );
 
         clock.advance(std::time::Duration::from_secs(31 * 86_400));
-        let text = metrics.render(&client);
+        let text = metrics.render(&client.stats());
         let lapse: f64 = line(&text, "chatvault_export_lapse_seconds{job=\"daily\"}")
             .unwrap()
             .parse()
@@ -564,7 +565,7 @@ mod tests {
         };
         let failed = |metrics: &Metrics| {
             line(
-                &metrics.render(&client),
+                &metrics.render(&client.stats()),
                 "chatvault_last_run_failed{job=\"daily\"}",
             )
             .unwrap()
@@ -579,7 +580,7 @@ mod tests {
             tick: at("2026-03-01T00:00:00Z"),
             run_id: "r".into(),
             outcome: TickOutcome::Failed {
-                error: "state unreadable".into(),
+                error: RunError::Contended.into(),
             },
             recovered: false,
         });
@@ -617,14 +618,14 @@ mod tests {
         let series = "chatvault_last_success_timestamp_seconds{job=\"daily\"}";
         metrics.set_state("daily", 7, &succeeded_at("2026-02-28T12:00:00Z"));
         metrics.set_state("daily", 6, &succeeded_at("2026-02-27T12:00:00Z"));
-        let text = metrics.render(&client);
+        let text = metrics.render(&client.stats());
         let shown: f64 = line(&text, series).unwrap().parse().unwrap();
         assert_eq!(shown, unix(at("2026-02-28T12:00:00Z")), "{text}");
 
         // The ledger deleted to start afresh: its versions count from 0 again.
         metrics.set_state("daily", 0, &JobState::default());
         metrics.set_state("daily", 1, &succeeded_at("2026-03-01T06:00:00Z"));
-        let text = metrics.render(&client);
+        let text = metrics.render(&client.stats());
         let shown: f64 = line(&text, series).unwrap().parse().unwrap();
         assert_eq!(shown, unix(at("2026-03-01T06:00:00Z")), "{text}");
     }
@@ -648,7 +649,7 @@ mod tests {
         });
         let client =
             StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
-        let text = metrics.render(&client);
+        let text = metrics.render(&client.stats());
         assert!(!text.contains("ghost"), "{text}");
         assert!(text.contains("job=\"kept\""), "{text}");
     }
@@ -665,7 +666,7 @@ mod tests {
         // Creates are spaced a second apart (60 a minute): the second waits one second.
         client.limiter().acquire(Endpoint::ExportChannels).await;
         client.limiter().acquire(Endpoint::ExportChannels).await;
-        let text = metrics.render(&client);
+        let text = metrics.render(&client.stats());
         assert_eq!(
             line(
                 &text,
@@ -692,7 +693,7 @@ mod tests {
         metrics.track_jobs(["b"]);
         let client =
             StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
-        let text = metrics.render(&client);
+        let text = metrics.render(&client.stats());
         assert!(!text.contains("job=\"a\""), "{text}");
         assert!(text.contains("job=\"b\""), "{text}");
     }

@@ -1,0 +1,129 @@
+//! How a tick's run ended. Its own file because the run (`tick`), what it reports (`events`)
+//! and what it remembers (`recovery`) all speak of it, and none of them should lean on another
+//! for it.
+
+use thiserror::Error;
+
+use super::error::Failure;
+
+/// How a tick's run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// Every window is archived and the watermark moved.
+    Done { archives: u32, bytes_stored: u64 },
+    /// The ledger says an earlier run (maybe another replica's) finished this tick.
+    AlreadyDone,
+    /// Another process is running this job; it stays out.
+    Busy { holder: String },
+    /// Something failed: the watermark stays, the next run covers the gap.
+    Failed { error: TickError },
+    /// Shutdown stopped it; the next run resumes its recorded tasks.
+    Interrupted,
+}
+
+impl TickOutcome {
+    /// The run did not finish its tick: a failure, or a shutdown that cut it short.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, TickOutcome::Failed { .. } | TickOutcome::Interrupted)
+    }
+
+    /// Later ticks of the job may run after this one.
+    pub(super) fn lets_later_ticks_run(&self) -> bool {
+        matches!(self, TickOutcome::Done { .. } | TickOutcome::AlreadyDone)
+    }
+}
+
+/// Why a tick's run failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TickError {
+    /// The run as a whole failed: its lease or claim, the ledger, listing the channels.
+    #[error(transparent)]
+    Run(Failure),
+    /// Some of the tick's batches failed; the others are archived.
+    #[error("{}", summarize(.0))]
+    Batches(Vec<BatchFailure>),
+}
+
+impl TickError {
+    /// What the user can do about it: for failed batches, the first hint any of them has.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            TickError::Run(failure) => failure.hint(),
+            TickError::Batches(failures) => failures.iter().find_map(|f| f.error.hint()),
+        }
+    }
+}
+
+impl From<super::RunError> for TickError {
+    fn from(error: super::RunError) -> Self {
+        TickError::Run(error.into())
+    }
+}
+
+/// One batch of a tick that failed, named by its archive's key.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{key}: {error}")]
+pub struct BatchFailure {
+    pub key: String,
+    #[source]
+    pub error: Failure,
+}
+
+/// The first failures, and how many more: a ledger record stays small whatever failed.
+fn summarize(failures: &[BatchFailure]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = failures
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if failures.len() > SHOWN {
+        text.push_str(&format!("; and {} more", failures.len() - SHOWN));
+    }
+    format!("{} of the tick's batches failed: {text}", failures.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ApiError, Endpoint};
+    use crate::runner::RunError;
+
+    fn failure(key: &str, error: RunError) -> BatchFailure {
+        BatchFailure {
+            key: key.into(),
+            error: error.into(),
+        }
+    }
+
+    #[test]
+    fn failed_batches_read_as_one_line_with_the_first_hint_kept_apart() {
+        let refused = || {
+            RunError::Api(ApiError::Auth {
+                endpoint: Endpoint::ExportChannels,
+                status: 401,
+                code: 43,
+                message: "bad signature".into(),
+            })
+        };
+        let mut failures = vec![
+            failure("a/1", RunError::Contended),
+            failure("a/2", refused()),
+        ];
+        failures.extend((3..=5).map(|n| failure(&format!("a/{n}"), RunError::Contended)));
+        let error = TickError::Batches(failures);
+        let line = error.to_string();
+        assert!(
+            line.starts_with("5 of the tick's batches failed: a/1: the ledger kept changing"),
+            "{line}"
+        );
+        assert!(line.ends_with("; and 2 more"), "{line}");
+        assert!(
+            error
+                .hint()
+                .is_some_and(|h| h.contains("STREAM_API_SECRET"))
+        );
+        assert_eq!(TickError::from(RunError::Contended).hint(), None);
+    }
+}
