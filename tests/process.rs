@@ -509,3 +509,98 @@ async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_ever
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("2 verified, 0 missing"), "{stdout}");
 }
+
+/// One cut of a window into requests serves the plan and the run: the keys a dry run shows
+/// for the listed channels and the users are the keys the run writes, and the channels a
+/// filter finds come after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_writes_the_keys_the_dry_run_showed() {
+    let emu = emulator(48).await;
+    let project = common::Project::new();
+    project.file(
+        "chatvault.yaml",
+        format!("api:\n  base_url: {}\n", emu.base_url()),
+    );
+    project.job(
+        "cut.yaml",
+        "name: cut\nschedule: \"0 0 * * *\"\n\
+         channels:\n  - type: team\n    ids: [project-001, project-000]\n\
+         \x20 - type: messaging\n    filter: { frozen: false }\n\
+         users: [user-000]\n\
+         destination:\n  url: file://archive\n  compression: none\n",
+    );
+    let midnight = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let before = (midnight - TimeDelta::seconds(1)).to_rfc3339();
+    let (code, stdout, stderr) = finish(command(
+        &project,
+        &emu,
+        &[
+            "run",
+            "--dry-run",
+            "--now",
+            &before,
+            "--next",
+            "1",
+            "--format",
+            "json",
+            "jobs",
+        ],
+    ))
+    .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan JSON");
+    let requests = plan["jobs"][0]["ticks"][0]["windows"][0]["requests"]
+        .as_array()
+        .expect("requests")
+        .clone();
+    let planned: Vec<String> = requests
+        .iter()
+        .filter_map(|r| r["key"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        planned.len(),
+        2,
+        "the listed channels and the users: {stdout}"
+    );
+    assert!(
+        requests[1]["filter"].is_object(),
+        "the filter after the listed channels"
+    );
+
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let archive = project.dir.path().join("archive");
+    let written: Vec<String> = files(&archive)
+        .into_iter()
+        .filter(|f| f.ends_with(".jsonl"))
+        .collect();
+    for key in &planned {
+        assert!(written.contains(key), "planned {key}, written {written:?}");
+    }
+    assert_eq!(written.len(), 2, "{written:?}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(archive.join(format!("{}.manifest.json", planned[0])))
+            .expect("the channels archive's manifest"),
+    )
+    .expect("manifest JSON");
+    let channels: Vec<&str> = manifest["channels"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert_eq!(
+        channels[..2],
+        ["team:project-000", "team:project-001"],
+        "the listed channels first (sorted), as planned, though what the filter finds sorts \
+         before them"
+    );
+    assert!(
+        channels.len() > 2 && channels[2..].iter().all(|c| c.starts_with("messaging:")),
+        "then what the filter found: {channels:?}"
+    );
+}

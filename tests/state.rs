@@ -11,10 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatvault::clock::{ManualClock, SharedClock};
+use chatvault::config::job::ExportKind;
 use chatvault::state::record::HISTORY_LIMIT;
-use chatvault::state::{
-    ExportKind, InFlight, JobState, Leases, Ledger, Outcome, StateError, Versioned,
-};
+use chatvault::state::{InFlight, JobState, Leases, Ledger, Outcome, StateError, Versioned};
 use chatvault::store::url::StoreUrl;
 use chatvault::store::{self, Store, StoreOptions};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::runner::events::{BatchRef, Event, log};
-use crate::runner::{Reporter, TickOutcome, windows::kind_name};
+use crate::runner::{Reporter, TickOutcome};
 
 pub struct Bars {
     multi: MultiProgress,
@@ -35,7 +35,7 @@ impl Bars {
                 bar.set_prefix(format!(
                     "{} {}-{}",
                     batch.job,
-                    kind_name(batch.kind),
+                    batch.kind.name(),
                     batch.batch
                 ));
                 bar.enable_steady_tick(Duration::from_millis(120));

@@ -11,7 +11,6 @@ use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::MissingVars;
 use crate::config::job::Job;
 use crate::runner::due::{due_ticks, next_tick};
-use crate::runner::windows::kind_name;
 use crate::state::{JobState, Ledger};
 use crate::store;
 
@@ -135,7 +134,7 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
                 TaskStatus {
                     task_id: t.task_id.clone(),
                     key: t.key.clone(),
-                    kind: kind_name(t.kind),
+                    kind: t.kind.name(),
                     batch: t.batch,
                     created_at: t.created_at,
                     age_hours: (now - t.created_at).num_hours(),

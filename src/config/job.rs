@@ -14,6 +14,25 @@ use crate::store::url::StoreUrl;
 
 /// Stream keeps a finished export file this long.
 pub const STREAM_RETENTION: TimeDelta = TimeDelta::days(60);
+/// Which export endpoint a request goes to (they are polled on different routes, and the
+/// name appears in keys and records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportKind {
+    Channels,
+    Users,
+}
+
+impl ExportKind {
+    /// As keys (`{kind}`), manifests and records spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportKind::Channels => "channels",
+            ExportKind::Users => "users",
+        }
+    }
+}
+
 /// Stream takes at most this many channels in one export request, and this many user ids:
 /// the planner cuts requests at it, the client refuses more.
 pub const MAX_BATCH: usize = 25;

@@ -4,6 +4,7 @@
 //! `plan`, `run --dry-run` and real runs share it, so a dry run shows exactly what a run
 //! would do. Nothing here reads the clock, the network or the disk.
 
+pub mod batch;
 mod check;
 mod render;
 pub mod window;
@@ -18,8 +19,7 @@ pub use render::human;
 use window::{MAX_PIECES, Span, piece_count, split_at_most, window_for_tick};
 
 use crate::config::Blocked;
-use crate::config::job::MAX_BATCH;
-use crate::config::job::{Cid, Job};
+use crate::config::job::{Cid, ExportKind, Job};
 use crate::config::key::KeyContext;
 use crate::schedule::{DstNote, Tick};
 
@@ -204,46 +204,65 @@ pub fn archive_key(job: &Job, span: Span, kind: &str, batch: u32) -> Result<Stri
         .map_err(|e| e.to_string())
 }
 
+/// The requests of one window as [`batch::cut`] makes them for a run, the filters (whose
+/// channels a run finds and batches after the listed ones) shown where those batches go. The
+/// tick that planned a window does not change its batches, so any tick will do.
 fn window_plan(job: &Job, span: Span) -> WindowPlan {
-    let mut requests = Vec::new();
-    let key =
-        |kind, batch| archive_key(job, span, kind, batch).unwrap_or_else(|e| format!("<{e}>"));
-    let mut batch = 0u32;
-    for chunk in job.channels.cids.chunks(MAX_BATCH) {
-        batch += 1;
-        requests.push(RequestPlan {
-            kind: "channels",
-            batch: Some(batch),
-            channels: chunk.iter().map(Cid::to_string).collect(),
-            users: Vec::new(),
-            filter: None,
-            key: Some(key("channels", batch)),
-        });
-    }
-    for f in &job.channels.filters {
-        requests.push(RequestPlan {
-            kind: "channels",
-            batch: None,
-            channels: Vec::new(),
-            users: Vec::new(),
-            filter: Some(FilterPlan {
-                channel_type: f.channel_type.clone(),
-                filter: f.filter.clone(),
-            }),
-            key: None,
-        });
-    }
-    for (i, chunk) in job.users.chunks(MAX_BATCH).enumerate() {
-        let batch = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        requests.push(RequestPlan {
-            kind: "users",
-            batch: Some(batch),
-            channels: Vec::new(),
-            users: chunk.to_vec(),
-            filter: None,
-            key: Some(key("users", batch)),
-        });
-    }
+    let listed: Vec<String> = job.channels.cids.iter().map(Cid::to_string).collect();
+    let batches = match batch::cut(job, span, span.until, &listed, &job.users) {
+        Ok(batches) => batches,
+        // Only a key that cannot be made fails, and `check` refuses such jobs; a plan of one
+        // anyway shows why.
+        Err(e) => {
+            return WindowPlan {
+                since: span.since,
+                until: span.until,
+                requests: vec![RequestPlan {
+                    kind: "channels",
+                    batch: None,
+                    channels: Vec::new(),
+                    users: Vec::new(),
+                    filter: None,
+                    key: Some(format!("<{e}>")),
+                }],
+            };
+        }
+    };
+    let request = |b: &batch::Batch| RequestPlan {
+        kind: b.kind.name(),
+        batch: Some(b.number),
+        channels: if b.kind == ExportKind::Channels {
+            b.members.clone()
+        } else {
+            Vec::new()
+        },
+        users: if b.kind == ExportKind::Users {
+            b.members.clone()
+        } else {
+            Vec::new()
+        },
+        filter: None,
+        key: Some(b.key.clone()),
+    };
+    let (channels, users): (Vec<_>, Vec<_>) =
+        batches.iter().partition(|b| b.kind == ExportKind::Channels);
+    let filters = job.channels.filters.iter().map(|f| RequestPlan {
+        kind: "channels",
+        batch: None,
+        channels: Vec::new(),
+        users: Vec::new(),
+        filter: Some(FilterPlan {
+            channel_type: f.channel_type.clone(),
+            filter: f.filter.clone(),
+        }),
+        key: None,
+    });
+    let requests = channels
+        .into_iter()
+        .map(request)
+        .chain(filters)
+        .chain(users.into_iter().map(request))
+        .collect();
     WindowPlan {
         since: span.since,
         until: span.until,

@@ -8,14 +8,16 @@ use chrono::{DateTime, Utc};
 
 use super::error::RunError;
 use super::events::{BatchRef, Event, Phase};
-use super::windows::{Batch, kind_name, parse_cid};
+use super::windows::parse_cid;
 use super::{RunError as E, Runner};
 use crate::api::wire::TaskState;
 use crate::api::{ApiError, ChannelsExport, TaskKind};
 use crate::archive::manifest::{self, FORMAT, Manifest};
 use crate::archive::transfer::{Target, TransferError, Transferred, transfer_with_retries};
+use crate::config::job::ExportKind;
 use crate::config::job::{ExportVersion, Job};
-use crate::state::{ExportKind, InFlight, Ledger};
+use crate::plan::batch::Batch;
+use crate::state::{InFlight, Ledger};
 use crate::store::Store;
 
 pub enum BatchDone {
@@ -100,7 +102,7 @@ impl Runner {
             tick,
             window_since: batch.window.since,
             window_until: batch.window.until,
-            kind: kind_name(batch.kind).to_owned(),
+            kind: batch.kind.name().to_owned(),
             batch: batch.number,
             channels: members_if(batch, ExportKind::Channels),
             users: members_if(batch, ExportKind::Users),

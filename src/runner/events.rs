@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::Failure;
 use super::outcome::TickOutcome;
-use crate::state::ExportKind;
+use crate::config::job::ExportKind;
 
 /// One batch: an export request and the archive it becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]

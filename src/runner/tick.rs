@@ -11,9 +11,10 @@ use super::error::{Failure, RunError, one_line};
 use super::events::{Event, Phase, log_time};
 use super::lease_keeper::LeaseKeeper;
 use super::outcome::{BatchFailure, TickError, TickOutcome};
-use super::windows::{Batch, batches, kind_name, new_spans, resolve_channels};
+use super::windows::{batches, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
 use crate::config::job::Job;
+use crate::plan::batch::Batch;
 use crate::state::{OpenWindow, Outcome, StateError};
 
 impl Runner {
@@ -282,7 +283,7 @@ fn batch_span(batch: &Batch) -> Span {
     tracing::error_span!(
         "batch",
         batch = batch.number,
-        kind = kind_name(batch.kind),
+        kind = batch.kind.name(),
         key = %batch.key,
         task_id = tracing::field::Empty,
     )

@@ -1,30 +1,15 @@
 //! What a run at a tick covers: the job's open windows (planned by earlier runs and not yet
-//! archived) followed by the new stretch since, each cut into batches of at most 25.
+//! archived) followed by the new stretch since, each cut into batches by the plan's one cut.
 
 use chrono::{DateTime, Utc};
 
 use crate::api::{ApiError, StreamClient};
-use crate::config::job::MAX_BATCH;
 use crate::config::job::{Cid, Job};
-use crate::plan::archive_key;
+use crate::plan::batch::{Batch, cut};
 use crate::plan::window::{Span, split, window_for_tick};
-use crate::state::{ExportKind, JobState, OpenWindow};
+use crate::state::{JobState, OpenWindow};
 
 use super::error::RunError;
-
-/// One export request and the archive it becomes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
-    pub kind: ExportKind,
-    /// 1-based within its window and kind.
-    pub number: u32,
-    /// Channel cids (`type:id`) or user ids.
-    pub members: Vec<String>,
-    pub key: String,
-    pub window: Span,
-    /// The tick whose run planned the window.
-    pub planned_by: DateTime<Utc>,
-}
 
 /// The windows a run at `tick` adds after the open ones: from where the open windows (or the
 /// watermark) end to the tick, cut into `window.max` pieces; none already open.
@@ -46,53 +31,32 @@ pub fn new_spans(job: &Job, state: &JobState, tick: DateTime<Utc>) -> Vec<Span> 
         .collect()
 }
 
-/// The channels of a job now: the listed ones and those its filters find, sorted, each once.
+/// The channels of a job now: the listed ones (sorted, each once), then those its filters
+/// find that are not listed, sorted; so the listed channels' batches are the ones the plan
+/// shows.
 pub async fn resolve_channels(client: &StreamClient, job: &Job) -> Result<Vec<String>, ApiError> {
-    let mut cids = job.channels.cids.clone();
+    let listed = &job.channels.cids;
+    let mut found = Vec::new();
     for filter in &job.channels.filters {
-        cids.extend(
+        found.extend(
             client
                 .query_channels(&filter.channel_type, &filter.filter)
                 .await?,
         );
     }
-    cids.sort();
-    cids.dedup();
-    Ok(cids.iter().map(Cid::to_string).collect())
+    found.sort();
+    found.dedup();
+    found.retain(|cid| !listed.contains(cid));
+    Ok(listed.iter().chain(&found).map(Cid::to_string).collect())
 }
 
-/// The batches of one open window: channels first, then users, 25 to a request.
+/// The batches of one open window.
 pub fn batches(job: &Job, window: &OpenWindow) -> Result<Vec<Batch>, RunError> {
     let span = Span {
         since: window.since,
         until: window.until,
     };
-    let mut out = Vec::new();
-    for (kind, members) in [
-        (ExportKind::Channels, &window.channels),
-        (ExportKind::Users, &window.users),
-    ] {
-        for (i, chunk) in members.chunks(MAX_BATCH).enumerate() {
-            let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let key = archive_key(job, span, kind_name(kind), number).map_err(RunError::Key)?;
-            out.push(Batch {
-                kind,
-                number,
-                members: chunk.to_vec(),
-                key,
-                window: span,
-                planned_by: window.tick,
-            });
-        }
-    }
-    Ok(out)
-}
-
-pub fn kind_name(kind: ExportKind) -> &'static str {
-    match kind {
-        ExportKind::Channels => "channels",
-        ExportKind::Users => "users",
-    }
+    cut(job, span, window.tick, &window.channels, &window.users).map_err(RunError::Key)
 }
 
 /// `type:id` back into a cid (the type never holds a colon).

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::io::Nonced;
-use crate::config::job::STREAM_RETENTION;
+use crate::config::job::{ExportKind, STREAM_RETENTION};
 
 /// The ledger record layout; bumped on incompatible changes. A reader refuses records newer
 /// than it understands instead of guessing at them.
@@ -59,14 +59,6 @@ impl JobState {
         let excess = self.history.len().saturating_sub(HISTORY_LIMIT);
         self.history.drain(..excess);
     }
-}
-
-/// Which export endpoint a task belongs to (they are polled on different routes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportKind {
-    Channels,
-    Users,
 }
 
 /// An export task Stream is working on (or has finished) that is not archived yet.

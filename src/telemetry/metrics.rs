@@ -424,8 +424,9 @@ mod tests {
     use super::*;
     use crate::api::{ClientConfig, StreamClient};
     use crate::clock::ManualClock;
+    use crate::config::job::ExportKind;
     use crate::runner::RunError;
-    use crate::state::{ExportKind, InFlight, Outcome};
+    use crate::state::{InFlight, Outcome};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
