@@ -4,12 +4,6 @@
 //! emulator on its clock, with jobs loaded as the command line loads them; one runs the
 //! `chatvault` binary itself, to show the command line wires it all up.
 
-mod common;
-#[path = "common/emulated.rs"]
-mod emulated;
-#[path = "common/processes.rs"]
-mod processes;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -26,7 +20,10 @@ use chatvault::notify::Notifier;
 use chatvault::runner::{Event, Fanout, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
 use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use emulated::EmuClock;
+
+use crate::common;
+use crate::common::emulated::{self, EmuClock};
+use crate::common::processes;
 
 // ---------------------------------------------------------------------------------------------
 // A webhook receiver: records every request as it arrives; answers each path with the status

@@ -2,11 +2,6 @@
 //! until the test has moved the clock far enough. Every sleep is registered while it waits
 //! (its deadline and the duration asked for), so a driver can jump straight to the next
 //! deadline instead of stepping through time it has no use for.
-//!
-//! Include with `#[path = "common/driven.rs"] mod driven;`.
-
-// Shared test module: every test file uses a different part of it.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,11 +3,6 @@
 //! configuration and read paths against fake-gcs-server, which takes no XML-API writes.
 //! `scripts/test` starts the servers; a test whose server is missing fails and says why.
 
-#[path = "common/emulated.rs"]
-mod emulated;
-#[path = "common/servers.rs"]
-mod servers;
-
 use std::io::Read as _;
 
 use chatvault::archive::manifest::{self, FORMAT, Manifest, ManifestError};
@@ -21,6 +16,9 @@ use chrono::{TimeDelta, Utc};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use sha2::Digest as _;
+
+use crate::common::emulated;
+use crate::common::servers;
 
 /// A finished export's fresh link, and its bytes as Stream serves them.
 async fn export_link() -> (Emulator, String, Vec<u8>) {

@@ -6,11 +6,6 @@
 //! Jobs come from job files loaded like the command line loads them; archives are read back from
 //! the destination folder and compared with the emulator's ground truth.
 
-#[path = "common/emulated.rs"]
-mod emulated;
-#[path = "common/ground_truth.rs"]
-mod ground_truth;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,8 +22,9 @@ use chatvault::runner::{Event, Phase, Reporter, Runner, RunnerOptions, TickOutco
 use chatvault::state::{Claim, InFlight, JobState};
 use chatvault_emulator::{Emulator, EmulatorClock, EmulatorConfig, Endpoint, TaskInfo, TaskKind};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use emulated::EmuClock;
-use ground_truth::{Archive, assert_complete, extension};
+
+use crate::common::emulated::{self, EmuClock};
+use crate::common::ground_truth::{self, Archive, assert_complete, extension};
 
 // ---------------------------------------------------------------------------------------------
 // Set-up: emulator, job files, runners, events.

@@ -36,17 +36,11 @@
 //! 5 to 10 ms, and a tick of eight batches makes about 60 (a ledger change is one create-only
 //! write); a run with S3 down costs object_store's retries, a few seconds. On two cores the
 //! month takes about eight minutes, a minute and a half of it reading the archives back.
-
-#[path = "common/driven.rs"]
-mod driven;
-#[path = "common/emulated.rs"]
-mod emulated;
-#[path = "common/ground_truth.rs"]
-mod ground_truth;
-#[path = "common/proxy.rs"]
-mod proxy;
-#[path = "common/servers.rs"]
-mod servers;
+//!
+//! The storm needs a process of its own: it installs the global tracing subscriber, and its
+//! count of the daemon's errors would take in those of any other test running beside it.
+//! cargo-nextest (`scripts/test`) gives it one; with `cargo test`, run it alone
+//! (`cargo test --test it storm::`).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,11 +60,15 @@ use chatvault_emulator::{
     ClockMode, DataSpec, Emulator, EmulatorConfig, Endpoint, TaskKind, TaskStatus,
 };
 use chrono::{DateTime, DurationRound, TimeDelta, TimeZone, Utc};
-use driven::DrivenClock;
-use proxy::{Outage, Proxy};
 use tokio::sync::mpsc;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::common::driven::DrivenClock;
+use crate::common::emulated;
+use crate::common::ground_truth;
+use crate::common::proxy::{Outage, Proxy};
+use crate::common::servers;
 
 /// Simulated days: `CHATVAULT_STORM_DAYS`, 30 by default (see the module's doc).
 fn days() -> i64 {

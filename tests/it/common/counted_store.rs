@@ -1,10 +1,5 @@
 //! An in-memory store that counts the requests made of it, for tests of how many round trips
 //! an operation costs (each one is about 10 ms against moto, more against a real bucket).
-//!
-//! Include with `#[path = "common/counted_store.rs"] mod counted_store;`.
-
-// Shared test module: every test file uses a different part of it.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -8,12 +8,6 @@
 //! Real processes against the emulator (real clock, one-second tasks) and s3s-fs (which checks
 //! signatures, so the S3 keys are really used).
 
-mod common;
-#[path = "common/processes.rs"]
-mod processes;
-#[path = "common/servers.rs"]
-mod servers;
-
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -22,9 +16,12 @@ use chatvault::archive::store_url::StoreUrl;
 use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint};
 use futures::TryStreamExt as _;
 use object_store::{ObjectMeta, ObjectStore as _, ObjectStoreExt as _};
-use processes::{finish, realtime_config, signal, start_emulator, wait_for};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+use crate::common;
+use crate::common::processes::{finish, realtime_config, signal, start_emulator, wait_for};
+use crate::common::servers;
 
 const API_SECRET: &str = "api-secret-7c1e9a04d2b35f86";
 const WRONG_API_SECRET: &str = "wrong-api-secret-3b8e5d1f90a2";

@@ -5,20 +5,18 @@
 //! The processes run on the real clock against an emulator on the real clock with one-second
 //! task states; `CHATVAULT_PAUSE_AT` holds a run still where a test needs it.
 
-mod common;
-#[path = "common/processes.rs"]
-mod processes;
-
 use std::process::Stdio;
 use std::time::Duration;
 
 use chatvault_emulator::Emulator;
 use chrono::Utc;
-use processes::{
-    command, finish, project_with_job, realtime_config, signal, start_emulator, wait_for,
-};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr};
+
+use crate::common;
+use crate::common::processes::{
+    command, finish, project_with_job, realtime_config, signal, start_emulator, wait_for,
+};
 
 type Stderr = Lines<BufReader<ChildStderr>>;
 

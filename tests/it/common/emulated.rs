@@ -1,10 +1,5 @@
 //! Driving the export API emulator from tests: its clock as chatvault's clock, a client, and
 //! finished exports to download.
-//!
-//! Include with `#[path = "common/emulated.rs"] mod emulated;`.
-
-// Shared test module: every test file uses a different part of it.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,12 +1,11 @@
 //! The local storage servers from `scripts/test-servers` are up, hold their buckets, and behave
 //! the way the object-store tests rely on (moto takes unsigned requests, s3s-fs refuses them).
 
-#[path = "common/servers.rs"]
-mod servers;
-
 use std::time::Duration;
 
 use reqwest::StatusCode;
+
+use crate::common::servers;
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

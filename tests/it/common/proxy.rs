@@ -4,12 +4,8 @@
 //! right after accepting it; [`Proxy::resume`] serves again on the same port.
 //!
 //! It also tells a driver whether the server is busy: a request is outstanding on a
-//! connection from the moment bytes go up until the first bytes come back.
-//!
-//! Include with `#[path = "common/proxy.rs"] mod proxy;`. Needs a tokio runtime.
-
-// Shared test module: every test file uses a different part of it.
-#![allow(dead_code)]
+//! connection from the moment bytes go up until the first bytes come back. It needs a tokio
+//! runtime.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -6,10 +6,6 @@
 //! The process runs on the real clock against an emulator on the real clock with one-second
 //! task states, so nothing waits for a schedule: the tick is the latest midnight.
 
-mod common;
-#[path = "common/processes.rs"]
-mod processes;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -17,8 +13,12 @@ use std::time::Duration;
 use chatvault::runner::Phase;
 use chatvault_emulator::Emulator;
 use chrono::{TimeDelta, Utc};
-use processes::{command, finish, realtime_config, signal, start_emulator, wait_for};
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::common;
+use crate::common::processes::{
+    command, finish, realtime_config, signal, start_emulator, wait_for,
+};
 
 /// How long the killed run's lease lasts: the restart is refused until it has run out.
 const LEASE_TTL: &str = "3s";

@@ -11,8 +11,6 @@
 //! for the unit. `scripts/test` installs the first three into a venv and names its `bin/` in
 //! `CHATVAULT_LINT_TOOLS`; a validator that is missing fails its test (it never skips).
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +20,8 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use chatvault::cli::{Cli, Command, DiagnosticFormat};
-use common::{TIMEOUT, chatvault, crate_root, output};
+
+use crate::common::{TIMEOUT, chatvault, crate_root, output};
 
 const DEPLOY: &str = "examples/deploy";
 

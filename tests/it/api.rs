@@ -2,9 +2,6 @@
 //! is the emulator's clock, so backoff, polling and rate-limit waits move it instead of
 //! sleeping.
 
-#[path = "common/emulated.rs"]
-mod emulated;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +10,8 @@ use chatvault::api::{ApiError, ChannelsExport, ClientConfig, StreamClient, TaskK
 use chatvault::config::job::Cid;
 use chatvault_emulator::{DataSpec, Emulator, EmulatorConfig, Endpoint};
 use chrono::TimeDelta;
-use emulated::{EmuClock, cids, client, start as emulator};
+
+use crate::common::emulated::{self, EmuClock, cids, client, start as emulator};
 
 fn client_for(emu: &Emulator, secret: &str, tweak: impl FnOnce(&mut ClientConfig)) -> StreamClient {
     emulated::client_with(emu, secret, tweak)

@@ -2,11 +2,6 @@
 //! folder, a store that fails mid-upload, and moto for how a small archive reaches S3 (one
 //! PUT, no multipart upload). The round trip against every real server is in `stores.rs`.
 
-#[path = "common/emulated.rs"]
-mod emulated;
-#[path = "common/servers.rs"]
-mod servers;
-
 use std::io::Read as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +13,6 @@ use chatvault::archive::transfer::{Target, TransferError, transfer, transfer_wit
 use chatvault::config::job::Compression;
 use chatvault_emulator::{DataSpec, EmulatorConfig};
 use chrono::TimeDelta;
-use emulated::{download, finished_export, link};
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -27,6 +21,9 @@ use object_store::{
     ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
 use sha2::Digest as _;
+
+use crate::common::emulated::{download, finished_export, link};
+use crate::common::servers;
 
 async fn stored(store: &Store, key: &str) -> Option<Vec<u8>> {
     match store.object_store().get(&Path::from(key)).await {

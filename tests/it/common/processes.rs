@@ -1,10 +1,5 @@
 //! Running `chatvault` as a real process against the emulator: starting it, signalling it,
 //! and waiting for its log lines.
-//!
-//! Include with `#[path = "common/processes.rs"] mod processes;` beside `mod common;`.
-
-// Shared test module: every test file uses a different part of it.
-#![allow(dead_code)]
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -13,7 +8,7 @@ use chatvault_emulator::{ClockMode, DataSpec, Emulator, EmulatorConfig, TaskDura
 use chrono::Utc;
 use tokio::process::Command;
 
-use super::common::Project;
+use crate::common::Project;
 
 /// An emulator on the real clock whose tasks finish one second after creation (so a process
 /// waits for nothing), with two channels of each type and `messages_per_day` messages a day

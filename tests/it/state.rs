@@ -2,11 +2,6 @@
 //! local folder, and S3 (moto on 127.0.0.1). Each behaviour is one async function below,
 //! run once per store by the `suite!` macro. `scripts/test-servers start` starts moto.
 
-#[path = "common/counted_store.rs"]
-mod counted_store;
-#[path = "common/servers.rs"]
-mod servers;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +16,9 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
+
+use crate::common::counted_store;
+use crate::common::servers;
 
 const JOB: &str = "daily-export";
 const TTL: Duration = Duration::from_secs(300);

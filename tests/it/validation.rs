@@ -7,7 +7,7 @@
 //! positions, rewrite them instead of comparing with
 //!
 //! ```text
-//! CHATVAULT_BLESS=1 cargo test --test validation
+//! CHATVAULT_BLESS=1 cargo nextest run -E 'test(/^validation::/)'
 //! ```
 //!
 //! then read the diff of every `.expected` file before committing it: each line must name
@@ -16,15 +16,13 @@
 //! included: `unclosed-interpolation.expected` and `enum-given-a-number.expected` hold what it
 //! should print (see the comment at the end of each job file), so do not bless them back.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
 use serde_json::Value;
 
-use common::{Project, chatvault, crate_root, output, run, split_summary};
+use crate::common::{Project, chatvault, crate_root, output, run, split_summary};
 
 const INVALID: &str = "tests/fixtures/invalid";
 const INVALID_CONFIG: &str = "tests/fixtures/invalid-config";

@@ -8,15 +8,15 @@
 //! The process runs on the real clock against an emulator on the real clock whose tasks stay
 //! unfinished for a few seconds, so each is polled several times.
 
-mod common;
-#[path = "common/processes.rs"]
-mod processes;
-
 use std::collections::BTreeMap;
 
 use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint, TaskDurations};
-use processes::{command, finish, project_with_job, realtime_config, start_emulator};
 use serde_json::{Map, Value};
+
+use crate::common;
+use crate::common::processes::{
+    command, finish, project_with_job, realtime_config, start_emulator,
+};
 
 const API_SECRET: &str = "api-secret-logs-4f0b9c2e81d7";
 const HOOK_TOKEN: &str = "hook-token-logs-9e3a6d15c07b";

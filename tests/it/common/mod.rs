@@ -1,7 +1,14 @@
-//! Running the `chatvault` binary the way a user or CI does, and reading what it printed.
+//! Helpers every test module reaches as `crate::common::…`: here, running the `chatvault`
+//! binary the way a user or CI does and reading what it printed; in the submodules, the
+//! emulator, the storage servers, clocks, stores and processes the tests drive.
 
-// Shared test module: every test file uses a different part of it.
-#![allow(dead_code)]
+pub mod counted_store;
+pub mod driven;
+pub mod emulated;
+pub mod ground_truth;
+pub mod processes;
+pub mod proxy;
+pub mod servers;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,13 +3,8 @@
 //!
 //! `scripts/test-servers start` starts them and writes `target/test-servers.env`; `scripts/test`
 //! does that and exports the variables. The values come from the process environment first and
-//! otherwise from that file, so a plain `cargo test` works after a manual start. A test that asks
-//! for a server that is not there panics and says so: it never skips.
-//!
-//! Include with `#[path = "common/servers.rs"] mod servers;`.
-
-// Shared test module: every test file uses a different part of it.
-#![allow(dead_code)]
+//! otherwise from that file, so a plain `cargo nextest run` works after a manual start. A test
+//! that asks for a server that is not there panics and says so: it never skips.
 
 use std::collections::HashMap;
 use std::net::{TcpStream, ToSocketAddrs};

@@ -1,12 +1,10 @@
 //! `chatvault completions SHELL` prints a completion script that knows every subcommand and
 //! that the shell itself parses (bash, zsh and fish, each with its no-execute flag).
 
-mod common;
-
 use std::fs;
 use std::process::Command;
 
-use common::run;
+use crate::common::run;
 
 const SUBCOMMANDS: [&str; 7] = [
     "validate",

@@ -1,11 +1,6 @@
 //! Reading archives back and holding them against the emulator's ground truth: every archive
 //! checked against its manifest (size, SHA-256, encoding), the messages it holds, and the check
 //! that a set of archives holds each message of a period exactly once.
-//!
-//! Include with `#[path = "common/ground_truth.rs"] mod ground_truth;`.
-
-// Shared test module: every test file uses a different part of it.
-#![allow(dead_code)]
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read as _;

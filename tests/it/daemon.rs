@@ -6,11 +6,6 @@
 //! time per millisecond), so twelve hours of hourly ticks pass in seconds and every sleep in
 //! chatvault (schedules, polls, backoff) waits for the driven clock, never for real time.
 
-#[path = "common/driven.rs"]
-mod driven;
-#[path = "common/servers.rs"]
-mod servers;
-
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::Arc;
@@ -29,8 +24,10 @@ use chatvault_emulator::{
     ClockMode, DataSpec, Emulator, EmulatorConfig, Endpoint, GroundTruthOptions,
 };
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use driven::DrivenClock;
 use tokio::sync::mpsc;
+
+use crate::common::driven::DrivenClock;
+use crate::common::servers;
 
 /// Clock time that passes per millisecond of real time.
 const STEP: TimeDelta = TimeDelta::seconds(5);
