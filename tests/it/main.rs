@@ -1,8 +1,10 @@
 //! chatvault's integration tests, as one test binary: the crate and its dependencies are
-//! linked once, not once per test file (twenty binaries took about 2.4 GB of `target/` and
-//! most of the build time). Each file here is a module of this crate; the helpers they share
+//! linked once, not once per test file (as twenty binaries they took about 2.4 GB of
+//! `target/`). Each file here is a module of this crate; the helpers they share
 //! live in `common/` and are reached as `crate::common::…`. A new test file is a new `mod`
 //! line below, not a new file directly in `tests/` (which cargo would build as another binary).
+//! Expected output is kept as insta snapshots under `snapshots/` (how to review and accept
+//! them: `validation.rs`).
 //!
 //! `scripts/test` runs them with cargo-nextest, which gives every test a process of its own,
 //! so no test sees another's process-wide state: the storm installs the global tracing

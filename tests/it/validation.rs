@@ -1,33 +1,45 @@
 //! End-to-end tests of the `chatvault` binary: what users and CI see when job files are
 //! right, wrong or hostile.
 //!
-//! Golden files: every job file in `tests/fixtures/invalid/` breaks one rule, and its sidecar
-//! `<stem>.expected` holds the exact lines `chatvault validate <file>` prints for it (run from
-//! the crate root, without the final summary line). After an intended change of wording or
-//! positions, rewrite them instead of comparing with
+//! Snapshots: every job file in `tests/fixtures/invalid/` breaks one rule, and so does every
+//! global config in `tests/fixtures/invalid-config/`. The exact lines `chatvault validate`
+//! prints for each (run from the crate root, without the final summary line) are an insta
+//! snapshot, `tests/it/snapshots/validation/<folder>@<file>.snap`. A run that prints anything
+//! else fails; outside CI it leaves the new output beside the snapshot as `<…>.snap.new`, and
+//! with `CI` set (as `.ci/run` runs) it writes nothing. After an intended change of wording or
+//! positions, accept the new output with
 //!
 //! ```text
-//! CHATVAULT_BLESS=1 cargo nextest run -E 'test(/^validation::/)'
+//! cargo insta review                   # cargo install cargo-insta --locked
+//! INSTA_UPDATE=always cargo nextest run -E 'test(/^validation::/)'   # or: all of them at once
 //! ```
 //!
-//! then read the diff of every `.expected` file before committing it: each line must name
-//! the right field, at the line and column of the offending value (or key), with a message
-//! that says what to write instead. Blessing records what the binary prints today, bugs
-//! included: `unclosed-interpolation.expected` and `enum-given-a-number.expected` hold what it
-//! should print (see the comment at the end of each job file), so do not bless them back.
+//! then read the diff of every snapshot before committing it: each line must name the right
+//! field, at the line and column of the offending value (or key), with a message that says
+//! what to write instead. A new fixture's snapshot is written the same way. Accepting records
+//! what the binary prints today, bugs included: the snapshots of `unclosed-interpolation.yaml`
+//! and `enum-given-a-number.yaml` hold what it should print (see the comment at the end of
+//! each job file), so never accept a change to them.
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{Project, chatvault, crate_root, output, run, split_summary};
+use crate::common::{
+    Project, chatvault, crate_root, output, run, snapshot_settings, split_summary,
+};
 
 const INVALID: &str = "tests/fixtures/invalid";
 const INVALID_CONFIG: &str = "tests/fixtures/invalid-config";
 const MANY_BROKEN: &str = "tests/fixtures/many-broken";
 const VALID: &str = "tests/fixtures/valid";
+/// The fixtures' snapshots, relative to this file (insta's convention).
+const SNAPSHOTS: &str = "snapshots/validation";
+/// The files `job_fixtures` lists, as a glob for insta's `glob!`.
+const FIXTURE_GLOB: &str = "*.{yaml,yml,toml}";
 const NOW: &str = "2026-03-01T00:00:00Z";
 /// A made-up secret; it must never show up in anything chatvault prints.
 const SECRET: &str = "s3cr3t-VALUE-42";
@@ -50,17 +62,6 @@ fn job_fixtures(dir: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-fn stem(name: &str) -> String {
-    Path::new(name)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-fn bless() -> bool {
-    std::env::var("CHATVAULT_BLESS").is_ok_and(|v| v == "1")
 }
 
 /// (errors, warnings, files) from a human summary line, e.g. `2 errors and 1 warning in 3
@@ -93,14 +94,14 @@ fn assert_no_panic(stderr: &str) {
 // 1. One fixture per rule, with its exact diagnostics
 
 #[test]
-fn each_invalid_fixture_prints_exactly_its_expected_diagnostics() {
-    check_golden_fixtures(INVALID, 60, |file| vec!["validate".into(), file.into()], 1);
+fn each_invalid_fixture_prints_exactly_its_snapshot() {
+    check_fixture_snapshots(INVALID, 60, |file| vec!["validate".into(), file.into()], 1);
 }
 
 /// Global configs that each break one rule, validated with the valid job files.
 #[test]
-fn each_invalid_config_prints_exactly_its_expected_diagnostics() {
-    check_golden_fixtures(
+fn each_invalid_config_prints_exactly_its_snapshot() {
+    check_fixture_snapshots(
         INVALID_CONFIG,
         12,
         |file| {
@@ -112,62 +113,62 @@ fn each_invalid_config_prints_exactly_its_expected_diagnostics() {
     );
 }
 
-/// Runs `args(file)` for every fixture in `dir` (at least `min` of them) and compares what
-/// it prints with `<stem>.expected`; each run must exit 2 and count its lines in a summary
-/// over `files` files.
-fn check_golden_fixtures(dir: &str, min: usize, args: impl Fn(&str) -> Vec<String>, files: usize) {
+/// Runs `args(file)` for every fixture in `dir` (at least `min` of them): each run must exit
+/// 2 and count its lines in a summary over `files` files, and its lines must match the
+/// fixture's snapshot. Every fixture is checked before the test fails, so one run shows every
+/// difference.
+fn check_fixture_snapshots(
+    dir: &str,
+    min: usize,
+    args: impl Fn(&str) -> Vec<String>,
+    files: usize,
+) {
     let names = job_fixtures(dir);
     assert!(names.len() >= min, "fixtures went missing: {names:?}");
-    let mut stems = BTreeSet::new();
+    let folder = fixture_folder(dir);
     let mut failures = Vec::new();
-    for name in &names {
-        let stem = stem(name);
-        assert!(
-            stems.insert(stem.clone()),
-            "two fixtures share the stem `{stem}`, so they would share {stem}.expected"
-        );
-        let file = format!("{dir}/{name}");
-        let argv = args(&file);
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let (code, stdout, stderr) = run(&argv);
-        let (lines, summary) = split_summary(&stdout);
-        let actual: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut settings = snapshot_settings();
+    settings.set_snapshot_path(SNAPSHOTS);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    // glob! collects the snapshot mismatches and panics after the last fixture; the other
+    // checks' failures are reported first.
+    let snapshots = panic::catch_unwind(AssertUnwindSafe(|| {
+        settings.bind(|| {
+            insta::glob!(crate_root().join(dir), FIXTURE_GLOB, |path| {
+                let name = path.file_name().expect("a file").to_string_lossy();
+                let file = format!("{dir}/{name}");
+                let argv = args(&file);
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                let (code, stdout, stderr) = run(&argv);
+                let (lines, summary) = split_summary(&stdout);
 
-        if code != 2 {
-            failures.push(format!(
-                "{file}: exit code {code}, expected 2\n{stdout}{stderr}"
-            ));
-        }
-        if stderr.contains("panicked") {
-            failures.push(format!("{file}: panicked\n{stderr}"));
-        }
-        if lines.is_empty() {
-            failures.push(format!("{file}: no diagnostics\n{stdout}"));
-        }
-        match parse_summary(summary) {
-            Some((e, w, n)) if e + w == lines.len() && e > 0 && n == files => {}
-            _ => failures.push(format!(
-                "{file}: the summary `{summary}` does not count the {} lines above it",
-                lines.len()
-            )),
-        }
+                if code != 2 {
+                    failures.push(format!(
+                        "{file}: exit code {code}, expected 2\n{stdout}{stderr}"
+                    ));
+                }
+                if stderr.contains("panicked") {
+                    failures.push(format!("{file}: panicked\n{stderr}"));
+                }
+                if lines.is_empty() {
+                    failures.push(format!("{file}: no diagnostics\n{stdout}"));
+                }
+                match parse_summary(summary) {
+                    Some((e, w, n)) if e + w == lines.len() && e > 0 && n == files => {}
+                    _ => failures.push(format!(
+                        "{file}: the summary `{summary}` does not count the {} lines above it",
+                        lines.len()
+                    )),
+                }
 
-        let expected_path = crate_root().join(dir).join(format!("{stem}.expected"));
-        if bless() {
-            fs::write(&expected_path, &actual)
-                .unwrap_or_else(|e| panic!("write {}: {e}", expected_path.display()));
-            continue;
-        }
-        match fs::read_to_string(&expected_path) {
-            Ok(expected) if expected == actual => {}
-            Ok(expected) => failures.push(format!(
-                "{file}: output differs from {stem}.expected\n--- expected\n{expected}--- actual\n{actual}"
-            )),
-            Err(e) => failures.push(format!(
-                "{file}: cannot read {stem}.expected ({e}); create it with CHATVAULT_BLESS=1"
-            )),
-        }
-    }
+                let actual: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                insta::with_settings!({ description => format!("chatvault {}", argv.join(" ")) }, {
+                    insta::assert_snapshot!(folder.as_str(), actual);
+                });
+            });
+        });
+    }));
     assert!(
         failures.is_empty(),
         "{} of {} fixtures failed:\n\n{}",
@@ -175,27 +176,52 @@ fn check_golden_fixtures(dir: &str, min: usize, args: impl Fn(&str) -> Vec<Strin
         names.len(),
         failures.join("\n\n")
     );
-}
-
-#[test]
-fn every_expected_file_belongs_to_a_fixture() {
-    for dir in [INVALID, INVALID_CONFIG] {
-        expected_files_belong_to_fixtures(dir);
+    if let Err(mismatches) = snapshots {
+        panic::resume_unwind(mismatches);
     }
 }
 
-fn expected_files_belong_to_fixtures(dir: &str) {
-    let stems: BTreeSet<String> = job_fixtures(dir).iter().map(|n| stem(n)).collect();
-    for entry in fs::read_dir(crate_root().join(dir)).expect("read fixtures") {
+/// `invalid` for `tests/fixtures/invalid`: the first part of its fixtures' snapshot names.
+fn fixture_folder(dir: &str) -> String {
+    Path::new(dir)
+        .file_name()
+        .expect("a fixture folder")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A snapshot left behind when its fixture was renamed or deleted would never be compared
+/// again; insta does not notice it, so this does.
+#[test]
+fn every_snapshot_belongs_to_a_fixture() {
+    let snapshots = crate_root().join("tests/it").join(SNAPSHOTS);
+    let folders = [INVALID, INVALID_CONFIG].map(|dir| (fixture_folder(dir), job_fixtures(dir)));
+    let mut count = 0;
+    for entry in fs::read_dir(&snapshots).expect("read the snapshots") {
         let name = entry
             .expect("entry")
             .file_name()
             .to_string_lossy()
             .into_owned();
-        if let Some(s) = name.strip_suffix(".expected") {
-            assert!(stems.contains(s), "{name} has no job file beside it");
-        }
+        // `.snap.new` and `.pending-snap` files are insta's pending reviews, not snapshots.
+        let Some(snapshot) = name.strip_suffix(".snap") else {
+            continue;
+        };
+        let (folder, fixture) = snapshot
+            .split_once('@')
+            .unwrap_or_else(|| panic!("{name}: not named <folder>@<fixture>.snap"));
+        let (_, fixtures) = folders
+            .iter()
+            .find(|(f, _)| f == folder)
+            .unwrap_or_else(|| panic!("{name}: no fixture folder `{folder}`"));
+        assert!(
+            fixtures.iter().any(|f| f == fixture),
+            "{name}: `{fixture}` is not in the `{folder}` fixtures"
+        );
+        count += 1;
     }
+    let fixtures: usize = folders.iter().map(|(_, f)| f.len()).sum();
+    assert_eq!(count, fixtures, "every fixture has its snapshot");
 }
 
 /// The key checks try the next ticks after the real clock, so this asserts only what holds

@@ -28,6 +28,24 @@ pub fn crate_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// insta settings for what the binary prints: the crate root reads `[ROOT]` and a temporary
+/// folder `[TEMP]`, so a message naming a file by its absolute path snapshots the same on
+/// every machine and in every run.
+pub fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    // The root first: a checkout may itself sit in the temporary folder.
+    settings.add_filter(&regex::escape(&crate_root().to_string_lossy()), "[ROOT]");
+    let temp = std::env::temp_dir();
+    settings.add_filter(
+        &format!(
+            r"{}/\.tmp[A-Za-z0-9]+",
+            regex::escape(&temp.to_string_lossy())
+        ),
+        "[TEMP]",
+    );
+    settings
+}
+
 /// The binary, run from `dir` with a clean environment and a timeout.
 pub fn chatvault_in(dir: &Path) -> Command {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("chatvault");
