@@ -1,5 +1,5 @@
 //! The bodies of the fuzz targets in `fuzz/`, kept here so the committed seed corpora can be
-//! replayed by a plain `cargo test` (`tests/fuzz_corpus.rs`) without libFuzzer or nightly.
+//! replayed by the test suite (`tests/it/fuzz_corpus.rs`) without libFuzzer or nightly.
 //!
 //! Each function takes arbitrary bytes, runs one part of chatvault that reads outside input,
 //! and panics when an invariant breaks: a crash, a position outside the input, a key that

@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt as _;
 
 use crate::clock::Clock;
 

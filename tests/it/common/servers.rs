@@ -1,0 +1,189 @@
+//! The local storage servers integration tests run against: moto (S3, no signature checks),
+//! s3s-fs (S3 with SigV4 checks) and fake-gcs-server (GCS JSON API).
+//!
+//! `scripts/test-servers start` starts them and writes `target/test-servers.env`; `scripts/test`
+//! does that and exports the variables. The values come from the process environment first and
+//! otherwise from that file, so a plain `cargo nextest run` works after a manual start. A test
+//! that asks for a server that is not there panics and says so: it never skips.
+
+use std::collections::HashMap;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const HOW_TO_START: &str =
+    "start the servers with scripts/test-servers start (scripts/test does this)";
+
+/// An S3-compatible server with a bucket that already exists.
+#[derive(Debug, Clone)]
+pub struct S3Server {
+    /// `http://127.0.0.1:PORT`, no trailing slash; buckets are path-style (`{endpoint}/{bucket}`).
+    pub endpoint: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: String,
+}
+
+impl S3Server {
+    /// chatvault's options for this server: its region and keys, signing with `secret`, reached
+    /// at `endpoint` (its own, or a proxy in front of it).
+    pub fn options_via(&self, endpoint: &str, secret: &str) -> chatvault::store::StoreOptions {
+        [
+            ("aws_endpoint", endpoint),
+            ("aws_allow_http", "true"),
+            ("aws_region", self.region.as_str()),
+            ("aws_access_key_id", self.access_key.as_str()),
+            ("aws_secret_access_key", secret),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// chatvault's options for this server, as it is.
+    pub fn options(&self) -> chatvault::store::StoreOptions {
+        self.options_via(&self.endpoint, &self.secret_key)
+    }
+}
+
+/// fake-gcs-server with a bucket that already exists.
+#[derive(Debug, Clone)]
+pub struct GcsServer {
+    /// `http://127.0.0.1:PORT`, no trailing slash; JSON API under `{endpoint}/storage/v1/`.
+    pub endpoint: String,
+    pub bucket: String,
+}
+
+/// moto: every S3 operation object_store uses; accepts any signature (and unsigned requests).
+pub fn moto() -> S3Server {
+    let endpoint = reachable("CHATVAULT_TEST_MOTO_ENDPOINT");
+    S3Server {
+        endpoint,
+        bucket: var("CHATVAULT_TEST_BUCKET"),
+        access_key: var("CHATVAULT_TEST_MOTO_ACCESS_KEY"),
+        secret_key: var("CHATVAULT_TEST_MOTO_SECRET_KEY"),
+        region: var("CHATVAULT_TEST_REGION"),
+    }
+}
+
+/// moto with its second bucket (`chatvault-state`), for tests that need two.
+pub fn moto_state() -> S3Server {
+    S3Server {
+        bucket: var("CHATVAULT_TEST_STATE_BUCKET"),
+        ..moto()
+    }
+}
+
+/// s3s-fs: checks SigV4 signatures (unsigned or wrongly signed requests get 403).
+pub fn s3s() -> S3Server {
+    let endpoint = reachable("CHATVAULT_TEST_S3S_ENDPOINT");
+    S3Server {
+        endpoint,
+        bucket: var("CHATVAULT_TEST_BUCKET"),
+        access_key: var("CHATVAULT_TEST_S3S_ACCESS_KEY"),
+        secret_key: var("CHATVAULT_TEST_S3S_SECRET_KEY"),
+        region: var("CHATVAULT_TEST_REGION"),
+    }
+}
+
+/// fake-gcs-server: reads, lists and deletes work (seed objects through its JSON upload API);
+/// object_store's GCS writes (XML API) do not.
+pub fn gcs() -> GcsServer {
+    let endpoint = reachable("CHATVAULT_TEST_GCS_ENDPOINT");
+    GcsServer {
+        endpoint,
+        bucket: var("CHATVAULT_TEST_BUCKET"),
+    }
+}
+
+/// A prefix no other test (in this or any other test process) uses, so tests can share buckets:
+/// `NAME-<nanoseconds>-<pid>-<n>`, with characters other than `[A-Za-z0-9_-]` in NAME replaced.
+/// No trailing slash.
+pub fn unique_prefix(name: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock before 1970")
+        .as_nanos();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{name}-{nanos}-{}-{n}", std::process::id())
+}
+
+/// `target/test-servers.env` in the crate root (where `scripts/test-servers` writes it).
+pub fn env_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("test-servers.env")
+}
+
+/// A setting: the process environment first, then `target/test-servers.env`; panics if neither
+/// has it.
+pub fn var(name: &str) -> String {
+    if let Ok(value) = std::env::var(name)
+        && !value.is_empty()
+    {
+        return value;
+    }
+    match env_file_vars().get(name) {
+        Some(value) if !value.is_empty() => value.clone(),
+        _ => panic!(
+            "{name} is not set (neither in the environment nor in {}): {HOW_TO_START}",
+            env_file().display()
+        ),
+    }
+}
+
+/// The endpoint in variable `name`, after checking something listens there (a stale env file
+/// left by servers that have since stopped must fail clearly, not with a retry timeout).
+fn reachable(name: &str) -> String {
+    let endpoint = var(name).trim_end_matches('/').to_owned();
+    let host_port = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"))
+        .unwrap_or(&endpoint)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let addrs: Vec<_> = match host_port.to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        Err(e) => panic!(
+            "{name}={endpoint} is not a usable http://HOST:PORT endpoint ({e}): {HOW_TO_START}"
+        ),
+    };
+    let connected = addrs
+        .iter()
+        .any(|addr| TcpStream::connect_timeout(addr, Duration::from_secs(2)).is_ok());
+    assert!(
+        connected,
+        "nothing answers at {name}={endpoint} (servers stopped?): {HOW_TO_START}"
+    );
+    endpoint
+}
+
+fn env_file_vars() -> &'static HashMap<String, String> {
+    static VARS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    VARS.get_or_init(|| {
+        let Ok(text) = std::fs::read_to_string(env_file()) else {
+            return HashMap::new();
+        };
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    })
+}
