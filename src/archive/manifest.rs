@@ -7,6 +7,7 @@ use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::tally::Tally;
 use crate::store::Store;
 use crate::store::json::{self, JsonError};
 
@@ -24,8 +25,16 @@ pub struct Manifest {
     pub job: String,
     /// The scheduled tick the archive belongs to.
     pub tick: DateTime<Utc>,
-    pub window_since: DateTime<Utc>,
-    pub window_until: DateTime<Utc>,
+    /// The window of message time a channels export covers; none for a users export, which
+    /// takes no window (format 1 wrote the tick's window there too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_until: Option<DateTime<Utc>>,
+    /// A users export is a snapshot of each user's data (up to 10,000 messages each) as Stream
+    /// held it then: when its export task was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_at: Option<DateTime<Utc>>,
     /// `channels` or `users`.
     pub kind: String,
     pub batch: u32,
@@ -47,9 +56,15 @@ pub struct Manifest {
     pub exported_at: Option<DateTime<Utc>>,
     pub archived_at: DateTime<Utc>,
     pub chatvault_version: String,
+    /// What the archive holds, counted as it streamed in: per channel its messages and their
+    /// first and last time, per user their messages. Absent before format 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contents: Option<Tally>,
 }
 
-pub const FORMAT: u32 = 1;
+/// 2: `contents`, and users exports as snapshots (`snapshot_at`, no window). Format 1
+/// manifests still read.
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Error)]
 #[non_exhaustive]

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use async_compression::tokio::bufread::{GzipDecoder, GzipEncoder, ZstdEncoder};
@@ -31,6 +31,8 @@ use tokio::task::JoinSet;
 use tokio_util::io::StreamReader;
 use tracing::Instrument as _;
 
+use super::entities::Layout;
+use super::tally::{Counter, Tally};
 use crate::api::ApiError;
 use crate::clock::Clock;
 use crate::config::job::Compression;
@@ -59,6 +61,8 @@ pub struct Target<'a> {
     pub compression: Compression,
     /// The media type of the uncompressed content, e.g. `application/x-ndjson`.
     pub content_type: &'static str,
+    /// How the export is laid out, so what it holds can be counted on the way.
+    pub layout: Layout,
     /// Told the bytes handed to the store so far, as each part goes out.
     pub progress: Option<&'a (dyn Fn(u64) + Send + Sync)>,
 }
@@ -83,6 +87,8 @@ pub struct Transferred {
     /// SHA-256 of the archive as stored, hex.
     pub sha256: String,
     pub parts: usize,
+    /// What the export holds, counted as it streamed through.
+    pub tally: Tally,
 }
 
 #[derive(Debug, Error)]
@@ -200,9 +206,11 @@ pub async fn transfer(
         Box::pin(raw)
     };
     let source_bytes = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(Mutex::new(Counter::new(target.layout)));
     let counted = BufReader::new(Counting {
         inner: source,
         count: source_bytes.clone(),
+        counter: counter.clone(),
     });
     let encoded: Pin<Box<dyn AsyncRead + Send>> = match target.compression {
         Compression::None => Box::pin(counted),
@@ -211,11 +219,16 @@ pub async fn transfer(
     };
     let (bytes_stored, sha256, parts) =
         store_stream(http, encoded, stored_length, store, target).await?;
+    let counter = std::mem::replace(
+        &mut *counter.lock().unwrap_or_else(PoisonError::into_inner),
+        Counter::new(target.layout),
+    );
     Ok(Transferred {
         bytes_source: source_bytes.load(Ordering::Relaxed),
         bytes_stored,
         sha256,
         parts,
+        tally: counter.finish(),
     })
 }
 
@@ -568,11 +581,12 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Counts the bytes read through it (the export's size before compression) into a counter
-/// the caller keeps, since the reader itself ends up inside the encoder.
+/// Counts the bytes read through it (the export's size before compression), and what they
+/// hold, into counters the caller keeps, since the reader itself ends up inside the encoder.
 struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
+    counter: Arc<Mutex<Counter>>,
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
@@ -583,8 +597,12 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let read = (buf.filled().len() - before) as u64;
-        self.count.fetch_add(read, Ordering::Relaxed);
+        let fresh = &buf.filled()[before..];
+        self.count.fetch_add(fresh.len() as u64, Ordering::Relaxed);
+        self.counter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(fresh);
         polled
     }
 }
@@ -742,6 +760,7 @@ mod tests {
             key: "a/b.jsonl",
             compression: Compression::None,
             content_type: "application/x-ndjson",
+            layout: Layout::Lines,
             progress: Some(&progress),
         };
         let length = Some(data.len() as u64);

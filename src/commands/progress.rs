@@ -95,6 +95,7 @@ impl Reporter for Bars {
                     TickOutcome::Done {
                         archives,
                         bytes_stored,
+                        ..
                     },
                 ..
             } => self.line(format!(

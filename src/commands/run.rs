@@ -376,7 +376,15 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
                 TickOutcome::Done {
                     archives,
                     bytes_stored,
-                } => format!("ok: {archives} new archive(s), {bytes_stored} bytes"),
+                    warnings,
+                } => {
+                    let mut line = format!("ok: {archives} new archive(s), {bytes_stored} bytes");
+                    for warning in warnings {
+                        line.push_str("\n  warning: ");
+                        line.push_str(&warning);
+                    }
+                    line
+                }
                 TickOutcome::AlreadyDone => "already done".into(),
                 TickOutcome::Busy { holder } => format!("skipped: {holder} is running this job"),
                 TickOutcome::Failed { error } => format!("failed: {}", one_line(&error)),

@@ -28,6 +28,10 @@ struct JobStatus {
     open_windows: usize,
     in_flight: Vec<TaskStatus>,
     last_error: Option<String>,
+    /// What the last run's archives lack (a channel absent from its export, a user's export
+    /// at Stream's cap), though the run succeeded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
     /// The state could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     state_error: Option<String>,
@@ -149,6 +153,11 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
             .as_ref()
             .filter(|o| !o.ok)
             .map(|o| o.error.clone().unwrap_or_else(|| "failed".into())),
+        warnings: state
+            .last_outcome
+            .as_ref()
+            .map(|o| o.warnings.clone())
+            .unwrap_or_default(),
         state_error: None,
     }
 }
@@ -211,6 +220,9 @@ fn human(statuses: &[JobStatus]) -> String {
             "  last error     {}",
             s.last_error.as_deref().unwrap_or("none")
         );
+        for warning in &s.warnings {
+            let _ = writeln!(out, "  warning        {warning}");
+        }
     }
     if statuses.is_empty() {
         out.push_str("no jobs\n");

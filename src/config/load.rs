@@ -66,6 +66,13 @@ impl Compiled {
         sink.error(path, message);
         sink.diagnostics
     }
+
+    /// The same, as a warning.
+    pub fn warning(&self, path: &FieldPath, message: String) -> Diagnostics {
+        let mut sink = FileSink::new(&self.job.file, self.node.as_ref());
+        sink.warning(path, message);
+        sink.diagnostics
+    }
 }
 
 #[derive(Debug)]

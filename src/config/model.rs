@@ -218,8 +218,9 @@ pub struct WebhookSpec {
     /// hooks).
     pub format: Option<WebhookFormat>,
     /// Which events to send: `failure` (a run failed), `recovery` (a run succeeded after a
-    /// failed one), `lapse_risk` (an unfinished export nears Stream's 60-day limit). Default:
-    /// all three.
+    /// failed one), `lapse_risk` (an unfinished export nears Stream's 60-day limit),
+    /// `incomplete` (a run archived everything it could, but a channel asked for was not in
+    /// its export, or a user's export reached Stream's 10,000-message cap). Default: all four.
     #[schemars(length(min = 1))]
     pub on: Option<Vec<NotifyEvent>>,
 }
@@ -240,6 +241,7 @@ pub enum NotifyEvent {
     Failure,
     Recovery,
     LapseRisk,
+    Incomplete,
 }
 
 /// The global config, `chatvault.yaml` or `chatvault.toml` beside the jobs folder.

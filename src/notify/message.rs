@@ -31,6 +31,9 @@ pub struct Message {
     pub lapses_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days_left: Option<i64>,
+    /// `incomplete`: what the run's archives lack.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub chatvault_version: &'static str,
 }
 
@@ -48,6 +51,7 @@ impl Message {
             task_id: None,
             lapses_at: None,
             days_left: None,
+            warnings: Vec::new(),
             chatvault_version: env!("CARGO_PKG_VERSION"),
         }
     }

@@ -215,6 +215,7 @@ impl Reporter for Notifier {
                 TickOutcome::Done {
                     archives,
                     bytes_stored,
+                    warnings,
                 } => {
                     self.ping(
                         job,
@@ -222,6 +223,15 @@ impl Reporter for Notifier {
                         Ping::Success,
                         format!("run {run_id}: {archives} archive(s), {bytes_stored} bytes"),
                     );
+                    if !warnings.is_empty() {
+                        let mut m = Message::new(NotifyEvent::Incomplete, job, *tick, run_id);
+                        m.summary = format!(
+                            "{job}: the run of tick {tick} archived everything it could, but: {}",
+                            warnings.join("; ")
+                        );
+                        m.warnings.clone_from(warnings);
+                        self.webhooks(&m);
+                    }
                     if *recovered {
                         let mut m = Message::new(NotifyEvent::Recovery, job, *tick, run_id);
                         m.summary = format!(
@@ -371,6 +381,7 @@ fn event_name(event: NotifyEvent) -> &'static str {
         NotifyEvent::Failure => "failure",
         NotifyEvent::Recovery => "recovery",
         NotifyEvent::LapseRisk => "lapse_risk",
+        NotifyEvent::Incomplete => "incomplete",
     }
 }
 
@@ -424,6 +435,7 @@ mod tests {
             outcome: TickOutcome::Done {
                 archives: 1,
                 bytes_stored: 1,
+                warnings: Vec::new(),
             },
             recovered: false,
         });

@@ -1,10 +1,11 @@
 //! The plan's checks, a phase the commands run after loading: what only planning a job's next
 //! ticks can show. A `window.max` that cuts a window into more export requests than a run can
-//! make, and keys that cannot be made or that two windows would share.
+//! make, keys that cannot be made or that two windows (or two users snapshots) would share,
+//! and, as a warning, users exported more often than daily.
 
 use chrono::{DateTime, Utc};
 
-use super::{key_problem, window_problem};
+use super::{key_problem, more_often_than_daily, window_problem};
 use crate::config::Loaded;
 use crate::config::load::in_parallel;
 use crate::diagnostics::Diagnostics;
@@ -13,17 +14,30 @@ use crate::diagnostics::tree::FieldPath;
 /// How many ticks of each job its windows and keys are tried on.
 const PROBE_TICKS: usize = 24;
 
-/// Adds the problems of every job that compiled, at its `window.max` or `destination.key`.
+/// Adds the problems of every job that compiled, at its `window.max`, `destination.key` or
+/// `users`.
 pub fn check(loaded: &mut Loaded, now: DateTime<Utc>) {
     let found = in_parallel(&loaded.jobs, |compiled| {
         let job = &compiled.job;
-        if let Some(problem) = window_problem(job, now, PROBE_TICKS) {
+        let mut found = if let Some(problem) = window_problem(job, now, PROBE_TICKS) {
             compiled.error(&FieldPath::root().key("window").key("max"), problem)
         } else if let Some(problem) = key_problem(job, now, PROBE_TICKS) {
             compiled.error(&FieldPath::root().key("destination").key("key"), problem)
         } else {
             Diagnostics::default()
+        };
+        if !job.users.is_empty() && more_often_than_daily(job, now, PROBE_TICKS) {
+            found.extend(
+                compiled.warning(
+                    &FieldPath::root().key("users"),
+                    "a users export is a snapshot of each user's data (up to 10,000 messages \
+                 each), not a window: a schedule more often than daily exports the same data \
+                 again each time; give the users a daily (or rarer) job of their own"
+                        .to_owned(),
+                ),
+            );
         }
+        found
     });
     for diagnostics in found {
         loaded.diagnostics.extend(diagnostics);
@@ -70,10 +84,27 @@ mod tests {
     }
 
     #[test]
+    fn users_exported_more_often_than_daily_are_a_warning_not_an_error() {
+        let hourly = checked("schedule: \"@hourly\"\nusers: [a]\n");
+        let d = hourly.diagnostics.iter().next().expect("a diagnostic");
+        assert_eq!(d.severity, crate::diagnostics::Severity::Warning);
+        assert_eq!(d.path.to_string(), "users");
+        assert!(d.message.contains("snapshot"), "{}", d.message);
+        assert!(hourly.into_set().is_some(), "still valid");
+        assert!(
+            checked("schedule: \"@daily\"\nusers: [a]\n")
+                .diagnostics
+                .is_empty()
+        );
+        let channels = "schedule: \"@hourly\"\nchannels:\n  - cid: messaging:a\n";
+        assert!(checked(channels).diagnostics.is_empty(), "channels only");
+    }
+
+    #[test]
     fn keys_two_windows_would_share_are_refused_at_the_key() {
         let text = "schedule: \"@hourly\"\nwindow:\n  mode: fixed\n  \
                     since: 2024-01-01T00:00:00Z\n  until: 2024-01-02T00:00:00Z\n  max: 1h\n\
-                    users: [a]\ndestination:\n  \
+                    channels: [{cid: \"a:b\"}]\ndestination:\n  \
                     key: \"{job}/{window_start:%Y/%m/%d}/{kind}-{batch}.{ext}\"\n";
         let loaded = checked(text);
         let d = loaded.diagnostics.iter().next().expect("a diagnostic");

@@ -62,6 +62,10 @@ pub struct TickPlan {
     pub dst: Option<DstFlag>,
     /// Empty when there is nothing new to archive (a fixed window already covered).
     pub windows: Vec<WindowPlan>,
+    /// The users export of the tick: Stream's users export takes no window, so each tick takes
+    /// one snapshot of the users' data, keyed from the tick. Empty for a job without users.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapshot: Vec<RequestPlan>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,7 +158,7 @@ pub fn plan_job(job: &Job, now: DateTime<Utc>, next: usize) -> JobPlan {
         .into_iter()
         .map(|(tick, _, pieces)| {
             let windows = pieces.into_iter().map(|p| window_plan(job, p)).collect();
-            tick_plan(&tick, windows)
+            tick_plan(&tick, windows, snapshot_plan(job, tick.at))
         })
         .collect();
     JobPlan {
@@ -172,7 +176,7 @@ pub fn plan_job(job: &Job, now: DateTime<Utc>, next: usize) -> JobPlan {
     }
 }
 
-fn tick_plan(tick: &Tick, windows: Vec<WindowPlan>) -> TickPlan {
+fn tick_plan(tick: &Tick, windows: Vec<WindowPlan>, snapshot: Vec<RequestPlan>) -> TickPlan {
     TickPlan {
         at: tick.at,
         local: tick.local.to_rfc3339(),
@@ -184,6 +188,7 @@ fn tick_plan(tick: &Tick, windows: Vec<WindowPlan>) -> TickPlan {
             DstNote::Repeated => Some(DstFlag::Repeated),
         },
         windows,
+        snapshot,
     }
 }
 
@@ -204,12 +209,46 @@ pub fn archive_key(job: &Job, span: Span, kind: &str, batch: u32) -> Result<Stri
         .map_err(|e| e.to_string())
 }
 
-/// The requests of one window as [`batch::cut`] makes them for a run, the filters (whose
-/// channels a run finds and batches after the listed ones) shown where those batches go. The
-/// tick that planned a window does not change its batches, so any tick will do.
+fn request_plan(b: &batch::Batch) -> RequestPlan {
+    let (channels, users) = match b.kind {
+        ExportKind::Channels => (b.members.clone(), Vec::new()),
+        ExportKind::Users => (Vec::new(), b.members.clone()),
+    };
+    RequestPlan {
+        kind: b.kind.name(),
+        batch: Some(b.number),
+        channels,
+        users,
+        filter: None,
+        key: Some(b.key.clone()),
+    }
+}
+
+/// The tick's users snapshot, cut as a run cuts it (a window of no length at the tick).
+fn snapshot_plan(job: &Job, tick: DateTime<Utc>) -> Vec<RequestPlan> {
+    let at = Span {
+        since: tick,
+        until: tick,
+    };
+    match batch::cut(job, at, tick, &[], &job.users) {
+        Ok(batches) => batches.iter().map(request_plan).collect(),
+        Err(e) => vec![RequestPlan {
+            kind: "users",
+            batch: None,
+            channels: Vec::new(),
+            users: job.users.clone(),
+            filter: None,
+            key: Some(format!("<{e}>")),
+        }],
+    }
+}
+
+/// The channel requests of one window as [`batch::cut`] makes them for a run, the filters
+/// (whose channels a run finds and batches after the listed ones) shown where those batches
+/// go. The tick that planned a window does not change its batches, so any tick will do.
 fn window_plan(job: &Job, span: Span) -> WindowPlan {
     let listed: Vec<String> = job.channels.cids.iter().map(Cid::to_string).collect();
-    let batches = match batch::cut(job, span, span.until, &listed, &job.users) {
+    let batches = match batch::cut(job, span, span.until, &listed, &[]) {
         Ok(batches) => batches,
         // Only a key that cannot be made fails, and `check` refuses such jobs; a plan of one
         // anyway shows why.
@@ -228,24 +267,6 @@ fn window_plan(job: &Job, span: Span) -> WindowPlan {
             };
         }
     };
-    let request = |b: &batch::Batch| RequestPlan {
-        kind: b.kind.name(),
-        batch: Some(b.number),
-        channels: if b.kind == ExportKind::Channels {
-            b.members.clone()
-        } else {
-            Vec::new()
-        },
-        users: if b.kind == ExportKind::Users {
-            b.members.clone()
-        } else {
-            Vec::new()
-        },
-        filter: None,
-        key: Some(b.key.clone()),
-    };
-    let (channels, users): (Vec<_>, Vec<_>) =
-        batches.iter().partition(|b| b.kind == ExportKind::Channels);
     let filters = job.channels.filters.iter().map(|f| RequestPlan {
         kind: "channels",
         batch: None,
@@ -257,12 +278,7 @@ fn window_plan(job: &Job, span: Span) -> WindowPlan {
         }),
         key: None,
     });
-    let requests = channels
-        .into_iter()
-        .map(request)
-        .chain(filters)
-        .chain(users.into_iter().map(request))
-        .collect();
+    let requests = batches.iter().map(request_plan).chain(filters).collect();
     WindowPlan {
         since: span.since,
         until: span.until,
@@ -310,5 +326,41 @@ pub fn key_problem(job: &Job, now: DateTime<Utc>, ticks: usize) -> Option<String
         }
         seen.insert(key, span);
     }
+    if job.users.is_empty() {
+        return None;
+    }
+    // Users snapshots are keyed from their tick: two ticks must not share a key either.
+    let mut seen: HashMap<String, DateTime<Utc>> = HashMap::new();
+    for tick in job.schedule.ticks_after(job.timezone, now).take(ticks) {
+        let at = Span {
+            since: tick.at,
+            until: tick.at,
+        };
+        let key = match archive_key(job, at, "users", 1) {
+            Ok(key) => key,
+            Err(e) => return Some(format!("cannot make a key: {e}")),
+        };
+        if let Some(first) = seen.get(&key) {
+            return Some(format!(
+                "the users snapshots of ticks {first} and {} would both be written to `{key}`: \
+                 make the time format as fine as the schedule (e.g. add %H%M to \
+                 {{window_start}})",
+                tick.at
+            ));
+        }
+        seen.insert(key, tick.at);
+    }
     None
+}
+
+/// Whether the job's next `ticks` ticks after `now` come less than a day apart.
+pub fn more_often_than_daily(job: &Job, now: DateTime<Utc>, ticks: usize) -> bool {
+    let at: Vec<DateTime<Utc>> = job
+        .schedule
+        .ticks_after(job.timezone, now)
+        .take(ticks)
+        .map(|t| t.at)
+        .collect();
+    at.windows(2)
+        .any(|pair| pair[1] - pair[0] < chrono::TimeDelta::days(1))
 }

@@ -73,7 +73,7 @@ fn tick_text(out: &mut String, tick: &TickPlan) {
         None => {}
     }
     out.push('\n');
-    if tick.windows.is_empty() {
+    if tick.windows.is_empty() && tick.snapshot.is_empty() {
         let _ = writeln!(out, "    nothing new to archive");
     }
     for w in &tick.windows {
@@ -85,6 +85,15 @@ fn tick_text(out: &mut String, tick: &TickPlan) {
             utc(w.until)
         );
         for r in &w.requests {
+            request_text(out, r);
+        }
+    }
+    if !tick.snapshot.is_empty() {
+        let _ = writeln!(
+            out,
+            "    snapshot of the users' data at the tick (a users export takes no window)"
+        );
+        for r in &tick.snapshot {
             request_text(out, r);
         }
     }

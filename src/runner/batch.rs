@@ -12,7 +12,9 @@ use super::windows::parse_cid;
 use super::{RunError as E, Runner};
 use crate::api::wire::TaskState;
 use crate::api::{ApiError, ChannelsExport, TaskKind};
+use crate::archive::entities::Layout;
 use crate::archive::manifest::{self, FORMAT, Manifest};
+use crate::archive::tally::Tally;
 use crate::archive::transfer::{Target, TransferError, Transferred, transfer_with_retries};
 use crate::config::job::ExportKind;
 use crate::config::job::{ExportVersion, Job};
@@ -21,7 +23,10 @@ use crate::state::{InFlight, Ledger};
 use crate::store::Store;
 
 pub enum BatchDone {
-    Archived { bytes_stored: u64 },
+    Archived {
+        bytes_stored: u64,
+        warnings: Vec<String>,
+    },
     AlreadyArchived,
 }
 
@@ -95,13 +100,16 @@ impl Runner {
             Err(e) => return Err(e.into()),
         };
 
+        let warnings = wanting(batch, &transferred.tally);
         self.pause_point(&job.name, Phase::Manifest).await;
+        let snapshot = batch.window.since == batch.window.until;
         let record = Manifest {
             format: FORMAT,
             job: job.name.clone(),
             tick,
-            window_since: batch.window.since,
-            window_until: batch.window.until,
+            window_since: (!snapshot).then_some(batch.window.since),
+            window_until: (!snapshot).then_some(batch.window.until),
+            snapshot_at: snapshot.then_some(task.created_at),
             kind: batch.kind.name().to_owned(),
             batch: batch.number,
             channels: members_if(batch, ExportKind::Channels),
@@ -116,6 +124,7 @@ impl Runner {
             exported_at: Some(task.created_at),
             archived_at: self.clock.now(),
             chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
+            contents: Some(transferred.tally.clone()),
         };
         match manifest::write(&dest, &record).await {
             Ok(()) => {}
@@ -141,6 +150,7 @@ impl Runner {
         });
         Ok(BatchDone::Archived {
             bytes_stored: transferred.bytes_stored,
+            warnings,
         })
     }
 
@@ -278,6 +288,7 @@ impl Runner {
             key: &batch.key,
             compression: job.destination.compression,
             content_type: content_type(job.export.version, batch.kind),
+            layout: layout(job.export.version, batch.kind),
             progress: Some(&progress),
         };
         let transfer = transfer_with_retries(
@@ -316,6 +327,61 @@ fn members_if(batch: &Batch, kind: ExportKind) -> Vec<String> {
         batch.members.clone()
     } else {
         Vec::new()
+    }
+}
+
+/// Stream caps a users export at this many messages per user.
+const USER_EXPORT_CAP: u64 = 10_000;
+
+/// What an archived export lacks: channels asked for that are not in the file at all (not
+/// merely quiet in the window: a soft-deleted channel is left out unless
+/// `include_soft_deleted_channels`), and users whose export reached Stream's cap. Each is
+/// logged here with its fields and returned as the sentence `status` and webhooks show.
+fn wanting(batch: &Batch, tally: &Tally) -> Vec<String> {
+    match batch.kind {
+        ExportKind::Channels => batch
+            .members
+            .iter()
+            .filter(|cid| !tally.channels.contains_key(*cid))
+            .map(|cid| {
+                tracing::warn!(
+                    channel = %cid,
+                    "a channel asked for is not in its export (deleted at Stream, or \
+                     soft-deleted without export.include_soft_deleted_channels)"
+                );
+                format!(
+                    "channel {cid} is not in its export (deleted at Stream? soft-deleted channels \
+                     are exported only with export.include_soft_deleted_channels: true)"
+                )
+            })
+            .collect(),
+        ExportKind::Users => tally
+            .users
+            .iter()
+            .filter(|(user, count)| {
+                batch.members.contains(*user) && count.messages >= USER_EXPORT_CAP
+            })
+            .map(|(user, count)| {
+                tracing::warn!(
+                    user = %user,
+                    messages = count.messages,
+                    "a user's export reached Stream's cap of 10,000 messages: probably cut"
+                );
+                format!(
+                    "user {user}'s export holds {} messages: Stream exports at most \
+                     {USER_EXPORT_CAP} per user, so it was probably cut",
+                    count.messages
+                )
+            })
+            .collect(),
+    }
+}
+
+/// How the export is laid out: v1 channel exports are one JSON document, the rest JSON Lines.
+fn layout(version: ExportVersion, kind: ExportKind) -> Layout {
+    match (version, kind) {
+        (ExportVersion::V1, ExportKind::Channels) => Layout::Document,
+        _ => Layout::Lines,
     }
 }
 

@@ -53,7 +53,7 @@ impl Runner {
                     {
                         return Ok(Decision::Decline(Claimed::Busy(lease.holder)));
                     }
-                    Ok::<_, RunError>(Decision::Commit(next))
+                    Ok::<_, RunError>(Decision::Commit(Box::new(next)))
                 }
             })
             .await?;
@@ -88,7 +88,7 @@ impl Runner {
                     Ok(if next == *state {
                         Decision::Decline(next)
                     } else {
-                        Decision::Commit(next)
+                        Decision::Commit(Box::new(next))
                     })
                 } else {
                     Err(E::LostClaim {

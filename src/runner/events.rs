@@ -181,7 +181,14 @@ pub fn log(event: &Event) {
             TickOutcome::Done {
                 archives,
                 bytes_stored,
-            } => tracing::info!(archives, bytes_stored, recovered, "run succeeded"),
+                warnings,
+            } => tracing::info!(
+                archives,
+                bytes_stored,
+                warnings = warnings.len(),
+                recovered,
+                "run succeeded"
+            ),
             TickOutcome::AlreadyDone => tracing::info!("tick already done by an earlier run"),
             TickOutcome::Busy { holder } => {
                 tracing::info!(%holder, "another process is running this job")

@@ -9,8 +9,13 @@ use super::error::Failure;
 /// How a tick's run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickOutcome {
-    /// Every window is archived and the watermark moved.
-    Done { archives: u32, bytes_stored: u64 },
+    /// Every window is archived and the watermark moved; `warnings` say what the archives
+    /// lack (a channel absent from its export, a user's export cut at Stream's cap).
+    Done {
+        archives: u32,
+        bytes_stored: u64,
+        warnings: Vec<String>,
+    },
     /// The ledger says an earlier run (maybe another replica's) finished this tick.
     AlreadyDone,
     /// Another process is running this job; it stays out.

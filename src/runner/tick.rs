@@ -136,12 +136,18 @@ impl Runner {
         let after_failure = state.last_outcome.as_ref().is_some_and(|o| !o.ok);
 
         let spans = new_spans(job, &state, tick);
-        let state = if spans.is_empty() {
+        // One users export per tick, whatever the windows: it is a snapshot, not a window.
+        let snapshot = Some(OpenWindow::snapshot(tick, job.users.clone()))
+            .filter(|w| !w.users.is_empty() && !state.open.contains(w));
+        let state = if spans.is_empty() && snapshot.is_none() {
             state
         } else {
-            let channels = self
-                .unless_draining(resolve_channels(&self.client, job))
-                .await??;
+            let channels = if spans.is_empty() {
+                Vec::new()
+            } else {
+                self.unless_draining(resolve_channels(&self.client, job))
+                    .await??
+            };
             let added: Vec<OpenWindow> = spans
                 .into_iter()
                 .map(|s| OpenWindow {
@@ -149,8 +155,9 @@ impl Runner {
                     since: s.since,
                     until: s.until,
                     channels: channels.clone(),
-                    users: job.users.clone(),
+                    users: Vec::new(),
                 })
+                .chain(snapshot)
                 .collect();
             self.update_claimed(&ledger, tick, |s| {
                 for w in &added {
@@ -191,12 +198,17 @@ impl Runner {
         let mut archives = 0u32;
         let mut bytes_stored = 0u64;
         let mut failures = Vec::new();
+        let mut warnings = Vec::new();
         let mut interrupted = false;
         for (batch, span, result) in results {
             match result {
-                Ok(BatchDone::Archived { bytes_stored: b }) => {
+                Ok(BatchDone::Archived {
+                    bytes_stored: b,
+                    warnings: w,
+                }) => {
                     archives += 1;
                     bytes_stored += b;
+                    warnings.extend(w);
                 }
                 Ok(BatchDone::AlreadyArchived) => {}
                 Err(e @ E::LostClaim { .. }) => return Err(e),
@@ -228,7 +240,11 @@ impl Runner {
         if error.is_none() {
             self.pause_point(&job.name, Phase::Watermark).await;
         }
-        let done_until = windows.iter().map(|w| w.until).max();
+        let done_until = windows
+            .iter()
+            .filter(|w| !w.is_snapshot())
+            .map(|w| w.until)
+            .max();
         self.update_claimed(&ledger, tick, |s| {
             if error.is_none() {
                 s.open.retain(|w| !windows.contains(w));
@@ -243,6 +259,7 @@ impl Runner {
                 error: last_error.clone(),
                 archives,
                 bytes_stored,
+                warnings: warnings.clone(),
             });
         })
         .await?;
@@ -251,6 +268,7 @@ impl Runner {
                 TickOutcome::Done {
                     archives,
                     bytes_stored,
+                    warnings,
                 },
                 after_failure,
             ),

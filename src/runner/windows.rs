@@ -14,7 +14,12 @@ use super::error::RunError;
 /// The windows a run at `tick` adds after the open ones: from where the open windows (or the
 /// watermark) end to the tick, cut into `window.max` pieces; none already open.
 pub fn new_spans(job: &Job, state: &JobState, tick: DateTime<Utc>) -> Vec<Span> {
-    let open_end = state.open.iter().map(|w| w.until).max();
+    let open_end = state
+        .open
+        .iter()
+        .filter(|w| !w.is_snapshot())
+        .map(|w| w.until)
+        .max();
     let watermark = open_end.max(state.watermark);
     let previous = job.schedule.tick_before(job.timezone, tick).map(|t| t.at);
     let Some(span) = window_for_tick(job, tick, watermark, previous) else {

@@ -56,7 +56,7 @@ const PRUNE_EVERY: u64 = 10;
 #[derive(Debug)]
 pub enum Decision<T> {
     /// Write this as the next version.
-    Commit(JobState),
+    Commit(Box<JobState>),
     /// Write nothing; the commit ends with this answer.
     Decline(T),
 }
@@ -348,7 +348,9 @@ impl Ledger {
             .commit_with(UPDATE_ATTEMPTS, |state| {
                 let mut next = state.clone();
                 change(&mut next);
-                ready(Ok::<_, StateError>(Decision::<Infallible>::Commit(next)))
+                ready(Ok::<_, StateError>(Decision::<Infallible>::Commit(
+                    Box::new(next),
+                )))
             })
             .await?;
         match landed {
@@ -380,7 +382,7 @@ impl Ledger {
         for _ in 0..attempts {
             let prev = self.load_to_commit().await?;
             let next = match decide(prev.value()).await? {
-                Decision::Commit(next) => next,
+                Decision::Commit(next) => *next,
                 Decision::Decline(answer) => return Ok(Landed::Declined(answer)),
             };
             match self.commit(&prev, next).await {

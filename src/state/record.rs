@@ -103,6 +103,25 @@ pub struct OpenWindow {
     pub users: Vec<String>,
 }
 
+impl OpenWindow {
+    /// The users export of `tick`: Stream's users export takes no window (it is a snapshot of
+    /// each user's data), so it is kept as a window of no length at its tick, whose key comes
+    /// from the tick, and which never moves the watermark.
+    pub fn snapshot(tick: DateTime<Utc>, users: Vec<String>) -> OpenWindow {
+        OpenWindow {
+            tick,
+            since: tick,
+            until: tick,
+            channels: Vec::new(),
+            users,
+        }
+    }
+
+    pub fn is_snapshot(&self) -> bool {
+        self.since == self.until
+    }
+}
+
 /// Who is running a job, and for which tick's lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
@@ -141,6 +160,10 @@ pub struct Outcome {
     /// Bytes those archives take in the destination.
     #[serde(default)]
     pub bytes_stored: u64,
+    /// What the run archived but found wanting: a channel asked for and absent from its
+    /// export, a user whose export Stream probably cut at 10,000 messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One ledger record as stored: the state plus who wrote it, when, and where it belongs (so a

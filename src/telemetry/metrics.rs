@@ -491,6 +491,7 @@ mod tests {
                 error: Some("boom".into()),
                 archives: 0,
                 bytes_stored: 0,
+                warnings: Vec::new(),
             }),
             history: vec![Outcome {
                 tick: created,
@@ -499,6 +500,7 @@ mod tests {
                 error: None,
                 archives: 1,
                 bytes_stored: 10,
+                warnings: Vec::new(),
             }],
             ..JobState::default()
         };
@@ -561,6 +563,7 @@ mod tests {
                 error: None,
                 archives: 0,
                 bytes_stored: 0,
+                warnings: Vec::new(),
             }),
             ..JobState::default()
         };
@@ -613,6 +616,7 @@ mod tests {
                 error: None,
                 archives: 1,
                 bytes_stored: 1,
+                warnings: Vec::new(),
             }),
             ..JobState::default()
         };
@@ -645,6 +649,7 @@ mod tests {
             outcome: TickOutcome::Done {
                 archives: 1,
                 bytes_stored: 579,
+                warnings: Vec::new(),
             },
             recovered: false,
         });

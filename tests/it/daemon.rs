@@ -212,7 +212,7 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
         .await
         .expect("verify");
     assert!(report.is_clean(), "{report:?}");
-    let mut manifests: BTreeMap<(DateTime<Utc>, u32), Manifest> = BTreeMap::new();
+    let mut manifests: BTreeMap<(Option<DateTime<Utc>>, u32), Manifest> = BTreeMap::new();
     for key in &report.verified {
         let m = chatvault::archive::manifest::read(&archive, key)
             .await
@@ -227,7 +227,7 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
     let windows: Vec<(DateTime<Utc>, DateTime<Utc>)> = manifests
         .values()
         .filter(|m| m.batch == 1)
-        .map(|m| (m.window_since, m.window_until))
+        .filter_map(|m| Some((m.window_since?, m.window_until?)))
         .collect();
     assert!(
         windows.len() >= 12,

@@ -39,7 +39,8 @@ async fn emulator() -> Emulator {
 }
 
 /// One job, `logged`, with a channels batch and a users batch; `config` is appended to the
-/// global config.
+/// global config. general-001 is soft-deleted at the emulator: exported with
+/// `include_soft_deleted_channels`, it is in the file, so no warning joins the lines checked.
 fn project(emu: &Emulator, config: &str) -> common::Project {
     project_with_job(
         emu,
@@ -48,6 +49,7 @@ fn project(emu: &Emulator, config: &str) -> common::Project {
         "name: logged\nschedule: \"0 0 * * *\"\n\
          channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
          users: [user-000, user-001]\n\
+         export:\n  include_soft_deleted_channels: true\n\
          destination:\n  url: file://archive\n  compression: none\n",
     )
 }

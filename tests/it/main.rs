@@ -22,6 +22,7 @@
 mod api;
 mod common;
 mod completions;
+mod contents;
 mod daemon;
 mod examples;
 mod fuzz_corpus;

@@ -284,9 +284,25 @@ fn channels_and_users_are_cut_into_requests_of_at_most_25() {
             ("channels".to_owned(), Some(2), 25, 0),
             ("channels".to_owned(), Some(3), 10, 0),
             ("channels".to_owned(), None, 0, 0),
-            ("users".to_owned(), Some(1), 0, 25),
-            ("users".to_owned(), Some(2), 0, 5),
         ]
+    );
+    // Users are the tick's snapshot, not a window's: keyed from the tick.
+    let snapshot = plan["jobs"][0]["ticks"][0]["snapshot"]
+        .as_array()
+        .expect("the users snapshot");
+    let users: Vec<(Option<u64>, usize)> = snapshot
+        .iter()
+        .map(|r| {
+            (
+                r["batch"].as_u64(),
+                r["users"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    assert_eq!(users, [(Some(1), 25), (Some(2), 5)]);
+    assert_eq!(
+        snapshot[0]["key"], "big/2026/01/02/000000-users-0001.jsonl.gz",
+        "the tick (midnight of Jan 2) in the key, not the window's start"
     );
     // Sorted: the first batch starts with the lowest id.
     assert_eq!(requests[0]["channels"][0], "messaging:c00");

@@ -557,8 +557,13 @@ async fn the_run_writes_the_keys_the_dry_run_showed() {
         .as_array()
         .expect("requests")
         .clone();
+    let snapshot = plan["jobs"][0]["ticks"][0]["snapshot"]
+        .as_array()
+        .expect("the users snapshot")
+        .clone();
     let planned: Vec<String> = requests
         .iter()
+        .chain(&snapshot)
         .filter_map(|r| r["key"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(

@@ -126,6 +126,7 @@ fn outcome(n: u32) -> Outcome {
         error: (n % 2 == 1).then(|| format!("run {n} failed")),
         archives: n,
         bytes_stored: u64::from(n) * 1000,
+        warnings: Vec::new(),
     }
 }
 

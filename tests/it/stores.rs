@@ -5,6 +5,7 @@
 
 use std::io::Read as _;
 
+use chatvault::archive::entities::Layout;
 use chatvault::archive::manifest::{self, FORMAT, Manifest, ManifestError};
 use chatvault::archive::transfer::{Target, TransferError, transfer};
 use chatvault::archive::verify::verify;
@@ -47,8 +48,9 @@ fn manifest_for(key: &str, done: &chatvault::archive::transfer::Transferred) -> 
         format: FORMAT,
         job: "conformance".into(),
         tick: now,
-        window_since: now - TimeDelta::days(1),
-        window_until: now,
+        window_since: Some(now - TimeDelta::days(1)),
+        window_until: Some(now),
+        snapshot_at: None,
         kind: "channels".into(),
         batch: 1,
         channels: vec!["messaging:general-000".into()],
@@ -63,6 +65,7 @@ fn manifest_for(key: &str, done: &chatvault::archive::transfer::Transferred) -> 
         exported_at: None,
         archived_at: now,
         chatvault_version: "test".into(),
+        contents: Some(done.tally.clone()),
     }
 }
 
@@ -78,6 +81,7 @@ async fn round_trip(store: &Store) {
             key,
             compression: Compression::Zstd,
             content_type: "application/x-ndjson",
+            layout: Layout::Lines,
             progress: None,
         },
     )
@@ -158,6 +162,7 @@ async fn send_large(
         key,
         compression: Compression::None,
         content_type: "application/x-ndjson",
+        layout: Layout::Lines,
         progress: None,
     };
     transfer(&reqwest::Client::new(), url, store, target).await
@@ -320,6 +325,7 @@ async fn a_wrong_secret_fails_clearly_against_a_signature_checking_server() {
             key: "k.jsonl",
             compression: Compression::None,
             content_type: "application/x-ndjson",
+            layout: Layout::Lines,
             progress: None,
         },
     )
@@ -351,6 +357,7 @@ async fn a_failed_upload_to_s3_is_aborted_and_invisible() {
             key: "cut.jsonl",
             compression: Compression::None,
             content_type: "application/x-ndjson",
+            layout: Layout::Lines,
             progress: None,
         },
     )
@@ -400,6 +407,7 @@ async fn fake_gcs_serves_gcs_configuration_and_read_paths() {
         bytes_stored: body.len() as u64,
         sha256: chatvault::archive::transfer::hex(&<sha2::Sha256 as sha2::Digest>::digest(&body)),
         parts: 1,
+        tally: chatvault::archive::tally::Tally::default(),
     };
     let manifest = serde_json::to_vec(&manifest_for(key, &done)).expect("json");
     let seeded = seed(

@@ -763,10 +763,10 @@ async fn a_storm_of_faults_leaves_every_window_archived_exactly_once() {
     let mut windows: BTreeMap<(DateTime<Utc>, DateTime<Utc>), Vec<&ground_truth::Archive>> =
         BTreeMap::new();
     for a in &archives {
-        windows
-            .entry((a.manifest.window_since, a.manifest.window_until))
-            .or_default()
-            .push(a);
+        let (Some(since), Some(until)) = (a.manifest.window_since, a.manifest.window_until) else {
+            panic!("a channels archive without its window: {}", a.manifest.key);
+        };
+        windows.entry((since, until)).or_default().push(a);
     }
     let mut sorted_cids = cids.clone();
     sorted_cids.sort();

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chatvault::archive::entities::Layout;
 use chatvault::archive::transfer::{Target, TransferError, transfer, transfer_with_retries};
 use chatvault::config::job::Compression;
 use chatvault::retry::RetryPolicy;
@@ -57,6 +58,7 @@ fn target(key: &str, compression: Compression) -> Target<'_> {
         key,
         compression,
         content_type: "application/x-ndjson",
+        layout: Layout::Lines,
         progress: None,
     }
 }

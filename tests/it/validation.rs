@@ -231,7 +231,7 @@ fn an_hourly_job_whose_key_only_names_the_day_is_refused() {
     let project = Project::new();
     let job = project.job(
         "hourly.yaml",
-        "schedule: \"@hourly\"\nusers: [alice]\ndestination:\n  url: s3://acme-archive/chat\n  key: \"{job}/{window_start:%Y/%m/%d}/{kind}-{batch}.{ext}\"\n",
+        "schedule: \"@hourly\"\nchannels: [{cid: \"messaging:a\"}]\ndestination:\n  url: s3://acme-archive/chat\n  key: \"{job}/{window_start:%Y/%m/%d}/{kind}-{batch}.{ext}\"\n",
     );
 
     let (code, stdout, stderr) = project.run(&["validate", &job]);
