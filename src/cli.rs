@@ -115,6 +115,24 @@ pub enum Command {
     /// committed. Lists missing archives, corrupt ones, and extra objects no manifest names.
     /// Exits 0 when all match, 1 on any mismatch, 2 on bad usage or invalid job files.
     Verify(VerifyArgs),
+    /// Find messages in the archives: who wrote what, where and when
+    ///
+    /// Reads the archives of the selected jobs (all by default), or of one destination
+    /// (--url) for someone who has the archive but not the job files. Only archives whose
+    /// manifests say they can hold a match are read, each as a stream; reading never writes.
+    /// QUERY is one argument; its terms must all hold:
+    ///
+    ///   word  "a phrase"        the text holds it (any case); -word excludes
+    ///   from:USER_ID            written by this user (repeat: any of them)
+    ///   in:TYPE:ID              in this channel (repeat: any of them)
+    ///   after:T  before:T       created at or after / before T (RFC 3339 or YYYY-MM-DD)
+    ///   has:attachment  is:reply
+    ///
+    /// Hits come in time order, a message found in several archives once. Exits 0, 1 when an
+    /// archive is missing or corrupt (named on stderr; the search goes on), 2 on a malformed
+    /// query or invalid job files. Example: chatvault search 'refund from:u42 after:2026-03-01'
+    #[command(verbatim_doc_comment)]
+    Search(SearchArgs),
     /// Write the JSON Schemas of job files and of the global config
     ///
     /// Point editors at them with `# yaml-language-server: $schema=../schemas/job.schema.json`
@@ -278,6 +296,43 @@ pub struct VerifyArgs {
     /// How to print the report
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query, as one argument (quote it in the shell)
+    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+    pub query: String,
+
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// Only these jobs' archives (repeat the flag for several); by default every job's
+    #[arg(long = "job", value_name = "NAME", conflicts_with = "url")]
+    pub jobs: Vec<String>,
+
+    /// Search every archive under this destination (s3://, gs:// or file://) instead of the
+    /// jobs'; store options come from the AWS_* / GOOGLE_* environment
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// How to print the hits [default: table at a terminal, jsonl otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<SearchFormat>,
+
+    /// Print at most this many hits (the earliest)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SearchFormat {
+    /// Time, channel, user and text, the matches marked, control characters escaped
+    Table,
+    /// One JSON object per hit: job, key, cid, id, user, created_at, text, parent_id
+    Jsonl,
+    /// Comma-separated values for spreadsheets, safe against formula injection
+    Csv,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod fuzzing;
 pub mod notify;
 pub mod plan;
+pub mod query;
 pub mod retry;
 pub mod runner;
 pub mod schedule;

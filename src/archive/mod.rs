@@ -1,8 +1,11 @@
-//! Archives: the streaming transfer from Stream's link into a store, manifests,
-//! and their verification.
+//! Archives: the streaming transfer from Stream's link into a store, what an export holds
+//! (`entities`, `tally`), manifests, their verification, and reading archives back (`read`,
+//! `search`).
 
 pub mod entities;
 pub mod manifest;
+pub mod read;
+pub mod search;
 pub mod tally;
 pub mod transfer;
 pub mod verify;

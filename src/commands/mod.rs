@@ -8,6 +8,7 @@ mod plan;
 mod progress;
 mod run;
 mod schema;
+mod search;
 mod status;
 mod validate;
 mod verify;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
         Command::Run(args) => run::run(&args, cli.config, cli.log_format, world),
         Command::Status(args) => status::run(&args, cli.config, cli.log_format, world),
         Command::Verify(args) => verify::run(&args, cli.config, world),
+        Command::Search(args) => search::run(&args, cli.config, world),
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args),
     };

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Bottom to top; modules on one line are peers and may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "suggest"],
+    &["clock", "query", "suggest"],
     &["retry"],
     &["diagnostics"],
     &["store"],

@@ -34,6 +34,7 @@ mod plan;
 mod process;
 mod run;
 mod sdk_crosscheck;
+mod search;
 mod secrets;
 mod servers_smoke;
 mod state;

@@ -1,0 +1,298 @@
+//! `chatvault search`: finds messages in the archives and prints them as a table, JSON Lines
+//! or CSV. Message text is user input: every format escapes it for where it goes.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use chrono::SecondsFormat;
+use serde::Serialize;
+
+use super::{Wanted, World, exit, load_and_pick, output, runtime};
+use crate::archive::search::{Found, Hit, Source, search};
+use crate::cli::{SearchArgs, SearchFormat};
+use crate::config::MissingVars;
+use crate::query::Query;
+use crate::store::url::StoreUrl;
+use crate::store::{self, StoreOptions};
+
+pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
+    let query = match Query::parse(&args.query) {
+        Ok(query) => query,
+        Err(e) => {
+            output::error(
+                &e.to_string(),
+                Some("`chatvault search --help` lists the terms"),
+            );
+            return exit::INVALID;
+        }
+    };
+    let sources = match sources(args, config, world) {
+        Ok(sources) => sources,
+        Err(code) => return code,
+    };
+    let Some(runtime) = runtime() else {
+        return exit::FAILED;
+    };
+    let found = runtime.block_on(search(&sources, &query, args.limit));
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        SearchFormat::Table
+    } else {
+        SearchFormat::Jsonl
+    });
+    output::stdout(&match format {
+        SearchFormat::Table => table(&found.hits, query.marked()),
+        SearchFormat::Jsonl => jsonl(&found.hits),
+        SearchFormat::Csv => csv(&found.hits),
+    });
+    report(&found)
+}
+
+/// The stores to search: the one at --url, or the destinations of the chosen jobs.
+fn sources(
+    args: &SearchArgs,
+    config: Option<PathBuf>,
+    world: &World<'_>,
+) -> Result<Vec<Source>, u8> {
+    if let Some(text) = &args.url {
+        let url = StoreUrl::parse(text, Path::new(".")).map_err(|e| {
+            output::error(&format!("--url: {e}"), None);
+            exit::INVALID
+        })?;
+        let store = store::open(&url, &StoreOptions::new(), &world.env_vars).map_err(|e| {
+            output::error(&format!("--url: {e}"), None);
+            exit::FAILED
+        })?;
+        return Ok(vec![Source { job: None, store }]);
+    }
+    let wanted = Wanted {
+        paths: &args.paths.paths,
+        config,
+        jobs: &args.jobs,
+        missing_vars: MissingVars::Warn,
+        now: world.now,
+        warnings: false,
+    };
+    let picked = load_and_pick(&wanted, world)?;
+    let mut sources = Vec::new();
+    for job in picked.jobs {
+        let opened = store::open(
+            &job.destination.url,
+            &job.destination.options,
+            &world.env_vars,
+        );
+        match opened {
+            Ok(store) => sources.push(Source {
+                job: Some(job.name),
+                store,
+            }),
+            Err(e) => {
+                output::error(&format!("job {}: destination: {e}", job.name), None);
+                return Err(exit::FAILED);
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// Problems on stderr; exit 1 when an archive could not be read.
+fn report(found: &Found) -> u8 {
+    if found.problems.is_empty() {
+        return exit::OK;
+    }
+    let mut text = String::new();
+    for p in &found.problems {
+        let _ = writeln!(text, "error: {}: {}", p.key, p.problem);
+    }
+    let _ = writeln!(
+        text,
+        "{} archive(s) could not be read; the hits above come from the other {}",
+        found.problems.len(),
+        found.read.saturating_sub(found.problems.len())
+    );
+    output::stderr(&text);
+    exit::FAILED
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    job: &'a str,
+    key: &'a str,
+    cid: Option<&'a str>,
+    id: &'a str,
+    user: Option<&'a str>,
+    created_at: Option<String>,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_id: Option<&'a str>,
+}
+
+fn line(hit: &Hit) -> Line<'_> {
+    let m = &hit.message;
+    Line {
+        job: &hit.job,
+        key: &hit.key,
+        cid: m.cid.as_deref(),
+        id: &m.id,
+        user: m.user_id(),
+        created_at: m
+            .created_at
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        text: &m.text,
+        parent_id: m.parent_id.as_deref(),
+    }
+}
+
+/// JSON escapes whatever the text holds.
+fn jsonl(hits: &[Hit]) -> String {
+    let mut out = String::new();
+    for hit in hits {
+        out.push_str(&serde_json::to_string(&line(hit)).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// A cell a spreadsheet reads as text: a leading `=`, `+`, `-`, `@`, tab or carriage return
+/// would start a formula, so such a cell gets a `'` first; quotes, commas and line breaks are
+/// quoted.
+fn csv_cell(text: &str) -> String {
+    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+fn csv(hits: &[Hit]) -> String {
+    let mut out = String::from("job,key,cid,id,user,created_at,parent_id,text\r\n");
+    for hit in hits {
+        let l = line(hit);
+        let cells = [
+            l.job,
+            l.key,
+            l.cid.unwrap_or_default(),
+            l.id,
+            l.user.unwrap_or_default(),
+            l.created_at.as_deref().unwrap_or_default(),
+            l.parent_id.unwrap_or_default(),
+            l.text,
+        ];
+        let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Control characters (escape sequences, carriage returns, line breaks) shown as escapes,
+/// so a message cannot move the cursor, recolour the terminal or forge lines.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The text with each occurrence of the query's words between `[` and `]`, found
+/// case-insensitively; escaped first, so the marks are the only brackets added.
+fn marked(text: &str, words: &[String]) -> String {
+    let safe = terminal_safe(text);
+    if words.is_empty() {
+        return safe;
+    }
+    let lower = safe.to_lowercase();
+    if lower.len() != safe.len() {
+        // Lowercasing changed byte offsets (rare scripts): show it unmarked rather than cut a
+        // character in two.
+        return safe;
+    }
+    let mut marks = vec![false; safe.len()];
+    for word in words.iter().filter(|w| !w.is_empty()) {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(word.as_str()) {
+            let start = from + at;
+            marks[start..start + word.len()].fill(true);
+            from = start + word.len();
+        }
+    }
+    let mut out = String::with_capacity(safe.len() + 8);
+    let mut inside = false;
+    for (i, c) in safe.char_indices() {
+        if marks[i] != inside {
+            out.push(if marks[i] { '[' } else { ']' });
+            inside = marks[i];
+        }
+        out.push(c);
+    }
+    if inside {
+        out.push(']');
+    }
+    out
+}
+
+fn table(hits: &[Hit], words: &[String]) -> String {
+    let mut out = String::new();
+    for hit in hits {
+        let m = &hit.message;
+        let time = m.created_at.map_or_else(
+            || "?".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        );
+        let _ = writeln!(
+            out,
+            "{time}  {}  {}  {}",
+            terminal_safe(m.cid.as_deref().unwrap_or("?")),
+            terminal_safe(m.user_id().unwrap_or("?")),
+            marked(&m.text, words)
+        );
+    }
+    let _ = writeln!(out, "{} message(s)", hits.len());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_cannot_start_a_formula_and_quote_what_needs_it() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-2"), "'-2");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("a, b"), "\"a, b\"");
+        assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
+        assert_eq!(csv_cell("plain"), "plain");
+    }
+
+    #[test]
+    fn terminal_control_characters_are_shown_not_obeyed() {
+        assert_eq!(
+            terminal_safe("red \u{1b}[31m\r\nline"),
+            "red \\u{1b}[31m\\u{d}\\nline"
+        );
+    }
+
+    #[test]
+    fn matches_are_marked_case_insensitively() {
+        assert_eq!(
+            marked("A Refund, refund!", &["refund".to_owned()]),
+            "A [Refund], [refund]!"
+        );
+        assert_eq!(marked("none here", &["refund".to_owned()]), "none here");
+    }
+}

@@ -1,0 +1,373 @@
+//! `chatvault search` through the binary, on archives `run --once` wrote against the emulator:
+//! hits equal the emulator's ground truth, each message once although overlapping windows and
+//! a users snapshot hold it several times; v1 documents, gzip, zstd and plain files are read;
+//! a corrupt or missing archive is reported (exit 1) while the search goes on, and archives
+//! that cannot match are not read. Hostile text, searched through `--url`, comes out escaped
+//! in every format.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chatvault::config::job::Compression;
+use chatvault_emulator::{Emulator, GroundTruthOptions};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+use sha2::Digest as _;
+
+use crate::common::Project;
+use crate::common::ground_truth::decompress;
+use crate::common::processes::{command, finish, realtime_config, start_emulator};
+
+fn midnight() -> DateTime<Utc> {
+    Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+}
+
+fn truth(emu: &Emulator, cid: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+    emu.ground_truth(
+        cid,
+        Some(since),
+        Some(until),
+        GroundTruthOptions {
+            include_truncated_messages: false,
+            include_soft_deleted_channels: false,
+            as_of: None,
+        },
+    )
+}
+
+/// Four jobs into one folder: a daily window (gzip) and a rolling 48-hour one (zstd) over the
+/// same channel (they overlap by a day), a v1 export of another channel (uncompressed), and a
+/// users snapshot.
+fn project(emu: &Emulator) -> Project {
+    let project = Project::new();
+    project.file(
+        "chatvault.yaml",
+        format!("api:\n  base_url: {}\n", emu.base_url()),
+    );
+    let job = |name: &str, body: &str, compression: &str| {
+        project.job(
+            &format!("{name}.yaml"),
+            format!(
+                "name: {name}\nschedule: \"0 0 * * *\"\n{body}\
+                 destination:\n  url: file://archive\n  compression: {compression}\n"
+            ),
+        );
+    };
+    job(
+        "daily",
+        "channels:\n  - cid: messaging:general-000\n  - cid: team:project-000\n",
+        "gzip",
+    );
+    job(
+        "rolling",
+        "window:\n  mode: rolling\n  last: 48h\nchannels:\n  - cid: messaging:general-000\n",
+        "zstd",
+    );
+    job(
+        "legacy",
+        "channels:\n  - cid: livestream:broadcast-000\nexport:\n  version: v1\n",
+        "none",
+    );
+    job("people", "users: [user-000]\n", "gzip");
+    project
+}
+
+/// `chatvault search ARGS --format jsonl`: (exit code, hits, stderr).
+async fn search(project: &Project, emu: &Emulator, args: &[&str]) -> (i32, Vec<Value>, String) {
+    let mut all = vec!["search"];
+    all.extend(args);
+    all.extend(["--format", "jsonl", "jobs"]);
+    let (code, stdout, stderr) = finish(command(project, emu, &all)).await;
+    let hits = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (code, hits, stderr)
+}
+
+fn ids(hits: &[Value]) -> Vec<String> {
+    hits.iter()
+        .map(|h| h["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+/// Every file below `dir` ending in `suffix`.
+fn files(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(suffix) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_the_ground_truth_once_across_overlapping_archives_and_formats() {
+    let emu = start_emulator(realtime_config(48)).await;
+    let project = project(&emu);
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let archive = project.dir.path().join("archive");
+    let two_days = (midnight() - TimeDelta::days(2)).to_rfc3339();
+    let end = midnight().to_rfc3339();
+
+    // The channel is in the daily archive and the rolling one (a day twice): each message
+    // once, in time order.
+    let query = format!("in:messaging:general-000 after:{two_days} before:{end}");
+    let (code, hits, stderr) = search(
+        &project,
+        &emu,
+        &[&query, "--job", "daily", "--job", "rolling"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let expected = truth(
+        &emu,
+        "messaging:general-000",
+        midnight() - TimeDelta::days(2),
+        midnight(),
+    );
+    assert!(!expected.is_empty());
+    let got = ids(&hits);
+    assert_eq!(
+        got.iter().collect::<BTreeSet<_>>(),
+        expected.iter().collect::<BTreeSet<_>>(),
+        "the ground truth of two days"
+    );
+    assert_eq!(got.len(), expected.len(), "each message once");
+    let times: Vec<&str> = hits
+        .iter()
+        .map(|h| h["created_at"].as_str().expect("a time"))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    for hit in &hits {
+        for field in ["job", "key", "cid", "id", "user", "created_at", "text"] {
+            assert!(!hit[field].is_null(), "{field} in {hit}");
+        }
+    }
+
+    // A v1 document, read as a stream.
+    let yesterday = (midnight() - TimeDelta::days(1)).to_rfc3339();
+    let query = format!("in:livestream:broadcast-000 after:{yesterday}");
+    let (code, hits, stderr) = search(&project, &emu, &[&query, "--job", "legacy"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let expected = truth(
+        &emu,
+        "livestream:broadcast-000",
+        midnight() - TimeDelta::days(1),
+        midnight(),
+    );
+    assert_eq!(
+        ids(&hits).into_iter().collect::<BTreeSet<_>>(),
+        expected.into_iter().collect::<BTreeSet<_>>()
+    );
+
+    // from: over the users snapshot equals what the file holds, read here independently.
+    let users_file = files(&archive, ".jsonl.gz")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("users-"))
+        .expect("the users archive");
+    let text = decompress(
+        &std::fs::read(&users_file).expect("read"),
+        Compression::Gzip,
+    );
+    let mut in_file = BTreeSet::new();
+    for line in String::from_utf8_lossy(&text).lines() {
+        let v: Value = serde_json::from_str(line).expect("a line");
+        if v["type"] == "message" && v["item"]["user"]["id"] == "user-000" {
+            in_file.insert(v["item"]["id"].as_str().expect("id").to_owned());
+        }
+    }
+    assert!(!in_file.is_empty());
+    let (code, hits, stderr) = search(&project, &emu, &["from:user-000", "--job", "people"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(ids(&hits).into_iter().collect::<BTreeSet<_>>(), in_file);
+    // Over every job, the snapshot's messages that channel archives hold too come once.
+    let (code, everywhere, stderr) = search(&project, &emu, &["from:user-000"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let all = ids(&everywhere);
+    let unique: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "each message once");
+    assert!(in_file.iter().all(|id| unique.contains(id)));
+    let (_, in_channels, _) = search(
+        &project,
+        &emu,
+        &["from:user-000", "--job", "daily", "--job", "rolling"],
+    )
+    .await;
+    let in_channels = ids(&in_channels);
+    assert!(
+        in_channels.iter().any(|id| in_file.contains(id)),
+        "some messages are both in a channel archive and the snapshot"
+    );
+    assert!(in_channels.iter().all(|id| unique.contains(id)));
+
+    // A word: every hit holds it, whatever the case; --limit keeps the earliest.
+    let word = hits[0]["text"]
+        .as_str()
+        .and_then(|t| t.split_whitespace().find(|w| w.len() > 3))
+        .expect("a word")
+        .to_uppercase();
+    let (code, worded, _) = search(&project, &emu, &[&word]).await;
+    assert_eq!(code, 0);
+    assert!(!worded.is_empty());
+    assert!(worded.iter().all(|h| {
+        h["text"]
+            .as_str()
+            .is_some_and(|t| t.to_uppercase().contains(&word))
+    }));
+    let (_, limited, _) = search(&project, &emu, &[&word, "--limit", "2"]).await;
+    assert_eq!(ids(&limited), ids(&worded)[..2.min(worded.len())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_missing_archive_is_reported_and_the_search_goes_on() {
+    let emu = start_emulator(realtime_config(48)).await;
+    let project = project(&emu);
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let archive = project.dir.path().join("archive");
+    let v1 = files(&archive, ".json")
+        .into_iter()
+        .find(|p| !p.to_string_lossy().ends_with(".manifest.json"))
+        .expect("the v1 archive");
+    let mut bytes = std::fs::read(&v1).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&v1, bytes).expect("corrupt it");
+
+    let (code, hits, stderr) = search(&project, &emu, &["in:livestream:broadcast-000"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(hits.is_empty(), "nothing from a corrupt archive: {hits:?}");
+    let key = v1
+        .strip_prefix(&archive)
+        .expect("below the archive")
+        .display()
+        .to_string();
+    assert!(
+        stderr.contains(&key) && stderr.contains("corrupt"),
+        "{stderr}"
+    );
+
+    // Its manifest says it cannot hold general-000: not read, so not reported.
+    let (code, hits, stderr) = search(&project, &emu, &["in:messaging:general-000"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!hits.is_empty());
+
+    let daily = files(&archive, ".jsonl.gz")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("daily/"))
+        .expect("a daily archive");
+    std::fs::remove_file(&daily).expect("remove it");
+    let (code, hits, stderr) = search(&project, &emu, &["in:team:project-000"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(hits.is_empty());
+    assert!(stderr.contains("missing"), "{stderr}");
+
+    let (code, _, stderr) = search(&project, &emu, &["after:soon"]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("at character 7") && stderr.contains("RFC 3339"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn hostile_text_is_escaped_in_every_format_through_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).expect("mkdir");
+    let hostile = [
+        ("m1", "\u{1b}[2J\u{1b}[31mcleared\r\nforged line"),
+        ("m2", "=HYPERLINK(\"http://evil\",\"click\")"),
+        (
+            "m3",
+            "<script>alert(1)</script><img src=x onerror=alert(2)>",
+        ),
+    ];
+    let mut body = String::new();
+    for (i, (id, text)) in hostile.iter().enumerate() {
+        let message = serde_json::json!({
+            "id": id, "cid": "messaging:x", "text": text, "type": "regular",
+            "user": {"id": "mallory"},
+            "created_at": format!("2026-01-01T00:00:0{i}Z"),
+        });
+        // The first as a bare entity, the others in the {type, item} envelope.
+        let line = if i == 0 {
+            message
+        } else {
+            serde_json::json!({"type": "message", "item": message})
+        };
+        body.push_str(&line.to_string());
+        body.push('\n');
+    }
+    let key = "hostile/2026/01/01/channels-0001.jsonl";
+    std::fs::create_dir_all(store.join("hostile/2026/01/01")).expect("mkdir");
+    std::fs::write(store.join(key), &body).expect("write the archive");
+    let manifest = serde_json::json!({
+        "format": 1, "job": "hostile", "tick": "2026-01-02T00:00:00Z",
+        "window_since": "2026-01-01T00:00:00Z", "window_until": "2026-01-02T00:00:00Z",
+        "kind": "channels", "batch": 1, "channels": ["messaging:x"], "task_id": "t",
+        "export_version": "v2", "key": key, "bytes_source": body.len(),
+        "bytes_stored": body.len(),
+        "sha256": chatvault::archive::transfer::hex(&sha2::Sha256::digest(body.as_bytes())),
+        "content_encoding": "none", "exported_at": null,
+        "archived_at": "2026-01-02T00:10:00Z", "chatvault_version": "test"
+    });
+    std::fs::write(
+        store.join(format!("{key}.manifest.json")),
+        manifest.to_string(),
+    )
+    .expect("write the manifest");
+    let url = format!("file://{}", store.display());
+    let run = |format: &str| {
+        let out = crate::common::chatvault_in(dir.path())
+            .args(["search", "from:mallory", "--url", &url, "--format", format])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+
+    let table = run("table");
+    assert!(
+        !table.contains('\u{1b}'),
+        "no raw escape reaches the terminal"
+    );
+    assert!(!table.contains('\r'), "{table}");
+    assert!(table.contains("\\u{1b}[2J"), "{table}");
+    assert_eq!(
+        table.lines().count(),
+        4,
+        "three hits and the count: {table}"
+    );
+
+    let csv = run("csv");
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"click\"\")\""),
+        "a cell that cannot start a formula: {csv}"
+    );
+
+    let jsonl = run("jsonl");
+    let texts: Vec<String> = jsonl
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("a JSON line");
+            v["text"].as_str().expect("text").to_owned()
+        })
+        .collect();
+    let expected: Vec<&str> = hostile.iter().map(|(_, t)| *t).collect();
+    assert_eq!(texts, expected, "JSON carries the text exactly, escaped");
+}
