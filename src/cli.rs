@@ -133,6 +133,15 @@ pub enum Command {
     /// query or invalid job files. Example: chatvault search 'refund from:u42 after:2026-03-01'
     #[command(verbatim_doc_comment)]
     Search(SearchArgs),
+    /// Print one channel's conversation: HTML to hand over, Markdown, text or JSON Lines
+    ///
+    /// Reads the channel's messages from the archives of the selected jobs (all by default)
+    /// or of one destination (--url), in time order, each once: thread replies under their
+    /// parent, edited and deleted messages marked, attachments listed, reactions counted,
+    /// times in --tz. The HTML is one self-contained file (no script, nothing fetched) and, like
+    /// every format, shows message text as text. Exits as `search` does.
+    /// Example: chatvault transcript --in messaging:support --after 2026-03-01 --format html
+    Transcript(TranscriptArgs),
     /// Write the JSON Schemas of job files and of the global config
     ///
     /// Point editors at them with `# yaml-language-server: $schema=../schemas/job.schema.json`
@@ -333,6 +342,53 @@ pub enum SearchFormat {
     Jsonl,
     /// Comma-separated values for spreadsheets, safe against formula injection
     Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct TranscriptArgs {
+    /// The channel, as TYPE:ID (e.g. messaging:general)
+    #[arg(long = "in", value_name = "CID")]
+    pub cid: String,
+
+    /// Only messages created at or after this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "T")]
+    pub after: Option<String>,
+
+    /// Only messages created before this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "T")]
+    pub before: Option<String>,
+
+    /// The time zone the times are shown in (an IANA name)
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+
+    /// How to print the conversation
+    #[arg(long, value_enum, default_value_t = TranscriptFormat::Txt)]
+    pub format: TranscriptFormat,
+
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// Only these jobs' archives (repeat the flag for several); by default every job's
+    #[arg(long = "job", value_name = "NAME", conflicts_with = "url")]
+    pub jobs: Vec<String>,
+
+    /// Read every archive under this destination (s3://, gs:// or file://) instead of the
+    /// jobs'; store options come from the AWS_* / GOOGLE_* environment
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TranscriptFormat {
+    /// One self-contained HTML file, to read in a browser or hand over
+    Html,
+    /// Markdown, every character of the messages escaped
+    Md,
+    /// Plain text, control characters escaped
+    Txt,
+    /// The messages as JSON Lines, as they were exported (Stream's html field left out)
+    Jsonl,
 }
 
 #[derive(Debug, Args)]

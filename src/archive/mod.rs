@@ -7,5 +7,6 @@ pub mod manifest;
 pub mod read;
 pub mod search;
 pub mod tally;
+pub mod transcript;
 pub mod transfer;
 pub mod verify;

@@ -1,5 +1,6 @@
 //! What each subcommand does, from parsed arguments to an exit code.
 
+mod archives;
 mod completions;
 mod listen;
 mod logging;
@@ -10,6 +11,7 @@ mod run;
 mod schema;
 mod search;
 mod status;
+mod transcript;
 mod validate;
 mod verify;
 
@@ -53,6 +55,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
         Command::Status(args) => status::run(&args, cli.config, cli.log_format, world),
         Command::Verify(args) => verify::run(&args, cli.config, world),
         Command::Search(args) => search::run(&args, cli.config, world),
+        Command::Transcript(args) => transcript::run(&args, cli.config, world),
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args),
     };

@@ -3,18 +3,16 @@
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::SecondsFormat;
 use serde::Serialize;
 
-use super::{Wanted, World, exit, load_and_pick, output, runtime};
-use crate::archive::search::{Found, Hit, Source, search};
+use super::archives::sources;
+use super::{World, exit, output, runtime};
+use crate::archive::search::{Found, Hit, search};
 use crate::cli::{SearchArgs, SearchFormat};
-use crate::config::MissingVars;
 use crate::query::Query;
-use crate::store::url::StoreUrl;
-use crate::store::{self, StoreOptions};
 
 pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let query = match Query::parse(&args.query) {
@@ -27,7 +25,13 @@ pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
             return exit::INVALID;
         }
     };
-    let sources = match sources(args, config, world) {
+    let sources = match sources(
+        &args.paths.paths,
+        &args.jobs,
+        args.url.as_deref(),
+        config,
+        world,
+    ) {
         Ok(sources) => sources,
         Err(code) => return code,
     };
@@ -48,55 +52,8 @@ pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
     report(&found)
 }
 
-/// The stores to search: the one at --url, or the destinations of the chosen jobs.
-fn sources(
-    args: &SearchArgs,
-    config: Option<PathBuf>,
-    world: &World<'_>,
-) -> Result<Vec<Source>, u8> {
-    if let Some(text) = &args.url {
-        let url = StoreUrl::parse(text, Path::new(".")).map_err(|e| {
-            output::error(&format!("--url: {e}"), None);
-            exit::INVALID
-        })?;
-        let store = store::open(&url, &StoreOptions::new(), &world.env_vars).map_err(|e| {
-            output::error(&format!("--url: {e}"), None);
-            exit::FAILED
-        })?;
-        return Ok(vec![Source { job: None, store }]);
-    }
-    let wanted = Wanted {
-        paths: &args.paths.paths,
-        config,
-        jobs: &args.jobs,
-        missing_vars: MissingVars::Warn,
-        now: world.now,
-        warnings: false,
-    };
-    let picked = load_and_pick(&wanted, world)?;
-    let mut sources = Vec::new();
-    for job in picked.jobs {
-        let opened = store::open(
-            &job.destination.url,
-            &job.destination.options,
-            &world.env_vars,
-        );
-        match opened {
-            Ok(store) => sources.push(Source {
-                job: Some(job.name),
-                store,
-            }),
-            Err(e) => {
-                output::error(&format!("job {}: destination: {e}", job.name), None);
-                return Err(exit::FAILED);
-            }
-        }
-    }
-    Ok(sources)
-}
-
 /// Problems on stderr; exit 1 when an archive could not be read.
-fn report(found: &Found) -> u8 {
+pub(super) fn report(found: &Found) -> u8 {
     if found.problems.is_empty() {
         return exit::OK;
     }

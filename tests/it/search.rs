@@ -3,7 +3,7 @@
 //! a users snapshot hold it several times; v1 documents, gzip, zstd and plain files are read;
 //! a corrupt or missing archive is reported (exit 1) while the search goes on, and archives
 //! that cannot match are not read. Hostile text, searched through `--url`, comes out escaped
-//! in every format.
+//! in every format, and so does a transcript of it (HTML, Markdown, text), threads and all.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -230,6 +230,40 @@ async fn search_finds_the_ground_truth_once_across_overlapping_archives_and_form
     }));
     let (_, limited, _) = search(&project, &emu, &[&word, "--limit", "2"]).await;
     assert_eq!(ids(&limited), ids(&worded)[..2.min(worded.len())]);
+
+    // The same channel as a transcript: every message of the daily window, once.
+    let (code, html, stderr) = finish(command(
+        &project,
+        &emu,
+        &[
+            "transcript",
+            "--in",
+            "messaging:general-000",
+            "--job",
+            "daily",
+            "--format",
+            "html",
+            "jobs",
+        ],
+    ))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let daily = truth(
+        &emu,
+        "messaging:general-000",
+        midnight() - TimeDelta::days(1),
+        midnight(),
+    );
+    assert_eq!(
+        html.matches("<div class=\"msg").count(),
+        daily.len(),
+        "{html}"
+    );
+    assert!(
+        daily
+            .iter()
+            .all(|id| html.contains(&format!("id=\"m-{id}\"")))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,11 +333,19 @@ fn hostile_text_is_escaped_in_every_format_through_url() {
     ];
     let mut body = String::new();
     for (i, (id, text)) in hostile.iter().enumerate() {
-        let message = serde_json::json!({
+        let mut message = serde_json::json!({
             "id": id, "cid": "messaging:x", "text": text, "type": "regular",
             "user": {"id": "mallory"},
             "created_at": format!("2026-01-01T00:00:0{i}Z"),
         });
+        if *id == "m3" {
+            // A thread reply with an attachment, and Stream's html, which is never used.
+            message["parent_id"] = "m1".into();
+            message["attachments"] = serde_json::json!([
+                {"type": "file", "title": "<b>report</b>.pdf", "asset_url": "https://files.invalid/r.pdf"}
+            ]);
+            message["html"] = "<p><script>alert(3)</script></p>".into();
+        }
         // The first as a bare entity, the others in the {type, item} envelope.
         let line = if i == 0 {
             message
@@ -370,4 +412,63 @@ fn hostile_text_is_escaped_in_every_format_through_url() {
         .collect();
     let expected: Vec<&str> = hostile.iter().map(|(_, t)| *t).collect();
     assert_eq!(texts, expected, "JSON carries the text exactly, escaped");
+
+    let transcript = |format: &str| {
+        let out = crate::common::chatvault_in(dir.path())
+            .args([
+                "transcript",
+                "--in",
+                "messaging:x",
+                "--url",
+                &url,
+                "--format",
+                format,
+            ])
+            .args(["--tz", "Europe/Berlin"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let html = transcript("html");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        !html.contains("<script") && !html.contains("<img") && !html.contains("<b>"),
+        "markup in messages stays text: {html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("alert(3)"),
+        "Stream's html field is never used"
+    );
+    assert!(
+        html.contains("&lt;b&gt;report&lt;/b&gt;.pdf"),
+        "the attachment is listed"
+    );
+    assert!(
+        html.contains("01:00:00 CET"),
+        "times in the zone asked for: {html}"
+    );
+    let reply_at = html.find("id=\"m-m3\"").expect("the reply");
+    let replies_at = html.find("class=\"replies\"").expect("a thread");
+    let parent_at = html.find("id=\"m-m1\"").expect("its parent");
+    assert!(
+        parent_at < replies_at && replies_at < reply_at,
+        "the reply under its parent"
+    );
+    assert!(
+        !html.contains(" src=\"") && !html.contains("<link") && !html.contains("<script"),
+        "nothing fetched: {html}"
+    );
+    let txt = transcript("txt");
+    assert!(!txt.contains('\u{1b}') && txt.contains("\\u{1b}"), "{txt}");
+    assert!(
+        txt.contains("    ↳ "),
+        "the reply indented under its parent: {txt}"
+    );
+    let md = transcript("md");
+    assert!(md.contains("&lt;script&gt;"), "{md}");
 }

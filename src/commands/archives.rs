@@ -1,0 +1,60 @@
+//! Which archives a reading command (search, transcript) reads: the destinations of the
+//! chosen jobs, or one store named by URL.
+
+use std::path::{Path, PathBuf};
+
+use super::{Wanted, World, exit, load_and_pick, output};
+use crate::archive::search::Source;
+use crate::config::MissingVars;
+use crate::store::url::StoreUrl;
+use crate::store::{self, StoreOptions};
+
+/// The store at `url`, or the destinations of the jobs named in `jobs` (all when empty).
+/// `Err` holds the exit code, the problem printed.
+pub fn sources(
+    paths: &[PathBuf],
+    jobs: &[String],
+    url: Option<&str>,
+    config: Option<PathBuf>,
+    world: &World<'_>,
+) -> Result<Vec<Source>, u8> {
+    if let Some(text) = url {
+        let url = StoreUrl::parse(text, Path::new(".")).map_err(|e| {
+            output::error(&format!("--url: {e}"), None);
+            exit::INVALID
+        })?;
+        let store = store::open(&url, &StoreOptions::new(), &world.env_vars).map_err(|e| {
+            output::error(&format!("--url: {e}"), None);
+            exit::FAILED
+        })?;
+        return Ok(vec![Source { job: None, store }]);
+    }
+    let wanted = Wanted {
+        paths,
+        config,
+        jobs,
+        missing_vars: MissingVars::Warn,
+        now: world.now,
+        warnings: false,
+    };
+    let picked = load_and_pick(&wanted, world)?;
+    let mut sources = Vec::new();
+    for job in picked.jobs {
+        let opened = store::open(
+            &job.destination.url,
+            &job.destination.options,
+            &world.env_vars,
+        );
+        match opened {
+            Ok(store) => sources.push(Source {
+                job: Some(job.name),
+                store,
+            }),
+            Err(e) => {
+                output::error(&format!("job {}: destination: {e}", job.name), None);
+                return Err(exit::FAILED);
+            }
+        }
+    }
+    Ok(sources)
+}

@@ -1,0 +1,100 @@
+//! `chatvault transcript`: one channel's conversation, rendered for people (HTML, Markdown,
+//! text) or as JSON Lines.
+
+use std::path::PathBuf;
+
+use chrono_tz::Tz;
+
+use super::archives::sources;
+use super::search::report;
+use super::{World, exit, output, runtime};
+use crate::archive::search::search;
+use crate::archive::transcript::{Header, html, md, threads, txt};
+use crate::cli::{TranscriptArgs, TranscriptFormat};
+use crate::query::{Query, parse_time};
+
+pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
+    let time = |flag: &str, text: &Option<String>| match text {
+        None => Ok(None),
+        Some(t) => parse_time(t).map(Some).ok_or_else(|| {
+            output::error(
+                &format!(
+                    "{flag} {t}: expected RFC 3339 (2026-03-01T12:00:00Z) or a date (2026-03-01)"
+                ),
+                None,
+            );
+            exit::INVALID
+        }),
+    };
+    let (after, before) = match (time("--after", &args.after), time("--before", &args.before)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let zone: Tz = match args.tz.parse() {
+        Ok(zone) => zone,
+        Err(_) => {
+            output::error(
+                &format!("--tz {}: not an IANA time zone", args.tz),
+                Some("use a name such as UTC, Europe/Berlin or America/New_York"),
+            );
+            return exit::INVALID;
+        }
+    };
+    if !args
+        .cid
+        .split_once(':')
+        .is_some_and(|(t, id)| !t.is_empty() && !id.is_empty())
+    {
+        output::error(
+            &format!(
+                "--in {}: expected a channel as TYPE:ID, e.g. messaging:general",
+                args.cid
+            ),
+            None,
+        );
+        return exit::INVALID;
+    }
+    let sources = match sources(
+        &args.paths.paths,
+        &args.jobs,
+        args.url.as_deref(),
+        config,
+        world,
+    ) {
+        Ok(sources) => sources,
+        Err(code) => return code,
+    };
+    let query = Query {
+        channels: vec![args.cid.clone()],
+        after,
+        before,
+        ..Query::default()
+    };
+    let Some(runtime) = runtime() else {
+        return exit::FAILED;
+    };
+    let found = runtime.block_on(search(&sources, &query, None));
+    let messages: Vec<_> = found.hits.iter().map(|h| h.message.clone()).collect();
+    let entries = threads(&messages);
+    let range = match (&args.after, &args.before) {
+        (None, None) => "everything archived".to_owned(),
+        (Some(a), None) => format!("from {a}"),
+        (None, Some(b)) => format!("before {b}"),
+        (Some(a), Some(b)) => format!("from {a}, before {b}"),
+    };
+    let header = Header {
+        cid: &args.cid,
+        zone,
+        range,
+    };
+    output::stdout(&match args.format {
+        TranscriptFormat::Html => html(&header, &entries),
+        TranscriptFormat::Md => md(&header, &entries),
+        TranscriptFormat::Txt => txt(&header, &entries),
+        TranscriptFormat::Jsonl => messages
+            .iter()
+            .map(|m| serde_json::to_string(m).unwrap_or_default() + "\n")
+            .collect(),
+    });
+    report(&found)
+}
