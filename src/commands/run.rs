@@ -376,7 +376,11 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
                 TickOutcome::Done {
                     archives,
                     bytes_stored,
-                } => format!("ok: {archives} new archive(s), {bytes_stored} bytes"),
+                    missing,
+                } => format!(
+                    "ok: {archives} new archive(s), {bytes_stored} bytes{}",
+                    output::missing_note(&missing)
+                ),
                 TickOutcome::AlreadyDone => "already done".into(),
                 TickOutcome::Busy { holder } => format!("skipped: {holder} is running this job"),
                 TickOutcome::Failed { error } => format!("failed: {}", one_line(&error)),

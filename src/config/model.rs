@@ -218,8 +218,9 @@ pub struct WebhookSpec {
     /// hooks).
     pub format: Option<WebhookFormat>,
     /// Which events to send: `failure` (a run failed), `recovery` (a run succeeded after a
-    /// failed one), `lapse_risk` (an unfinished export nears Stream's 60-day limit). Default:
-    /// all three.
+    /// failed one), `lapse_risk` (an unfinished export nears Stream's 60-day limit), `missing`
+    /// (Stream does not have a listed channel or user; the rest was exported without it).
+    /// Default: all four.
     #[schemars(length(min = 1))]
     pub on: Option<Vec<NotifyEvent>>,
 }
@@ -240,6 +241,7 @@ pub enum NotifyEvent {
     Failure,
     Recovery,
     LapseRisk,
+    Missing,
 }
 
 /// The global config, `chatvault.yaml` or `chatvault.toml` beside the jobs folder.

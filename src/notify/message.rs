@@ -31,6 +31,14 @@ pub struct Message {
     pub lapses_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days_left: Option<i64>,
+    /// `missing`: the archive's key (also named by `lapse_risk`'s summary) and the channels
+    /// (cids) or users Stream does not have, which its export left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_channels: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_users: Option<Vec<String>>,
     pub chatvault_version: &'static str,
 }
 
@@ -48,6 +56,9 @@ impl Message {
             task_id: None,
             lapses_at: None,
             days_left: None,
+            key: None,
+            missing_channels: None,
+            missing_users: None,
             chatvault_version: env!("CARGO_PKG_VERSION"),
         }
     }

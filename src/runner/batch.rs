@@ -8,10 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::error::RunError;
 use super::events::{BatchRef, Event, Phase};
-use super::windows::parse_cid;
 use super::{RunError as E, Runner};
 use crate::api::wire::TaskState;
-use crate::api::{ApiError, ChannelsExport, TaskKind};
+use crate::api::{ApiError, TaskKind};
 use crate::archive::manifest::{self, FORMAT, Manifest};
 use crate::archive::transfer::{Target, TransferError, Transferred, transfer_with_retries};
 use crate::config::job::ExportKind;
@@ -21,8 +20,16 @@ use crate::state::{InFlight, Ledger};
 use crate::store::Store;
 
 pub enum BatchDone {
-    Archived { bytes_stored: u64 },
+    /// `missing`: members Stream does not have, left out of the archive.
+    Archived {
+        bytes_stored: u64,
+        missing: Vec<String>,
+    },
     AlreadyArchived,
+    /// Stream has none of the batch's members: no export, no archive.
+    NothingToExport {
+        missing: Vec<String>,
+    },
 }
 
 impl Runner {
@@ -59,7 +66,11 @@ impl Runner {
             return Ok(BatchDone::AlreadyArchived);
         }
 
-        let task = self.task_for(job, ledger, tick, batch, &me).await?;
+        let Some(task) = self.task_for(job, ledger, tick, batch, &me).await? else {
+            return Ok(BatchDone::NothingToExport {
+                missing: batch.members.clone(),
+            });
+        };
         let kind = task_kind(batch.kind);
 
         self.pause_point(&job.name, Phase::Polling).await;
@@ -104,8 +115,9 @@ impl Runner {
             window_until: batch.window.until,
             kind: batch.kind.name().to_owned(),
             batch: batch.number,
-            channels: members_if(batch, ExportKind::Channels),
-            users: members_if(batch, ExportKind::Users),
+            channels: task.channels.clone(),
+            users: task.users.clone(),
+            missing: task.missing.clone(),
             task_id: task.task_id.clone(),
             export_version: job.export.version.to_string(),
             key: batch.key.clone(),
@@ -141,11 +153,13 @@ impl Runner {
         });
         Ok(BatchDone::Archived {
             bytes_stored: transferred.bytes_stored,
+            missing: task.missing,
         })
     }
 
     /// The batch's export task: the one an earlier run recorded, unless it lapsed, or a new
-    /// one, recorded in the ledger before anything else is done with it.
+    /// one, recorded in the ledger before anything else is done with it. `None` when Stream
+    /// has none of the batch's members.
     async fn task_for(
         &self,
         job: &Job,
@@ -153,7 +167,7 @@ impl Runner {
         tick: DateTime<Utc>,
         batch: &Batch,
         me: &BatchRef,
-    ) -> Result<InFlight, RunError> {
+    ) -> Result<Option<InFlight>, RunError> {
         let now = self.clock.now();
         let recorded = ledger
             .load()
@@ -191,7 +205,7 @@ impl Runner {
                     batch: me.clone(),
                     task_id: task.task_id.clone(),
                 });
-                return Ok(task);
+                return Ok(Some(task));
             }
             self.report(&Event::Lapsed {
                 batch: me.clone(),
@@ -202,19 +216,20 @@ impl Runner {
         if self.is_draining() {
             return Err(E::Interrupted);
         }
-        let task_id = match batch.kind {
-            ExportKind::Channels => {
-                let cids: Vec<_> = batch.members.iter().map(|c| parse_cid(c)).collect();
-                self.client
-                    .export_channels(&ChannelsExport {
-                        channels: &cids,
-                        since: Some(batch.window.since),
-                        until: Some(batch.window.until),
-                        options: job.export,
-                    })
-                    .await?
-            }
-            ExportKind::Users => self.client.export_users(&batch.members).await?,
+        let created = self.create_export(job, batch).await?;
+        if !created.missing.is_empty() {
+            self.report(&Event::Missing {
+                batch: me.clone(),
+                ids: created.missing.clone(),
+            });
+        }
+        let Some(task_id) = created.task_id else {
+            // Stream has none of the batch's members: no task, no archive, nothing to redo.
+            return Ok(None);
+        };
+        let (channels, users) = match batch.kind {
+            ExportKind::Channels => (created.exported, Vec::new()),
+            ExportKind::Users => (Vec::new(), created.exported),
         };
         let task = InFlight {
             task_id,
@@ -223,12 +238,13 @@ impl Runner {
             since: batch.window.since,
             until: batch.window.until,
             tick: batch.planned_by,
-            channels: members_if(batch, ExportKind::Channels),
-            users: members_if(batch, ExportKind::Users),
+            channels,
+            users,
             key: batch.key.clone(),
             created_at: self.clock.now(),
             last_link_renewal: None,
             lapse_warned_at: None,
+            missing: created.missing,
         };
         let recorded = task.clone();
         self.update_claimed(ledger, tick, |s| {
@@ -243,7 +259,7 @@ impl Runner {
             task_id: task.task_id.clone(),
         });
         self.pause_point(&job.name, Phase::Created).await;
-        Ok(task)
+        Ok(Some(task))
     }
 
     /// Streams the export into the destination, each attempt with a fresh link.
@@ -308,14 +324,6 @@ fn task_kind(kind: ExportKind) -> TaskKind {
     match kind {
         ExportKind::Channels => TaskKind::Channels,
         ExportKind::Users => TaskKind::Users,
-    }
-}
-
-fn members_if(batch: &Batch, kind: ExportKind) -> Vec<String> {
-    if batch.kind == kind {
-        batch.members.clone()
-    } else {
-        Vec::new()
     }
 }
 

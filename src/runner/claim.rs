@@ -14,6 +14,10 @@ use crate::state::{Claim, Decision, JobState, Landed, Ledger};
 const UPDATE_ATTEMPTS: usize = 20;
 
 /// What the claim step found.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per run and matched at once; a state of a few hundred bytes is not worth a box"
+)]
 pub(super) enum Claimed {
     Ours(JobState),
     AlreadyDone,

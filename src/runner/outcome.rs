@@ -5,12 +5,19 @@
 use thiserror::Error;
 
 use super::error::Failure;
+use crate::state::Missing;
 
 /// How a tick's run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickOutcome {
-    /// Every window is archived and the watermark moved.
-    Done { archives: u32, bytes_stored: u64 },
+    /// Every window is archived and the watermark moved. `missing`: channels and users Stream
+    /// does not have, which the exports left out; the run still succeeds (the rest is
+    /// archived, and asking again would not bring them back), with a warning.
+    Done {
+        archives: u32,
+        bytes_stored: u64,
+        missing: Missing,
+    },
     /// The ledger says an earlier run (maybe another replica's) finished this tick.
     AlreadyDone,
     /// Another process is running this job; it stays out.

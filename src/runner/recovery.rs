@@ -37,6 +37,7 @@ mod tests {
         TickOutcome::Done {
             archives: 1,
             bytes_stored: 10,
+            missing: crate::state::Missing::default(),
         }
     }
 

@@ -15,7 +15,7 @@ use super::windows::{batches, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
 use crate::config::job::Job;
 use crate::plan::batch::Batch;
-use crate::state::{OpenWindow, Outcome, StateError};
+use crate::state::{Missing, OpenWindow, Outcome, StateError};
 
 impl Runner {
     /// Runs the job's due ticks (by its `catch_up` policy and the ledger) in order, stopping at
@@ -190,14 +190,20 @@ impl Runner {
 
         let mut archives = 0u32;
         let mut bytes_stored = 0u64;
+        let mut missing = Missing::default();
         let mut failures = Vec::new();
         let mut interrupted = false;
         for (batch, span, result) in results {
             match result {
-                Ok(BatchDone::Archived { bytes_stored: b }) => {
+                Ok(BatchDone::Archived {
+                    bytes_stored: b,
+                    missing: m,
+                }) => {
                     archives += 1;
                     bytes_stored += b;
+                    missing.add(batch.kind, &m);
                 }
+                Ok(BatchDone::NothingToExport { missing: m }) => missing.add(batch.kind, &m),
                 Ok(BatchDone::AlreadyArchived) => {}
                 Err(e @ E::LostClaim { .. }) => return Err(e),
                 // Its task stays recorded; the tick is handed back below, not failed.
@@ -243,6 +249,7 @@ impl Runner {
                 error: last_error.clone(),
                 archives,
                 bytes_stored,
+                missing: missing.clone(),
             });
         })
         .await?;
@@ -251,6 +258,7 @@ impl Runner {
                 TickOutcome::Done {
                     archives,
                     bytes_stored,
+                    missing,
                 },
                 after_failure,
             ),

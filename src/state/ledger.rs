@@ -54,6 +54,10 @@ const PRUNE_EVERY: u64 = 10;
 
 /// What a [`Ledger::commit_with`] step makes of the newest state.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per commit attempt, moved once; the state is a few hundred bytes"
+)]
 pub enum Decision<T> {
     /// Write this as the next version.
     Commit(JobState),
@@ -63,6 +67,10 @@ pub enum Decision<T> {
 
 /// How a [`Ledger::commit_with`] ended, short of an error.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per commit, moved once; the state is a few hundred bytes"
+)]
 pub enum Landed<T> {
     Committed(Versioned<JobState>),
     Declined(T),

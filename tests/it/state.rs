@@ -126,6 +126,7 @@ fn outcome(n: u32) -> Outcome {
         error: (n % 2 == 1).then(|| format!("run {n} failed")),
         archives: n,
         bytes_stored: u64::from(n) * 1000,
+        missing: Default::default(),
     }
 }
 
@@ -145,6 +146,7 @@ fn busy_state() -> JobState {
             created_at: at(7) + TimeDelta::seconds(5),
             last_link_renewal: Some(at(8)),
             lapse_warned_at: Some(at(9)),
+            missing: Vec::new(),
         }],
         ..JobState::default()
     };

@@ -5,10 +5,11 @@ use crate::config::job::{Notify, SecretUrl, Webhook};
 use crate::config::model::{NotifyEvent, NotifySpec};
 use crate::diagnostics::tree::FieldPath;
 
-const ALL_EVENTS: [NotifyEvent; 3] = [
+const ALL_EVENTS: [NotifyEvent; 4] = [
     NotifyEvent::Failure,
     NotifyEvent::Recovery,
     NotifyEvent::LapseRisk,
+    NotifyEvent::Missing,
 ];
 
 /// `None` when a rule failed (reported in the sink).
