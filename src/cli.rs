@@ -84,7 +84,9 @@ pub enum Command {
     ///
     /// `run --once` runs what is due now (or only the jobs named with --job) and exits: 0 when
     /// every run succeeded, 1 when any failed or SIGTERM/SIGINT stopped it (within --grace;
-    /// the next run resumes its recorded export tasks). Meant for Kubernetes CronJobs.
+    /// the next run resumes its recorded export tasks). Meant for Kubernetes CronJobs. A
+    /// listed channel or user Stream does not have is left out of its export with a warning
+    /// (the rest is archived, and the run still exits 0); the next window asks for it again.
     ///
     /// `run --dry-run jobs/` is the check to gate pull requests on: it validates every file,
     /// prints the plan, writes nothing and exits 2 when any file is invalid.

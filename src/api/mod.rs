@@ -271,6 +271,31 @@ impl StreamClient {
     ) -> Result<Vec<Cid>, ApiError> {
         let mut conditions = filter.clone();
         conditions.insert("type".into(), channel_type.into());
+        self.query(conditions).await
+    }
+
+    /// Which of `cids` query-channels finds, sorted: a read-only probe that costs no export
+    /// task. Query-channels never returns soft-deleted channels, which an export may still
+    /// accept, so a cid absent here is only a suspect until an export refuses it.
+    pub async fn existing_channels(&self, cids: &[Cid]) -> Result<Vec<Cid>, ApiError> {
+        let mut found = Vec::new();
+        for chunk in cids.chunks(QUERY_PAGE) {
+            let listed: Vec<serde_json::Value> =
+                chunk.iter().map(|c| c.to_string().into()).collect();
+            let mut conditions = serde_json::Map::new();
+            conditions.insert("cid".into(), serde_json::json!({ "$in": listed }));
+            found.extend(self.query(conditions).await?);
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// Every channel matching `conditions`, page by page, sorted.
+    async fn query(
+        &self,
+        conditions: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<Cid>, ApiError> {
         let mut found = Vec::new();
         loop {
             let body = QueryChannelsBody {

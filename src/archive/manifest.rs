@@ -42,6 +42,11 @@ pub struct Manifest {
     pub channels: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<String>,
+    /// Members of the batch (cids or user ids, by `kind`) Stream does not have: the export
+    /// was made without them, so `channels`/`users` list only what the archive holds. Absent
+    /// in manifests written before, and when nothing was missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     pub task_id: String,
     pub export_version: String,
     /// The archive's key below the destination's prefix.

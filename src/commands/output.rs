@@ -25,3 +25,19 @@ pub fn error(message: &str, hint: Option<&str>) {
     }
     stderr(&text);
 }
+
+/// What a successful tick's line adds when Stream lacked channels or users it asked for:
+/// empty when nothing was missing. The run still succeeds (exit 0); this is its warning.
+pub fn missing_note(missing: &crate::state::Missing) -> String {
+    let mut text = String::new();
+    for (what, ids) in [("channel", &missing.channels), ("user", &missing.users)] {
+        if !ids.is_empty() {
+            text.push_str(&format!(
+                "; warning: Stream does not have {} {what}(s), exported without: {}",
+                ids.len(),
+                ids.join(", ")
+            ));
+        }
+    }
+    text
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 
+use super::output;
 use crate::runner::events::{BatchRef, Event, log};
 use crate::runner::{Reporter, TickOutcome};
 
@@ -95,12 +96,14 @@ impl Reporter for Bars {
                     TickOutcome::Done {
                         archives,
                         bytes_stored,
+                        missing,
                         ..
                     },
                 ..
             } => self.line(format!(
-                "{job}: tick {tick}: done, {archives} new archive(s), {}",
-                HumanBytes(*bytes_stored)
+                "{job}: tick {tick}: done, {archives} new archive(s), {}{}",
+                HumanBytes(*bytes_stored),
+                output::missing_note(missing)
             )),
             Event::TickFinished {
                 job,
@@ -110,7 +113,10 @@ impl Reporter for Bars {
             } => self.line(format!("{job}: tick {tick}: failed: {error}")),
             // `run --once` prints these in its summary.
             Event::TickFinished { .. } => {}
-            Event::LapseRisk { .. } | Event::Lapsed { .. } | Event::Paused { .. } => {
+            Event::LapseRisk { .. }
+            | Event::Missing { .. }
+            | Event::Lapsed { .. }
+            | Event::Paused { .. } => {
                 self.multi.suspend(|| log(event));
             }
         }

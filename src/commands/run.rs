@@ -377,8 +377,12 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
                     archives,
                     bytes_stored,
                     warnings,
+                    missing,
                 } => {
-                    let mut line = format!("ok: {archives} new archive(s), {bytes_stored} bytes");
+                    let mut line = format!(
+                        "ok: {archives} new archive(s), {bytes_stored} bytes{}",
+                        output::missing_note(&missing)
+                    );
                     for warning in warnings {
                         line.push_str("\n  warning: ");
                         line.push_str(&warning);

@@ -32,6 +32,10 @@ struct JobStatus {
     /// at Stream's cap), though the run succeeded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
+    /// Channels (cids) and users the last run's exports left out because Stream does not have
+    /// them; that run still succeeded. Empty when nothing was missing.
+    missing_channels: Vec<String>,
+    missing_users: Vec<String>,
     /// The state could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     state_error: Option<String>,
@@ -121,6 +125,11 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
 
 fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
     let success = state.history.iter().rev().find(|o| o.ok);
+    let missing = state
+        .last_outcome
+        .as_ref()
+        .map(|o| o.missing.clone())
+        .unwrap_or_default();
     JobStatus {
         job: job.name.clone(),
         last_success: success.map(|o| o.finished_at),
@@ -158,6 +167,8 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
             .as_ref()
             .map(|o| o.warnings.clone())
             .unwrap_or_default(),
+        missing_channels: missing.channels,
+        missing_users: missing.users,
         state_error: None,
     }
 }
@@ -222,6 +233,18 @@ fn human(statuses: &[JobStatus]) -> String {
         );
         for warning in &s.warnings {
             let _ = writeln!(out, "  warning        {warning}");
+        }
+        for (what, ids) in [
+            ("channels", &s.missing_channels),
+            ("users", &s.missing_users),
+        ] {
+            if !ids.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  missing        {what} Stream does not have, left out by the last run: {}",
+                    ids.join(", ")
+                );
+            }
         }
     }
     if statuses.is_empty() {

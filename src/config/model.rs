@@ -218,9 +218,10 @@ pub struct WebhookSpec {
     /// hooks).
     pub format: Option<WebhookFormat>,
     /// Which events to send: `failure` (a run failed), `recovery` (a run succeeded after a
-    /// failed one), `lapse_risk` (an unfinished export nears Stream's 60-day limit),
+    /// failed one), `lapse_risk` (an unfinished export nears Stream's 60-day limit), `missing`
+    /// (Stream does not have a listed channel or user; the rest was exported without it),
     /// `incomplete` (a run archived everything it could, but a channel asked for was not in
-    /// its export, or a user's export reached Stream's 10,000-message cap). Default: all four.
+    /// its export, or a user's export reached Stream's 10,000-message cap). Default: all five.
     #[schemars(length(min = 1))]
     pub on: Option<Vec<NotifyEvent>>,
 }
@@ -241,6 +242,7 @@ pub enum NotifyEvent {
     Failure,
     Recovery,
     LapseRisk,
+    Missing,
     Incomplete,
 }
 

@@ -34,6 +34,14 @@ pub struct Message {
     /// `incomplete`: what the run's archives lack.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `missing`: the archive's key (also named by `lapse_risk`'s summary) and the channels
+    /// (cids) or users Stream does not have, which its export left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_channels: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_users: Option<Vec<String>>,
     pub chatvault_version: &'static str,
 }
 
@@ -52,6 +60,9 @@ impl Message {
             lapses_at: None,
             days_left: None,
             warnings: Vec::new(),
+            key: None,
+            missing_channels: None,
+            missing_users: None,
             chatvault_version: env!("CARGO_PKG_VERSION"),
         }
     }

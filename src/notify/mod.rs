@@ -1,4 +1,5 @@
-//! Notifications: webhooks on failure, recovery and lapse risk, and a dead man's switch ping
+//! Notifications: webhooks on failure, recovery, lapse risk and members Stream does not have
+//! (`missing`), and a dead man's switch ping
 //! per run. They are sent in the background with a few retries; a notification that cannot be
 //! delivered is logged and never holds up or fails a run.
 
@@ -16,7 +17,7 @@ use tracing::Instrument as _;
 pub use message::Message;
 
 use crate::clock::SharedClock;
-use crate::config::job::{Job, Notify, STREAM_RETENTION};
+use crate::config::job::{ExportKind, Job, Notify, STREAM_RETENTION};
 use crate::config::model::NotifyEvent;
 use crate::retry::{Next, RetryPolicy};
 use crate::runner::{Event, Reporter, TickOutcome, one_line};
@@ -216,6 +217,7 @@ impl Reporter for Notifier {
                     archives,
                     bytes_stored,
                     warnings,
+                    ..
                 } => {
                     self.ping(
                         job,
@@ -282,6 +284,29 @@ impl Reporter for Notifier {
                 m.task_id = Some(task_id.clone());
                 m.lapses_at = Some(lapses_at);
                 m.days_left = Some(*days_left);
+                self.webhooks(&m);
+            }
+            Event::Missing { batch, ids } => {
+                let mut m =
+                    Message::new(NotifyEvent::Missing, &batch.job, batch.tick, &batch.run_id);
+                let what = match batch.kind {
+                    ExportKind::Channels => {
+                        m.missing_channels = Some(ids.clone());
+                        "channel(s)"
+                    }
+                    ExportKind::Users => {
+                        m.missing_users = Some(ids.clone());
+                        "user(s)"
+                    }
+                };
+                m.summary = format!(
+                    "{}: Stream does not have {what} {}; {} was exported without them (a \
+                     deleted channel or user, or a typo in the job file)",
+                    batch.job,
+                    ids.join(", "),
+                    batch.key
+                );
+                m.key = Some(batch.key.clone());
                 self.webhooks(&m);
             }
             Event::AlreadyArchived(_)
@@ -381,6 +406,7 @@ fn event_name(event: NotifyEvent) -> &'static str {
         NotifyEvent::Failure => "failure",
         NotifyEvent::Recovery => "recovery",
         NotifyEvent::LapseRisk => "lapse_risk",
+        NotifyEvent::Missing => "missing",
         NotifyEvent::Incomplete => "incomplete",
     }
 }
@@ -436,6 +462,7 @@ mod tests {
                 archives: 1,
                 bytes_stored: 1,
                 warnings: Vec::new(),
+                missing: crate::state::Missing::default(),
             },
             recovered: false,
         });

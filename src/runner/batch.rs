@@ -8,10 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::error::RunError;
 use super::events::{BatchRef, Event, Phase};
-use super::windows::parse_cid;
 use super::{RunError as E, Runner};
 use crate::api::wire::TaskState;
-use crate::api::{ApiError, ChannelsExport, TaskKind};
+use crate::api::{ApiError, TaskKind};
 use crate::archive::entities::Layout;
 use crate::archive::manifest::{self, FORMAT, Manifest};
 use crate::archive::tally::Tally;
@@ -23,11 +22,18 @@ use crate::state::{InFlight, Ledger};
 use crate::store::Store;
 
 pub enum BatchDone {
+    /// `warnings`: what the archive lacks; `missing`: members Stream does not have, left out
+    /// of the archive.
     Archived {
         bytes_stored: u64,
         warnings: Vec<String>,
+        missing: Vec<String>,
     },
     AlreadyArchived,
+    /// Stream has none of the batch's members: no export, no archive.
+    NothingToExport {
+        missing: Vec<String>,
+    },
 }
 
 impl Runner {
@@ -64,7 +70,11 @@ impl Runner {
             return Ok(BatchDone::AlreadyArchived);
         }
 
-        let task = self.task_for(job, ledger, tick, batch, &me).await?;
+        let Some(task) = self.task_for(job, ledger, tick, batch, &me).await? else {
+            return Ok(BatchDone::NothingToExport {
+                missing: batch.members.clone(),
+            });
+        };
         let kind = task_kind(batch.kind);
 
         self.pause_point(&job.name, Phase::Polling).await;
@@ -100,7 +110,11 @@ impl Runner {
             Err(e) => return Err(e.into()),
         };
 
-        let warnings = wanting(batch, &transferred.tally);
+        let exported = match batch.kind {
+            ExportKind::Channels => &task.channels,
+            ExportKind::Users => &task.users,
+        };
+        let warnings = wanting(batch.kind, exported, &transferred.tally);
         self.pause_point(&job.name, Phase::Manifest).await;
         let snapshot = batch.window.since == batch.window.until;
         let record = Manifest {
@@ -112,8 +126,9 @@ impl Runner {
             snapshot_at: snapshot.then_some(task.created_at),
             kind: batch.kind.name().to_owned(),
             batch: batch.number,
-            channels: members_if(batch, ExportKind::Channels),
-            users: members_if(batch, ExportKind::Users),
+            channels: task.channels.clone(),
+            users: task.users.clone(),
+            missing: task.missing.clone(),
             task_id: task.task_id.clone(),
             export_version: job.export.version.to_string(),
             key: batch.key.clone(),
@@ -151,11 +166,13 @@ impl Runner {
         Ok(BatchDone::Archived {
             bytes_stored: transferred.bytes_stored,
             warnings,
+            missing: task.missing,
         })
     }
 
     /// The batch's export task: the one an earlier run recorded, unless it lapsed, or a new
-    /// one, recorded in the ledger before anything else is done with it.
+    /// one, recorded in the ledger before anything else is done with it. `None` when Stream
+    /// has none of the batch's members.
     async fn task_for(
         &self,
         job: &Job,
@@ -163,7 +180,7 @@ impl Runner {
         tick: DateTime<Utc>,
         batch: &Batch,
         me: &BatchRef,
-    ) -> Result<InFlight, RunError> {
+    ) -> Result<Option<InFlight>, RunError> {
         let now = self.clock.now();
         let recorded = ledger
             .load()
@@ -201,7 +218,7 @@ impl Runner {
                     batch: me.clone(),
                     task_id: task.task_id.clone(),
                 });
-                return Ok(task);
+                return Ok(Some(task));
             }
             self.report(&Event::Lapsed {
                 batch: me.clone(),
@@ -212,19 +229,20 @@ impl Runner {
         if self.is_draining() {
             return Err(E::Interrupted);
         }
-        let task_id = match batch.kind {
-            ExportKind::Channels => {
-                let cids: Vec<_> = batch.members.iter().map(|c| parse_cid(c)).collect();
-                self.client
-                    .export_channels(&ChannelsExport {
-                        channels: &cids,
-                        since: Some(batch.window.since),
-                        until: Some(batch.window.until),
-                        options: job.export,
-                    })
-                    .await?
-            }
-            ExportKind::Users => self.client.export_users(&batch.members).await?,
+        let created = self.create_export(job, batch).await?;
+        if !created.missing.is_empty() {
+            self.report(&Event::Missing {
+                batch: me.clone(),
+                ids: created.missing.clone(),
+            });
+        }
+        let Some(task_id) = created.task_id else {
+            // Stream has none of the batch's members: no task, no archive, nothing to redo.
+            return Ok(None);
+        };
+        let (channels, users) = match batch.kind {
+            ExportKind::Channels => (created.exported, Vec::new()),
+            ExportKind::Users => (Vec::new(), created.exported),
         };
         let task = InFlight {
             task_id,
@@ -233,12 +251,13 @@ impl Runner {
             since: batch.window.since,
             until: batch.window.until,
             tick: batch.planned_by,
-            channels: members_if(batch, ExportKind::Channels),
-            users: members_if(batch, ExportKind::Users),
+            channels,
+            users,
             key: batch.key.clone(),
             created_at: self.clock.now(),
             last_link_renewal: None,
             lapse_warned_at: None,
+            missing: created.missing,
         };
         let recorded = task.clone();
         self.update_claimed(ledger, tick, |s| {
@@ -253,7 +272,7 @@ impl Runner {
             task_id: task.task_id.clone(),
         });
         self.pause_point(&job.name, Phase::Created).await;
-        Ok(task)
+        Ok(Some(task))
     }
 
     /// Streams the export into the destination, each attempt with a fresh link.
@@ -322,25 +341,16 @@ fn task_kind(kind: ExportKind) -> TaskKind {
     }
 }
 
-fn members_if(batch: &Batch, kind: ExportKind) -> Vec<String> {
-    if batch.kind == kind {
-        batch.members.clone()
-    } else {
-        Vec::new()
-    }
-}
-
 /// Stream caps a users export at this many messages per user.
 const USER_EXPORT_CAP: u64 = 10_000;
 
-/// What an archived export lacks: channels asked for that are not in the file at all (not
-/// merely quiet in the window: a soft-deleted channel is left out unless
+/// What an archived export lacks: channels it asked for (`exported`) that are not in the file
+/// at all (not merely quiet in the window: a soft-deleted channel is left out unless
 /// `include_soft_deleted_channels`), and users whose export reached Stream's cap. Each is
 /// logged here with its fields and returned as the sentence `status` and webhooks show.
-fn wanting(batch: &Batch, tally: &Tally) -> Vec<String> {
-    match batch.kind {
-        ExportKind::Channels => batch
-            .members
+fn wanting(kind: ExportKind, exported: &[String], tally: &Tally) -> Vec<String> {
+    match kind {
+        ExportKind::Channels => exported
             .iter()
             .filter(|cid| !tally.channels.contains_key(*cid))
             .map(|cid| {
@@ -358,9 +368,7 @@ fn wanting(batch: &Batch, tally: &Tally) -> Vec<String> {
         ExportKind::Users => tally
             .users
             .iter()
-            .filter(|(user, count)| {
-                batch.members.contains(*user) && count.messages >= USER_EXPORT_CAP
-            })
+            .filter(|(user, count)| exported.contains(*user) && count.messages >= USER_EXPORT_CAP)
             .map(|(user, count)| {
                 tracing::warn!(
                     user = %user,

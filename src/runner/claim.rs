@@ -14,6 +14,10 @@ use crate::state::{Claim, Decision, JobState, Landed, Ledger};
 const UPDATE_ATTEMPTS: usize = 20;
 
 /// What the claim step found.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per run and matched at once; a state of a few hundred bytes is not worth a box"
+)]
 pub(super) enum Claimed {
     Ours(JobState),
     AlreadyDone,
@@ -53,7 +57,7 @@ impl Runner {
                     {
                         return Ok(Decision::Decline(Claimed::Busy(lease.holder)));
                     }
-                    Ok::<_, RunError>(Decision::Commit(Box::new(next)))
+                    Ok::<_, RunError>(Decision::Commit(next))
                 }
             })
             .await?;
@@ -88,7 +92,7 @@ impl Runner {
                     Ok(if next == *state {
                         Decision::Decline(next)
                     } else {
-                        Decision::Commit(Box::new(next))
+                        Decision::Commit(next)
                     })
                 } else {
                     Err(E::LostClaim {

@@ -72,6 +72,12 @@ pub enum Event {
         created_at: DateTime<Utc>,
         days_left: i64,
     },
+    /// Stream does not have these members of the batch (cids or user ids, by the batch's
+    /// kind): its export was made without them. Reported once, when the export is created.
+    Missing {
+        batch: BatchRef,
+        ids: Vec<String>,
+    },
     /// A recorded task lapsed: its file is gone, so the batch is exported again.
     Lapsed {
         batch: BatchRef,
@@ -108,6 +114,7 @@ impl Event {
             | Event::Archived { batch, .. }
             | Event::BatchFailed { batch, .. }
             | Event::LapseRisk { batch, .. }
+            | Event::Missing { batch, .. }
             | Event::Lapsed { batch, .. } => &batch.job,
         }
     }
@@ -168,6 +175,17 @@ pub fn log(event: &Event) {
                 "export task is close to Stream's 60-day limit"
             )
         }
+        Event::Missing { batch, ids } => match batch.kind {
+            ExportKind::Channels => tracing::warn!(
+                missing_channels = %ids.join(","),
+                "Stream does not have these channels (deleted, or misspelt in the job file); \
+                 exporting the batch without them"
+            ),
+            ExportKind::Users => tracing::warn!(
+                missing_users = %ids.join(","),
+                "Stream does not know these users; exporting the batch without them"
+            ),
+        },
         // The batch has no task yet: the lapsed one is named here, the new one by its span.
         Event::Lapsed { task_id, .. } => {
             tracing::warn!(%task_id, "export task lapsed after 60 days; exporting again")
@@ -182,6 +200,21 @@ pub fn log(event: &Event) {
                 archives,
                 bytes_stored,
                 warnings,
+                missing,
+            } if !missing.is_empty() => tracing::warn!(
+                archives,
+                bytes_stored,
+                warnings = warnings.len(),
+                recovered,
+                missing_channels = %missing.channels.join(","),
+                missing_users = %missing.users.join(","),
+                "run succeeded without what Stream does not have"
+            ),
+            TickOutcome::Done {
+                archives,
+                bytes_stored,
+                warnings,
+                ..
             } => tracing::info!(
                 archives,
                 bytes_stored,

@@ -12,6 +12,7 @@ pub mod due;
 mod error;
 pub mod events;
 mod lease_keeper;
+mod missing;
 mod outcome;
 mod pause;
 mod recovery;

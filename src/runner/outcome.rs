@@ -5,16 +5,21 @@
 use thiserror::Error;
 
 use super::error::Failure;
+use crate::state::Missing;
 
 /// How a tick's run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickOutcome {
-    /// Every window is archived and the watermark moved; `warnings` say what the archives
-    /// lack (a channel absent from its export, a user's export cut at Stream's cap).
+    /// Every window is archived and the watermark moved. `warnings` say what the archives
+    /// lack (a channel absent from its export, a user's export cut at Stream's cap);
+    /// `missing`: channels and users Stream does not have, which the exports left out. The run
+    /// still succeeds either way (the rest is archived, and asking again would not bring them
+    /// back).
     Done {
         archives: u32,
         bytes_stored: u64,
         warnings: Vec<String>,
+        missing: Missing,
     },
     /// The ledger says an earlier run (maybe another replica's) finished this tick.
     AlreadyDone,

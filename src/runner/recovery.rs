@@ -38,6 +38,7 @@ mod tests {
             archives: 1,
             bytes_stored: 10,
             warnings: Vec::new(),
+            missing: crate::state::Missing::default(),
         }
     }
 

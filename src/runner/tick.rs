@@ -15,7 +15,7 @@ use super::windows::{batches, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
 use crate::config::job::Job;
 use crate::plan::batch::Batch;
-use crate::state::{OpenWindow, Outcome, StateError};
+use crate::state::{Missing, OpenWindow, Outcome, StateError};
 
 impl Runner {
     /// Runs the job's due ticks (by its `catch_up` policy and the ledger) in order, stopping at
@@ -197,6 +197,7 @@ impl Runner {
 
         let mut archives = 0u32;
         let mut bytes_stored = 0u64;
+        let mut missing = Missing::default();
         let mut failures = Vec::new();
         let mut warnings = Vec::new();
         let mut interrupted = false;
@@ -205,11 +206,14 @@ impl Runner {
                 Ok(BatchDone::Archived {
                     bytes_stored: b,
                     warnings: w,
+                    missing: m,
                 }) => {
                     archives += 1;
                     bytes_stored += b;
                     warnings.extend(w);
+                    missing.add(batch.kind, &m);
                 }
+                Ok(BatchDone::NothingToExport { missing: m }) => missing.add(batch.kind, &m),
                 Ok(BatchDone::AlreadyArchived) => {}
                 Err(e @ E::LostClaim { .. }) => return Err(e),
                 // Its task stays recorded; the tick is handed back below, not failed.
@@ -260,6 +264,7 @@ impl Runner {
                 archives,
                 bytes_stored,
                 warnings: warnings.clone(),
+                missing: missing.clone(),
             });
         })
         .await?;
@@ -269,6 +274,7 @@ impl Runner {
                     archives,
                     bytes_stored,
                     warnings,
+                    missing,
                 },
                 after_failure,
             ),

@@ -54,15 +54,23 @@ const PRUNE_EVERY: u64 = 10;
 
 /// What a [`Ledger::commit_with`] step makes of the newest state.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per commit attempt, moved once; the state is a few hundred bytes"
+)]
 pub enum Decision<T> {
     /// Write this as the next version.
-    Commit(Box<JobState>),
+    Commit(JobState),
     /// Write nothing; the commit ends with this answer.
     Decline(T),
 }
 
 /// How a [`Ledger::commit_with`] ended, short of an error.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per commit, moved once; the state is a few hundred bytes"
+)]
 pub enum Landed<T> {
     Committed(Versioned<JobState>),
     Declined(T),
@@ -348,9 +356,7 @@ impl Ledger {
             .commit_with(UPDATE_ATTEMPTS, |state| {
                 let mut next = state.clone();
                 change(&mut next);
-                ready(Ok::<_, StateError>(Decision::<Infallible>::Commit(
-                    Box::new(next),
-                )))
+                ready(Ok::<_, StateError>(Decision::<Infallible>::Commit(next)))
             })
             .await?;
         match landed {
@@ -382,7 +388,7 @@ impl Ledger {
         for _ in 0..attempts {
             let prev = self.load_to_commit().await?;
             let next = match decide(prev.value()).await? {
-                Decision::Commit(next) => *next,
+                Decision::Commit(next) => next,
                 Decision::Decline(answer) => return Ok(Landed::Declined(answer)),
             };
             match self.commit(&prev, next).await {

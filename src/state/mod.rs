@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 pub use error::StateError;
 pub use lease::{Lease, LeaseRecord, Leases};
 pub use ledger::{Decision, Landed, Ledger, Versioned};
-pub use record::{Claim, InFlight, JobState, OpenWindow, Outcome};
+pub use record::{Claim, InFlight, JobState, Missing, OpenWindow, Outcome};
 
 /// This process's name in ledger records and leases: `<host>-<pid>-<random>`. The random
 /// part keeps it unique when pids repeat across containers, since a lease treats two

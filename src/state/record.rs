@@ -87,6 +87,11 @@ pub struct InFlight {
     /// process, so a CronJob's runs every few minutes and a second replica say it once a day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lapse_warned_at: Option<DateTime<Utc>>,
+    /// Members of the batch (cids or user ids, by `kind`) that Stream said it does not have:
+    /// the task exports the batch without them. Kept here so a run resuming the task still
+    /// names them in the manifest and its outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// A window of message time a run committed to archive.
@@ -164,6 +169,39 @@ pub struct Outcome {
     /// export, a user whose export Stream probably cut at 10,000 messages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Channels and users this run's exports left out because Stream does not have them
+    /// (deleted, or misspelt in the job file). The run still succeeds: the rest is archived.
+    #[serde(default, skip_serializing_if = "Missing::is_empty")]
+    pub missing: Missing,
+}
+
+/// Channels (cids) and users a run asked Stream for that Stream does not have. Only the
+/// requests that named them skip them: the job's lists stay as they are, so a channel that
+/// comes back (restored, or its typo fixed) is exported again by the next window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missing {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+}
+
+impl Missing {
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.users.is_empty()
+    }
+
+    /// Adds `ids` of a batch of `kind`, keeping each list sorted and free of repeats (a
+    /// channel missing from several windows of one run is named once).
+    pub fn add(&mut self, kind: ExportKind, ids: &[String]) {
+        let list = match kind {
+            ExportKind::Channels => &mut self.channels,
+            ExportKind::Users => &mut self.users,
+        };
+        list.extend(ids.iter().cloned());
+        list.sort();
+        list.dedup();
+    }
 }
 
 /// One ledger record as stored: the state plus who wrote it, when, and where it belongs (so a

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{ANSWERS, ClientStats, Endpoint};
 use crate::clock::SharedClock;
-use crate::config::job::STREAM_RETENTION;
+use crate::config::job::{ExportKind, STREAM_RETENTION};
 use crate::runner::{Event, Reporter, TickOutcome};
 use crate::state::JobState;
 
@@ -76,6 +76,8 @@ pub struct Metrics {
     runs: Family<RunLabels, Counter>,
     archives: Family<JobLabel, Counter>,
     bytes: Family<JobLabel, Counter>,
+    missing_channels: Family<JobLabel, Counter>,
+    missing_users: Family<JobLabel, Counter>,
     in_flight: Family<JobLabel, Gauge>,
     oldest_age: Family<JobLabel, FloatGauge>,
     until_lapse: Family<JobLabel, FloatGauge>,
@@ -102,6 +104,8 @@ impl Metrics {
             runs: Family::default(),
             archives: Family::default(),
             bytes: Family::default(),
+            missing_channels: Family::default(),
+            missing_users: Family::default(),
             in_flight: Family::default(),
             oldest_age: Family::default(),
             until_lapse: Family::default(),
@@ -135,6 +139,18 @@ impl Metrics {
             "archived_bytes",
             "Bytes of archives committed by this process, as stored (after compression)",
             m.bytes.clone(),
+        );
+        m.registry.register(
+            "missing_channels",
+            "Channels this process's exports left out because Stream does not have them \
+             (deleted, or misspelt in the job file), counted once per export request",
+            m.missing_channels.clone(),
+        );
+        m.registry.register(
+            "missing_users",
+            "Users this process's exports left out because Stream does not know them, counted \
+             once per export request",
+            m.missing_users.clone(),
         );
         m.registry.register(
             "export_tasks_in_flight",
@@ -195,6 +211,8 @@ impl Metrics {
             self.last_run_failed.remove(&label);
             self.archives.remove(&label);
             self.bytes.remove(&label);
+            self.missing_channels.remove(&label);
+            self.missing_users.remove(&label);
             self.in_flight.remove(&label);
             self.oldest_age.remove(&label);
             self.until_lapse.remove(&label);
@@ -213,6 +231,8 @@ impl Metrics {
             self.last_run_failed.get_or_create_owned(&label);
             self.archives.get_or_create_owned(&label);
             self.bytes.get_or_create_owned(&label);
+            self.missing_channels.get_or_create_owned(&label);
+            self.missing_users.get_or_create_owned(&label);
             self.in_flight.get_or_create_owned(&label);
             self.oldest_age.get_or_create_owned(&label);
             self.until_lapse.get_or_create_owned(&label);
@@ -354,6 +374,15 @@ impl Reporter for Metrics {
                 self.bytes.get_or_create(&label).inc_by(*bytes_stored);
                 self.ledger_changed(&batch.job);
             }
+            Event::Missing { batch, ids } => {
+                let family = match batch.kind {
+                    ExportKind::Channels => &self.missing_channels,
+                    ExportKind::Users => &self.missing_users,
+                };
+                family
+                    .get_or_create(&label(&batch.job))
+                    .inc_by(u64::try_from(ids.len()).unwrap_or(u64::MAX));
+            }
             Event::TickFinished { job, outcome, .. } => {
                 let name = match outcome {
                     TickOutcome::Done { .. } => "succeeded",
@@ -451,6 +480,8 @@ mod tests {
             "chatvault_runs_total{job=\"daily\",outcome=\"failed\"} 0",
             "chatvault_runs_total{job=\"daily\",outcome=\"succeeded\"} 0",
             "chatvault_archived_bytes_total{job=\"daily\"} 0",
+            "chatvault_missing_channels_total{job=\"daily\"} 0",
+            "chatvault_missing_users_total{job=\"daily\"} 0",
             "chatvault_export_tasks_in_flight{job=\"daily\"} 0",
             "chatvault_oldest_export_task_age_seconds{job=\"daily\"} 0",
             "chatvault_export_lapse_seconds{job=\"daily\"} 5184000",
@@ -461,6 +492,40 @@ mod tests {
         ] {
             assert!(text.contains(series), "{series} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn members_stream_does_not_have_are_counted_by_kind() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["daily"]);
+        let batch = |kind| crate::runner::events::BatchRef {
+            job: "daily".into(),
+            tick: at("2026-03-01T00:00:00Z"),
+            run_id: "r1".into(),
+            kind,
+            batch: 1,
+            key: "k".into(),
+        };
+        metrics.event(&Event::Missing {
+            batch: batch(ExportKind::Channels),
+            ids: vec!["messaging:gone".into(), "team:typo".into()],
+        });
+        metrics.event(&Event::Missing {
+            batch: batch(ExportKind::Users),
+            ids: vec!["ghost".into()],
+        });
+        let client =
+            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
+        let text = metrics.render(&client.stats());
+        assert!(
+            text.contains("chatvault_missing_channels_total{job=\"daily\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("chatvault_missing_users_total{job=\"daily\"} 1"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -483,6 +548,7 @@ mod tests {
                 created_at: created,
                 last_link_renewal: None,
                 lapse_warned_at: None,
+                missing: vec![],
             }],
             last_outcome: Some(Outcome {
                 tick: created,
@@ -492,6 +558,7 @@ mod tests {
                 archives: 0,
                 bytes_stored: 0,
                 warnings: Vec::new(),
+                missing: Default::default(),
             }),
             history: vec![Outcome {
                 tick: created,
@@ -501,6 +568,7 @@ mod tests {
                 archives: 1,
                 bytes_stored: 10,
                 warnings: Vec::new(),
+                missing: Default::default(),
             }],
             ..JobState::default()
         };
@@ -564,6 +632,7 @@ mod tests {
                 archives: 0,
                 bytes_stored: 0,
                 warnings: Vec::new(),
+                missing: Default::default(),
             }),
             ..JobState::default()
         };
@@ -617,6 +686,7 @@ mod tests {
                 archives: 1,
                 bytes_stored: 1,
                 warnings: Vec::new(),
+                missing: Default::default(),
             }),
             ..JobState::default()
         };
@@ -650,6 +720,7 @@ mod tests {
                 archives: 1,
                 bytes_stored: 579,
                 warnings: Vec::new(),
+                missing: crate::state::Missing::default(),
             },
             recovered: false,
         });

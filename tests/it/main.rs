@@ -28,6 +28,7 @@ mod examples;
 mod fuzz_corpus;
 mod layers;
 mod logs;
+mod missing;
 mod notify;
 mod operating;
 mod plan;

@@ -127,6 +127,7 @@ fn outcome(n: u32) -> Outcome {
         archives: n,
         bytes_stored: u64::from(n) * 1000,
         warnings: Vec::new(),
+        missing: Default::default(),
     }
 }
 
@@ -146,6 +147,7 @@ fn busy_state() -> JobState {
             created_at: at(7) + TimeDelta::seconds(5),
             last_link_renewal: Some(at(8)),
             lapse_warned_at: Some(at(9)),
+            missing: Vec::new(),
         }],
         ..JobState::default()
     };

@@ -55,6 +55,7 @@ fn manifest_for(key: &str, done: &chatvault::archive::transfer::Transferred) -> 
         batch: 1,
         channels: vec!["messaging:general-000".into()],
         users: Vec::new(),
+        missing: Vec::new(),
         task_id: "task".into(),
         export_version: "v2".into(),
         key: key.into(),

@@ -36,6 +36,7 @@ async fn commit(store: &Store, key: &str, bytes: &[u8]) {
             batch: 1,
             channels: vec!["messaging:general".into()],
             users: Vec::new(),
+            missing: Vec::new(),
             task_id: "task-1".into(),
             export_version: "v2".into(),
             key: key.into(),

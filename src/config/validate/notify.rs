@@ -5,10 +5,11 @@ use crate::config::job::{Notify, SecretUrl, Webhook};
 use crate::config::model::{NotifyEvent, NotifySpec};
 use crate::diagnostics::tree::FieldPath;
 
-const ALL_EVENTS: [NotifyEvent; 4] = [
+const ALL_EVENTS: [NotifyEvent; 5] = [
     NotifyEvent::Failure,
     NotifyEvent::Recovery,
     NotifyEvent::LapseRisk,
+    NotifyEvent::Missing,
     NotifyEvent::Incomplete,
 ];
 

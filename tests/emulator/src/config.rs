@@ -33,6 +33,29 @@ pub struct EmulatorConfig {
     /// The size costs one extra generation pass (into a byte counter, so no memory) on a
     /// task's first download; with `false` files are sent chunked and `Range` is ignored.
     pub exact_content_length: bool,
+    /// Whether the 404 (code 16) refusing an export of a channel that does not exist names
+    /// it: `Can't find channel with cid messaging:x` (`true`, the default) or only `Can't
+    /// find channel`. stream-chat-python's `test_export_channel_status` matches no more than
+    /// `Can't find channel`, so what follows is not known.
+    pub name_missing_channel: bool,
+    /// What `POST /export/users` does with a user id the app does not have. No SDK's tests
+    /// (Go, Python, JS, Ruby, PHP, .NET, Java, stream-py) ever export an unknown id, and the
+    /// docs do not say, so each answer can be chosen; the default accepts it and the file
+    /// holds nothing for that user.
+    pub unknown_users: UnknownUsers,
+}
+
+/// How a users export treats ids the app does not have (see
+/// [`EmulatorConfig::unknown_users`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnknownUsers {
+    /// The task is created; the export file holds nothing for that user.
+    #[default]
+    Accept,
+    /// 404, code 16, `Can't find user with id <id>`.
+    RefuseNaming,
+    /// 404, code 16, `Can't find user`.
+    RefuseWithoutNaming,
 }
 
 impl Default for EmulatorConfig {
@@ -52,6 +75,8 @@ impl Default for EmulatorConfig {
             retention: Duration::days(60),
             url_ttl: Duration::hours(24),
             exact_content_length: true,
+            name_missing_channel: true,
+            unknown_users: UnknownUsers::Accept,
         }
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::clock::add;
+use crate::config::UnknownUsers;
 use crate::error::ApiError;
 use crate::objects::Ts;
 use crate::signed_url::{BUCKET, object_key, object_path};
@@ -68,10 +69,11 @@ pub(crate) fn export_channels(shared: &Shared, body: &[u8]) -> Answer {
         .iter()
         .find(|s| shared.data.channel(&s.cid).is_none())
     {
-        return Err(ApiError::not_found(format!(
-            "Can't find channel with cid {}",
-            missing.cid
-        )));
+        return Err(ApiError::not_found(if shared.config.name_missing_channel {
+            format!("Can't find channel with cid {}", missing.cid)
+        } else {
+            "Can't find channel".to_owned()
+        }));
     }
     create(shared, TaskKind::Channels { channels, options })
 }
@@ -97,6 +99,16 @@ pub(crate) fn export_users(shared: &Shared, body: &[u8]) -> Answer {
             _ => Err(ApiError::input("user_ids must be non-empty strings")),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let unknown = user_ids.iter().find(|id| shared.data.user(id).is_none());
+    match (shared.config.unknown_users, unknown) {
+        (UnknownUsers::Accept, _) | (_, None) => {}
+        (UnknownUsers::RefuseNaming, Some(id)) => {
+            return Err(ApiError::not_found(format!("Can't find user with id {id}")));
+        }
+        (UnknownUsers::RefuseWithoutNaming, Some(_)) => {
+            return Err(ApiError::not_found("Can't find user"));
+        }
+    }
     create(shared, TaskKind::Users { user_ids })
 }
 

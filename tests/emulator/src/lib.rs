@@ -54,7 +54,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use crate::clock::{ClockMode, EmulatorClock};
-pub use crate::config::{DataSpec, EmulatorConfig, RateLimits, TaskDurations};
+pub use crate::config::{DataSpec, EmulatorConfig, RateLimits, TaskDurations, UnknownUsers};
 pub use crate::endpoint::Endpoint;
 pub use crate::faults::Faults;
 pub use crate::inspect::{ChannelInfo, GroundTruthOptions};
