@@ -28,6 +28,9 @@ struct JobStatus {
     open_windows: usize,
     in_flight: Vec<TaskStatus>,
     last_error: Option<String>,
+    /// What to do about `last_error`, as the run that failed recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error_hint: Option<String>,
     /// The state could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     state_error: Option<String>,
@@ -78,7 +81,8 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
     ) {
         Ok(state) => state,
         Err(e) => {
-            output::error(&format!("state: {e}"), None);
+            let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
+            output::report_for("state", &e, hint);
             return exit::FAILED;
         }
     };
@@ -149,6 +153,11 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
             .as_ref()
             .filter(|o| !o.ok)
             .map(|o| o.error.clone().unwrap_or_else(|| "failed".into())),
+        last_error_hint: state
+            .last_outcome
+            .as_ref()
+            .filter(|o| !o.ok)
+            .and_then(|o| o.hint.clone()),
         state_error: None,
     }
 }
@@ -211,6 +220,9 @@ fn human(statuses: &[JobStatus]) -> String {
             "  last error     {}",
             s.last_error.as_deref().unwrap_or("none")
         );
+        if let Some(hint) = &s.last_error_hint {
+            let _ = writeln!(out, "  hint           {hint}");
+        }
     }
     if statuses.is_empty() {
         out.push_str("no jobs\n");

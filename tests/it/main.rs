@@ -23,6 +23,7 @@ mod api;
 mod common;
 mod completions;
 mod daemon;
+mod errors;
 mod examples;
 mod fuzz_corpus;
 mod layers;
