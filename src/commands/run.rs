@@ -96,7 +96,15 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
         let code = if args.once {
             // Nothing reads ledgers back for metrics in a one-shot run.
             drop(changed);
-            once(&runner, jobs, usize::from(args.concurrency), args.grace).await
+            let render = log == LogFormat::Human;
+            once(
+                &runner,
+                jobs,
+                usize::from(args.concurrency),
+                args.grace,
+                render,
+            )
+            .await
         } else {
             let options = DaemonOptions {
                 concurrency: usize::from(args.concurrency),
@@ -247,7 +255,15 @@ fn show(error: &StartError) {
 
 /// `run --once`: each job's due ticks, jobs side by side; a summary line per job on stdout.
 /// SIGTERM (what Kubernetes sends a CronJob's pod) and SIGINT drain it within `grace`.
-async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize, grace: Duration) -> u8 {
+/// `render`: failures are also shown in full on stderr. Not with `--log-format json`: there
+/// stderr is JSON lines for a collector, and the `run failed` lines carry `error` and `hint`.
+async fn once(
+    runner: &Arc<Runner>,
+    jobs: Vec<Job>,
+    concurrency: usize,
+    grace: Duration,
+    render: bool,
+) -> u8 {
     let Some(mut stop) = StopSignals::listen() else {
         output::error("cannot listen for signals", None);
         return exit::FAILED;
@@ -285,7 +301,9 @@ async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize, grace: D
     }
     // The summary stays one line a tick on stdout (scripts read it); why each failure
     // happened, its causes and what to do go to stderr, as every command's errors do.
-    output::stderr(&errors);
+    if render {
+        output::stderr(&errors);
+    }
     output::stdout(&text);
     if failed { exit::FAILED } else { exit::OK }
 }
