@@ -42,13 +42,18 @@ pub enum ApiError {
         status: u16,
         message: String,
     },
-    #[error("{endpoint}: could not reach Stream: {source}")]
+    /// No answer: the message names where the request went and why it got nowhere. reqwest's
+    /// own error says only "error sending request" with its causes nested below; `reason` is
+    /// the part of them that matters, so the error is not a source here.
+    #[error("{endpoint}: could not reach Stream at {target}: {reason}")]
     Transport {
         endpoint: Endpoint,
+        /// `host:port` of `api.base_url`.
+        target: String,
+        reason: String,
         /// The request provably never reached the server (connection refused, DNS, …).
         not_sent: bool,
-        #[source]
-        source: reqwest::Error,
+        error: reqwest::Error,
     },
     #[error("{endpoint}: unexpected answer (HTTP {status}): {detail}")]
     Decode {
@@ -57,12 +62,13 @@ pub enum ApiError {
         detail: String,
     },
     #[error(
-        "{endpoint}: the request was sent but no answer came back ({source}); an export may or may not have been started"
+        "{endpoint}: the request to {target} was sent but no answer came back ({reason}); an export may or may not have been started"
     )]
     OutcomeUnknown {
         endpoint: Endpoint,
-        #[source]
-        source: reqwest::Error,
+        target: String,
+        reason: String,
+        error: reqwest::Error,
     },
     #[error("export task {task_id} did not finish within {waited:?} (last state: {state})")]
     Deadline {
@@ -91,19 +97,32 @@ impl ApiError {
     }
 
     /// What the user can do about it.
+    /// Auth hints name the setting, never its value: the key, the secret and the token stay
+    /// out of every message.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            ApiError::Auth { code: 2, .. } => {
-                Some("check STREAM_API_KEY (api.key): Stream does not know this API key")
-            }
+            // 2: unknown API key; 5: the request's credentials are incomplete or malformed.
+            ApiError::Auth { code: 2 | 5, .. } => Some(
+                "check STREAM_API_KEY (api.key in the global config): Stream does not accept this API key for the app",
+            ),
+            // 43: bad signature, i.e. the secret is not this app's.
+            ApiError::Auth { code: 43, .. } => Some(
+                "check STREAM_API_SECRET (api.secret or api.secret_file in the global config): it must be the secret of the app whose key is STREAM_API_KEY",
+            ),
+            // 40-42: the token's times (exp, nbf, iat) are off: a wrong secret would give 43.
+            ApiError::Auth { code: 40..=42, .. } => Some(
+                "check STREAM_API_SECRET (api.secret or api.secret_file) and this machine's clock: Stream refused the token signed with it as expired or not yet valid",
+            ),
             ApiError::Auth { .. } => Some(
-                "check STREAM_API_SECRET (api.secret or api.secret_file): it must be the secret of the app whose key is used",
+                "check STREAM_API_KEY (api.key) and STREAM_API_SECRET (api.secret or api.secret_file): they must be the key and secret of one Stream app",
             ),
             ApiError::Forbidden { code: 99, .. } => Some("the Stream app is suspended"),
             ApiError::Forbidden { .. } => {
                 Some("exports need a server-side token: use the app's API secret, not a user token")
             }
-            ApiError::Transport { .. } => Some("check api.base_url and the network path to Stream"),
+            ApiError::Transport { .. } | ApiError::OutcomeUnknown { .. } => {
+                Some("check api.base_url and the network path to Stream (proxy, firewall, DNS)")
+            }
             ApiError::RetriesExhausted { last, .. } => last.hint(),
             _ => None,
         }

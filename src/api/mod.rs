@@ -402,7 +402,7 @@ impl StreamClient {
             Ok(response) => response,
             Err(e) => {
                 self.stats.record(endpoint, None);
-                return Err(transport_error(endpoint, e));
+                return Err(transport_error(endpoint, &self.base, e));
             }
         };
         let status = response.status();
@@ -413,7 +413,7 @@ impl StreamClient {
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| transport_error(endpoint, e))?;
+            .map_err(|e| transport_error(endpoint, &self.base, e))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.limiter.hold(endpoint, quota, retry_after);
         }
@@ -462,25 +462,79 @@ fn check_batch(endpoint: Endpoint, n: usize) -> Result<(), ApiError> {
 
 /// A failure before any answer. Only a refused connection proves nothing was sent; for a
 /// create anything else leaves the outcome unknown (see the module doc).
-fn transport_error(endpoint: Endpoint, e: reqwest::Error) -> ApiError {
+fn transport_error(endpoint: Endpoint, base: &Url, e: reqwest::Error) -> ApiError {
+    // The URL carries the API key: the error keeps none of it but host and port.
     let e = e.without_url();
+    let target = format!(
+        "{}:{}",
+        base.host_str().unwrap_or("?"),
+        base.port_or_known_default().unwrap_or(0)
+    );
+    let reason = unreachable_reason(&e);
     if e.is_connect() {
         ApiError::Transport {
             endpoint,
+            target,
+            reason,
             not_sent: true,
-            source: e,
+            error: e,
         }
     } else if endpoint.creates() {
         ApiError::OutcomeUnknown {
             endpoint,
-            source: e,
+            target,
+            reason,
+            error: e,
         }
     } else {
         ApiError::Transport {
             endpoint,
+            target,
+            reason,
             not_sent: false,
-            source: e,
+            error: e,
         }
+    }
+}
+
+/// Why a request got no answer, in the words a person checks for: connection refused, a DNS
+/// lookup that failed, a TLS handshake that failed, a timeout. reqwest says "error sending
+/// request" and nests the reason in its causes (hyper, the OS); this finds it there.
+fn unreachable_reason(error: &reqwest::Error) -> String {
+    let mut causes: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+    let mut next = std::error::Error::source(error);
+    while let Some(cause) = next {
+        causes.push(cause);
+        next = cause.source();
+    }
+    let innermost = causes
+        .last()
+        .map_or_else(|| error.to_string(), ToString::to_string);
+    let io_kind = causes
+        .iter()
+        .find_map(|c| c.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    let said = |needle: &str| {
+        causes
+            .iter()
+            .any(|c| c.to_string().to_ascii_lowercase().contains(needle))
+    };
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => return "connection refused".into(),
+        Some(std::io::ErrorKind::ConnectionReset) => return "connection reset".into(),
+        Some(std::io::ErrorKind::TimedOut) => return "timed out".into(),
+        _ => {}
+    }
+    if said("dns error") || said("failed to lookup address") {
+        format!("DNS lookup failed: {innermost}")
+    } else if said("certificate") || said("tls") || said("handshake") {
+        format!("TLS failed: {innermost}")
+    } else if error.is_timeout() {
+        "timed out".into()
+    } else if said("connection refused") {
+        "connection refused".into()
+    } else {
+        innermost
     }
 }
 

@@ -37,6 +37,7 @@ use crate::api::ApiError;
 use crate::clock::Clock;
 use crate::config::job::Compression;
 use crate::retry::{Attempt, GaveUp, Next, RetryPolicy};
+use crate::store::problem::{Refused, s3_error_code};
 use crate::store::{SignedPut, Store};
 
 /// The first parts are this large; S3 wants at least 5 MiB for every part but the last.
@@ -434,10 +435,18 @@ async fn streaming_put(
     let status = response.status();
     if !status.is_success() {
         let text = response.text().await.unwrap_or_default();
-        return Err(upload_error(format!(
-            "the PUT was answered HTTP {status}{}",
-            s3_error_code(&text).map_or_else(String::new, |code| format!(" ({code})"))
-        )));
+        return Err(TransferError::Upload {
+            url: store.url().to_owned(),
+            key: target.key.to_owned(),
+            source: object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(Refused {
+                    method: "PUT",
+                    status: status.as_u16(),
+                    code: s3_error_code(&text).map(str::to_owned),
+                }),
+            },
+        });
     }
     if bytes != length {
         return Err(TransferError::Read(io::Error::new(
@@ -462,16 +471,6 @@ fn with_causes(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The `<Code>` of an S3 error body (`SignatureDoesNotMatch`, `AccessDenied`, …): enough to
-/// act on, and unlike the rest of the body it cannot echo a request's signature.
-fn s3_error_code(body: &str) -> Option<&str> {
-    let start = body.find("<Code>")? + "<Code>".len();
-    let len = body[start..].find("</Code>")?;
-    let code = &body[start..start + len];
-    (!code.is_empty() && code.len() <= 64 && code.chars().all(|c| c.is_ascii_alphanumeric()))
-        .then_some(code)
 }
 
 /// Content type and encoding, where the backend takes attributes (local folders do not).

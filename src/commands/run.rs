@@ -28,6 +28,7 @@ use crate::runner::{
     Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, TickOutcome, one_line,
 };
 use crate::state::InFlight;
+use crate::store::problem::Problem;
 use crate::store::{self, StoreError};
 use crate::telemetry::{Changed, Health, Metrics};
 
@@ -71,7 +72,7 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
         let notifier = match Notifier::new(clock.clone(), &jobs) {
             Ok(notifier) => Arc::new(notifier),
             Err(e) => {
-                output::error(&one_line(&e), None);
+                output::report(&e, None);
                 return exit::FAILED;
             }
         };
@@ -95,7 +96,15 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
         let code = if args.once {
             // Nothing reads ledgers back for metrics in a one-shot run.
             drop(changed);
-            once(&runner, jobs, usize::from(args.concurrency), args.grace).await
+            let render = log == LogFormat::Human;
+            once(
+                &runner,
+                jobs,
+                usize::from(args.concurrency),
+                args.grace,
+                render,
+            )
+            .await
         } else {
             let options = DaemonOptions {
                 concurrency: usize::from(args.concurrency),
@@ -186,15 +195,16 @@ enum StartError {
 }
 
 impl StartError {
-    /// What the user can do about it. Today's messages already end with it where they
-    /// always did; the renderer of issue 9 shows it on a line of its own.
+    /// What the user can do about it. The messages of missing settings end with it as they
+    /// always did; the renderer then leaves it out rather than say it twice.
     fn hint(&self) -> Option<&'static str> {
         match self {
             StartError::NoKey => Some(NO_KEY_HINT),
             StartError::NoSecret => Some(NO_SECRET_HINT),
             StartError::Api(e) => e.hint(),
             StartError::Runner(e) => e.hint(),
-            StartError::SecretFile { .. } | StartError::State(_) => None,
+            StartError::State(e) => crate::store::problem::diagnose(e).map(Problem::hint),
+            StartError::SecretFile { .. } => None,
         }
     }
 }
@@ -238,28 +248,33 @@ fn build_runner(
     )?)
 }
 
-/// Shows why `run` could not start: its line, then its hint unless the line already says
-/// it (the messages of missing settings end with what to do, as they always did).
+/// Shows why `run` could not start, as every error is shown (see `output::render_error`).
 fn show(error: &StartError) {
-    let message = one_line(error);
-    let hint = error.hint().filter(|hint| !message.contains(hint));
-    output::error(&message, hint);
+    output::report(error, error.hint());
 }
 
 /// `run --once`: each job's due ticks, jobs side by side; a summary line per job on stdout.
 /// SIGTERM (what Kubernetes sends a CronJob's pod) and SIGINT drain it within `grace`.
-async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize, grace: Duration) -> u8 {
+/// `render`: failures are also shown in full on stderr. Not with `--log-format json`: there
+/// stderr is JSON lines for a collector, and the `run failed` lines carry `error` and `hint`.
+async fn once(
+    runner: &Arc<Runner>,
+    jobs: Vec<Job>,
+    concurrency: usize,
+    grace: Duration,
+    render: bool,
+) -> u8 {
     let Some(mut stop) = StopSignals::listen() else {
         output::error("cannot listen for signals", None);
         return exit::FAILED;
     };
     let work = futures::stream::iter(jobs)
         .map(|job| async move {
-            let (lines, failed) = once_job(runner, &job).await;
-            (job.name, lines, failed)
+            let job_run = once_job(runner, &job).await;
+            (job.name, job_run)
         })
         .buffer_unordered(concurrency.max(1))
-        .collect::<Vec<(String, Vec<String>, bool)>>();
+        .collect::<Vec<(String, JobRun)>>();
     let mut work = pin!(work);
     let results = tokio::select! {
         results = &mut work => Some(results),
@@ -274,13 +289,20 @@ async fn once(runner: &Arc<Runner>, jobs: Vec<Job>, concurrency: usize, grace: D
     };
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let mut text = String::new();
+    let mut errors = String::new();
     let mut failed = false;
-    for (_, lines, job_failed) in results {
-        failed |= job_failed;
-        for line in lines {
+    for (_, job_run) in results {
+        failed |= job_run.failed;
+        for line in job_run.lines {
             text.push_str(&line);
             text.push('\n');
         }
+        errors.extend(job_run.errors);
+    }
+    // The summary stays one line a tick on stdout (scripts read it); why each failure
+    // happened, its causes and what to do go to stderr, as every command's errors do.
+    if render {
+        output::stderr(&errors);
     }
     output::stdout(&text);
     if failed { exit::FAILED } else { exit::OK }
@@ -336,14 +358,23 @@ impl StopSignals {
     }
 }
 
-async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
+/// What `run --once` says about one job: a summary line a tick, whether any failed, and each
+/// failure rendered in full (`error:`, `caused by:`, `hint:`).
+struct JobRun {
+    lines: Vec<String>,
+    failed: bool,
+    errors: Vec<String>,
+}
+
+async fn once_job(runner: &Runner, job: &Job) -> JobRun {
     let outcomes = match runner.run_due(job).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
-            return (
-                vec![format!("{}: failed: {}", job.name, one_line(&e))],
-                true,
-            );
+            return JobRun {
+                lines: vec![format!("{}: failed: {}", job.name, one_line(&e))],
+                failed: true,
+                errors: vec![output::render_error(Some(&job.name), &e, e.hint())],
+            };
         }
     };
     if outcomes.is_empty() {
@@ -351,10 +382,11 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
             || "none".into(),
             |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         );
-        return (
-            vec![format!("{}: nothing due (next tick {next})", job.name)],
-            false,
-        );
+        return JobRun {
+            lines: vec![format!("{}: nothing due (next tick {next})", job.name)],
+            failed: false,
+            errors: Vec::new(),
+        };
     }
     let failed = outcomes.iter().any(|(_, o)| o.is_failure());
     // What an interrupted run leaves for the next one, read after it released the job.
@@ -369,9 +401,11 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
     } else {
         None
     };
+    let mut errors = Vec::new();
     let lines = outcomes
         .into_iter()
         .map(|(tick, outcome)| {
+            let tick = tick.to_rfc3339_opts(SecondsFormat::AutoSi, true);
             let what = match outcome {
                 TickOutcome::Done {
                     archives,
@@ -391,17 +425,21 @@ async fn once_job(runner: &Runner, job: &Job) -> (Vec<String>, bool) {
                 }
                 TickOutcome::AlreadyDone => "already done".into(),
                 TickOutcome::Busy { holder } => format!("skipped: {holder} is running this job"),
-                TickOutcome::Failed { error } => format!("failed: {}", one_line(&error)),
+                TickOutcome::Failed { error } => {
+                    let context = format!("{}: tick {tick}", job.name);
+                    errors.push(output::render_error(Some(&context), &error, error.hint()));
+                    format!("failed: {}", one_line(&error))
+                }
                 TickOutcome::Interrupted => interrupted(&in_flight),
             };
-            format!(
-                "{}: tick {}: {what}",
-                job.name,
-                tick.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-            )
+            format!("{}: tick {tick}: {what}", job.name)
         })
         .collect();
-    (lines, failed)
+    JobRun {
+        lines,
+        failed,
+        errors,
+    }
 }
 
 /// The `interrupted` line of a tick: which recorded export tasks the next run resumes.

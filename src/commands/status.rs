@@ -36,6 +36,9 @@ struct JobStatus {
     /// them; that run still succeeded. Empty when nothing was missing.
     missing_channels: Vec<String>,
     missing_users: Vec<String>,
+    /// What to do about `last_error`, as the run that failed recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error_hint: Option<String>,
     /// The state could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     state_error: Option<String>,
@@ -86,7 +89,8 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
     ) {
         Ok(state) => state,
         Err(e) => {
-            output::error(&format!("state: {e}"), None);
+            let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
+            output::report_for("state", &e, hint);
             return exit::FAILED;
         }
     };
@@ -169,6 +173,11 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
             .unwrap_or_default(),
         missing_channels: missing.channels,
         missing_users: missing.users,
+        last_error_hint: state
+            .last_outcome
+            .as_ref()
+            .filter(|o| !o.ok)
+            .and_then(|o| o.hint.clone()),
         state_error: None,
     }
 }
@@ -231,6 +240,9 @@ fn human(statuses: &[JobStatus]) -> String {
             "  last error     {}",
             s.last_error.as_deref().unwrap_or("none")
         );
+        if let Some(hint) = &s.last_error_hint {
+            let _ = writeln!(out, "  hint           {hint}");
+        }
         for warning in &s.warnings {
             let _ = writeln!(out, "  warning        {warning}");
         }

@@ -19,6 +19,9 @@ pub struct Message {
     /// `failure`: what went wrong (free of secrets, as in the ledger).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `failure`: what to do about it, when chatvault knows (as in the ledger and `status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// `recovery`: archives and bytes the recovering run stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archives: Option<u32>,
@@ -54,6 +57,7 @@ impl Message {
             run_id: run_id.to_owned(),
             summary: String::new(),
             error: None,
+            hint: None,
             archives: None,
             bytes_stored: None,
             task_id: None,
@@ -71,7 +75,11 @@ impl Message {
         match format {
             WebhookFormat::Json => serde_json::to_value(self).unwrap_or_default(),
             WebhookFormat::Slack => {
-                serde_json::json!({ "text": format!("chatvault: {}", self.summary) })
+                let text = match &self.hint {
+                    Some(hint) => format!("chatvault: {}\nhint: {hint}", self.summary),
+                    None => format!("chatvault: {}", self.summary),
+                };
+                serde_json::json!({ "text": text })
             }
         }
     }

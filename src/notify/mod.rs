@@ -246,6 +246,7 @@ impl Reporter for Notifier {
                     }
                 }
                 TickOutcome::Failed { error } => {
+                    let error_ref = error;
                     let error = one_line(error);
                     self.ping(
                         job,
@@ -256,6 +257,7 @@ impl Reporter for Notifier {
                     let mut m = Message::new(NotifyEvent::Failure, job, *tick, run_id);
                     m.summary = format!("{job}: the run of tick {tick} failed: {error}");
                     m.error = Some(error);
+                    m.hint = error_ref.hint().map(str::to_owned);
                     self.webhooks(&m);
                 }
                 TickOutcome::AlreadyDone | TickOutcome::Busy { .. } | TickOutcome::Interrupted => {

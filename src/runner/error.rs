@@ -1,10 +1,10 @@
 //! Why a run (or one batch of it) failed. Every message is free of secrets and links.
 //!
 //! The errors stay typed up to where they are shown (the terminal, the ledger's last error,
-//! webhooks, logs): each displays as the one line shown today, leads to its cause through
-//! `source()`, and says what the user can do through `hint()`, so that a later renderer can
-//! put `error:`, `caused by:` and `hint:` on lines of their own. [`one_line`] is the one
-//! place that turns them into text until then.
+//! webhooks, logs): each displays as one line, leads to its cause through `source()`, and
+//! says what the user can do through `hint()`. The terminal shows them as `error:`,
+//! `caused by:` and `hint:` lines (`commands::output`); the ledger, webhooks and `run --once`'s
+//! per-tick line keep the one line ([`one_line`]) with the hint beside it.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -17,6 +17,7 @@ use crate::archive::manifest::ManifestError;
 use crate::archive::transfer::TransferError;
 use crate::state::StateError;
 use crate::store::StoreError;
+use crate::store::problem::Problem;
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -57,7 +58,9 @@ impl RunError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             RunError::Api(e) | RunError::Transfer(TransferError::Link(e)) => e.hint(),
-            _ => None,
+            // A store's failure (the destination's, the ledger's) says what it is deep in its
+            // chain: missing credentials, a missing bucket, a denied request.
+            _ => crate::store::problem::diagnose(self).map(Problem::hint),
         }
     }
 }
@@ -104,8 +107,8 @@ impl PartialEq for Failure {
 impl Eq for Failure {}
 
 /// An error as one line of text, wherever one line is all there is room for: the ledger's
-/// last error, webhook bodies, `run --once` summaries. Today that is the message alone,
-/// exactly as it always read (it carries its causes inline, and hints where it always did).
+/// last error, webhook bodies, `run --once` summaries. It is the message alone, as it always
+/// read (it carries its main cause inline); the hint is kept beside it, not in it.
 pub fn one_line(error: &dyn StdError) -> String {
     error.to_string()
 }

@@ -163,7 +163,9 @@ pub fn log(event: &Event) {
             bytes_stored,
             ..
         } => tracing::info!(bytes_source, bytes_stored, "archived"),
-        Event::BatchFailed { error, .. } => tracing::error!(%error, "batch failed"),
+        Event::BatchFailed { error, .. } => {
+            tracing::error!(%error, hint = error.hint(), "batch failed")
+        }
         Event::LapseRisk {
             created_at,
             days_left,
@@ -226,7 +228,9 @@ pub fn log(event: &Event) {
             TickOutcome::Busy { holder } => {
                 tracing::info!(%holder, "another process is running this job")
             }
-            TickOutcome::Failed { error } => tracing::error!(%error, "run failed"),
+            TickOutcome::Failed { error } => {
+                tracing::error!(%error, hint = error.hint(), "run failed")
+            }
             TickOutcome::Interrupted => {
                 tracing::warn!("run interrupted by shutdown; it resumes on the next start")
             }

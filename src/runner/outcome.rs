@@ -44,14 +44,34 @@ impl TickOutcome {
 }
 
 /// Why a tick's run failed.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickError {
     /// The run as a whole failed: its lease or claim, the ledger, listing the channels.
-    #[error(transparent)]
     Run(Failure),
     /// Some of the tick's batches failed; the others are archived.
-    #[error("{}", summarize(.0))]
     Batches(Vec<BatchFailure>),
+}
+
+impl std::fmt::Display for TickError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TickError::Run(failure) => failure.fmt(f),
+            TickError::Batches(failures) => f.write_str(&summarize(failures)),
+        }
+    }
+}
+
+/// Failed batches lead to the first one's causes: the one a hint comes from most often, and
+/// what a person at the terminal reads first.
+impl std::error::Error for TickError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TickError::Run(failure) => failure.source(),
+            TickError::Batches(failures) => failures
+                .first()
+                .map(|f| &f.error as &(dyn std::error::Error + 'static)),
+        }
+    }
 }
 
 impl TickError {

@@ -241,6 +241,7 @@ impl Runner {
         let error = (!failures.is_empty()).then(|| TickError::Batches(failures));
         // The ledger keeps the line shown today; old records hold the same.
         let last_error = error.as_ref().map(|e| one_line(e));
+        let hint = error.as_ref().and_then(TickError::hint).map(str::to_owned);
         if error.is_none() {
             self.pause_point(&job.name, Phase::Watermark).await;
         }
@@ -261,6 +262,7 @@ impl Runner {
                 finished_at: now,
                 ok: error.is_none(),
                 error: last_error.clone(),
+                hint: hint.clone(),
                 archives,
                 bytes_stored,
                 warnings: warnings.clone(),

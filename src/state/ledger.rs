@@ -52,7 +52,8 @@ const UPDATE_ATTEMPTS: usize = 10;
 /// Versions between prunings: a pruning lists the whole ledger, a commit nothing.
 const PRUNE_EVERY: u64 = 10;
 
-/// What a [`Ledger::commit_with`] step makes of the newest state.
+/// What a [`Ledger::commit_with`] step makes of the newest state. One is made per commit
+/// attempt and consumed at once, so the state is not boxed.
 #[derive(Debug)]
 #[expect(
     clippy::large_enum_variant,

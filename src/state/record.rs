@@ -159,6 +159,10 @@ pub struct Outcome {
     /// What went wrong, already free of secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the user can do about `error`, when chatvault knows (set STREAM_API_SECRET,
+    /// create the bucket, …). Absent from records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// Archives this run committed (not counting ones found already committed).
     #[serde(default)]
     pub archives: u32,

@@ -22,9 +22,11 @@ use object_store::prefix::PrefixStore;
 use object_store::signer::Signer;
 use thiserror::Error;
 
+use self::problem::{Cloud, LastResort};
 use self::url::StoreUrl;
 
 pub mod json;
+pub mod problem;
 pub mod url;
 
 /// Options as written under `options:`. Values may be credentials, so `Debug` shows names only.
@@ -228,11 +230,28 @@ pub fn open(
     let mut signed_put = None;
     let (inner, takes_attributes): (Arc<dyn ObjectStore>, bool) = match url {
         StoreUrl::S3 { bucket, prefix } => {
-            let builder = AmazonS3Builder::new();
-            let store = configure(builder, "aws_", env, options, AmazonS3Builder::with_config)
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(open_error)?;
+            let mut builder = configure(
+                AmazonS3Builder::new(),
+                "aws_",
+                env,
+                options,
+                AmazonS3Builder::with_config,
+            )
+            .with_bucket_name(bucket);
+            if s3_last_resort(env, options) {
+                let inner = builder
+                    .clone()
+                    .with_retry(last_resort_retry())
+                    .build()
+                    .map_err(open_error)?
+                    .credentials()
+                    .clone();
+                builder = builder.with_credentials(Arc::new(LastResort {
+                    cloud: Cloud::S3,
+                    inner,
+                }));
+            }
+            let store = builder.build().map_err(open_error)?;
             if plain_puts(bucket, env, options) {
                 signed_put = Some(SignedPut {
                     s3: store.clone(),
@@ -242,17 +261,28 @@ pub fn open(
             (prefixed(store, prefix), true)
         }
         StoreUrl::Gcs { bucket, prefix } => {
-            let builder = GoogleCloudStorageBuilder::new();
-            let store = configure(
-                builder,
+            let mut builder = configure(
+                GoogleCloudStorageBuilder::new(),
                 "google_",
                 env,
                 options,
                 GoogleCloudStorageBuilder::with_config,
             )
-            .with_bucket_name(bucket)
-            .build()
-            .map_err(open_error)?;
+            .with_bucket_name(bucket);
+            if gcs_last_resort(env, options) {
+                let inner = builder
+                    .clone()
+                    .with_retry(last_resort_retry())
+                    .build()
+                    .map_err(open_error)?
+                    .credentials()
+                    .clone();
+                builder = builder.with_credentials(Arc::new(LastResort {
+                    cloud: Cloud::Gcs,
+                    inner,
+                }));
+            }
+            let store = builder.build().map_err(open_error)?;
             (prefixed(store, prefix), true)
         }
         StoreUrl::File { path } => {
@@ -270,6 +300,60 @@ pub fn open(
         takes_attributes,
         signed_put,
     })
+}
+
+/// Whether object_store will ask S3 credentials of the instance-metadata service: nothing
+/// earlier in its chain (keys, web identity, ECS or EKS pod credentials) is set. Mirrors
+/// `AmazonS3Builder::build`, which tries them in this order.
+fn s3_last_resort(env: &[(String, String)], options: &StoreOptions) -> bool {
+    use AmazonS3ConfigKey as K;
+    let keys: Vec<K> = settings::<K>("aws_", env, options)
+        .map(|(k, _)| k)
+        .collect();
+    let has = |want: K| keys.contains(&want);
+    !(has(K::AccessKeyId)
+        || has(K::SecretAccessKey)
+        || (has(K::WebIdentityTokenFile) && has(K::RoleArn))
+        || has(K::ContainerCredentialsRelativeUri)
+        || (has(K::ContainerCredentialsFullUri) && has(K::ContainerAuthorizationTokenFile))
+        || has(K::SkipSignature))
+}
+
+/// The same for GCS: no service account, bearer token or application-default credentials
+/// (gcloud's well-known file under `$HOME`, which object_store reads itself).
+fn gcs_last_resort(env: &[(String, String)], options: &StoreOptions) -> bool {
+    use GoogleConfigKey as K;
+    let explicit = settings::<K>("google_", env, options).any(|(k, _)| {
+        matches!(
+            k,
+            K::ServiceAccount
+                | K::ServiceAccountKey
+                | K::ApplicationCredentials
+                | K::BearerToken
+                | K::SkipSignature
+        )
+    });
+    let well_known = env
+        .iter()
+        .find(|(k, _)| k == "HOME")
+        .is_some_and(|(_, home)| {
+            std::path::Path::new(home)
+                .join(".config/gcloud/application_default_credentials.json")
+                .exists()
+        });
+    !explicit && !well_known
+}
+
+/// How long the instance-metadata service is given. object_store's default (10 retries over
+/// up to 3 minutes) suits a flaky network, but off a cloud VM nothing answers there, and a
+/// run would wait minutes to learn that no credentials are set. The service is on the
+/// machine's own link: when it exists, it answers within these few tries.
+fn last_resort_retry() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(10),
+        ..object_store::RetryConfig::default()
+    }
 }
 
 /// Whether an S3 store's PUT is a plain one: every setting made is about where the bucket is

@@ -488,6 +488,21 @@ async fn run_once_posts_a_failure_then_its_recovery_and_logs_a_receiver_that_fai
     posted(&got, "/ping/shared/fail", "failure");
     assert_eq!(bodies(&got, "/hook")[0]["job"], "shared");
     assert_eq!(bodies(&got, "/own")[0]["job"], "own");
+    // What to do travels with the failure: a field of the JSON body, a line of Slack's text.
+    let hook = &bodies(&got, "/hook")[0];
+    assert!(
+        hook["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("STREAM_API_SECRET")),
+        "{hook}"
+    );
+    let slack = &bodies(&got, "/slack")[0];
+    assert!(
+        slack["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("\nhint: ") && t.contains("STREAM_API_SECRET")),
+        "{slack}"
+    );
     let undelivered: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("notification not delivered"))

@@ -124,6 +124,7 @@ fn outcome(n: u32) -> Outcome {
         finished_at: tick + TimeDelta::minutes(3),
         ok: n.is_multiple_of(2),
         error: (n % 2 == 1).then(|| format!("run {n} failed")),
+        hint: None,
         archives: n,
         bytes_stored: u64::from(n) * 1000,
         warnings: Vec::new(),
