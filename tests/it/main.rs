@@ -24,6 +24,7 @@ mod common;
 mod completions;
 mod contents;
 mod daemon;
+mod duckdb;
 mod errors;
 mod examples;
 mod fuzz_corpus;
