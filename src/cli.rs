@@ -135,6 +135,15 @@ pub enum Command {
     /// query or invalid job files. Example: chatvault search 'refund from:u42 after:2026-03-01'
     #[command(verbatim_doc_comment)]
     Search(SearchArgs),
+    /// Count what older archives hold, so that searches can skip them
+    ///
+    /// Archives written before manifests counted their channels, users and message times
+    /// (manifest format 1) are read once each and get a catalog record beside them
+    /// (`<key>.catalog.json`, written create-only; the manifest is never rewritten). Archives
+    /// counted already are left alone, so running it again changes nothing. `verify` treats
+    /// catalog records like manifests, not as extra objects. Exits 0, 1 when an archive could
+    /// not be read (named on stderr), 2 on invalid job files.
+    Index(IndexArgs),
     /// Print one channel's conversation: HTML to hand over, Markdown, text or JSON Lines
     ///
     /// Reads the channel's messages from the archives of the selected jobs (all by default)
@@ -344,6 +353,21 @@ pub enum SearchFormat {
     Jsonl,
     /// Comma-separated values for spreadsheets, safe against formula injection
     Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// Only these jobs' archives (repeat the flag for several); by default every job's
+    #[arg(long = "job", value_name = "NAME", conflicts_with = "url")]
+    pub jobs: Vec<String>,
+
+    /// Index every archive under this destination (s3://, gs:// or file://) instead of the
+    /// jobs'; store options come from the AWS_* / GOOGLE_* environment
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Args)]

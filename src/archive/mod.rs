@@ -2,6 +2,7 @@
 //! (`entities`, `tally`), manifests, their verification, and reading archives back (`read`,
 //! `search`).
 
+pub mod catalog;
 pub mod entities;
 pub mod manifest;
 pub mod read;

@@ -1,5 +1,6 @@
 //! Searching archives: the manifests say which archives can hold a match (their channels,
-//! users and message times, counted when each was archived), only those are read, each as a
+//! users and message times, counted when each was archived, or by `chatvault index` in a
+//! catalog record for older archives), only those are read, each as a
 //! stream, and the hits of each archive, sorted by time, are merged into one ordered list in
 //! which a message found in several archives (overlapping windows, repeated users snapshots)
 //! appears once: the copy last updated.
@@ -12,6 +13,7 @@ use std::collections::BinaryHeap;
 
 use futures::StreamExt;
 
+use super::catalog;
 use super::manifest::Manifest;
 use super::read::{Message, ReadError, manifests, messages};
 use crate::query::{Candidate, Query};
@@ -110,9 +112,12 @@ pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> 
                         .into_iter()
                         .map(|(key, problem)| Problem { key, problem }),
                 );
-                for manifest in list {
+                for mut manifest in list {
                     if source.job.as_ref().is_some_and(|j| *j != manifest.job) {
                         continue;
+                    }
+                    if manifest.contents.is_none() {
+                        manifest.contents = catalog::read(&source.store, &manifest).await;
                     }
                     if can_match(&manifest, query) {
                         wanted.push((&source.store, manifest));

@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use super::catalog::CATALOG_SUFFIX;
 use super::manifest::{self, MANIFEST_SUFFIX, Manifest, ManifestError};
 use super::transfer::hex;
 use crate::store::Store;
@@ -96,9 +97,14 @@ pub async fn verify(store: &Store, job: Option<&str>) -> Result<Report, VerifyEr
             }),
         }
     }
+    // A catalog record (`chatvault index`) belongs to the archive it names, like a manifest.
+    let sidecar = |k: &str| {
+        k.strip_suffix(CATALOG_SUFFIX)
+            .is_some_and(|archive| named.contains(archive))
+    };
     report.extra = keys
         .into_iter()
-        .filter(|k| !k.ends_with(MANIFEST_SUFFIX) && !named.contains(k))
+        .filter(|k| !k.ends_with(MANIFEST_SUFFIX) && !named.contains(k) && !sidecar(k))
         .collect();
     Ok(report)
 }

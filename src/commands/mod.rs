@@ -2,6 +2,7 @@
 
 mod archives;
 mod completions;
+mod index;
 mod listen;
 mod logging;
 mod output;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
         Command::Status(args) => status::run(&args, cli.config, cli.log_format, world),
         Command::Verify(args) => verify::run(&args, cli.config, world),
         Command::Search(args) => search::run(&args, cli.config, world),
+        Command::Index(args) => index::run(&args, cli.config, world),
         Command::Transcript(args) => transcript::run(&args, cli.config, world),
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args),

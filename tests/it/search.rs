@@ -472,3 +472,95 @@ fn hostile_text_is_escaped_in_every_format_through_url() {
     let md = transcript("md");
     assert!(md.contains("&lt;script&gt;"), "{md}");
 }
+
+/// Writes an uncompressed v2 archive and its format-1 manifest (no counts) under `store`.
+fn format1_archive(store: &Path, key: &str, author: &str) {
+    let mut body = String::new();
+    for i in 0..3 {
+        let message = serde_json::json!({
+            "id": format!("{author}-{i}"), "cid": "messaging:x", "text": format!("hello {i}"),
+            "user": {"id": author}, "created_at": format!("2026-01-01T00:00:0{i}Z"),
+        });
+        body.push_str(&serde_json::json!({"type": "message", "item": message}).to_string());
+        body.push('\n');
+    }
+    let path = store.join(key);
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+    std::fs::write(&path, &body).expect("write the archive");
+    let manifest = serde_json::json!({
+        "format": 1, "job": "old", "tick": "2026-01-02T00:00:00Z",
+        "window_since": "2026-01-01T00:00:00Z", "window_until": "2026-01-02T00:00:00Z",
+        "kind": "channels", "batch": 1, "channels": ["messaging:x"], "task_id": "t",
+        "export_version": "v2", "key": key, "bytes_source": body.len(),
+        "bytes_stored": body.len(),
+        "sha256": chatvault::archive::transfer::hex(&sha2::Sha256::digest(body.as_bytes())),
+        "content_encoding": "none", "exported_at": null,
+        "archived_at": "2026-01-02T00:10:00Z", "chatvault_version": "0.0.1"
+    });
+    std::fs::write(
+        store.join(format!("{key}.manifest.json")),
+        manifest.to_string(),
+    )
+    .expect("write the manifest");
+}
+
+#[test]
+fn index_counts_older_archives_once_so_searches_skip_what_cannot_match() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    format1_archive(&store, "old/a/channels-0001.jsonl", "alice");
+    format1_archive(&store, "old/b/channels-0001.jsonl", "bob");
+    let url = format!("file://{}", store.display());
+    let chatvault = |args: &[&str]| {
+        let out = crate::common::chatvault_in(dir.path())
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.code().expect("an exit code"),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Bob's archive broken: without counts, a search for alice must read it, and says so.
+    let bob = store.join("old/b/channels-0001.jsonl");
+    let intact = std::fs::read(&bob).expect("read");
+    let mut broken = intact.clone();
+    broken[0] = b'#';
+    std::fs::write(&bob, &broken).expect("break it");
+    let (code, _, stderr) = chatvault(&["search", "from:alice", "--url", &url]);
+    assert_eq!(code, 1, "{stderr}");
+
+    std::fs::write(&bob, &intact).expect("mend it");
+    let (code, stdout, stderr) = chatvault(&["index", "--url", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("2 catalog record(s) written"),
+        "{stdout}"
+    );
+    assert!(
+        store
+            .join("old/a/channels-0001.jsonl.catalog.json")
+            .exists()
+    );
+    let (code, stdout, _) = chatvault(&["index", "--url", &url]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("0 catalog record(s) written; 2 archive(s) had one"),
+        "idempotent: {stdout}"
+    );
+    let (code, stdout, stderr) = chatvault(&["verify", "--url", &url]);
+    assert_eq!(
+        code, 0,
+        "catalog records are not extra objects: {stdout}{stderr}"
+    );
+
+    // Counted now: bob's archive cannot hold alice's messages and is not read.
+    std::fs::write(&bob, &broken).expect("break it again");
+    let (code, stdout, stderr) =
+        chatvault(&["search", "from:alice", "--url", &url, "--format", "jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    let (code, _, stderr) = chatvault(&["search", "from:bob", "--url", &url]);
+    assert_eq!(code, 1, "bob's is read, and found broken: {stderr}");
+}
