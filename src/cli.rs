@@ -318,12 +318,9 @@ pub struct VerifyArgs {
     pub format: PlanFormat,
 }
 
+/// Which archives a reading command reads: the jobs' destinations, or one store.
 #[derive(Debug, Args)]
-pub struct SearchArgs {
-    /// The query, as one argument (quote it in the shell)
-    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
-    pub query: String,
-
+pub struct Archives {
     #[command(flatten)]
     pub paths: Paths,
 
@@ -331,10 +328,21 @@ pub struct SearchArgs {
     #[arg(long = "job", value_name = "NAME", conflicts_with = "url")]
     pub jobs: Vec<String>,
 
-    /// Search every archive under this destination (s3://, gs:// or file://) instead of the
-    /// jobs'; store options come from the AWS_* / GOOGLE_* environment
+    /// Every archive under this destination (s3://, gs:// or file://) instead of the jobs',
+    /// for someone who has the archive but not the job files; store options come from the
+    /// AWS_* / GOOGLE_* environment
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query, as one argument (quote it in the shell)
+    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+    pub query: String,
+
+    #[command(flatten)]
+    pub archives: Archives,
 
     /// How to print the hits [default: table at a terminal, jsonl otherwise]
     #[arg(long, value_enum)]
@@ -358,16 +366,7 @@ pub enum SearchFormat {
 #[derive(Debug, Args)]
 pub struct IndexArgs {
     #[command(flatten)]
-    pub paths: Paths,
-
-    /// Only these jobs' archives (repeat the flag for several); by default every job's
-    #[arg(long = "job", value_name = "NAME", conflicts_with = "url")]
-    pub jobs: Vec<String>,
-
-    /// Index every archive under this destination (s3://, gs:// or file://) instead of the
-    /// jobs'; store options come from the AWS_* / GOOGLE_* environment
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
+    pub archives: Archives,
 }
 
 #[derive(Debug, Args)]
@@ -393,16 +392,7 @@ pub struct TranscriptArgs {
     pub format: TranscriptFormat,
 
     #[command(flatten)]
-    pub paths: Paths,
-
-    /// Only these jobs' archives (repeat the flag for several); by default every job's
-    #[arg(long = "job", value_name = "NAME", conflicts_with = "url")]
-    pub jobs: Vec<String>,
-
-    /// Read every archive under this destination (s3://, gs:// or file://) instead of the
-    /// jobs'; store options come from the AWS_* / GOOGLE_* environment
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
+    pub archives: Archives,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

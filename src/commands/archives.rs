@@ -5,20 +5,19 @@ use std::path::{Path, PathBuf};
 
 use super::{Wanted, World, exit, load_and_pick, output};
 use crate::archive::search::Source;
+use crate::cli::Archives;
 use crate::config::MissingVars;
 use crate::store::url::StoreUrl;
 use crate::store::{self, StoreOptions};
 
-/// The store at `url`, or the destinations of the jobs named in `jobs` (all when empty).
-/// `Err` holds the exit code, the problem printed.
+/// The store at `--url`, or the destinations of the jobs named with `--job` (all when none
+/// is). `Err` holds the exit code, the problem printed.
 pub fn sources(
-    paths: &[PathBuf],
-    jobs: &[String],
-    url: Option<&str>,
+    chosen: &Archives,
     config: Option<PathBuf>,
     world: &World<'_>,
 ) -> Result<Vec<Source>, u8> {
-    if let Some(text) = url {
+    if let Some(text) = &chosen.url {
         let url = StoreUrl::parse(text, Path::new(".")).map_err(|e| {
             output::error(&format!("--url: {e}"), None);
             exit::INVALID
@@ -30,9 +29,9 @@ pub fn sources(
         return Ok(vec![Source { job: None, store }]);
     }
     let wanted = Wanted {
-        paths,
+        paths: &chosen.paths.paths,
         config,
-        jobs,
+        jobs: &chosen.jobs,
         missing_vars: MissingVars::Warn,
         now: world.now,
         warnings: false,

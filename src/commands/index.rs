@@ -10,13 +10,7 @@ use crate::archive::read::manifests;
 use crate::cli::IndexArgs;
 
 pub fn run(args: &IndexArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
-    let sources = match sources(
-        &args.paths.paths,
-        &args.jobs,
-        args.url.as_deref(),
-        config,
-        world,
-    ) {
+    let sources = match sources(&args.archives, config, world) {
         Ok(sources) => sources,
         Err(code) => return code,
     };

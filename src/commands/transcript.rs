@@ -54,13 +54,7 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
         );
         return exit::INVALID;
     }
-    let sources = match sources(
-        &args.paths.paths,
-        &args.jobs,
-        args.url.as_deref(),
-        config,
-        world,
-    ) {
+    let sources = match sources(&args.archives, config, world) {
         Ok(sources) => sources,
         Err(code) => return code,
     };

@@ -3,14 +3,12 @@
 //! channel asked for but absent from its export is named; users are one snapshot per tick,
 //! whatever the window pieces; a user's export at Stream's 10,000-message cap is flagged.
 
-use std::path::Path;
-
 use chatvault::archive::manifest::{FORMAT, Manifest};
 use chatvault_emulator::{Emulator, Endpoint, GroundTruthOptions};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::common::Project;
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
+use crate::common::{Project, manifests_below};
 
 fn project(emu: &Emulator, job: &str) -> Project {
     let project = Project::new();
@@ -20,24 +18,6 @@ fn project(emu: &Emulator, job: &str) -> Project {
     );
     project.job("contents.yaml", job);
     project
-}
-
-/// Every manifest under `dir`.
-fn manifests(dir: &Path) -> Vec<Manifest> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(".manifest.json") {
-                let text = std::fs::read_to_string(&path).expect("read a manifest");
-                out.push(serde_json::from_str(&text).expect("a manifest"));
-            }
-        }
-    }
-    out
 }
 
 fn creates(emu: &Emulator, endpoint: Endpoint) -> usize {
@@ -77,7 +57,7 @@ async fn manifests_count_each_archive_and_a_channel_absent_from_its_export_is_na
         "the channel and the setting are named:\n{stdout}"
     );
 
-    let all = manifests(&project.dir.path().join("archive"));
+    let all = manifests_below::<Manifest>(&project.dir.path().join("archive"));
     assert_eq!(all.len(), 1, "{all:?}");
     let manifest = &all[0];
     assert_eq!(manifest.format, FORMAT);
@@ -145,7 +125,7 @@ async fn users_are_one_snapshot_per_tick_whatever_the_window_pieces() {
         1,
         "the users once, not once per piece"
     );
-    let all = manifests(&project.dir.path().join("archive"));
+    let all = manifests_below::<Manifest>(&project.dir.path().join("archive"));
     let users: Vec<&Manifest> = all.iter().filter(|m| m.kind == "users").collect();
     assert_eq!(users.len(), 1, "{all:?}");
     let snapshot = users[0];

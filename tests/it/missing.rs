@@ -7,7 +7,6 @@
 //! naming it or not, is narrowed down the same way (by bisection); one that Stream accepts
 //! simply archives.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -18,6 +17,7 @@ use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint, UnknownUsers};
 use serde_json::Value;
 
 use crate::common;
+use crate::common::manifests_below;
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
 
 /// A webhook receiver keeping every body it is sent.
@@ -79,24 +79,6 @@ fn project(emu: &Emulator, hooks: &Hooks, members: &str) -> common::Project {
         ),
     );
     project
-}
-
-/// Every manifest below `dir`.
-fn manifests(dir: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(".manifest.json") {
-                let text = std::fs::read_to_string(&path).expect("read a manifest");
-                out.push(serde_json::from_str(&text).expect("a manifest is JSON"));
-            }
-        }
-    }
-    out
 }
 
 fn requests(emu: &Emulator, endpoint: Endpoint) -> usize {
@@ -186,7 +168,7 @@ async fn a_missing_channel_is_left_out_and_named(name_missing_channel: bool) {
         );
     }
 
-    let found = manifests(&project.dir.path().join("archive"));
+    let found = manifests_below::<Value>(&project.dir.path().join("archive"));
     let [manifest] = found.as_slice() else {
         panic!("one archive: {found:?}");
     };
@@ -271,7 +253,7 @@ async fn a_batch_of_only_missing_channels_archives_nothing_and_succeeds() {
         stdout.contains("ok: 0 new archive(s)") && stdout.contains("messaging:gone-404"),
         "{stdout}"
     );
-    assert!(manifests(&project.dir.path().join("archive")).is_empty());
+    assert!(manifests_below::<Value>(&project.dir.path().join("archive")).is_empty());
     assert_eq!(hooks.events("missing").len(), 1);
     emu.shutdown().await;
 }
@@ -286,7 +268,7 @@ async fn an_unknown_user_is_left_out(unknown_users: UnknownUsers) {
     let project = project(&emu, &hooks, "users: [user-000, ghost, user-001]\n");
     let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let found = manifests(&project.dir.path().join("archive"));
+    let found = manifests_below::<Value>(&project.dir.path().join("archive"));
     let [manifest] = found.as_slice() else {
         panic!("one archive: {found:?}");
     };

@@ -14,9 +14,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::common::Project;
 use crate::common::ground_truth::decompress;
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
+use crate::common::{Project, files_below};
 
 fn midnight() -> DateTime<Utc> {
     Utc::now()
@@ -95,24 +95,6 @@ fn ids(hits: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// Every file below `dir` ending in `suffix`.
-fn files(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(suffix) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_the_ground_truth_once_across_overlapping_archives_and_formats() {
     let emu = start_emulator(realtime_config(48)).await;
@@ -175,7 +157,7 @@ async fn search_finds_the_ground_truth_once_across_overlapping_archives_and_form
     );
 
     // from: over the users snapshot equals what the file holds, read here independently.
-    let users_file = files(&archive, ".jsonl.gz")
+    let users_file = files_below(&archive, ".jsonl.gz")
         .into_iter()
         .find(|p| p.to_string_lossy().contains("users-"))
         .expect("the users archive");
@@ -273,7 +255,7 @@ async fn a_corrupt_or_missing_archive_is_reported_and_the_search_goes_on() {
     let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let archive = project.dir.path().join("archive");
-    let v1 = files(&archive, ".json")
+    let v1 = files_below(&archive, ".json")
         .into_iter()
         .find(|p| !p.to_string_lossy().ends_with(".manifest.json"))
         .expect("the v1 archive");
@@ -300,7 +282,7 @@ async fn a_corrupt_or_missing_archive_is_reported_and_the_search_goes_on() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!hits.is_empty());
 
-    let daily = files(&archive, ".jsonl.gz")
+    let daily = files_below(&archive, ".jsonl.gz")
         .into_iter()
         .find(|p| p.to_string_lossy().contains("daily/"))
         .expect("a daily archive");
@@ -318,6 +300,34 @@ async fn a_corrupt_or_missing_archive_is_reported_and_the_search_goes_on() {
     );
 }
 
+/// Writes an uncompressed v2 archive of `lines` at `key` under `store`, with a format-1
+/// manifest (no counts) of job `job`, as an older chatvault wrote them.
+fn write_archive(store: &Path, key: &str, job: &str, lines: &[Value]) {
+    let mut body = String::new();
+    for line in lines {
+        body.push_str(&line.to_string());
+        body.push('\n');
+    }
+    let path = store.join(key);
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+    std::fs::write(&path, &body).expect("write the archive");
+    let manifest = serde_json::json!({
+        "format": 1, "job": job, "tick": "2026-01-02T00:00:00Z",
+        "window_since": "2026-01-01T00:00:00Z", "window_until": "2026-01-02T00:00:00Z",
+        "kind": "channels", "batch": 1, "channels": ["messaging:x"], "task_id": "t",
+        "export_version": "v2", "key": key, "bytes_source": body.len(),
+        "bytes_stored": body.len(),
+        "sha256": chatvault::archive::transfer::hex(&sha2::Sha256::digest(body.as_bytes())),
+        "content_encoding": "none", "exported_at": null,
+        "archived_at": "2026-01-02T00:10:00Z", "chatvault_version": "0.0.1"
+    });
+    std::fs::write(
+        store.join(format!("{key}.manifest.json")),
+        manifest.to_string(),
+    )
+    .expect("write the manifest");
+}
+
 #[test]
 fn hostile_text_is_escaped_in_every_format_through_url() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -331,48 +341,38 @@ fn hostile_text_is_escaped_in_every_format_through_url() {
             "<script>alert(1)</script><img src=x onerror=alert(2)>",
         ),
     ];
-    let mut body = String::new();
-    for (i, (id, text)) in hostile.iter().enumerate() {
-        let mut message = serde_json::json!({
-            "id": id, "cid": "messaging:x", "text": text, "type": "regular",
-            "user": {"id": "mallory"},
-            "created_at": format!("2026-01-01T00:00:0{i}Z"),
-        });
-        if *id == "m3" {
-            // A thread reply with an attachment, and Stream's html, which is never used.
-            message["parent_id"] = "m1".into();
-            message["attachments"] = serde_json::json!([
-                {"type": "file", "title": "<b>report</b>.pdf", "asset_url": "https://files.invalid/r.pdf"}
-            ]);
-            message["html"] = "<p><script>alert(3)</script></p>".into();
-        }
-        // The first as a bare entity, the others in the {type, item} envelope.
-        let line = if i == 0 {
-            message
-        } else {
-            serde_json::json!({"type": "message", "item": message})
-        };
-        body.push_str(&line.to_string());
-        body.push('\n');
-    }
-    let key = "hostile/2026/01/01/channels-0001.jsonl";
-    std::fs::create_dir_all(store.join("hostile/2026/01/01")).expect("mkdir");
-    std::fs::write(store.join(key), &body).expect("write the archive");
-    let manifest = serde_json::json!({
-        "format": 1, "job": "hostile", "tick": "2026-01-02T00:00:00Z",
-        "window_since": "2026-01-01T00:00:00Z", "window_until": "2026-01-02T00:00:00Z",
-        "kind": "channels", "batch": 1, "channels": ["messaging:x"], "task_id": "t",
-        "export_version": "v2", "key": key, "bytes_source": body.len(),
-        "bytes_stored": body.len(),
-        "sha256": chatvault::archive::transfer::hex(&sha2::Sha256::digest(body.as_bytes())),
-        "content_encoding": "none", "exported_at": null,
-        "archived_at": "2026-01-02T00:10:00Z", "chatvault_version": "test"
-    });
-    std::fs::write(
-        store.join(format!("{key}.manifest.json")),
-        manifest.to_string(),
-    )
-    .expect("write the manifest");
+    let lines: Vec<Value> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, (id, text))| {
+            let mut message = serde_json::json!({
+                "id": id, "cid": "messaging:x", "text": text, "type": "regular",
+                "user": {"id": "mallory"},
+                "created_at": format!("2026-01-01T00:00:0{i}Z"),
+            });
+            if *id == "m3" {
+                // A thread reply with an attachment, and Stream's html, which is never used.
+                message["parent_id"] = "m1".into();
+                message["attachments"] = serde_json::json!([
+                    {"type": "file", "title": "<b>report</b>.pdf",
+                     "asset_url": "https://files.invalid/r.pdf"}
+                ]);
+                message["html"] = "<p><script>alert(3)</script></p>".into();
+            }
+            // The first as a bare entity, the others in the {type, item} envelope.
+            if i == 0 {
+                message
+            } else {
+                serde_json::json!({"type": "message", "item": message})
+            }
+        })
+        .collect();
+    write_archive(
+        &store,
+        "hostile/2026/01/01/channels-0001.jsonl",
+        "hostile",
+        &lines,
+    );
     let url = format!("file://{}", store.display());
     let run = |format: &str| {
         let out = crate::common::chatvault_in(dir.path())
@@ -473,35 +473,17 @@ fn hostile_text_is_escaped_in_every_format_through_url() {
     assert!(md.contains("&lt;script&gt;"), "{md}");
 }
 
-/// Writes an uncompressed v2 archive and its format-1 manifest (no counts) under `store`.
+/// Three messages of `author`, as an older chatvault archived them.
 fn format1_archive(store: &Path, key: &str, author: &str) {
-    let mut body = String::new();
-    for i in 0..3 {
-        let message = serde_json::json!({
-            "id": format!("{author}-{i}"), "cid": "messaging:x", "text": format!("hello {i}"),
-            "user": {"id": author}, "created_at": format!("2026-01-01T00:00:0{i}Z"),
-        });
-        body.push_str(&serde_json::json!({"type": "message", "item": message}).to_string());
-        body.push('\n');
-    }
-    let path = store.join(key);
-    std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
-    std::fs::write(&path, &body).expect("write the archive");
-    let manifest = serde_json::json!({
-        "format": 1, "job": "old", "tick": "2026-01-02T00:00:00Z",
-        "window_since": "2026-01-01T00:00:00Z", "window_until": "2026-01-02T00:00:00Z",
-        "kind": "channels", "batch": 1, "channels": ["messaging:x"], "task_id": "t",
-        "export_version": "v2", "key": key, "bytes_source": body.len(),
-        "bytes_stored": body.len(),
-        "sha256": chatvault::archive::transfer::hex(&sha2::Sha256::digest(body.as_bytes())),
-        "content_encoding": "none", "exported_at": null,
-        "archived_at": "2026-01-02T00:10:00Z", "chatvault_version": "0.0.1"
-    });
-    std::fs::write(
-        store.join(format!("{key}.manifest.json")),
-        manifest.to_string(),
-    )
-    .expect("write the manifest");
+    let lines: Vec<Value> = (0..3)
+        .map(|i| {
+            serde_json::json!({"type": "message", "item": {
+                "id": format!("{author}-{i}"), "cid": "messaging:x", "text": format!("hello {i}"),
+                "user": {"id": author}, "created_at": format!("2026-01-01T00:00:0{i}Z"),
+            }})
+        })
+        .collect();
+    write_archive(store, key, "old", &lines);
 }
 
 #[test]

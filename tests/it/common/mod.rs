@@ -120,3 +120,32 @@ impl Project {
         output(self.chatvault().args(args))
     }
 }
+
+/// Every file below `dir` whose name ends in `suffix`, sorted.
+pub fn files_below(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(suffix) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every manifest below `dir`, parsed as `T` (a `Manifest`, or JSON to look into).
+pub fn manifests_below<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
+    files_below(dir, ".manifest.json")
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("read a manifest");
+            serde_json::from_str(&text).expect("a manifest")
+        })
+        .collect()
+}
