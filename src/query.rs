@@ -146,6 +146,76 @@ impl Query {
     pub fn marked(&self) -> &[String] {
         &self.words
     }
+
+    /// What a message's raw JSON must hold for the message to match, so that most messages
+    /// are passed over without being parsed. Only terms whose JSON spelling is certain count:
+    /// a word of ASCII letters, digits, spaces and plain punctuation (no encoder escapes
+    /// those), and ids of the same kind; anything else is left to [`Query::matches`].
+    pub fn needles(&self) -> Needles {
+        let plain = |text: &str| {
+            !text.is_empty()
+                && text
+                    .bytes()
+                    .all(|b| (b.is_ascii_graphic() || b == b' ') && !b"\"\\<>&'/".contains(&b))
+        };
+        let quoted = |ids: &[String]| -> Option<Vec<Vec<u8>>> {
+            ids.iter().all(|id| plain(id)).then(|| {
+                ids.iter()
+                    .map(|id| format!("\"{id}\"").into_bytes())
+                    .collect()
+            })
+        };
+        Needles {
+            words: self
+                .words
+                .iter()
+                .filter(|w| plain(w))
+                .map(|w| w.as_bytes().to_vec())
+                .collect(),
+            any_of: [quoted(&self.from), quoted(&self.channels)]
+                .into_iter()
+                .flatten()
+                .filter(|group| !group.is_empty())
+                .collect(),
+        }
+    }
+}
+
+/// Byte strings a message's raw JSON must hold to be worth parsing (see [`Query::needles`]).
+#[derive(Debug, Clone, Default)]
+pub struct Needles {
+    /// Lowercase; each must be in the lowercased JSON.
+    words: Vec<Vec<u8>>,
+    /// Exact, quoted ids: one of each group must be in the JSON.
+    any_of: Vec<Vec<Vec<u8>>>,
+}
+
+impl Needles {
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.any_of.is_empty()
+    }
+
+    /// False only when the message cannot match; `scratch` is reused between calls.
+    pub fn may_match(&self, raw: &[u8], scratch: &mut Vec<u8>) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let holds = |hay: &[u8], needle: &[u8]| memchr::memmem::find(hay, needle).is_some();
+        if !self
+            .any_of
+            .iter()
+            .all(|group| group.iter().any(|id| holds(raw, id)))
+        {
+            return false;
+        }
+        if self.words.is_empty() {
+            return true;
+        }
+        scratch.clear();
+        scratch.extend_from_slice(raw);
+        scratch.make_ascii_lowercase();
+        self.words.iter().all(|w| holds(scratch, w))
+    }
 }
 
 fn is_filter(key: &str) -> bool {
@@ -304,6 +374,24 @@ mod tests {
             assert_eq!(e.at, position, "{text}: {e}");
             assert!(e.message.contains(expected), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn needles_pass_over_what_cannot_match_and_never_what_can() {
+        let q =
+            Query::parse("Zone \"coffee LUNCH\" from:u1 from:u2 in:messaging:a").expect("valid");
+        let needles = q.needles();
+        let mut scratch = Vec::new();
+        let line = br#"{"type":"message","item":{"text":"ZONE Coffee lunch","user":{"id":"u2"},"cid":"messaging:a"}}"#;
+        assert!(needles.may_match(line, &mut scratch));
+        let other_user =
+            br#"{"item":{"text":"zone coffee lunch","user":{"id":"u3"},"cid":"messaging:a"}}"#;
+        assert!(!needles.may_match(other_user, &mut scratch));
+        let no_word = br#"{"item":{"text":"coffee lunch","user":{"id":"u1"},"cid":"messaging:a"}}"#;
+        assert!(!needles.may_match(no_word, &mut scratch));
+        // Words JSON may spell otherwise are left to the exact match.
+        let escaped = Query::parse("café <b>").expect("valid").needles();
+        assert!(escaped.is_empty());
     }
 
     #[test]

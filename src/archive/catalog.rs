@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::manifest::Manifest;
 use super::read::{Message, ReadError, messages};
 use super::tally::{ChannelCount, Tally};
+use crate::query::Needles;
 use crate::store::Store;
 use crate::store::json::{self, JsonError};
 
@@ -75,7 +76,7 @@ pub async fn index(
     }
     let mut contents = Tally::default();
     let mut count = |m: Message| count_message(&mut contents, &m);
-    messages(store, manifest, &mut count).await?;
+    messages(store, manifest, &Needles::default(), &mut count).await?;
     let record = Catalog {
         format: FORMAT,
         key: manifest.key.clone(),

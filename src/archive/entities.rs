@@ -27,17 +27,33 @@ pub enum Layout {
 pub enum Kind {
     Channel,
     Message,
-    /// Members, reactions, users and whatever else a file holds.
+    /// A users export's line for a user it holds (only in an envelope: a bare user object is
+    /// not told apart from other entities).
+    User,
+    /// Members, reactions and whatever else a file holds.
     Other,
 }
 
+/// Decides from a line's raw bytes whether it is worth parsing (JSON Lines only).
+pub type LineFilter = Box<dyn FnMut(&[u8]) -> bool + Send>;
+
 /// Cuts entities out of an export file fed to it in pieces of any size.
-#[derive(Debug)]
 pub struct Splitter {
     layout: Layout,
     /// Bytes of the entity not complete yet.
     pending: Vec<u8>,
     document: DocumentState,
+    /// Lines it turns down are skipped unparsed: most lines, for a selective search.
+    filter: Option<LineFilter>,
+}
+
+impl std::fmt::Debug for Splitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Splitter")
+            .field("layout", &self.layout)
+            .field("filtered", &self.filter.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Splitter {
@@ -46,7 +62,14 @@ impl Splitter {
             layout,
             pending: Vec::new(),
             document: DocumentState::default(),
+            filter: None,
         }
+    }
+
+    /// Skips JSON lines `keep` turns down before parsing them.
+    pub fn with_filter(mut self, keep: LineFilter) -> Splitter {
+        self.filter = Some(keep);
+        self
     }
 
     /// Feeds the next bytes of the file; `found` gets each entity completed by them.
@@ -65,18 +88,27 @@ impl Splitter {
     pub fn finish(&mut self, found: &mut dyn FnMut(Kind, &[u8])) {
         if self.layout == Layout::Lines && !self.pending.is_empty() {
             let line = std::mem::take(&mut self.pending);
-            emit_line(&line, found);
+            self.emit(&line, found);
+        }
+    }
+
+    fn emit(&mut self, line: &[u8], found: &mut dyn FnMut(Kind, &[u8])) {
+        if self.filter.as_mut().is_none_or(|keep| keep(line)) {
+            emit_line(line, found);
         }
     }
 
     fn push_lines(&mut self, mut bytes: &[u8], found: &mut dyn FnMut(Kind, &[u8])) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', bytes) {
             if self.pending.is_empty() {
-                emit_line(&bytes[..end], found);
+                self.emit(&bytes[..end], found);
             } else {
                 self.pending.extend_from_slice(&bytes[..end]);
                 let line = std::mem::take(&mut self.pending);
-                emit_line(&line, found);
+                self.emit(&line, found);
+                // Keep the allocation for the next split line.
+                self.pending = line;
+                self.pending.clear();
             }
             bytes = &bytes[end + 1..];
         }
@@ -105,6 +137,7 @@ fn emit_line(line: &[u8], found: &mut dyn FnMut(Kind, &[u8])) {
             let kind = match kind.as_ref() {
                 "channel" => Kind::Channel,
                 "message" => Kind::Message,
+                "user" => Kind::User,
                 _ => Kind::Other,
             };
             found(kind, item.get().as_bytes());

@@ -19,6 +19,7 @@ use tokio_util::io::StreamReader;
 use super::entities::{ChannelHead, Kind, Layout, Splitter};
 use super::manifest::{self, MANIFEST_SUFFIX, Manifest};
 use super::transfer::hex;
+use crate::query::Needles;
 use crate::store::Store;
 
 /// A message as it was exported, with the fields reading it back needs. Stream's `html` is
@@ -132,13 +133,15 @@ pub fn layout(manifest: &Manifest) -> Layout {
     }
 }
 
-/// Reads the archive of `manifest`, handing `each` every message in file order. A message
-/// without a `cid` (a v1 document may leave it to the channel it sits in) gets its channel's.
-/// The bytes must match the manifest's size and SHA-256, or it is an error after the last
-/// message: a caller that keeps what it got must drop it then.
+/// Reads the archive of `manifest`, handing `each` every message in file order that `needles`
+/// does not rule out unparsed (all of them, with empty needles). A message without a `cid` (a
+/// v1 document may leave it to the channel it sits in) gets its channel's. The bytes must
+/// match the manifest's size and SHA-256, or it is an error after the last message: a caller
+/// that keeps what it got must drop it then.
 pub async fn messages(
     store: &Store,
     manifest: &Manifest,
+    needles: &Needles,
     each: &mut (dyn FnMut(Message) + Send),
 ) -> Result<(), ReadError> {
     let path = ObjectPath::from(manifest.key.as_str());
@@ -164,6 +167,14 @@ pub async fn messages(
         _ => Box::new(raw),
     };
     let mut splitter = Splitter::new(layout(manifest));
+    if !needles.is_empty() {
+        let line_needles = needles.clone();
+        let mut scratch = Vec::new();
+        splitter = splitter.with_filter(Box::new(move |line| {
+            line_needles.may_match(line, &mut scratch)
+        }));
+    }
+    let mut scratch = Vec::new();
     let mut channel: Option<String> = None;
     let mut bad: Option<String> = None;
     let mut found = |kind: Kind, bytes: &[u8]| match kind {
@@ -172,6 +183,7 @@ pub async fn messages(
                 .ok()
                 .and_then(|c| c.cid());
         }
+        Kind::Message if !needles.may_match(bytes, &mut scratch) => {}
         Kind::Message => match serde_json::from_slice::<Message>(bytes) {
             Ok(mut message) => {
                 if message.cid.is_none() {
@@ -183,7 +195,7 @@ pub async fn messages(
                 bad.get_or_insert_with(|| format!("a message that cannot be read: {e}"));
             }
         },
-        Kind::Other => {}
+        Kind::User | Kind::Other => {}
     };
     let mut buf = vec![0u8; 64 * 1024];
     loop {

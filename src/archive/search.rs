@@ -10,6 +10,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use futures::StreamExt;
 
@@ -133,8 +134,23 @@ pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> 
         }
     }
     found.read = wanted.len();
+    // Each archive is read on a task of its own, so decompressing and parsing use every core.
+    let query = Arc::new(query.clone());
     let runs: Vec<Result<Vec<Hit>, Problem>> = futures::stream::iter(wanted)
-        .map(|(store, manifest)| read_run(store, manifest, query))
+        .map(|(store, manifest)| {
+            let (store, query) = (store.clone(), query.clone());
+            let key = manifest.key.clone();
+            async move {
+                tokio::spawn(async move { read_run(&store, manifest, &query).await })
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(Problem {
+                            key,
+                            problem: format!("reading it stopped: {e}"),
+                        })
+                    })
+            }
+        })
         .buffer_unordered(READ_AT_ONCE)
         .collect()
         .await;
@@ -162,7 +178,7 @@ async fn read_run(store: &Store, manifest: Manifest, query: &Query) -> Result<Ve
             });
         }
     };
-    let read = messages(store, &manifest, &mut each).await;
+    let read = messages(store, &manifest, &query.needles(), &mut each).await;
     if let Err(e) = read {
         let problem = match e {
             ReadError::Missing => {

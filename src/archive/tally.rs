@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::entities::{ChannelHead, Kind, Layout, MessageHead, Splitter};
+use super::entities::{ChannelHead, Kind, Layout, MessageHead, Splitter, UserHead};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelCount {
@@ -29,7 +29,8 @@ pub struct UserCount {
 pub struct Tally {
     /// By cid: every channel the file holds, with no messages too.
     pub channels: BTreeMap<String, ChannelCount>,
-    /// By user id: authors of the file's messages.
+    /// By user id: the users a users export holds (with no messages too) and the authors of
+    /// the file's messages.
     pub users: BTreeMap<String, UserCount>,
 }
 
@@ -60,6 +61,14 @@ impl Tally {
                 }
                 if let Some(user) = message.user.as_ref().and_then(|u| u.id.as_ref()) {
                     self.users.entry(user.to_string()).or_default().messages += 1;
+                }
+            }
+            Kind::User => {
+                if let Some(id) = serde_json::from_slice::<UserHead<'_>>(bytes)
+                    .ok()
+                    .and_then(|u| u.id)
+                {
+                    self.users.entry(id.into_owned()).or_default();
                 }
             }
             Kind::Other => {}

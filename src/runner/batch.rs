@@ -365,22 +365,39 @@ fn wanting(kind: ExportKind, exported: &[String], tally: &Tally) -> Vec<String> 
                 )
             })
             .collect(),
-        ExportKind::Users => tally
-            .users
+        ExportKind::Users => exported
             .iter()
-            .filter(|(user, count)| exported.contains(*user) && count.messages >= USER_EXPORT_CAP)
-            .map(|(user, count)| {
+            .filter(|user| !tally.users.contains_key(*user))
+            .map(|user| {
                 tracing::warn!(
                     user = %user,
-                    messages = count.messages,
-                    "a user's export reached Stream's cap of 10,000 messages: probably cut"
+                    "a user asked for is not in the users export (unknown to Stream?)"
                 );
                 format!(
-                    "user {user}'s export holds {} messages: Stream exports at most \
-                     {USER_EXPORT_CAP} per user, so it was probably cut",
-                    count.messages
+                    "user {user} is not in its export: Stream took the request but has no data \
+                     for this id (unknown to Stream? check the job's users)"
                 )
             })
+            .chain(
+                tally
+                    .users
+                    .iter()
+                    .filter(|(user, count)| {
+                        exported.contains(*user) && count.messages >= USER_EXPORT_CAP
+                    })
+                    .map(|(user, count)| {
+                        tracing::warn!(
+                            user = %user,
+                            messages = count.messages,
+                            "a user's export reached Stream's cap of 10,000 messages: probably cut"
+                        );
+                        format!(
+                            "user {user}'s export holds {} messages: Stream exports at most \
+                     {USER_EXPORT_CAP} per user, so it was probably cut",
+                            count.messages
+                        )
+                    }),
+            )
             .collect(),
     }
 }

@@ -273,13 +273,19 @@ async fn an_unknown_user_is_left_out(unknown_users: UnknownUsers) {
         panic!("one archive: {found:?}");
     };
     if unknown_users == UnknownUsers::Accept {
-        // Stream took the id: the archive is made, nothing is refused, nothing is named.
+        // Stream took the id: the archive is made and nothing is refused, but the export holds
+        // no line for the id, which the run names (an `incomplete` notification, not `missing`).
         assert_eq!(
             strings(&manifest["users"]),
             ["ghost", "user-000", "user-001"]
         );
         assert!(manifest.get("missing").is_none(), "{manifest}");
-        assert!(!stdout.contains("warning"), "{stdout}");
+        assert!(
+            stdout.contains("warning: user ghost is not in its export"),
+            "{stdout}"
+        );
+        assert!(hooks.events("missing").is_empty());
+        assert_eq!(hooks.events("incomplete").len(), 1);
         emu.shutdown().await;
         return;
     }
