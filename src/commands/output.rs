@@ -70,18 +70,23 @@ fn render(message: &str, causes: &[String], hint: Option<&str>) -> String {
     text
 }
 
-/// What a successful tick's line adds when Stream lacked channels or users it asked for:
-/// empty when nothing was missing. The run still succeeds (exit 0); this is its warning.
-pub fn missing_note(missing: &crate::state::Missing) -> String {
+/// The `  warning:` lines under a successful tick's line: channels or users Stream does not
+/// have, then what the archives lack (`warnings`); empty when there is nothing to say. The
+/// run still succeeds (exit 0). `run --once`'s lines and the progress bars both print these.
+pub fn warning_lines(missing: &crate::state::Missing, warnings: &[String]) -> String {
     let mut text = String::new();
     for (what, ids) in [("channel", &missing.channels), ("user", &missing.users)] {
         if !ids.is_empty() {
             text.push_str(&format!(
-                "; warning: Stream does not have {} {what}(s), exported without: {}",
+                "\n  warning: Stream does not have {} {what}(s), exported without: {}",
                 ids.len(),
                 ids.join(", ")
             ));
         }
+    }
+    for warning in warnings {
+        text.push_str("\n  warning: ");
+        text.push_str(warning);
     }
     text
 }

@@ -96,14 +96,14 @@ impl Reporter for Bars {
                     TickOutcome::Done {
                         archives,
                         bytes_stored,
+                        warnings,
                         missing,
-                        ..
                     },
                 ..
             } => self.line(format!(
                 "{job}: tick {tick}: done, {archives} new archive(s), {}{}",
                 HumanBytes(*bytes_stored),
-                output::missing_note(missing)
+                output::warning_lines(missing, warnings)
             )),
             Event::TickFinished {
                 job,

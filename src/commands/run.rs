@@ -412,17 +412,10 @@ async fn once_job(runner: &Runner, job: &Job) -> JobRun {
                     bytes_stored,
                     warnings,
                     missing,
-                } => {
-                    let mut line = format!(
-                        "ok: {archives} new archive(s), {bytes_stored} bytes{}",
-                        output::missing_note(&missing)
-                    );
-                    for warning in warnings {
-                        line.push_str("\n  warning: ");
-                        line.push_str(&warning);
-                    }
-                    line
-                }
+                } => format!(
+                    "ok: {archives} new archive(s), {bytes_stored} bytes{}",
+                    output::warning_lines(&missing, &warnings)
+                ),
                 TickOutcome::AlreadyDone => "already done".into(),
                 TickOutcome::Busy { holder } => format!("skipped: {holder} is running this job"),
                 TickOutcome::Failed { error } => {

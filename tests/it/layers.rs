@@ -180,10 +180,10 @@ fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|layer| layer.contains(&module))
 }
 
-/// Top-level modules of `src/`: folders and files besides `main.rs` and `lib.rs`.
-fn top_level_modules() -> Vec<String> {
-    let mut out: Vec<String> = fs::read_dir(src())
-        .expect("read src/")
+/// The modules in `dir`: its folders and `.rs` files, less the files named in `skip`.
+fn modules_in(dir: &Path, skip: &[&str]) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|e| e.expect("entry").path())
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?.to_owned();
@@ -191,12 +191,15 @@ fn top_level_modules() -> Vec<String> {
                 Some(name)
             } else {
                 let stem = name.strip_suffix(".rs")?;
-                (stem != "main" && stem != "lib").then(|| stem.to_owned())
+                (!skip.contains(&stem)).then(|| stem.to_owned())
             }
         })
-        .collect();
-    out.sort();
-    out
+        .collect()
+}
+
+/// Top-level modules of `src/`: folders and files besides `main.rs` and `lib.rs`.
+fn top_level_modules() -> Vec<String> {
+    modules_in(&src(), &["main", "lib"]).into_iter().collect()
 }
 
 fn module_path(module: &str) -> PathBuf {
@@ -258,19 +261,7 @@ fn modules_use_only_layers_below_their_own() {
 /// The sibling files of `dir` and which of them each uses, through `super::x` or
 /// `crate::<module path>::x`.
 fn sibling_edges(dir: &Path, module_path: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let siblings: BTreeSet<String> = fs::read_dir(dir)
-        .expect("read a module folder")
-        .map(|e| e.expect("entry").path())
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?.to_owned();
-            if p.is_dir() {
-                Some(name)
-            } else {
-                let stem = name.strip_suffix(".rs")?;
-                (stem != "mod").then(|| stem.to_owned())
-            }
-        })
-        .collect();
+    let siblings = modules_in(dir, &["mod"]);
     let mut edges = BTreeMap::new();
     for sibling in &siblings {
         let path = dir.join(sibling);
