@@ -153,6 +153,25 @@ pub enum Command {
     /// every format, shows message text as text. Exits as `search` does.
     /// Example: chatvault transcript --in messaging:support --after 2026-03-01 --format html
     Transcript(TranscriptArgs),
+    /// Serve a read-only web viewer of the archives, for people who will not run a CLI
+    ///
+    /// Pages: the jobs, each with a coverage calendar (every day of message time archived,
+    /// partly archived, missing, failed or still at Stream, and the days users snapshots were
+    /// taken), last run, next tick and exports at risk of lapsing; every archived channel
+    /// with its message count and time span; a channel day by day, thread replies under their
+    /// parent; search (the query language of `chatvault search`, at /search?q=QUERY); an
+    /// archive's manifest, verified on request. It reads the jobs' destinations and the state
+    /// store and writes to neither. No page runs a script or loads anything from elsewhere;
+    /// message text is always shown as text.
+    ///
+    /// The archive is personal data: it listens on 127.0.0.1:8080 by default, and refuses an
+    /// address other machines can reach unless --auth-token-file is given; every request
+    /// then needs the token (a bearer token, or the password of the browser's login prompt,
+    /// any user name). Each page view is logged on stderr with its path and query (never the
+    /// token). Runs until interrupted (SIGINT/SIGTERM); exits 2 on invalid arguments or job
+    /// files.
+    /// Example: chatvault ui --listen 0.0.0.0:8080 --auth-token-file /run/secrets/ui-token
+    Ui(UiArgs),
     /// Write the JSON Schemas of job files and of the global config
     ///
     /// Point editors at them with `# yaml-language-server: $schema=../schemas/job.schema.json`
@@ -405,6 +424,30 @@ pub enum TranscriptFormat {
     Txt,
     /// The messages as JSON Lines, as they were exported (Stream's html field left out)
     Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// Only these jobs (repeat the flag for several); by default every job
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
+    /// The address to serve on, as IP:PORT; one other machines can reach needs
+    /// --auth-token-file
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// A file whose first line is the token every request must carry (bearer token, or the
+    /// password of HTTP Basic auth)
+    #[arg(long, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
+
+    /// The time zone days and times are shown in (an IANA name)
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
 }
 
 #[derive(Debug, Args)]

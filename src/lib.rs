@@ -19,3 +19,4 @@ pub mod state;
 pub mod store;
 pub mod suggest;
 pub mod telemetry;
+pub mod ui;

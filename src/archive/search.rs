@@ -103,12 +103,12 @@ fn candidate(m: &Message) -> Candidate<'_> {
 
 /// Searches `sources`; at most `limit` hits (all when `None`).
 pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> Found {
-    let mut found = Found::default();
-    let mut wanted: Vec<(&Store, Manifest)> = Vec::new();
+    let mut problems = Vec::new();
+    let mut archives: Vec<(Store, Manifest)> = Vec::new();
     for source in sources {
         match manifests(&source.store).await {
             Ok((list, unreadable)) => {
-                found.problems.extend(
+                problems.extend(
                     unreadable
                         .into_iter()
                         .map(|(key, problem)| Problem { key, problem }),
@@ -120,25 +120,38 @@ pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> 
                     if manifest.contents.is_none() {
                         manifest.contents = catalog::read(&source.store, &manifest).await;
                     }
-                    if can_match(&manifest, query) {
-                        wanted.push((&source.store, manifest));
-                    } else {
-                        found.skipped += 1;
-                    }
+                    archives.push((source.store.clone(), manifest));
                 }
             }
-            Err(problem) => found.problems.push(Problem {
+            Err(problem) => problems.push(Problem {
                 key: source.store.url().to_owned(),
                 problem,
             }),
         }
     }
+    let mut found = search_in(archives, query, limit).await;
+    found.problems.extend(problems);
+    found.problems.sort_by(|a, b| a.key.cmp(&b.key));
+    found
+}
+
+/// Searches archives whose manifests the caller has listed already (with their counts, or
+/// catalog records, filled in), reading only those that can match.
+pub async fn search_in(
+    archives: Vec<(Store, Manifest)>,
+    query: &Query,
+    limit: Option<usize>,
+) -> Found {
+    let mut found = Found::default();
+    let (wanted, ruled_out): (Vec<_>, Vec<_>) =
+        archives.into_iter().partition(|(_, m)| can_match(m, query));
+    found.skipped = ruled_out.len();
     found.read = wanted.len();
     // Each archive is read on a task of its own, so decompressing and parsing use every core.
     let query = Arc::new(query.clone());
     let runs: Vec<Result<Vec<Hit>, Problem>> = futures::stream::iter(wanted)
         .map(|(store, manifest)| {
-            let (store, query) = (store.clone(), query.clone());
+            let query = query.clone();
             let key = manifest.key.clone();
             async move {
                 tokio::spawn(async move { read_run(&store, manifest, &query).await })

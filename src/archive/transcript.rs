@@ -48,7 +48,7 @@ pub struct Header<'a> {
     pub range: String,
 }
 
-fn time(m: &Message, zone: Tz) -> String {
+pub fn time(m: &Message, zone: Tz) -> String {
     m.created_at.map_or_else(
         || "(no time)".to_owned(),
         |t| {
@@ -59,7 +59,7 @@ fn time(m: &Message, zone: Tz) -> String {
     )
 }
 
-fn author(m: &Message) -> String {
+pub fn author(m: &Message) -> String {
     match &m.user {
         Some(u) => match &u.name {
             Some(name) if !name.is_empty() && *name != u.id => format!("{name} ({})", u.id),
@@ -83,7 +83,7 @@ fn marks(m: &Message, orphan: bool) -> Vec<String> {
     out
 }
 
-fn attachment_names(m: &Message) -> Vec<String> {
+pub fn attachment_names(m: &Message) -> Vec<String> {
     m.attachments
         .iter()
         .map(|a| {
@@ -104,7 +104,7 @@ fn attachment_names(m: &Message) -> Vec<String> {
         .collect()
 }
 
-fn reactions(m: &Message) -> String {
+pub fn reactions(m: &Message) -> String {
     m.reaction_counts
         .iter()
         .filter(|(_, n)| **n > 0)

@@ -117,7 +117,7 @@ fn describe(e: &ManifestError) -> String {
 }
 
 /// Streams the archive through SHA-256 and compares it with the manifest.
-async fn check(store: &Store, manifest: &Manifest) -> Result<(), String> {
+pub async fn check(store: &Store, manifest: &Manifest) -> Result<(), String> {
     let got = store
         .object_store()
         .get(&ObjectPath::from(manifest.key.as_str()))

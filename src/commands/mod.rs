@@ -13,6 +13,7 @@ mod schema;
 mod search;
 mod status;
 mod transcript;
+mod ui;
 mod validate;
 mod verify;
 
@@ -27,6 +28,7 @@ use crate::config::job::Job;
 use crate::config::schema::schemas;
 use crate::config::{Blocked, JobSet, LoadOptions, Loaded, MissingVars, load};
 use crate::diagnostics::{Format, Summary, render};
+use crate::store::{self, Store};
 
 /// Exit codes users and CI rely on.
 pub mod exit {
@@ -58,6 +60,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
         Command::Search(args) => search::run(&args, cli.config, world),
         Command::Index(args) => index::run(&args, cli.config, world),
         Command::Transcript(args) => transcript::run(&args, cli.config, world),
+        Command::Ui(args) => ui::run(&args, cli.config, cli.log_format, world),
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args),
     };
@@ -76,6 +79,26 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
             None
         }
     }
+}
+
+/// The state store the global config names, or exit 1 after saying why it cannot be opened.
+fn open_state(settings: &crate::config::job::Settings, world: &World<'_>) -> Result<Store, u8> {
+    store::open(&settings.state, &settings.state_options, &world.env_vars).map_err(|e| {
+        let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
+        output::report_for("state", &e, hint);
+        exit::FAILED
+    })
+}
+
+/// `--tz`, or exit 2 after saying what is expected.
+fn time_zone(text: &str) -> Result<chrono_tz::Tz, u8> {
+    text.parse().map_err(|_| {
+        output::error(
+            &format!("--tz {text}: not an IANA time zone"),
+            Some("use a name such as UTC, Europe/Berlin or America/New_York"),
+        );
+        exit::INVALID
+    })
 }
 
 /// What a command asks of the job files.

@@ -6,13 +6,12 @@ use std::path::PathBuf;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime};
+use super::{Picked, Wanted, World, exit, load_and_pick, logging, open_state, output, runtime};
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::MissingVars;
 use crate::config::job::Job;
 use crate::runner::due::{due_ticks, next_tick};
 use crate::state::{JobState, Ledger};
-use crate::store;
 
 #[derive(Debug, Serialize)]
 struct JobStatus {
@@ -82,17 +81,9 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
         Ok(picked) => picked,
         Err(code) => return code,
     };
-    let state = match store::open(
-        &set.settings.state,
-        &set.settings.state_options,
-        &world.env_vars,
-    ) {
+    let state = match open_state(&set.settings, world) {
         Ok(state) => state,
-        Err(e) => {
-            let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
-            output::report_for("state", &e, hint);
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     let Some(runtime) = runtime() else {
         return exit::FAILED;

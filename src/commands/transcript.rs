@@ -3,11 +3,9 @@
 
 use std::path::PathBuf;
 
-use chrono_tz::Tz;
-
 use super::archives::sources;
 use super::search::report;
-use super::{World, exit, output, runtime};
+use super::{World, exit, output, runtime, time_zone};
 use crate::archive::search::search;
 use crate::archive::transcript::{Header, html, md, threads, txt};
 use crate::cli::{TranscriptArgs, TranscriptFormat};
@@ -30,15 +28,9 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
         (Ok(a), Ok(b)) => (a, b),
         (Err(code), _) | (_, Err(code)) => return code,
     };
-    let zone: Tz = match args.tz.parse() {
+    let zone = match time_zone(&args.tz) {
         Ok(zone) => zone,
-        Err(_) => {
-            output::error(
-                &format!("--tz {}: not an IANA time zone", args.tz),
-                Some("use a name such as UTC, Europe/Berlin or America/New_York"),
-            );
-            return exit::INVALID;
-        }
+        Err(code) => return code,
     };
     if !args
         .cid

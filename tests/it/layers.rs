@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["archive"],
     &["state"],
     &["runner"],
-    &["notify", "telemetry"],
+    &["notify", "telemetry", "ui"],
     &["cli"],
     &["commands", "fuzzing"],
 ];

@@ -12,11 +12,10 @@ use chatvault::config::job::Compression;
 use chatvault_emulator::{Emulator, GroundTruthOptions};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
-use sha2::Digest as _;
 
 use crate::common::ground_truth::decompress;
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
-use crate::common::{Project, files_below};
+use crate::common::{Project, files_below, write_archive};
 
 fn midnight() -> DateTime<Utc> {
     Utc::now()
@@ -298,34 +297,6 @@ async fn a_corrupt_or_missing_archive_is_reported_and_the_search_goes_on() {
         stderr.contains("at character 7") && stderr.contains("RFC 3339"),
         "{stderr}"
     );
-}
-
-/// Writes an uncompressed v2 archive of `lines` at `key` under `store`, with a format-1
-/// manifest (no counts) of job `job`, as an older chatvault wrote them.
-fn write_archive(store: &Path, key: &str, job: &str, lines: &[Value]) {
-    let mut body = String::new();
-    for line in lines {
-        body.push_str(&line.to_string());
-        body.push('\n');
-    }
-    let path = store.join(key);
-    std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
-    std::fs::write(&path, &body).expect("write the archive");
-    let manifest = serde_json::json!({
-        "format": 1, "job": job, "tick": "2026-01-02T00:00:00Z",
-        "window_since": "2026-01-01T00:00:00Z", "window_until": "2026-01-02T00:00:00Z",
-        "kind": "channels", "batch": 1, "channels": ["messaging:x"], "task_id": "t",
-        "export_version": "v2", "key": key, "bytes_source": body.len(),
-        "bytes_stored": body.len(),
-        "sha256": chatvault::archive::transfer::hex(&sha2::Sha256::digest(body.as_bytes())),
-        "content_encoding": "none", "exported_at": null,
-        "archived_at": "2026-01-02T00:10:00Z", "chatvault_version": "0.0.1"
-    });
-    std::fs::write(
-        store.join(format!("{key}.manifest.json")),
-        manifest.to_string(),
-    )
-    .expect("write the manifest");
 }
 
 #[test]

@@ -149,3 +149,31 @@ pub fn manifests_below<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
         })
         .collect()
 }
+
+/// Writes an uncompressed v2 archive of `lines` at `key` under `store`, with a format-1
+/// manifest (no counts) of job `job`, as an older chatvault wrote them.
+pub fn write_archive(store: &Path, key: &str, job: &str, lines: &[serde_json::Value]) {
+    let mut body = String::new();
+    for line in lines {
+        body.push_str(&line.to_string());
+        body.push('\n');
+    }
+    let path = store.join(key);
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+    std::fs::write(&path, &body).expect("write the archive");
+    let manifest = serde_json::json!({
+        "format": 1, "job": job, "tick": "2026-01-02T00:00:00Z",
+        "window_since": "2026-01-01T00:00:00Z", "window_until": "2026-01-02T00:00:00Z",
+        "kind": "channels", "batch": 1, "channels": ["messaging:x"], "task_id": "t",
+        "export_version": "v2", "key": key, "bytes_source": body.len(),
+        "bytes_stored": body.len(),
+        "sha256": chatvault::archive::transfer::hex(&<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes())),
+        "content_encoding": "none", "exported_at": null,
+        "archived_at": "2026-01-02T00:10:00Z", "chatvault_version": "0.0.1"
+    });
+    std::fs::write(
+        store.join(format!("{key}.manifest.json")),
+        manifest.to_string(),
+    )
+    .expect("write the manifest");
+}

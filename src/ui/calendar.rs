@@ -1,0 +1,437 @@
+//! The coverage calendar: for each day of message time from a job's first window to its
+//! watermark, whether the archives cover it, and if not, why (a failed run, an export still at
+//! Stream, or nothing at all). Users exports take no window, so their calendar marks the days a
+//! snapshot was taken.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone as _, Utc};
+use chrono_tz::Tz;
+
+use crate::archive::manifest::Manifest;
+use crate::config::job::{ExportKind, Retention};
+use crate::state::JobState;
+
+/// At most this many days are drawn (the newest), about ten years of daily windows.
+pub const MAX_DAYS: usize = 3660;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Archives cover the whole day.
+    Archived,
+    /// Archives cover part of the day and nothing explains the rest.
+    Partial,
+    /// No archive covers any of the day.
+    Missing,
+    /// A run planned the day and failed to archive it; the next run retries.
+    Failed,
+    /// A run is working on the day now.
+    Running,
+    /// An export of the day is at Stream, not archived yet.
+    InFlight { days_left: i64, at_risk: bool },
+    /// A users snapshot was taken that day.
+    Snapshot,
+    /// No users snapshot that day.
+    NoSnapshot,
+}
+
+impl Status {
+    /// The name pages and tests use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Archived => "archived",
+            Status::Partial => "partial",
+            Status::Missing => "missing",
+            Status::Failed => "failed",
+            Status::Running => "running",
+            Status::InFlight { .. } => "in-flight",
+            Status::Snapshot => "snapshot",
+            Status::NoSnapshot => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Day {
+    pub date: NaiveDate,
+    pub status: Status,
+}
+
+/// When `date` starts in `zone`. A midnight that a clock change skips starts at the first
+/// instant after it.
+pub fn day_start(zone: Tz, date: NaiveDate) -> DateTime<Utc> {
+    let mut local = date.and_time(chrono::NaiveTime::MIN);
+    for _ in 0..4 {
+        if let Some(t) = zone.from_local_datetime(&local).earliest() {
+            return t.with_timezone(&Utc);
+        }
+        local += TimeDelta::minutes(30);
+    }
+    local.and_utc()
+}
+
+/// The day `t` falls on in `zone`.
+pub fn day_of(zone: Tz, t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&zone).date_naive()
+}
+
+fn overlaps(a: (DateTime<Utc>, DateTime<Utc>), b: (DateTime<Utc>, DateTime<Utc>)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+/// `[since, until)` merged into disjoint, sorted spans.
+fn union(mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    spans.sort();
+    let mut out: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for (since, until) in spans {
+        match out.last_mut() {
+            Some(last) if since <= last.1 => last.1 = last.1.max(until),
+            _ => out.push((since, until)),
+        }
+    }
+    out
+}
+
+fn covered(
+    spans: &[(DateTime<Utc>, DateTime<Utc>)],
+    day: (DateTime<Utc>, DateTime<Utc>),
+) -> TimeDelta {
+    spans
+        .iter()
+        .filter(|s| overlaps(**s, day))
+        .map(|s| s.1.min(day.1) - s.0.max(day.0))
+        .sum()
+}
+
+/// Contiguous dates from `first` to `last`, the newest [`MAX_DAYS`] of them.
+fn dates(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+    let mut out: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+    let excess = out.len().saturating_sub(MAX_DAYS);
+    out.drain(..excess);
+    out
+}
+
+/// What the job's exports of `kind` at Stream say about a span: the soonest lapse among them.
+fn in_flight(
+    state: &JobState,
+    kind: ExportKind,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    on: NaiveDate,
+    zone: Tz,
+    retention: &Retention,
+    now: DateTime<Utc>,
+) -> Option<Status> {
+    state
+        .in_flight
+        .iter()
+        .filter(|t| t.kind == kind)
+        .filter(|t| match span {
+            Some(span) => overlaps((t.since, t.until), span),
+            None => day_of(zone, t.tick) == on,
+        })
+        .map(|t| t.lapses_at())
+        .min()
+        .map(|lapses_at| Status::InFlight {
+            days_left: (lapses_at - now).num_days(),
+            at_risk: retention.at_risk(lapses_at, now),
+        })
+}
+
+/// Planned and not archived: running now if a run holds the job, else failed.
+fn unfinished(state: &JobState) -> Status {
+    if state.claim.is_some() {
+        Status::Running
+    } else {
+        Status::Failed
+    }
+}
+
+/// The days of message time of a job's channel exports.
+pub fn messages(
+    zone: Tz,
+    manifests: &[&Manifest],
+    state: &JobState,
+    retention: &Retention,
+    now: DateTime<Utc>,
+) -> Vec<Day> {
+    let archived: Vec<_> = manifests
+        .iter()
+        .filter(|m| m.kind == "channels")
+        .filter_map(|m| Some((m.window_since?, m.window_until?)))
+        .filter(|(since, until)| since < until)
+        .collect();
+    let open: Vec<_> = state
+        .open
+        .iter()
+        .filter(|w| !w.is_snapshot() && !w.channels.is_empty())
+        .map(|w| (w.since, w.until))
+        .collect();
+    let tasks = state
+        .in_flight
+        .iter()
+        .filter(|t| t.kind == ExportKind::Channels)
+        .map(|t| (t.since, t.until));
+    let every: Vec<_> = archived.iter().chain(&open).copied().chain(tasks).collect();
+    let Some(start) = every.iter().map(|s| s.0).min() else {
+        return Vec::new();
+    };
+    let end = every
+        .iter()
+        .map(|s| s.1)
+        .chain(state.watermark)
+        .max()
+        .unwrap_or(start);
+    if end <= start {
+        return Vec::new();
+    }
+    let archived = union(archived);
+    let last = day_of(zone, end - TimeDelta::microseconds(1));
+    dates(day_of(zone, start), last)
+        .into_iter()
+        .map(|date| {
+            let next = date.succ_opt().unwrap_or(date);
+            let day = (
+                day_start(zone, date).max(start),
+                day_start(zone, next).min(end),
+            );
+            let status = if let Some(s) = in_flight(
+                state,
+                ExportKind::Channels,
+                Some(day),
+                date,
+                zone,
+                retention,
+                now,
+            ) {
+                s
+            } else if open.iter().any(|w| overlaps(*w, day)) {
+                unfinished(state)
+            } else {
+                let got = covered(&archived, day);
+                if got >= day.1 - day.0 {
+                    Status::Archived
+                } else if got > TimeDelta::zero() {
+                    Status::Partial
+                } else {
+                    Status::Missing
+                }
+            };
+            Day { date, status }
+        })
+        .collect()
+}
+
+/// The days from a job's first users snapshot to today, and which had one.
+pub fn snapshots(
+    zone: Tz,
+    manifests: &[&Manifest],
+    state: &JobState,
+    retention: &Retention,
+    now: DateTime<Utc>,
+) -> Vec<Day> {
+    let taken: BTreeSet<NaiveDate> = manifests
+        .iter()
+        .filter(|m| m.kind == "users")
+        .map(|m| day_of(zone, m.snapshot_at.unwrap_or(m.tick)))
+        .collect();
+    let open: BTreeSet<NaiveDate> = state
+        .open
+        .iter()
+        .filter(|w| w.is_snapshot() || w.channels.is_empty())
+        .filter(|w| !w.users.is_empty())
+        .map(|w| day_of(zone, w.tick))
+        .collect();
+    let tasks = state
+        .in_flight
+        .iter()
+        .filter(|t| t.kind == ExportKind::Users)
+        .map(|t| day_of(zone, t.tick));
+    let every: BTreeSet<NaiveDate> = taken.iter().chain(&open).copied().chain(tasks).collect();
+    let Some(&first) = every.first() else {
+        return Vec::new();
+    };
+    let last = every
+        .last()
+        .copied()
+        .unwrap_or(first)
+        .max(day_of(zone, now));
+    dates(first, last)
+        .into_iter()
+        .map(|date| {
+            let status = if taken.contains(&date) {
+                Status::Snapshot
+            } else if let Some(s) =
+                in_flight(state, ExportKind::Users, None, date, zone, retention, now)
+            {
+                s
+            } else if open.contains(&date) {
+                unfinished(state)
+            } else {
+                Status::NoSnapshot
+            };
+            Day { date, status }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Claim, InFlight, OpenWindow};
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0)
+            .single()
+            .expect("a time")
+    }
+
+    fn archive(since: DateTime<Utc>, until: DateTime<Utc>) -> Manifest {
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "format": 2, "job": "j", "tick": until, "kind": "channels", "batch": 1,
+            "channels": ["messaging:a"], "task_id": "t", "export_version": "v2",
+            "key": format!("j/{since}"), "bytes_source": 1, "bytes_stored": 1,
+            "sha256": "00", "content_encoding": "none", "archived_at": until,
+            "chatvault_version": "0"
+        }))
+        .expect("a manifest");
+        m.window_since = Some(since);
+        m.window_until = Some(until);
+        m
+    }
+
+    fn retention() -> Retention {
+        Retention {
+            warn_before: TimeDelta::days(7),
+        }
+    }
+
+    fn statuses(days: &[Day]) -> Vec<(u32, &'static str)> {
+        use chrono::Datelike as _;
+        days.iter()
+            .map(|d| (d.date.day(), d.status.name()))
+            .collect()
+    }
+
+    #[test]
+    fn a_day_without_an_archive_is_missing_and_a_half_covered_one_partial() {
+        let a = archive(at(1, 0), at(2, 0));
+        let b = archive(at(3, 0), at(3, 12));
+        let c = archive(at(3, 12), at(4, 0));
+        let d = archive(at(4, 0), at(5, 6));
+        let state = JobState {
+            watermark: Some(at(5, 12)),
+            ..JobState::default()
+        };
+        let days = messages(Tz::UTC, &[&a, &b, &c, &d], &state, &retention(), at(6, 0));
+        assert_eq!(
+            statuses(&days),
+            [
+                (1, "archived"),
+                (2, "missing"),
+                (3, "archived"),
+                (4, "archived"),
+                (5, "partial")
+            ]
+        );
+    }
+
+    #[test]
+    fn failed_running_and_in_flight_days_say_so_with_the_days_left() {
+        let a = archive(at(1, 0), at(2, 0));
+        let open = |day: u32| OpenWindow {
+            tick: at(day + 1, 0),
+            since: at(day, 0),
+            until: at(day + 1, 0),
+            channels: vec!["messaging:a".into()],
+            users: Vec::new(),
+        };
+        let task = InFlight {
+            task_id: "t".into(),
+            kind: ExportKind::Channels,
+            batch: 1,
+            since: at(3, 0),
+            until: at(4, 0),
+            tick: at(4, 0),
+            channels: vec!["messaging:a".into()],
+            users: Vec::new(),
+            key: "k".into(),
+            created_at: at(4, 0),
+            last_link_renewal: None,
+            lapse_warned_at: None,
+            missing: Vec::new(),
+        };
+        let mut state = JobState {
+            watermark: Some(at(2, 0)),
+            open: vec![open(2), open(3)],
+            in_flight: vec![task],
+            ..JobState::default()
+        };
+        let now = at(4, 0) + TimeDelta::days(55);
+        let days = messages(Tz::UTC, &[&a], &state, &retention(), now);
+        assert_eq!(
+            statuses(&days),
+            [(1, "archived"), (2, "failed"), (3, "in-flight")]
+        );
+        assert_eq!(
+            days[2].status,
+            Status::InFlight {
+                days_left: 5,
+                at_risk: true
+            }
+        );
+        state.claim = Some(Claim {
+            tick: at(4, 0),
+            holder: "p".into(),
+        });
+        let days = messages(Tz::UTC, &[&a], &state, &retention(), now);
+        assert_eq!(days[1].status, Status::Running);
+    }
+
+    #[test]
+    fn days_are_the_zone_s_days() {
+        // 23:00 UTC on the 1st is already the 2nd in Berlin.
+        let a = archive(at(1, 23), at(2, 23));
+        let days = messages(
+            "Europe/Berlin".parse().expect("a zone"),
+            &[&a],
+            &JobState::default(),
+            &retention(),
+            at(6, 0),
+        );
+        assert_eq!(statuses(&days), [(2, "archived")]);
+    }
+
+    #[test]
+    fn nothing_archived_or_planned_draws_no_calendar() {
+        let state = JobState::default();
+        assert!(messages(Tz::UTC, &[], &state, &retention(), at(1, 0)).is_empty());
+        assert!(snapshots(Tz::UTC, &[], &state, &retention(), at(1, 0)).is_empty());
+    }
+
+    #[test]
+    fn snapshot_days_run_to_today() {
+        let mut users = archive(at(1, 0), at(1, 0));
+        users.kind = "users".into();
+        users.window_since = None;
+        users.window_until = None;
+        users.snapshot_at = Some(at(2, 5));
+        let days = snapshots(
+            Tz::UTC,
+            &[&users],
+            &JobState::default(),
+            &retention(),
+            at(4, 9),
+        );
+        assert_eq!(statuses(&days), [(2, "snapshot"), (3, "none"), (4, "none")]);
+    }
+
+    #[test]
+    fn a_skipped_midnight_starts_the_day_after_the_gap() {
+        // Chile skipped 00:00-01:00 on 2022-09-11.
+        let zone: Tz = "America/Santiago".parse().expect("a zone");
+        let date = NaiveDate::from_ymd_opt(2022, 9, 11).expect("a date");
+        let start = day_start(zone, date).with_timezone(&zone);
+        assert_eq!(start.date_naive(), date);
+        assert_eq!(start.time().format("%H:%M").to_string(), "01:00");
+    }
+}

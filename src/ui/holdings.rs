@@ -1,0 +1,160 @@
+//! Which channels the archives hold, from the counts manifests (or catalog records) keep: no
+//! archive is read to list them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use super::index::Listing;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub cid: String,
+    /// The messages of the job holding the most of them.
+    pub messages: u64,
+    /// False when copies may be counted twice (windows of one job overlap) or jobs disagree
+    /// (several hold the channel): the count is then approximate.
+    pub exact: bool,
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+    pub archives: usize,
+    pub jobs: BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct PerJob {
+    messages: u64,
+    spans: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+fn overlapping(spans: &mut [(DateTime<Utc>, DateTime<Utc>)]) -> bool {
+    spans.sort();
+    spans.windows(2).any(|w| w[1].0 < w[0].1)
+}
+
+/// Every channel with counted messages, by cid. Archives without counts (old ones, not
+/// indexed) are left out: `chatvault index` counts them.
+pub fn holdings(listing: &Listing) -> Vec<Holding> {
+    let mut by_cid: BTreeMap<&str, (BTreeMap<&str, PerJob>, Holding)> = BTreeMap::new();
+    for archived in &listing.archives {
+        let m = &archived.manifest;
+        let Some(contents) = &m.contents else {
+            continue;
+        };
+        for (cid, count) in contents.channels.iter().filter(|(_, c)| c.messages > 0) {
+            let (jobs, holding) = by_cid.entry(cid).or_insert_with(|| {
+                (
+                    BTreeMap::new(),
+                    Holding {
+                        cid: cid.clone(),
+                        messages: 0,
+                        exact: true,
+                        first: None,
+                        last: None,
+                        archives: 0,
+                        jobs: BTreeSet::new(),
+                    },
+                )
+            });
+            let per = jobs.entry(&m.job).or_default();
+            per.messages += count.messages;
+            if let Some(span) = m.window_since.zip(m.window_until) {
+                per.spans.push(span);
+            }
+            holding.archives += 1;
+            holding.jobs.insert(m.job.clone());
+            holding.first = holding
+                .first
+                .into_iter()
+                .chain(count.first_message_at)
+                .min();
+            holding.last = holding.last.into_iter().chain(count.last_message_at).max();
+        }
+    }
+    by_cid
+        .into_values()
+        .map(|(mut jobs, mut holding)| {
+            holding.messages = jobs.values().map(|p| p.messages).max().unwrap_or(0);
+            holding.exact =
+                jobs.len() == 1 && jobs.values_mut().all(|p| !overlapping(&mut p.spans));
+            holding
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+    use crate::archive::manifest::Manifest;
+    use crate::archive::tally::{ChannelCount, Tally};
+    use crate::ui::index::Archived;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, hour, 0, 0)
+            .single()
+            .expect("a time")
+    }
+
+    fn archived(job: &str, key: &str, window: (u32, u32), counts: &[(&str, u64)]) -> Archived {
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "format": 2, "job": job, "tick": at(23), "kind": "channels", "batch": 1,
+            "channels": [], "task_id": "t", "export_version": "v2", "key": key,
+            "bytes_source": 1, "bytes_stored": 1, "sha256": "00",
+            "content_encoding": "none", "archived_at": at(23), "chatvault_version": "0"
+        }))
+        .expect("a manifest");
+        m.window_since = Some(at(window.0));
+        m.window_until = Some(at(window.1));
+        let mut tally = Tally::default();
+        for (cid, n) in counts {
+            tally.channels.insert(
+                (*cid).to_owned(),
+                ChannelCount {
+                    messages: *n,
+                    first_message_at: Some(at(window.0)),
+                    last_message_at: Some(at(window.1 - 1)),
+                },
+            );
+        }
+        m.contents = Some(tally);
+        Archived {
+            job: 0,
+            manifest: m,
+        }
+    }
+
+    #[test]
+    fn channels_are_summed_per_job_and_flagged_when_copies_may_count_twice() {
+        let listing = Listing {
+            archives: vec![
+                archived(
+                    "daily",
+                    "a",
+                    (0, 6),
+                    &[("m:a", 3), ("m:b", 2), ("m:empty", 0)],
+                ),
+                archived("daily", "b", (6, 12), &[("m:a", 4)]),
+                archived("rolling", "c", (0, 12), &[("m:b", 5)]),
+                archived("rolling", "d", (6, 18), &[("m:c", 1)]),
+                archived("rolling", "e", (12, 18), &[("m:c", 1)]),
+            ],
+            problems: Vec::new(),
+        };
+        let got = holdings(&listing);
+        let brief: Vec<(&str, u64, bool, usize)> = got
+            .iter()
+            .map(|h| (h.cid.as_str(), h.messages, h.exact, h.archives))
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                ("m:a", 7, true, 2),
+                ("m:b", 5, false, 2),
+                ("m:c", 2, false, 2)
+            ]
+        );
+        assert_eq!((got[0].first, got[0].last), (Some(at(0)), Some(at(11))));
+    }
+}

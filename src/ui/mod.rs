@@ -1,0 +1,92 @@
+//! `chatvault ui`: a read-only web viewer of the archives, for the people who need them and
+//! will not run a CLI. Server-rendered pages (jobs with their coverage calendars, channels,
+//! a channel's days, search, an archive's manifest), no script, one stylesheet from the
+//! binary, every value escaped. It reads the jobs' destinations and state store and writes
+//! neither.
+
+mod assets;
+pub mod auth;
+pub mod calendar;
+mod conversation;
+mod guard;
+mod holdings;
+mod index;
+mod pages;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use chrono_tz::Tz;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use guard::CONTENT_SECURITY_POLICY;
+
+use crate::clock::SharedClock;
+use crate::config::job::Job;
+use crate::store::Store;
+use auth::Token;
+use index::Index;
+
+/// A job shown, with its opened destination.
+pub struct Shown {
+    pub job: Job,
+    pub store: Store,
+}
+
+/// What the pages read.
+pub struct Viewer {
+    jobs: Arc<[Shown]>,
+    index: Index,
+    state: Store,
+    zone: Tz,
+    clock: SharedClock,
+}
+
+impl Viewer {
+    pub fn new(jobs: Vec<Shown>, state: Store, zone: Tz, clock: SharedClock) -> Viewer {
+        let jobs: Arc<[Shown]> = jobs.into();
+        Viewer {
+            index: Index::new(jobs.clone()),
+            jobs,
+            state,
+            zone,
+            clock,
+        }
+    }
+}
+
+fn app(viewer: Viewer, token: Option<Token>) -> Router {
+    Router::new()
+        .route("/", get(routes::jobs))
+        .route("/channels", get(routes::channels))
+        .route("/channels/{cid}", get(routes::channel))
+        .route("/search", get(routes::search))
+        .route("/archive", get(routes::archive))
+        .route("/archive/verify", post(routes::verify))
+        .route("/assets/style.css", get(routes::style))
+        .fallback(routes::fallback)
+        .with_state(Arc::new(viewer))
+        .layer(axum::middleware::from_fn_with_state(
+            token.map(Arc::new),
+            guard::guard,
+        ))
+}
+
+/// Serves until `stop` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    viewer: Viewer,
+    token: Option<Token>,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(viewer, token).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.cancelled().await })
+    .await
+}

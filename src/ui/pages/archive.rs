@@ -1,0 +1,82 @@
+//! One archive's manifest, and verifying it on request: re-reading a large archive costs
+//! time and egress, so it never happens on page load.
+
+use chrono_tz::Tz;
+use maud::{Markup, html};
+
+use super::{bytes, channel_href, search_href, timestamp};
+use crate::archive::manifest::Manifest;
+use crate::ui::calendar::day_of;
+use crate::ui::pages::jobs::covers;
+
+/// What verifying found: `Ok` when size and SHA-256 match the manifest.
+pub type Verified = Result<(), String>;
+
+pub fn page(m: &Manifest, verified: Option<&Verified>, zone: Tz) -> Markup {
+    html! {
+        h1 { "Archive " (m.key) }
+        dl.facts {
+            dt { "Job" } dd { (m.job) }
+            dt { "Kind" } dd { (m.kind) ", batch " (m.batch) ", export " (m.export_version) }
+            dt { "Covers" } dd { (covers(m, zone)) }
+            dt { "Tick" } dd { (timestamp(Some(m.tick), zone)) }
+            dt { "Exported" } dd { (timestamp(m.exported_at, zone)) " (task " code { (m.task_id) } ")" }
+            dt { "Archived" } dd { (timestamp(Some(m.archived_at), zone)) " by chatvault " (m.chatvault_version) }
+            dt { "Size" } dd { (bytes(m.bytes_stored)) " stored (" (m.content_encoding) "), " (bytes(m.bytes_source)) " exported" }
+            dt { "SHA-256" } dd { code.hash { (m.sha256) } }
+            @if !m.missing.is_empty() {
+                dt { "Not at Stream" } dd { (m.missing.join(", ")) }
+            }
+            @if m.kind == "users" {
+                dt { "Users" } dd { (m.users.join(", ")) }
+            }
+        }
+        form.verify method="post" action="/archive/verify" {
+            input type="hidden" name="job" value=(m.job);
+            input type="hidden" name="key" value=(m.key);
+            button #verify type="submit" { "Verify: read it again and check its SHA-256" }
+        }
+        @if let Some(result) = verified {
+            @match result {
+                Ok(()) => p #verify-result .ok data-ok="true" role="status" {
+                    "Verified: " (bytes(m.bytes_stored)) " read, size and SHA-256 match the manifest."
+                },
+                Err(problem) => p #verify-result .bad data-ok="false" role="status" {
+                    "Does not verify: " (problem)
+                },
+            }
+        }
+        @match &m.contents {
+            None => p { "This archive's manifest has no counts (an older format); " code { "chatvault index" } " counts it." },
+            Some(contents) => {
+                @if !contents.channels.is_empty() {
+                    table.channels {
+                        caption { "Channels in the archive" }
+                        thead { tr { th scope="col" { "Channel" } th scope="col" { "Messages" } th scope="col" { "First" } th scope="col" { "Last" } } }
+                        tbody {
+                            @for (cid, c) in &contents.channels {
+                                tr {
+                                    td { a href=(channel_href(cid, c.first_message_at.map(|t| day_of(zone, t)), None)) { (cid) } }
+                                    td.num { (c.messages) }
+                                    td { (timestamp(c.first_message_at, zone)) }
+                                    td { (timestamp(c.last_message_at, zone)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !contents.users.is_empty() {
+                    table.users {
+                        caption { "Messages by user" }
+                        thead { tr { th scope="col" { "User" } th scope="col" { "Messages" } } }
+                        tbody {
+                            @for (user, c) in &contents.users {
+                                tr { td { a href=(search_href(&format!("from:{user}"))) { (user) } } td.num { (c.messages) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

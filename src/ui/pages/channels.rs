@@ -1,0 +1,58 @@
+//! Every archived channel, with its message count and time span.
+
+use chrono_tz::Tz;
+use maud::{Markup, html};
+
+use super::{channel_href, timestamp};
+use crate::ui::holdings::Holding;
+
+pub const PER_PAGE: usize = 200;
+
+pub fn page(holdings: &[Holding], page: usize, uncounted: usize, zone: Tz) -> Markup {
+    let pages = holdings.len().div_ceil(PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let shown = holdings.iter().skip((page - 1) * PER_PAGE).take(PER_PAGE);
+    html! {
+        h1 { "Channels" }
+        p.meta { (holdings.len()) " channel(s) archived. Times in " (zone.name()) "." }
+        @if uncounted > 0 {
+            p.problem {
+                (uncounted) " older archive(s) have no counts yet and are not listed here; "
+                code { "chatvault index" } " counts them (search and channel pages read them all the same)."
+            }
+        }
+        table.channels {
+            thead {
+                tr {
+                    th scope="col" { "Channel" }
+                    th scope="col" { "Messages" }
+                    th scope="col" { "First message" }
+                    th scope="col" { "Last message" }
+                    th scope="col" { "Archives" }
+                    th scope="col" { "Jobs" }
+                }
+            }
+            tbody {
+                @for h in shown {
+                    tr data-cid=(h.cid) {
+                        td { a href=(channel_href(&h.cid, None, None)) { (h.cid) } }
+                        td.num title=[(!h.exact).then_some("approximate: several jobs or overlapping windows hold copies")] {
+                            @if !h.exact { "≈ " } (h.messages)
+                        }
+                        td { (timestamp(h.first, zone)) }
+                        td { (timestamp(h.last, zone)) }
+                        td.num { (h.archives) }
+                        td { (h.jobs.iter().cloned().collect::<Vec<_>>().join(", ")) }
+                    }
+                }
+            }
+        }
+        @if pages > 1 {
+            nav.pager aria-label="Pages" {
+                @if page > 1 { a rel="prev" href={ "/channels?page=" (page - 1) } { "← previous" } }
+                span { "page " (page) " of " (pages) }
+                @if page < pages { a rel="next" href={ "/channels?page=" (page + 1) } { "next →" } }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The pages, as HTML. Every value goes through maud's escaping (text and attributes alike);
+//! nothing here writes markup from data, and Stream's `html` field is never read. No page has
+//! a script: the stylesheet is the only asset.
+
+pub mod archive;
+pub mod channel;
+pub mod channels;
+pub mod jobs;
+pub mod search;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use maud::{DOCTYPE, Markup, html};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::archive::read::Message;
+use crate::archive::transcript::{attachment_names, author, reactions, time};
+
+/// Which part of the site a page belongs to, for the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Jobs,
+    Channels,
+    Search,
+    Other,
+}
+
+/// A path segment keeps only unreserved characters; a cid's `:` and `!` are encoded too.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn query(pairs: &[(&str, &str)]) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+pub fn channel_href(cid: &str, day: Option<NaiveDate>, msg: Option<&str>) -> String {
+    let mut pairs = Vec::new();
+    let day = day.map(|d| d.to_string());
+    if let Some(day) = &day {
+        pairs.push(("day", day.as_str()));
+    }
+    if let Some(msg) = msg {
+        pairs.push(("msg", msg));
+    }
+    let mut href = format!("/channels/{}", utf8_percent_encode(cid, SEGMENT));
+    if !pairs.is_empty() {
+        href.push('?');
+        href.push_str(&query(&pairs));
+    }
+    if let Some(msg) = msg {
+        href.push_str("#m-");
+        href.push_str(&utf8_percent_encode(msg, SEGMENT).to_string());
+    }
+    href
+}
+
+pub fn archive_href(job: &str, key: &str) -> String {
+    format!("/archive?{}", query(&[("job", job), ("key", key)]))
+}
+
+pub fn search_href(q: &str) -> String {
+    format!("/search?{}", query(&[("q", q)]))
+}
+
+pub fn timestamp(t: Option<DateTime<Utc>>, zone: Tz) -> String {
+    t.map_or_else(
+        || "never".to_owned(),
+        |t| {
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        },
+    )
+}
+
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Every page: the navigation, the search box (holding `q`), one `h1`, the content.
+pub fn layout(title: &str, section: Section, q: &str, body: Markup) -> Markup {
+    let current = |s: Section| if s == section { Some("page") } else { None };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · chatvault" }
+                link rel="stylesheet" href="/assets/style.css";
+            }
+            body {
+                header {
+                    nav aria-label="Main" {
+                        a.brand href="/" { "chatvault" }
+                        a href="/" aria-current=[current(Section::Jobs)] { "Jobs" }
+                        a href="/channels" aria-current=[current(Section::Channels)] { "Channels" }
+                        a href="/search" aria-current=[current(Section::Search)] { "Search" }
+                    }
+                    form role="search" action="/search" method="get" {
+                        label for="q" { "Search the archive" }
+                        input #q name="q" type="search" value=(q)
+                            placeholder="words \"a phrase\" from:user in:type:id after:2026-03-01";
+                        button type="submit" { "Search" }
+                    }
+                }
+                main { (body) }
+                footer { "Read-only view of the archives. Every page view is logged." }
+            }
+        }
+    }
+}
+
+/// An error page's body.
+pub fn problem(title: &str, detail: &str) -> Markup {
+    html! {
+        h1 { (title) }
+        p.problem { (detail) }
+    }
+}
+
+/// Archives that could not be read, said on the page rather than hidden.
+pub fn problems(list: &[(String, String)]) -> Markup {
+    html! {
+        @if !list.is_empty() {
+            section.problems aria-label="Unreadable archives" {
+                h2 { "Could not be read" }
+                ul { @for (key, problem) in list { li { code { (key) } ": " (problem) } } }
+            }
+        }
+    }
+}
+
+/// One message as people read it. `target` marks the one a link pointed at.
+pub fn message(m: &Message, zone: Tz, target: bool, replies: Markup) -> Markup {
+    let mut class = String::from("msg");
+    if m.is_deleted() {
+        class.push_str(" deleted");
+    }
+    if target {
+        class.push_str(" target");
+    }
+    let attachments = attachment_names(m);
+    let reactions = reactions(m);
+    html! {
+        article class=(class) id={ "m-" (m.id) } data-id=(m.id) {
+            p.head {
+                span.who { (author(m)) }
+                " "
+                time.when datetime=[m.created_at.map(rfc3339)] { (time(m, zone)) }
+                @if m.is_deleted() { " " span.mark { "deleted" } }
+                @else if m.is_edited() { " " span.mark { "edited" } }
+            }
+            p.text { (m.text) }
+            @if !attachments.is_empty() {
+                ul.attachments { @for a in &attachments { li { "attachment: " (a) } } }
+            }
+            @if !reactions.is_empty() { p.meta { "reactions: " (reactions) } }
+            (replies)
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! `chatvault ui` over HTTP, through the binary: an address other machines can reach is
+//! refused without a token and answers 401 without it (bearer and Basic both let in; the token
+//! never reaches the log); every page shows hostile message text (and ids, names, attachment
+//! titles) as text under a strict CSP; verifying happens only on request; and nothing the
+//! viewer does writes a file. The browser's view of the same is `ui_browser.rs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
+
+use crate::common::processes::{signal, wait_for};
+use crate::common::{Project, chatvault_in, write_archive};
+
+type Stderr = Lines<BufReader<ChildStderr>>;
+
+/// A job over `messaging:x` archiving into `archive/`, whose one archive (written by hand,
+/// as an older chatvault did) holds hostile text.
+fn hostile_project() -> Project {
+    let project = Project::new();
+    project.job(
+        "hostile.yaml",
+        "name: hostile\nschedule: \"0 0 * * *\"\nchannels:\n  - cid: messaging:x\n\
+         destination:\n  url: file://archive\n  compression: none\n",
+    );
+    let message = |id: &str, text: &str, second: u32| {
+        json!({
+            "id": id, "cid": "messaging:x", "text": text, "type": "regular",
+            "user": {"id": "mallory", "name": "\"><b>Mallory</b>"},
+            "created_at": format!("2026-01-01T00:00:0{second}Z"),
+            "html": "<p><script>alert('html')</script></p>",
+        })
+    };
+    let mut reply = message(
+        "m3\"><svg onload=alert(4)>",
+        "<img src=x onerror=alert(2)>",
+        2,
+    );
+    reply["parent_id"] = "m1".into();
+    reply["attachments"] = json!([{"type": "file", "title": "<b>report</b>.pdf",
+                                   "asset_url": "javascript:alert(5)"}]);
+    let lines: Vec<Value> = vec![
+        message("m1", "<script>alert(1)</script>", 0),
+        json!({"type": "message", "item": message("m2", "&lt;b&gt; & plain", 1)}),
+        json!({"type": "message", "item": reply}),
+    ];
+    write_archive(
+        &project.dir.path().join("archive"),
+        "hostile/2026/01/01/channels-0001.jsonl",
+        "hostile",
+        &lines,
+    );
+    project
+}
+
+/// `chatvault ui ARGS jobs` in `dir`, its stderr lines, and the base URL it printed.
+async fn start(dir: &Path, args: &[&str]) -> (Child, Stderr, Vec<String>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatvault"));
+    cmd.arg("ui")
+        .args(args)
+        .arg("jobs")
+        .current_dir(dir)
+        .env_remove("CHATVAULT_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("chatvault ui starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let mut seen = Vec::new();
+    wait_for(&mut lines, "listening on http://", &mut seen).await;
+    let line = seen.last().expect("the line just read");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line}"));
+    // A server on every interface is reached here through loopback.
+    let base = url.trim_end_matches('/').replace("0.0.0.0", "127.0.0.1");
+    (child, lines, seen, base)
+}
+
+/// Stops the viewer and returns everything it printed.
+async fn stop(mut child: Child, mut lines: Stderr, mut seen: Vec<String>) -> String {
+    signal(&child, "TERM");
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the viewer stops on SIGTERM")
+        .expect("wait");
+    while let Ok(Some(line)) = lines.next_line().await {
+        seen.push(line);
+    }
+    assert_eq!(status.code(), Some(0), "{}", seen.join("\n"));
+    seen.join("\n")
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+#[test]
+fn an_address_others_can_reach_is_refused_without_a_token() {
+    let project = hostile_project();
+    let out = chatvault_in(project.dir.path())
+        .args(["ui", "--listen", "0.0.0.0:0", "jobs"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--listen 0.0.0.0:0 can be reached from other machines")
+            && stderr.contains("--auth-token-file"),
+        "{stderr}"
+    );
+    for (args, says) in [
+        (vec!["--listen", "localhost:80"], "expected IP:PORT"),
+        (
+            vec!["--auth-token-file", "nope.txt"],
+            "nope.txt: cannot read it",
+        ),
+        (vec!["--tz", "Mars/Olympus"], "not an IANA time zone"),
+    ] {
+        let out = chatvault_in(project.dir.path())
+            .arg("ui")
+            .args(&args)
+            .arg("jobs")
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_token_a_reachable_viewer_answers_401_and_never_logs_the_token() {
+    let project = hostile_project();
+    let token = "tok-3f1c9a7e-never-logged";
+    project.file("token.txt", format!("{token}\n"));
+    let (child, lines, seen, base) = start(
+        project.dir.path(),
+        &["--listen", "0.0.0.0:0", "--auth-token-file", "token.txt"],
+    )
+    .await;
+    let http = client();
+    for path in [
+        "/",
+        "/channels",
+        "/search?q=alert",
+        "/assets/style.css",
+        "/nope",
+    ] {
+        let response = http.get(format!("{base}{path}")).send().await.expect("GET");
+        assert_eq!(response.status().as_u16(), 401, "{path}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Basic realm=\"chatvault\", charset=\"UTF-8\"",
+            "{path}"
+        );
+        let body = response.text().await.expect("body");
+        assert!(
+            !body.contains("mallory") && !body.contains("alert"),
+            "{body}"
+        );
+    }
+    for (name, request) in [
+        (
+            "wrong bearer",
+            http.get(format!("{base}/")).bearer_auth("tok"),
+        ),
+        (
+            "wrong password",
+            http.get(format!("{base}/"))
+                .basic_auth("legal", Some("nope")),
+        ),
+        (
+            "token as user name",
+            http.get(format!("{base}/")).basic_auth(token, None::<&str>),
+        ),
+    ] {
+        let status = request.send().await.expect("GET").status();
+        assert_eq!(status.as_u16(), 401, "{name}");
+    }
+    let bearer = http
+        .get(format!("{base}/search?q=from:mallory"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(bearer.status().as_u16(), 200);
+    assert!(bearer.text().await.expect("body").contains("3 hit(s)"));
+    let basic = http
+        .get(format!("{base}/channels"))
+        .basic_auth("legal-team", Some(token))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(basic.status().as_u16(), 200);
+
+    let log = stop(child, lines, seen).await;
+    assert!(!log.contains(token), "the token reached the log:\n{log}");
+    assert!(
+        log.contains("path=/search")
+            && log.contains("q=from:mallory")
+            && log.contains("status=401"),
+        "each request is logged with its path and query:\n{log}"
+    );
+    assert!(
+        log.contains("user=legal-team"),
+        "the Basic user name says who looked:\n{log}"
+    );
+}
+
+/// Every file below `dir`, with its size and modification time.
+fn files(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).expect("read a folder") {
+            let path = entry.expect("an entry").path();
+            let meta = std::fs::metadata(&path).expect("metadata");
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                let modified = meta.modified().expect("mtime");
+                out.insert(path, (meta.len(), modified));
+            }
+        }
+    }
+    out
+}
+
+/// What no page may hold: markup that a message's text, id, author name or attachment
+/// could have smuggled in, or Stream's `html` field.
+fn assert_inert(path: &str, body: &str) {
+    for bad in [
+        "<script",
+        "<img",
+        "<svg",
+        "<b>",
+        "alert('html')",
+        "javascript:alert(5)\"",
+        "href=\"javascript",
+    ] {
+        assert!(!body.contains(bad), "{path} holds {bad:?}:\n{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
+    let project = hostile_project();
+    let before = files(project.dir.path());
+    let (child, lines, seen, base) = start(project.dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let http = client();
+    let key = "hostile/2026/01/01/channels-0001.jsonl";
+    let archive_page = format!("/archive?job=hostile&key={}", key.replace('/', "%2F"));
+    let mut bodies = BTreeMap::new();
+    for path in [
+        "/",
+        "/channels",
+        "/channels/messaging%3Ax?day=2026-01-01",
+        "/channels/messaging%3Ax",
+        "/search?q=from%3Amallory",
+        "/search?q=%3Cscript%3E",
+        archive_page.as_str(),
+    ] {
+        let response = http.get(format!("{base}{path}")).send().await.expect("GET");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        assert_eq!(
+            response.headers()["content-security-policy"],
+            chatvault::ui::CONTENT_SECURITY_POLICY,
+            "{path}"
+        );
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+        let body = response.text().await.expect("body");
+        assert_inert(path, &body);
+        bodies.insert(path.to_owned(), body);
+    }
+    let day = &bodies["/channels/messaging%3Ax?day=2026-01-01"];
+    for shown in [
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "&lt;img src=x onerror=alert(2)&gt;",
+        "&amp;lt;b&amp;gt; &amp; plain",
+        "&quot;&gt;&lt;b&gt;Mallory&lt;/b&gt; (mallory)",
+        "attachment: &lt;b&gt;report&lt;/b&gt;.pdf (file): javascript:alert(5)",
+        "data-id=\"m3&quot;&gt;&lt;svg onload=alert(4)&gt;\"",
+    ] {
+        assert!(
+            day.contains(shown),
+            "the channel page shows {shown}:\n{day}"
+        );
+    }
+    assert!(
+        day.contains("<details class=\"thread\"><summary>1 reply</summary>"),
+        "the reply sits under its parent:\n{day}"
+    );
+    assert_eq!(
+        &bodies["/channels/messaging%3Ax"], day,
+        "a channel opens on its last day"
+    );
+    assert!(bodies["/search?q=from%3Amallory"].contains("3 hit(s)"));
+    assert!(bodies["/search?q=%3Cscript%3E"].contains("1 hit(s)"));
+    assert!(
+        bodies["/"].contains("data-day=\"2026-01-01\" data-status=\"archived\""),
+        "{}",
+        bodies["/"]
+    );
+    assert!(
+        !bodies[&archive_page].contains("verify-result"),
+        "opening an archive's page does not verify it"
+    );
+
+    let verify = |job: &'static str, key: &'static str| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let response = http
+                .post(format!("{base}/archive/verify"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("job", job)
+                        .append_pair("key", key)
+                        .finish(),
+                )
+                .send()
+                .await
+                .expect("POST");
+            assert_eq!(response.status().as_u16(), 200);
+            response.text().await.expect("body")
+        }
+    };
+    let verified = verify("hostile", key).await;
+    assert!(verified.contains("data-ok=\"true\""), "{verified}");
+    assert_eq!(
+        files(project.dir.path()),
+        before,
+        "the viewer wrote nothing"
+    );
+
+    // Tampering shows only when asked: the page still opens from the manifest.
+    let archive = project.dir.path().join("archive").join(key);
+    let mut body = std::fs::read(&archive).expect("read the archive");
+    body[10] ^= 1;
+    std::fs::write(&archive, &body).expect("tamper");
+    let page = http
+        .get(format!("{base}{archive_page}"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(!page.text().await.expect("body").contains("verify-result"));
+    let verified = verify("hostile", key).await;
+    assert!(
+        verified.contains("data-ok=\"false\"") && verified.contains("SHA-256"),
+        "{verified}"
+    );
+    let unknown = http
+        .get(format!("{base}/archive?job=hostile&key=nope"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(unknown.status().as_u16(), 404);
+
+    let log = stop(child, lines, seen).await;
+    assert!(log.contains("q=<script>"), "{log}");
+    assert!(
+        log.contains("verified an archive") && log.contains("ok=false"),
+        "{log}"
+    );
+}
