@@ -81,13 +81,31 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
-/// The state store the global config names, or exit 1 after saying why it cannot be opened.
-fn open_state(settings: &crate::config::job::Settings, world: &World<'_>) -> Result<Store, u8> {
-    store::open(&settings.state, &settings.state_options, &world.env_vars).map_err(|e| {
-        let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
-        output::report_for("state", &e, hint);
-        exit::FAILED
-    })
+/// The chosen jobs (all when `--job` names none) and the state store the global config names,
+/// for the commands that read state. `Err` holds the exit code, the problem printed.
+fn jobs_and_state(
+    paths: &[PathBuf],
+    jobs: &[String],
+    config: Option<PathBuf>,
+    world: &World<'_>,
+) -> Result<(Vec<Job>, Store), u8> {
+    let wanted = Wanted {
+        paths,
+        config,
+        jobs,
+        missing_vars: MissingVars::Warn,
+        now: world.now,
+        warnings: false,
+    };
+    let Picked { set, jobs, .. } = load_and_pick(&wanted, world)?;
+    let settings = &set.settings;
+    let state =
+        store::open(&settings.state, &settings.state_options, &world.env_vars).map_err(|e| {
+            let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
+            output::report_for("state", &e, hint);
+            exit::FAILED
+        })?;
+    Ok((jobs, state))
 }
 
 /// `--tz`, or exit 2 after saying what is expected.

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{Picked, Wanted, World, exit, load_and_pick, logging, open_state, output, runtime};
+use super::{World, exit, jobs_and_state, logging, output, runtime};
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
-use crate::config::MissingVars;
 use crate::config::job::Job;
 use crate::runner::due::{due_ticks, next_tick};
 use crate::state::{JobState, Ledger};
@@ -69,20 +68,8 @@ impl JobStatus {
 
 pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
     logging::init(log, "warn");
-    let wanted = Wanted {
-        paths: &args.paths.paths,
-        config,
-        jobs: &args.jobs,
-        missing_vars: MissingVars::Warn,
-        now: world.now,
-        warnings: false,
-    };
-    let Picked { set, jobs, .. } = match load_and_pick(&wanted, world) {
-        Ok(picked) => picked,
-        Err(code) => return code,
-    };
-    let state = match open_state(&set.settings, world) {
-        Ok(state) => state,
+    let (jobs, state) = match jobs_and_state(&args.paths.paths, &args.jobs, config, world) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let Some(runtime) = runtime() else {

@@ -6,12 +6,9 @@ use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    Picked, Wanted, World, exit, load_and_pick, logging, open_state, output, runtime, time_zone,
-};
+use super::{World, exit, jobs_and_state, logging, output, runtime, time_zone};
 use crate::cli::{LogFormat, UiArgs};
 use crate::clock::SystemClock;
-use crate::config::MissingVars;
 use crate::store;
 
 use crate::ui::auth::{Token, listen_address};
@@ -40,20 +37,8 @@ pub fn run(args: &UiArgs, config: Option<PathBuf>, log: LogFormat, world: &World
             return exit::INVALID;
         }
     };
-    let wanted = Wanted {
-        paths: &args.paths.paths,
-        config,
-        jobs: &args.jobs,
-        missing_vars: MissingVars::Warn,
-        now: world.now,
-        warnings: false,
-    };
-    let Picked { set, jobs, .. } = match load_and_pick(&wanted, world) {
-        Ok(picked) => picked,
-        Err(code) => return code,
-    };
-    let state = match open_state(&set.settings, world) {
-        Ok(state) => state,
+    let (jobs, state) = match jobs_and_state(&args.paths.paths, &args.jobs, config, world) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let mut shown = Vec::new();

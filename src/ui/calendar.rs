@@ -51,6 +51,15 @@ impl Status {
     }
 }
 
+/// How the calendar is seen: in which zone, at what moment, and how close to Stream's deletion
+/// an export is at risk.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub zone: Tz,
+    pub retention: &'a Retention,
+    pub now: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Day {
     pub date: NaiveDate,
@@ -113,13 +122,11 @@ fn dates(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
 
 /// What the job's exports of `kind` at Stream say about a span: the soonest lapse among them.
 fn in_flight(
+    seen: Seen<'_>,
     state: &JobState,
     kind: ExportKind,
     span: Option<(DateTime<Utc>, DateTime<Utc>)>,
     on: NaiveDate,
-    zone: Tz,
-    retention: &Retention,
-    now: DateTime<Utc>,
 ) -> Option<Status> {
     state
         .in_flight
@@ -127,13 +134,13 @@ fn in_flight(
         .filter(|t| t.kind == kind)
         .filter(|t| match span {
             Some(span) => overlaps((t.since, t.until), span),
-            None => day_of(zone, t.tick) == on,
+            None => day_of(seen.zone, t.tick) == on,
         })
         .map(|t| t.lapses_at())
         .min()
         .map(|lapses_at| Status::InFlight {
-            days_left: (lapses_at - now).num_days(),
-            at_risk: retention.at_risk(lapses_at, now),
+            days_left: (lapses_at - seen.now).num_days(),
+            at_risk: seen.retention.at_risk(lapses_at, seen.now),
         })
 }
 
@@ -147,13 +154,8 @@ fn unfinished(state: &JobState) -> Status {
 }
 
 /// The days of message time of a job's channel exports.
-pub fn messages(
-    zone: Tz,
-    manifests: &[&Manifest],
-    state: &JobState,
-    retention: &Retention,
-    now: DateTime<Utc>,
-) -> Vec<Day> {
+pub fn messages(seen: Seen<'_>, manifests: &[&Manifest], state: &JobState) -> Vec<Day> {
+    let zone = seen.zone;
     let archived: Vec<_> = manifests
         .iter()
         .filter(|m| m.kind == "channels")
@@ -194,41 +196,29 @@ pub fn messages(
                 day_start(zone, date).max(start),
                 day_start(zone, next).min(end),
             );
-            let status = if let Some(s) = in_flight(
-                state,
-                ExportKind::Channels,
-                Some(day),
-                date,
-                zone,
-                retention,
-                now,
-            ) {
-                s
-            } else if open.iter().any(|w| overlaps(*w, day)) {
-                unfinished(state)
-            } else {
-                let got = covered(&archived, day);
-                if got >= day.1 - day.0 {
-                    Status::Archived
-                } else if got > TimeDelta::zero() {
-                    Status::Partial
+            let status =
+                if let Some(s) = in_flight(seen, state, ExportKind::Channels, Some(day), date) {
+                    s
+                } else if open.iter().any(|w| overlaps(*w, day)) {
+                    unfinished(state)
                 } else {
-                    Status::Missing
-                }
-            };
+                    let got = covered(&archived, day);
+                    if got >= day.1 - day.0 {
+                        Status::Archived
+                    } else if got > TimeDelta::zero() {
+                        Status::Partial
+                    } else {
+                        Status::Missing
+                    }
+                };
             Day { date, status }
         })
         .collect()
 }
 
 /// The days from a job's first users snapshot to today, and which had one.
-pub fn snapshots(
-    zone: Tz,
-    manifests: &[&Manifest],
-    state: &JobState,
-    retention: &Retention,
-    now: DateTime<Utc>,
-) -> Vec<Day> {
+pub fn snapshots(seen: Seen<'_>, manifests: &[&Manifest], state: &JobState) -> Vec<Day> {
+    let zone = seen.zone;
     let taken: BTreeSet<NaiveDate> = manifests
         .iter()
         .filter(|m| m.kind == "users")
@@ -254,15 +244,13 @@ pub fn snapshots(
         .last()
         .copied()
         .unwrap_or(first)
-        .max(day_of(zone, now));
+        .max(day_of(zone, seen.now));
     dates(first, last)
         .into_iter()
         .map(|date| {
             let status = if taken.contains(&date) {
                 Status::Snapshot
-            } else if let Some(s) =
-                in_flight(state, ExportKind::Users, None, date, zone, retention, now)
-            {
+            } else if let Some(s) = in_flight(seen, state, ExportKind::Users, None, date) {
                 s
             } else if open.contains(&date) {
                 unfinished(state)
@@ -299,9 +287,15 @@ mod tests {
         m
     }
 
-    fn retention() -> Retention {
-        Retention {
-            warn_before: TimeDelta::days(7),
+    const RETENTION: Retention = Retention {
+        warn_before: TimeDelta::days(7),
+    };
+
+    fn seen(zone: Tz, now: DateTime<Utc>) -> Seen<'static> {
+        Seen {
+            zone,
+            retention: &RETENTION,
+            now,
         }
     }
 
@@ -322,7 +316,7 @@ mod tests {
             watermark: Some(at(5, 12)),
             ..JobState::default()
         };
-        let days = messages(Tz::UTC, &[&a, &b, &c, &d], &state, &retention(), at(6, 0));
+        let days = messages(seen(Tz::UTC, at(6, 0)), &[&a, &b, &c, &d], &state);
         assert_eq!(
             statuses(&days),
             [
@@ -367,7 +361,7 @@ mod tests {
             ..JobState::default()
         };
         let now = at(4, 0) + TimeDelta::days(55);
-        let days = messages(Tz::UTC, &[&a], &state, &retention(), now);
+        let days = messages(seen(Tz::UTC, now), &[&a], &state);
         assert_eq!(
             statuses(&days),
             [(1, "archived"), (2, "failed"), (3, "in-flight")]
@@ -383,7 +377,7 @@ mod tests {
             tick: at(4, 0),
             holder: "p".into(),
         });
-        let days = messages(Tz::UTC, &[&a], &state, &retention(), now);
+        let days = messages(seen(Tz::UTC, now), &[&a], &state);
         assert_eq!(days[1].status, Status::Running);
     }
 
@@ -391,21 +385,16 @@ mod tests {
     fn days_are_the_zone_s_days() {
         // 23:00 UTC on the 1st is already the 2nd in Berlin.
         let a = archive(at(1, 23), at(2, 23));
-        let days = messages(
-            "Europe/Berlin".parse().expect("a zone"),
-            &[&a],
-            &JobState::default(),
-            &retention(),
-            at(6, 0),
-        );
+        let berlin = "Europe/Berlin".parse().expect("a zone");
+        let days = messages(seen(berlin, at(6, 0)), &[&a], &JobState::default());
         assert_eq!(statuses(&days), [(2, "archived")]);
     }
 
     #[test]
     fn nothing_archived_or_planned_draws_no_calendar() {
         let state = JobState::default();
-        assert!(messages(Tz::UTC, &[], &state, &retention(), at(1, 0)).is_empty());
-        assert!(snapshots(Tz::UTC, &[], &state, &retention(), at(1, 0)).is_empty());
+        assert!(messages(seen(Tz::UTC, at(1, 0)), &[], &state).is_empty());
+        assert!(snapshots(seen(Tz::UTC, at(1, 0)), &[], &state).is_empty());
     }
 
     #[test]
@@ -415,13 +404,7 @@ mod tests {
         users.window_since = None;
         users.window_until = None;
         users.snapshot_at = Some(at(2, 5));
-        let days = snapshots(
-            Tz::UTC,
-            &[&users],
-            &JobState::default(),
-            &retention(),
-            at(4, 9),
-        );
+        let days = snapshots(seen(Tz::UTC, at(4, 9)), &[&users], &JobState::default());
         assert_eq!(statuses(&days), [(2, "snapshot"), (3, "none"), (4, "none")]);
     }
 

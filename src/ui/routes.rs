@@ -95,11 +95,15 @@ pub async fn jobs(State(viewer): Shared) -> Response {
             recent.sort_by(|a, b| b.archived_at.cmp(&a.archived_at).then(b.key.cmp(&a.key)));
             recent.truncate(RECENT);
             let known = state.as_ref().cloned().unwrap_or_default();
-            let retention = &shown.job.retention;
+            let seen = calendar::Seen {
+                zone: viewer.zone,
+                retention: &shown.job.retention,
+                now,
+            };
             pages::jobs::JobView {
                 job: &shown.job,
-                messages: calendar::messages(viewer.zone, &manifests, &known, retention, now),
-                snapshots: calendar::snapshots(viewer.zone, &manifests, &known, retention, now),
+                messages: calendar::messages(seen, &manifests, &known),
+                snapshots: calendar::snapshots(seen, &manifests, &known),
                 state,
                 recent,
                 archives: manifests.len(),
