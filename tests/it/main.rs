@@ -44,5 +44,6 @@ mod state;
 mod stores;
 mod storm;
 mod transfer;
+mod ui_browser;
 mod validation;
 mod verify;
