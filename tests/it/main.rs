@@ -45,5 +45,6 @@ mod stores;
 mod storm;
 mod transfer;
 mod ui;
+mod ui_browser;
 mod validation;
 mod verify;

@@ -103,6 +103,15 @@ pub struct DataSpec {
     pub soft_deleted_per_type: usize,
     /// The first this many channels of each type were truncated a third into the history.
     pub truncated_per_type: usize,
+    /// About one message in this many is a thread reply (`parent_id` set) to the nearest
+    /// earlier message of its channel that is not a reply, when that one was posted the same
+    /// UTC day (otherwise it stays a channel message). 0 (the default) or 1: no replies, so
+    /// data sets of tests written before threads are unchanged.
+    pub reply_every: u64,
+    /// About one message in this many carries, instead of its words, a text a viewer must
+    /// show as text (markup, a script, an escaped entity: [`HOSTILE_TEXTS`](crate::HOSTILE_TEXTS)).
+    /// 0 (the default): none.
+    pub hostile_every: u64,
 }
 
 impl Default for DataSpec {
@@ -116,6 +125,8 @@ impl Default for DataSpec {
             members_per_channel: 5,
             soft_deleted_per_type: 1,
             truncated_per_type: 1,
+            reply_every: 0,
+            hostile_every: 0,
         }
     }
 }

@@ -28,6 +28,15 @@ const WORDS: [&str; 32] = [
     "thanks", "upload", "vault", "window", "yes", "zone", "coffee", "lunch", "meeting", "review",
     "ship", "test", "done",
 ];
+/// Texts that are markup, a script or an escaped entity: a viewer must show each exactly as
+/// written, never interpret it ([`DataSpec::hostile_every`] sprinkles them in).
+pub const HOSTILE_TEXTS: [&str; 5] = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(2)</script>",
+    "\"><svg onload=alert(3)>",
+    "&lt;b&gt;not bold&lt;/b&gt;",
+    "<img src=x onerror=\"window.__chatvault_pwned=1\">",
+];
 
 // Salts keeping the hashed properties of one message independent of each other.
 const TIME: u64 = 1;
@@ -36,6 +45,11 @@ const AUTHOR: u64 = 3;
 const DELETED: u64 = 4;
 const REACTIONS: u64 = 5;
 const MESSAGE_ID: u64 = 6;
+const REPLY: u64 = 7;
+const HOSTILE: u64 = 8;
+
+/// Microseconds in a day: replies stay within the UTC day of their parent.
+const DAY_US: i64 = 86_400_000_000;
 
 /// How long after being posted a deleted message was deleted.
 const DELETED_AFTER: i64 = 90;
@@ -94,6 +108,10 @@ pub(crate) struct MessageDetail {
     pub id: String,
     pub author: usize,
     pub text: String,
+    /// The ID of the message this one replies to in a thread.
+    pub parent_id: Option<String>,
+    /// Replies to this message posted by the snapshot.
+    pub reply_count: u32,
     /// Set when the message had been (soft-)deleted by the snapshot.
     pub deleted_at: Option<DateTime<Utc>>,
     /// Reactions given by the snapshot, oldest first.
@@ -119,6 +137,10 @@ pub(crate) struct Window {
 #[derive(Debug)]
 pub(crate) struct DataSet {
     seed: u64,
+    /// See [`DataSpec::reply_every`]; below 2, no replies.
+    reply_every: u64,
+    /// See [`DataSpec::hostile_every`]; 0, no hostile texts.
+    hostile_every: u64,
     /// The start of history: message 0 of every channel falls in the slot starting here.
     origin_us: i64,
     slot_us: i64,
@@ -132,8 +154,8 @@ impl DataSet {
     pub fn new(spec: &DataSpec, start: DateTime<Utc>) -> Self {
         let history = Duration::days(i64::from(spec.days_of_history));
         let origin = start.checked_sub_signed(history).unwrap_or(start);
-        let per_day = spec.messages_per_channel_per_day.clamp(1, 86_400_000_000);
-        let slot_us = (86_400_000_000 / per_day) as i64;
+        let per_day = spec.messages_per_channel_per_day.clamp(1, DAY_US as u64);
+        let slot_us = (DAY_US as u64 / per_day) as i64;
         let user_count = spec.users.max(1);
         let users: Vec<User> = (0..user_count)
             .map(|i| User {
@@ -176,6 +198,8 @@ impl DataSet {
             .collect();
         Self {
             seed: spec.seed,
+            reply_every: spec.reply_every,
+            hostile_every: spec.hostile_every,
             origin_us: origin.timestamp_micros(),
             slot_us,
             users,
@@ -260,15 +284,12 @@ impl DataSet {
         let members = &channel.members;
         let author = members[(key(AUTHOR) % members.len() as u64) as usize];
 
-        let text_hash = key(TEXT);
-        let words = 3 + text_hash % 10;
-        let mut text = String::with_capacity(words as usize * 8);
-        for i in 0..words {
-            if i > 0 {
-                text.push(' ');
-            }
-            text.push_str(WORDS[(mix(text_hash.wrapping_add(i)) % WORDS.len() as u64) as usize]);
-        }
+        let hostile = key(HOSTILE);
+        let text = if self.hostile_every > 0 && hostile % self.hostile_every == 0 {
+            HOSTILE_TEXTS[((hostile >> 32) % HOSTILE_TEXTS.len() as u64) as usize].to_owned()
+        } else {
+            words(key(TEXT))
+        };
 
         let deleted_at = (key(DELETED) % 29 == 0)
             .then(|| add(message.created_at, Duration::seconds(DELETED_AFTER)))
@@ -293,13 +314,66 @@ impl DataSet {
             .filter(|r| r.created_at <= snapshot)
             .collect();
 
+        let parent_id = self.parent(message).map(|parent| self.message_id(&parent));
         MessageDetail {
             id: self.message_id(message),
             author,
             text,
+            parent_id,
+            reply_count: self.reply_count(message, snapshot),
             deleted_at,
             reactions,
         }
+    }
+
+    /// Whether message `k` of `channel` drew a reply. Only a drawn message can be a reply, and
+    /// only an undrawn one a parent, so a parent is never itself a reply.
+    fn drew_reply(&self, channel: usize, k: u64) -> bool {
+        self.reply_every >= 2
+            && hash(&[self.seed, REPLY, channel as u64, k]) % self.reply_every == 0
+    }
+
+    /// The message `message` replies to: the nearest earlier undrawn message of its channel,
+    /// if posted the same UTC day. A pure function of (seed, channel, k) like everything else,
+    /// so every window agrees on it; the walk back stops at the day's start.
+    fn parent(&self, message: &Message) -> Option<Message> {
+        if !self.drew_reply(message.channel, message.k) {
+            return None;
+        }
+        let day = message.created_at.timestamp_micros().div_euclid(DAY_US);
+        let mut k = message.k;
+        while k > 0 {
+            k -= 1;
+            let t = self.time_us(message.channel, k);
+            if t.div_euclid(DAY_US) != day {
+                return None;
+            }
+            if !self.drew_reply(message.channel, k) {
+                return Some(self.message_at(message.channel, k, t));
+            }
+        }
+        None
+    }
+
+    /// The replies to `message` posted by `snapshot`: if it did not draw a reply itself, the
+    /// drawn messages right after it the same UTC day (each finds `message` as its parent).
+    fn reply_count(&self, message: &Message, snapshot: DateTime<Utc>) -> u32 {
+        if self.reply_every < 2 || self.drew_reply(message.channel, message.k) {
+            return 0;
+        }
+        let day = message.created_at.timestamp_micros().div_euclid(DAY_US);
+        let end_us = snapshot.timestamp_micros();
+        let mut count = 0;
+        let mut k = message.k.saturating_add(1);
+        while self.drew_reply(message.channel, k) {
+            let t = self.time_us(message.channel, k);
+            if t.div_euclid(DAY_US) != day || t > end_us {
+                break;
+            }
+            count += 1;
+            k += 1;
+        }
+        count
     }
 
     /// `[from, end)` in microseconds for a channel's messages.
@@ -372,6 +446,19 @@ impl Iterator for Messages<'_> {
             }
         }
     }
+}
+
+/// A message's words: 3 to 12 of [`WORDS`], picked by `text_hash`.
+fn words(text_hash: u64) -> String {
+    let count = 3 + text_hash % 10;
+    let mut text = String::with_capacity(count as usize * 8);
+    for i in 0..count {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push_str(WORDS[(mix(text_hash.wrapping_add(i)) % WORDS.len() as u64) as usize]);
+    }
+    text
 }
 
 fn capitalise(word: &str) -> String {
@@ -514,6 +601,146 @@ mod tests {
             messages
                 .iter()
                 .any(|m| data.detail(m, start()).deleted_at.is_some())
+        );
+    }
+
+    fn with(spec: DataSpec) -> DataSet {
+        DataSet::new(&spec, start())
+    }
+
+    #[test]
+    fn replies_and_hostile_texts_are_off_by_default() {
+        let data = data();
+        let channel = data.channel("messaging:general-001").unwrap();
+        let first: Vec<_> = data
+            .messages(channel, Window::default(), start(), true)
+            .take(3)
+            .map(|m| data.detail(&m, start()))
+            .collect();
+        // As before replies and hostile texts existed: older tests' data sets are unchanged.
+        let expected = [
+            (
+                "6eab8625-df26-8fbc-26df-ada5d87fe2d5",
+                "bucket schedule file json file thanks vault vault okay",
+            ),
+            (
+                "6eab8625-df26-8fbc-ec06-e117312b3510",
+                "thanks later vault lunch backup export hello indeed test yes",
+            ),
+            ("6eab8625-df26-8fbc-e0c6-90c85ec13ff2", "message later okay"),
+        ];
+        for (detail, (id, text)) in first.iter().zip(expected) {
+            assert_eq!((detail.id.as_str(), detail.text.as_str()), (id, text));
+        }
+        assert!(
+            data.messages(channel, Window::default(), start(), true)
+                .map(|m| data.detail(&m, start()))
+                .all(|d| d.parent_id.is_none()
+                    && d.reply_count == 0
+                    && !HOSTILE_TEXTS.contains(&d.text.as_str()))
+        );
+    }
+
+    #[test]
+    fn replies_point_to_an_earlier_non_reply_of_the_same_channel_and_day() {
+        let data = with(DataSpec {
+            reply_every: 5,
+            ..DataSpec::default()
+        });
+        for channel in &data.channels {
+            let all: Vec<_> = data
+                .messages(channel, Window::default(), start(), true)
+                .collect();
+            let details: Vec<_> = all.iter().map(|m| data.detail(m, start())).collect();
+            let at: HashMap<&str, usize> = details
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.id.as_str(), i))
+                .collect();
+            let mut replies = 0;
+            for (i, detail) in details.iter().enumerate() {
+                let Some(parent) = &detail.parent_id else {
+                    continue;
+                };
+                replies += 1;
+                let p = at[parent.as_str()];
+                assert!(p < i, "the parent is earlier");
+                assert!(details[p].parent_id.is_none(), "the parent is no reply");
+                assert_eq!(
+                    all[p].created_at.date_naive(),
+                    all[i].created_at.date_naive()
+                );
+            }
+            // About one in five: a loose bound, the draw is a hash.
+            let n = all.len();
+            assert!((n / 10..=n * 3 / 10).contains(&replies), "{replies} of {n}");
+            for (i, detail) in details.iter().enumerate() {
+                let pointing = details
+                    .iter()
+                    .filter(|d| d.parent_id.as_deref() == Some(detail.id.as_str()))
+                    .count();
+                assert_eq!(detail.reply_count as usize, pointing, "message {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reply_has_the_same_parent_in_every_window() {
+        let data = with(DataSpec {
+            reply_every: 3,
+            ..DataSpec::default()
+        });
+        let channel = data.channel("team:project-001").unwrap();
+        let all: Vec<_> = data
+            .messages(channel, Window::default(), start(), true)
+            .collect();
+        let reply = all[200..]
+            .iter()
+            .find(|m| data.detail(m, start()).parent_id.is_some())
+            .unwrap();
+        let alone = Window {
+            since: Some(reply.created_at),
+            until: None,
+        };
+        let first = data.messages(channel, alone, start(), true).next().unwrap();
+        assert_eq!(
+            data.detail(&first, start()).parent_id,
+            data.detail(reply, start()).parent_id
+        );
+    }
+
+    #[test]
+    fn hostile_texts_come_at_the_configured_rate() {
+        let data = with(DataSpec {
+            hostile_every: 7,
+            ..DataSpec::default()
+        });
+        let channel = data.channel("messaging:general-001").unwrap();
+        let texts: Vec<String> = data
+            .messages(channel, Window::default(), start(), true)
+            .map(|m| data.detail(&m, start()).text)
+            .collect();
+        let hostile = texts
+            .iter()
+            .filter(|t| HOSTILE_TEXTS.contains(&t.as_str()))
+            .count();
+        // 720 messages, about 103 expected.
+        assert!((70..=140).contains(&hostile), "{hostile} hostile texts");
+        assert!(
+            HOSTILE_TEXTS.iter().all(|h| texts.iter().any(|t| t == h)),
+            "each hostile text appears"
+        );
+        let again = with(DataSpec {
+            hostile_every: 7,
+            ..DataSpec::default()
+        });
+        let m = data
+            .messages(channel, Window::default(), start(), true)
+            .nth(10)
+            .unwrap();
+        assert_eq!(
+            data.detail(&m, start()).text,
+            again.detail(&m, start()).text
         );
     }
 }

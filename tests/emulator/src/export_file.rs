@@ -378,4 +378,79 @@ mod tests {
         );
         assert!(lines.iter().any(|l| l["type"] == "reaction"));
     }
+
+    #[test]
+    fn replies_carry_their_parent_id_in_every_format() {
+        let data = DataSet::new(
+            &DataSpec {
+                reply_every: 4,
+                ..DataSpec::default()
+            },
+            start(),
+        );
+        let parents = |messages: Vec<&Value>| {
+            let replies: Vec<_> = messages
+                .iter()
+                .filter_map(|m| m["parent_id"].as_str())
+                .collect();
+            assert!(!replies.is_empty());
+            let ids: HashSet<_> = messages.iter().map(|m| m["id"].as_str().unwrap()).collect();
+            assert!(replies.iter().all(|p| ids.contains(p)));
+            assert!(messages.iter().any(|m| m["reply_count"].as_u64() > Some(0)));
+            replies.len()
+        };
+        let v1: Value = serde_json::from_str(&render(
+            &data,
+            channels(&["messaging:general-001"], ExportOptions::default()),
+        ))
+        .unwrap();
+        let v1_replies = parents(v1["messages"].as_array().unwrap().iter().collect());
+        let options = ExportOptions {
+            version: ExportVersion::V2,
+            ..ExportOptions::default()
+        };
+        let v2: Vec<Value> = render(&data, channels(&["messaging:general-001"], options))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let v2_messages = v2
+            .iter()
+            .filter(|l| l["type"] == "message")
+            .map(|l| &l["item"])
+            .collect();
+        assert_eq!(parents(v2_messages), v1_replies);
+        let users = render(
+            &data,
+            TaskKind::Users {
+                user_ids: vec!["user-000".into()],
+            },
+        );
+        assert!(users.contains("\"parent_id\":"));
+    }
+
+    #[test]
+    fn hostile_texts_are_escaped_in_html_only() {
+        let data = DataSet::new(
+            &DataSpec {
+                hostile_every: 1,
+                ..DataSpec::default()
+            },
+            start(),
+        );
+        let doc: Value = serde_json::from_str(&render(
+            &data,
+            channels(&["messaging:general-001"], ExportOptions::default()),
+        ))
+        .unwrap();
+        let script = doc["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["text"] == "<script>alert(2)</script>")
+            .unwrap();
+        assert_eq!(
+            script["html"],
+            "<p>&lt;script&gt;alert(2)&lt;/script&gt;</p>\n"
+        );
+    }
 }

@@ -1,10 +1,10 @@
 //! What tests and scripts may look at: the channels of the data set, the tasks, and the ground
-//! truth (which message IDs an export holds).
+//! truth (which messages an export holds: their IDs, or what a viewer should show of each).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::data::Window;
+use crate::data::{Message, Window};
 use crate::export_file::included;
 use crate::state::Shared;
 use crate::tasks::TaskInfo;
@@ -38,6 +38,21 @@ pub struct GroundTruthOptions {
     pub include_soft_deleted_channels: bool,
     /// The snapshot time (an export's is its task's `created_at`); `None` means now.
     pub as_of: Option<DateTime<Utc>>,
+}
+
+/// One message as an export taken at the snapshot holds it (deleted messages keep their text,
+/// as without `clear_deleted_message_text`): what a viewer of the archive should show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TruthMessage {
+    pub id: String,
+    /// The author's user ID.
+    pub user: String,
+    pub text: String,
+    /// The message this one replies to in a thread; `None` for a channel message.
+    pub parent_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Whether it had been deleted by the snapshot (it is exported with type `deleted`).
+    pub deleted: bool,
 }
 
 pub(crate) fn channels(shared: &Shared) -> Vec<ChannelInfo> {
@@ -81,19 +96,51 @@ pub(crate) fn ground_truth(
     options: GroundTruthOptions,
 ) -> Vec<String> {
     let data = &shared.data;
+    visible(shared, cid, Window { since, until }, options)
+        .map(|(m, _)| data.message_id(&m))
+        .collect()
+}
+
+/// The messages themselves, as [`ground_truth`] counts them.
+pub(crate) fn messages(
+    shared: &Shared,
+    cid: &str,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    options: GroundTruthOptions,
+) -> Vec<TruthMessage> {
+    let data = &shared.data;
+    visible(shared, cid, Window { since, until }, options)
+        .map(|(m, snapshot)| {
+            let detail = data.detail(&m, snapshot);
+            TruthMessage {
+                id: detail.id,
+                user: data.users[detail.author].id.clone(),
+                text: detail.text,
+                parent_id: detail.parent_id,
+                created_at: m.created_at,
+                deleted: detail.deleted_at.is_some(),
+            }
+        })
+        .collect()
+}
+
+/// The messages of `cid` in `window` an export with `options` holds, each with the snapshot
+/// time; none for an unknown channel or one the export leaves out.
+fn visible<'a>(
+    shared: &'a Shared,
+    cid: &str,
+    window: Window,
+    options: GroundTruthOptions,
+) -> impl Iterator<Item = (Message, DateTime<Utc>)> + 'a {
+    let data = &shared.data;
     let snapshot = options.as_of.unwrap_or_else(|| shared.clock.now());
-    let Some(channel) = data.channel(cid) else {
-        return Vec::new();
-    };
-    if !included(channel, snapshot, options.include_soft_deleted_channels) {
-        return Vec::new();
-    }
-    data.messages(
-        channel,
-        Window { since, until },
-        snapshot,
-        options.include_truncated_messages,
-    )
-    .map(|m| data.message_id(&m))
-    .collect()
+    let channel = data
+        .channel(cid)
+        .filter(|c| included(c, snapshot, options.include_soft_deleted_channels));
+    channel
+        .map(|c| data.messages(c, window, snapshot, options.include_truncated_messages))
+        .into_iter()
+        .flatten()
+        .map(move |m| (m, snapshot))
 }

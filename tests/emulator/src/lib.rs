@@ -55,9 +55,10 @@ use tokio::task::JoinHandle;
 
 pub use crate::clock::{ClockMode, EmulatorClock};
 pub use crate::config::{DataSpec, EmulatorConfig, RateLimits, TaskDurations, UnknownUsers};
+pub use crate::data::HOSTILE_TEXTS;
 pub use crate::endpoint::Endpoint;
 pub use crate::faults::Faults;
-pub use crate::inspect::{ChannelInfo, GroundTruthOptions};
+pub use crate::inspect::{ChannelInfo, GroundTruthOptions, TruthMessage};
 pub use crate::log::LoggedRequest;
 pub use crate::tasks::{
     ChannelSelection, ExportOptions, ExportVersion, TaskInfo, TaskKind, TaskStatus,
@@ -166,6 +167,18 @@ impl Emulator {
         options: GroundTruthOptions,
     ) -> Vec<String> {
         inspect::ground_truth(&self.shared, cid, since, until, options)
+    }
+
+    /// The messages [`Emulator::ground_truth`] lists, with what a viewer of the archive should
+    /// show of each: author, text, thread parent, time, deletion.
+    pub fn messages(
+        &self,
+        cid: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        options: GroundTruthOptions,
+    ) -> Vec<TruthMessage> {
+        inspect::messages(&self.shared, cid, since, until, options)
     }
 
     /// A user token (`{"user_id": …}`) signed with the app's secret.

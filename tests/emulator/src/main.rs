@@ -57,6 +57,14 @@ struct Args {
     /// Truncated channels per type (the first ones).
     #[arg(long, default_value_t = 1)]
     truncated_per_type: usize,
+    /// About one message in N is a thread reply to an earlier message of its channel posted the
+    /// same day (0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    replies_every: u64,
+    /// About one message in N has, instead of words, a text a viewer must show as text: markup,
+    /// a script, an escaped entity (0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    hostile_every: u64,
     /// Seconds a task waits before it is pending.
     #[arg(long, default_value_t = 2)]
     waiting_secs: i64,
@@ -101,6 +109,8 @@ impl Args {
                 members_per_channel: self.members_per_channel,
                 soft_deleted_per_type: self.soft_deleted_per_type,
                 truncated_per_type: self.truncated_per_type,
+                reply_every: self.replies_every,
+                hostile_every: self.hostile_every,
             },
             task_durations: TaskDurations {
                 waiting: Duration::seconds(self.waiting_secs),

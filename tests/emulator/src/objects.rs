@@ -256,8 +256,8 @@ pub(crate) struct ReactionGroupJson {
     last_reaction_at: Ts,
 }
 
-/// `<p>text</p>\n`, the HTML Stream renders for a plain-text message (the generated texts need
-/// no escaping).
+/// `<p>text</p>\n`, the HTML Stream renders for a plain-text message, the text escaped (only
+/// hostile texts hold anything to escape).
 pub(crate) struct Html<'a>(&'a str);
 
 impl Serialize for Html<'_> {
@@ -265,8 +265,29 @@ impl Serialize for Html<'_> {
         if self.0.is_empty() {
             serializer.serialize_str("")
         } else {
-            serializer.collect_str(&format_args!("<p>{}</p>\n", self.0))
+            serializer.collect_str(&format_args!("<p>{}</p>\n", Escaped(self.0)))
         }
+    }
+}
+
+/// Text with HTML's special characters written as entities.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+            f.write_str(&rest[..at])?;
+            f.write_str(match rest.as_bytes()[at] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            rest = &rest[at + 1..];
+        }
+        f.write_str(rest)
     }
 }
 
@@ -286,6 +307,9 @@ pub(crate) struct MessageJson<'a> {
     reaction_groups: BTreeMap<&'static str, ReactionGroupJson>,
     reply_count: u32,
     deleted_reply_count: u32,
+    /// Set on thread replies only, as Stream does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_id: Option<&'a str>,
     cid: &'a str,
     created_at: Ts,
     updated_at: Ts,
@@ -346,8 +370,9 @@ pub(crate) fn message_json<'a>(
         reaction_counts: groups.iter().map(|(k, g)| (*k, g.count)).collect(),
         reaction_scores: groups.iter().map(|(k, g)| (*k, g.sum_scores)).collect(),
         reaction_groups: groups,
-        reply_count: 0,
+        reply_count: detail.reply_count,
         deleted_reply_count: 0,
+        parent_id: detail.parent_id.as_deref(),
         cid: &channel.cid,
         created_at: Ts(message.created_at),
         updated_at: Ts(detail.deleted_at.unwrap_or(message.created_at)),
@@ -372,6 +397,16 @@ mod tests {
         assert_eq!(Ts(t).to_string(), "2021-02-17T08:17:49.745857Z");
         let whole: DateTime<Utc> = "2021-02-17T08:17:49Z".parse().unwrap();
         assert_eq!(Ts(whole).to_string(), "2021-02-17T08:17:49.000000Z");
+    }
+
+    #[test]
+    fn html_escapes_the_text() {
+        let html = serde_json::to_string(&Html("<b>\"Tom\" & 'Jerry'</b>")).unwrap();
+        assert_eq!(
+            html,
+            r#""<p>&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;</p>\n""#
+        );
+        assert_eq!(serde_json::to_string(&Html("")).unwrap(), r#""""#);
     }
 
     #[test]

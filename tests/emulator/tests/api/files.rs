@@ -2,11 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use chatvault_emulator::GroundTruthOptions;
+use chatvault_emulator::{DataSpec, EmulatorConfig, GroundTruthOptions, HOSTILE_TEXTS};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::common::{export_file, file_message_ids, one_channel_file, start};
+use crate::common::{config, export_file, file_message_ids, one_channel_file, start, start_with};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -360,5 +360,61 @@ async fn users_export_file_holds_each_users_lines() {
         messages
             .iter()
             .all(|m| m["item"]["user"]["id"] == "user-003")
+    );
+}
+
+#[tokio::test]
+async fn truth_messages_match_the_file_threads_and_hostile_texts_included() {
+    let (emulator, api) = start_with(EmulatorConfig {
+        data: DataSpec {
+            reply_every: 5,
+            hostile_every: 7,
+            ..DataSpec::default()
+        },
+        ..config()
+    })
+    .await;
+    let since = at("2025-05-20T00:00:00Z");
+    let body = json!({"version": "v2", "channels": [
+        {"cid": "messaging:general-001", "messages_since": since}]});
+    let (id, url) = export_file(&emulator, &api, body).await;
+    let reply = api.download(&url).await;
+    let in_file: Vec<Value> = reply
+        .text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["type"] == "message")
+        .map(|l| l["item"].clone())
+        .collect();
+    let created = emulator
+        .tasks()
+        .iter()
+        .find(|t| t.id == id)
+        .unwrap()
+        .created_at;
+    let options = GroundTruthOptions {
+        as_of: Some(created),
+        ..GroundTruthOptions::default()
+    };
+    let truth = emulator.messages("messaging:general-001", Some(since), None, options);
+    assert_eq!(
+        truth.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        emulator.ground_truth("messaging:general-001", Some(since), None, options)
+    );
+    assert_eq!(truth.len(), in_file.len());
+    for (m, item) in truth.iter().zip(&in_file) {
+        assert_eq!(item["id"], m.id.as_str());
+        assert_eq!(item["user"]["id"], m.user.as_str());
+        assert_eq!(item["text"], m.text.as_str());
+        assert_eq!(item["parent_id"].as_str(), m.parent_id.as_deref());
+        assert_eq!(item["type"] == "deleted", m.deleted);
+        assert_eq!(at(item["created_at"].as_str().unwrap()), m.created_at);
+    }
+    assert!(truth.iter().any(|m| m.parent_id.is_some()));
+    assert!(truth.iter().any(|m| m.deleted));
+    assert!(
+        truth
+            .iter()
+            .any(|m| HOSTILE_TEXTS.contains(&m.text.as_str()))
     );
 }
