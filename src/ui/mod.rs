@@ -68,6 +68,8 @@ fn app(viewer: Viewer, token: Option<Token>) -> Router {
         .route("/archive", get(routes::archive))
         .route("/archive/verify", post(routes::verify))
         .route("/assets/style.css", get(routes::style))
+        .route("/assets/icon.svg", get(routes::icon))
+        .route("/favicon.ico", get(routes::icon))
         .fallback(routes::fallback)
         .with_state(Arc::new(viewer))
         .layer(axum::middleware::from_fn_with_state(

@@ -66,6 +66,10 @@ pub async fn style() -> Response {
         .into_response()
 }
 
+pub async fn icon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], assets::ICON).into_response()
+}
+
 pub async fn fallback() -> Response {
     not_found("There is no such page here.")
 }

@@ -332,15 +332,18 @@ try {
 
   await check('g. screenshots', async () => {
     await mkdir(spec.screenshots_dir, { recursive: true });
-    const { cid, day, reply_ids: replies } = spec.thread;
+    const { cid, day, parent_id: parent, reply_ids: replies } = spec.thread;
+    // The jobs page whole; the others as a reader first sees them (the channel scrolled to the
+    // thread of the linked reply, open), so the README's images stay a screen high.
+    const reply = encodeURIComponent(replies[0] ?? '');
     const shots = [
-      ['jobs.png', '/'],
-      ['channel.png', `${channelPath(cid, day)}&msg=${encodeURIComponent(replies[0] ?? '')}`],
-      ['search.png', `/search?q=${encodeURIComponent(spec.search.query)}`],
+      ['jobs.png', '/', true],
+      ['channel.png', `${channelPath(cid, day)}&msg=${reply}#m-${encodeURIComponent(parent)}`, false],
+      ['search.png', `/search?q=${encodeURIComponent(spec.search.query)}`, false],
     ];
-    for (const [file, relative] of shots) {
+    for (const [file, relative, fullPage] of shots) {
       await open(page, relative);
-      await page.screenshot({ path: path.join(spec.screenshots_dir, file), fullPage: true });
+      await page.screenshot({ path: path.join(spec.screenshots_dir, file), fullPage });
     }
     return `${shots.map(([file]) => file).join(', ')} in ${spec.screenshots_dir}`;
   });
