@@ -22,10 +22,11 @@ pub fn sources(
             output::error(&format!("--url: {e}"), None);
             exit::INVALID
         })?;
-        let store = store::open(&url, &StoreOptions::new(), &world.env_vars).map_err(|e| {
-            output::error(&format!("--url: {e}"), None);
-            exit::FAILED
-        })?;
+        let store =
+            store::open_to_read(&url, &StoreOptions::new(), &world.env_vars).map_err(|e| {
+                output::error(&format!("--url: {e}"), None);
+                exit::FAILED
+            })?;
         return Ok(vec![Source { job: None, store }]);
     }
     let wanted = Wanted {
@@ -39,7 +40,7 @@ pub fn sources(
     let picked = load_and_pick(&wanted, world)?;
     let mut sources = Vec::new();
     for job in picked.jobs {
-        let opened = store::open(
+        let opened = store::open_to_read(
             &job.destination.url,
             &job.destination.options,
             &world.env_vars,

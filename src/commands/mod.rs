@@ -99,8 +99,8 @@ fn jobs_and_state(
     };
     let Picked { set, jobs, .. } = load_and_pick(&wanted, world)?;
     let settings = &set.settings;
-    let state =
-        store::open(&settings.state, &settings.state_options, &world.env_vars).map_err(|e| {
+    let state = store::open_to_read(&settings.state, &settings.state_options, &world.env_vars)
+        .map_err(|e| {
             let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
             output::report_for("state", &e, hint);
             exit::FAILED

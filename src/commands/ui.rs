@@ -43,7 +43,7 @@ pub fn run(args: &UiArgs, config: Option<PathBuf>, log: LogFormat, world: &World
     };
     let mut shown = Vec::new();
     for job in jobs {
-        match store::open(
+        match store::open_to_read(
             &job.destination.url,
             &job.destination.options,
             &world.env_vars,

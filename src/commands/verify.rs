@@ -45,7 +45,8 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
         return exit::FAILED;
     };
     let report = runtime.block_on(async {
-        let store = store::open(&url, &options, &world.env_vars).map_err(|e| e.to_string())?;
+        let store =
+            store::open_to_read(&url, &options, &world.env_vars).map_err(|e| e.to_string())?;
         verify(&store, args.job.as_deref())
             .await
             .map_err(|e| e.to_string())

@@ -215,10 +215,36 @@ const GCS_OPTIONS: &[&str] = &[
 
 /// Opens the store. `env` is the process environment (passed in, so tests control it);
 /// `AWS_*` and `GOOGLE_*` variables object_store knows are applied first, then `options`.
+/// A local folder is created when missing, for the writes to come.
 pub fn open(
     url: &StoreUrl,
     options: &StoreOptions,
     env: &[(String, String)],
+) -> Result<Store, StoreError> {
+    open_as(url, options, env, Access::Write)
+}
+
+/// Opens the store for commands that only read (the viewer, search, status): a missing local
+/// folder is not created, and reads as empty until something writes it.
+pub fn open_to_read(
+    url: &StoreUrl,
+    options: &StoreOptions,
+    env: &[(String, String)],
+) -> Result<Store, StoreError> {
+    open_as(url, options, env, Access::Read)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+fn open_as(
+    url: &StoreUrl,
+    options: &StoreOptions,
+    env: &[(String, String)],
+    access: Access,
 ) -> Result<Store, StoreError> {
     for name in options.keys() {
         check_option(url, name)?;
@@ -284,6 +310,12 @@ pub fn open(
             }
             let store = builder.build().map_err(open_error)?;
             (prefixed(store, prefix), true)
+        }
+        StoreUrl::File { path } if access == Access::Read && !path.exists() => {
+            // The folder is looked up on every request, so it is found once a run makes it.
+            let prefix = Path::from_absolute_path(path).map_err(|e| open_error(e.into()))?;
+            let store = PrefixStore::new(LocalFileSystem::new(), prefix);
+            (Arc::new(store) as Arc<dyn ObjectStore>, false)
         }
         StoreUrl::File { path } => {
             std::fs::create_dir_all(path).map_err(|source| StoreError::Folder {
@@ -469,6 +501,36 @@ mod tests {
         assert!(!store.takes_attributes());
         assert!(store.signed_put().is_none());
         assert!(dir.path().join("archive/nested").is_dir());
+    }
+
+    #[tokio::test]
+    async fn a_folder_opened_to_read_is_not_created_and_is_found_once_made() {
+        use futures::TryStreamExt as _;
+        use object_store::ObjectStoreExt as _;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folder = dir.path().join("state");
+        let url = StoreUrl::File {
+            path: folder.clone(),
+        };
+        let store = open_to_read(&url, &StoreOptions::new(), &[]).expect("opens");
+        let list = |store: &Store| {
+            store
+                .object_store()
+                .list(None)
+                .map_ok(|m| m.location.to_string())
+                .try_collect::<Vec<_>>()
+        };
+        assert_eq!(list(&store).await.expect("lists"), Vec::<String>::new());
+        let missing = store.object_store().get(&Path::from("a/b.json")).await;
+        assert!(matches!(missing, Err(object_store::Error::NotFound { .. })));
+        assert!(!folder.exists(), "reading made the folder");
+
+        std::fs::create_dir_all(folder.join("a")).expect("mkdir");
+        std::fs::write(folder.join("a/b.json"), "{}").expect("write");
+        assert_eq!(list(&store).await.expect("lists"), ["a/b.json"]);
+        let opened = open_to_read(&url, &StoreOptions::new(), &[]).expect("opens");
+        assert_eq!(list(&opened).await.expect("lists"), ["a/b.json"]);
     }
 
     /// The streaming PUT bypasses object_store's request path, so any setting that adds a

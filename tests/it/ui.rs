@@ -218,7 +218,7 @@ async fn without_the_token_a_reachable_viewer_answers_401_and_never_logs_the_tok
     );
 }
 
-/// Every file below `dir`, with its size and modification time.
+/// Every file and folder below `dir`, with its size and modification time.
 fn files(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -226,11 +226,9 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
         for entry in std::fs::read_dir(&folder).expect("read a folder") {
             let path = entry.expect("an entry").path();
             let meta = std::fs::metadata(&path).expect("metadata");
+            out.insert(path.clone(), (meta.len(), meta.modified().expect("mtime")));
             if meta.is_dir() {
                 stack.push(path);
-            } else {
-                let modified = meta.modified().expect("mtime");
-                out.insert(path, (meta.len(), modified));
             }
         }
     }
