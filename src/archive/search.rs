@@ -129,7 +129,7 @@ pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> 
             }),
         }
     }
-    let mut found = search_in(archives, query, limit).await;
+    let mut found = search_in(archives.iter().map(|(s, m)| (s, m)), query, limit).await;
     found.problems.extend(problems);
     found.problems.sort_by(|a, b| a.key.cmp(&b.key));
     found
@@ -137,15 +137,20 @@ pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> 
 
 /// Searches archives whose manifests the caller has listed already (with their counts, or
 /// catalog records, filled in), reading only those that can match.
-pub async fn search_in(
-    archives: Vec<(Store, Manifest)>,
+pub async fn search_in<'a>(
+    archives: impl IntoIterator<Item = (&'a Store, &'a Manifest)>,
     query: &Query,
     limit: Option<usize>,
 ) -> Found {
     let mut found = Found::default();
-    let (wanted, ruled_out): (Vec<_>, Vec<_>) =
-        archives.into_iter().partition(|(_, m)| can_match(m, query));
-    found.skipped = ruled_out.len();
+    let mut wanted = Vec::new();
+    for (store, manifest) in archives {
+        if can_match(manifest, query) {
+            wanted.push((store.clone(), manifest.clone()));
+        } else {
+            found.skipped += 1;
+        }
+    }
     found.read = wanted.len();
     // Each archive is read on a task of its own, so decompressing and parsing use every core.
     let query = Arc::new(query.clone());

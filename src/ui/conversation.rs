@@ -65,11 +65,15 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
 
 /// Reads what `wanted` asks of channel `cid` from `archives` (those of other channels are
 /// passed over unread).
-pub async fn read(archives: Vec<(Store, Manifest)>, cid: &str, wanted: &Wanted) -> Read {
+pub async fn read<'a>(
+    archives: impl IntoIterator<Item = (&'a Store, &'a Manifest)>,
+    cid: &str,
+    wanted: &Wanted,
+) -> Read {
     let mut out = Read::default();
     let mut reading = Vec::new();
     for (store, manifest) in archives {
-        let Some(span) = span_in(&manifest, cid) else {
+        let Some(span) = span_in(manifest, cid) else {
             continue;
         };
         match (wanted, span) {
@@ -79,7 +83,7 @@ pub async fn read(archives: Vec<(Store, Manifest)>, cid: &str, wanted: &Wanted) 
             (Wanted::During((_, until)), Some((first, _))) if first >= *until => {
                 out.later = earliest(out.later, Some(first));
             }
-            _ => reading.push((store, manifest)),
+            _ => reading.push((store.clone(), manifest.clone())),
         }
     }
     out.sources = reading

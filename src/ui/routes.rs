@@ -153,12 +153,14 @@ pub struct ChannelParams {
 }
 
 /// Every listed archive with its store.
-fn archives(viewer: &Viewer, listing: &super::index::Listing) -> Vec<(Store, Manifest)> {
+fn archives<'a>(
+    viewer: &'a Viewer,
+    listing: &'a super::index::Listing,
+) -> impl Iterator<Item = (&'a Store, &'a Manifest)> {
     listing
         .archives
         .iter()
-        .map(|a| (viewer.jobs[a.job].store.clone(), a.manifest.clone()))
-        .collect()
+        .map(|a| (&viewer.jobs[a.job].store, &a.manifest))
 }
 
 pub async fn channel(
