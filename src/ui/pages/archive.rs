@@ -4,7 +4,7 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{bytes, channel_href, search_href, timestamp};
+use super::{bytes, channel_href, head, search_href, timestamp};
 use crate::archive::manifest::Manifest;
 use crate::ui::calendar::day_of;
 use crate::ui::pages::jobs::covers;
@@ -20,9 +20,15 @@ pub fn page(m: &Manifest, verified: Option<&Verified>, zone: Tz) -> Markup {
             dt { "Kind" } dd { (m.kind) ", batch " (m.batch) ", export " (m.export_version) }
             dt { "Covers" } dd { (covers(m, zone)) }
             dt { "Tick" } dd { (timestamp(Some(m.tick), zone)) }
-            dt { "Exported" } dd { (timestamp(m.exported_at, zone)) " (task " code { (m.task_id) } ")" }
-            dt { "Archived" } dd { (timestamp(Some(m.archived_at), zone)) " by chatvault " (m.chatvault_version) }
-            dt { "Size" } dd { (bytes(m.bytes_stored)) " stored (" (m.content_encoding) "), " (bytes(m.bytes_source)) " exported" }
+            dt { "Exported" }
+            dd { (timestamp(m.exported_at, zone)) " (task " code { (m.task_id) } ")" }
+            dt { "Archived" }
+            dd { (timestamp(Some(m.archived_at), zone)) " by chatvault " (m.chatvault_version) }
+            dt { "Size" }
+            dd {
+                (bytes(m.bytes_stored)) " stored (" (m.content_encoding) "), "
+                (bytes(m.bytes_source)) " exported"
+            }
             dt { "SHA-256" } dd { code.hash { (m.sha256) } }
             @if !m.missing.is_empty() {
                 dt { "Not at Stream" } dd { (m.missing.join(", ")) }
@@ -39,7 +45,8 @@ pub fn page(m: &Manifest, verified: Option<&Verified>, zone: Tz) -> Markup {
         @if let Some(result) = verified {
             @match result {
                 Ok(()) => p #verify-result .ok data-ok="true" role="status" {
-                    "Verified: " (bytes(m.bytes_stored)) " read, size and SHA-256 match the manifest."
+                    "Verified: " (bytes(m.bytes_stored))
+                    " read, size and SHA-256 match the manifest."
                 },
                 Err(problem) => p #verify-result .bad data-ok="false" role="status" {
                     "Does not verify: " (problem)
@@ -47,16 +54,20 @@ pub fn page(m: &Manifest, verified: Option<&Verified>, zone: Tz) -> Markup {
             }
         }
         @match &m.contents {
-            None => p { "This archive's manifest has no counts (an older format); " code { "chatvault index" } " counts it." },
+            None => p {
+                "This archive's manifest has no counts (an older format); "
+                code { "chatvault index" } " counts it."
+            },
             Some(contents) => {
                 @if !contents.channels.is_empty() {
                     table.channels {
                         caption { "Channels in the archive" }
-                        thead { tr { th scope="col" { "Channel" } th scope="col" { "Messages" } th scope="col" { "First" } th scope="col" { "Last" } } }
+                        (head(&["Channel", "Messages", "First", "Last"]))
                         tbody {
                             @for (cid, c) in &contents.channels {
                                 tr {
-                                    td { a href=(channel_href(cid, c.first_message_at.map(|t| day_of(zone, t)), None)) { (cid) } }
+                                    @let day = c.first_message_at.map(|t| day_of(zone, t));
+                                    td { a href=(channel_href(cid, day, None)) { (cid) } }
                                     td.num { (c.messages) }
                                     td { (timestamp(c.first_message_at, zone)) }
                                     td { (timestamp(c.last_message_at, zone)) }
@@ -68,10 +79,13 @@ pub fn page(m: &Manifest, verified: Option<&Verified>, zone: Tz) -> Markup {
                 @if !contents.users.is_empty() {
                     table.users {
                         caption { "Messages by user" }
-                        thead { tr { th scope="col" { "User" } th scope="col" { "Messages" } } }
+                        (head(&["User", "Messages"]))
                         tbody {
                             @for (user, c) in &contents.users {
-                                tr { td { a href=(search_href(&format!("from:{user}"))) { (user) } } td.num { (c.messages) } }
+                                tr {
+                                    td { a href=(search_href(&format!("from:{user}"))) { (user) } }
+                                    td.num { (c.messages) }
+                                }
                             }
                         }
                     }

@@ -33,7 +33,9 @@ fn reply_link(view: &ChannelDay<'_>, m: &Message) -> Markup {
         @if let Some(parent) = &m.parent_id {
             p.meta {
                 "Reply in a thread started on another day: "
-                a href=(channel_href(view.cid, None, Some(parent))) { "open the thread's first message" }
+                a href=(channel_href(view.cid, None, Some(parent))) {
+                    "open the thread's first message"
+                }
             }
         }
     }
@@ -46,7 +48,9 @@ fn entry(view: &ChannelDay<'_>, e: &Entry<'_>) -> Markup {
         @if e.orphan { (reply_link(view, e.message)) }
         @if !e.replies.is_empty() {
             details.thread open[open] {
-                summary { (e.replies.len()) @if e.replies.len() == 1 { " reply" } @else { " replies" } }
+                summary {
+                    (e.replies.len()) @if e.replies.len() == 1 { " reply" } @else { " replies" }
+                }
                 div.replies {
                     @for r in &e.replies { (message(r, view.zone, target(r), html! {})) }
                 }
@@ -78,13 +82,17 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
             (view.entries.len()) " message(s) and thread(s) · "
             a href=(search_href(&format!("in:{}", view.cid))) { "search this channel" } }
         nav.pager aria-label="Days" {
-            @if let Some(d) = view.earlier { a rel="prev" href=(channel_href(view.cid, Some(d), None)) { "← " (d) } }
+            @if let Some(d) = view.earlier {
+                a rel="prev" href=(channel_href(view.cid, Some(d), None)) { "← " (d) }
+            }
             form.day action=(channel_href(view.cid, None, None)) method="get" {
                 label for="day" { "Day" }
                 input #day name="day" type="date" value=(view.day);
                 button type="submit" { "Show" }
             }
-            @if let Some(d) = view.later { a rel="next" href=(channel_href(view.cid, Some(d), None)) { (d) " →" } }
+            @if let Some(d) = view.later {
+                a rel="next" href=(channel_href(view.cid, Some(d), None)) { (d) " →" }
+            }
         }
         (problems(view.problems))
         @if view.entries.is_empty() { p { "No archived messages on this day." } }
@@ -93,14 +101,22 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
         }
         @if pages > 1 {
             nav.pager aria-label="Pages of this day" {
-                @if page > 1 { a href=(day_link(view.cid, view.day, page - 1)) { "← earlier messages" } }
+                @if page > 1 {
+                    a href=(day_link(view.cid, view.day, page - 1)) { "← earlier messages" }
+                }
                 span { "part " (page) " of " (pages) }
-                @if page < pages { a href=(day_link(view.cid, view.day, page + 1)) { "later messages →" } }
+                @if page < pages {
+                    a href=(day_link(view.cid, view.day, page + 1)) { "later messages →" }
+                }
             }
         }
         @if !view.archives.is_empty() {
             h2 { "Read from" }
-            ul.sources { @for (job, key) in &view.archives { li { a href=(archive_href(job, key)) { (key) } } } }
+            ul.sources {
+                @for (job, key) in &view.archives {
+                    li { a href=(archive_href(job, key)) { (key) } }
+                }
+            }
         }
     }
 }

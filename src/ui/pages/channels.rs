@@ -3,10 +3,12 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{channel_href, timestamp};
+use super::{channel_href, head, timestamp};
 use crate::ui::holdings::Holding;
 
 pub const PER_PAGE: usize = 200;
+
+const APPROXIMATE: &str = "approximate: several jobs or overlapping windows hold copies";
 
 pub fn page(holdings: &[Holding], page: usize, uncounted: usize, zone: Tz) -> Markup {
     let pages = holdings.len().div_ceil(PER_PAGE).max(1);
@@ -18,25 +20,17 @@ pub fn page(holdings: &[Holding], page: usize, uncounted: usize, zone: Tz) -> Ma
         @if uncounted > 0 {
             p.problem {
                 (uncounted) " older archive(s) have no counts yet and are not listed here; "
-                code { "chatvault index" } " counts them (search and channel pages read them all the same)."
+                code { "chatvault index" }
+                " counts them (search and channel pages read them all the same)."
             }
         }
         table.channels {
-            thead {
-                tr {
-                    th scope="col" { "Channel" }
-                    th scope="col" { "Messages" }
-                    th scope="col" { "First message" }
-                    th scope="col" { "Last message" }
-                    th scope="col" { "Archives" }
-                    th scope="col" { "Jobs" }
-                }
-            }
+            (head(&["Channel", "Messages", "First message", "Last message", "Archives", "Jobs"]))
             tbody {
                 @for h in shown {
                     tr data-cid=(h.cid) {
                         td { a href=(channel_href(&h.cid, None, None)) { (h.cid) } }
-                        td.num title=[(!h.exact).then_some("approximate: several jobs or overlapping windows hold copies")] {
+                        td.num title=[(!h.exact).then_some(APPROXIMATE)] {
                             @if !h.exact { "≈ " } (h.messages)
                         }
                         td { (timestamp(h.first, zone)) }
@@ -49,9 +43,13 @@ pub fn page(holdings: &[Holding], page: usize, uncounted: usize, zone: Tz) -> Ma
         }
         @if pages > 1 {
             nav.pager aria-label="Pages" {
-                @if page > 1 { a rel="prev" href={ "/channels?page=" (page - 1) } { "← previous" } }
+                @if page > 1 {
+                    a rel="prev" href={ "/channels?page=" (page - 1) } { "← previous" }
+                }
                 span { "page " (page) " of " (pages) }
-                @if page < pages { a rel="next" href={ "/channels?page=" (page + 1) } { "next →" } }
+                @if page < pages {
+                    a rel="next" href={ "/channels?page=" (page + 1) } { "next →" }
+                }
             }
         }
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{archive_href, bytes, timestamp};
+use super::{archive_href, bytes, head, timestamp};
 use crate::archive::manifest::Manifest;
 use crate::config::job::Job;
 use crate::state::JobState;
@@ -52,8 +52,9 @@ fn describe(day: &Day) -> String {
     }
 }
 
-/// Days in rows of months, each cell in its day-of-month column.
-fn calendar(caption: &str, days: &[Day]) -> Markup {
+/// Days in rows of months, each cell in its day-of-month column, and the legend of the
+/// statuses shown; nothing when there are no days.
+fn calendar(what: &str, zone: Tz, days: &[Day]) -> Markup {
     let mut months: Vec<(NaiveDate, Vec<&Day>)> = Vec::new();
     for day in days {
         let month = day.date.with_day(1).unwrap_or(day.date);
@@ -63,25 +64,31 @@ fn calendar(caption: &str, days: &[Day]) -> Markup {
         }
     }
     html! {
-        table.calendar {
-            caption { (caption) }
-            tbody {
-                @for (month, list) in &months {
-                    tr {
-                        th scope="row" { (month.format("%Y-%m")) }
-                        @for _ in 1..list.first().map_or(1, |d| d.date.day()) { td.pad {} }
-                        @for day in list {
-                            @let risk = matches!(day.status, Status::InFlight { at_risk: true, .. });
-                            td class={ "day s-" (day.status.name()) @if risk { " risk" } }
-                                data-day=(day.date) data-status=(day.status.name())
-                                title=(describe(day)) {
-                                (day.date.day())
-                                span.sr { " " (day.status.name()) }
+        @if !days.is_empty() {
+            table.calendar {
+                caption { (what) ", by day (" (zone.name()) ")" }
+                tbody {
+                    @for (month, list) in &months {
+                        tr {
+                            th scope="row" { (month.format("%Y-%m")) }
+                            @for _ in 1..list.first().map_or(1, |d| d.date.day()) { td.pad {} }
+                            @for day in list {
+                                @let risk = matches!(
+                                    day.status,
+                                    Status::InFlight { at_risk: true, .. }
+                                );
+                                td class={ "day s-" (day.status.name()) @if risk { " risk" } }
+                                    data-day=(day.date) data-status=(day.status.name())
+                                    title=(describe(day)) {
+                                    (day.date.day())
+                                    span.sr { " " (day.status.name()) }
+                                }
                             }
                         }
                     }
                 }
             }
+            (legend(days))
         }
     }
 }
@@ -108,27 +115,21 @@ fn job(view: &JobView<'_>, zone: Tz, now: DateTime<Utc>) -> Markup {
                 Err(problem) => p.problem { "The state cannot be read: " (problem) },
                 Ok(state) => (facts(view, state, zone, now)),
             }
-            @if !view.messages.is_empty() {
-                (calendar(&format!("Message time archived, by day ({})", zone.name()), &view.messages))
-                (legend(&view.messages))
-            }
-            @if !view.snapshots.is_empty() {
-                (calendar(&format!("Users snapshots, by day ({})", zone.name()), &view.snapshots))
-                (legend(&view.snapshots))
-            }
+            (calendar("Message time archived", zone, &view.messages))
+            (calendar("Users snapshots", zone, &view.snapshots))
             @if view.messages.is_empty() && view.snapshots.is_empty() {
                 p { "Nothing archived or planned yet." }
             }
             @if !view.recent.is_empty() {
                 h3 { "Newest archives (" (view.recent.len()) " of " (view.archives) ")" }
                 table.archives {
-                    thead { tr { th scope="col" { "Archive" } th scope="col" { "Covers" } th scope="col" { "Messages" } th scope="col" { "Stored" } } }
+                    (head(&["Archive", "Covers", "Messages", "Stored"]))
                     tbody {
                         @for m in &view.recent {
                             tr {
                                 td { a href=(archive_href(&m.job, &m.key)) { (m.key) } }
                                 td { (covers(m, zone)) }
-                                td.num { (m.contents.as_ref().map_or_else(|| "not counted".to_owned(), |c| c.channels.values().map(|c| c.messages).sum::<u64>().to_string())) }
+                                td.num { (messages(m)) }
                                 td.num { (bytes(m.bytes_stored)) }
                             }
                         }
@@ -137,6 +138,20 @@ fn job(view: &JobView<'_>, zone: Tz, now: DateTime<Utc>) -> Markup {
             }
         }
     }
+}
+
+/// The messages an archive's counts say it holds.
+fn messages(m: &Manifest) -> String {
+    m.contents.as_ref().map_or_else(
+        || "not counted".to_owned(),
+        |c| {
+            c.channels
+                .values()
+                .map(|c| c.messages)
+                .sum::<u64>()
+                .to_string()
+        },
+    )
 }
 
 /// What an archive holds in time: its window, or the moment of its snapshot.
@@ -159,13 +174,20 @@ fn facts(view: &JobView<'_>, state: &JobState, zone: Tz, now: DateTime<Utc>) -> 
     let last = state.last_outcome.as_ref();
     html! {
         dl.facts {
-            dt { "Schedule" } dd { code { (job.schedule.source()) } " (" (job.timezone.name()) ")" }
+            dt { "Schedule" }
+            dd { code { (job.schedule.source()) } " (" (job.timezone.name()) ")" }
             dt { "Last run" }
             dd {
                 @match last {
                     None => "never",
-                    Some(o) if o.ok => { span.ok { "succeeded" } ", finished " (timestamp(Some(o.finished_at), zone)) ", " (o.archives) " archive(s)" },
-                    Some(o) => { span.bad { "failed" } ", " (timestamp(Some(o.finished_at), zone)) },
+                    Some(o) if o.ok => {
+                        span.ok { "succeeded" }
+                        ", finished " (timestamp(Some(o.finished_at), zone))
+                        ", " (o.archives) " archive(s)"
+                    },
+                    Some(o) => {
+                        span.bad { "failed" } ", " (timestamp(Some(o.finished_at), zone))
+                    },
                 }
             }
             @if let Some(o) = last.filter(|o| !o.ok) {
@@ -176,12 +198,15 @@ fn facts(view: &JobView<'_>, state: &JobState, zone: Tz, now: DateTime<Utc>) -> 
                 dt { "Warnings" } dd { ul { @for w in &o.warnings { li { (w) } } } }
             }
             @if let Some(o) = last.filter(|o| !o.missing.is_empty()) {
-                dt { "Not at Stream" } dd { (o.missing.channels.iter().chain(&o.missing.users).cloned().collect::<Vec<_>>().join(", ")) }
+                dt { "Not at Stream" }
+                dd { (o.missing.channels.iter().chain(&o.missing.users).cloned()
+                    .collect::<Vec<_>>().join(", ")) }
             }
             dt { "Next tick" } dd { (timestamp(view.next_tick, zone)) }
             dt { "Archived up to" } dd { (timestamp(state.watermark, zone)) }
             @if let Some(claim) = &state.claim {
-                dt { "Running" } dd { "tick " (timestamp(Some(claim.tick), zone)) " by " (claim.holder) }
+                dt { "Running" }
+                dd { "tick " (timestamp(Some(claim.tick), zone)) " by " (claim.holder) }
             }
             @if !state.open.is_empty() {
                 dt { "Windows to redo" } dd { (state.open.len()) }
@@ -190,7 +215,7 @@ fn facts(view: &JobView<'_>, state: &JobState, zone: Tz, now: DateTime<Utc>) -> 
         @if !state.in_flight.is_empty() {
             table.tasks {
                 caption { "Exports at Stream, not archived yet" }
-                thead { tr { th scope="col" { "Archive" } th scope="col" { "Exported" } th scope="col" { "Left before Stream deletes it" } } }
+                (head(&["Archive", "Exported", "Left before Stream deletes it"]))
                 tbody {
                     @for t in &state.in_flight {
                         @let lapses = t.lapses_at();
@@ -198,7 +223,10 @@ fn facts(view: &JobView<'_>, state: &JobState, zone: Tz, now: DateTime<Utc>) -> 
                         tr class=[risk.then_some("risk")] {
                             td { (t.key) }
                             td { (timestamp(Some(t.created_at), zone)) }
-                            td { ((lapses - now).num_days()) " day(s)" @if risk { " " strong { "LAPSE RISK" } } }
+                            td {
+                                ((lapses - now).num_days()) " day(s)"
+                                @if risk { " " strong { "LAPSE RISK" } }
+                            }
                         }
                     }
                 }
@@ -215,7 +243,10 @@ pub fn page(
 ) -> Markup {
     html! {
         h1 { "Jobs" }
-        p.meta { "As of " (timestamp(Some(now), zone)) ". Days are " (zone.name()) " days of message time." }
+        p.meta {
+            "As of " (timestamp(Some(now), zone)) ". Days are " (zone.name())
+            " days of message time."
+        }
         (super::problems(problems))
         @if views.is_empty() { p { "No jobs." } }
         @for view in views { (job(view, zone, now)) }

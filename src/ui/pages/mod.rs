@@ -134,6 +134,11 @@ pub fn layout(title: &str, section: Section, q: &str, body: Markup) -> Markup {
     }
 }
 
+/// A table's header row.
+pub fn head(columns: &[&str]) -> Markup {
+    html! { thead { tr { @for c in columns { th scope="col" { (c) } } } } }
+}
+
 /// An error page's body.
 pub fn problem(title: &str, detail: &str) -> Markup {
     html! {

@@ -21,8 +21,10 @@ pub fn help() -> Markup {
             dt { code { "-word" } } dd { "the text does not contain the word" }
             dt { code { "from:USER" } } dd { "written by this user id" }
             dt { code { "in:TYPE:ID" } } dd { "in this channel" }
-            dt { code { "after:2026-03-01" } " " code { "before:2026-03-08T12:00:00Z" } } dd { "created at or after, before" }
-            dt { code { "has:attachment" } " " code { "is:reply" } } dd { "with an attachment; a thread reply" }
+            dt { code { "after:2026-03-01" } " " code { "before:2026-03-08T12:00:00Z" } }
+            dd { "created at or after, before" }
+            dt { code { "has:attachment" } " " code { "is:reply" } }
+            dd { "with an attachment; a thread reply" }
         }
     }
 }
@@ -35,21 +37,29 @@ pub fn invalid(q: &str, problem: &str) -> Markup {
 }
 
 pub fn results(q: &str, found: &Found, zone: Tz) -> Markup {
+    let unreadable: Vec<(String, String)> = found
+        .problems
+        .iter()
+        .map(|p| (p.key.clone(), p.problem.clone()))
+        .collect();
     html! {
         h1 { "Search: " (q) }
         p.meta {
             (found.hits.len()) " hit(s)"
-            @if found.hits.len() >= LIMIT { " (the earliest " (LIMIT) "; narrow the query with after:, before:, in: or from:)" }
+            @if found.hits.len() >= LIMIT {
+                " (the earliest " (LIMIT) "; narrow the query with after:, before:, in: or from:)"
+            }
             "; " (found.read) " archive(s) read, " (found.skipped) " ruled out by their counts."
         }
-        (problems(&found.problems.iter().map(|p| (p.key.clone(), p.problem.clone())).collect::<Vec<_>>()))
+        (problems(&unreadable))
         ol.hits {
             @for hit in &found.hits {
                 @let m = &hit.message;
                 @let cid = m.cid.as_deref().unwrap_or("");
                 li.hit data-id=(m.id) {
                     p.where {
-                        a.context href=(channel_href(cid, m.created_at.map(|t| day_of(zone, t)), Some(&m.id))) {
+                        @let day = m.created_at.map(|t| day_of(zone, t));
+                        a.context href=(channel_href(cid, day, Some(&m.id))) {
                             "in context"
                         }
                         " · " (cid)
