@@ -228,7 +228,7 @@ fn json_words(instruction: &str, value: &str) -> Vec<String> {
 
 fn kubernetes_commands() -> Vec<CommandLine> {
     let mut out = Vec::new();
-    for file in ["cronjob.yaml", "deployment.yaml"] {
+    for file in ["cronjob.yaml", "deployment.yaml", "ui.yaml"] {
         let origin = format!("{DEPLOY}/kubernetes/{file}");
         for doc in documents(&origin) {
             container_commands(&origin, &doc, &mut out);
@@ -321,6 +321,7 @@ fn each_kubernetes_manifest_holds_the_kinds_it_should() {
         ("configmap.yaml", vec!["ConfigMap", "ConfigMap"]),
         ("cronjob.yaml", vec!["CronJob"]),
         ("deployment.yaml", vec!["Deployment"]),
+        ("ui.yaml", vec!["Secret", "Deployment", "Service"]),
     ] {
         let docs = documents(&format!("{DEPLOY}/kubernetes/{file}"));
         assert_eq!(kinds(&docs), expected, "{file}");
@@ -373,6 +374,65 @@ fn every_chatvault_command_in_the_examples_parses_with_this_version() {
     assert_eq!(
         runs(&|_, cli| validate_as(cli, DiagnosticFormat::Sarif)),
         [workflow.as_str()]
+    );
+}
+
+#[test]
+fn the_viewer_deployment_is_reachable_only_with_its_token_and_gets_no_stream_secret() {
+    let origin = format!("{DEPLOY}/kubernetes/ui.yaml");
+    let docs = documents(&origin);
+    let mut commands = Vec::new();
+    container_commands(&origin, &docs[1], &mut commands);
+    let [command] = commands.as_slice() else {
+        panic!("{origin}: one container");
+    };
+    let Command::Ui(args) = command.parse().command else {
+        panic!("{origin} runs `chatvault ui`");
+    };
+    assert!(
+        args.listen.starts_with("0.0.0.0:"),
+        "the Service reaches the pod's IP"
+    );
+    let token = args.auth_token_file.expect("--auth-token-file");
+    let pod = &docs[1]["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let mounted = container["volumeMounts"]
+        .as_sequence()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| token.starts_with(text(&m["mountPath"], "mountPath")))
+        .unwrap_or_else(|| panic!("{}: not in a mounted volume", token.display()));
+    let volume = pod["volumes"]
+        .as_sequence()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mounted["name"])
+        .expect("the token's volume");
+    assert_eq!(
+        volume["secret"]["secretName"], docs[0]["metadata"]["name"],
+        "the token comes from the Secret in the same file"
+    );
+    let key = token.file_name().and_then(|n| n.to_str()).expect("a file");
+    assert!(
+        docs[0]["stringData"][key].is_string(),
+        "the Secret holds `{key}`"
+    );
+    assert!(
+        container["envFrom"].is_null(),
+        "the viewer takes only the variables it needs"
+    );
+    for env in container["env"].as_sequence().expect("env") {
+        let name = text(&env["name"], "env name");
+        assert!(name.starts_with("AWS_"), "the viewer gets {name}");
+    }
+    let service = &docs[2];
+    assert_eq!(
+        service["spec"]["selector"],
+        docs[1]["spec"]["template"]["metadata"]["labels"]
+    );
+    assert_eq!(
+        service["spec"]["ports"][0]["targetPort"],
+        container["ports"][0]["name"]
     );
 }
 
