@@ -3,7 +3,7 @@
 //! Stream, or nothing at all). Users exports take no window, so their calendar marks the days a
 //! snapshot was taken.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone as _, Utc};
 use chrono_tz::Tz;
@@ -11,6 +11,9 @@ use chrono_tz::Tz;
 use crate::archive::manifest::Manifest;
 use crate::config::job::{ExportKind, Retention};
 use crate::state::JobState;
+
+/// A span of time, `[since, until)`.
+type Span = (DateTime<Utc>, DateTime<Utc>);
 
 /// At most this many days are drawn (the newest), about ten years of daily windows.
 pub const MAX_DAYS: usize = 3660;
@@ -70,7 +73,8 @@ pub struct Day {
 /// instant after it.
 pub fn day_start(zone: Tz, date: NaiveDate) -> DateTime<Utc> {
     let mut local = date.and_time(chrono::NaiveTime::MIN);
-    for _ in 0..4 {
+    // Samoa skipped a whole day in 2011: look up to a day ahead, by half hours.
+    for _ in 0..=48 {
         if let Some(t) = zone.from_local_datetime(&local).earliest() {
             return t.with_timezone(&Utc);
         }
@@ -84,14 +88,14 @@ pub fn day_of(zone: Tz, t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&zone).date_naive()
 }
 
-fn overlaps(a: (DateTime<Utc>, DateTime<Utc>), b: (DateTime<Utc>, DateTime<Utc>)) -> bool {
+fn overlaps(a: Span, b: Span) -> bool {
     a.0 < b.1 && b.0 < a.1
 }
 
 /// `[since, until)` merged into disjoint, sorted spans.
-fn union(mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+fn union(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort();
-    let mut out: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    let mut out: Vec<Span> = Vec::new();
     for (since, until) in spans {
         match out.last_mut() {
             Some(last) if since <= last.1 => last.1 = last.1.max(until),
@@ -101,10 +105,7 @@ fn union(mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)>) -> Vec<(DateTime<Utc>, 
     out
 }
 
-fn covered(
-    spans: &[(DateTime<Utc>, DateTime<Utc>)],
-    day: (DateTime<Utc>, DateTime<Utc>),
-) -> TimeDelta {
+fn covered(spans: &[Span], day: Span) -> TimeDelta {
     spans
         .iter()
         .filter(|s| overlaps(**s, day))
@@ -125,7 +126,7 @@ fn in_flight(
     seen: Seen<'_>,
     state: &JobState,
     kind: ExportKind,
-    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    span: Option<Span>,
     on: NaiveDate,
 ) -> Option<Status> {
     state
@@ -153,15 +154,32 @@ fn unfinished(state: &JobState) -> Status {
     }
 }
 
-/// The days of message time of a job's channel exports.
+/// The windows of a job's channel archives, and those of them whose batches are all there
+/// (numbered 1 to the highest without a gap). A window missing its last batch looks whole
+/// here; `chatvault verify` compares the objects with their manifests.
+fn windows(manifests: &[&Manifest]) -> (Vec<Span>, Vec<Span>) {
+    let mut batches: BTreeMap<Span, BTreeSet<u32>> = BTreeMap::new();
+    for m in manifests.iter().filter(|m| m.kind == "channels") {
+        if let (Some(since), Some(until)) = (m.window_since, m.window_until)
+            && since < until
+        {
+            batches.entry((since, until)).or_default().insert(m.batch);
+        }
+    }
+    let whole = batches
+        .iter()
+        .filter(|(_, b)| b.iter().copied().eq(1..=b.len() as u32))
+        .map(|(w, _)| *w)
+        .collect();
+    (batches.into_keys().collect(), whole)
+}
+
+/// The days of message time of a job's channel exports. A day counts as archived when
+/// archives cover all of it: the first and last days of a job's span, which its windows may
+/// cover only in part in the zone shown, are partial.
 pub fn messages(seen: Seen<'_>, manifests: &[&Manifest], state: &JobState) -> Vec<Day> {
     let zone = seen.zone;
-    let archived: Vec<_> = manifests
-        .iter()
-        .filter(|m| m.kind == "channels")
-        .filter_map(|m| Some((m.window_since?, m.window_until?)))
-        .filter(|(since, until)| since < until)
-        .collect();
+    let (archived, whole) = windows(manifests);
     let open: Vec<_> = state
         .open
         .iter()
@@ -186,26 +204,22 @@ pub fn messages(seen: Seen<'_>, manifests: &[&Manifest], state: &JobState) -> Ve
     if end <= start {
         return Vec::new();
     }
-    let archived = union(archived);
+    let (archived, whole) = (union(archived), union(whole));
     let last = day_of(zone, end - TimeDelta::microseconds(1));
     dates(day_of(zone, start), last)
         .into_iter()
         .map(|date| {
             let next = date.succ_opt().unwrap_or(date);
-            let day = (
-                day_start(zone, date).max(start),
-                day_start(zone, next).min(end),
-            );
+            let day = (day_start(zone, date), day_start(zone, next));
             let status =
                 if let Some(s) = in_flight(seen, state, ExportKind::Channels, Some(day), date) {
                     s
                 } else if open.iter().any(|w| overlaps(*w, day)) {
                     unfinished(state)
                 } else {
-                    let got = covered(&archived, day);
-                    if got >= day.1 - day.0 {
+                    if covered(&whole, day) >= day.1 - day.0 {
                         Status::Archived
-                    } else if got > TimeDelta::zero() {
+                    } else if covered(&archived, day) > TimeDelta::zero() {
                         Status::Partial
                     } else {
                         Status::Missing
@@ -391,6 +405,41 @@ mod tests {
     }
 
     #[test]
+    fn the_edge_days_a_zone_sees_only_in_part_are_partial() {
+        // Windows of UTC days, seen from Berlin: each Berlin day is covered from 01:00.
+        let a = archive(at(1, 0), at(2, 0));
+        let b = archive(at(2, 0), at(3, 0));
+        let state = JobState {
+            watermark: Some(at(3, 0)),
+            ..JobState::default()
+        };
+        let berlin = "Europe/Berlin".parse().expect("a zone");
+        let days = messages(seen(berlin, at(6, 0)), &[&a, &b], &state);
+        assert_eq!(
+            statuses(&days),
+            [(1, "partial"), (2, "archived"), (3, "partial")]
+        );
+    }
+
+    #[test]
+    fn a_window_with_a_batch_gone_is_partial() {
+        let batch = |since, until, n| {
+            let mut m = archive(since, until);
+            m.batch = n;
+            m
+        };
+        let (a1, a2) = (batch(at(1, 0), at(2, 0), 1), batch(at(1, 0), at(2, 0), 2));
+        let (b1, b3) = (batch(at(2, 0), at(3, 0), 1), batch(at(2, 0), at(3, 0), 3));
+        let c2 = batch(at(3, 0), at(4, 0), 2);
+        let state = JobState::default();
+        let days = messages(seen(Tz::UTC, at(6, 0)), &[&a1, &a2, &b1, &b3, &c2], &state);
+        assert_eq!(
+            statuses(&days),
+            [(1, "archived"), (2, "partial"), (3, "partial")]
+        );
+    }
+
+    #[test]
     fn nothing_archived_or_planned_draws_no_calendar() {
         let state = JobState::default();
         assert!(messages(seen(Tz::UTC, at(1, 0)), &[], &state).is_empty());
@@ -416,5 +465,14 @@ mod tests {
         let start = day_start(zone, date).with_timezone(&zone);
         assert_eq!(start.date_naive(), date);
         assert_eq!(start.time().format("%H:%M").to_string(), "01:00");
+        // Samoa skipped all of 2011-12-30: it "starts" when 12-31 does.
+        let apia: Tz = "Pacific/Apia".parse().expect("a zone");
+        let skipped = NaiveDate::from_ymd_opt(2011, 12, 30).expect("a date");
+        let next = skipped.succ_opt().expect("a date");
+        assert_eq!(day_start(apia, skipped), day_start(apia, next));
+        assert_eq!(
+            day_start(apia, next).with_timezone(&apia).date_naive(),
+            next
+        );
     }
 }

@@ -1,12 +1,13 @@
-//! What every request passes: the token check (when one is set), the access log, and the
-//! headers that keep a page of personal data from being framed, cached, sniffed or made to
-//! load anything from elsewhere.
+//! What every request passes: the token check (when one is set), the checks that keep other
+//! web sites out (a host name of theirs pointing here; a form of theirs posting here), the
+//! access log, and the headers that keep a page of personal data from being framed, cached,
+//! sniffed or made to load anything from elsewhere.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -47,6 +48,56 @@ fn decoded_query(request: &Request) -> String {
         .join("&")
 }
 
+/// Whether `Host` names this machine's loopback (any port), or is absent (HTTP/1.0).
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return headers.get(header::HOST).is_none();
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a browser says the request comes from another site's page.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let value = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = value(HeaderName::from_static("sec-fetch-site")) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (value(header::ORIGIN), value(header::HOST)) {
+        (Some(origin), Some(host)) => origin.split_once("://").is_none_or(|(_, o)| o != host),
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Why a request that carries the token (or needs none) is still refused. Without a token the
+/// viewer listens on loopback only, and a page elsewhere could reach it there through a host
+/// name of its own that resolves to 127.0.0.1 (DNS rebinding): only loopback names are
+/// answered. A post from another site's page (which a browser sends with the saved login) is
+/// refused too: verifying re-reads a whole archive.
+fn refusal(method: &Method, headers: &HeaderMap, guarded: bool) -> Option<&'static str> {
+    if !guarded && !loopback_host(headers) {
+        return Some(
+            "This viewer answers only to localhost, 127.0.0.1 or [::1]. To serve other \
+             machines, listen on their network with --listen and --auth-token-file.\n",
+        );
+    }
+    if *method != Method::GET && *method != Method::HEAD && cross_site(headers) {
+        return Some("A form of another site cannot post here.\n");
+    }
+    None
+}
+
 pub async fn guard(
     State(token): State<Option<Arc<Token>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -69,7 +120,10 @@ pub async fn guard(
     let user = user(&request)
         .filter(|_| admitted)
         .filter(|u| !token.as_ref().is_some_and(|t| t.matches(u.as_bytes())));
-    let mut response = if admitted {
+    let refused = refusal(&method, request.headers(), token.is_some());
+    let mut response = if let Some(why) = refused.filter(|_| admitted) {
+        (StatusCode::FORBIDDEN, why).into_response()
+    } else if admitted {
         next.run(request).await
     } else {
         (
@@ -88,7 +142,8 @@ pub async fn guard(
             .headers_mut()
             .insert(name, HeaderValue::from_static(value));
     }
-    if !path.starts_with("/assets/") {
+    // The stylesheet and icon of every page are noise in the log, unless refused.
+    if !path.starts_with("/assets/") || !response.status().is_success() {
         tracing::info!(
             target: "chatvault::ui::access",
             %peer,
@@ -101,4 +156,75 @@ pub async fn guard(
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
+            .collect()
+    }
+
+    #[test]
+    fn without_a_token_only_loopback_host_names_are_answered() {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LOCALHOST",
+            "[::1]:8080",
+            "127.0.0.2",
+        ] {
+            let h = headers(&[("host", host)]);
+            assert_eq!(refusal(&Method::GET, &h, false), None, "{host}");
+        }
+        for host in [
+            "attacker.example:8080",
+            "localhost.attacker.example",
+            "10.0.0.1:8080",
+        ] {
+            let h = headers(&[("host", host)]);
+            assert!(refusal(&Method::GET, &h, false).is_some(), "{host}");
+            assert_eq!(refusal(&Method::GET, &h, true), None, "{host} with a token");
+        }
+        assert_eq!(refusal(&Method::GET, &HeaderMap::new(), false), None);
+    }
+
+    #[test]
+    fn a_post_from_another_site_is_refused_and_one_from_the_viewer_is_not() {
+        let same = [
+            headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("sec-fetch-site", "same-origin"),
+            ]),
+            headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080"),
+            ]),
+            headers(&[("host", "127.0.0.1:8080")]),
+        ];
+        for h in &same {
+            assert_eq!(refusal(&Method::POST, h, true), None, "{h:?}");
+        }
+        let cross = [
+            headers(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")]),
+            headers(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "same-site")]),
+            headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://evil.example"),
+            ]),
+            headers(&[("host", "127.0.0.1:8080"), ("origin", "null")]),
+        ];
+        for h in &cross {
+            assert!(refusal(&Method::POST, h, true).is_some(), "{h:?}");
+            assert_eq!(
+                refusal(&Method::GET, h, true),
+                None,
+                "a link is fine: {h:?}"
+            );
+        }
+    }
 }

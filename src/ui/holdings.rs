@@ -10,10 +10,10 @@ use super::index::Listing;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holding {
     pub cid: String,
-    /// The messages of the job holding the most of them.
+    /// The messages its archives hold, summed over them.
     pub messages: u64,
-    /// False when copies may be counted twice (windows of one job overlap) or jobs disagree
-    /// (several hold the channel): the count is then approximate.
+    /// False when the sum may count a message twice: windows of one job overlap, or several
+    /// jobs hold the channel (over the same time, or not: the counts cannot tell).
     pub exact: bool,
     pub first: Option<DateTime<Utc>>,
     pub last: Option<DateTime<Utc>>,
@@ -74,7 +74,7 @@ pub fn holdings(listing: &Listing) -> Vec<Holding> {
     by_cid
         .into_values()
         .map(|(mut jobs, mut holding)| {
-            holding.messages = jobs.values().map(|p| p.messages).max().unwrap_or(0);
+            holding.messages = jobs.values().map(|p| p.messages).sum();
             holding.exact =
                 jobs.len() == 1 && jobs.values_mut().all(|p| !overlapping(&mut p.spans));
             holding
@@ -151,7 +151,7 @@ mod tests {
             brief,
             [
                 ("m:a", 7, true, 2),
-                ("m:b", 5, false, 2),
+                ("m:b", 7, false, 2),
                 ("m:c", 2, false, 2)
             ]
         );

@@ -1,8 +1,9 @@
 //! `chatvault ui` over HTTP, through the binary: an address other machines can reach is
 //! refused without a token and answers 401 without it (bearer and Basic both let in; the token
 //! never reaches the log); every page shows hostile message text (and ids, names, attachment
-//! titles) as text under a strict CSP; verifying happens only on request; and nothing the
-//! viewer does writes a file. The browser's view of the same is `ui_browser.rs`.
+//! titles) as text under a strict CSP; verifying happens only on request; another site's host
+//! name (DNS rebinding) and another site's form post are refused; and nothing the viewer does
+//! writes a file. The browser's view of the same is `ui_browser.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -360,6 +361,26 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         verified.contains("data-ok=\"false\"") && verified.contains("SHA-256"),
         "{verified}"
     );
+    // Another site's page gets nowhere: not through a host name of its own that resolves
+    // here (DNS rebinding), not with a form posting to the viewer.
+    let rebound = http
+        .get(format!("{base}/search?q=from%3Amallory"))
+        .header("host", "attacker.example:8080")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(rebound.status().as_u16(), 403);
+    assert!(!rebound.text().await.expect("body").contains("mallory"));
+    let posted = http
+        .post(format!("{base}/archive/verify"))
+        .header("origin", "http://attacker.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("job=hostile&key={}", key.replace('/', "%2F")))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(posted.status().as_u16(), 403);
+
     let unknown = http
         .get(format!("{base}/archive?job=hostile&key=nope"))
         .send()
@@ -373,4 +394,10 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         log.contains("verified an archive") && log.contains("ok=false"),
         "{log}"
     );
+    assert_eq!(
+        log.matches("verified an archive").count(),
+        2,
+        "the refused post verified nothing:\n{log}"
+    );
+    assert!(log.contains("status=403"), "refusals are logged:\n{log}");
 }

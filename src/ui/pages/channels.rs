@@ -8,7 +8,7 @@ use crate::ui::holdings::Holding;
 
 pub const PER_PAGE: usize = 200;
 
-const APPROXIMATE: &str = "approximate: several jobs or overlapping windows hold copies";
+const APPROXIMATE: &str = "may count a message twice: several jobs or overlapping windows hold it";
 
 pub fn page(holdings: &[Holding], page: usize, uncounted: usize, zone: Tz) -> Markup {
     let pages = holdings.len().div_ceil(PER_PAGE).max(1);
