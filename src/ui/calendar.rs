@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone as _, Utc};
 use chrono_tz::Tz;
 
 use crate::archive::manifest::Manifest;
-use crate::config::job::{ExportKind, Retention};
+use crate::config::job::{ExportKind, Retention, Window};
 use crate::state::JobState;
 
 /// A span of time, `[since, until)`.
@@ -174,10 +174,27 @@ fn windows(manifests: &[&Manifest]) -> (Vec<Span>, Vec<Span>) {
     (batches.into_keys().collect(), whole)
 }
 
-/// The days of message time of a job's channel exports. A day counts as archived when
+/// Where a job's windows begin, when its file says so: a fixed window's `since`, an
+/// incremental window's `start`. Archives deleted from the start of the job then show as
+/// missing; otherwise the calendar begins at the oldest archive or planned window there is.
+pub fn configured_start(window: &Window) -> Option<DateTime<Utc>> {
+    match window {
+        Window::Incremental { start, .. } => *start,
+        Window::Fixed { since, .. } => Some(*since),
+        Window::Rolling { .. } => None,
+    }
+}
+
+/// The days of message time of a job's channel exports, from its first window (`start`, see
+/// [`configured_start`], or the oldest known) to its watermark. A day counts as archived when
 /// archives cover all of it: the first and last days of a job's span, which its windows may
 /// cover only in part in the zone shown, are partial.
-pub fn messages(seen: Seen<'_>, manifests: &[&Manifest], state: &JobState) -> Vec<Day> {
+pub fn messages(
+    seen: Seen<'_>,
+    start: Option<DateTime<Utc>>,
+    manifests: &[&Manifest],
+    state: &JobState,
+) -> Vec<Day> {
     let zone = seen.zone;
     let (archived, whole) = windows(manifests);
     let open: Vec<_> = state
@@ -192,7 +209,7 @@ pub fn messages(seen: Seen<'_>, manifests: &[&Manifest], state: &JobState) -> Ve
         .filter(|t| t.kind == ExportKind::Channels)
         .map(|t| (t.since, t.until));
     let every: Vec<_> = archived.iter().chain(&open).copied().chain(tasks).collect();
-    let Some(start) = every.iter().map(|s| s.0).min() else {
+    let Some(start) = every.iter().map(|s| s.0).chain(start).min() else {
         return Vec::new();
     };
     let end = every
@@ -330,7 +347,7 @@ mod tests {
             watermark: Some(at(5, 12)),
             ..JobState::default()
         };
-        let days = messages(seen(Tz::UTC, at(6, 0)), &[&a, &b, &c, &d], &state);
+        let days = messages(seen(Tz::UTC, at(6, 0)), None, &[&a, &b, &c, &d], &state);
         assert_eq!(
             statuses(&days),
             [
@@ -375,7 +392,7 @@ mod tests {
             ..JobState::default()
         };
         let now = at(4, 0) + TimeDelta::days(55);
-        let days = messages(seen(Tz::UTC, now), &[&a], &state);
+        let days = messages(seen(Tz::UTC, now), None, &[&a], &state);
         assert_eq!(
             statuses(&days),
             [(1, "archived"), (2, "failed"), (3, "in-flight")]
@@ -391,7 +408,7 @@ mod tests {
             tick: at(4, 0),
             holder: "p".into(),
         });
-        let days = messages(seen(Tz::UTC, now), &[&a], &state);
+        let days = messages(seen(Tz::UTC, now), None, &[&a], &state);
         assert_eq!(days[1].status, Status::Running);
     }
 
@@ -400,7 +417,7 @@ mod tests {
         // 23:00 UTC on the 1st is already the 2nd in Berlin.
         let a = archive(at(1, 23), at(2, 23));
         let berlin = "Europe/Berlin".parse().expect("a zone");
-        let days = messages(seen(berlin, at(6, 0)), &[&a], &JobState::default());
+        let days = messages(seen(berlin, at(6, 0)), None, &[&a], &JobState::default());
         assert_eq!(statuses(&days), [(2, "archived")]);
     }
 
@@ -414,7 +431,7 @@ mod tests {
             ..JobState::default()
         };
         let berlin = "Europe/Berlin".parse().expect("a zone");
-        let days = messages(seen(berlin, at(6, 0)), &[&a, &b], &state);
+        let days = messages(seen(berlin, at(6, 0)), None, &[&a, &b], &state);
         assert_eq!(
             statuses(&days),
             [(1, "partial"), (2, "archived"), (3, "partial")]
@@ -432,7 +449,12 @@ mod tests {
         let (b1, b3) = (batch(at(2, 0), at(3, 0), 1), batch(at(2, 0), at(3, 0), 3));
         let c2 = batch(at(3, 0), at(4, 0), 2);
         let state = JobState::default();
-        let days = messages(seen(Tz::UTC, at(6, 0)), &[&a1, &a2, &b1, &b3, &c2], &state);
+        let days = messages(
+            seen(Tz::UTC, at(6, 0)),
+            None,
+            &[&a1, &a2, &b1, &b3, &c2],
+            &state,
+        );
         assert_eq!(
             statuses(&days),
             [(1, "archived"), (2, "partial"), (3, "partial")]
@@ -440,9 +462,27 @@ mod tests {
     }
 
     #[test]
+    fn archives_gone_from_the_configured_start_are_missing() {
+        let b = archive(at(2, 0), at(3, 0));
+        let state = JobState {
+            watermark: Some(at(3, 0)),
+            ..JobState::default()
+        };
+        let days = messages(seen(Tz::UTC, at(6, 0)), Some(at(1, 0)), &[&b], &state);
+        assert_eq!(statuses(&days), [(1, "missing"), (2, "archived")]);
+        let fresh = messages(
+            seen(Tz::UTC, at(6, 0)),
+            Some(at(1, 0)),
+            &[],
+            &JobState::default(),
+        );
+        assert!(fresh.is_empty(), "a job that never ran has no days to miss");
+    }
+
+    #[test]
     fn nothing_archived_or_planned_draws_no_calendar() {
         let state = JobState::default();
-        assert!(messages(seen(Tz::UTC, at(1, 0)), &[], &state).is_empty());
+        assert!(messages(seen(Tz::UTC, at(1, 0)), None, &[], &state).is_empty());
         assert!(snapshots(seen(Tz::UTC, at(1, 0)), &[], &state).is_empty());
     }
 

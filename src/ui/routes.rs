@@ -106,7 +106,12 @@ pub async fn jobs(State(viewer): Shared) -> Response {
             };
             pages::jobs::JobView {
                 job: &shown.job,
-                messages: calendar::messages(seen, &manifests, &known),
+                messages: calendar::messages(
+                    seen,
+                    calendar::configured_start(&shown.job.window),
+                    &manifests,
+                    &known,
+                ),
                 snapshots: calendar::snapshots(seen, &manifests, &known),
                 state,
                 recent,
