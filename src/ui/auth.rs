@@ -74,17 +74,23 @@ impl Token {
         if scheme.eq_ignore_ascii_case(b"bearer") {
             return self.matches(credentials);
         }
-        if scheme.eq_ignore_ascii_case(b"basic") {
-            let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credentials) else {
-                return false;
-            };
-            return match decoded.iter().position(|&b| b == b':') {
-                Some(colon) => self.matches(&decoded[colon + 1..]),
-                None => false,
-            };
-        }
-        false
+        basic(value).is_some_and(|(_, password)| self.matches(&password))
     }
+}
+
+/// The user name and password of an `Authorization: Basic …` value.
+pub fn basic(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (scheme, credentials) = split_scheme(value)?;
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    let mut user = base64::engine::general_purpose::STANDARD
+        .decode(credentials)
+        .ok()?;
+    let colon = user.iter().position(|&b| b == b':')?;
+    let password = user.split_off(colon + 1);
+    user.pop();
+    Some((user, password))
 }
 
 fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {

@@ -10,9 +10,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 
-use super::auth::Token;
+use super::auth::{Token, basic};
 
 /// No script runs, nothing loads from another origin, forms post only here.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
@@ -28,15 +27,8 @@ const HEADERS: [(HeaderName, &str); 5] = [
 
 /// The user name of Basic auth, for the log (the password is the token and never logged).
 fn user(request: &Request) -> Option<String> {
-    let value = request.headers().get(header::AUTHORIZATION)?.as_bytes();
-    let encoded = value
-        .strip_prefix(b"Basic ")
-        .or_else(|| value.strip_prefix(b"basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim_ascii())
-        .ok()?;
-    let name = &decoded[..decoded.iter().position(|&b| b == b':')?];
-    (!name.is_empty()).then(|| String::from_utf8_lossy(name).into_owned())
+    let (name, _) = basic(request.headers().get(header::AUTHORIZATION)?.as_bytes())?;
+    (!name.is_empty()).then(|| String::from_utf8_lossy(&name).into_owned())
 }
 
 /// The query string decoded (`q=from:ada hello`), so the log reads as the user typed it.

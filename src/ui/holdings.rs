@@ -82,6 +82,17 @@ pub fn holdings(listing: &Listing) -> Vec<Holding> {
         .collect()
 }
 
+/// The newest counted message of one channel: where its page opens.
+pub fn last_message(listing: &Listing, cid: &str) -> Option<DateTime<Utc>> {
+    listing
+        .archives
+        .iter()
+        .filter_map(|a| a.manifest.contents.as_ref()?.channels.get(cid))
+        .filter(|c| c.messages > 0)
+        .filter_map(|c| c.last_message_at)
+        .max()
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;
@@ -156,5 +167,7 @@ mod tests {
             ]
         );
         assert_eq!((got[0].first, got[0].last), (Some(at(0)), Some(at(11))));
+        assert_eq!(last_message(&listing, "m:c"), got[2].last);
+        assert_eq!(last_message(&listing, "m:empty"), None);
     }
 }

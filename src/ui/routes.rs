@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::calendar::{self, day_of, day_start};
 use super::conversation::{self, Wanted};
-use super::holdings::holdings;
+use super::holdings::{holdings, last_message};
 use super::pages::{self, Section, channel_href};
 use super::{Viewer, assets};
 use crate::archive::manifest::Manifest;
@@ -193,11 +193,7 @@ pub async fn channel(
                     None => not_found(&format!("No archived message {id} in {cid}.")),
                 };
             }
-            let counted = holdings(&listing)
-                .into_iter()
-                .find(|h| h.cid == cid)
-                .and_then(|h| h.last);
-            let last = match counted {
+            let last = match last_message(&listing, &cid) {
                 Some(t) => Some(t),
                 // Archives without counts: the newest message before the end of time.
                 None => {

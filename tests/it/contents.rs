@@ -5,10 +5,10 @@
 
 use chatvault::archive::manifest::{FORMAT, Manifest};
 use chatvault_emulator::{Emulator, Endpoint, GroundTruthOptions};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
-use crate::common::{Project, manifests_below};
+use crate::common::{Project, manifests_below, midnight};
 
 fn project(emu: &Emulator, job: &str) -> Project {
     let project = Project::new();
@@ -25,14 +25,6 @@ fn creates(emu: &Emulator, endpoint: Endpoint) -> usize {
         .iter()
         .filter(|r| r.endpoint == Some(endpoint))
         .count()
-}
-
-fn midnight() -> DateTime<Utc> {
-    Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,15 +15,7 @@ use serde_json::Value;
 
 use crate::common::ground_truth::decompress;
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
-use crate::common::{Project, files_below, write_archive};
-
-fn midnight() -> DateTime<Utc> {
-    Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
-}
+use crate::common::{Project, files_below, midnight, write_archive};
 
 fn truth(emu: &Emulator, cid: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
     emu.ground_truth(

@@ -7,17 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStderr, Command};
+use tokio::process::Command;
 
-use crate::common::processes::{signal, wait_for};
+use crate::common::viewer::Viewer;
 use crate::common::{Project, chatvault_in, write_archive};
-
-type Stderr = Lines<BufReader<ChildStderr>>;
 
 /// A job over `messaging:x` archiving into `archive/`, whose one archive (written by hand,
 /// as an older chatvault did) holds hostile text.
@@ -58,44 +54,15 @@ fn hostile_project() -> Project {
     project
 }
 
-/// `chatvault ui ARGS jobs` in `dir`, its stderr lines, and the base URL it printed.
-async fn start(dir: &Path, args: &[&str]) -> (Child, Stderr, Vec<String>, String) {
+/// `chatvault ui ARGS jobs` in `dir`, running.
+async fn start(dir: &Path, args: &[&str]) -> Viewer {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatvault"));
     cmd.arg("ui")
         .args(args)
         .arg("jobs")
         .current_dir(dir)
-        .env_remove("CHATVAULT_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("chatvault ui starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
-    let mut seen = Vec::new();
-    wait_for(&mut lines, "listening on http://", &mut seen).await;
-    let line = seen.last().expect("the line just read");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line}"));
-    // A server on every interface is reached here through loopback.
-    let base = url.trim_end_matches('/').replace("0.0.0.0", "127.0.0.1");
-    (child, lines, seen, base)
-}
-
-/// Stops the viewer and returns everything it printed.
-async fn stop(mut child: Child, mut lines: Stderr, mut seen: Vec<String>) -> String {
-    signal(&child, "TERM");
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("the viewer stops on SIGTERM")
-        .expect("wait");
-    while let Ok(Some(line)) = lines.next_line().await {
-        seen.push(line);
-    }
-    assert_eq!(status.code(), Some(0), "{}", seen.join("\n"));
-    seen.join("\n")
+        .env_remove("CHATVAULT_LOG");
+    Viewer::start(cmd).await
 }
 
 fn client() -> reqwest::Client {
@@ -145,11 +112,12 @@ async fn without_the_token_a_reachable_viewer_answers_401_and_never_logs_the_tok
     let project = hostile_project();
     let token = "tok-3f1c9a7e-never-logged";
     project.file("token.txt", format!("{token}\n"));
-    let (child, lines, seen, base) = start(
+    let viewer = start(
         project.dir.path(),
         &["--listen", "0.0.0.0:0", "--auth-token-file", "token.txt"],
     )
     .await;
+    let base = viewer.url.clone();
     let http = client();
     for path in [
         "/",
@@ -205,7 +173,7 @@ async fn without_the_token_a_reachable_viewer_answers_401_and_never_logs_the_tok
         .expect("GET");
     assert_eq!(basic.status().as_u16(), 200);
 
-    let log = stop(child, lines, seen).await;
+    let log = viewer.stop().await;
     assert!(!log.contains(token), "the token reached the log:\n{log}");
     assert!(
         log.contains("path=/search")
@@ -256,7 +224,8 @@ fn assert_inert(path: &str, body: &str) {
 async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
     let project = hostile_project();
     let before = files(project.dir.path());
-    let (child, lines, seen, base) = start(project.dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let viewer = start(project.dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let base = viewer.url.clone();
     let http = client();
     let key = "hostile/2026/01/01/channels-0001.jsonl";
     let archive_page = format!("/archive?job=hostile&key={}", key.replace('/', "%2F"));
@@ -388,7 +357,7 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         .expect("GET");
     assert_eq!(unknown.status().as_u16(), 404);
 
-    let log = stop(child, lines, seen).await;
+    let log = viewer.stop().await;
     assert!(log.contains("q=<script>"), "{log}");
     assert!(
         log.contains("verified an archive") && log.contains("ok=false"),

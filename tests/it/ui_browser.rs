@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chatvault_emulator::{
@@ -23,11 +22,10 @@ use chatvault_emulator::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Child;
 
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
-use crate::common::{Project, files_below, manifests_below};
+use crate::common::viewer::Viewer;
+use crate::common::{Project, files_below, manifests_below, midnight};
 
 /// The channels the daily job archives; the thread and hostile texts are looked for in both.
 const CHANNELS: [&str; 2] = ["messaging:general-000", "team:project-000"];
@@ -37,14 +35,6 @@ const SNAPSHOT_USER: &str = "user-000";
 const TOKEN: &str = "ui-browser-test-token-4f1c9a";
 /// The whole browser run: seven checks, each bounded by the driver's own 5 s timeouts.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(240);
-
-fn midnight() -> DateTime<Utc> {
-    Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
-}
 
 fn day(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
@@ -111,75 +101,12 @@ fn daily_key(archive: &Path, since: DateTime<Utc>) -> String {
         .unwrap_or_else(|| panic!("no daily archive of {since}"))
 }
 
-/// A running `chatvault ui`, killed when dropped; what it printed is kept for failures.
-struct Ui {
-    _child: Child,
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    url: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Ui {
-    /// Starts `chatvault ui ARGS jobs` in the project and waits for its `listening on` line.
-    async fn start(project: &Project, emu: &Emulator, args: &[&str]) -> Ui {
-        let mut all = vec!["ui"];
-        all.extend(args);
-        all.push("jobs");
-        let mut cmd = command(project, emu, &all);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("chatvault ui starts");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, listening) = tokio::sync::mpsc::unbounded_channel();
-        drain(child.stdout.take().expect("stdout"), &log, None);
-        drain(child.stderr.take().expect("stderr"), &log, Some(found));
-        let url = tokio::time::timeout(Duration::from_secs(60), first(listening))
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| {
-                panic!(
-                    "chatvault ui {args:?} printed no `listening on http://…/` line:\n{}",
-                    log.lock().expect("log").join("\n")
-                )
-            });
-        Ui {
-            _child: child,
-            url,
-            log,
-        }
-    }
-
-    fn printed(&self) -> String {
-        self.log.lock().expect("log").join("\n")
-    }
-}
-
-async fn first(mut lines: tokio::sync::mpsc::UnboundedReceiver<String>) -> Option<String> {
-    lines.recv().await
-}
-
-/// Reads `stream` to its end into `log` (so the server never blocks on a full pipe); sends the
-/// URL of a `listening on http://HOST:PORT/` line to `found`, as one reaches it over loopback
-/// (`0.0.0.0` becomes `127.0.0.1`).
-fn drain(
-    stream: impl AsyncRead + Unpin + Send + 'static,
-    log: &Arc<Mutex<Vec<String>>>,
-    found: Option<tokio::sync::mpsc::UnboundedSender<String>>,
-) {
-    let log = Arc::clone(log);
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let (Some(found), Some((_, rest))) =
-                (&found, line.split_once("listening on http://"))
-            {
-                let address = rest.trim().trim_end_matches('/');
-                let address = address.replace("0.0.0.0:", "127.0.0.1:");
-                let _ = found.send(format!("http://{address}"));
-            }
-            log.lock().expect("log").push(line);
-        }
-    });
+/// `chatvault ui ARGS jobs` in the project, with the emulator's environment.
+fn ui(project: &Project, emu: &Emulator, args: &[&str]) -> tokio::process::Command {
+    let mut all = vec!["ui"];
+    all.extend(args);
+    all.push("jobs");
+    command(project, emu, &all)
 }
 
 /// Node, the driver's packages and Chromium, or a failure saying how to get them.
@@ -368,12 +295,12 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
     let hostile = hostile_spec(&emu, days[2]);
 
     project.file("token.txt", TOKEN);
-    let open = Ui::start(&project, &emu, &["--listen", "127.0.0.1:0"]).await;
-    let guarded = Ui::start(
+    let open = Viewer::start(ui(&project, &emu, &["--listen", "127.0.0.1:0"])).await;
+    let guarded = Viewer::start(ui(
         &project,
         &emu,
         &["--listen", "0.0.0.0:0", "--auth-token-file", "token.txt"],
-    )
+    ))
     .await;
 
     let thread_page = format!(

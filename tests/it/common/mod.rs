@@ -9,6 +9,7 @@ pub mod ground_truth;
 pub mod processes;
 pub mod proxy;
 pub mod servers;
+pub mod viewer;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,15 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// Variables the binary reads that a developer's shell or CI may have set; removed from every
 /// run so results do not depend on where the tests run.
 const AMBIENT_VARS: [&str; 3] = ["STREAM_API_KEY", "STREAM_API_SECRET", "ARCHIVE_BUCKET"];
+
+/// The start of today (UTC), where the emulator's data and the tests' windows line up.
+pub fn midnight() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+}
 
 /// The crate root; runs start there so fixture paths read `tests/fixtures/...`.
 pub fn crate_root() -> &'static Path {
