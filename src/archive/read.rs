@@ -3,7 +3,7 @@
 //! (`entities`), each message handed on as it is read. Memory does not grow with the archive:
 //! only the message being read is held. Reading never writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_compression::tokio::bufread::{GzipDecoder, ZstdDecoder};
 use chrono::{DateTime, Utc};
@@ -102,26 +102,43 @@ pub enum ReadError {
     Corrupt(String),
 }
 
+/// What one LIST of a store found: its manifests, those that could not be read (`(key, what
+/// is wrong)`), and the key of every other object, so a manifest whose archive is gone can be
+/// told without asking the store again.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub manifests: Vec<Manifest>,
+    pub problems: Vec<(String, String)>,
+    pub objects: HashSet<String>,
+}
+
 /// The manifests of a store, and those that could not be read: `(key, what is wrong)`.
 pub async fn manifests(store: &Store) -> Result<(Vec<Manifest>, Vec<(String, String)>), String> {
+    list(store).await.map(|l| (l.manifests, l.problems))
+}
+
+/// Lists `store` once and reads every manifest in it.
+pub async fn list(store: &Store) -> Result<Listed, String> {
     let keys: Vec<String> = store
         .object_store()
         .list(None)
         .map_ok(|meta| meta.location.to_string())
-        .try_filter(|key| std::future::ready(key.ends_with(MANIFEST_SUFFIX)))
         .try_collect()
         .await
         .map_err(|e| format!("cannot list {}: {e}", store.url()))?;
-    let mut found = Vec::new();
-    let mut problems = Vec::new();
+    let mut listed = Listed::default();
     for key in keys {
+        if !key.ends_with(MANIFEST_SUFFIX) {
+            listed.objects.insert(key);
+            continue;
+        }
         match manifest::read_at(store, &key).await {
-            Ok(Some(m)) => found.push(m),
+            Ok(Some(m)) => listed.manifests.push(m),
             Ok(None) => {}
-            Err(e) => problems.push((key, e.to_string())),
+            Err(e) => listed.problems.push((key, e.to_string())),
         }
     }
-    Ok((found, problems))
+    Ok(listed)
 }
 
 /// How an archive is laid out, from its manifest.

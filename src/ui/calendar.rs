@@ -3,7 +3,7 @@
 //! Stream, or nothing at all). Users exports take no window, so their calendar marks the days a
 //! snapshot was taken.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone as _, Utc};
 use chrono_tz::Tz;
@@ -24,8 +24,9 @@ pub enum Status {
     Archived,
     /// Archives cover part of the day and nothing explains the rest.
     Partial,
-    /// No archive covers any of the day.
-    Missing,
+    /// No archive covers any of the day. `lost`: a manifest says one did, and its archive
+    /// object is gone.
+    Missing { lost: bool },
     /// A run planned the day and failed to archive it; the next run retries.
     Failed,
     /// A run is working on the day now.
@@ -44,7 +45,7 @@ impl Status {
         match self {
             Status::Archived => "archived",
             Status::Partial => "partial",
-            Status::Missing => "missing",
+            Status::Missing { .. } => "missing",
             Status::Failed => "failed",
             Status::Running => "running",
             Status::InFlight { .. } => "in-flight",
@@ -154,24 +155,44 @@ fn unfinished(state: &JobState) -> Status {
     }
 }
 
-/// The windows of a job's channel archives, and those of them whose batches are all there
-/// (numbered 1 to the highest without a gap). A window missing its last batch looks whole
-/// here; `chatvault verify` compares the objects with their manifests.
-fn windows(manifests: &[&Manifest]) -> (Vec<Span>, Vec<Span>) {
-    let mut batches: BTreeMap<Span, BTreeSet<u32>> = BTreeMap::new();
+/// The windows of a job's channel archives: those with an archive object there, those of
+/// them whose batches are all there (numbered 1 to the highest without a gap, none of them a
+/// manifest without its archive), and those with an archive lost (`gone` names the manifests
+/// whose archive object the listing did not find). A window missing its last batch, manifest
+/// and all, looks whole here; `chatvault verify` compares the objects with their manifests.
+fn windows(manifests: &[&Manifest], gone: &HashSet<&str>) -> Windows {
+    let mut batches: BTreeMap<Span, (BTreeSet<u32>, bool)> = BTreeMap::new();
     for m in manifests.iter().filter(|m| m.kind == "channels") {
         if let (Some(since), Some(until)) = (m.window_since, m.window_until)
             && since < until
         {
-            batches.entry((since, until)).or_default().insert(m.batch);
+            let (present, lost) = batches.entry((since, until)).or_default();
+            if gone.contains(m.key.as_str()) {
+                *lost = true;
+            } else {
+                present.insert(m.batch);
+            }
         }
     }
-    let whole = batches
-        .iter()
-        .filter(|(_, b)| b.iter().copied().eq(1..=b.len() as u32))
-        .map(|(w, _)| *w)
-        .collect();
-    (batches.into_keys().collect(), whole)
+    let mut windows = Windows::default();
+    for (span, (present, lost)) in batches {
+        if !present.is_empty() {
+            windows.archived.push(span);
+        }
+        if lost {
+            windows.lost.push(span);
+        } else if present.iter().copied().eq(1..=present.len() as u32) {
+            windows.whole.push(span);
+        }
+    }
+    windows
+}
+
+#[derive(Debug, Default)]
+struct Windows {
+    archived: Vec<Span>,
+    whole: Vec<Span>,
+    lost: Vec<Span>,
 }
 
 /// Where a job's windows begin, when its file says so: a fixed window's `since`, an
@@ -193,10 +214,15 @@ pub fn messages(
     seen: Seen<'_>,
     start: Option<DateTime<Utc>>,
     manifests: &[&Manifest],
+    gone: &HashSet<&str>,
     state: &JobState,
 ) -> Vec<Day> {
     let zone = seen.zone;
-    let (archived, whole) = windows(manifests);
+    let Windows {
+        archived,
+        whole,
+        lost,
+    } = windows(manifests, gone);
     let open: Vec<_> = state
         .open
         .iter()
@@ -208,7 +234,13 @@ pub fn messages(
         .iter()
         .filter(|t| t.kind == ExportKind::Channels)
         .map(|t| (t.since, t.until));
-    let every: Vec<_> = archived.iter().chain(&open).copied().chain(tasks).collect();
+    let every: Vec<_> = archived
+        .iter()
+        .chain(&lost)
+        .chain(&open)
+        .copied()
+        .chain(tasks)
+        .collect();
     let Some(start) = every.iter().map(|s| s.0).chain(start).min() else {
         return Vec::new();
     };
@@ -221,7 +253,7 @@ pub fn messages(
     if end <= start {
         return Vec::new();
     }
-    let (archived, whole) = (union(archived), union(whole));
+    let (archived, whole, lost) = (union(archived), union(whole), union(lost));
     let last = day_of(zone, end - TimeDelta::microseconds(1));
     dates(day_of(zone, start), last)
         .into_iter()
@@ -239,7 +271,9 @@ pub fn messages(
                     } else if covered(&archived, day) > TimeDelta::zero() {
                         Status::Partial
                     } else {
-                        Status::Missing
+                        Status::Missing {
+                            lost: covered(&lost, day) > TimeDelta::zero(),
+                        }
                     }
                 };
             Day { date, status }
@@ -347,7 +381,13 @@ mod tests {
             watermark: Some(at(5, 12)),
             ..JobState::default()
         };
-        let days = messages(seen(Tz::UTC, at(6, 0)), None, &[&a, &b, &c, &d], &state);
+        let days = messages(
+            seen(Tz::UTC, at(6, 0)),
+            None,
+            &[&a, &b, &c, &d],
+            &HashSet::new(),
+            &state,
+        );
         assert_eq!(
             statuses(&days),
             [
@@ -392,7 +432,7 @@ mod tests {
             ..JobState::default()
         };
         let now = at(4, 0) + TimeDelta::days(55);
-        let days = messages(seen(Tz::UTC, now), None, &[&a], &state);
+        let days = messages(seen(Tz::UTC, now), None, &[&a], &HashSet::new(), &state);
         assert_eq!(
             statuses(&days),
             [(1, "archived"), (2, "failed"), (3, "in-flight")]
@@ -408,7 +448,7 @@ mod tests {
             tick: at(4, 0),
             holder: "p".into(),
         });
-        let days = messages(seen(Tz::UTC, now), None, &[&a], &state);
+        let days = messages(seen(Tz::UTC, now), None, &[&a], &HashSet::new(), &state);
         assert_eq!(days[1].status, Status::Running);
     }
 
@@ -417,7 +457,13 @@ mod tests {
         // 23:00 UTC on the 1st is already the 2nd in Berlin.
         let a = archive(at(1, 23), at(2, 23));
         let berlin = "Europe/Berlin".parse().expect("a zone");
-        let days = messages(seen(berlin, at(6, 0)), None, &[&a], &JobState::default());
+        let days = messages(
+            seen(berlin, at(6, 0)),
+            None,
+            &[&a],
+            &HashSet::new(),
+            &JobState::default(),
+        );
         assert_eq!(statuses(&days), [(2, "archived")]);
     }
 
@@ -431,7 +477,13 @@ mod tests {
             ..JobState::default()
         };
         let berlin = "Europe/Berlin".parse().expect("a zone");
-        let days = messages(seen(berlin, at(6, 0)), None, &[&a, &b], &state);
+        let days = messages(
+            seen(berlin, at(6, 0)),
+            None,
+            &[&a, &b],
+            &HashSet::new(),
+            &state,
+        );
         assert_eq!(
             statuses(&days),
             [(1, "partial"), (2, "archived"), (3, "partial")]
@@ -453,11 +505,52 @@ mod tests {
             seen(Tz::UTC, at(6, 0)),
             None,
             &[&a1, &a2, &b1, &b3, &c2],
+            &HashSet::new(),
             &state,
         );
         assert_eq!(
             statuses(&days),
             [(1, "archived"), (2, "partial"), (3, "partial")]
+        );
+    }
+
+    #[test]
+    fn a_manifest_without_its_archive_does_not_cover_its_day() {
+        let batch = |since, until, n| {
+            let mut m = archive(since, until);
+            m.batch = n;
+            m.key = format!("j/{since}-{n}");
+            m
+        };
+        let a = batch(at(1, 0), at(2, 0), 1);
+        let b = batch(at(2, 0), at(3, 0), 1);
+        let (c1, c2) = (batch(at(3, 0), at(4, 0), 1), batch(at(3, 0), at(4, 0), 2));
+        let gone = HashSet::from([b.key.as_str(), c2.key.as_str()]);
+        let state = JobState {
+            watermark: Some(at(5, 0)),
+            ..JobState::default()
+        };
+        let days = messages(
+            seen(Tz::UTC, at(6, 0)),
+            None,
+            &[&a, &b, &c1, &c2],
+            &gone,
+            &state,
+        );
+        assert_eq!(
+            statuses(&days),
+            [
+                (1, "archived"),
+                (2, "missing"),
+                (3, "partial"),
+                (4, "missing")
+            ]
+        );
+        assert_eq!(days[1].status, Status::Missing { lost: true });
+        assert_eq!(
+            days[3].status,
+            Status::Missing { lost: false },
+            "no manifest names the 4th"
         );
     }
 
@@ -468,12 +561,19 @@ mod tests {
             watermark: Some(at(3, 0)),
             ..JobState::default()
         };
-        let days = messages(seen(Tz::UTC, at(6, 0)), Some(at(1, 0)), &[&b], &state);
+        let days = messages(
+            seen(Tz::UTC, at(6, 0)),
+            Some(at(1, 0)),
+            &[&b],
+            &HashSet::new(),
+            &state,
+        );
         assert_eq!(statuses(&days), [(1, "missing"), (2, "archived")]);
         let fresh = messages(
             seen(Tz::UTC, at(6, 0)),
             Some(at(1, 0)),
             &[],
+            &HashSet::new(),
             &JobState::default(),
         );
         assert!(fresh.is_empty(), "a job that never ran has no days to miss");
@@ -482,7 +582,7 @@ mod tests {
     #[test]
     fn nothing_archived_or_planned_draws_no_calendar() {
         let state = JobState::default();
-        assert!(messages(seen(Tz::UTC, at(1, 0)), None, &[], &state).is_empty());
+        assert!(messages(seen(Tz::UTC, at(1, 0)), None, &[], &HashSet::new(), &state).is_empty());
         assert!(snapshots(seen(Tz::UTC, at(1, 0)), &[], &state).is_empty());
     }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::index::Listing;
+use super::index::{Archived, Listing};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holding {
@@ -93,6 +93,69 @@ pub fn last_message(listing: &Listing, cid: &str) -> Option<DateTime<Utc>> {
         .max()
 }
 
+/// What one job's archives hold of one day: the archives whose window overlaps it (or whose
+/// users snapshot was taken on it), and the channels their counts place in it.
+#[derive(Debug, Default)]
+pub struct DayHeld<'a> {
+    pub archives: Vec<&'a Archived>,
+    pub channels: Vec<DayChannel>,
+}
+
+/// A channel with messages on the day, by the counts of the archives holding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayChannel {
+    pub cid: String,
+    /// The messages of the archives holding the channel that day: an archive's count is of its
+    /// whole window, so a window longer than the day counts its other days too.
+    pub messages: u64,
+    pub archives: usize,
+}
+
+/// The day `date` of `zone` (`span`, from its start to the next day's) in `archives`, one job's,
+/// newest window first as [`Listing::by_window`] gives them.
+pub fn day<'a>(
+    archives: &[&'a Archived],
+    span: (DateTime<Utc>, DateTime<Utc>),
+    taken_on: impl Fn(DateTime<Utc>) -> bool,
+) -> DayHeld<'a> {
+    let mut held = DayHeld::default();
+    let mut channels: BTreeMap<&str, (u64, usize)> = BTreeMap::new();
+    for &archived in archives {
+        let m = &archived.manifest;
+        let holds = match (m.window_since, m.window_until) {
+            (Some(since), Some(until)) if m.kind == "channels" => since < span.1 && span.0 < until,
+            _ => m.kind == "users" && taken_on(m.snapshot_at.unwrap_or(m.tick)),
+        };
+        if !holds {
+            continue;
+        }
+        held.archives.push(archived);
+        let Some(contents) = &m.contents else {
+            continue;
+        };
+        for (cid, count) in &contents.channels {
+            let on_day = match (count.first_message_at, count.last_message_at) {
+                (Some(first), Some(last)) => first < span.1 && span.0 <= last,
+                _ => true,
+            };
+            if count.messages > 0 && on_day && m.kind == "channels" {
+                let (messages, archives) = channels.entry(cid).or_default();
+                *messages += count.messages;
+                *archives += 1;
+            }
+        }
+    }
+    held.channels = channels
+        .into_iter()
+        .map(|(cid, (messages, archives))| DayChannel {
+            cid: cid.to_owned(),
+            messages,
+            archives,
+        })
+        .collect();
+    held
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;
@@ -133,6 +196,7 @@ mod tests {
         Archived {
             job: 0,
             manifest: m,
+            present: true,
         }
     }
 

@@ -2,16 +2,17 @@
 //! listing a bucket and reading each manifest on every click would make the viewer slow on a
 //! large archive. Jobs that share a destination share one listing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 use super::Shown;
 use crate::archive::catalog;
 use crate::archive::manifest::Manifest;
-use crate::archive::read::manifests;
+use crate::archive::read::list;
 use crate::store::Store;
 
 /// How long a listing is trusted; a run that archives meanwhile shows up after this.
@@ -23,6 +24,9 @@ pub struct Archived {
     /// Index into the viewer's jobs.
     pub job: usize,
     pub manifest: Manifest,
+    /// Whether the LIST that found the manifest found the archive object too. A manifest
+    /// without its archive is an archive lost: the calendar must not count its days.
+    pub present: bool,
 }
 
 /// The archives at one moment, and what could not be read.
@@ -41,9 +45,39 @@ impl Listing {
             .map(|a| &a.manifest)
     }
 
-    pub fn find(&self, job: usize, key: &str) -> Option<&Manifest> {
-        self.of_job(job).find(|m| m.key == key)
+    pub fn find(&self, job: usize, key: &str) -> Option<&Archived> {
+        self.archives
+            .iter()
+            .find(|a| a.job == job && a.manifest.key == key)
     }
+
+    /// A job's archives by the time they hold, the newest window (or snapshot) first, the
+    /// batches of a window in order.
+    pub fn by_window(&self, job: usize) -> Vec<&Archived> {
+        let mut list: Vec<&Archived> = self.archives.iter().filter(|a| a.job == job).collect();
+        list.sort_by(|a, b| {
+            let (a, b) = (&a.manifest, &b.manifest);
+            (held_from(b), b.window_until)
+                .cmp(&(held_from(a), a.window_until))
+                .then(a.batch.cmp(&b.batch))
+                .then(a.key.cmp(&b.key))
+        });
+        list
+    }
+
+    /// The keys of a job's manifests whose archive object is gone.
+    pub fn gone(&self, job: usize) -> HashSet<&str> {
+        self.archives
+            .iter()
+            .filter(|a| a.job == job && !a.present)
+            .map(|a| a.manifest.key.as_str())
+            .collect()
+    }
+}
+
+/// Where the time an archive holds begins: its window, or the moment of its users snapshot.
+fn held_from(m: &Manifest) -> DateTime<Utc> {
+    m.window_since.or(m.snapshot_at).unwrap_or(m.tick)
 }
 
 pub struct Index {
@@ -84,10 +118,10 @@ impl Index {
         }
         let mut listing = Listing::default();
         for (url, (store, jobs)) in by_store {
-            match manifests(store).await {
-                Ok((found, unreadable)) => {
-                    listing.problems.extend(unreadable);
-                    for mut manifest in found {
+            match list(store).await {
+                Ok(listed) => {
+                    listing.problems.extend(listed.problems);
+                    for mut manifest in listed.manifests {
                         let Some(&job) = jobs
                             .iter()
                             .find(|&&j| self.jobs[j].job.name == manifest.job)
@@ -97,7 +131,12 @@ impl Index {
                         if manifest.contents.is_none() {
                             manifest.contents = catalog::read(store, &manifest).await;
                         }
-                        listing.archives.push(Archived { job, manifest });
+                        let present = listed.objects.contains(&manifest.key);
+                        listing.archives.push(Archived {
+                            job,
+                            manifest,
+                            present,
+                        });
                     }
                 }
                 Err(problem) => listing.problems.push((url.to_owned(), problem)),

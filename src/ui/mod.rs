@@ -1,8 +1,8 @@
 //! `chatvault ui`: a read-only web viewer of the archives, for the people who need them and
-//! will not run a CLI. Server-rendered pages (jobs with their coverage calendars, channels,
-//! a channel's days, search, an archive's manifest), no script, one stylesheet from the
-//! binary, every value escaped. It reads the jobs' destinations and state store and writes
-//! neither.
+//! will not run a CLI. Server-rendered pages (jobs with their coverage calendars, a job's
+//! archives and days, channels, a channel's days, search, an archive's manifest), no script,
+//! one stylesheet from the binary, every value escaped. It reads the jobs' destinations and
+//! state store and writes neither.
 
 mod assets;
 pub mod auth;
@@ -12,6 +12,7 @@ mod guard;
 mod holdings;
 mod index;
 mod pages;
+mod reply;
 mod routes;
 
 use std::net::SocketAddr;
@@ -62,6 +63,8 @@ impl Viewer {
 fn app(viewer: Viewer, token: Option<Token>) -> Router {
     Router::new()
         .route("/", get(routes::jobs))
+        .route("/jobs/{job}/archives", get(routes::job_archives))
+        .route("/jobs/{job}/days/{day}", get(routes::job_day))
         .route("/channels", get(routes::channels))
         .route("/channels/{cid}", get(routes::channel))
         .route("/search", get(routes::search))
@@ -92,3 +95,6 @@ pub async fn serve(
     .with_graceful_shutdown(async move { stop.cancelled().await })
     .await
 }
+
+#[cfg(test)]
+mod tests;

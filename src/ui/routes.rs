@@ -7,13 +7,15 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use maud::Markup;
 use serde::Deserialize;
 
 use super::calendar::{self, day_of, day_start};
 use super::conversation::{self, Wanted};
-use super::holdings::{holdings, last_message};
+use super::holdings::{self, holdings, last_message};
+use super::index::Listing;
+use super::pages::jobs::JobView;
 use super::pages::{self, Section, channel_href};
+use super::reply::{PageError, Reply, page};
 use super::{Viewer, assets};
 use crate::archive::manifest::Manifest;
 use crate::archive::search::search_in;
@@ -29,35 +31,6 @@ const RECENT: usize = 10;
 
 type Shared = State<Arc<Viewer>>;
 
-fn page(status: StatusCode, title: &str, section: Section, q: &str, body: Markup) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        pages::layout(title, section, q, body).into_string(),
-    )
-        .into_response()
-}
-
-fn not_found(what: &str) -> Response {
-    page(
-        StatusCode::NOT_FOUND,
-        "Not found",
-        Section::Other,
-        "",
-        pages::problem("Not found", what),
-    )
-}
-
-fn bad_request(what: &str) -> Response {
-    page(
-        StatusCode::BAD_REQUEST,
-        "Bad request",
-        Section::Other,
-        "",
-        pages::problem("Bad request", what),
-    )
-}
-
 pub async fn style() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
@@ -70,58 +43,77 @@ pub async fn icon() -> Response {
     ([(header::CONTENT_TYPE, "image/svg+xml")], assets::ICON).into_response()
 }
 
-pub async fn fallback() -> Response {
-    not_found("There is no such page here.")
+pub async fn fallback() -> PageError {
+    PageError::NotFound("There is no such page here.".to_owned())
 }
 
-pub async fn jobs(State(viewer): Shared) -> Response {
-    let listing = viewer.index.listing().await;
-    let now = viewer.clock.now();
-    let mut states = Vec::new();
-    for shown in viewer.jobs.iter() {
-        let ledger = Ledger::open(viewer.state.clone(), &shown.job.name);
-        states.push(
-            ledger
-                .load()
-                .await
-                .map(|s| s.into_value())
-                .map_err(|e| e.to_string()),
-        );
+/// The locations of the shown jobs when none of them holds an archive yet, each once.
+fn empty_locations<'a>(viewer: &'a Viewer, listing: &Listing) -> Vec<&'a str> {
+    let mut urls: Vec<&str> = Vec::new();
+    if listing.archives.is_empty() {
+        for shown in viewer.jobs.iter() {
+            if !urls.contains(&shown.store.url()) {
+                urls.push(shown.store.url());
+            }
+        }
     }
-    let views: Vec<pages::jobs::JobView<'_>> = viewer
+    urls
+}
+
+/// The job named `name`: its index among the shown jobs.
+fn job_index(viewer: &Viewer, name: &str) -> Result<usize, PageError> {
+    viewer
         .jobs
         .iter()
-        .zip(states)
-        .enumerate()
-        .map(|(i, (shown, state))| {
-            let manifests: Vec<&Manifest> = listing.of_job(i).collect();
-            let mut recent = manifests.clone();
-            recent.sort_by(|a, b| b.archived_at.cmp(&a.archived_at).then(b.key.cmp(&a.key)));
-            recent.truncate(RECENT);
-            let known = state.as_ref().cloned().unwrap_or_default();
-            let seen = calendar::Seen {
-                zone: viewer.zone,
-                retention: &shown.job.retention,
-                now,
-            };
-            pages::jobs::JobView {
-                job: &shown.job,
-                messages: calendar::messages(
-                    seen,
-                    calendar::configured_start(&shown.job.window),
-                    &manifests,
-                    &known,
-                ),
-                snapshots: calendar::snapshots(seen, &manifests, &known),
-                state,
-                recent,
-                archives: manifests.len(),
-                next_tick: next_tick(&shown.job, now),
-            }
-        })
-        .collect();
+        .position(|s| s.job.name == name)
+        .ok_or_else(|| PageError::NotFound(format!("There is no job {name} here.")))
+}
+
+/// A job as the jobs page shows it: its state, calendars, newest archives and next tick.
+async fn job_view<'a>(viewer: &'a Viewer, listing: &'a Listing, i: usize) -> JobView<'a> {
+    let shown = &viewer.jobs[i];
+    let now = viewer.clock.now();
+    let state = Ledger::open(viewer.state.clone(), &shown.job.name)
+        .load()
+        .await
+        .map(|s| s.into_value())
+        .map_err(|e| e.to_string());
+    let manifests: Vec<&Manifest> = listing.of_job(i).collect();
+    let mut recent = listing.by_window(i);
+    recent.truncate(RECENT);
+    let known = state.as_ref().cloned().unwrap_or_default();
+    let seen = calendar::Seen {
+        zone: viewer.zone,
+        retention: &shown.job.retention,
+        now,
+    };
+    JobView {
+        job: &shown.job,
+        url: shown.store.url(),
+        messages: calendar::messages(
+            seen,
+            calendar::configured_start(&shown.job.window),
+            &manifests,
+            &listing.gone(i),
+            &known,
+        ),
+        snapshots: calendar::snapshots(seen, &manifests, &known),
+        state,
+        recent,
+        archives: manifests.len(),
+        next_tick: next_tick(&shown.job, now),
+    }
+}
+
+pub async fn jobs(State(viewer): Shared) -> Reply {
+    let listing = viewer.index.listing().await;
+    let mut views = Vec::new();
+    for i in 0..viewer.jobs.len() {
+        views.push(job_view(&viewer, &listing, i).await);
+    }
+    let now = viewer.clock.now();
     let body = pages::jobs::page(&views, &listing.problems, viewer.zone, now);
-    page(StatusCode::OK, "Jobs", Section::Jobs, "", body)
+    Ok(page(StatusCode::OK, "Jobs", Section::Jobs, "", body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,7 +126,53 @@ fn page_number(text: Option<&str>) -> usize {
     text.and_then(|p| p.parse().ok()).unwrap_or(1).max(1)
 }
 
-pub async fn channels(State(viewer): Shared, Query(paged): Query<Paged>) -> Response {
+pub async fn job_archives(
+    State(viewer): Shared,
+    Path(name): Path<String>,
+    Query(paged): Query<Paged>,
+) -> Reply {
+    let i = job_index(&viewer, &name)?;
+    let listing = viewer.index.listing().await;
+    let body = pages::job::archives(
+        &name,
+        &listing.by_window(i),
+        page_number(paged.page.as_deref()),
+        viewer.zone,
+    );
+    let title = format!("Archives of {name}");
+    Ok(page(StatusCode::OK, &title, Section::Jobs, "", body))
+}
+
+/// A `YYYY-MM-DD` day.
+fn date(text: &str) -> Result<NaiveDate, PageError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| PageError::BadRequest(format!("day {text}: expected YYYY-MM-DD")))
+}
+
+pub async fn job_day(State(viewer): Shared, Path((name, day)): Path<(String, String)>) -> Reply {
+    let i = job_index(&viewer, &name)?;
+    let day = date(&day)?;
+    let listing = viewer.index.listing().await;
+    let view = job_view(&viewer, &listing, i).await;
+    let zone = viewer.zone;
+    let span = (
+        day_start(zone, day),
+        day_start(zone, day.succ_opt().unwrap_or(day)),
+    );
+    let held = holdings::day(&listing.by_window(i), span, |t| day_of(zone, t) == day);
+    let body = pages::job::day(&pages::job::JobDay {
+        job: &name,
+        date: day,
+        zone,
+        messages: view.messages.iter().find(|d| d.date == day),
+        snapshots: view.snapshots.iter().find(|d| d.date == day),
+        held: &held,
+    });
+    let title = format!("{name} on {day}");
+    Ok(page(StatusCode::OK, &title, Section::Jobs, "", body))
+}
+
+pub async fn channels(State(viewer): Shared, Query(paged): Query<Paged>) -> Reply {
     let listing = viewer.index.listing().await;
     let uncounted = listing
         .archives
@@ -145,9 +183,16 @@ pub async fn channels(State(viewer): Shared, Query(paged): Query<Paged>) -> Resp
         &holdings(&listing),
         page_number(paged.page.as_deref()),
         uncounted,
+        &empty_locations(&viewer, &listing),
         viewer.zone,
     );
-    page(StatusCode::OK, "Channels", Section::Channels, "", body)
+    Ok(page(
+        StatusCode::OK,
+        "Channels",
+        Section::Channels,
+        "",
+        body,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,7 +205,7 @@ pub struct ChannelParams {
 /// Every listed archive with its store.
 fn archives<'a>(
     viewer: &'a Viewer,
-    listing: &'a super::index::Listing,
+    listing: &'a Listing,
 ) -> impl Iterator<Item = (&'a Store, &'a Manifest)> {
     listing
         .archives
@@ -172,26 +217,29 @@ pub async fn channel(
     State(viewer): Shared,
     Path(cid): Path<String>,
     Query(params): Query<ChannelParams>,
-) -> Response {
+) -> Reply {
     let listing = viewer.index.listing().await;
     let zone = viewer.zone;
     let msg = params.msg.filter(|m| !m.is_empty());
     let day = match params.day.as_deref().filter(|d| !d.is_empty()) {
-        Some(text) => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(day) => day,
-            Err(_) => return bad_request(&format!("day {text}: expected YYYY-MM-DD")),
-        },
+        Some(text) => date(text)?,
         None => {
             if let Some(id) = &msg {
                 // A link to a message without its day (a reply's parent): find its day.
                 let found =
                     conversation::read(archives(&viewer, &listing), &cid, &Wanted::Id(id.clone()))
                         .await;
-                return match found.messages.first().and_then(|m| m.created_at) {
-                    Some(t) => Redirect::to(&channel_href(&cid, Some(day_of(zone, t)), Some(id)))
+                let t = found
+                    .messages
+                    .first()
+                    .and_then(|m| m.created_at)
+                    .ok_or_else(|| {
+                        PageError::NotFound(format!("No archived message {id} in {cid}."))
+                    })?;
+                return Ok(
+                    Redirect::to(&channel_href(&cid, Some(day_of(zone, t)), Some(id)))
                         .into_response(),
-                    None => not_found(&format!("No archived message {id} in {cid}.")),
-                };
+                );
             }
             let last = match last_message(&listing, &cid) {
                 Some(t) => Some(t),
@@ -217,6 +265,14 @@ pub async fn channel(
             .position(|e| e.message.id == id || e.replies.iter().any(|r| r.id == id))
             .map(|i| i / pages::channel::PER_PAGE + 1)
     });
+    // What the page does not show: the archives that could not be read, and the manifests
+    // that could not be (whose archives may hold the channel).
+    let problems: Vec<(String, String)> = listing
+        .problems
+        .iter()
+        .chain(&read.problems)
+        .cloned()
+        .collect();
     let view = pages::channel::ChannelDay {
         cid: &cid,
         day,
@@ -228,72 +284,78 @@ pub async fn channel(
         earlier: read.earlier.map(|t| day_of(zone, t)),
         later: read.later.map(|t| day_of(zone, t)),
         archives: read.sources.clone(),
-        problems: &read.problems,
+        problems: &problems,
     };
     let title = format!("{cid} on {day}");
-    page(
+    Ok(page(
         StatusCode::OK,
         &title,
         Section::Channels,
         "",
         pages::channel::page(&view),
-    )
+    ))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct SearchParams {
     q: Option<String>,
+    page: Option<String>,
 }
 
-pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -> Response {
+pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -> Reply {
     let q = params.q.unwrap_or_default();
     if q.trim().is_empty() {
-        return page(
+        return Ok(page(
             StatusCode::OK,
             "Search",
             Section::Search,
             "",
             pages::search::help(),
-        );
+        ));
     }
-    let query = match SearchQuery::parse(&q) {
-        Ok(query) => query,
-        Err(e) => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Search",
-                Section::Search,
-                &q,
-                pages::search::invalid(&q, &e.to_string()),
-            );
-        }
-    };
+    let query = SearchQuery::parse(&q).map_err(|e| PageError::Query {
+        q: q.clone(),
+        problem: e.to_string(),
+    })?;
     let listing = viewer.index.listing().await;
-    let mut found = search_in(
-        archives(&viewer, &listing),
-        &query,
-        Some(pages::search::LIMIT),
-    )
-    .await;
-    found
+    let requested = page_number(params.page.as_deref());
+    // Every hit is read and counted, and this page's sliced out.
+    // MERGE: read path's total and skip replace the slice.
+    let found = search_in(archives(&viewer, &listing), &query, None).await;
+    let total = found.hits.len();
+    let page_no = requested.clamp(1, total.div_ceil(pages::search::PER_PAGE).max(1));
+    let first = (page_no - 1) * pages::search::PER_PAGE;
+    let hits = &found.hits[first.min(total)..(first + pages::search::PER_PAGE).min(total)];
+    let problems: Vec<(String, String)> = listing
         .problems
-        .extend(
-            listing
+        .iter()
+        .cloned()
+        .chain(
+            found
                 .problems
                 .iter()
-                .map(|(key, problem)| crate::archive::search::Problem {
-                    key: key.clone(),
-                    problem: problem.clone(),
-                }),
-        );
+                .map(|p| (p.key.clone(), p.problem.clone())),
+        )
+        .collect();
+    let empty = empty_locations(&viewer, &listing);
+    let view = pages::search::Results {
+        q: &q,
+        hits,
+        total,
+        page: page_no,
+        read: found.read,
+        skipped: found.skipped,
+        problems: &problems,
+        empty: &empty,
+    };
     let title = format!("Search: {q}");
-    page(
+    Ok(page(
         StatusCode::OK,
         &title,
         Section::Search,
         &q,
-        pages::search::results(&q, &found, viewer.zone),
-    )
+        pages::search::results(&view, viewer.zone),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -302,58 +364,49 @@ pub struct ArchiveParams {
     key: Option<String>,
 }
 
-/// The archive and its store, or the page saying it is not there.
-async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Manifest), Response> {
+/// The archive and its store, or why there is none.
+async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Manifest), PageError> {
     let (Some(job), Some(key)) = (&params.job, &params.key) else {
-        return Err(bad_request("expected ?job=NAME&key=KEY"));
+        return Err(PageError::BadRequest(
+            "expected ?job=NAME&key=KEY".to_owned(),
+        ));
     };
+    let i = job_index(viewer, job)?;
     let listing = viewer.index.listing().await;
-    viewer
-        .jobs
-        .iter()
-        .position(|s| s.job.name == *job)
-        .and_then(|i| {
-            listing
-                .find(i, key)
-                .map(|m| (viewer.jobs[i].store.clone(), m.clone()))
-        })
-        .ok_or_else(|| not_found(&format!("Job {job} has no archive {key}.")))
+    listing
+        .find(i, key)
+        .map(|a| (viewer.jobs[i].store.clone(), a.manifest.clone()))
+        .ok_or_else(|| PageError::NotFound(format!("Job {job} has no archive {key}.")))
 }
 
-pub async fn archive(State(viewer): Shared, Query(params): Query<ArchiveParams>) -> Response {
-    match find(&viewer, &params).await {
-        Ok((_, manifest)) => page(
-            StatusCode::OK,
-            &format!("Archive {}", manifest.key),
-            Section::Other,
-            "",
-            pages::archive::page(&manifest, None, viewer.zone),
-        ),
-        Err(response) => response,
-    }
+pub async fn archive(State(viewer): Shared, Query(params): Query<ArchiveParams>) -> Reply {
+    let (_, manifest) = find(&viewer, &params).await?;
+    Ok(page(
+        StatusCode::OK,
+        &format!("Archive {}", manifest.key),
+        Section::Other,
+        "",
+        pages::archive::page(&manifest, None, viewer.zone),
+    ))
 }
 
-pub async fn verify(State(viewer): Shared, Form(params): Form<ArchiveParams>) -> Response {
-    match find(&viewer, &params).await {
-        Ok((store, manifest)) => {
-            let verified = verify::check(&store, &manifest).await;
-            tracing::info!(
-                target: "chatvault::ui::access",
-                job = manifest.job,
-                key = manifest.key,
-                ok = verified.is_ok(),
-                "verified an archive"
-            );
-            page(
-                StatusCode::OK,
-                &format!("Archive {}", manifest.key),
-                Section::Other,
-                "",
-                pages::archive::page(&manifest, Some(&verified), viewer.zone),
-            )
-        }
-        Err(response) => response,
-    }
+pub async fn verify(State(viewer): Shared, Form(params): Form<ArchiveParams>) -> Reply {
+    let (store, manifest) = find(&viewer, &params).await?;
+    let verified = verify::check(&store, &manifest).await;
+    tracing::info!(
+        target: "chatvault::ui::access",
+        job = manifest.job,
+        key = manifest.key,
+        ok = verified.is_ok(),
+        "verified an archive"
+    );
+    Ok(page(
+        StatusCode::OK,
+        &format!("Archive {}", manifest.key),
+        Section::Other,
+        "",
+        pages::archive::page(&manifest, Some(&verified), viewer.zone),
+    ))
 }
 
 #[cfg(test)]

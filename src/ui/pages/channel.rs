@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{archive_href, channel_href, message, problems, search_href};
+use super::{archive_href, channel_href, incomplete, message, search_href};
 use crate::archive::read::Message;
 use crate::archive::transcript::Entry;
 
@@ -94,7 +94,7 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
                 a rel="next" href=(channel_href(view.cid, Some(d), None)) { (d) " →" }
             }
         }
-        (problems(view.problems))
+        (incomplete(view.problems))
         @if view.entries.is_empty() { p { "No archived messages on this day." } }
         section.conversation aria-label="Messages" {
             @for e in shown { (entry(view, e)) }

@@ -3,20 +3,27 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{channel_href, head, timestamp};
+use super::{channel_href, head, no_archive_yet, pager, timestamp};
 use crate::ui::holdings::Holding;
 
 pub const PER_PAGE: usize = 200;
 
 const APPROXIMATE: &str = "may count a message twice: several jobs or overlapping windows hold it";
 
-pub fn page(holdings: &[Holding], page: usize, uncounted: usize, zone: Tz) -> Markup {
+pub fn page(
+    holdings: &[Holding],
+    page: usize,
+    uncounted: usize,
+    empty: &[&str],
+    zone: Tz,
+) -> Markup {
     let pages = holdings.len().div_ceil(PER_PAGE).max(1);
     let page = page.clamp(1, pages);
     let shown = holdings.iter().skip((page - 1) * PER_PAGE).take(PER_PAGE);
     html! {
         h1 { "Channels" }
         p.meta { (holdings.len()) " channel(s) archived. Times in " (zone.name()) "." }
+        (no_archive_yet(empty))
         @if uncounted > 0 {
             p.problem {
                 (uncounted) " older archive(s) have no counts yet and are not listed here; "
@@ -41,16 +48,6 @@ pub fn page(holdings: &[Holding], page: usize, uncounted: usize, zone: Tz) -> Ma
                 }
             }
         }
-        @if pages > 1 {
-            nav.pager aria-label="Pages" {
-                @if page > 1 {
-                    a rel="prev" href={ "/channels?page=" (page - 1) } { "← previous" }
-                }
-                span { "page " (page) " of " (pages) }
-                @if page < pages {
-                    a rel="next" href={ "/channels?page=" (page + 1) } { "next →" }
-                }
-            }
-        }
+        (pager(page, pages, |p| format!("/channels?page={p}")))
     }
 }

@@ -1,25 +1,30 @@
 //! The jobs page: what an operator checks every morning. Each job's last run, next tick and
 //! exports at risk of lapsing at Stream, and its coverage calendar.
 
-use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike as _, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{archive_href, bytes, head, timestamp};
+use super::{archive_href, bytes, head, incomplete, job_archives_href, job_day_href, timestamp};
 use crate::archive::manifest::Manifest;
 use crate::config::job::Job;
 use crate::state::JobState;
 use crate::ui::calendar::{Day, Status};
+use crate::ui::index::Archived;
 
 /// One job as the page shows it.
 pub struct JobView<'a> {
     pub job: &'a Job,
+    /// Where its archives are.
+    pub url: &'a str,
     /// The state, or why it could not be read.
     pub state: Result<JobState, String>,
     pub messages: Vec<Day>,
     pub snapshots: Vec<Day>,
-    /// The newest archives first.
-    pub recent: Vec<&'a Manifest>,
+    /// The newest windows' archives first.
+    pub recent: Vec<&'a Archived>,
     pub archives: usize,
     pub next_tick: Option<DateTime<Utc>>,
 }
@@ -27,7 +32,10 @@ pub struct JobView<'a> {
 const LEGEND: [(&str, &str); 8] = [
     ("archived", "archived"),
     ("partial", "partly archived"),
-    ("missing", "missing: no archive covers any of the day"),
+    (
+        "missing",
+        "missing: no archive covers any of the day, or only a manifest without its archive",
+    ),
     ("failed", "failed: the next run retries"),
     ("running", "a run is archiving it now"),
     ("in-flight", "exported, at Stream, not archived yet"),
@@ -35,12 +43,17 @@ const LEGEND: [(&str, &str); 8] = [
     ("none", "no users snapshot"),
 ];
 
-fn describe(day: &Day) -> String {
+/// What a day's status means, in a sentence.
+pub fn describe(day: &Day) -> String {
     match &day.status {
         Status::InFlight { days_left, at_risk } => format!(
             "{}: exported, at Stream; {days_left} day(s) left before Stream deletes the file{}",
             day.date,
             if *at_risk { " (LAPSE RISK)" } else { "" }
+        ),
+        Status::Missing { lost: true } => format!(
+            "{}: missing: manifest without archive (the archive object is gone)",
+            day.date
         ),
         other => {
             let meaning = LEGEND
@@ -52,43 +65,80 @@ fn describe(day: &Day) -> String {
     }
 }
 
-/// Days in rows of months, each cell in its day-of-month column, and the legend of the
-/// statuses shown; nothing when there are no days.
-fn calendar(what: &str, zone: Tz, days: &[Day]) -> Markup {
-    let mut months: Vec<(NaiveDate, Vec<&Day>)> = Vec::new();
-    for day in days {
-        let month = day.date.with_day(1).unwrap_or(day.date);
-        match months.last_mut() {
-            Some((m, list)) if *m == month => list.push(day),
-            _ => months.push((month, vec![day])),
-        }
-    }
+/// One month as a wall calendar: a row per week, Monday first, the days before the 1st and
+/// after the last (and those outside the job's days) empty. Each day links to what holds it.
+fn month(job: &str, first: NaiveDate, days: &BTreeMap<NaiveDate, &Day>) -> Markup {
+    let lead = first.weekday().num_days_from_monday() as usize;
+    let length = first
+        .checked_add_months(Months::new(1))
+        .map_or(31, |next| (next - first).num_days() as usize);
+    let cells: Vec<Option<NaiveDate>> = std::iter::repeat_n(None, lead)
+        .chain(first.iter_days().take(length).map(Some))
+        .collect();
     html! {
-        @if !days.is_empty() {
-            table.calendar {
-                caption { (what) ", by day (" (zone.name()) ")" }
-                tbody {
-                    @for (month, list) in &months {
-                        tr {
-                            th scope="row" { (month.format("%Y-%m")) }
-                            @for _ in 1..list.first().map_or(1, |d| d.date.day()) { td.pad {} }
-                            @for day in list {
-                                @let risk = matches!(
-                                    day.status,
-                                    Status::InFlight { at_risk: true, .. }
-                                );
-                                td class={ "day s-" (day.status.name()) @if risk { " risk" } }
-                                    data-day=(day.date) data-status=(day.status.name())
-                                    title=(describe(day)) {
-                                    (day.date.day())
-                                    span.sr { " " (day.status.name()) }
-                                }
+        table.month data-month=(first.format("%Y-%m")) {
+            caption { (first.format("%B %Y")) }
+            thead {
+                tr { @for (short, long) in WEEKDAYS { th scope="col" { abbr title=(long) { (short) } } } }
+            }
+            tbody {
+                @for week in cells.chunks(7) {
+                    tr {
+                        @for cell in week {
+                            @match cell.and_then(|date| days.get(&date)) {
+                                Some(day) => (cell_of(job, day)),
+                                None => td.pad {},
                             }
                         }
+                        @for _ in week.len()..7 { td.pad {} }
                     }
                 }
             }
-            (legend(days))
+        }
+    }
+}
+
+const WEEKDAYS: [(&str, &str); 7] = [
+    ("Mo", "Monday"),
+    ("Tu", "Tuesday"),
+    ("We", "Wednesday"),
+    ("Th", "Thursday"),
+    ("Fr", "Friday"),
+    ("Sa", "Saturday"),
+    ("Su", "Sunday"),
+];
+
+fn cell_of(job: &str, day: &Day) -> Markup {
+    let risk = matches!(day.status, Status::InFlight { at_risk: true, .. });
+    html! {
+        td class={ "day s-" (day.status.name()) @if risk { " risk" } }
+            data-day=(day.date) data-status=(day.status.name())
+            data-lost=[matches!(day.status, Status::Missing { lost: true }).then_some("true")] {
+            a href=(job_day_href(job, day.date)) title=(describe(day)) {
+                (day.date.day())
+                span.sr { " " (day.status.name()) }
+            }
+        }
+    }
+}
+
+/// The days as months laid out by weekday, and the legend of the statuses shown; nothing when
+/// there are no days.
+fn calendar(what: &str, job: &str, zone: Tz, days: &[Day]) -> Markup {
+    let by_date: BTreeMap<NaiveDate, &Day> = days.iter().map(|d| (d.date, d)).collect();
+    let months: BTreeSet<NaiveDate> = days
+        .iter()
+        .map(|d| d.date.with_day(1).unwrap_or(d.date))
+        .collect();
+    html! {
+        @if !days.is_empty() {
+            section.calendar aria-label=(what) {
+                h3 { (what) ", by day (" (zone.name()) ")" }
+                div.months {
+                    @for first in &months { (month(job, *first, &by_date)) }
+                }
+                (legend(days))
+            }
         }
     }
 }
@@ -105,6 +155,30 @@ fn legend(days: &[Day]) -> Markup {
     }
 }
 
+/// Archives as a table: key (marked when its object is gone), what it covers, its messages and
+/// size.
+pub fn archive_table(archives: &[&Archived], zone: Tz) -> Markup {
+    html! {
+        table.archives {
+            (head(&["Archive", "Covers", "Messages", "Stored"]))
+            tbody {
+                @for a in archives {
+                    @let m = &a.manifest;
+                    tr data-key=(m.key) data-lost=[(!a.present).then_some("true")] {
+                        td {
+                            a href=(archive_href(&m.job, &m.key)) { (m.key) }
+                            @if !a.present { " " span.bad { "manifest without archive" } }
+                        }
+                        td { (covers(m, zone)) }
+                        td.num { (messages(m)) }
+                        td.num { (bytes(m.bytes_stored)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn job(view: &JobView<'_>, zone: Tz, now: DateTime<Utc>) -> Markup {
     let job = view.job;
     html! {
@@ -115,33 +189,27 @@ fn job(view: &JobView<'_>, zone: Tz, now: DateTime<Utc>) -> Markup {
                 Err(problem) => p.problem { "The state cannot be read: " (problem) },
                 Ok(state) => (facts(view, state, zone, now)),
             }
-            (calendar("Message time archived", zone, &view.messages))
-            (calendar("Users snapshots", zone, &view.snapshots))
+            @if view.archives == 0 {
+                p.problem.empty { "No archive yet at " code { (view.url) } "." }
+            }
+            (calendar("Message time archived", &job.name, zone, &view.messages))
+            (calendar("Users snapshots", &job.name, zone, &view.snapshots))
             @if view.messages.is_empty() && view.snapshots.is_empty() {
                 p { "Nothing archived or planned yet." }
             }
             @if !view.recent.is_empty() {
                 h3 { "Newest archives (" (view.recent.len()) " of " (view.archives) ")" }
-                table.archives {
-                    (head(&["Archive", "Covers", "Messages", "Stored"]))
-                    tbody {
-                        @for m in &view.recent {
-                            tr {
-                                td { a href=(archive_href(&m.job, &m.key)) { (m.key) } }
-                                td { (covers(m, zone)) }
-                                td.num { (messages(m)) }
-                                td.num { (bytes(m.bytes_stored)) }
-                            }
-                        }
-                    }
-                }
+                (archive_table(&view.recent, zone))
+                p { a.all href=(job_archives_href(&job.name, 1)) {
+                    "All " (view.archives) " archive(s) of " (job.name) ", newest window first"
+                } }
             }
         }
     }
 }
 
 /// The messages an archive's counts say it holds.
-fn messages(m: &Manifest) -> String {
+pub fn messages(m: &Manifest) -> String {
     m.contents.as_ref().map_or_else(
         || "not counted".to_owned(),
         |c| {
@@ -247,7 +315,7 @@ pub fn page(
             "As of " (timestamp(Some(now), zone)) ". Days are " (zone.name())
             " days of message time."
         }
-        (super::problems(problems))
+        (incomplete(problems))
         @if views.is_empty() { p { "No jobs." } }
         @for view in views { (job(view, zone, now)) }
     }

@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod channel;
 pub mod channels;
+pub mod job;
 pub mod jobs;
 pub mod search;
 
@@ -67,6 +68,57 @@ pub fn archive_href(job: &str, key: &str) -> String {
 
 pub fn search_href(q: &str) -> String {
     format!("/search?{}", query(&[("q", q)]))
+}
+
+/// A search's page of hits; the first has no `page`, so it is the link a query makes.
+pub fn search_page_href(q: &str, page: usize) -> String {
+    let page = page.to_string();
+    let mut pairs = vec![("q", q)];
+    if page != "1" {
+        pairs.push(("page", &page));
+    }
+    format!("/search?{}", query(&pairs))
+}
+
+/// A job's archives, a page of them.
+pub fn job_archives_href(job: &str, page: usize) -> String {
+    let mut href = format!("/jobs/{}/archives", utf8_percent_encode(job, SEGMENT));
+    if page > 1 {
+        href.push_str(&format!("?page={page}"));
+    }
+    href
+}
+
+/// A job's day: the channels and archives that hold it.
+pub fn job_day_href(job: &str, day: NaiveDate) -> String {
+    format!("/jobs/{}/days/{day}", utf8_percent_encode(job, SEGMENT))
+}
+
+/// Links to the previous and next of `pages` pages, around "page N of M"; nothing for one page.
+pub fn pager(page: usize, pages: usize, href: impl Fn(usize) -> String) -> Markup {
+    html! {
+        @if pages > 1 {
+            nav.pager aria-label="Pages" {
+                @if page > 1 { a rel="prev" href=(href(page - 1)) { "← previous" } }
+                span { "page " (page) " of " (pages) }
+                @if page < pages { a rel="next" href=(href(page + 1)) { "next →" } }
+            }
+        }
+    }
+}
+
+/// Where the shown jobs' archives are, when none of them holds one yet: a viewer started
+/// before the first run, or pointed at the wrong place, says so instead of looking empty.
+pub fn no_archive_yet(urls: &[&str]) -> Markup {
+    html! {
+        @if !urls.is_empty() {
+            section.empty aria-label="No archive yet" {
+                @for url in urls {
+                    p.problem { "No archive yet at " code { (url) } " (no manifest listed there)." }
+                }
+            }
+        }
+    }
 }
 
 pub fn timestamp(t: Option<DateTime<Utc>>, zone: Tz) -> String {
@@ -147,12 +199,17 @@ pub fn problem(title: &str, detail: &str) -> Markup {
     }
 }
 
-/// Archives that could not be read, said on the page rather than hidden.
-pub fn problems(list: &[(String, String)]) -> Markup {
+/// What could not be read (an archive, a manifest, a store), said first and on the page rather
+/// than hidden: what the page shows is incomplete, and this is by how much.
+pub fn incomplete(list: &[(String, String)]) -> Markup {
     html! {
         @if !list.is_empty() {
-            section.problems aria-label="Unreadable archives" {
-                h2 { "Could not be read" }
+            section.incomplete aria-labelledby="incomplete" {
+                h2 #incomplete { "Incomplete" }
+                p {
+                    (list.len()) " archive(s) or listing(s) could not be read; what they hold is "
+                    "not shown here:"
+                }
                 ul { @for (key, problem) in list { li { code { (key) } ": " (problem) } } }
             }
         }

@@ -4,12 +4,12 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{channel_href, message, problems};
-use crate::archive::search::Found;
+use super::{channel_href, incomplete, message, no_archive_yet, pager, search_page_href};
+use crate::archive::search::Hit;
 use crate::ui::calendar::day_of;
 
-/// Hits shown; the earliest, as `chatvault search --limit` does.
-pub const LIMIT: usize = 200;
+/// Hits a page, in time order (the earliest on page 1).
+pub const PER_PAGE: usize = 200;
 
 pub fn help() -> Markup {
     html! {
@@ -36,24 +36,40 @@ pub fn invalid(q: &str, problem: &str) -> Markup {
     }
 }
 
-pub fn results(q: &str, found: &Found, zone: Tz) -> Markup {
-    let unreadable: Vec<(String, String)> = found
-        .problems
-        .iter()
-        .map(|p| (p.key.clone(), p.problem.clone()))
-        .collect();
+/// One page of a search's hits.
+pub struct Results<'a> {
+    pub q: &'a str,
+    /// This page's hits, in order.
+    pub hits: &'a [Hit],
+    /// The hits of the whole search, on every page.
+    pub total: usize,
+    /// 1-based.
+    pub page: usize,
+    /// Archives read, and archives their counts ruled out.
+    pub read: usize,
+    pub skipped: usize,
+    /// `(key, what is wrong)` of what could not be read.
+    pub problems: &'a [(String, String)],
+    /// The locations listed that hold no archive yet.
+    pub empty: &'a [&'a str],
+}
+
+pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
+    let pages = view.total.div_ceil(PER_PAGE).max(1);
+    let first = (view.page - 1) * PER_PAGE;
     html! {
-        h1 { "Search: " (q) }
-        p.meta {
-            (found.hits.len()) " hit(s)"
-            @if found.hits.len() >= LIMIT {
-                " (the earliest " (LIMIT) "; narrow the query with after:, before:, in: or from:)"
+        h1 { "Search: " (view.q) }
+        (incomplete(view.problems))
+        (no_archive_yet(view.empty))
+        p.meta.total {
+            (view.total) " hit(s)"
+            @if !view.hits.is_empty() && pages > 1 {
+                ", " (first + 1) " to " (first + view.hits.len()) " shown"
             }
-            "; " (found.read) " archive(s) read, " (found.skipped) " ruled out by their counts."
+            "; " (view.read) " archive(s) read, " (view.skipped) " ruled out by their counts."
         }
-        (problems(&unreadable))
-        ol.hits {
-            @for hit in &found.hits {
+        ol.hits start=(first + 1) {
+            @for hit in view.hits {
                 @let m = &hit.message;
                 @let cid = m.cid.as_deref().unwrap_or("");
                 li.hit data-id=(m.id) {
@@ -68,5 +84,6 @@ pub fn results(q: &str, found: &Found, zone: Tz) -> Markup {
                 }
             }
         }
+        (pager(view.page, pages, |p| search_page_href(view.q, p)))
     }
 }

@@ -1,0 +1,508 @@
+//! The router in process (`tower::ServiceExt::oneshot`, no socket): every route's status, the
+//! guard on each (token, loopback host names, security headers), and what the calendar, a
+//! job's pages and search say about archives that are gone, many, or none. The same viewer
+//! over HTTP and in a browser is `tests/it/ui.rs` and `tests/it/ui_browser.rs`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use chrono::{DateTime, TimeDelta, TimeZone as _, Utc};
+use object_store::ObjectStoreExt as _;
+use object_store::path::Path as ObjectPath;
+use sha2::{Digest as _, Sha256};
+use tower::ServiceExt as _;
+
+use super::auth::Token;
+use super::{CONTENT_SECURITY_POLICY, Shown, Viewer, app};
+use crate::archive::manifest::{self, Manifest};
+use crate::archive::tally::{ChannelCount, Tally};
+use crate::clock::ManualClock;
+use crate::config::{LoadOptions, MissingVars, load_job_text};
+use crate::store::Store;
+
+const TOKEN: &str = "router-test-token";
+
+fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0)
+        .single()
+        .expect("a time")
+}
+
+fn job(name: &str) -> crate::config::job::Job {
+    let env = |_: &str| None;
+    let opts = LoadOptions {
+        paths: Vec::new(),
+        config: None,
+        env: &env,
+        missing_vars: MissingVars::Warn,
+    };
+    let text = format!(
+        "name: {name}\nschedule: \"0 0 * * *\"\nchannels:\n  - cid: messaging:a\n\
+         destination:\n  url: file://archive\n  compression: none\n"
+    );
+    let loaded = load_job_text(Path::new("job.yaml"), text.as_bytes(), &opts);
+    loaded.jobs.into_iter().next().expect("the job loads").job
+}
+
+/// Messages `hello N` in `messaging:a`, a minute apart from `since`.
+fn lines(since: DateTime<Utc>, count: usize) -> Vec<u8> {
+    (0..count)
+        .map(|n| {
+            let created = since + TimeDelta::minutes(n as i64);
+            format!(
+                "{}\n",
+                serde_json::json!({"type": "message", "item": {
+                    "id": format!("m-{}-{n}", since.timestamp()), "cid": "messaging:a",
+                    "text": format!("hello {n}"), "user": {"id": "u1"},
+                    "created_at": created, "updated_at": created,
+                }})
+            )
+        })
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// Archives the day starting at `since` for job `daily`: its manifest, and its object unless
+/// `lost`.
+async fn archive(store: &Store, since: DateTime<Utc>, messages: usize, lost: bool) -> String {
+    let until = since + TimeDelta::days(1);
+    let key = format!("daily/{}/channels-0001.jsonl", since.format("%Y/%m/%d"));
+    let body = lines(since, messages);
+    let mut m: Manifest = serde_json::from_value(serde_json::json!({
+        "format": 2, "job": "daily", "tick": until, "kind": "channels", "batch": 1,
+        "channels": ["messaging:a"], "task_id": "t", "export_version": "v2", "key": key,
+        "bytes_source": body.len(), "bytes_stored": body.len(),
+        "sha256": crate::archive::transfer::hex(&Sha256::digest(&body)),
+        "content_encoding": "none", "archived_at": until, "chatvault_version": "0",
+        "window_since": since, "window_until": until,
+    }))
+    .expect("a manifest");
+    let mut tally = Tally::default();
+    tally.channels.insert(
+        "messaging:a".into(),
+        ChannelCount {
+            messages: messages as u64,
+            first_message_at: Some(since),
+            last_message_at: Some(since + TimeDelta::minutes(messages as i64 - 1)),
+        },
+    );
+    m.contents = Some(tally);
+    if !lost {
+        store
+            .object_store()
+            .put(&ObjectPath::from(key.as_str()), body.into())
+            .await
+            .expect("put the archive");
+    }
+    manifest::write(store, &m)
+        .await
+        .expect("write the manifest");
+    key
+}
+
+/// A viewer of job `daily` over `store`, as of the 10th of March 2026.
+fn viewer(store: Store) -> Viewer {
+    let clock = Arc::new(ManualClock::new(at(10, 12)));
+    Viewer::new(
+        vec![Shown {
+            job: job("daily"),
+            store,
+        }],
+        Store::memory(),
+        chrono_tz::Tz::UTC,
+        clock,
+    )
+}
+
+/// Days 2, 3 and 4 of March archived; the 3rd's archive object gone, its manifest left.
+async fn three_days() -> (Store, [String; 3]) {
+    let store = Store::memory();
+    let keys = [
+        archive(&store, at(2, 0), 3, false).await,
+        archive(&store, at(3, 0), 3, true).await,
+        archive(&store, at(4, 0), 3, false).await,
+    ];
+    (store, keys)
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+/// `method uri` to a fresh router from 127.0.0.1, with the extra `headers` (a `Host` of
+/// 127.0.0.1 unless they name one).
+async fn ask(
+    router: axum::Router,
+    method: Method,
+    uri: &str,
+    headers: &[(header::HeaderName, &str)],
+    body: &str,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(uri);
+    if !headers.iter().any(|(name, _)| name == header::HOST) {
+        request = request.header(header::HOST, "127.0.0.1:8080");
+    }
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    let mut request = request
+        .body(Body::from(body.to_owned()))
+        .expect("a request");
+    let peer: SocketAddr = "127.0.0.1:50000".parse().expect("an address");
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let response = router.oneshot(request).await.expect("an answer");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("the body");
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+async fn get(router: &axum::Router, uri: &str) -> Answer {
+    ask(router.clone(), Method::GET, uri, &[], "").await
+}
+
+/// Every GET route, with what it answers over [`three_days`].
+fn routes(kept: &str) -> Vec<(String, StatusCode)> {
+    let archive = format!("/archive?job=daily&key={}", kept.replace('/', "%2F"));
+    [
+        ("/", StatusCode::OK),
+        ("/jobs/daily/archives", StatusCode::OK),
+        ("/jobs/daily/archives?page=2", StatusCode::OK),
+        ("/jobs/nosuch/archives", StatusCode::NOT_FOUND),
+        ("/jobs/daily/days/2026-03-03", StatusCode::OK),
+        ("/jobs/daily/days/March-3", StatusCode::BAD_REQUEST),
+        ("/jobs/nosuch/days/2026-03-03", StatusCode::NOT_FOUND),
+        ("/channels", StatusCode::OK),
+        ("/channels/messaging%3Aa", StatusCode::OK),
+        ("/channels/messaging%3Aa?day=2026-03-02", StatusCode::OK),
+        (
+            "/channels/messaging%3Aa?day=yesterday",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/channels/messaging%3Aa?msg=nosuch", StatusCode::NOT_FOUND),
+        ("/search", StatusCode::OK),
+        ("/search?q=hello", StatusCode::OK),
+        ("/search?q=hello&page=2", StatusCode::OK),
+        ("/search?q=after%3Asoon", StatusCode::BAD_REQUEST),
+        (archive.as_str(), StatusCode::OK),
+        ("/archive?job=daily&key=nosuch", StatusCode::NOT_FOUND),
+        ("/archive?job=nosuch&key=nosuch", StatusCode::NOT_FOUND),
+        ("/archive", StatusCode::BAD_REQUEST),
+        ("/assets/style.css", StatusCode::OK),
+        ("/assets/icon.svg", StatusCode::OK),
+        ("/favicon.ico", StatusCode::OK),
+        ("/nosuch", StatusCode::NOT_FOUND),
+    ]
+    .into_iter()
+    .map(|(uri, status)| (uri.to_owned(), status))
+    .collect()
+}
+
+fn assert_guarded_headers(uri: &str, headers: &HeaderMap) {
+    for (name, value) in [
+        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(
+            headers.get(name).and_then(|v| v.to_str().ok()),
+            Some(value),
+            "{uri}: {name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_its_status_with_the_security_headers() {
+    let (store, keys) = three_days().await;
+    let router = app(viewer(store), None);
+    for (uri, status) in routes(&keys[0]) {
+        let answer = get(&router, &uri).await;
+        assert_eq!(answer.status, status, "GET {uri}:\n{}", answer.body);
+        assert_guarded_headers(&uri, &answer.headers);
+        if status != StatusCode::OK {
+            assert!(
+                answer.body.contains("<h1>") && answer.body.contains("class=\"problem\""),
+                "GET {uri} renders the error page:\n{}",
+                answer.body
+            );
+        }
+    }
+    let form = format!("job=daily&key={}", keys[0].replace('/', "%2F"));
+    let form_type = [(header::CONTENT_TYPE, "application/x-www-form-urlencoded")];
+    for (method, uri, body, status) in [
+        (
+            Method::POST,
+            "/archive/verify",
+            form.as_str(),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/archive/verify",
+            "job=daily&key=nosuch",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            "/archive/verify",
+            "",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (Method::POST, "/", "", StatusCode::METHOD_NOT_ALLOWED),
+        (
+            Method::DELETE,
+            "/channels",
+            "",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (Method::POST, "/search", "", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let answer = ask(router.clone(), method.clone(), uri, &form_type, body).await;
+        assert_eq!(answer.status, status, "{method} {uri}:\n{}", answer.body);
+        assert_guarded_headers(uri, &answer.headers);
+    }
+}
+
+#[tokio::test]
+async fn with_a_token_every_route_answers_401_without_it_and_serves_with_it() {
+    let (store, keys) = three_days().await;
+    let router = app(viewer(store), Some(Token::new(TOKEN)));
+    let basic = |user: &str, password: &str| {
+        use base64::Engine as _;
+        let pair = format!("{user}:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    let (right, wrong) = (basic("legal", TOKEN), basic("legal", "nope"));
+    let bearer = format!("Bearer {TOKEN}");
+    for (uri, status) in routes(&keys[0]) {
+        for refused in [None, Some("Bearer nope"), Some(wrong.as_str())] {
+            let headers: Vec<_> = refused
+                .map(|a| (header::AUTHORIZATION, a))
+                .into_iter()
+                .collect();
+            let answer = ask(router.clone(), Method::GET, &uri, &headers, "").await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{uri} {refused:?}");
+            assert!(answer.headers.contains_key(header::WWW_AUTHENTICATE));
+            assert!(!answer.body.contains("daily"), "{uri}: {}", answer.body);
+            assert_guarded_headers(&uri, &answer.headers);
+        }
+        for admitted in [&bearer, &right] {
+            // With a token, any host name: the viewer may sit behind a proxy.
+            let headers = [
+                (header::AUTHORIZATION, admitted.as_str()),
+                (header::HOST, "archive.example.com"),
+            ];
+            let answer = ask(router.clone(), Method::GET, &uri, &headers, "").await;
+            assert_eq!(answer.status, status, "{uri} with {admitted}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_a_token_a_host_name_other_than_loopback_is_refused() {
+    let (store, keys) = three_days().await;
+    let router = app(viewer(store), None);
+    for (uri, status) in routes(&keys[0]) {
+        for host in ["attacker.example", "attacker.example:8080", "10.0.0.1"] {
+            let headers = [(header::HOST, host)];
+            let answer = ask(router.clone(), Method::GET, &uri, &headers, "").await;
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{uri} for {host}");
+            assert!(!answer.body.contains("hello"), "{uri}: {}", answer.body);
+            assert_guarded_headers(&uri, &answer.headers);
+        }
+        for host in ["localhost:8080", "[::1]:8080"] {
+            let headers = [(header::HOST, host)];
+            let answer = ask(router.clone(), Method::GET, &uri, &headers, "").await;
+            assert_eq!(answer.status, status, "{uri} for {host}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_calendar_marks_a_day_whose_archive_is_gone_and_lays_months_out_by_weekday() {
+    let (store, keys) = three_days().await;
+    let router = app(viewer(store), None);
+    let jobs = get(&router, "/").await.body;
+    assert!(
+        jobs.contains(
+            "data-day=\"2026-03-03\" data-status=\"missing\" data-lost=\"true\"><a \
+             href=\"/jobs/daily/days/2026-03-03\" title=\"2026-03-03: missing: manifest \
+             without archive"
+        ),
+        "{jobs}"
+    );
+    for day in [2, 4] {
+        assert!(
+            jobs.contains(&format!(
+                "data-day=\"2026-03-0{day}\" data-status=\"archived\"><a \
+                 href=\"/jobs/daily/days/2026-03-0{day}\""
+            )),
+            "{jobs}"
+        );
+    }
+    // March 2026 begins on a Sunday: its first week is six empty cells and the 1st (before
+    // the job's first day, so empty too); the second begins on Monday the 2nd.
+    let month = jobs
+        .split("<table class=\"month\" data-month=\"2026-03\">")
+        .nth(1)
+        .expect("March");
+    let weeks: Vec<&str> = month
+        .split("<tbody>")
+        .nth(1)
+        .and_then(|body| body.split("</tbody>").next())
+        .expect("a body")
+        .split("<tr>")
+        .skip(1)
+        .collect();
+    assert_eq!(weeks[0].matches("<td class=\"pad\">").count(), 7, "{month}");
+    assert!(
+        weeks[1].starts_with("<td class=\"day s-archived\" data-day=\"2026-03-02\""),
+        "{}",
+        weeks[1]
+    );
+    assert_eq!(weeks.len(), 6, "March 2026 spans six weeks, Monday first");
+    assert!(
+        jobs.contains("<th scope=\"col\"><abbr title=\"Monday\">Mo</abbr></th>"),
+        "{jobs}"
+    );
+    assert!(
+        jobs.contains(&format!("data-key=\"{}\" data-lost=\"true\"", keys[1]))
+            && jobs.contains("manifest without archive</span>"),
+        "the newest archives mark the lost one:\n{jobs}"
+    );
+
+    let day = get(&router, "/jobs/daily/days/2026-03-03").await.body;
+    assert!(
+        day.contains("data-status=\"missing\">2026-03-03: missing: manifest without archive"),
+        "{day}"
+    );
+    assert!(
+        day.contains(&format!("data-key=\"{}\" data-lost=\"true\"", keys[1])),
+        "{day}"
+    );
+    assert!(
+        day.contains("href=\"/channels/messaging%3Aa?day=2026-03-03\">messaging:a</a>"),
+        "the channel the manifest counts links to its day:\n{day}"
+    );
+    let kept = get(&router, "/jobs/daily/days/2026-03-02").await.body;
+    assert!(kept.contains("<td class=\"num\">3</td>"), "{kept}");
+    assert!(!kept.contains("data-lost"), "{kept}");
+    let before = get(&router, "/jobs/daily/days/2026-02-01").await.body;
+    assert!(
+        before.contains("No archive of this job holds this day."),
+        "{before}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_s_archives_are_listed_newest_window_first_on_pages_that_reach_them_all() {
+    let store = Store::memory();
+    let first = at(1, 0) - TimeDelta::days(150);
+    for n in 0..205 {
+        archive(&store, first + TimeDelta::days(n), 1, false).await;
+    }
+    let router = app(viewer(store), None);
+    let key = |n: i64| {
+        format!(
+            "daily/{}/channels-0001.jsonl",
+            (first + TimeDelta::days(n)).format("%Y/%m/%d")
+        )
+    };
+    let jobs = get(&router, "/").await.body;
+    assert!(jobs.contains("Newest archives (10 of 205)"), "{jobs}");
+    assert!(
+        jobs.contains("href=\"/jobs/daily/archives\">All 205 archive(s) of daily"),
+        "{jobs}"
+    );
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let body = get(&router, &format!("/jobs/daily/archives?page={page}"))
+            .await
+            .body;
+        assert!(body.contains(&format!("page {page} of 3")), "{body}");
+        assert_eq!(
+            body.contains("rel=\"next\" href=\"/jobs/daily/archives?page="),
+            page < 3
+        );
+        assert_eq!(body.contains("rel=\"prev\""), page > 1);
+        seen.extend(
+            body.split("<tr data-key=\"")
+                .skip(1)
+                .filter_map(|row| row.split('"').next())
+                .map(str::to_owned),
+        );
+    }
+    let expected: Vec<String> = (0..205).rev().map(key).collect();
+    assert_eq!(
+        seen, expected,
+        "every archive once, the newest window first"
+    );
+}
+
+#[tokio::test]
+async fn search_shows_its_total_and_pages_on_and_names_what_it_could_not_read() {
+    let (store, keys) = three_days().await;
+    archive(&store, at(6, 0), 450, false).await;
+    let router = app(viewer(store), None);
+    let first = get(&router, "/search?q=hello").await.body;
+    assert!(first.contains("456 hit(s), 1 to 200 shown"), "{first}");
+    assert!(
+        first.contains("rel=\"next\" href=\"/search?q=hello&amp;page=2\""),
+        "{first}"
+    );
+    assert!(
+        first.contains("<h2 id=\"incomplete\">Incomplete</h2>")
+            && first.contains(&format!("<code>{}</code>: missing", keys[1])),
+        "the lost archive is named:\n{first}"
+    );
+    let last = get(&router, "/search?q=hello&page=3").await.body;
+    assert!(last.contains("456 hit(s), 401 to 456 shown"), "{last}");
+    assert!(last.contains("<ol class=\"hits\" start=\"401\">"), "{last}");
+    assert_eq!(last.matches("<li class=\"hit\"").count(), 56);
+    assert!(
+        last.contains("rel=\"prev\" href=\"/search?q=hello&amp;page=2\"")
+            && !last.contains("rel=\"next\""),
+        "{last}"
+    );
+    let beyond = get(&router, "/search?q=hello&page=99").await.body;
+    assert!(beyond.contains("page 3 of 3"), "{beyond}");
+
+    let day = get(&router, "/channels/messaging%3Aa?day=2026-03-03")
+        .await
+        .body;
+    assert!(
+        day.contains("<h2 id=\"incomplete\">Incomplete</h2>")
+            && day.contains(&format!("<code>{}</code>: missing", keys[1])),
+        "the channel's day names the archive it could not read:\n{day}"
+    );
+}
+
+#[tokio::test]
+async fn pages_of_a_location_without_archives_say_so() {
+    let router = app(viewer(Store::memory()), None);
+    for uri in ["/", "/channels", "/search?q=hello"] {
+        let body = get(&router, uri).await.body;
+        assert!(
+            body.contains("No archive yet at <code>memory://</code>"),
+            "{uri}:\n{body}"
+        );
+    }
+}
