@@ -1,7 +1,9 @@
 // Drives Chromium through the pages of a running `chatvault ui` and checks what a reader sees:
 // every page loads cleanly and passes axe-core, the search box finds the expected messages in
 // order and links into their context, a thread opens in place, a day without its archive shows
-// as missing in the calendar, hostile message texts stay text, and a token keeps strangers out.
+// as missing in the calendar (also when only its manifest is left), months sit by weekday and a
+// day's cell leads to its channels and their messages, a job's archive pages reach every
+// archive, hostile message texts stay text, and a token keeps strangers out.
 //
 //   node tests/browser/ui.mjs SPEC.json
 //
@@ -12,6 +14,10 @@
 //   search           {query, expected_ids}: the hits' ids in page order
 //   thread           {cid, day, parent_id, reply_ids}: a parent and its replies on that day
 //   missing          {job, day}: a calendar day whose archive is gone
+//   lost             {job, day, key}: a calendar day whose archive object is gone, its manifest
+//                    left
+//   day_channels     {job, day, cids}: a calendar day and the channels its archives hold
+//   archives         {job, keys}: every archive of the job, newest window first
 //   hostile          [{cid, day, id, text}]: messages whose text must be shown exactly
 //   auth             {base_url, token} (optional): a server started with that token
 // Every check runs even when an earlier one failed and prints one line (and its problems); the
@@ -47,7 +53,7 @@ if (process.argv.length !== 3) {
   process.exit(2);
 }
 const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
-for (const field of ['base_url', 'screenshots_dir', 'pages', 'search', 'thread', 'missing', 'hostile']) {
+for (const field of ['base_url', 'screenshots_dir', 'pages', 'search', 'thread', 'missing', 'lost', 'day_channels', 'archives', 'hostile']) {
   if (spec[field] === undefined) {
     console.error(`${process.argv[2]}: the spec has no \`${field}\``);
     process.exit(2);
@@ -242,7 +248,81 @@ try {
     return `${job} ${day}`;
   });
 
-  await check('e. hostile texts stay text', async (problems) => {
+  await check('e. a day whose archive object is gone is missing, and its day page says why', async () => {
+    const { job, day, key } = spec.lost;
+    await open(page, '/');
+    const cell = `section.job${attr('data-job', job)} td${attr('data-day', day)}`;
+    const element = await present(page, cell, 'calendar');
+    const [status, lost] = [await element.getAttribute('data-status'), await element.getAttribute('data-lost')];
+    expect(
+      status === 'missing' && lost === 'true',
+      `\`${cell}\` has data-status=${JSON.stringify(status)} data-lost=${JSON.stringify(lost)}, expected "missing" and "true"`,
+    );
+    await Promise.all([page.waitForURL((u) => u.pathname === `/jobs/${job}/days/${day}`), element.locator('a').click()]).catch(
+      (error) => {
+        throw new CheckFailed(`the cell's link did not lead to /jobs/${job}/days/${day} (${page.url()}): ${error.message}`);
+      },
+    );
+    await visible(page, `tr${attr('data-key', key)}${attr('data-lost', 'true')}`, 'the lost archive on its day');
+    return `${job} ${day}: ${key}`;
+  });
+
+  await check('f. months are laid out by weekday, Monday first', async () => {
+    await open(page, '/');
+    const cells = await page.locator('table.month td.day').evaluateAll((tds) =>
+      tds.map((td) => ({
+        day: td.dataset.day,
+        column: td.cellIndex,
+        href: td.querySelector('a')?.getAttribute('href') ?? null,
+        job: td.closest('section.job')?.dataset.job,
+      })),
+    );
+    expect(cells.length > 0, 'no `table.month td.day` on /');
+    for (const { day, column, href, job } of cells) {
+      const monday = (new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7;
+      expect(column === monday, `${day} sits in column ${column}, its weekday is column ${monday}`);
+      expect(href === `/jobs/${encodeURIComponent(job)}/days/${day}`, `${day}'s link is ${JSON.stringify(href)}`);
+    }
+    return `${cells.length} days in their weekday's column, each a link`;
+  });
+
+  await check("g. a calendar day leads to its channels and on to a channel's day", async () => {
+    const { job, day, cids } = spec.day_channels;
+    await open(page, '/');
+    const link = await present(page, `section.job${attr('data-job', job)} td${attr('data-day', day)} a`, 'calendar');
+    await Promise.all([page.waitForURL((u) => u.pathname === `/jobs/${job}/days/${day}`), link.click()]);
+    const listed = await page.locator('tr[data-cid]').evaluateAll((rows) => rows.map((r) => r.dataset.cid));
+    expect(
+      JSON.stringify(listed) === JSON.stringify([...cids].sort()),
+      `channels on ${day}: got ${JSON.stringify(listed)}, expected ${JSON.stringify(cids)}`,
+    );
+    const channel = await present(page, `tr${attr('data-cid', cids[0])} a`, 'the first channel');
+    await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/channels/')), channel.click()]);
+    const at = new URL(page.url());
+    expect(at.searchParams.get('day') === day, `the channel's link led to ${page.url()}, not its ${day}`);
+    await visible(page, 'article.msg', `${cids[0]} on ${day}`);
+    return `${listed.length} channels on ${day}; ${cids[0]} opened`;
+  });
+
+  await check("h. a job's archive pages reach every archive, newest window first", async () => {
+    const { job, keys } = spec.archives;
+    await open(page, `/jobs/${encodeURIComponent(job)}/archives`);
+    const seen = [];
+    for (let pages = 1; ; pages += 1) {
+      seen.push(...(await page.locator('tr[data-key]').evaluateAll((rows) => rows.map((r) => r.dataset.key))));
+      const next = page.locator('nav.pager a[rel="next"]');
+      if ((await next.count()) === 0) break;
+      expect(pages < 100, 'over 100 pages of archives');
+      await Promise.all([page.waitForURL((u) => u.searchParams.has('page')), next.first().click()]);
+    }
+    expect(
+      JSON.stringify(seen) === JSON.stringify(keys),
+      `archives in page order:\n  got      ${JSON.stringify(seen)}\n  expected ${JSON.stringify(keys)}`,
+    );
+    return `${seen.length} archives`;
+  });
+
+  await check('i. hostile texts stay text', async (problems) => {
     const byPage = new Map();
     for (const entry of spec.hostile) {
       const relative = channelPath(entry.cid, entry.day);
@@ -284,7 +364,7 @@ try {
     return `${spec.hostile.length} messages on ${byPage.size} page(s)`;
   });
 
-  await check('f. a token keeps strangers out', async (problems) => {
+  await check('j. a token keeps strangers out', async (problems) => {
     if (!spec.auth) return 'skipped: no auth server in the spec';
     const { base_url: base, token } = spec.auth;
     const { context, page: stranger } = await newPage();
@@ -330,7 +410,7 @@ try {
     return `${spec.pages.length} pages refused without credentials; 401 with a wrong token, 200 with it`;
   });
 
-  await check('g. screenshots', async () => {
+  await check('k. screenshots', async () => {
     await mkdir(spec.screenshots_dir, { recursive: true });
     const { cid, day, parent_id: parent, reply_ids: replies } = spec.thread;
     // The jobs page whole; the others as a reader first sees them (the channel scrolled to the

@@ -1,11 +1,14 @@
 //! `chatvault ui` in a real browser: archives made by `run --once` against the emulator (with
-//! thread replies and hostile texts in its data), one day's archive then deleted, and two
-//! servers started as a user starts them (one open on loopback, one behind a token). Chromium,
-//! driven by `tests/browser/ui.mjs` through playwright-core, checks what a reader sees against
-//! the emulator's truth: pages load cleanly (CSP on, no errors, no serious axe-core violation),
-//! a search typed into the box lists the expected messages in order and links into their
-//! context, a thread opens in place, the deleted day is `missing` in the calendar, hostile texts
-//! stay text, and the token keeps strangers out. It leaves screenshots in
+//! thread replies and hostile texts in its data), one day's archive then deleted with its
+//! manifest, another's archive object alone, and two servers started as a user starts them
+//! (one open on loopback, one behind a token). Chromium, driven by `tests/browser/ui.mjs`
+//! through playwright-core, checks what a reader sees against the emulator's truth: pages load
+//! cleanly (CSP on, no errors, no serious axe-core violation), a search typed into the box
+//! lists the expected messages in order and links into their context, a thread opens in place,
+//! both days are `missing` in the calendar (the second as a manifest without its archive),
+//! months sit by weekday and a day's cell leads to its channels and on to their messages, every
+//! archive of the job is on its archive pages, hostile texts stay text, and the token keeps
+//! strangers out. It leaves screenshots in
 //! `target/ui-screenshots/` (`scripts/ui-screenshots` copies them into `docs/images/`).
 //!
 //! `scripts/test` installs what it needs: Chromium (Debian's `chromium`, named by
@@ -33,7 +36,7 @@ const CHANNELS: [&str; 2] = ["messaging:general-000", "team:project-000"];
 /// messages of every day, the deleted one too.
 const SNAPSHOT_USER: &str = "user-000";
 const TOKEN: &str = "ui-browser-test-token-4f1c9a";
-/// The whole browser run: seven checks, each bounded by the driver's own 5 s timeouts.
+/// The whole browser run: eleven checks, each bounded by the driver's own 5 s timeouts.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(240);
 
 fn day(t: DateTime<Utc>) -> String {
@@ -46,7 +49,7 @@ fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// A daily job over [`CHANNELS`] whose first window reaches three days back, cut into one
+/// A daily job over [`CHANNELS`] whose first window reaches four days back, cut into one
 /// archive per day, and a users job; both into `archive/`.
 fn project(emu: &Emulator, since: DateTime<Utc>) -> Project {
     let project = Project::new();
@@ -135,19 +138,19 @@ fn browser_tools(root: &Path) -> PathBuf {
     chromium
 }
 
-/// The search: one channel's messages by one author from the first archived day to the last,
-/// the deleted day included in the range. The author is a member other than the snapshot's
+/// The search: one channel's messages by one author from `from` to the last archived day, the
+/// deleted day included in the range. The author is a member other than the snapshot's
 /// user with no deleted message there (how a viewer shows deleted messages is its own matter),
 /// and at least three messages. Expected: the kept days' messages in search's order (time,
 /// then id), none of the deleted day's.
 fn search_spec(
     emu: &Emulator,
-    days: &[DateTime<Utc>; 3],
+    from: DateTime<Utc>,
     deleted: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Value {
     let cid = CHANNELS[0];
-    let kept: Vec<TruthMessage> = truth(emu, cid, days[0], end)
+    let kept: Vec<TruthMessage> = truth(emu, cid, from, end)
         .into_iter()
         .filter(|m| m.created_at < deleted || m.created_at >= deleted + TimeDelta::days(1))
         .collect();
@@ -169,7 +172,7 @@ fn search_spec(
     hits.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     let query = format!(
         "from:{user} in:{cid} after:{} before:{}",
-        day(days[0]),
+        day(from),
         day(end)
     );
     json!({
@@ -237,7 +240,7 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
 
     let mut config: EmulatorConfig = realtime_config(48);
     config.data = DataSpec {
-        days_of_history: 4,
+        days_of_history: 5,
         truncated_per_type: 0,
         soft_deleted_per_type: 0,
         reply_every: 5,
@@ -247,14 +250,14 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
     let emu = start_emulator(config).await;
     // Fixed once: should midnight pass during the run, the extra day is simply not looked at.
     let end = midnight();
-    let days = [3, 2, 1].map(|n| end - TimeDelta::days(n));
+    let days = [4, 3, 2, 1].map(|n| end - TimeDelta::days(n));
     let project = project(&emu, days[0]);
     let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 
-    // The middle day's archive goes, manifest and catalog record with it: `missing`.
+    // The third day's archive goes, manifest and catalog record with it: `missing`.
     let archive = project.dir.path().join("archive");
-    let deleted = days[1];
+    let deleted = days[2];
     let gone = daily_key(&archive, deleted);
     for suffix in ["", ".manifest.json", ".catalog.json"] {
         let path = archive.join(format!("{gone}{suffix}"));
@@ -263,15 +266,28 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
             other => other.unwrap_or_else(|e| panic!("remove {}: {e}", path.display())),
         }
     }
-    let kept = daily_key(&archive, days[2]);
+    let kept = daily_key(&archive, days[3]);
     assert!(
         files_below(&archive, ".manifest.json")
             .iter()
             .all(|p| !p.to_string_lossy().contains(&gone)),
         "{gone} is gone"
     );
+    // The first day's archive object goes, its manifest stays: `missing` too, found by the
+    // listing the page makes. The search below starts after it, so the CLI reads nothing lost.
+    let lost = daily_key(&archive, days[0]);
+    std::fs::remove_file(archive.join(&lost)).expect("remove the first day's archive");
+    let mut archives: Vec<(DateTime<Utc>, String)> = manifests_below::<Value>(&archive)
+        .into_iter()
+        .filter(|m| m["job"] == "daily")
+        .filter_map(|m| {
+            let since = m["window_since"].as_str()?.parse().ok()?;
+            Some((since, m["key"].as_str()?.to_owned()))
+        })
+        .collect();
+    archives.sort_by(|a, b| b.cmp(a));
 
-    let search = search_spec(&emu, &days, deleted, end);
+    let search = search_spec(&emu, days[1], deleted, end);
     // The page's hits are the CLI's: the expectation is checked there first, so a failure below
     // is the page's.
     let query = search["query"].as_str().expect("query");
@@ -291,8 +307,8 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
         search["expected_ids"],
         "chatvault search {query}"
     );
-    let thread = thread_spec(&emu, days[2]);
-    let hostile = hostile_spec(&emu, days[2]);
+    let thread = thread_spec(&emu, days[3]);
+    let hostile = hostile_spec(&emu, days[3]);
 
     project.file("token.txt", TOKEN);
     let open = Viewer::start(ui(&project, &emu, &["--listen", "127.0.0.1:0"])).await;
@@ -306,7 +322,7 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
     let thread_page = format!(
         "/channels/{}?day={}",
         encode(thread["cid"].as_str().expect("cid")),
-        day(days[2])
+        day(days[3])
     );
     let spec = json!({
         "base_url": open.url,
@@ -317,10 +333,18 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
             thread_page,
             format!("/search?q={}", encode(query)),
             format!("/archive?job=daily&key={}", encode(&kept)),
+            "/jobs/daily/archives".to_owned(),
+            format!("/jobs/daily/days/{}", day(days[0])),
         ],
         "search": search,
         "thread": thread,
         "missing": { "job": "daily", "day": day(deleted) },
+        "lost": { "job": "daily", "day": day(days[0]), "key": lost },
+        "day_channels": { "job": "daily", "day": day(days[3]), "cids": CHANNELS },
+        "archives": {
+            "job": "daily",
+            "keys": archives.iter().map(|(_, key)| key).collect::<Vec<_>>(),
+        },
         "hostile": hostile,
         "auth": { "base_url": guarded.url, "token": TOKEN },
     });
