@@ -109,6 +109,8 @@ pub struct DayChannel {
     /// whole window, so a window longer than the day counts its other days too.
     pub messages: u64,
     pub archives: usize,
+    /// Whether an archive without counts (format 1, not indexed) names the channel too.
+    pub uncounted: bool,
 }
 
 /// The day `date` of `zone` (`span`, from its start to the next day's) in `archives`, one job's,
@@ -119,7 +121,20 @@ pub fn day<'a>(
     taken_on: impl Fn(DateTime<Utc>) -> bool,
 ) -> DayHeld<'a> {
     let mut held = DayHeld::default();
-    let mut channels: BTreeMap<&str, (u64, usize)> = BTreeMap::new();
+    let mut channels: BTreeMap<String, DayChannel> = BTreeMap::new();
+    let mut add = |cid: &str, messages: Option<u64>| {
+        let channel = channels
+            .entry(cid.to_owned())
+            .or_insert_with(|| DayChannel {
+                cid: cid.to_owned(),
+                messages: 0,
+                archives: 0,
+                uncounted: false,
+            });
+        channel.messages += messages.unwrap_or(0);
+        channel.archives += 1;
+        channel.uncounted |= messages.is_none();
+    };
     for &archived in archives {
         let m = &archived.manifest;
         let holds = match (m.window_since, m.window_until) {
@@ -130,29 +145,25 @@ pub fn day<'a>(
             continue;
         }
         held.archives.push(archived);
-        let Some(contents) = &m.contents else {
+        if m.kind != "channels" {
             continue;
-        };
-        for (cid, count) in &contents.channels {
-            let on_day = match (count.first_message_at, count.last_message_at) {
-                (Some(first), Some(last)) => first < span.1 && span.0 <= last,
-                _ => true,
-            };
-            if count.messages > 0 && on_day && m.kind == "channels" {
-                let (messages, archives) = channels.entry(cid).or_default();
-                *messages += count.messages;
-                *archives += 1;
+        }
+        match &m.contents {
+            Some(contents) => {
+                for (cid, count) in &contents.channels {
+                    let on_day = match (count.first_message_at, count.last_message_at) {
+                        (Some(first), Some(last)) => first < span.1 && span.0 <= last,
+                        _ => true,
+                    };
+                    if count.messages > 0 && on_day {
+                        add(cid, Some(count.messages));
+                    }
+                }
             }
+            None => m.channels.iter().for_each(|cid| add(cid, None)),
         }
     }
-    held.channels = channels
-        .into_iter()
-        .map(|(cid, (messages, archives))| DayChannel {
-            cid: cid.to_owned(),
-            messages,
-            archives,
-        })
-        .collect();
+    held.channels = channels.into_values().collect();
     held
 }
 
@@ -198,6 +209,42 @@ mod tests {
             manifest: m,
             present: true,
         }
+    }
+
+    #[test]
+    fn a_day_holds_the_archives_over_it_and_the_channels_their_counts_place_on_it() {
+        let morning = archived("daily", "a", (0, 6), &[("m:a", 3), ("m:b", 2)]);
+        let evening = archived("daily", "b", (6, 12), &[("m:a", 4)]);
+        let mut old = archived("daily", "c", (0, 12), &[]);
+        old.manifest.contents = None;
+        old.manifest.channels = vec!["m:a".into(), "m:old".into()];
+        let later = archived("daily", "d", (12, 18), &[("m:c", 1)]);
+        let mut users = archived("daily", "e", (0, 0), &[]);
+        users.manifest.kind = "users".into();
+        users.manifest.window_since = None;
+        users.manifest.window_until = None;
+        users.manifest.snapshot_at = Some(at(7));
+        let list = [&morning, &evening, &old, &later, &users];
+        let held = day(&list, (at(0), at(12)), |t| t == at(7));
+        let keys: Vec<&str> = held
+            .archives
+            .iter()
+            .map(|a| a.manifest.key.as_str())
+            .collect();
+        assert_eq!(keys, ["a", "b", "c", "e"]);
+        let brief: Vec<(&str, u64, usize, bool)> = held
+            .channels
+            .iter()
+            .map(|c| (c.cid.as_str(), c.messages, c.archives, c.uncounted))
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                ("m:a", 7, 3, true),
+                ("m:b", 2, 1, false),
+                ("m:old", 0, 1, true)
+            ]
+        );
     }
 
     #[test]

@@ -183,6 +183,7 @@ pub async fn channels(State(viewer): Shared, Query(paged): Query<Paged>) -> Repl
         &holdings(&listing),
         page_number(paged.page.as_deref()),
         uncounted,
+        &listing.problems,
         &empty_locations(&viewer, &listing),
         viewer.zone,
     );

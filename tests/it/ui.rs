@@ -238,6 +238,8 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         "/search?q=from%3Amallory",
         "/search?q=%3Cscript%3E",
         archive_page.as_str(),
+        "/jobs/hostile/archives",
+        "/jobs/hostile/days/2026-01-01",
     ] {
         let response = http.get(format!("{base}{path}")).send().await.expect("GET");
         assert_eq!(response.status().as_u16(), 200, "{path}");
@@ -279,6 +281,12 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         bodies["/"].contains("data-day=\"2026-01-01\" data-status=\"archived\""),
         "{}",
         bodies["/"]
+    );
+    assert!(
+        bodies["/jobs/hostile/days/2026-01-01"]
+            .contains("<a href=\"/channels/messaging%3Ax?day=2026-01-01\">messaging:x</a>"),
+        "a calendar day lists its channel:\n{}",
+        bodies["/jobs/hostile/days/2026-01-01"]
     );
     assert!(
         !bodies[&archive_page].contains("verify-result"),

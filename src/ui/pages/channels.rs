@@ -3,7 +3,7 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{channel_href, head, no_archive_yet, pager, timestamp};
+use super::{channel_href, head, incomplete, no_archive_yet, pager, timestamp};
 use crate::ui::holdings::Holding;
 
 pub const PER_PAGE: usize = 200;
@@ -14,6 +14,7 @@ pub fn page(
     holdings: &[Holding],
     page: usize,
     uncounted: usize,
+    problems: &[(String, String)],
     empty: &[&str],
     zone: Tz,
 ) -> Markup {
@@ -23,6 +24,7 @@ pub fn page(
     html! {
         h1 { "Channels" }
         p.meta { (holdings.len()) " channel(s) archived. Times in " (zone.name()) "." }
+        (incomplete(problems))
         (no_archive_yet(empty))
         @if uncounted > 0 {
             p.problem {

@@ -76,7 +76,9 @@ pub fn day(view: &JobDay<'_>) -> Markup {
         } @else {
             p.meta {
                 "From the archives' counts; an archive's count is of its whole window, so a "
-                "window longer than the day counts its other days too."
+                "window longer than the day counts its other days too. An archive without "
+                "counts (written before manifest format 2) is \"not counted\" until "
+                code { "chatvault index" } " counts it."
             }
             table.channels {
                 (head(&["Channel", "Messages in these archives", "Archives"]))
@@ -84,7 +86,12 @@ pub fn day(view: &JobDay<'_>) -> Markup {
                     @for c in &view.held.channels {
                         tr data-cid=(c.cid) {
                             td { a href=(channel_href(&c.cid, Some(view.date), None)) { (c.cid) } }
-                            td.num { (c.messages) }
+                            td.num {
+                                @if c.uncounted {
+                                    @if c.messages > 0 { (c.messages) " + " }
+                                    "not counted"
+                                } @else { (c.messages) }
+                            }
                             td.num { (c.archives) }
                         }
                     }

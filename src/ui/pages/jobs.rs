@@ -55,6 +55,9 @@ pub fn describe(day: &Day) -> String {
             "{}: missing: manifest without archive (the archive object is gone)",
             day.date
         ),
+        Status::Missing { lost: false } => {
+            format!("{}: missing: no archive covers any of the day", day.date)
+        }
         other => {
             let meaning = LEGEND
                 .iter()

@@ -207,8 +207,8 @@ pub fn incomplete(list: &[(String, String)]) -> Markup {
             section.incomplete aria-labelledby="incomplete" {
                 h2 #incomplete { "Incomplete" }
                 p {
-                    (list.len()) " archive(s) or listing(s) could not be read; what they hold is "
-                    "not shown here:"
+                    (list.len()) " could not be read (an archive, a manifest or a store's "
+                    "listing); what they hold is not shown here:"
                 }
                 ul { @for (key, problem) in list { li { code { (key) } ": " (problem) } } }
             }
