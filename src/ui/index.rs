@@ -65,6 +65,11 @@ impl Listing {
         list
     }
 
+    /// Whether the store at `url` was listed (its LIST did not fail).
+    pub fn listed(&self, url: &str) -> bool {
+        !self.problems.iter().any(|(at, _)| at == url)
+    }
+
     /// The keys of a job's manifests whose archive object is gone.
     pub fn gone(&self, job: usize) -> HashSet<&str> {
         self.archives

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::calendar::{self, day_of, day_start};
 use super::conversation::{self, Wanted};
 use super::holdings::{self, holdings, last_message};
-use super::index::Listing;
+use super::index::{Archived, Listing};
 use super::pages::jobs::JobView;
 use super::pages::{self, Section, channel_href};
 use super::reply::{PageError, Reply, page};
@@ -47,13 +47,14 @@ pub async fn fallback() -> PageError {
     PageError::NotFound("There is no such page here.".to_owned())
 }
 
-/// The locations of the shown jobs when none of them holds an archive yet, each once.
+/// The locations of the shown jobs when none of them holds an archive yet, each once. One
+/// that could not be listed is not said to be empty: the incomplete banner names it.
 fn empty_locations<'a>(viewer: &'a Viewer, listing: &Listing) -> Vec<&'a str> {
     let mut urls: Vec<&str> = Vec::new();
     if listing.archives.is_empty() {
-        for shown in viewer.jobs.iter() {
-            if !urls.contains(&shown.store.url()) {
-                urls.push(shown.store.url());
+        for url in viewer.jobs.iter().map(|s| s.store.url()) {
+            if listing.listed(url) && !urls.contains(&url) {
+                urls.push(url);
             }
         }
     }
@@ -89,6 +90,7 @@ async fn job_view<'a>(viewer: &'a Viewer, listing: &'a Listing, i: usize) -> Job
     };
     JobView {
         job: &shown.job,
+        empty: manifests.is_empty() && listing.listed(shown.store.url()),
         url: shown.store.url(),
         messages: calendar::messages(
             seen,
@@ -320,8 +322,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
     })?;
     let listing = viewer.index.listing().await;
     let requested = page_number(params.page.as_deref());
-    // Every hit is read and counted, and this page's sliced out.
-    // MERGE: read path's total and skip replace the slice.
+    // Every hit is read, for the total, and this page's are sliced out.
     let found = search_in(archives(&viewer, &listing), &query, None).await;
     let total = found.hits.len();
     let page_no = requested.clamp(1, total.div_ceil(pages::search::PER_PAGE).max(1));
@@ -366,7 +367,7 @@ pub struct ArchiveParams {
 }
 
 /// The archive and its store, or why there is none.
-async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Manifest), PageError> {
+async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Archived), PageError> {
     let (Some(job), Some(key)) = (&params.job, &params.key) else {
         return Err(PageError::BadRequest(
             "expected ?job=NAME&key=KEY".to_owned(),
@@ -376,24 +377,25 @@ async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Manifes
     let listing = viewer.index.listing().await;
     listing
         .find(i, key)
-        .map(|a| (viewer.jobs[i].store.clone(), a.manifest.clone()))
+        .map(|a| (viewer.jobs[i].store.clone(), a.clone()))
         .ok_or_else(|| PageError::NotFound(format!("Job {job} has no archive {key}.")))
 }
 
 pub async fn archive(State(viewer): Shared, Query(params): Query<ArchiveParams>) -> Reply {
-    let (_, manifest) = find(&viewer, &params).await?;
+    let (_, archived) = find(&viewer, &params).await?;
     Ok(page(
         StatusCode::OK,
-        &format!("Archive {}", manifest.key),
+        &format!("Archive {}", archived.manifest.key),
         Section::Other,
         "",
-        pages::archive::page(&manifest, None, viewer.zone),
+        pages::archive::page(&archived, None, viewer.zone),
     ))
 }
 
 pub async fn verify(State(viewer): Shared, Form(params): Form<ArchiveParams>) -> Reply {
-    let (store, manifest) = find(&viewer, &params).await?;
-    let verified = verify::check(&store, &manifest).await;
+    let (store, archived) = find(&viewer, &params).await?;
+    let manifest = &archived.manifest;
+    let verified = verify::check(&store, manifest).await;
     tracing::info!(
         target: "chatvault::ui::access",
         job = manifest.job,
@@ -406,7 +408,7 @@ pub async fn verify(State(viewer): Shared, Form(params): Form<ArchiveParams>) ->
         &format!("Archive {}", manifest.key),
         Section::Other,
         "",
-        pages::archive::page(&manifest, Some(&verified), viewer.zone),
+        pages::archive::page(&archived, Some(&verified), viewer.zone),
     ))
 }
 

@@ -402,6 +402,15 @@ async fn the_calendar_marks_a_day_whose_archive_is_gone_and_lays_months_out_by_w
         day.contains("href=\"/channels/messaging%3Aa?day=2026-03-03\">messaging:a</a>"),
         "the channel the manifest counts links to its day:\n{day}"
     );
+    let lost = format!("/archive?job=daily&key={}", keys[1].replace('/', "%2F"));
+    let page = get(&router, &lost).await.body;
+    assert!(
+        page.contains("Manifest without archive: the store"),
+        "{page}"
+    );
+    let kept = format!("/archive?job=daily&key={}", keys[0].replace('/', "%2F"));
+    let page = get(&router, &kept).await.body;
+    assert!(!page.contains("Manifest without archive"), "{page}");
     let kept = get(&router, "/jobs/daily/days/2026-03-02").await.body;
     assert!(kept.contains("<td class=\"num\">3</td>"), "{kept}");
     assert!(!kept.contains("data-lost"), "{kept}");

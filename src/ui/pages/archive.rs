@@ -5,16 +5,23 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 
 use super::{bytes, channel_href, head, search_href, timestamp};
-use crate::archive::manifest::Manifest;
 use crate::ui::calendar::day_of;
+use crate::ui::index::Archived;
 use crate::ui::pages::jobs::covers;
 
 /// What verifying found: `Ok` when size and SHA-256 match the manifest.
 pub type Verified = Result<(), String>;
 
-pub fn page(m: &Manifest, verified: Option<&Verified>, zone: Tz) -> Markup {
+pub fn page(archived: &Archived, verified: Option<&Verified>, zone: Tz) -> Markup {
+    let m = &archived.manifest;
     html! {
         h1 { "Archive " (m.key) }
+        @if !archived.present {
+            p.problem.lost {
+                "Manifest without archive: the store had no object at this key when it was "
+                "listed. What this page says comes from the manifest alone."
+            }
+        }
         dl.facts {
             dt { "Job" } dd { (m.job) }
             dt { "Kind" } dd { (m.kind) ", batch " (m.batch) ", export " (m.export_version) }

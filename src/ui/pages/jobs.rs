@@ -17,8 +17,9 @@ use crate::ui::index::Archived;
 /// One job as the page shows it.
 pub struct JobView<'a> {
     pub job: &'a Job,
-    /// Where its archives are.
+    /// Where its archives are, and whether that location was listed and holds none of them.
     pub url: &'a str,
+    pub empty: bool,
     /// The state, or why it could not be read.
     pub state: Result<JobState, String>,
     pub messages: Vec<Day>,
@@ -192,7 +193,7 @@ fn job(view: &JobView<'_>, zone: Tz, now: DateTime<Utc>) -> Markup {
                 Err(problem) => p.problem { "The state cannot be read: " (problem) },
                 Ok(state) => (facts(view, state, zone, now)),
             }
-            @if view.archives == 0 {
+            @if view.empty {
                 p.problem.empty { "No archive yet at " code { (view.url) } "." }
             }
             (calendar("Message time archived", &job.name, zone, &view.messages))
@@ -203,7 +204,7 @@ fn job(view: &JobView<'_>, zone: Tz, now: DateTime<Utc>) -> Markup {
             @if !view.recent.is_empty() {
                 h3 { "Newest archives (" (view.recent.len()) " of " (view.archives) ")" }
                 (archive_table(&view.recent, zone))
-                p { a.all href=(job_archives_href(&job.name, 1)) {
+                p { a href=(job_archives_href(&job.name, 1)) {
                     "All " (view.archives) " archive(s) of " (job.name) ", newest window first"
                 } }
             }
