@@ -70,10 +70,15 @@ fn job_index(viewer: &Viewer, name: &str) -> Result<usize, PageError> {
         .ok_or_else(|| PageError::NotFound(format!("There is no job {name} here.")))
 }
 
-/// A job as the jobs page shows it: its state, calendars, newest archives and next tick.
-async fn job_view<'a>(viewer: &'a Viewer, listing: &'a Listing, i: usize) -> JobView<'a> {
+/// A job as the jobs page shows it at `now`: its state, calendars, newest archives and next
+/// tick.
+async fn job_view<'a>(
+    viewer: &'a Viewer,
+    listing: &'a Listing,
+    i: usize,
+    now: DateTime<Utc>,
+) -> JobView<'a> {
     let shown = &viewer.jobs[i];
-    let now = viewer.clock.now();
     let state = Ledger::open(viewer.state.clone(), &shown.job.name)
         .load()
         .await
@@ -109,11 +114,11 @@ async fn job_view<'a>(viewer: &'a Viewer, listing: &'a Listing, i: usize) -> Job
 
 pub async fn jobs(State(viewer): Shared) -> Reply {
     let listing = viewer.index.listing().await;
+    let now = viewer.clock.now();
     let mut views = Vec::new();
     for i in 0..viewer.jobs.len() {
-        views.push(job_view(&viewer, &listing, i).await);
+        views.push(job_view(&viewer, &listing, i, now).await);
     }
-    let now = viewer.clock.now();
     let body = pages::jobs::page(&views, &listing.problems, viewer.zone, now);
     Ok(page(StatusCode::OK, "Jobs", Section::Jobs, "", body))
 }
@@ -155,7 +160,7 @@ pub async fn job_day(State(viewer): Shared, Path((name, day)): Path<(String, Str
     let i = job_index(&viewer, &name)?;
     let day = date(&day)?;
     let listing = viewer.index.listing().await;
-    let view = job_view(&viewer, &listing, i).await;
+    let view = job_view(&viewer, &listing, i, viewer.clock.now()).await;
     let zone = viewer.zone;
     let span = (
         day_start(zone, day),
