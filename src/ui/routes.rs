@@ -16,6 +16,7 @@ use super::holdings::{holdings, last_message};
 use super::pages::{self, Section, channel_href};
 use super::{Viewer, assets};
 use crate::archive::manifest::Manifest;
+use crate::archive::read::Keep;
 use crate::archive::search::search_in;
 use crate::archive::transcript::threads;
 use crate::archive::verify;
@@ -273,6 +274,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
         archives(&viewer, &listing),
         &query,
         Some(pages::search::LIMIT),
+        Keep::Fields,
     )
     .await;
     found
