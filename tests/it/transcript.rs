@@ -173,7 +173,7 @@ fn a_transcript_with_an_unreadable_archive_opens_with_the_incomplete_banner_and_
 }
 
 #[test]
-fn transcripts_of_a_small_archive_read_as_their_snapshots_in_txt_and_md() {
+fn transcripts_of_a_small_archive_whole_and_incomplete_read_as_their_snapshots_in_txt_and_md() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("store");
     let lines = vec![
@@ -223,15 +223,31 @@ fn transcripts_of_a_small_archive_read_as_their_snapshots_in_txt_and_md() {
     );
     settings.set_snapshot_path("snapshots/transcript");
     settings.set_prepend_module_to_snapshot(false);
+    let run = |format: &str| {
+        transcript(
+            dir.path(),
+            &url,
+            &["--format", format, "--tz", "Europe/Berlin"],
+        )
+    };
     settings.bind(|| {
         for format in ["txt", "md"] {
-            let (code, out, stderr) = transcript(
-                dir.path(),
-                &url,
-                &["--format", format, "--tz", "Europe/Berlin"],
-            );
+            let (code, out, stderr) = run(format);
             assert_eq!(code, 0, "{stderr}");
             insta::assert_snapshot!(format!("transcript-{format}"), out);
+        }
+    });
+    // A second day's archive, cut short: the same transcripts, incomplete.
+    let key = "x/2026/01/02/channels-0001.jsonl";
+    write_archive(&store, key, "x", &[line("n1", "bob", 5, Value::Null)]);
+    let path = store.join(key);
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).expect("truncate");
+    settings.bind(|| {
+        for format in ["txt", "md"] {
+            let (code, out, stderr) = run(format);
+            assert_eq!(code, 1, "{stderr}");
+            insta::assert_snapshot!(format!("transcript-incomplete-{format}"), out);
         }
     });
 }
