@@ -61,10 +61,12 @@ fn assert_each_once(what: &str, seen: &BTreeMap<String, usize>, truth: &[TruthMe
         .collect();
     assert!(
         missing.is_empty() && twice.is_empty() && extra.is_empty(),
-        "{what}: {} of {} messages missing (e.g. {:?}), {} shown more than once (e.g. {:?}), \
-         {} not in the ground truth (e.g. {:?})",
+        "{what}: {} of {} messages missing ({} of them without a time; e.g. (id, parent, no \
+         time) {:?}), {} shown more than once (e.g. {:?}), {} not in the ground truth (e.g. \
+         {:?})",
         missing.len(),
         truth.len(),
+        missing.iter().filter(|m| m.undated).count(),
         missing
             .iter()
             .take(3)
