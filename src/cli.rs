@@ -150,7 +150,11 @@ pub enum Command {
     /// or of one destination (--url), in time order, each once: thread replies under their
     /// parent, edited and deleted messages marked, attachments listed, reactions counted,
     /// times in --tz. The HTML is one self-contained file (no script, nothing fetched) and, like
-    /// every format, shows message text as text. Exits as `search` does.
+    /// every format, shows message text as text. HTML, Markdown and text name the channel,
+    /// range and zone, when and by which chatvault version the file was made, every archive
+    /// read (key, SHA-256, manifest format) and the message count; when an archive could not
+    /// be read the file opens with an INCOMPLETE banner naming each and what was wrong (exit
+    /// 1). JSON Lines prints each message as the archive holds it. Exits as `search` does.
     /// Example: chatvault transcript --in messaging:support --after 2026-03-01 --format html
     Transcript(TranscriptArgs),
     /// Serve a read-only web viewer of the archives, for people who will not run a CLI
@@ -422,7 +426,8 @@ pub enum TranscriptFormat {
     Md,
     /// Plain text, control characters escaped
     Txt,
-    /// The messages as JSON Lines, as they were exported (Stream's html field left out)
+    /// Each message as the archive holds it, one per line: a v2 item byte for byte (html
+    /// included, as data), a v1 message with every field, only the space between tokens gone
     Jsonl,
 }
 

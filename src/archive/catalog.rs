@@ -9,7 +9,7 @@ use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
-use super::read::{Message, ReadError, messages};
+use super::read::{Keep, Message, ReadError, messages};
 use super::tally::{ChannelCount, Tally};
 use crate::query::Needles;
 use crate::store::Store;
@@ -76,7 +76,14 @@ pub async fn index(
     }
     let mut contents = Tally::default();
     let mut count = |m: Message| count_message(&mut contents, &m);
-    messages(store, manifest, &Needles::default(), &mut count).await?;
+    messages(
+        store,
+        manifest,
+        &Needles::default(),
+        Keep::Fields,
+        &mut count,
+    )
+    .await?;
     let record = Catalog {
         format: FORMAT,
         key: manifest.key.clone(),

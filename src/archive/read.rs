@@ -52,6 +52,22 @@ pub struct Message {
     pub attachments: Vec<serde_json::Value>,
     #[serde(default, deserialize_with = "counts_or_null")]
     pub reaction_counts: BTreeMap<String, u64>,
+    /// The message's JSON as the archive holds it, every field and its text as exported, kept
+    /// only when the reader is asked to ([`Keep::Exported`]).
+    #[serde(skip)]
+    pub exported: Option<Box<str>>,
+}
+
+/// What a reader keeps of each message besides the fields above.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Keep {
+    /// The fields only: what search and the viewer need.
+    #[default]
+    Fields,
+    /// The message's JSON as exported too (`Message::exported`), for `transcript --format
+    /// jsonl`: a JSON Lines item as it stands, a v1 document's message without the whitespace
+    /// around its tokens (so that it fits on a line), its fields in their order.
+    Exported,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +105,34 @@ fn counts_or_null<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, u64>, D::Error> {
     Ok(Option::<BTreeMap<String, u64>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A message's bytes, which parsed as JSON, as one line: a JSON Lines item as it is, a v1
+/// document's message with the whitespace between its tokens left out (a pretty-printed
+/// document spreads it over many lines). Strings, numbers and the order of fields stay as
+/// exported.
+fn as_exported(bytes: &[u8], layout: Layout) -> Box<str> {
+    let text = String::from_utf8_lossy(bytes);
+    if layout == Layout::Lines {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// Why an archive could not be read (the search goes on without it).
@@ -159,6 +203,7 @@ pub async fn messages(
     store: &Store,
     manifest: &Manifest,
     needles: &Needles,
+    keep: Keep,
     each: &mut (dyn FnMut(Message) + Send),
 ) -> Result<(), ReadError> {
     let path = ObjectPath::from(manifest.key.as_str());
@@ -183,7 +228,8 @@ pub async fn messages(
         "zstd" => Box::new(ZstdDecoder::new(raw)),
         _ => Box::new(raw),
     };
-    let mut splitter = Splitter::new(layout(manifest));
+    let layout = layout(manifest);
+    let mut splitter = Splitter::new(layout);
     if !needles.is_empty() {
         let line_needles = needles.clone();
         let mut scratch = Vec::new();
@@ -205,6 +251,9 @@ pub async fn messages(
             Ok(mut message) => {
                 if message.cid.is_none() {
                     message.cid.clone_from(&channel);
+                }
+                if keep == Keep::Exported {
+                    message.exported = Some(as_exported(bytes, layout));
                 }
                 each(message);
             }
@@ -243,5 +292,24 @@ pub async fn messages(
     match bad {
         Some(problem) => Err(ReadError::Corrupt(problem)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_v1_message_as_exported_loses_only_the_space_between_tokens() {
+        let pretty = b"{\n  \"id\" : \"m 1\",\n  \"text\": \"a \\\" b\\\\\",\n  \"n\": 1.50,\n  \"b\": [ 1, {\"z\": null} ]\n}";
+        assert_eq!(
+            &*as_exported(pretty, Layout::Document),
+            r#"{"id":"m 1","text":"a \" b\\","n":1.50,"b":[1,{"z":null}]}"#
+        );
+        let line = br#"{"id": "m", "text": "as  is"}"#;
+        assert_eq!(
+            &*as_exported(line, Layout::Lines),
+            r#"{"id": "m", "text": "as  is"}"#
+        );
     }
 }

@@ -16,7 +16,7 @@ use futures::StreamExt;
 
 use super::catalog;
 use super::manifest::Manifest;
-use super::read::{Message, ReadError, manifests, messages};
+use super::read::{Keep, Message, ReadError, manifests, messages};
 use crate::query::{Candidate, Query};
 use crate::store::Store;
 
@@ -44,11 +44,26 @@ pub struct Problem {
     pub problem: String,
 }
 
+/// An archive a search read (or tried to): what a handed-over file names as its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceArchive {
+    pub job: String,
+    pub key: String,
+    /// As its manifest records it: of the bytes stored.
+    pub sha256: String,
+    /// The manifest's format.
+    pub format: u32,
+    /// `v1` or `v2`.
+    pub export_version: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Found {
     /// In `created_at` order, each message once.
     pub hits: Vec<Hit>,
     pub problems: Vec<Problem>,
+    /// Every archive read, by key; those in `problems` too.
+    pub sources: Vec<SourceArchive>,
     /// Archives read, and archives the manifests ruled out.
     pub read: usize,
     pub skipped: usize,
@@ -101,8 +116,9 @@ fn candidate(m: &Message) -> Candidate<'_> {
     }
 }
 
-/// Searches `sources`; at most `limit` hits (all when `None`).
-pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> Found {
+/// Searches `sources`; at most `limit` hits (all when `None`), each message with what `keep`
+/// says.
+pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>, keep: Keep) -> Found {
     let mut problems = Vec::new();
     let mut archives: Vec<(Store, Manifest)> = Vec::new();
     for source in sources {
@@ -129,7 +145,7 @@ pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> 
             }),
         }
     }
-    let mut found = search_in(archives.iter().map(|(s, m)| (s, m)), query, limit).await;
+    let mut found = search_in(archives.iter().map(|(s, m)| (s, m)), query, limit, keep).await;
     found.problems.extend(problems);
     found.problems.sort_by(|a, b| a.key.cmp(&b.key));
     found
@@ -141,6 +157,7 @@ pub async fn search_in<'a>(
     archives: impl IntoIterator<Item = (&'a Store, &'a Manifest)>,
     query: &Query,
     limit: Option<usize>,
+    keep: Keep,
 ) -> Found {
     let mut found = Found::default();
     let mut wanted = Vec::new();
@@ -152,6 +169,17 @@ pub async fn search_in<'a>(
         }
     }
     found.read = wanted.len();
+    found.sources = wanted
+        .iter()
+        .map(|(_, m)| SourceArchive {
+            job: m.job.clone(),
+            key: m.key.clone(),
+            sha256: m.sha256.clone(),
+            format: m.format,
+            export_version: m.export_version.clone(),
+        })
+        .collect();
+    found.sources.sort_by(|a, b| a.key.cmp(&b.key));
     // Each archive is read on a task of its own, so decompressing and parsing use every core.
     let query = Arc::new(query.clone());
     let runs: Vec<Result<Vec<Hit>, Problem>> = futures::stream::iter(wanted)
@@ -159,7 +187,7 @@ pub async fn search_in<'a>(
             let query = query.clone();
             let key = manifest.key.clone();
             async move {
-                tokio::spawn(async move { read_run(&store, manifest, &query).await })
+                tokio::spawn(async move { read_run(&store, manifest, &query, keep).await })
                     .await
                     .unwrap_or_else(|e| {
                         Err(Problem {
@@ -185,7 +213,12 @@ pub async fn search_in<'a>(
 }
 
 /// The matches of one archive, sorted; none when the archive turns out corrupt.
-async fn read_run(store: &Store, manifest: Manifest, query: &Query) -> Result<Vec<Hit>, Problem> {
+async fn read_run(
+    store: &Store,
+    manifest: Manifest,
+    query: &Query,
+    keep: Keep,
+) -> Result<Vec<Hit>, Problem> {
     let mut hits = Vec::new();
     let mut each = |message: Message| {
         if query.matches(&candidate(&message)) {
@@ -196,7 +229,7 @@ async fn read_run(store: &Store, manifest: Manifest, query: &Query) -> Result<Ve
             });
         }
     };
-    let read = messages(store, &manifest, &query.needles(), &mut each).await;
+    let read = messages(store, &manifest, &query.needles(), keep, &mut each).await;
     if let Err(e) = read {
         let problem = match e {
             ReadError::Missing => {
@@ -282,6 +315,7 @@ mod tests {
                 parent_id: None,
                 attachments: Vec::new(),
                 reaction_counts: Default::default(),
+                exported: None,
             },
         }
     }

@@ -3,13 +3,19 @@
 //! a chosen zone. HTML (one self-contained file: no script, no external style or font), Markdown
 //! and plain text. Message text is user input: each format escapes it, and Stream's `html`
 //! field is never used.
+//!
+//! A transcript is a file handed over: it says where it came from (every archive read, with
+//! its SHA-256 and manifest format), when and by which chatvault it was made, and, before
+//! anything else, when an archive could not be read and the file is incomplete.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
 use super::read::Message;
+use super::search::{Problem, SourceArchive};
 
 /// A message and the replies shown under it.
 #[derive(Debug)]
@@ -46,6 +52,67 @@ pub struct Header<'a> {
     pub zone: Tz,
     /// What the transcript covers, as the user asked for it.
     pub range: String,
+    /// When the file was made, and by which chatvault.
+    pub made_at: DateTime<Utc>,
+    pub version: &'a str,
+    /// Every archive read, by key (those that could not be read too).
+    pub sources: &'a [SourceArchive],
+    /// What could not be read: archives, manifests, whole locations. Any makes the file
+    /// incomplete, and it opens by saying so.
+    pub problems: &'a [Problem],
+}
+
+impl Header<'_> {
+    /// The banner's first line, when the transcript is incomplete; each problem follows it.
+    fn incomplete(&self) -> Option<String> {
+        (!self.problems.is_empty()).then(|| {
+            format!(
+                "INCOMPLETE: {} archive(s) could not be read; the messages they hold are not \
+                 in this transcript.",
+                self.problems.len()
+            )
+        })
+    }
+
+    fn made(&self) -> String {
+        format!(
+            "Made {} by chatvault {}",
+            self.made_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            self.version
+        )
+    }
+
+    fn read_from(&self, messages: usize) -> String {
+        format!(
+            "{messages} message(s), read from {} archive(s):",
+            self.sources.len()
+        )
+    }
+
+    /// One source archive, as a line.
+    fn source(&self, s: &SourceArchive) -> String {
+        let unread = if self.problems.iter().any(|p| p.key == s.key) {
+            " (could not be read)"
+        } else {
+            ""
+        };
+        format!(
+            "{}: SHA-256 {}, manifest format {}, export {}, job {}{unread}",
+            s.key, s.sha256, s.format, s.export_version, s.job
+        )
+    }
+
+    /// The closing count, which repeats that the file is incomplete.
+    fn total(&self, messages: usize) -> String {
+        if self.problems.is_empty() {
+            format!("{messages} message(s)")
+        } else {
+            format!(
+                "{messages} message(s); incomplete: {} archive(s) could not be read",
+                self.problems.len()
+            )
+        }
+    }
 }
 
 pub fn time(m: &Message, zone: Tz) -> String {
@@ -117,13 +184,25 @@ pub fn reactions(m: &Message) -> String {
 /// cannot rewrite the reader's terminal.
 pub fn txt(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
     let mut out = String::new();
+    if let Some(banner) = header.incomplete() {
+        let _ = writeln!(out, "{banner}");
+        for p in header.problems {
+            let _ = writeln!(out, "  {}: {}", safe(&p.key), safe(&p.problem));
+        }
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
-        "Transcript of {} ({}), times in {}",
+        "Transcript of {} ({}), times in {}\n{}\n{}",
         safe(header.cid),
-        header.range,
-        header.zone
+        safe(&header.range),
+        header.zone,
+        safe(&header.made()),
+        header.read_from(count(entries))
     );
+    for s in header.sources {
+        let _ = writeln!(out, "  {}", safe(&header.source(s)));
+    }
     for entry in entries {
         out.push('\n');
         txt_message(&mut out, entry.message, entry.orphan, header.zone, "");
@@ -131,7 +210,7 @@ pub fn txt(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
             txt_message(&mut out, reply, false, header.zone, "    ↳ ");
         }
     }
-    let _ = writeln!(out, "\n{} message(s)", count(entries));
+    let _ = writeln!(out, "\n{}", header.total(count(entries)));
     out
 }
 
@@ -144,9 +223,10 @@ fn txt_message(out: &mut String, m: &Message, orphan: bool, zone: Tz, indent: &s
     };
     let _ = writeln!(
         out,
-        "{indent}{}  {}{marks}",
+        "{indent}{}  {}  [id {}]{marks}",
         time(m, zone),
-        safe(&author(m))
+        safe(&author(m)),
+        safe(&m.id)
     );
     let pad = " ".repeat(indent.chars().count());
     for line in m.text.lines() {
@@ -181,20 +261,35 @@ fn count(entries: &[Entry<'_>]) -> usize {
 /// written as an entity, so text shows as written.
 pub fn md(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
     let mut out = String::new();
+    if let Some(banner) = header.incomplete() {
+        let _ = writeln!(out, "> **{}**\n>", md_escape(&banner));
+        for p in header.problems {
+            let _ = writeln!(out, "> - {}: {}", md_escape(&p.key), md_escape(&p.problem));
+        }
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
-        "# Transcript of {}\n\n{}, times in {}\n",
+        "# Transcript of {}\n\n{}, times in {}\n\n{}\n\n{}\n",
         md_escape(header.cid),
         md_escape(&header.range),
-        header.zone
+        header.zone,
+        md_escape(&header.made()),
+        md_escape(&header.read_from(count(entries)))
     );
+    for s in header.sources {
+        let _ = writeln!(out, "- {}", md_escape(&header.source(s)));
+    }
+    if !header.sources.is_empty() {
+        out.push('\n');
+    }
     for entry in entries {
         md_message(&mut out, entry.message, entry.orphan, header.zone, "");
         for reply in &entry.replies {
             md_message(&mut out, reply, false, header.zone, "> ");
         }
     }
-    let _ = writeln!(out, "_{} message(s)_", count(entries));
+    let _ = writeln!(out, "_{}_", md_escape(&header.total(count(entries))));
     out
 }
 
@@ -207,9 +302,10 @@ fn md_message(out: &mut String, m: &Message, orphan: bool, zone: Tz, quote: &str
     };
     let _ = writeln!(
         out,
-        "{quote}**{}** · {}{marks}\n{quote}",
+        "{quote}**{}** · {} · id {}{marks}\n{quote}",
         md_escape(&author(m)),
-        time(m, zone)
+        time(m, zone),
+        md_escape(&m.id)
     );
     for line in m.text.lines() {
         let _ = writeln!(out, "{quote}{}  ", md_escape(line));
@@ -266,25 +362,54 @@ padding:0 1rem;color:#1b1b1b}h1{font-size:1.4rem}.meta{color:#555}.msg{border-to
 #ddd;padding:.6rem 0}.replies{margin-left:1.5rem;border-left:3px solid #ccd;padding-left:.8rem}\
 .who{font-weight:600}.when{color:#555;margin-left:.5rem}.mark{background:#fff3c4;padding:0 .3rem;\
 margin-left:.5rem;border-radius:3px;font-size:.85em}.text{white-space:pre-wrap;margin:.2rem 0}\
-.deleted .text{color:#777;text-decoration:line-through}ul{margin:.2rem 0 .2rem 1.2rem;padding:0}";
+.deleted .text{color:#777;text-decoration:line-through}ul{margin:.2rem 0 .2rem 1.2rem;padding:0}\
+.incomplete{border:2px solid #b00020;background:#fde7e9;padding:.6rem .9rem;margin:1rem 0}\
+.sources{font-size:.85em;color:#555}code{word-break:break-all}";
 
 /// One self-contained HTML file: the style inline, no script, nothing fetched.
 pub fn html(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
     let title = format!("Transcript of {}", header.cid);
+    let banner = header.incomplete();
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
          style-src 'unsafe-inline'\">\
-         <title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n\
-         <p class=\"meta\">{}; times in {}; {} message(s)</p>\n",
+         <title>{}{}</title><style>{STYLE}</style></head><body>\n",
+        if banner.is_some() { "INCOMPLETE: " } else { "" },
         html_escape(&title),
+    );
+    if let Some(banner) = banner {
+        let _ = write!(
+            out,
+            "<div class=\"incomplete\" role=\"alert\"><p><strong>{}</strong></p><ul>",
+            html_escape(&banner)
+        );
+        for p in header.problems {
+            let _ = write!(
+                out,
+                "<li><code>{}</code>: {}</li>",
+                html_escape(&p.key),
+                html_escape(&p.problem)
+            );
+        }
+        out.push_str("</ul></div>\n");
+    }
+    let _ = write!(
+        out,
+        "<h1>{}</h1>\n<p class=\"meta\">{}; times in {}</p>\n\
+         <p class=\"meta\">{}</p>\n<div class=\"sources\"><p>{}</p><ul>",
         html_escape(&title),
         html_escape(&header.range),
         html_escape(header.zone.name()),
-        count(entries)
+        html_escape(&header.made()),
+        html_escape(&header.read_from(count(entries))),
     );
+    for s in header.sources {
+        let _ = write!(out, "<li>{}</li>", html_escape(&header.source(s)));
+    }
+    out.push_str("</ul></div>\n");
     for entry in entries {
         html_message(&mut out, entry.message, entry.orphan, header.zone);
         if !entry.replies.is_empty() {
@@ -295,7 +420,11 @@ pub fn html(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
             out.push_str("</div>\n");
         }
     }
-    out.push_str("</body></html>\n");
+    let _ = write!(
+        out,
+        "<p class=\"meta\">{}</p>\n</body></html>\n",
+        html_escape(&header.total(count(entries)))
+    );
     out
 }
 
@@ -373,6 +502,10 @@ mod tests {
             cid: "messaging:x",
             zone: chrono_tz::Europe::Berlin,
             range: "all".into(),
+            made_at: DateTime::UNIX_EPOCH,
+            version: "0.0.0",
+            sources: &[],
+            problems: &[],
         };
         let html = html(&header, &entries);
         assert!(

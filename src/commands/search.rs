@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::archives::sources;
 use super::{World, exit, output, runtime};
+use crate::archive::read::Keep;
 use crate::archive::search::{Found, Hit, search};
 use crate::cli::{SearchArgs, SearchFormat};
 use crate::query::Query;
@@ -32,7 +33,7 @@ pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
     let Some(runtime) = runtime() else {
         return exit::FAILED;
     };
-    let found = runtime.block_on(search(&sources, &query, args.limit));
+    let found = runtime.block_on(search(&sources, &query, args.limit, Keep::Fields));
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         SearchFormat::Table
     } else {

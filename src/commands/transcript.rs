@@ -1,11 +1,12 @@
 //! `chatvault transcript`: one channel's conversation, rendered for people (HTML, Markdown,
-//! text) or as JSON Lines.
+//! text) with where it came from, or as JSON Lines as the archives hold the messages.
 
 use std::path::PathBuf;
 
 use super::archives::sources;
 use super::search::report;
 use super::{World, exit, output, runtime, time_zone};
+use crate::archive::read::Keep;
 use crate::archive::search::search;
 use crate::archive::transcript::{Header, html, md, threads, txt};
 use crate::cli::{TranscriptArgs, TranscriptFormat};
@@ -59,7 +60,12 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
     let Some(runtime) = runtime() else {
         return exit::FAILED;
     };
-    let found = runtime.block_on(search(&sources, &query, None));
+    let keep = if args.format == TranscriptFormat::Jsonl {
+        Keep::Exported
+    } else {
+        Keep::Fields
+    };
+    let found = runtime.block_on(search(&sources, &query, None, keep));
     let messages: Vec<_> = found.hits.iter().map(|h| h.message.clone()).collect();
     let entries = threads(&messages);
     let range = match (&args.after, &args.before) {
@@ -72,6 +78,10 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
         cid: &args.cid,
         zone,
         range,
+        made_at: world.now,
+        version: env!("CARGO_PKG_VERSION"),
+        sources: &found.sources,
+        problems: &found.problems,
     };
     output::stdout(&match args.format {
         TranscriptFormat::Html => html(&header, &entries),
@@ -79,7 +89,10 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
         TranscriptFormat::Txt => txt(&header, &entries),
         TranscriptFormat::Jsonl => messages
             .iter()
-            .map(|m| serde_json::to_string(m).unwrap_or_default() + "\n")
+            .map(|m| match &m.exported {
+                Some(json) => format!("{json}\n"),
+                None => serde_json::to_string(m).unwrap_or_default() + "\n",
+            })
             .collect(),
     });
     report(&found)

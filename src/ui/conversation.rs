@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::archive::manifest::Manifest;
-use crate::archive::read::{Message, ReadError, messages};
+use crate::archive::read::{Keep, Message, ReadError, messages};
 use crate::query::Query;
 use crate::store::Store;
 
@@ -157,7 +157,7 @@ async fn one(
             },
         }
     };
-    match messages(store, manifest, needles, &mut each).await {
+    match messages(store, manifest, needles, Keep::Fields, &mut each).await {
         Ok(()) => Ok(read),
         Err(ReadError::Missing) => Err((
             manifest.key.clone(),

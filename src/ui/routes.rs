@@ -18,6 +18,7 @@ use super::pages::{self, Section, channel_href};
 use super::reply::{PageError, Reply, page};
 use super::{Viewer, assets};
 use crate::archive::manifest::Manifest;
+use crate::archive::read::Keep;
 use crate::archive::search::search_in;
 use crate::archive::transcript::threads;
 use crate::archive::verify;
@@ -328,7 +329,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
     let listing = viewer.index.listing().await;
     let requested = page_number(params.page.as_deref());
     // Every hit is read, for the total, and this page's are sliced out.
-    let found = search_in(archives(&viewer, &listing), &query, None).await;
+    let found = search_in(archives(&viewer, &listing), &query, None, Keep::Fields).await;
     let total = found.hits.len();
     let page_no = requested.clamp(1, total.div_ceil(pages::search::PER_PAGE).max(1));
     let first = (page_no - 1) * pages::search::PER_PAGE;

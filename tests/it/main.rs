@@ -43,6 +43,8 @@ mod servers_smoke;
 mod state;
 mod stores;
 mod storm;
+mod threads;
+mod transcript;
 mod transfer;
 mod ui;
 mod ui_browser;

@@ -112,6 +112,19 @@ pub struct DataSpec {
     /// show as text (markup, a script, an escaped entity: [`HOSTILE_TEXTS`](crate::HOSTILE_TEXTS)).
     /// 0 (the default): none.
     pub hostile_every: u64,
+    /// About one message in this many gets a thread parent no tidy export has: by turns the
+    /// message just before it (a reply to a reply, or a chain where such draws follow each
+    /// other), itself, an id no message has, or, with the one or two messages after it, a
+    /// loop. It replaces a `reply_every` parent; `reply_count` counts `reply_every`'s replies
+    /// only. 0 (the default): none.
+    pub tangle_every: u64,
+    /// About one message in this many is exported without `created_at`. 0 (the default): none.
+    pub undated_every: u64,
+    /// About one message in this many ends its text with a right-to-left override (U+202E)
+    /// and a reversed file name, and carries an attachment named the same way, so that
+    /// `\u{202E}gnp.exe` shows as `exe.png` wherever it is not neutralised. 0 (the default):
+    /// none.
+    pub bidi_every: u64,
 }
 
 impl Default for DataSpec {
@@ -127,6 +140,9 @@ impl Default for DataSpec {
             truncated_per_type: 1,
             reply_every: 0,
             hostile_every: 0,
+            tangle_every: 0,
+            undated_every: 0,
+            bidi_every: 0,
         }
     }
 }

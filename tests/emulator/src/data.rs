@@ -38,6 +38,10 @@ pub const HOSTILE_TEXTS: [&str; 5] = [
     "<img src=x onerror=\"window.__chatvault_pwned=1\">",
 ];
 
+/// The reversed file names a [`DataSpec::bidi_every`] message ends with, after U+202E: shown
+/// raw, `gnp.exe` reads `exe.png`.
+pub const BIDI_NAMES: [&str; 3] = ["gnp.exe", "fdp.scr", "txt.bat"];
+
 // Salts keeping the hashed properties of one message independent of each other.
 const TIME: u64 = 1;
 const TEXT: u64 = 2;
@@ -47,6 +51,14 @@ const REACTIONS: u64 = 5;
 const MESSAGE_ID: u64 = 6;
 const REPLY: u64 = 7;
 const HOSTILE: u64 = 8;
+const TANGLE: u64 = 9;
+const NOWHERE: u64 = 10;
+const UNDATED: u64 = 11;
+const BIDI: u64 = 12;
+
+/// Messages per block of a tangled loop: a loop starts at a block's first message and takes it
+/// and the one or two after it.
+const LOOP_BLOCK: u64 = 3;
 
 /// Microseconds in a day: replies stay within the UTC day of their parent.
 const DAY_US: i64 = 86_400_000_000;
@@ -114,6 +126,10 @@ pub(crate) struct MessageDetail {
     pub reply_count: u32,
     /// Set when the message had been (soft-)deleted by the snapshot.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Exported without `created_at` (see [`DataSpec::undated_every`]).
+    pub undated: bool,
+    /// File names of its attachments (only [`DataSpec::bidi_every`] messages have one).
+    pub attachments: Vec<String>,
     /// Reactions given by the snapshot, oldest first.
     pub reactions: Vec<Reaction>,
 }
@@ -141,6 +157,11 @@ pub(crate) struct DataSet {
     reply_every: u64,
     /// See [`DataSpec::hostile_every`]; 0, no hostile texts.
     hostile_every: u64,
+    /// See [`DataSpec::tangle_every`], [`DataSpec::undated_every`], [`DataSpec::bidi_every`];
+    /// 0, none.
+    tangle_every: u64,
+    undated_every: u64,
+    bidi_every: u64,
     /// The start of history: message 0 of every channel falls in the slot starting here.
     origin_us: i64,
     slot_us: i64,
@@ -200,6 +221,9 @@ impl DataSet {
             seed: spec.seed,
             reply_every: spec.reply_every,
             hostile_every: spec.hostile_every,
+            tangle_every: spec.tangle_every,
+            undated_every: spec.undated_every,
+            bidi_every: spec.bidi_every,
             origin_us: origin.timestamp_micros(),
             slot_us,
             users,
@@ -285,11 +309,19 @@ impl DataSet {
         let author = members[(key(AUTHOR) % members.len() as u64) as usize];
 
         let hostile = key(HOSTILE);
-        let text = if self.hostile_every > 0 && hostile % self.hostile_every == 0 {
+        let mut text = if self.hostile_every > 0 && hostile % self.hostile_every == 0 {
             HOSTILE_TEXTS[((hostile >> 32) % HOSTILE_TEXTS.len() as u64) as usize].to_owned()
         } else {
             words(key(TEXT))
         };
+        let bidi = key(BIDI);
+        let mut attachments = Vec::new();
+        if self.bidi_every > 0 && bidi % self.bidi_every == 0 {
+            let name = BIDI_NAMES[((bidi >> 32) % BIDI_NAMES.len() as u64) as usize];
+            text.push_str(" \u{202E}");
+            text.push_str(name);
+            attachments.push(format!("\u{202E}{name}"));
+        }
 
         let deleted_at = (key(DELETED) % 29 == 0)
             .then(|| add(message.created_at, Duration::seconds(DELETED_AFTER)))
@@ -314,7 +346,10 @@ impl DataSet {
             .filter(|r| r.created_at <= snapshot)
             .collect();
 
-        let parent_id = self.parent(message).map(|parent| self.message_id(&parent));
+        let parent_id = match self.tangled_parent(message) {
+            Some(tangled) => Some(tangled),
+            None => self.parent(message).map(|parent| self.message_id(&parent)),
+        };
         MessageDetail {
             id: self.message_id(message),
             author,
@@ -322,8 +357,47 @@ impl DataSet {
             parent_id,
             reply_count: self.reply_count(message, snapshot),
             deleted_at,
+            undated: self.undated_every > 0 && key(UNDATED) % self.undated_every == 0,
+            attachments,
             reactions,
         }
+    }
+
+    /// The loop message `k` of `channel` belongs to, as `(first message, length)`: a block's
+    /// first message that draws a loop takes the next one or two with it.
+    fn tangled_loop(&self, channel: usize, k: u64) -> Option<(u64, u64)> {
+        let start = k - k % LOOP_BLOCK;
+        let draw = hash(&[self.seed, TANGLE, channel as u64, start]);
+        if self.tangle_every == 0 || draw % self.tangle_every != 0 || (draw >> 32) % 4 != 3 {
+            return None;
+        }
+        let len = 2 + (draw >> 40) % (LOOP_BLOCK - 1);
+        (k - start < len).then_some((start, len))
+    }
+
+    /// The parent id a tangled message has (see [`DataSpec::tangle_every`]): the next message
+    /// of its loop (the last one the first), or by its own draw the message before it, itself,
+    /// or an id no message has. A pure function of (seed, channel, k), like every parent.
+    fn tangled_parent(&self, message: &Message) -> Option<String> {
+        let (channel, k) = (message.channel, message.k);
+        let at = |k: u64| self.message_at(channel, k, self.time_us(channel, k));
+        if let Some((start, len)) = self.tangled_loop(channel, k) {
+            let next = if k + 1 < start + len { k + 1 } else { start };
+            return Some(self.message_id(&at(next)));
+        }
+        let draw = hash(&[self.seed, TANGLE, channel as u64, k]);
+        if self.tangle_every == 0 || draw % self.tangle_every != 0 {
+            return None;
+        }
+        Some(match (draw >> 32) % 4 {
+            1 => self.message_id(message),
+            2 => {
+                let hi = mix(self.seed ^ mix(NOWHERE.wrapping_add(channel as u64)));
+                uuid_string(hi, mix(k ^ hi))
+            }
+            // A loop's draw off a block's start: the message before, like 0.
+            _ => self.message_id(&at(k.saturating_sub(1))),
+        })
     }
 
     /// Whether message `k` of `channel` drew a reply. Only a drawn message can be a reply, and
@@ -637,8 +711,114 @@ mod tests {
                 .map(|m| data.detail(&m, start()))
                 .all(|d| d.parent_id.is_none()
                     && d.reply_count == 0
+                    && !d.undated
+                    && d.attachments.is_empty()
+                    && !d.text.contains('\u{202E}')
                     && !HOSTILE_TEXTS.contains(&d.text.as_str()))
         );
+    }
+
+    /// Follows parents from `id` until one repeats or is missing: how it ends.
+    fn ends(parents: &HashMap<String, Option<String>>, id: &str) -> &'static str {
+        let mut seen = HashSet::new();
+        let mut at = id.to_owned();
+        loop {
+            if !seen.insert(at.clone()) {
+                return if seen.len() == 1 { "itself" } else { "loop" };
+            }
+            match parents.get(&at) {
+                None => return "absent",
+                Some(None) => return "root",
+                Some(Some(parent)) if *parent == at => return "itself",
+                Some(Some(parent)) => at = parent.clone(),
+            }
+        }
+    }
+
+    #[test]
+    fn tangles_make_nested_replies_self_parents_loops_and_orphans_the_same_in_every_window() {
+        let spec = DataSpec {
+            reply_every: 5,
+            tangle_every: 4,
+            ..DataSpec::default()
+        };
+        let data = with(spec.clone());
+        let channel = data.channel("messaging:general-001").unwrap();
+        let all: Vec<_> = data
+            .messages(channel, Window::default(), start(), true)
+            .collect();
+        let details: Vec<_> = all.iter().map(|m| data.detail(m, start())).collect();
+        let parents: HashMap<String, Option<String>> = details
+            .iter()
+            .map(|d| (d.id.clone(), d.parent_id.clone()))
+            .collect();
+        let mut shapes: HashMap<&str, usize> = HashMap::new();
+        for d in &details {
+            *shapes.entry(ends(&parents, &d.id)).or_default() += 1;
+            let nested = d
+                .parent_id
+                .as_ref()
+                .and_then(|p| parents.get(p))
+                .is_some_and(|grandparent| grandparent.is_some());
+            if nested {
+                *shapes.entry("nested").or_default() += 1;
+            }
+        }
+        for shape in ["root", "itself", "loop", "absent", "nested"] {
+            assert!(
+                shapes.get(shape).is_some_and(|n| *n > 5),
+                "{shape}: {shapes:?}"
+            );
+        }
+        // Loops are two or three long, and no parent chain is longer than the data.
+        for d in details.iter().filter(|d| ends(&parents, &d.id) == "loop") {
+            let mut at = d.parent_id.clone().unwrap();
+            let mut steps = 1;
+            while at != d.id && steps < 4 {
+                at = parents[&at].clone().unwrap();
+                steps += 1;
+            }
+            assert!(at != d.id || (2..=3).contains(&steps), "{}", d.id);
+        }
+        // Another window and another run agree on every parent.
+        let again = with(spec);
+        let later = Window {
+            since: Some(all[300].created_at),
+            until: None,
+        };
+        for (m, d) in again
+            .messages(channel, later, start(), true)
+            .zip(&details[300..])
+        {
+            assert_eq!(again.detail(&m, start()).parent_id, d.parent_id);
+        }
+    }
+
+    #[test]
+    fn undated_and_bidi_messages_come_at_their_rates() {
+        let data = with(DataSpec {
+            undated_every: 10,
+            bidi_every: 10,
+            ..DataSpec::default()
+        });
+        let channel = data.channel("messaging:general-001").unwrap();
+        let details: Vec<_> = data
+            .messages(channel, Window::default(), start(), true)
+            .map(|m| data.detail(&m, start()))
+            .collect();
+        // 720 messages, about 72 of each expected.
+        let undated = details.iter().filter(|d| d.undated).count();
+        assert!((40..=110).contains(&undated), "{undated} undated");
+        let bidi: Vec<_> = details
+            .iter()
+            .filter(|d| d.text.contains('\u{202E}'))
+            .collect();
+        assert!((40..=110).contains(&bidi.len()), "{} bidi", bidi.len());
+        assert!(bidi.iter().all(|d| {
+            d.attachments.len() == 1
+                && d.attachments[0].starts_with('\u{202E}')
+                && d.text.ends_with(&d.attachments[0])
+        }));
     }
 
     #[test]

@@ -453,4 +453,63 @@ mod tests {
             "<p>&lt;script&gt;alert(2)&lt;/script&gt;</p>\n"
         );
     }
+
+    #[test]
+    fn undated_messages_leave_out_created_at_and_bidi_ones_carry_an_attachment_in_v1_and_v2() {
+        let data = DataSet::new(
+            &DataSpec {
+                undated_every: 5,
+                bidi_every: 5,
+                tangle_every: 5,
+                ..DataSpec::default()
+            },
+            start(),
+        );
+        let check = |messages: Vec<&Value>| {
+            assert_eq!(messages.len(), 720);
+            let undated = messages
+                .iter()
+                .filter(|m| m.get("created_at").is_none())
+                .count();
+            assert!(undated > 50 && undated < 720, "{undated}");
+            assert!(messages.iter().all(|m| m["updated_at"].is_string()));
+            let bidi: Vec<_> = messages
+                .iter()
+                .filter(|m| m["text"].as_str().unwrap().contains('\u{202E}'))
+                .collect();
+            assert!(!bidi.is_empty());
+            assert!(bidi.iter().all(|m| {
+                let title = m["attachments"][0]["title"].as_str().unwrap();
+                title.starts_with('\u{202E}') && m["attachments"][0]["type"] == "file"
+            }));
+            let ids: HashSet<_> = messages.iter().map(|m| m["id"].as_str().unwrap()).collect();
+            assert!(messages.iter().any(|m| m["parent_id"] == m["id"]));
+            assert!(
+                messages
+                    .iter()
+                    .filter_map(|m| m["parent_id"].as_str())
+                    .any(|p| !ids.contains(p))
+            );
+        };
+        let v1: Value = serde_json::from_str(&render(
+            &data,
+            channels(&["messaging:general-001"], ExportOptions::default()),
+        ))
+        .unwrap();
+        check(v1["messages"].as_array().unwrap().iter().collect());
+        let options = ExportOptions {
+            version: ExportVersion::V2,
+            ..ExportOptions::default()
+        };
+        let v2: Vec<Value> = render(&data, channels(&["messaging:general-001"], options))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        check(
+            v2.iter()
+                .filter(|l| l["type"] == "message")
+                .map(|l| &l["item"])
+                .collect(),
+        );
+    }
 }

@@ -48,9 +48,17 @@ pub struct TruthMessage {
     /// The author's user ID.
     pub user: String,
     pub text: String,
-    /// The message this one replies to in a thread; `None` for a channel message.
+    /// The message this one replies to in a thread; `None` for a channel message. With
+    /// `tangle_every`, it may be the message itself, a message in a loop, another reply, or an
+    /// id no message has.
     pub parent_id: Option<String>,
+    /// When it was posted, which decides the windows that hold it; the export leaves it out
+    /// when `undated`.
     pub created_at: DateTime<Utc>,
+    /// Exported without `created_at`.
+    pub undated: bool,
+    /// The names of its attachments.
+    pub attachments: Vec<String>,
     /// Whether it had been deleted by the snapshot (it is exported with type `deleted`).
     pub deleted: bool,
 }
@@ -119,6 +127,8 @@ pub(crate) fn messages(
                 text: detail.text,
                 parent_id: detail.parent_id,
                 created_at: m.created_at,
+                undated: detail.undated,
+                attachments: detail.attachments,
                 deleted: detail.deleted_at.is_some(),
             }
         })

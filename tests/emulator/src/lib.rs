@@ -55,7 +55,7 @@ use tokio::task::JoinHandle;
 
 pub use crate::clock::{ClockMode, EmulatorClock};
 pub use crate::config::{DataSpec, EmulatorConfig, RateLimits, TaskDurations, UnknownUsers};
-pub use crate::data::HOSTILE_TEXTS;
+pub use crate::data::{BIDI_NAMES, HOSTILE_TEXTS};
 pub use crate::endpoint::Endpoint;
 pub use crate::faults::Faults;
 pub use crate::inspect::{ChannelInfo, GroundTruthOptions, TruthMessage};

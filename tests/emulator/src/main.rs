@@ -65,6 +65,17 @@ struct Args {
     /// a script, an escaped entity (0: none).
     #[arg(long, value_name = "N", default_value_t = 0)]
     hostile_every: u64,
+    /// About one message in N has a thread parent a tidy export never has: the message before
+    /// it (a reply to a reply), itself, an id no message has, or a loop (0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    tangles_every: u64,
+    /// About one message in N is exported without created_at (0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    undated_every: u64,
+    /// About one message in N carries a right-to-left override (U+202E) in its text and in an
+    /// attachment's name (0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    bidi_every: u64,
     /// Seconds a task waits before it is pending.
     #[arg(long, default_value_t = 2)]
     waiting_secs: i64,
@@ -111,6 +122,9 @@ impl Args {
                 truncated_per_type: self.truncated_per_type,
                 reply_every: self.replies_every,
                 hostile_every: self.hostile_every,
+                tangle_every: self.tangles_every,
+                undated_every: self.undated_every,
+                bidi_every: self.bidi_every,
             },
             task_durations: TaskDurations {
                 waiting: Duration::seconds(self.waiting_secs),

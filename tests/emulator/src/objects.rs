@@ -291,6 +291,15 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// A file attached to a message.
+#[derive(Serialize)]
+pub(crate) struct AttachmentJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'a str,
+    asset_url: String,
+}
+
 #[derive(Serialize)]
 pub(crate) struct MessageJson<'a> {
     id: &'a str,
@@ -299,7 +308,7 @@ pub(crate) struct MessageJson<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     user: UserJson<'a>,
-    attachments: Empty,
+    attachments: Vec<AttachmentJson<'a>>,
     latest_reactions: Vec<ReactionJson<'a>>,
     own_reactions: Empty,
     reaction_counts: BTreeMap<&'static str, u32>,
@@ -311,7 +320,9 @@ pub(crate) struct MessageJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_id: Option<&'a str>,
     cid: &'a str,
-    created_at: Ts,
+    /// Left out of undated messages only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_at: Option<Ts>,
     updated_at: Ts,
     #[serde(skip_serializing_if = "Option::is_none")]
     deleted_at: Option<Ts>,
@@ -359,7 +370,16 @@ pub(crate) fn message_json<'a>(
             "regular"
         },
         user: user_json(&data.users[detail.author]),
-        attachments: Empty,
+        attachments: detail
+            .attachments
+            .iter()
+            .enumerate()
+            .map(|(i, title)| AttachmentJson {
+                kind: "file",
+                title,
+                asset_url: format!("https://files.invalid/{}/{i}", detail.id),
+            })
+            .collect(),
         latest_reactions: detail
             .reactions
             .iter()
@@ -374,7 +394,7 @@ pub(crate) fn message_json<'a>(
         deleted_reply_count: 0,
         parent_id: detail.parent_id.as_deref(),
         cid: &channel.cid,
-        created_at: Ts(message.created_at),
+        created_at: (!detail.undated).then_some(Ts(message.created_at)),
         updated_at: Ts(detail.deleted_at.unwrap_or(message.created_at)),
         deleted_at: detail.deleted_at.map(Ts),
         shadowed: false,
