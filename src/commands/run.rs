@@ -22,8 +22,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::MissingVars;
 use crate::config::job::{Job, JobSet, SecretSource};
 use crate::notify::Notifier;
+use crate::plan::due::next_tick;
 use crate::runner::daemon::{self, Control, DaemonOptions};
-use crate::runner::due::next_tick;
 use crate::runner::{
     Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, TickOutcome, one_line,
 };
@@ -388,7 +388,10 @@ async fn once_job(runner: &Runner, job: &Job) -> JobRun {
             errors: Vec::new(),
         };
     }
-    let failed = outcomes.iter().any(|(_, o)| o.is_failure());
+    // Exit 1 also for an interrupted run: what was asked for is not done, and a script
+    // running `run --once && …` must not go on as if it were (the ledger, metrics and
+    // notifications do not count it as a failure).
+    let failed = outcomes.iter().any(|(_, o)| o.is_unfinished());
     // What an interrupted run leaves for the next one, read after it released the job.
     let in_flight = if outcomes.iter().any(|(_, o)| *o == TickOutcome::Interrupted) {
         match runner.ledger(&job.name).load().await {

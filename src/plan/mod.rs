@@ -6,6 +6,7 @@
 
 pub mod batch;
 mod check;
+pub mod due;
 mod render;
 pub mod window;
 

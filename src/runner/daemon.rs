@@ -16,8 +16,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::Runner;
-use super::due::next_tick;
 use crate::config::job::{Job, Overlap};
+use crate::plan::due::next_tick;
 
 /// Longest sleep between checks: wakes up now and then even with nothing scheduled, which
 /// also bounds how long a clock jump (a suspended host) goes unnoticed.

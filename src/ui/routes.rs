@@ -19,8 +19,8 @@ use crate::archive::manifest::Manifest;
 use crate::archive::search::search_in;
 use crate::archive::transcript::threads;
 use crate::archive::verify;
+use crate::plan::due::next_tick;
 use crate::query::Query as SearchQuery;
-use crate::runner::due::next_tick;
 use crate::state::Ledger;
 use crate::store::Store;
 

@@ -481,11 +481,52 @@ async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_ever
         Some(60 * 24 - 1),
         "a task seconds old has 59 days and 23 whole hours left: {stdout}"
     );
-    let (_, stdout, _) = finish(command(&project, &emu, &["status", "jobs"])).await;
+    assert_eq!(
+        state[0]["interrupted"]["tasks_to_resume"].as_u64(),
+        Some(2),
+        "the run is recorded as interrupted: {stdout}"
+    );
+    assert!(
+        state[0]["last_error"].is_null(),
+        "an interrupted run is not a failure: {stdout}"
+    );
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["status", "jobs"])).await;
+    assert_eq!(
+        code, 0,
+        "a stopped rollout is not a failed run\n{stdout}\n{stderr}"
+    );
     assert!(
         stdout.contains("59d 23h left"),
         "days and hours, not a truncated `59 days`: {stdout}"
     );
+    assert!(
+        stdout.contains("  last run       interrupted at ")
+            && stdout.contains(", 2 export task(s) to resume"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  last error     none"), "{stdout}");
+    for task in state[0]["in_flight"].as_array().expect("tasks") {
+        let key = task["key"].as_str().expect("a key");
+        assert!(
+            stdout.contains(&format!("      key {key}\n")),
+            "each task names its archive's key: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("channels batch 1  ")
+            && stdout.contains("users batch 1  users snapshot at "),
+        "each task says what it exports: {stdout}"
+    );
+    let channels = state[0]["in_flight"]
+        .as_array()
+        .and_then(|tasks| tasks.iter().find(|t| t["kind"] == "channels"))
+        .expect("the channels task");
+    let window = format!(
+        "{} → {}",
+        channels["since"].as_str().expect("since"),
+        channels["until"].as_str().expect("until")
+    );
+    assert!(stdout.contains(&window), "its window, {window}: {stdout}");
 
     // Stream finishes the exports; a rerun at once (no lease to wait out) resumes both.
     emu.clock().advance(TimeDelta::hours(2));
