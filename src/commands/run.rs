@@ -36,6 +36,13 @@ use crate::telemetry::{Changed, Health, Metrics};
 const PAUSE_VAR: &str = "CHATVAULT_PAUSE_AT";
 
 pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
+    if args.plan.state {
+        output::error(
+            "--state only applies to --dry-run: a real run reads the state anyway",
+            None,
+        );
+        return exit::INVALID;
+    }
     if args.plan.now.is_some() {
         output::error(
             "--now only applies to --dry-run: a real run uses the real clock",

@@ -5,14 +5,12 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use thiserror::Error;
 
-use super::{World, exit, jobs_and_state, logging, output, runtime};
+use super::{World, exit, jobs_and_state, ledgers, logging, output, runtime};
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::job::Job;
 use crate::plan::due::{due_ticks, next_tick};
-use crate::state::{JobState, Ledger, StateError};
-use crate::store;
+use crate::state::JobState;
 
 /// A job as `status` shows it: its next tick (from its schedule alone) and, when its ledger
 /// could be read, what the ledger says; otherwise why not, and nothing made up in its place.
@@ -91,31 +89,6 @@ impl JobStatus {
     }
 }
 
-/// The state store could not be read at all: said once, not once per job.
-#[derive(Debug, Error)]
-#[error("cannot read the state store {url}")]
-struct Unreadable {
-    url: String,
-    #[source]
-    source: StateError,
-}
-
-impl Unreadable {
-    /// What to do: what the store's answer points at, else where to look.
-    fn hint(&self) -> &'static str {
-        if let Some(problem) = store::problem::diagnose(&self.source) {
-            return problem.hint();
-        }
-        if self.url.starts_with("file:") {
-            "check that this path is a folder (or absent) and that this user may read it \
-             (permissions), or set state.url in the global config"
-        } else {
-            "check the store's credentials and that they may read the bucket, or set \
-             state.url in the global config"
-        }
-    }
-}
-
 pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
     logging::init(log, "warn");
     let (jobs, state) = match jobs_and_state(&args.paths.paths, &args.jobs, config, world) {
@@ -126,35 +99,26 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
         return exit::FAILED;
     };
     let now = world.now;
-    let read = runtime.block_on(async {
-        let mut out = Vec::new();
-        for job in &jobs {
-            let ledger = Ledger::open(state.clone(), &job.name);
-            out.push(match ledger.load().await {
-                Ok(s) => status(job, s.value(), now),
-                Err(source @ StateError::Store { .. }) => {
-                    return Err(Unreadable {
-                        url: state.url().to_owned(),
-                        source,
-                    });
-                }
-                Err(e) => JobStatus {
-                    job: job.name.clone(),
-                    next_tick: next_tick(job, now),
-                    ledger: None,
-                    state_error: Some(e.to_string()),
-                },
-            });
-        }
-        Ok(out)
-    });
-    let statuses = match read {
-        Ok(statuses) => statuses,
+    let read = match runtime.block_on(ledgers::read(&state, &jobs)) {
+        Ok(read) => read,
         Err(e) => {
             output::report(&e, Some(e.hint()));
             return exit::FAILED;
         }
     };
+    let statuses: Vec<JobStatus> = jobs
+        .iter()
+        .zip(read)
+        .map(|(job, state)| match state {
+            Ok(state) => status(job, &state, now),
+            Err(e) => JobStatus {
+                job: job.name.clone(),
+                next_tick: next_tick(job, now),
+                ledger: None,
+                state_error: Some(e.to_string()),
+            },
+        })
+        .collect();
     match args.format {
         PlanFormat::Human => output::stdout(&human(&statuses)),
         PlanFormat::Json => {

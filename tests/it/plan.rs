@@ -403,3 +403,159 @@ fn plan_and_dry_run_plan_only_the_jobs_named_with_job() {
         );
     }
 }
+
+/// A project whose job `daily` (listed channels and users, daily at midnight UTC) has a
+/// ledger: done up to 2026-03-02, the window of 03-02 left open by a run of 03-03 that
+/// recorded one export task. The ledger is written the way runs write it.
+fn project_with_ledger() -> crate::common::Project {
+    let project = crate::common::Project::new();
+    project.job(
+        "daily.yaml",
+        "name: daily\nschedule: \"0 0 * * *\"\n\
+         channels:\n  - type: messaging\n    ids: [general, random]\nusers: [alice]\n\
+         destination:\n  url: file://archive\n",
+    );
+    let at = |day: u32| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-03-{day:02}T00:00:00Z"))
+            .expect("time")
+            .to_utc()
+    };
+    let mut state = chatvault::state::JobState {
+        watermark: Some(at(2)),
+        last_tick: Some(at(2)),
+        open: vec![chatvault::state::OpenWindow {
+            tick: at(3),
+            since: at(2),
+            until: at(3),
+            channels: vec!["messaging:general".into(), "messaging:random".into()],
+            users: Vec::new(),
+        }],
+        in_flight: vec![chatvault::state::InFlight {
+            task_id: "task-0302".into(),
+            kind: chatvault::config::job::ExportKind::Channels,
+            batch: 1,
+            since: at(2),
+            until: at(3),
+            tick: at(3),
+            channels: vec!["messaging:general".into(), "messaging:random".into()],
+            users: Vec::new(),
+            key: "daily/2026/03/02/000000-channels-0001.jsonl.gz".into(),
+            created_at: at(3),
+            last_link_renewal: None,
+            lapse_warned_at: None,
+            missing: Vec::new(),
+        }],
+        ..Default::default()
+    };
+    state.record_outcome(chatvault::state::Outcome::interrupted(at(3), at(3)));
+    let url = chatvault::store::url::StoreUrl::parse("file://.chatvault/state", project.dir.path())
+        .expect("a state URL");
+    let store =
+        chatvault::store::open(&url, &chatvault::store::StoreOptions::new(), &[]).expect("opens");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let ledger = chatvault::state::Ledger::open(store, "daily");
+        let empty = ledger.load().await.expect("load");
+        ledger.commit(&empty, state).await.expect("commit");
+    });
+    project
+}
+
+const NOW: &str = "2026-03-05T09:00:00Z";
+
+#[test]
+fn plan_state_shows_what_run_once_would_do_now() {
+    let project = project_with_ledger();
+    let (code, stdout, stderr) = project.run(&[
+        "plan", "--state", "--now", NOW, "--next", "1", "--format", "json", "jobs",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("JSON");
+    let now = &plan["jobs"][0]["now"];
+    let due = now["due"].as_array().expect("due ticks");
+    assert_eq!(due.len(), 1, "catch_up latest: one run now: {now}");
+    assert_eq!(due[0]["at"], "2026-03-05T00:00:00Z");
+    let windows: Vec<(String, String, bool)> = due[0]["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .map(|w| {
+            (
+                w["since"].as_str().unwrap_or_default().to_owned(),
+                w["until"].as_str().unwrap_or_default().to_owned(),
+                w["reopened"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(
+        windows,
+        [
+            (
+                "2026-03-02T00:00:00Z".into(),
+                "2026-03-03T00:00:00Z".into(),
+                true
+            ),
+            (
+                "2026-03-03T00:00:00Z".into(),
+                "2026-03-05T00:00:00Z".into(),
+                false
+            ),
+        ],
+        "the open window first, then the catch-up to the tick"
+    );
+    assert_eq!(now["resume"][0]["task_id"], "task-0302");
+    assert_eq!(
+        now["resume"][0]["key"],
+        "daily/2026/03/02/000000-channels-0001.jsonl.gz"
+    );
+
+    let (code, dry, _) = project.run(&[
+        "run",
+        "--dry-run",
+        "--state",
+        "--now",
+        NOW,
+        "--next",
+        "1",
+        "--format",
+        "json",
+        "jobs",
+    ]);
+    assert_eq!(
+        (code, dry.as_str()),
+        (0, stdout.as_str()),
+        "the dry run says the same"
+    );
+
+    let (code, human, stderr) =
+        project.run(&["plan", "--state", "--now", NOW, "--next", "1", "jobs"]);
+    assert_eq!(code, 0, "{stderr}");
+    crate::common::snapshot_settings().bind(|| {
+        insta::assert_snapshot!("plan_state_human", human);
+        insta::assert_snapshot!("plan_state_json", stdout);
+    });
+}
+
+#[test]
+fn plan_and_dry_run_without_state_read_no_state_store() {
+    let project = project_with_ledger();
+    // A file where the state folder should be: any read of it fails.
+    project.file("chatvault.yaml", "state:\n  url: file://not-a-folder\n");
+    project.file("not-a-folder", "");
+    for command in [&["plan"][..], &["run", "--dry-run"]] {
+        let mut args = command.to_vec();
+        args.extend(["--now", NOW, "jobs"]);
+        let (code, stdout, stderr) = project.run(&args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(!stdout.contains("state  "), "{stdout}");
+        args.insert(args.len() - 1, "--state");
+        let (code, _, stderr) = project.run(&args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            stderr.starts_with("error: cannot read the state store file://"),
+            "{stderr}"
+        );
+    }
+    let (code, _, stderr) = project.run(&["run", "--once", "--state", "jobs"]);
+    assert_eq!(code, 2, "--state belongs to --dry-run: {stderr}");
+}
