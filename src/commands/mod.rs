@@ -12,6 +12,7 @@ mod progress;
 mod run;
 mod schema;
 mod search;
+mod signals;
 mod status;
 mod transcript;
 mod ui;

@@ -10,7 +10,7 @@ use super::{World, exit, jobs_and_state, ledgers, logging, output, runtime};
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::job::Job;
 use crate::plan::due::{due_ticks, next_tick};
-use crate::state::JobState;
+use crate::state::{InFlight, JobState};
 
 /// A job as `status` shows it: its next tick (from its schedule alone) and, when its ledger
 /// could be read, what the ledger says; otherwise why not, and nothing made up in its place.
@@ -146,9 +146,7 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
         due: due_ticks(job, state.last_tick, now).len(),
         running: state.claim.as_ref().map(|c| c.holder.clone()),
         open_windows: state.open.len(),
-        in_flight: state
-            .in_flight
-            .iter()
+        in_flight: in_flight_by_window(state)
             .map(|t| {
                 let lapses_at = t.lapses_at();
                 TaskStatus {
@@ -182,6 +180,14 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
         ledger: Some(ledger),
         state_error: None,
     }
+}
+
+/// The tasks in flight oldest window first, channels before users: the order they were
+/// recorded in depends on which create Stream answered first.
+fn in_flight_by_window(state: &JobState) -> impl Iterator<Item = &InFlight> {
+    let mut tasks: Vec<&InFlight> = state.in_flight.iter().collect();
+    tasks.sort_by_key(|t| (t.since, t.until, t.kind.name(), t.batch));
+    tasks.into_iter()
 }
 
 fn human(statuses: &[JobStatus]) -> String {

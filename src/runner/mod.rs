@@ -15,6 +15,7 @@ mod missing;
 mod outcome;
 mod pause;
 mod recovery;
+mod shutdown;
 mod tick;
 pub mod windows;
 
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::{Failure, RunError, one_line};
 pub use events::{Event, Fanout, LogReporter, Phase, Reporter};
 pub use outcome::{BatchFailure, TickError, TickOutcome};
+pub use shutdown::Shutdown;
 
 use crate::api::StreamClient;
 use crate::clock::SharedClock;

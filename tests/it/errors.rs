@@ -305,7 +305,11 @@ fn a_state_folder_that_is_a_file_is_said_once_with_its_path_and_a_hint() {
     let store = format!("file://{}", path.display());
     for format in ["human", "json"] {
         let out = project.run(&["status", "--format", format, "jobs"]);
+        let stderr = out.2.clone();
         assert_state_unreadable_once(&store, "permissions", out);
+        // The error renderer's whole output: `error:`, `caused by:`, `hint:`.
+        crate::common::snapshot_settings()
+            .bind(|| insta::assert_snapshot!("status_state_not_a_folder", stderr));
     }
 }
 

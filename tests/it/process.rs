@@ -379,10 +379,25 @@ async fn sigterm_past_the_grace_period_checkpoints_and_the_next_run_resumes() {
     assert_eq!(creates(&emu), 1, "the checkpointed task was resumed");
 }
 
+/// insta settings for what runs and `status` print: times, the days in keys, task ids and byte
+/// counts vary from run to run.
+fn run_snapshot_settings() -> insta::Settings {
+    let mut settings = common::snapshot_settings();
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]");
+    settings.add_filter(r"\d{4}/\d{2}/\d{2}", "[DAY]");
+    settings.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[TASK]",
+    );
+    settings.add_filter(r"\d+ bytes", "[N] bytes");
+    settings
+}
+
 /// Kubernetes stops a CronJob's pod with SIGTERM. `run --once` then starts nothing new, lets
 /// its steps reach a recorded point, hands the job back (claim and lease) and exits 1 within
-/// `--grace`, naming the tasks it leaves; an immediate rerun resumes each of them and exports
-/// nothing twice.
+/// `--grace`, naming the tasks it leaves; the ledger records the run as interrupted, which
+/// `status` shows without calling it a failure; an immediate rerun resumes each task and
+/// exports nothing twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_every_task() {
     let mut config = realtime_config(48);
@@ -505,6 +520,7 @@ async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_ever
         "{stdout}"
     );
     assert!(stdout.contains("  last error     none"), "{stdout}");
+    run_snapshot_settings().bind(|| insta::assert_snapshot!("status_after_sigterm", stdout));
     for task in state[0]["in_flight"].as_array().expect("tasks") {
         let key = task["key"].as_str().expect("a key");
         assert!(
@@ -536,6 +552,9 @@ async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_ever
         stdout.contains("ok: 2 new archive(s)") && !stdout.contains("skipped"),
         "{stdout}\n{stderr}"
     );
+    // The tick's line; the warnings under it depend on which channels the day's data fills.
+    let tick_line = stdout.lines().next().unwrap_or_default();
+    run_snapshot_settings().bind(|| insta::assert_snapshot!("run_once_after_sigterm", tick_line));
     assert_eq!(
         all_creates(),
         2,
