@@ -404,68 +404,11 @@ fn plan_and_dry_run_plan_only_the_jobs_named_with_job() {
     }
 }
 
-/// A project whose job `daily` (listed channels and users, daily at midnight UTC) has a
-/// ledger: done up to 2026-03-02, the window of 03-02 left open by a run of 03-03 that
-/// recorded one export task. The ledger is written the way runs write it.
-fn project_with_ledger() -> crate::common::Project {
-    let project = crate::common::Project::new();
-    project.job(
-        "daily.yaml",
-        "name: daily\nschedule: \"0 0 * * *\"\n\
-         channels:\n  - type: messaging\n    ids: [general, random]\nusers: [alice]\n\
-         destination:\n  url: file://archive\n",
-    );
-    let at = |day: u32| {
-        chrono::DateTime::parse_from_rfc3339(&format!("2026-03-{day:02}T00:00:00Z"))
-            .expect("time")
-            .to_utc()
-    };
-    let mut state = chatvault::state::JobState {
-        watermark: Some(at(2)),
-        last_tick: Some(at(2)),
-        open: vec![chatvault::state::OpenWindow {
-            tick: at(3),
-            since: at(2),
-            until: at(3),
-            channels: vec!["messaging:general".into(), "messaging:random".into()],
-            users: Vec::new(),
-        }],
-        in_flight: vec![chatvault::state::InFlight {
-            task_id: "task-0302".into(),
-            kind: chatvault::config::job::ExportKind::Channels,
-            batch: 1,
-            since: at(2),
-            until: at(3),
-            tick: at(3),
-            channels: vec!["messaging:general".into(), "messaging:random".into()],
-            users: Vec::new(),
-            key: "daily/2026/03/02/000000-channels-0001.jsonl.gz".into(),
-            created_at: at(3),
-            last_link_renewal: None,
-            lapse_warned_at: None,
-            missing: Vec::new(),
-        }],
-        ..Default::default()
-    };
-    state.record_outcome(chatvault::state::Outcome::interrupted(at(3), at(3)));
-    let url = chatvault::store::url::StoreUrl::parse("file://.chatvault/state", project.dir.path())
-        .expect("a state URL");
-    let store =
-        chatvault::store::open(&url, &chatvault::store::StoreOptions::new(), &[]).expect("opens");
-    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    runtime.block_on(async {
-        let ledger = chatvault::state::Ledger::open(store, "daily");
-        let empty = ledger.load().await.expect("load");
-        ledger.commit(&empty, state).await.expect("commit");
-    });
-    project
-}
-
 const NOW: &str = "2026-03-05T09:00:00Z";
 
 #[test]
 fn plan_state_shows_what_run_once_would_do_now() {
-    let project = project_with_ledger();
+    let project = crate::common::ledgers::interrupted_project();
     let (code, stdout, stderr) = project.run(&[
         "plan", "--state", "--now", NOW, "--next", "1", "--format", "json", "jobs",
     ]);
@@ -530,7 +473,10 @@ fn plan_state_shows_what_run_once_would_do_now() {
     let (code, human, stderr) =
         project.run(&["plan", "--state", "--now", NOW, "--next", "1", "jobs"]);
     assert_eq!(code, 0, "{stderr}");
+    let (code, pure, stderr) = project.run(&["plan", "--now", NOW, "--next", "1", "jobs"]);
+    assert_eq!(code, 0, "{stderr}");
     crate::common::snapshot_settings().bind(|| {
+        insta::assert_snapshot!("plan_human", pure);
         insta::assert_snapshot!("plan_state_human", human);
         insta::assert_snapshot!("plan_state_json", stdout);
     });
@@ -538,7 +484,7 @@ fn plan_state_shows_what_run_once_would_do_now() {
 
 #[test]
 fn plan_and_dry_run_without_state_read_no_state_store() {
-    let project = project_with_ledger();
+    let project = crate::common::ledgers::interrupted_project();
     // A file where the state folder should be: any read of it fails.
     project.file("chatvault.yaml", "state:\n  url: file://not-a-folder\n");
     project.file("not-a-folder", "");
