@@ -231,6 +231,13 @@ pub struct PlanOptions {
     /// How to print the plan (with `run`: for --dry-run)
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
+
+    /// Also show what `run --once` would do now (or at --now): the ticks due, the catch-up
+    /// after the watermark and the export tasks it would resume, from the state store the
+    /// global config names, read only. Without it nothing but the job files is read (with
+    /// `run`: for --dry-run)
+    #[arg(long)]
+    pub state: bool,
 }
 
 #[derive(Debug, Args)]

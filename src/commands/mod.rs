@@ -3,6 +3,7 @@
 mod archives;
 mod completions;
 mod index;
+mod ledgers;
 mod listen;
 mod logging;
 mod output;
@@ -11,6 +12,7 @@ mod progress;
 mod run;
 mod schema;
 mod search;
+mod signals;
 mod status;
 mod transcript;
 mod ui;
@@ -98,14 +100,19 @@ fn jobs_and_state(
         warnings: false,
     };
     let Picked { set, jobs, .. } = load_and_pick(&wanted, world)?;
-    let settings = &set.settings;
-    let state = store::open_to_read(&settings.state, &settings.state_options, &world.env_vars)
-        .map_err(|e| {
-            let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
-            output::report_for("state", &e, hint);
-            exit::FAILED
-        })?;
+    let state = state_to_read(&set, world)?;
     Ok((jobs, state))
+}
+
+/// The state store the global config names, opened to read (never made); `Err` holds the
+/// exit code, the problem printed.
+fn state_to_read(set: &JobSet, world: &World<'_>) -> Result<Store, u8> {
+    let settings = &set.settings;
+    store::open_to_read(&settings.state, &settings.state_options, &world.env_vars).map_err(|e| {
+        let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
+        output::report_for("state", &e, hint);
+        exit::FAILED
+    })
 }
 
 /// `--tz`, or exit 2 after saying what is expected.

@@ -1,11 +1,17 @@
-//! `chatvault plan` and `chatvault run --dry-run`: validate, then print the plan.
+//! `chatvault plan` and `chatvault run --dry-run`: validate, then print the plan; with
+//! `--state`, also what `run --once` would do now, from the jobs' ledgers (read only).
 
 use std::path::PathBuf;
 
-use super::{Wanted, World, exit, load_and_pick, output};
+use chrono::{DateTime, Utc};
+
+use super::{Picked, Wanted, World, exit, ledgers, load_and_pick, output, runtime, state_to_read};
 use crate::cli::{PlanFormat, PlanOptions};
 use crate::config::MissingVars;
-use crate::plan::{human, plan};
+use crate::plan::now::{Recorded, RecordedWindow, ResumePlan, plan_now};
+use crate::plan::window::Span;
+use crate::plan::{Plan, human, plan};
+use crate::state::JobState;
 
 /// `names`: `--job`; the plan then holds only those jobs.
 pub fn run(
@@ -34,7 +40,12 @@ pub fn run(
     } else {
         &[]
     };
-    let plan = plan(&picked.jobs, blocked, now, opts.next);
+    let mut plan = plan(&picked.jobs, blocked, now, opts.next);
+    if opts.state
+        && let Err(code) = add_now(&mut plan, &picked, now, world)
+    {
+        return code;
+    }
     match opts.format {
         PlanFormat::Human => output::stdout(&human(&plan)),
         PlanFormat::Json => {
@@ -44,4 +55,67 @@ pub fn run(
         }
     }
     exit::OK
+}
+
+/// Each job's plan gains what `run --once` at `now` would do, from its ledger in the state
+/// store the global config names, opened to read. `Err`: the exit code, the problem printed.
+fn add_now(
+    plan: &mut Plan,
+    picked: &Picked,
+    now: DateTime<Utc>,
+    world: &World<'_>,
+) -> Result<(), u8> {
+    let state = state_to_read(&picked.set, world)?;
+    let runtime = runtime().ok_or(exit::FAILED)?;
+    let read = runtime
+        .block_on(ledgers::read(&state, &picked.jobs))
+        .map_err(|e| {
+            output::report(&e, Some(e.hint()));
+            exit::FAILED
+        })?;
+    let mut failed = false;
+    for ((job, state), job_plan) in picked.jobs.iter().zip(read).zip(&mut plan.jobs) {
+        match state {
+            Ok(state) => job_plan.now = Some(plan_now(job, now, &recorded(&state))),
+            Err(e) => {
+                output::report_for(&job.name, &e, None);
+                failed = true;
+            }
+        }
+    }
+    if failed { Err(exit::FAILED) } else { Ok(()) }
+}
+
+/// What the planner needs of a job's ledger.
+fn recorded(state: &JobState) -> Recorded {
+    Recorded {
+        last_tick: state.last_tick,
+        watermark: state.watermark,
+        open: state
+            .open
+            .iter()
+            .map(|w| RecordedWindow {
+                tick: w.tick,
+                span: Span {
+                    since: w.since,
+                    until: w.until,
+                },
+                channels: w.channels.clone(),
+                users: w.users.clone(),
+            })
+            .collect(),
+        in_flight: state
+            .in_flight
+            .iter()
+            .map(|t| ResumePlan {
+                task_id: t.task_id.clone(),
+                kind: t.kind.name(),
+                batch: t.batch,
+                since: t.since,
+                until: t.until,
+                key: t.key.clone(),
+                created_at: t.created_at,
+            })
+            .collect(),
+    }
 }

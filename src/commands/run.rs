@@ -9,12 +9,12 @@ use std::time::Duration;
 use chrono::SecondsFormat;
 use futures::StreamExt;
 use thiserror::Error;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::Bars;
+use super::signals::{Signal, Signals};
 use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output, runtime};
 use crate::api::{ApiError, ClientConfig, StreamClient};
 use crate::cli::{LogFormat, RunArgs};
@@ -22,10 +22,11 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::MissingVars;
 use crate::config::job::{Job, JobSet, SecretSource};
 use crate::notify::Notifier;
+use crate::plan::due::next_tick;
 use crate::runner::daemon::{self, Control, DaemonOptions};
-use crate::runner::due::next_tick;
 use crate::runner::{
-    Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, TickOutcome, one_line,
+    Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, Shutdown, TickOutcome,
+    one_line,
 };
 use crate::state::InFlight;
 use crate::store::problem::Problem;
@@ -36,6 +37,13 @@ use crate::telemetry::{Changed, Health, Metrics};
 const PAUSE_VAR: &str = "CHATVAULT_PAUSE_AT";
 
 pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
+    if args.plan.state {
+        output::error(
+            "--state only applies to --dry-run: a real run reads the state anyway",
+            None,
+        );
+        return exit::INVALID;
+    }
     if args.plan.now.is_some() {
         output::error(
             "--now only applies to --dry-run: a real run uses the real clock",
@@ -264,8 +272,7 @@ async fn once(
     grace: Duration,
     render: bool,
 ) -> u8 {
-    let Some(mut stop) = StopSignals::listen() else {
-        output::error("cannot listen for signals", None);
+    let Some(mut signals) = Signals::listen(false) else {
         return exit::FAILED;
     };
     let work = futures::stream::iter(jobs)
@@ -278,7 +285,15 @@ async fn once(
     let mut work = pin!(work);
     let results = tokio::select! {
         results = &mut work => Some(results),
-        () = stop.next() => drain_once(runner, &mut work, &mut stop, grace).await,
+        () = signals.stop() => {
+            let soft = grace * 3 / 4;
+            let how = Shutdown {
+                at_recorded_points: true,
+                soft,
+                hard: grace - soft,
+            };
+            runner.shut_down(&mut work, signals.stop(), how).await
+        }
     };
     let Some(mut results) = results else {
         output::stdout(
@@ -306,56 +321,6 @@ async fn once(
     }
     output::stdout(&text);
     if failed { exit::FAILED } else { exit::OK }
-}
-
-/// After a stop signal: nothing new starts and steps in flight get until 3/4 of `grace` (or a
-/// second signal) to reach a recorded point; then runs are stopped where they are and get the
-/// rest to clear their claims and leases. `None` when they did not: they are abandoned.
-async fn drain_once<F: Future + Unpin>(
-    runner: &Runner,
-    work: &mut F,
-    stop: &mut StopSignals,
-    grace: Duration,
-) -> Option<F::Output> {
-    tracing::warn!(
-        ?grace,
-        "stop requested: starting nothing new; runs stop at their next recorded point"
-    );
-    runner.drain();
-    let soft = grace * 3 / 4;
-    tokio::select! {
-        results = &mut *work => return Some(results),
-        () = runner.clock().sleep(soft) => {}
-        () = stop.next() => {}
-    }
-    tracing::warn!("stopping runs where they are; their export tasks are recorded");
-    runner.interrupt();
-    tokio::select! {
-        results = work => Some(results),
-        () = runner.clock().sleep(grace - soft) => None,
-    }
-}
-
-/// SIGTERM and SIGINT, either one.
-struct StopSignals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn listen() -> Option<StopSignals> {
-        Some(StopSignals {
-            term: signal(SignalKind::terminate()).ok()?,
-            int: signal(SignalKind::interrupt()).ok()?,
-        })
-    }
-
-    async fn next(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
 }
 
 /// What `run --once` says about one job: a summary line a tick, whether any failed, and each
@@ -388,7 +353,10 @@ async fn once_job(runner: &Runner, job: &Job) -> JobRun {
             errors: Vec::new(),
         };
     }
-    let failed = outcomes.iter().any(|(_, o)| o.is_failure());
+    // Exit 1 also for an interrupted run: what was asked for is not done, and a script
+    // running `run --once && …` must not go on as if it were (the ledger, metrics and
+    // notifications do not count it as a failure).
+    let failed = outcomes.iter().any(|(_, o)| o.is_unfinished());
     // What an interrupted run leaves for the next one, read after it released the job.
     let in_flight = if outcomes.iter().any(|(_, o)| *o == TickOutcome::Interrupted) {
         match runner.ledger(&job.name).load().await {
@@ -494,35 +462,24 @@ async fn serve(
             JoinSet::new()
         }
     };
-    let (term, int, hup) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) {
-        (Ok(term), Ok(int), Ok(hup)) => (term, int, hup),
-        _ => {
-            output::error("cannot listen for signals", None);
-            return exit::FAILED;
-        }
+    let Some(mut signals) = Signals::listen(true) else {
+        return exit::FAILED;
     };
     let (tx, rx) = mpsc::channel(4);
     let daemon = daemon::run(runner, jobs, options, rx);
     let signals = async {
-        let (mut term, mut int, mut hup) = (term, int, hup);
         let mut stopping = false;
         loop {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-                _ = hup.recv() => {
-                    if let Some(jobs) = reload(args, config.clone(), world) {
-                        let added = watch.metrics.track_jobs(jobs.iter().map(|j| j.name.as_str()));
-                        watch.metrics.ledgers_changed(added);
-                        watch.notifier.set_jobs(&jobs);
-                        let _ = tx.send(Control::Reload(jobs)).await;
-                    }
-                    continue;
+            if signals.next().await == Signal::Reload {
+                if let Some(jobs) = reload(args, config.clone(), world) {
+                    let added = watch
+                        .metrics
+                        .track_jobs(jobs.iter().map(|j| j.name.as_str()));
+                    watch.metrics.ledgers_changed(added);
+                    watch.notifier.set_jobs(&jobs);
+                    let _ = tx.send(Control::Reload(jobs)).await;
                 }
+                continue;
             }
             let message = if stopping {
                 Control::StopNow

@@ -6,25 +6,39 @@ use std::path::PathBuf;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{World, exit, jobs_and_state, logging, output, runtime};
+use super::{World, exit, jobs_and_state, ledgers, logging, output, runtime};
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::job::Job;
-use crate::runner::due::{due_ticks, next_tick};
-use crate::state::{JobState, Ledger};
+use crate::plan::due::{due_ticks, next_tick};
+use crate::state::{InFlight, JobState};
 
+/// A job as `status` shows it: its next tick (from its schedule alone) and, when its ledger
+/// could be read, what the ledger says; otherwise why not, and nothing made up in its place.
 #[derive(Debug, Serialize)]
 struct JobStatus {
     job: String,
+    next_tick: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    ledger: Option<LedgerStatus>,
+    /// The job's state could not be read (a corrupt record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct LedgerStatus {
     last_success: Option<DateTime<Utc>>,
     last_success_tick: Option<DateTime<Utc>>,
     watermark: Option<DateTime<Utc>>,
-    next_tick: Option<DateTime<Utc>>,
     /// Ticks that would run now.
     due: usize,
     /// The process running the job now, if any.
     running: Option<String>,
     open_windows: usize,
     in_flight: Vec<TaskStatus>,
+    /// The last run was stopped by a shutdown (SIGTERM, SIGINT): not a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted: Option<Interrupted>,
     last_error: Option<String>,
     /// What the last run's archives lack (a channel absent from its export, a user's export
     /// at Stream's cap), though the run succeeded.
@@ -37,9 +51,13 @@ struct JobStatus {
     /// What to do about `last_error`, as the run that failed recorded it.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_error_hint: Option<String>,
-    /// The state could not be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Interrupted {
+    at: DateTime<Utc>,
+    /// Export tasks recorded and not archived, which the next run resumes.
+    tasks_to_resume: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,6 +66,9 @@ struct TaskStatus {
     key: String,
     kind: &'static str,
     batch: u32,
+    /// The window of message time it exports (equal for a users snapshot, at its tick).
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
     created_at: DateTime<Utc>,
     age_hours: i64,
     /// Whole days until Stream deletes the export file.
@@ -60,9 +81,11 @@ struct TaskStatus {
 
 impl JobStatus {
     fn unhealthy(&self) -> bool {
-        self.last_error.is_some()
-            || self.state_error.is_some()
-            || self.in_flight.iter().any(|t| t.lapse_risk)
+        self.state_error.is_some()
+            || self
+                .ledger
+                .as_ref()
+                .is_none_or(|l| l.last_error.is_some() || l.in_flight.iter().any(|t| t.lapse_risk))
     }
 }
 
@@ -76,20 +99,26 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
         return exit::FAILED;
     };
     let now = world.now;
-    let statuses: Vec<JobStatus> = runtime.block_on(async {
-        let mut out = Vec::new();
-        for job in &jobs {
-            let ledger = Ledger::open(state.clone(), &job.name);
-            out.push(match ledger.load().await {
-                Ok(s) => status(job, s.value(), now),
-                Err(e) => JobStatus {
-                    state_error: Some(e.to_string()),
-                    ..status(job, &JobState::default(), now)
-                },
-            });
+    let read = match runtime.block_on(ledgers::read(&state, &jobs)) {
+        Ok(read) => read,
+        Err(e) => {
+            output::report(&e, Some(e.hint()));
+            return exit::FAILED;
         }
-        out
-    });
+    };
+    let statuses: Vec<JobStatus> = jobs
+        .iter()
+        .zip(read)
+        .map(|(job, state)| match state {
+            Ok(state) => status(job, &state, now),
+            Err(e) => JobStatus {
+                job: job.name.clone(),
+                next_tick: next_tick(job, now),
+                ledger: None,
+                state_error: Some(e.to_string()),
+            },
+        })
+        .collect();
     match args.format {
         PlanFormat::Human => output::stdout(&human(&statuses)),
         PlanFormat::Json => {
@@ -107,23 +136,17 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
 
 fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
     let success = state.history.iter().rev().find(|o| o.ok);
-    let missing = state
-        .last_outcome
-        .as_ref()
-        .map(|o| o.missing.clone())
-        .unwrap_or_default();
-    JobStatus {
-        job: job.name.clone(),
+    let last = state.last_outcome.as_ref();
+    let failed = last.filter(|o| o.failed());
+    let missing = last.map(|o| o.missing.clone()).unwrap_or_default();
+    let ledger = LedgerStatus {
         last_success: success.map(|o| o.finished_at),
         last_success_tick: success.map(|o| o.tick),
         watermark: state.watermark,
-        next_tick: next_tick(job, now),
         due: due_ticks(job, state.last_tick, now).len(),
         running: state.claim.as_ref().map(|c| c.holder.clone()),
         open_windows: state.open.len(),
-        in_flight: state
-            .in_flight
-            .iter()
+        in_flight: in_flight_by_window(state)
             .map(|t| {
                 let lapses_at = t.lapses_at();
                 TaskStatus {
@@ -131,6 +154,8 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
                     key: t.key.clone(),
                     kind: t.kind.name(),
                     batch: t.batch,
+                    since: t.since,
+                    until: t.until,
                     created_at: t.created_at,
                     age_hours: (now - t.created_at).num_hours(),
                     days_left: (lapses_at - now).num_days(),
@@ -139,106 +164,134 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
                 }
             })
             .collect(),
-        last_error: state
-            .last_outcome
-            .as_ref()
-            .filter(|o| !o.ok)
-            .map(|o| o.error.clone().unwrap_or_else(|| "failed".into())),
-        warnings: state
-            .last_outcome
-            .as_ref()
-            .map(|o| o.warnings.clone())
-            .unwrap_or_default(),
+        interrupted: state.interrupted_at().map(|at| Interrupted {
+            at,
+            tasks_to_resume: state.in_flight.len(),
+        }),
+        last_error: failed.map(|o| o.error.clone().unwrap_or_else(|| "failed".into())),
+        warnings: last.map(|o| o.warnings.clone()).unwrap_or_default(),
         missing_channels: missing.channels,
         missing_users: missing.users,
-        last_error_hint: state
-            .last_outcome
-            .as_ref()
-            .filter(|o| !o.ok)
-            .and_then(|o| o.hint.clone()),
+        last_error_hint: failed.and_then(|o| o.hint.clone()),
+    };
+    JobStatus {
+        job: job.name.clone(),
+        next_tick: next_tick(job, now),
+        ledger: Some(ledger),
         state_error: None,
     }
 }
 
+/// The tasks in flight oldest window first, channels before users: the order they were
+/// recorded in depends on which create Stream answered first.
+fn in_flight_by_window(state: &JobState) -> impl Iterator<Item = &InFlight> {
+    let mut tasks: Vec<&InFlight> = state.in_flight.iter().collect();
+    tasks.sort_by_key(|t| (t.since, t.until, t.kind.name(), t.batch));
+    tasks.into_iter()
+}
+
 fn human(statuses: &[JobStatus]) -> String {
-    let time = |t: Option<DateTime<Utc>>| {
-        t.map_or_else(
-            || "never".to_owned(),
-            |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        )
-    };
     let mut out = String::new();
     for s in statuses {
         let _ = writeln!(out, "{}", s.job);
-        if let Some(e) = &s.state_error {
-            let _ = writeln!(out, "  state          cannot be read: {e}");
-        }
-        let _ = writeln!(out, "  last success   {}", time(s.last_success));
-        let _ = writeln!(out, "  watermark      {}", time(s.watermark));
-        let _ = writeln!(
-            out,
-            "  next tick      {}{}",
-            time(s.next_tick),
-            if s.due > 0 {
-                format!(" ({} due now)", s.due)
-            } else {
-                String::new()
+        match (&s.ledger, &s.state_error) {
+            (Some(ledger), _) => human_ledger(&mut out, ledger, s.next_tick),
+            (None, Some(e)) => {
+                let _ = writeln!(out, "  state          cannot be read: {e}");
+                let _ = writeln!(out, "  next tick      {}", time(s.next_tick));
             }
-        );
-        if let Some(holder) = &s.running {
-            let _ = writeln!(out, "  running        by {holder}");
-        }
-        if s.open_windows > 0 {
-            let _ = writeln!(
-                out,
-                "  open windows   {} (not fully archived yet)",
-                s.open_windows
-            );
-        }
-        if s.in_flight.is_empty() {
-            let _ = writeln!(out, "  in flight      none");
-        } else {
-            let _ = writeln!(out, "  in flight      {} task(s)", s.in_flight.len());
-            for t in &s.in_flight {
-                let _ = writeln!(
-                    out,
-                    "    {}  {}-{}  age {}h  {}d {}h left{}",
-                    t.task_id,
-                    t.kind,
-                    t.batch,
-                    t.age_hours,
-                    t.days_left,
-                    t.hours_left - t.days_left * 24,
-                    if t.lapse_risk { "  LAPSE RISK" } else { "" }
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "  last error     {}",
-            s.last_error.as_deref().unwrap_or("none")
-        );
-        if let Some(hint) = &s.last_error_hint {
-            let _ = writeln!(out, "  hint           {hint}");
-        }
-        for warning in &s.warnings {
-            let _ = writeln!(out, "  warning        {warning}");
-        }
-        for (what, ids) in [
-            ("channels", &s.missing_channels),
-            ("users", &s.missing_users),
-        ] {
-            if !ids.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "  missing        {what} Stream does not have, left out by the last run: {}",
-                    ids.join(", ")
-                );
-            }
+            (None, None) => {}
         }
     }
     if statuses.is_empty() {
         out.push_str("no jobs\n");
     }
     out
+}
+
+fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
+        || "never".to_owned(),
+        |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    )
+}
+
+fn human_ledger(out: &mut String, s: &LedgerStatus, next: Option<DateTime<Utc>>) {
+    let _ = writeln!(out, "  last success   {}", time(s.last_success));
+    let _ = writeln!(out, "  watermark      {}", time(s.watermark));
+    let _ = writeln!(
+        out,
+        "  next tick      {}{}",
+        time(next),
+        if s.due > 0 {
+            format!(" ({} due now)", s.due)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(holder) = &s.running {
+        let _ = writeln!(out, "  running        by {holder}");
+    }
+    if let Some(i) = &s.interrupted {
+        let _ = writeln!(
+            out,
+            "  last run       interrupted at {}, {} export task(s) to resume",
+            time(Some(i.at)),
+            i.tasks_to_resume
+        );
+    }
+    if s.open_windows > 0 {
+        let _ = writeln!(
+            out,
+            "  open windows   {} (not fully archived yet)",
+            s.open_windows
+        );
+    }
+    if s.in_flight.is_empty() {
+        let _ = writeln!(out, "  in flight      none");
+    } else {
+        let _ = writeln!(out, "  in flight      {} task(s)", s.in_flight.len());
+        for t in &s.in_flight {
+            let window = if t.since == t.until {
+                format!("users snapshot at {}", time(Some(t.since)))
+            } else {
+                format!("{} → {}", time(Some(t.since)), time(Some(t.until)))
+            };
+            let _ = writeln!(
+                out,
+                "    {}  {} batch {}  {window}  age {}h  {}d {}h left{}",
+                t.task_id,
+                t.kind,
+                t.batch,
+                t.age_hours,
+                t.days_left,
+                t.hours_left - t.days_left * 24,
+                if t.lapse_risk { "  LAPSE RISK" } else { "" }
+            );
+            let _ = writeln!(out, "      key {}", t.key);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  last error     {}",
+        s.last_error.as_deref().unwrap_or("none")
+    );
+    if let Some(hint) = &s.last_error_hint {
+        let _ = writeln!(out, "  hint           {hint}");
+    }
+    for warning in &s.warnings {
+        let _ = writeln!(out, "  warning        {warning}");
+    }
+    for (what, ids) in [
+        ("channels", &s.missing_channels),
+        ("users", &s.missing_users),
+    ] {
+        if !ids.is_empty() {
+            let _ = writeln!(
+                out,
+                "  missing        {what} Stream does not have, left out by the last run: {}",
+                ids.join(", ")
+            );
+        }
+    }
 }

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+use super::signals::Signals;
 use super::{World, exit, jobs_and_state, logging, output, runtime, time_zone};
 use crate::cli::{LogFormat, UiArgs};
 use crate::clock::SystemClock;
@@ -69,19 +69,12 @@ pub fn run(args: &UiArgs, config: Option<PathBuf>, log: LogFormat, world: &World
         let bound = listener.local_addr().unwrap_or(addr);
         output::stderr(&format!("chatvault ui: listening on http://{bound}/\n"));
         let stop = CancellationToken::new();
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            output::error("cannot listen for signals", None);
+        let Some(mut signals) = Signals::listen(false) else {
             return exit::FAILED;
         };
         let stopping = stop.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+            signals.stop().await;
             stopping.cancel();
         });
         let viewer = Viewer::new(shown, state, zone, Arc::new(SystemClock));

@@ -1,11 +1,14 @@
-//! The pure planner: jobs + clock (later: state) → what each job's next ticks would do, and
-//! the checks only planning can make (`check`, a phase after loading).
+//! The pure planner: jobs + clock → what each job's next ticks would do; with what a job's
+//! ledger recorded, what a run would do now (`now`); and the checks only planning can make
+//! (`check`, a phase after loading).
 //!
 //! `plan`, `run --dry-run` and real runs share it, so a dry run shows exactly what a run
 //! would do. Nothing here reads the clock, the network or the disk.
 
 pub mod batch;
 mod check;
+pub mod due;
+pub mod now;
 mod render;
 pub mod window;
 
@@ -50,6 +53,9 @@ pub struct JobPlan {
     pub destination: String,
     pub compression: String,
     pub export_version: String,
+    /// What `run --once` would do now, from the job's ledger (`--state` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub now: Option<now::NowPlan>,
     pub ticks: Vec<TickPlan>,
 }
 
@@ -82,6 +88,10 @@ pub struct WindowPlan {
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
     pub requests: Vec<RequestPlan>,
+    /// An earlier run planned it and did not finish it: redone first, with the members and
+    /// keys of then (`plan --state` only).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reopened: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,6 +182,7 @@ pub fn plan_job(job: &Job, now: DateTime<Utc>, next: usize) -> JobPlan {
         destination: job.destination.url.to_string(),
         compression: job.destination.compression.to_string(),
         export_version: job.export.version.to_string(),
+        now: None,
         ticks,
     }
 }
@@ -233,13 +244,21 @@ fn snapshot_plan(job: &Job, tick: DateTime<Utc>) -> Vec<RequestPlan> {
     match batch::cut(job, at, tick, &[], &job.users) {
         Ok(batches) => batches.iter().map(request_plan).collect(),
         Err(e) => vec![RequestPlan {
-            kind: "users",
-            batch: None,
-            channels: Vec::new(),
             users: job.users.clone(),
-            filter: None,
-            key: Some(format!("<{e}>")),
+            ..unkeyed("users", &e)
         }],
+    }
+}
+
+/// A request whose key cannot be made, showing why in its place.
+fn unkeyed(kind: &'static str, error: &str) -> RequestPlan {
+    RequestPlan {
+        kind,
+        batch: None,
+        channels: Vec::new(),
+        users: Vec::new(),
+        filter: None,
+        key: Some(format!("<{error}>")),
     }
 }
 
@@ -256,14 +275,8 @@ fn window_plan(job: &Job, span: Span) -> WindowPlan {
             return WindowPlan {
                 since: span.since,
                 until: span.until,
-                requests: vec![RequestPlan {
-                    kind: "channels",
-                    batch: None,
-                    channels: Vec::new(),
-                    users: Vec::new(),
-                    filter: None,
-                    key: Some(format!("<{e}>")),
-                }],
+                requests: vec![unkeyed("channels", &e)],
+                reopened: false,
             };
         }
     };
@@ -283,6 +296,7 @@ fn window_plan(job: &Job, span: Span) -> WindowPlan {
         since: span.since,
         until: span.until,
         requests,
+        reopened: false,
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
+use super::now::NowPlan;
 use super::{DstFlag, JobPlan, Plan, RequestPlan, TickPlan};
 
 /// Lists longer than this are cut in the human form (`--format json` has them all).
@@ -50,13 +51,56 @@ fn job_text(out: &mut String, job: &JobPlan) {
         "  destination  {}  (export {}, {})",
         job.destination, job.export_version, job.compression
     );
+    if let Some(now) = &job.now {
+        now_text(out, now);
+    }
     for tick in &job.ticks {
-        tick_text(out, tick);
+        tick_text(out, "tick", tick);
     }
 }
 
-fn tick_text(out: &mut String, tick: &TickPlan) {
-    let _ = write!(out, "  tick {}  ({})", utc(tick.at), tick.local);
+/// What `run --once` would do now: the ledger's marks, the tasks it resumes, the due ticks.
+fn now_text(out: &mut String, now: &NowPlan) {
+    let mark = |t: Option<DateTime<Utc>>| t.map_or_else(|| "none yet".to_owned(), utc);
+    let _ = writeln!(
+        out,
+        "  state        watermark {}, last tick done {}",
+        mark(now.watermark),
+        mark(now.last_tick)
+    );
+    if !now.resume.is_empty() {
+        let _ = writeln!(
+            out,
+            "  resumes      {} recorded export task(s), polled again, not exported anew",
+            now.resume.len()
+        );
+        for t in &now.resume {
+            let _ = writeln!(
+                out,
+                "      {:<8} {:04}  task {}  window {} .. {}",
+                t.kind,
+                t.batch,
+                t.task_id,
+                utc(t.since),
+                utc(t.until)
+            );
+            let _ = writeln!(out, "                     -> {}", t.key);
+        }
+    }
+    if now.due.is_empty() {
+        let _ = writeln!(
+            out,
+            "  due now      nothing: `run --once` would wait for the next tick"
+        );
+    }
+    for tick in &now.due {
+        tick_text(out, "due now", tick);
+    }
+}
+
+/// `label`: `tick` for the next ticks, `due now` for what a run now would run.
+fn tick_text(out: &mut String, label: &str, tick: &TickPlan) {
+    let _ = write!(out, "  {label} {}  ({})", utc(tick.at), tick.local);
     match &tick.dst {
         Some(DstFlag::Gap { scheduled }) => {
             let _ = write!(
@@ -80,9 +124,14 @@ fn tick_text(out: &mut String, tick: &TickPlan) {
         let hours = (w.until - w.since).num_minutes() as f64 / 60.0;
         let _ = writeln!(
             out,
-            "    window {} .. {}  ({hours}h)",
+            "    window {} .. {}  ({hours}h){}",
             utc(w.since),
-            utc(w.until)
+            utc(w.until),
+            if w.reopened {
+                "  left open by an earlier run: redone first"
+            } else {
+                ""
+            }
         );
         for r in &w.requests {
             request_text(out, r);

@@ -8,6 +8,7 @@
 //! came during it; they run then); `skip` waits for the next tick after the run.
 
 use std::collections::HashMap;
+use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -15,9 +16,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::Runner;
-use super::due::next_tick;
+use super::{Runner, Shutdown};
 use crate::config::job::{Job, Overlap};
+use crate::plan::due::next_tick;
 
 /// Longest sleep between checks: wakes up now and then even with nothing scheduled, which
 /// also bounds how long a clock jump (a suspended host) goes unnoticed.
@@ -164,41 +165,25 @@ pub async fn run(
         }
     };
 
-    if drain && !running.is_empty() {
-        tracing::info!(
-            running = running.len(),
-            grace = ?options.grace,
-            "stopping: letting running jobs finish"
-        );
-        let finished = async { while running.join_next().await.is_some() {} };
-        let deadline = clock.sleep(options.grace);
-        tokio::select! {
-            () = finished => {}
-            () = deadline => {}
-            // A second signal cuts the grace short.
-            Some(Control::StopNow) = control.recv() => {}
-        }
-    }
     if !running.is_empty() {
-        tracing::warn!(
-            running = running.len(),
-            "interrupting running jobs; their export tasks are recorded and resume on the next run"
-        );
-        runner.interrupt();
-        let stopped = async { while running.join_next().await.is_some() {} };
-        tokio::select! {
-            () = stopped => {}
-            () = clock.sleep(STOP_WAIT) => {
-                // Interrupted runs still clear their claims and release their leases; with a
-                // state store that does not answer, they would never get done.
-                tracing::warn!(
-                    running = running.len(),
-                    wait = ?STOP_WAIT,
-                    "runs did not stop in time (is the state store answering?); abandoning \
-                     them: their leases run out on their own"
-                );
-                running.abort_all();
+        let how = Shutdown {
+            at_recorded_points: false,
+            soft: if drain { options.grace } else { Duration::ZERO },
+            hard: STOP_WAIT,
+        };
+        // A second signal cuts the grace short.
+        let now = async {
+            while let Some(message) = control.recv().await {
+                if matches!(message, Control::StopNow) {
+                    return;
+                }
             }
+            std::future::pending().await
+        };
+        let finished = async { while running.join_next().await.is_some() {} };
+        let stopped = runner.shut_down(&mut pin!(finished), now, how).await;
+        if stopped.is_none() {
+            running.abort_all();
         }
     }
     tracing::info!("daemon stopped");

@@ -1,14 +1,13 @@
 //! Running jobs. One tick of one job goes lease → claim → windows and batches → for each
 //! batch: create the export (its task id recorded at once) → poll → transfer → manifest →
 //! then the watermark, once every batch of the tick is committed → release (`tick`, `batch`;
-//! `claim` owns the ledger writes of a run). `due` says which ticks to run; `daemon` runs them
-//! on schedule. Sibling files here never use each other in a cycle: what several of them
+//! `claim` owns the ledger writes of a run). `plan::due` says which ticks to run; `daemon` runs
+//! them on schedule. Sibling files here never use each other in a cycle: what several of them
 //! share (`outcome`, `events`, `error`) sits below the ones that run.
 
 mod batch;
 mod claim;
 pub mod daemon;
-pub mod due;
 mod error;
 pub mod events;
 mod lease_keeper;
@@ -16,6 +15,7 @@ mod missing;
 mod outcome;
 mod pause;
 mod recovery;
+mod shutdown;
 mod tick;
 pub mod windows;
 
@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::{Failure, RunError, one_line};
 pub use events::{Event, Fanout, LogReporter, Phase, Reporter};
 pub use outcome::{BatchFailure, TickError, TickOutcome};
+pub use shutdown::Shutdown;
 
 use crate::api::StreamClient;
 use crate::clock::SharedClock;

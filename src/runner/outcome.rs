@@ -27,13 +27,14 @@ pub enum TickOutcome {
     Busy { holder: String },
     /// Something failed: the watermark stays, the next run covers the gap.
     Failed { error: TickError },
-    /// Shutdown stopped it; the next run resumes its recorded tasks.
+    /// Shutdown stopped it; the next run resumes its recorded tasks. Not a failure: the
+    /// ledger records it as its own outcome, and no failure is counted or announced.
     Interrupted,
 }
 
 impl TickOutcome {
     /// The run did not finish its tick: a failure, or a shutdown that cut it short.
-    pub fn is_failure(&self) -> bool {
+    pub fn is_unfinished(&self) -> bool {
         matches!(self, TickOutcome::Failed { .. } | TickOutcome::Interrupted)
     }
 

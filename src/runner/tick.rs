@@ -6,7 +6,6 @@ use tracing::{Instrument as _, Span};
 
 use super::batch::BatchDone;
 use super::claim::Claimed;
-use super::due::{due_ticks, latest_tick};
 use super::error::{Failure, RunError, one_line};
 use super::events::{Event, Phase, log_time};
 use super::lease_keeper::LeaseKeeper;
@@ -15,7 +14,8 @@ use super::windows::{batches, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
 use crate::config::job::Job;
 use crate::plan::batch::Batch;
-use crate::state::{Missing, OpenWindow, Outcome, StateError};
+use crate::plan::due::{due_ticks, latest_tick};
+use crate::state::{JobState, Ledger, Missing, OpenWindow, Outcome, StateError};
 
 impl Runner {
     /// Runs the job's due ticks (by its `catch_up` policy and the ledger) in order, stopping at
@@ -70,34 +70,29 @@ impl Runner {
         let run_id = new_run_id();
         let span = run_span(job, tick, &run_id);
         async {
-            let (outcome, recovered) = self.run_tick_as(job, tick, &run_id).await;
+            let ran = self.run_tick_as(job, tick, &run_id).await;
             // Also a recovery after a failure the ledger never heard of.
-            let recovered = self.failures.note(&job.name, &outcome) || recovered;
+            let recovered = self.failures.note(&job.name, &ran.outcome) || ran.recovered;
             self.report(&Event::TickFinished {
                 job: job.name.clone(),
                 tick,
                 run_id: run_id.clone(),
-                outcome: outcome.clone(),
+                outcome: ran.outcome.clone(),
                 recovered,
             });
-            outcome
+            ran.outcome
         }
         .instrument(span)
         .await
     }
 
-    /// The run; `true` beside a success that follows a failed run.
-    async fn run_tick_as(
-        &self,
-        job: &Job,
-        tick: DateTime<Utc>,
-        run_id: &str,
-    ) -> (TickOutcome, bool) {
+    /// The run, from lease to release.
+    async fn run_tick_as(&self, job: &Job, tick: DateTime<Utc>, run_id: &str) -> Ran {
         let leases = self.leases(&job.name);
         let lease = match leases.acquire(tick, self.options.lease_ttl).await {
             Ok(lease) => lease,
-            Err(StateError::Held { holder, .. }) => return (TickOutcome::Busy { holder }, false),
-            Err(e) => return (failed(e.into()), false),
+            Err(StateError::Held { holder, .. }) => return Ran::of(TickOutcome::Busy { holder }),
+            Err(e) => return Ran::of(failed(e.into())),
         };
         let mut keeper =
             LeaseKeeper::start(leases, lease, self.options.lease_ttl, self.clock.clone());
@@ -107,71 +102,115 @@ impl Runner {
             () = self.cancel.cancelled() => Err(E::Interrupted),
         };
         if matches!(outcome, Err(E::Interrupted)) {
-            // Hand the job over at once instead of when the lease runs out.
-            let ledger = self.ledger(&job.name);
-            if let Err(e) = self.update_claimed(&ledger, tick, |s| s.claim = None).await {
-                tracing::warn!(error = %e, "could not clear the run's claim");
-            }
+            self.hand_back(job, tick).await;
         }
         keeper.release().await;
         match outcome {
-            Ok(done) => done,
-            Err(E::Interrupted) => (TickOutcome::Interrupted, false),
-            Err(e) => (failed(e), false),
+            Ok(ran) => ran,
+            Err(E::Interrupted) => Ran::of(TickOutcome::Interrupted),
+            Err(e) => Ran::of(failed(e)),
         }
     }
 
+    /// After a shutdown stopped the run: the job handed over at once instead of when the lease
+    /// runs out, and the ledger saying the run was interrupted (its tasks stay recorded).
+    async fn hand_back(&self, job: &Job, tick: DateTime<Utc>) {
+        let ledger = self.ledger(&job.name);
+        let at = self.clock.now();
+        let handed = self
+            .update_claimed(&ledger, tick, |s| {
+                s.claim = None;
+                s.record_outcome(Outcome::interrupted(tick, at));
+            })
+            .await;
+        if let Err(e) = handed {
+            tracing::warn!(error = %e, "could not clear the run's claim");
+        }
+    }
+
+    /// The run under the tick's lease: claim the job, open the tick's windows, archive every
+    /// open window batch by batch, record the end.
     async fn run_leased(
         &self,
         job: &Job,
         tick: DateTime<Utc>,
         run_id: &str,
-    ) -> Result<(TickOutcome, bool), RunError> {
+    ) -> Result<Ran, RunError> {
         let ledger = self.ledger(&job.name);
         let state = match self.claim(job, &ledger, tick).await? {
             Claimed::Ours(state) => state,
-            Claimed::AlreadyDone => return Ok((TickOutcome::AlreadyDone, false)),
-            Claimed::Busy(holder) => return Ok((TickOutcome::Busy { holder }, false)),
+            Claimed::AlreadyDone => return Ok(Ran::of(TickOutcome::AlreadyDone)),
+            Claimed::Busy(holder) => return Ok(Ran::of(TickOutcome::Busy { holder })),
         };
-        let after_failure = state.last_outcome.as_ref().is_some_and(|o| !o.ok);
+        let after_failure = state.last_finished().is_some_and(Outcome::failed);
+        let windows = self.open_windows(job, &ledger, tick, state).await?;
+        let tally = self
+            .run_batches(job, &ledger, tick, run_id, &windows)
+            .await?;
+        let outcome = self.record_end(job, &ledger, tick, &windows, tally).await?;
+        let recovered = after_failure && matches!(outcome, TickOutcome::Done { .. });
+        Ok(Ran { outcome, recovered })
+    }
 
+    /// Adds the tick's new windows (and its users snapshot) to the job's open ones, with the
+    /// channels resolved for them, and returns every open window, oldest first.
+    async fn open_windows(
+        &self,
+        job: &Job,
+        ledger: &Ledger,
+        tick: DateTime<Utc>,
+        state: JobState,
+    ) -> Result<Vec<OpenWindow>, RunError> {
         let spans = new_spans(job, &state, tick);
         // One users export per tick, whatever the windows: it is a snapshot, not a window.
         let snapshot = Some(OpenWindow::snapshot(tick, job.users.clone()))
             .filter(|w| !w.users.is_empty() && !state.open.contains(w));
-        let state = if spans.is_empty() && snapshot.is_none() {
-            state
+        if spans.is_empty() && snapshot.is_none() {
+            return Ok(state.open);
+        }
+        let channels = if spans.is_empty() {
+            Vec::new()
         } else {
-            let channels = if spans.is_empty() {
-                Vec::new()
-            } else {
-                self.unless_draining(resolve_channels(&self.client, job))
-                    .await??
-            };
-            let added: Vec<OpenWindow> = spans
-                .into_iter()
-                .map(|s| OpenWindow {
-                    tick,
-                    since: s.since,
-                    until: s.until,
-                    channels: channels.clone(),
-                    users: Vec::new(),
-                })
-                .chain(snapshot)
-                .collect();
-            self.update_claimed(&ledger, tick, |s| {
+            self.unless_draining(resolve_channels(&self.client, job))
+                .await??
+        };
+        let added: Vec<OpenWindow> = spans
+            .into_iter()
+            .map(|s| OpenWindow {
+                tick,
+                since: s.since,
+                until: s.until,
+                channels: channels.clone(),
+                users: Vec::new(),
+            })
+            .chain(snapshot)
+            .collect();
+        let state = self
+            .update_claimed(ledger, tick, |s| {
                 for w in &added {
                     if !s.open.contains(w) {
                         s.open.push(w.clone());
                     }
                 }
             })
-            .await?
-        };
+            .await?;
+        Ok(state.open)
+    }
 
-        let windows = state.open.clone();
+    /// Every batch of `windows`, a few at a time, each to its archive; what they did, added
+    /// up. A failed batch is reported and counted, the others go on. `Err` when the run must
+    /// stop as a whole: its claim was lost, or a shutdown stopped a batch (its task stays
+    /// recorded; the tick is handed back, not failed).
+    async fn run_batches(
+        &self,
+        job: &Job,
+        ledger: &Ledger,
+        tick: DateTime<Utc>,
+        run_id: &str,
+        windows: &[OpenWindow],
+    ) -> Result<Tally, RunError> {
         let mut all: Vec<Batch> = Vec::new();
-        for window in &windows {
+        for window in windows {
             all.extend(batches(job, window)?);
         }
         self.report(&Event::TickStarted {
@@ -186,7 +225,7 @@ impl Runner {
             futures::stream::iter(all.into_iter().map(|batch| async {
                 let span = batch_span(&batch);
                 let result = self
-                    .run_batch(job, &ledger, tick, run_id, &batch)
+                    .run_batch(job, ledger, tick, run_id, &batch)
                     .instrument(span.clone())
                     .await;
                 (batch, span, result)
@@ -195,28 +234,12 @@ impl Runner {
             .collect()
             .await;
 
-        let mut archives = 0u32;
-        let mut bytes_stored = 0u64;
-        let mut missing = Missing::default();
-        let mut failures = Vec::new();
-        let mut warnings = Vec::new();
+        let mut tally = Tally::default();
         let mut interrupted = false;
         for (batch, span, result) in results {
             match result {
-                Ok(BatchDone::Archived {
-                    bytes_stored: b,
-                    warnings: w,
-                    missing: m,
-                }) => {
-                    archives += 1;
-                    bytes_stored += b;
-                    warnings.extend(w);
-                    missing.add(batch.kind, &m);
-                }
-                Ok(BatchDone::NothingToExport { missing: m }) => missing.add(batch.kind, &m),
-                Ok(BatchDone::AlreadyArchived) => {}
+                Ok(done) => tally.add(&batch, done),
                 Err(e @ E::LostClaim { .. }) => return Err(e),
-                // Its task stays recorded; the tick is handed back below, not failed.
                 Err(E::Interrupted) => interrupted = true,
                 Err(e) => {
                     let error = Failure::from(e);
@@ -226,17 +249,36 @@ impl Runner {
                             error: error.clone(),
                         });
                     });
-                    failures.push(BatchFailure {
+                    tally.failures.push(BatchFailure {
                         key: batch.key,
                         error,
                     });
                 }
             }
         }
-
         if interrupted {
             return Err(E::Interrupted);
         }
+        Ok(tally)
+    }
+
+    /// Records how the run ended: on success, `windows` closed and the watermark moved past
+    /// them; either way the claim cleared and the outcome kept.
+    async fn record_end(
+        &self,
+        job: &Job,
+        ledger: &Ledger,
+        tick: DateTime<Utc>,
+        windows: &[OpenWindow],
+        tally: Tally,
+    ) -> Result<TickOutcome, RunError> {
+        let Tally {
+            archives,
+            bytes_stored,
+            missing,
+            failures,
+            warnings,
+        } = tally;
         let now = self.clock.now();
         let error = (!failures.is_empty()).then(|| TickError::Batches(failures));
         // The ledger keeps the line shown today; old records hold the same.
@@ -250,7 +292,7 @@ impl Runner {
             .filter(|w| !w.is_snapshot())
             .map(|w| w.until)
             .max();
-        self.update_claimed(&ledger, tick, |s| {
+        self.update_claimed(ledger, tick, |s| {
             if error.is_none() {
                 s.open.retain(|w| !windows.contains(w));
                 s.watermark = s.watermark.max(done_until);
@@ -267,21 +309,65 @@ impl Runner {
                 bytes_stored,
                 warnings: warnings.clone(),
                 missing: missing.clone(),
+                interrupted: false,
             });
         })
         .await?;
         Ok(match error {
-            None => (
-                TickOutcome::Done {
-                    archives,
-                    bytes_stored,
-                    warnings,
-                    missing,
-                },
-                after_failure,
-            ),
-            Some(error) => (TickOutcome::Failed { error }, false),
+            None => TickOutcome::Done {
+                archives,
+                bytes_stored,
+                warnings,
+                missing,
+            },
+            Some(error) => TickOutcome::Failed { error },
         })
+    }
+}
+
+/// How a run ended, and whether it is a success after a failed run (a recovery, which
+/// notifications announce).
+struct Ran {
+    outcome: TickOutcome,
+    recovered: bool,
+}
+
+impl Ran {
+    /// A run that ended before it could succeed, so recovered nothing.
+    fn of(outcome: TickOutcome) -> Ran {
+        Ran {
+            outcome,
+            recovered: false,
+        }
+    }
+}
+
+/// What a run's batches did, added up.
+#[derive(Default)]
+struct Tally {
+    archives: u32,
+    bytes_stored: u64,
+    missing: Missing,
+    failures: Vec<BatchFailure>,
+    warnings: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, batch: &Batch, done: BatchDone) {
+        match done {
+            BatchDone::Archived {
+                bytes_stored,
+                warnings,
+                missing,
+            } => {
+                self.archives += 1;
+                self.bytes_stored += bytes_stored;
+                self.warnings.extend(warnings);
+                self.missing.add(batch.kind, &missing);
+            }
+            BatchDone::NothingToExport { missing } => self.missing.add(batch.kind, &missing),
+            BatchDone::AlreadyArchived => {}
+        }
     }
 }
 

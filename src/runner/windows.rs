@@ -6,34 +6,23 @@ use chrono::{DateTime, Utc};
 use crate::api::{ApiError, StreamClient};
 use crate::config::job::{Cid, Job};
 use crate::plan::batch::{Batch, cut};
-use crate::plan::window::{Span, split, window_for_tick};
+use crate::plan::window::Span;
 use crate::state::{JobState, OpenWindow};
 
 use super::error::RunError;
 
-/// The windows a run at `tick` adds after the open ones: from where the open windows (or the
-/// watermark) end to the tick, cut into `window.max` pieces; none already open.
+/// The windows a run at `tick` adds after the open ones, as `plan --state` shows them.
 pub fn new_spans(job: &Job, state: &JobState, tick: DateTime<Utc>) -> Vec<Span> {
-    let open_end = state
+    let open: Vec<Span> = state
         .open
         .iter()
         .filter(|w| !w.is_snapshot())
-        .map(|w| w.until)
-        .max();
-    let watermark = open_end.max(state.watermark);
-    let previous = job.schedule.tick_before(job.timezone, tick).map(|t| t.at);
-    let Some(span) = window_for_tick(job, tick, watermark, previous) else {
-        return Vec::new();
-    };
-    split(span, job.window.max())
-        .into_iter()
-        .filter(|s| {
-            !state
-                .open
-                .iter()
-                .any(|w| w.since == s.since && w.until == s.until)
+        .map(|w| Span {
+            since: w.since,
+            until: w.until,
         })
-        .collect()
+        .collect();
+    crate::plan::now::new_spans(job, &open, state.watermark, tick)
 }
 
 /// The channels of a job now: the listed ones (sorted, each once), then those its filters

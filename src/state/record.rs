@@ -59,6 +59,24 @@ impl JobState {
         let excess = self.history.len().saturating_sub(HISTORY_LIMIT);
         self.history.drain(..excess);
     }
+
+    /// The newest outcome of a run that went to its end, succeeded or failed. A run a
+    /// shutdown stopped says nothing about whether the job works, so a success after it is a
+    /// recovery only when the run before it failed.
+    pub fn last_finished(&self) -> Option<&Outcome> {
+        match &self.last_outcome {
+            Some(last) if !last.interrupted => Some(last),
+            _ => self.history.iter().rev().find(|o| !o.interrupted),
+        }
+    }
+
+    /// The last run was stopped by a shutdown: when, for `status` and the viewer.
+    pub fn interrupted_at(&self) -> Option<DateTime<Utc>> {
+        self.last_outcome
+            .as_ref()
+            .filter(|o| o.interrupted)
+            .map(|o| o.finished_at)
+    }
 }
 
 /// An export task Stream is working on (or has finished) that is not archived yet.
@@ -177,6 +195,34 @@ pub struct Outcome {
     /// (deleted, or misspelt in the job file). The run still succeeds: the rest is archived.
     #[serde(default, skip_serializing_if = "Missing::is_empty")]
     pub missing: Missing,
+    /// A shutdown (SIGTERM, SIGINT) stopped the run before its end: its export tasks stay in
+    /// `in_flight` for the next run. Not a failure (`ok` is false, `error` absent): a rollout
+    /// or a node drain is no reason to alert. Records written before it existed lack it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+}
+
+impl Outcome {
+    /// A run of `tick` that a shutdown stopped at `at`.
+    pub fn interrupted(tick: DateTime<Utc>, at: DateTime<Utc>) -> Outcome {
+        Outcome {
+            tick,
+            finished_at: at,
+            ok: false,
+            error: None,
+            hint: None,
+            archives: 0,
+            bytes_stored: 0,
+            warnings: Vec::new(),
+            missing: Missing::default(),
+            interrupted: true,
+        }
+    }
+
+    /// The run went to its end and did not succeed.
+    pub fn failed(&self) -> bool {
+        !self.ok && !self.interrupted
+    }
 }
 
 /// Channels (cids) and users a run asked Stream for that Stream does not have. Only the

@@ -318,10 +318,14 @@ fn open_as(
             (Arc::new(store) as Arc<dyn ObjectStore>, false)
         }
         StoreUrl::File { path } => {
-            std::fs::create_dir_all(path).map_err(|source| StoreError::Folder {
-                path: path.display().to_string(),
-                source,
-            })?;
+            // A reader never makes folders: something else in the folder's place (a file) is
+            // then said by the first read, with the path it tried.
+            if access == Access::Write {
+                std::fs::create_dir_all(path).map_err(|source| StoreError::Folder {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            }
             let store = LocalFileSystem::new_with_prefix(path).map_err(open_error)?;
             (Arc::new(store), false)
         }

@@ -282,13 +282,15 @@ impl Metrics {
         if let Some(at) = last_ok {
             self.last_success.get_or_create(&label).set(unix(at));
         }
-        if let Some(last) = &state.last_outcome
+        // An interrupted run neither fails nor clears a failure: the gauge follows the newest
+        // run that went to its end.
+        if let Some(last) = state.last_finished()
             && view.outcome_at.is_none_or(|at| last.finished_at >= at)
         {
             view.outcome_at = Some(last.finished_at);
             self.last_run_failed
                 .get_or_create(&label)
-                .set(i64::from(!last.ok));
+                .set(i64::from(last.failed()));
         }
     }
 
@@ -560,6 +562,7 @@ mod tests {
                 bytes_stored: 0,
                 warnings: Vec::new(),
                 missing: Default::default(),
+                interrupted: false,
             }),
             history: vec![Outcome {
                 tick: created,
@@ -571,6 +574,7 @@ mod tests {
                 bytes_stored: 10,
                 warnings: Vec::new(),
                 missing: Default::default(),
+                interrupted: false,
             }],
             ..JobState::default()
         };
@@ -636,6 +640,7 @@ mod tests {
                 bytes_stored: 0,
                 warnings: Vec::new(),
                 missing: Default::default(),
+                interrupted: false,
             }),
             ..JobState::default()
         };
@@ -674,6 +679,67 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_run_neither_raises_nor_clears_the_failure_gauge() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["daily"]);
+        let client =
+            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
+        let ended = |finished_at: &str, ok: bool| Outcome {
+            tick: at("2026-02-28T00:00:00Z"),
+            finished_at: at(finished_at),
+            ok,
+            error: None,
+            hint: None,
+            archives: 0,
+            bytes_stored: 0,
+            warnings: Vec::new(),
+            missing: Default::default(),
+            interrupted: false,
+        };
+        let then_interrupted = |before: Outcome| {
+            let stopped = Outcome::interrupted(before.tick, at("2026-02-28T06:00:00Z"));
+            JobState {
+                last_outcome: Some(stopped.clone()),
+                history: vec![before, stopped],
+                ..JobState::default()
+            }
+        };
+        let failed = |metrics: &Metrics| {
+            line(
+                &metrics.render(&client.stats()),
+                "chatvault_last_run_failed{job=\"daily\"}",
+            )
+            .unwrap()
+            .to_owned()
+        };
+        metrics.set_state(
+            "daily",
+            1,
+            &then_interrupted(ended("2026-02-28T00:05:00Z", true)),
+        );
+        assert_eq!(failed(&metrics), "0", "a stopped rollout is no failure");
+        metrics.event(&Event::TickFinished {
+            job: "daily".into(),
+            tick: at("2026-03-01T00:00:00Z"),
+            run_id: "r".into(),
+            outcome: TickOutcome::Interrupted,
+            recovered: false,
+        });
+        assert_eq!(failed(&metrics), "0");
+        metrics.set_state(
+            "daily",
+            2,
+            &then_interrupted(ended("2026-03-01T00:05:00Z", false)),
+        );
+        assert_eq!(
+            failed(&metrics),
+            "1",
+            "nor does it hide the failure before it"
+        );
+    }
+
+    #[test]
     fn an_older_ledger_version_read_late_does_not_put_old_values_back() {
         let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
         let (metrics, _changed) = Metrics::new(clock.clone());
@@ -691,6 +757,7 @@ mod tests {
                 bytes_stored: 1,
                 warnings: Vec::new(),
                 missing: Default::default(),
+                interrupted: false,
             }),
             ..JobState::default()
         };

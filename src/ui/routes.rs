@@ -22,8 +22,8 @@ use crate::archive::read::Keep;
 use crate::archive::search::search_in;
 use crate::archive::transcript::threads;
 use crate::archive::verify;
+use crate::plan::due::next_tick;
 use crate::query::Query as SearchQuery;
-use crate::runner::due::next_tick;
 use crate::state::Ledger;
 use crate::store::Store;
 

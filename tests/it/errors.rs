@@ -261,3 +261,76 @@ async fn access_denied_is_said_plainly_without_the_secret() {
     assert!(!stderr.contains(WRONG_SECRET) && !stdout.contains(WRONG_SECRET));
     emu.shutdown().await;
 }
+
+/// What an unreadable state store gets from `status`: one `error:` naming the store, a `hint:`,
+/// exit 1, and none of the `never`/`none` lines that would read like facts about the jobs.
+fn assert_state_unreadable_once(
+    store: &str,
+    hint: &str,
+    (code, stdout, stderr): (i32, String, String),
+) {
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let errors = lines(&stderr, "error: ");
+    assert_eq!(errors.len(), 1, "said once, for both jobs:\n{stderr}");
+    assert!(
+        errors[0].starts_with(&format!("error: cannot read the state store {store}")),
+        "{stderr}"
+    );
+    assert!(
+        lines(&stderr, "hint: ").join("\n").contains(hint),
+        "{stderr}"
+    );
+    for made_up in ["never", "none", "watermark", "last error"] {
+        assert!(!stdout.contains(made_up), "`{made_up}`:\n{stdout}");
+    }
+}
+
+fn two_jobs(project: &Project) {
+    for name in ["daily", "hourly"] {
+        project.job(
+            &format!("{name}.yaml"),
+            format!("name: {name}\nschedule: \"0 0 * * *\"\nusers: [u1]\n"),
+        );
+    }
+}
+
+#[test]
+fn a_state_folder_that_is_a_file_is_said_once_with_its_path_and_a_hint() {
+    // A file where the state folder should be: what permissions that root ignores cannot do.
+    let project = Project::new();
+    project.file("chatvault.yaml", "state:\n  url: file://state\n");
+    project.file("state", "not a folder\n");
+    two_jobs(&project);
+    let path = project.dir.path().join("state");
+    let store = format!("file://{}", path.display());
+    for format in ["human", "json"] {
+        let out = project.run(&["status", "--format", format, "jobs"]);
+        let stderr = out.2.clone();
+        assert_state_unreadable_once(&store, "permissions", out);
+        // The error renderer's whole output: `error:`, `caused by:`, `hint:`.
+        crate::common::snapshot_settings()
+            .bind(|| insta::assert_snapshot!("status_state_not_a_folder", stderr));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_bucket_that_refuses_the_credentials_is_said_once_with_a_hint() {
+    let emu = start_emulator(realtime_config(12)).await;
+    let s3s = servers::s3s();
+    let prefix = servers::unique_prefix("state-denied");
+    let config = format!(
+        "state:\n  url: s3://{}/{prefix}\n{}",
+        s3s.bucket,
+        s3_options(&s3s, Some(WRONG_SECRET))
+    );
+    let project = project_with_job(&emu, &config, "daily.yaml", &job("file://archive"));
+    project.job(
+        "hourly.yaml",
+        "name: hourly\nschedule: \"0 * * * *\"\nusers: [u1]\n",
+    );
+    let out = finish(isolated(&project, &emu, &["status", "jobs"])).await;
+    assert!(!out.1.contains(WRONG_SECRET) && !out.2.contains(WRONG_SECRET));
+    let store = format!("s3://{}/{prefix}", s3s.bucket);
+    assert_state_unreadable_once(&store, "denied access", out);
+    emu.shutdown().await;
+}

@@ -258,6 +258,30 @@ fn modules_use_only_layers_below_their_own() {
     );
 }
 
+/// What only reads state (`status`, the viewer, the plan) takes which ticks are due and when
+/// the next one is from `plan::due`, the one the runner uses too, and nothing from the runner:
+/// a reader must not depend on how runs are carried out.
+#[test]
+fn state_readers_do_not_reach_into_the_runner() {
+    let readers = [
+        src().join("ui"),
+        src().join("plan"),
+        src().join("commands/status.rs"),
+        src().join("commands/plan.rs"),
+    ];
+    let mut found = Vec::new();
+    for file in readers.iter().flat_map(|p| rust_files(p)) {
+        let text = fs::read_to_string(&file).expect("read a source file");
+        for (used, line) in crate_paths(&code_of(&text)) {
+            if used == "runner" {
+                let shown = file.strip_prefix(src()).unwrap_or(&file).display();
+                found.push(format!("src/{shown}:{line}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "readers using crate::runner: {found:?}");
+}
+
 /// The sibling files of `dir` and which of them each uses, through `super::x` or
 /// `crate::<module path>::x`.
 fn sibling_edges(dir: &Path, module_path: &str) -> BTreeMap<String, BTreeSet<String>> {

@@ -558,3 +558,69 @@ async fn a_lapse_risk_is_posted_once_a_day_whichever_process_runs() {
     );
     emu.shutdown().await;
 }
+
+/// A run stopped by a shutdown (a rollout, a node drain) is neither a failure nor the end of
+/// one: nothing is posted and no fail ping goes out, the ledger records it as interrupted, and
+/// the next process's success after it is no recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_posts_no_failure_and_the_success_after_it_no_recovery() {
+    let emu = emulator().await;
+    let receiver = Receiver::start().await;
+    let (_dir, job) = project(&emu, &receiver, "rolled");
+    let state = Store::memory();
+    move_to(&emu, tick(1) + TimeDelta::minutes(1));
+    let (stopping, notifier, events) = runner(
+        &emu,
+        &state,
+        &job,
+        RunnerOptions {
+            pause_at: Some(Phase::Created),
+            ..RunnerOptions::default()
+        },
+    );
+    let run = {
+        let (runner, job) = (stopping.clone(), job.clone());
+        tokio::spawn(async move { runner.run_tick(&job, tick(1)).await })
+    };
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !events.paused() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the run pauses after creating its task");
+    stopping.interrupt();
+    let outcome = run.await.expect("the run ends");
+    assert_eq!(outcome, TickOutcome::Interrupted);
+    notifier.flush(Duration::from_secs(20)).await;
+    let got = receiver.take();
+    assert!(
+        paths(&got)
+            .iter()
+            .all(|p| *p != "/hook" && *p != "/slack" && !p.ends_with("/fail")),
+        "no failure is announced: {got:?}"
+    );
+    let recorded = chatvault::state::Ledger::open(state.clone(), &job.name)
+        .load()
+        .await
+        .expect("the ledger")
+        .into_value();
+    let last = recorded.last_outcome.clone().expect("an outcome");
+    assert!(last.interrupted && !last.failed(), "{last:?}");
+    assert_eq!(recorded.in_flight.len(), 1, "its task stays recorded");
+    assert!(recorded.claim.is_none(), "the job is handed back");
+
+    // The next process (a new pod, knowing nothing of this one) runs the next tick.
+    move_to(&emu, tick(2) + TimeDelta::minutes(1));
+    let (next, notifier, _) = runner(&emu, &state, &job, RunnerOptions::default());
+    let outcome = next.run_tick(&job, tick(2)).await;
+    assert!(matches!(outcome, TickOutcome::Done { .. }), "{outcome:?}");
+    notifier.flush(Duration::from_secs(20)).await;
+    let got = receiver.take();
+    assert_eq!(
+        paths(&got),
+        ["/ping/rolled", "/ping/rolled/start"],
+        "a success after an interrupted run is no recovery: {got:?}"
+    );
+    emu.shutdown().await;
+}

@@ -403,3 +403,105 @@ fn plan_and_dry_run_plan_only_the_jobs_named_with_job() {
         );
     }
 }
+
+const NOW: &str = "2026-03-05T09:00:00Z";
+
+#[test]
+fn plan_state_shows_what_run_once_would_do_now() {
+    let project = crate::common::ledgers::interrupted_project();
+    let (code, stdout, stderr) = project.run(&[
+        "plan", "--state", "--now", NOW, "--next", "1", "--format", "json", "jobs",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("JSON");
+    let now = &plan["jobs"][0]["now"];
+    let due = now["due"].as_array().expect("due ticks");
+    assert_eq!(due.len(), 1, "catch_up latest: one run now: {now}");
+    assert_eq!(due[0]["at"], "2026-03-05T00:00:00Z");
+    let windows: Vec<(String, String, bool)> = due[0]["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .map(|w| {
+            (
+                w["since"].as_str().unwrap_or_default().to_owned(),
+                w["until"].as_str().unwrap_or_default().to_owned(),
+                w["reopened"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(
+        windows,
+        [
+            (
+                "2026-03-02T00:00:00Z".into(),
+                "2026-03-03T00:00:00Z".into(),
+                true
+            ),
+            (
+                "2026-03-03T00:00:00Z".into(),
+                "2026-03-05T00:00:00Z".into(),
+                false
+            ),
+        ],
+        "the open window first, then the catch-up to the tick"
+    );
+    assert_eq!(now["resume"][0]["task_id"], "task-0302");
+    assert_eq!(
+        now["resume"][0]["key"],
+        "daily/2026/03/02/000000-channels-0001.jsonl.gz"
+    );
+
+    let (code, dry, _) = project.run(&[
+        "run",
+        "--dry-run",
+        "--state",
+        "--now",
+        NOW,
+        "--next",
+        "1",
+        "--format",
+        "json",
+        "jobs",
+    ]);
+    assert_eq!(
+        (code, dry.as_str()),
+        (0, stdout.as_str()),
+        "the dry run says the same"
+    );
+
+    let (code, human, stderr) =
+        project.run(&["plan", "--state", "--now", NOW, "--next", "1", "jobs"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, pure, stderr) = project.run(&["plan", "--now", NOW, "--next", "1", "jobs"]);
+    assert_eq!(code, 0, "{stderr}");
+    crate::common::snapshot_settings().bind(|| {
+        insta::assert_snapshot!("plan_human", pure);
+        insta::assert_snapshot!("plan_state_human", human);
+        insta::assert_snapshot!("plan_state_json", stdout);
+    });
+}
+
+#[test]
+fn plan_and_dry_run_without_state_read_no_state_store() {
+    let project = crate::common::ledgers::interrupted_project();
+    // A file where the state folder should be: any read of it fails.
+    project.file("chatvault.yaml", "state:\n  url: file://not-a-folder\n");
+    project.file("not-a-folder", "");
+    for command in [&["plan"][..], &["run", "--dry-run"]] {
+        let mut args = command.to_vec();
+        args.extend(["--now", NOW, "jobs"]);
+        let (code, stdout, stderr) = project.run(&args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(!stdout.contains("state  "), "{stdout}");
+        args.insert(args.len() - 1, "--state");
+        let (code, _, stderr) = project.run(&args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            stderr.starts_with("error: cannot read the state store file://"),
+            "{stderr}"
+        );
+    }
+    let (code, _, stderr) = project.run(&["run", "--once", "--state", "jobs"]);
+    assert_eq!(code, 2, "--state belongs to --dry-run: {stderr}");
+}

@@ -379,10 +379,25 @@ async fn sigterm_past_the_grace_period_checkpoints_and_the_next_run_resumes() {
     assert_eq!(creates(&emu), 1, "the checkpointed task was resumed");
 }
 
+/// insta settings for what runs and `status` print: times, the days in keys, task ids and byte
+/// counts vary from run to run.
+fn run_snapshot_settings() -> insta::Settings {
+    let mut settings = common::snapshot_settings();
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]");
+    settings.add_filter(r"\d{4}/\d{2}/\d{2}", "[DAY]");
+    settings.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[TASK]",
+    );
+    settings.add_filter(r"\d+ bytes", "[N] bytes");
+    settings
+}
+
 /// Kubernetes stops a CronJob's pod with SIGTERM. `run --once` then starts nothing new, lets
 /// its steps reach a recorded point, hands the job back (claim and lease) and exits 1 within
-/// `--grace`, naming the tasks it leaves; an immediate rerun resumes each of them and exports
-/// nothing twice.
+/// `--grace`, naming the tasks it leaves; the ledger records the run as interrupted, which
+/// `status` shows without calling it a failure; an immediate rerun resumes each task and
+/// exports nothing twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_every_task() {
     let mut config = realtime_config(48);
@@ -481,11 +496,53 @@ async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_ever
         Some(60 * 24 - 1),
         "a task seconds old has 59 days and 23 whole hours left: {stdout}"
     );
-    let (_, stdout, _) = finish(command(&project, &emu, &["status", "jobs"])).await;
+    assert_eq!(
+        state[0]["interrupted"]["tasks_to_resume"].as_u64(),
+        Some(2),
+        "the run is recorded as interrupted: {stdout}"
+    );
+    assert!(
+        state[0]["last_error"].is_null(),
+        "an interrupted run is not a failure: {stdout}"
+    );
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["status", "jobs"])).await;
+    assert_eq!(
+        code, 0,
+        "a stopped rollout is not a failed run\n{stdout}\n{stderr}"
+    );
     assert!(
         stdout.contains("59d 23h left"),
         "days and hours, not a truncated `59 days`: {stdout}"
     );
+    assert!(
+        stdout.contains("  last run       interrupted at ")
+            && stdout.contains(", 2 export task(s) to resume"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  last error     none"), "{stdout}");
+    run_snapshot_settings().bind(|| insta::assert_snapshot!("status_after_sigterm", stdout));
+    for task in state[0]["in_flight"].as_array().expect("tasks") {
+        let key = task["key"].as_str().expect("a key");
+        assert!(
+            stdout.contains(&format!("      key {key}\n")),
+            "each task names its archive's key: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("channels batch 1  ")
+            && stdout.contains("users batch 1  users snapshot at "),
+        "each task says what it exports: {stdout}"
+    );
+    let channels = state[0]["in_flight"]
+        .as_array()
+        .and_then(|tasks| tasks.iter().find(|t| t["kind"] == "channels"))
+        .expect("the channels task");
+    let window = format!(
+        "{} → {}",
+        channels["since"].as_str().expect("since"),
+        channels["until"].as_str().expect("until")
+    );
+    assert!(stdout.contains(&window), "its window, {window}: {stdout}");
 
     // Stream finishes the exports; a rerun at once (no lease to wait out) resumes both.
     emu.clock().advance(TimeDelta::hours(2));
@@ -495,6 +552,9 @@ async fn sigterm_stops_run_once_within_grace_and_an_immediate_rerun_resumes_ever
         stdout.contains("ok: 2 new archive(s)") && !stdout.contains("skipped"),
         "{stdout}\n{stderr}"
     );
+    // The tick's line; the warnings under it depend on which channels the day's data fills.
+    let tick_line = stdout.lines().next().unwrap_or_default();
+    run_snapshot_settings().bind(|| insta::assert_snapshot!("run_once_after_sigterm", tick_line));
     assert_eq!(
         all_creates(),
         2,

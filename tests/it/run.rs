@@ -15,7 +15,7 @@ use chatvault::api::{ClientConfig, StreamClient};
 use chatvault::archive::manifest::{MANIFEST_SUFFIX, Manifest};
 use chatvault::config::job::{Compression, Job};
 use chatvault::config::{LoadOptions, MissingVars, load};
-use chatvault::runner::due::due_ticks;
+use chatvault::plan::due::due_ticks;
 use chatvault::runner::{Event, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
 use chatvault::state::{Claim, InFlight, JobState};
 use chatvault::store::Store;

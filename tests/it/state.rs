@@ -129,6 +129,7 @@ fn outcome(n: u32) -> Outcome {
         bytes_stored: u64::from(n) * 1000,
         warnings: Vec::new(),
         missing: Default::default(),
+        interrupted: false,
     }
 }
 

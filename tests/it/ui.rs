@@ -378,3 +378,27 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
     );
     assert!(log.contains("status=403"), "refusals are logged:\n{log}");
 }
+
+/// A run stopped by SIGTERM is no failure on the jobs page either: "Last run" says when it was
+/// interrupted and how many export tasks the next run resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobs_page_says_a_run_was_interrupted_and_what_it_left_to_resume() {
+    // It writes the ledger on a runtime of its own.
+    let project = tokio::task::spawn_blocking(crate::common::ledgers::interrupted_project)
+        .await
+        .expect("the ledger is written");
+    let viewer = start(project.dir.path(), &["--tz", "UTC"]).await;
+    let page = client()
+        .get(format!("{}/", viewer.url))
+        .send()
+        .await
+        .expect("GET /");
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.expect("a body");
+    assert!(
+        body.contains("interrupted at ") && body.contains(", 1 export task(s) to resume"),
+        "{body}"
+    );
+    assert!(!body.contains("failed"), "not a failure: {body}");
+    viewer.stop().await;
+}

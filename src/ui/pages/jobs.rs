@@ -257,12 +257,16 @@ fn facts(view: &JobView<'_>, state: &JobState, zone: Tz, now: DateTime<Utc>) -> 
                         ", finished " (timestamp(Some(o.finished_at), zone))
                         ", " (o.archives) " archive(s)"
                     },
+                    Some(o) if o.interrupted => {
+                        "interrupted at " (timestamp(Some(o.finished_at), zone))
+                        ", " (state.in_flight.len()) " export task(s) to resume"
+                    },
                     Some(o) => {
                         span.bad { "failed" } ", " (timestamp(Some(o.finished_at), zone))
                     },
                 }
             }
-            @if let Some(o) = last.filter(|o| !o.ok) {
+            @if let Some(o) = last.filter(|o| o.failed()) {
                 dt { "Error" } dd.problem { (o.error.as_deref().unwrap_or("unknown")) }
                 @if let Some(hint) = &o.hint { dt { "Hint" } dd { (hint) } }
             }

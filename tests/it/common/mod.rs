@@ -6,6 +6,7 @@ pub mod counted_store;
 pub mod driven;
 pub mod emulated;
 pub mod ground_truth;
+pub mod ledgers;
 pub mod processes;
 pub mod proxy;
 pub mod servers;

@@ -1,5 +1,5 @@
 //! Which ticks of a job are due, given the newest tick it finished: the `catch_up` policy.
-//! Pure, so `run --once`, the daemon and `status` agree.
+//! Pure, so `run --once`, the daemon, `status`, the viewer and `plan --state` agree.
 
 use std::collections::VecDeque;
 
