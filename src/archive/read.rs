@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio_util::io::StreamReader;
 
 use super::entities::{ChannelHead, Kind, Layout, Splitter};
-use super::manifest::{self, MANIFEST_SUFFIX, Manifest};
+use super::manifest::Manifest;
 use super::transfer::hex;
 use crate::query::Needles;
 use crate::store::Store;
@@ -100,28 +100,6 @@ pub enum ReadError {
     Store(#[source] object_store::Error),
     #[error("the archive is corrupt: {0}")]
     Corrupt(String),
-}
-
-/// The manifests of a store, and those that could not be read: `(key, what is wrong)`.
-pub async fn manifests(store: &Store) -> Result<(Vec<Manifest>, Vec<(String, String)>), String> {
-    let keys: Vec<String> = store
-        .object_store()
-        .list(None)
-        .map_ok(|meta| meta.location.to_string())
-        .try_filter(|key| std::future::ready(key.ends_with(MANIFEST_SUFFIX)))
-        .try_collect()
-        .await
-        .map_err(|e| format!("cannot list {}: {e}", store.url()))?;
-    let mut found = Vec::new();
-    let mut problems = Vec::new();
-    for key in keys {
-        match manifest::read_at(store, &key).await {
-            Ok(Some(m)) => found.push(m),
-            Ok(None) => {}
-            Err(e) => problems.push((key, e.to_string())),
-        }
-    }
-    Ok((found, problems))
 }
 
 /// How an archive is laid out, from its manifest.

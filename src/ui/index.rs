@@ -1,60 +1,34 @@
-//! The archives' manifests, listed once and kept for a short while: every page needs them, and
-//! listing a bucket and reading each manifest on every click would make the viewer slow on a
-//! large archive. Jobs that share a destination share one listing.
+//! The read path's listing of the shown jobs' archives, kept for a short while: every page
+//! needs it, and listing a bucket and reading each manifest on every click would make the
+//! viewer slow on a large archive. The listing's sources are the viewer's jobs, in order, so a
+//! listed archive's `source` is its job's index.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
 use super::Shown;
-use crate::archive::catalog;
-use crate::archive::manifest::Manifest;
-use crate::archive::read::manifests;
-use crate::store::Store;
+use crate::archive::reading::{Listing, Source};
 
 /// How long a listing is trusted; a run that archives meanwhile shows up after this.
 const FRESH_FOR: Duration = Duration::from_secs(30);
 
-/// An archive of one of the shown jobs.
-#[derive(Debug, Clone)]
-pub struct Archived {
-    /// Index into the viewer's jobs.
-    pub job: usize,
-    pub manifest: Manifest,
-}
-
-/// The archives at one moment, and what could not be read.
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub archives: Vec<Archived>,
-    /// `(where, what is wrong)`: a store that cannot be listed, a manifest that cannot be read.
-    pub problems: Vec<(String, String)>,
-}
-
-impl Listing {
-    pub fn of_job(&self, job: usize) -> impl Iterator<Item = &Manifest> {
-        self.archives
-            .iter()
-            .filter(move |a| a.job == job)
-            .map(|a| &a.manifest)
-    }
-
-    pub fn find(&self, job: usize, key: &str) -> Option<&Manifest> {
-        self.of_job(job).find(|m| m.key == key)
-    }
-}
-
 pub struct Index {
-    jobs: Arc<[Shown]>,
+    sources: Vec<Source>,
     held: Mutex<Option<(Instant, Arc<Listing>)>>,
 }
 
 impl Index {
-    pub fn new(jobs: Arc<[Shown]>) -> Index {
+    pub fn new(jobs: &[Shown]) -> Index {
         Index {
-            jobs,
+            sources: jobs
+                .iter()
+                .map(|shown| Source {
+                    job: Some(shown.job.name.clone()),
+                    store: shown.store.clone(),
+                })
+                .collect(),
             held: Mutex::new(None),
         }
     }
@@ -68,44 +42,8 @@ impl Index {
         {
             return listing.clone();
         }
-        let listing = Arc::new(self.read().await);
+        let listing = Arc::new(Listing::list(&self.sources).await);
         *held = Some((Instant::now(), listing.clone()));
-        listing
-    }
-
-    async fn read(&self) -> Listing {
-        let mut by_store: BTreeMap<&str, (&Store, Vec<usize>)> = BTreeMap::new();
-        for (i, shown) in self.jobs.iter().enumerate() {
-            by_store
-                .entry(shown.store.url())
-                .or_insert_with(|| (&shown.store, Vec::new()))
-                .1
-                .push(i);
-        }
-        let mut listing = Listing::default();
-        for (url, (store, jobs)) in by_store {
-            match manifests(store).await {
-                Ok((found, unreadable)) => {
-                    listing.problems.extend(unreadable);
-                    for mut manifest in found {
-                        let Some(&job) = jobs
-                            .iter()
-                            .find(|&&j| self.jobs[j].job.name == manifest.job)
-                        else {
-                            continue;
-                        };
-                        if manifest.contents.is_none() {
-                            manifest.contents = catalog::read(store, &manifest).await;
-                        }
-                        listing.archives.push(Archived { job, manifest });
-                    }
-                }
-                Err(problem) => listing.problems.push((url.to_owned(), problem)),
-            }
-        }
-        listing
-            .archives
-            .sort_by(|a, b| (a.job, &a.manifest.key).cmp(&(b.job, &b.manifest.key)));
         listing
     }
 }

@@ -16,8 +16,8 @@ use super::holdings::{holdings, last_message};
 use super::pages::{self, Section, channel_href};
 use super::{Viewer, assets};
 use crate::archive::manifest::Manifest;
-use crate::archive::search::search_in;
-use crate::archive::transcript::threads;
+use crate::archive::reading::thread::Conversation;
+use crate::archive::search::{Page, search_in};
 use crate::archive::verify;
 use crate::query::Query as SearchQuery;
 use crate::runner::due::next_tick;
@@ -94,7 +94,7 @@ pub async fn jobs(State(viewer): Shared) -> Response {
         .zip(states)
         .enumerate()
         .map(|(i, (shown, state))| {
-            let manifests: Vec<&Manifest> = listing.of_job(i).collect();
+            let manifests: Vec<&Manifest> = listing.of_source(i).collect();
             let mut recent = manifests.clone();
             recent.sort_by(|a, b| b.archived_at.cmp(&a.archived_at).then(b.key.cmp(&a.key)));
             recent.truncate(RECENT);
@@ -120,7 +120,10 @@ pub async fn jobs(State(viewer): Shared) -> Response {
             }
         })
         .collect();
-    let body = pages::jobs::page(&views, &listing.problems, viewer.zone, now);
+    let body = maud::html! {
+        (pages::nothing(&listing))
+        (pages::jobs::page(&views, &listing.problems, viewer.zone, now))
+    };
     page(StatusCode::OK, "Jobs", Section::Jobs, "", body)
 }
 
@@ -141,12 +144,15 @@ pub async fn channels(State(viewer): Shared, Query(paged): Query<Paged>) -> Resp
         .iter()
         .filter(|a| a.manifest.kind == "channels" && a.manifest.contents.is_none())
         .count();
-    let body = pages::channels::page(
-        &holdings(&listing),
-        page_number(paged.page.as_deref()),
-        uncounted,
-        viewer.zone,
-    );
+    let body = maud::html! {
+        (pages::nothing(&listing))
+        (pages::channels::page(
+            &holdings(&listing.archives),
+            page_number(paged.page.as_deref()),
+            uncounted,
+            viewer.zone,
+        ))
+    };
     page(StatusCode::OK, "Channels", Section::Channels, "", body)
 }
 
@@ -157,17 +163,6 @@ pub struct ChannelParams {
     page: Option<String>,
 }
 
-/// Every listed archive with its store.
-fn archives<'a>(
-    viewer: &'a Viewer,
-    listing: &'a super::index::Listing,
-) -> impl Iterator<Item = (&'a Store, &'a Manifest)> {
-    listing
-        .archives
-        .iter()
-        .map(|a| (&viewer.jobs[a.job].store, &a.manifest))
-}
-
 pub async fn channel(
     State(viewer): Shared,
     Path(cid): Path<String>,
@@ -175,53 +170,76 @@ pub async fn channel(
 ) -> Response {
     let listing = viewer.index.listing().await;
     let zone = viewer.zone;
+    if !listing.holds_channel(&cid) {
+        let why = match listing.nothing() {
+            Some(nothing) => format!("The archives' location holds no archive yet: {nothing}."),
+            None => format!("No listed archive holds the channel {cid}."),
+        };
+        return not_found(&why);
+    }
     let msg = params.msg.filter(|m| !m.is_empty());
     let day = match params.day.as_deref().filter(|d| !d.is_empty()) {
+        Some(pages::NO_TIME) => None,
         Some(text) => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(day) => day,
-            Err(_) => return bad_request(&format!("day {text}: expected YYYY-MM-DD")),
+            Ok(day) => Some(day),
+            Err(_) => {
+                return bad_request(&format!(
+                    "day {text}: expected YYYY-MM-DD or {}",
+                    pages::NO_TIME
+                ));
+            }
         },
         None => {
             if let Some(id) = &msg {
                 // A link to a message without its day (a reply's parent): find its day.
                 let found =
-                    conversation::read(archives(&viewer, &listing), &cid, &Wanted::Id(id.clone()))
-                        .await;
-                return match found.messages.first().and_then(|m| m.created_at) {
-                    Some(t) => Redirect::to(&channel_href(&cid, Some(day_of(zone, t)), Some(id)))
-                        .into_response(),
+                    conversation::read(listing.with_stores(), &cid, &Wanted::Id(id.clone())).await;
+                return match found.messages.first() {
+                    Some(m) => {
+                        let href = match m.created_at {
+                            Some(t) => channel_href(&cid, Some(day_of(zone, t)), Some(id)),
+                            None => pages::no_time_href(&cid, Some(id)),
+                        };
+                        Redirect::to(&href).into_response()
+                    }
                     None => not_found(&format!("No archived message {id} in {cid}.")),
                 };
             }
-            let last = match last_message(&listing, &cid) {
+            let last = match last_message(&listing.archives, &cid) {
                 Some(t) => Some(t),
                 // Archives without counts: the newest message before the end of time.
                 None => {
                     let end = (DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MAX_UTC);
-                    conversation::read(archives(&viewer, &listing), &cid, &Wanted::During(end))
+                    conversation::read(listing.with_stores(), &cid, &Wanted::During(end))
                         .await
                         .earlier
                 }
             };
-            day_of(zone, last.unwrap_or_else(|| viewer.clock.now()))
+            Some(day_of(zone, last.unwrap_or_else(|| viewer.clock.now())))
         }
     };
-    let next = day.succ_opt().unwrap_or(day);
-    let span = (day_start(zone, day), day_start(zone, next));
-    let read = conversation::read(archives(&viewer, &listing), &cid, &Wanted::During(span)).await;
-    let entries = threads(&read.messages);
+    let wanted = match day {
+        Some(day) => {
+            let next = day.succ_opt().unwrap_or(day);
+            Wanted::During((day_start(zone, day), day_start(zone, next)))
+        }
+        None => Wanted::NoTime,
+    };
+    let read = conversation::read(listing.with_stores(), &cid, &wanted).await;
+    let conversation = Conversation::new(read.messages);
+    let threads = conversation.threads();
     let requested = page_number(params.page.as_deref());
     let page_of_target = msg.as_deref().and_then(|id| {
-        entries
+        threads
             .iter()
-            .position(|e| e.message.id == id || e.replies.iter().any(|r| r.id == id))
+            .position(|t| t.holds(id))
             .map(|i| i / pages::channel::PER_PAGE + 1)
     });
     let view = pages::channel::ChannelDay {
         cid: &cid,
         day,
         zone,
-        entries: &entries,
+        threads: &threads,
         page: page_of_target.unwrap_or(requested),
         target: msg.as_deref(),
         // The newest message before the day falls on the previous day with messages.
@@ -230,7 +248,10 @@ pub async fn channel(
         archives: read.sources.clone(),
         problems: &read.problems,
     };
-    let title = format!("{cid} on {day}");
+    let title = match day {
+        Some(day) => format!("{cid} on {day}"),
+        None => format!("{cid}, messages without a time"),
+    };
     page(
         StatusCode::OK,
         &title,
@@ -269,31 +290,18 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
         }
     };
     let listing = viewer.index.listing().await;
-    let mut found = search_in(
-        archives(&viewer, &listing),
-        &query,
-        Some(pages::search::LIMIT),
-    )
-    .await;
-    found
-        .problems
-        .extend(
-            listing
-                .problems
-                .iter()
-                .map(|(key, problem)| crate::archive::search::Problem {
-                    key: key.clone(),
-                    problem: problem.clone(),
-                }),
-        );
+    let shown = Page {
+        skip: 0,
+        limit: Some(pages::search::LIMIT),
+    };
+    let mut found = search_in(listing.with_stores(), &query, shown).await;
+    found.problems.extend(listing.problems.iter().cloned());
     let title = format!("Search: {q}");
-    page(
-        StatusCode::OK,
-        &title,
-        Section::Search,
-        &q,
-        pages::search::results(&q, &found, viewer.zone),
-    )
+    let body = maud::html! {
+        (pages::nothing(&listing))
+        (pages::search::results(&q, &found, viewer.zone))
+    };
+    page(StatusCode::OK, &title, Section::Search, &q, body)
 }
 
 #[derive(Debug, Deserialize)]

@@ -237,7 +237,7 @@ fn facts(view: &JobView<'_>, state: &JobState, zone: Tz, now: DateTime<Utc>) -> 
 
 pub fn page(
     views: &[JobView<'_>],
-    problems: &[(String, String)],
+    problems: &[crate::archive::reading::Problem],
     zone: Tz,
     now: DateTime<Utc>,
 ) -> Markup {

@@ -14,6 +14,7 @@ use maud::{DOCTYPE, Markup, html};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::archive::read::Message;
+use crate::archive::reading::{Listing, Problem};
 use crate::archive::transcript::{attachment_names, author, reactions, time};
 
 /// Which part of the site a page belongs to, for the navigation.
@@ -54,6 +55,27 @@ pub fn channel_href(cid: &str, day: Option<NaiveDate>, msg: Option<&str>) -> Str
         href.push('?');
         href.push_str(&query(&pairs));
     }
+    if let Some(msg) = msg {
+        href.push_str("#m-");
+        href.push_str(&utf8_percent_encode(msg, SEGMENT).to_string());
+    }
+    href
+}
+
+/// The `day` of a channel's part for messages without a time: they belong to no day.
+pub const NO_TIME: &str = "none";
+
+/// A channel's messages without a time, `msg` marked.
+pub fn no_time_href(cid: &str, msg: Option<&str>) -> String {
+    let mut pairs = vec![("day", NO_TIME)];
+    if let Some(msg) = msg {
+        pairs.push(("msg", msg));
+    }
+    let mut href = format!(
+        "/channels/{}?{}",
+        utf8_percent_encode(cid, SEGMENT),
+        query(&pairs)
+    );
     if let Some(msg) = msg {
         href.push_str("#m-");
         href.push_str(&utf8_percent_encode(msg, SEGMENT).to_string());
@@ -148,12 +170,24 @@ pub fn problem(title: &str, detail: &str) -> Markup {
 }
 
 /// Archives that could not be read, said on the page rather than hidden.
-pub fn problems(list: &[(String, String)]) -> Markup {
+pub fn problems(list: &[Problem]) -> Markup {
     html! {
         @if !list.is_empty() {
             section.problems aria-label="Unreadable archives" {
                 h2 { "Could not be read" }
-                ul { @for (key, problem) in list { li { code { (key) } ": " (problem) } } }
+                ul { @for p in list { li { code { (p.key) } ": " (p.problem) } } }
+            }
+        }
+    }
+}
+
+/// Said when the jobs' locations hold no archive at all (a viewer deployed before the first
+/// run), so empty pages are not taken for an empty archive.
+pub fn nothing(listing: &Listing) -> Markup {
+    html! {
+        @if let Some(nothing) = listing.nothing() {
+            p.problem.nothing {
+                "The archives' location holds no archive yet: " (nothing) "."
             }
         }
     }

@@ -4,7 +4,7 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{channel_href, message, problems};
+use super::{channel_href, message, no_time_href, problems};
 use crate::archive::search::Found;
 use crate::ui::calendar::day_of;
 
@@ -37,31 +37,28 @@ pub fn invalid(q: &str, problem: &str) -> Markup {
 }
 
 pub fn results(q: &str, found: &Found, zone: Tz) -> Markup {
-    let unreadable: Vec<(String, String)> = found
-        .problems
-        .iter()
-        .map(|p| (p.key.clone(), p.problem.clone()))
-        .collect();
     html! {
         h1 { "Search: " (q) }
         p.meta {
             (found.hits.len()) " hit(s)"
-            @if found.hits.len() >= LIMIT {
-                " (the earliest " (LIMIT) "; narrow the query with after:, before:, in: or from:)"
+            @if found.total > found.hits.len() {
+                " of " (found.total) " (the earliest " (found.hits.len())
+                "; narrow the query with after:, before:, in: or from:)"
             }
-            "; " (found.read) " archive(s) read, " (found.skipped) " ruled out by their counts."
+            "; " (found.read()) " archive(s) read, " (found.skipped) " ruled out by their counts."
         }
-        (problems(&unreadable))
+        (problems(&found.problems))
         ol.hits {
             @for hit in &found.hits {
                 @let m = &hit.message;
                 @let cid = m.cid.as_deref().unwrap_or("");
                 li.hit data-id=(m.id) {
                     p.where {
-                        @let day = m.created_at.map(|t| day_of(zone, t));
-                        a.context href=(channel_href(cid, day, Some(&m.id))) {
-                            "in context"
-                        }
+                        @let href = match m.created_at {
+                            Some(t) => channel_href(cid, Some(day_of(zone, t)), Some(&m.id)),
+                            None => no_time_href(cid, Some(&m.id)),
+                        };
+                        a.context href=(href) { "in context" }
                         " · " (cid)
                     }
                     (message(m, zone, false, html! {}))
