@@ -45,7 +45,8 @@ pub struct Message {
     /// When the text was last edited, where Stream says so.
     #[serde(default)]
     pub message_text_updated_at: Option<DateTime<Utc>>,
-    /// The thread's first message, for a reply.
+    /// The message replied to: in Stream, the thread's first message; archived data may name
+    /// a reply, the message itself or a loop (`reading::thread` places them all).
     #[serde(default)]
     pub parent_id: Option<String>,
     #[serde(default, deserialize_with = "list_or_null")]

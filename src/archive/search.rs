@@ -198,3 +198,82 @@ impl Collect for Matches {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use object_store::path::Path as ObjectPath;
+    use object_store::{ObjectStoreExt as _, PutPayload};
+    use sha2::{Digest as _, Sha256};
+
+    use super::*;
+    use crate::archive::manifest::MANIFEST_SUFFIX;
+    use crate::archive::transfer::hex;
+
+    /// An archive of `messages` (`(id, second, updated)`) at `key`, with a format 1 manifest.
+    async fn archive(store: &Store, key: &str, messages: &[(&str, i64, i64)]) {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).map(|t| t.to_rfc3339());
+        let mut body = String::new();
+        for (id, created, updated) in messages {
+            let m = serde_json::json!({"id": id, "cid": "messaging:x", "text": "refund",
+                "created_at": at(*created), "updated_at": at(*updated)});
+            body.push_str(&format!("{m}\n"));
+        }
+        let manifest = serde_json::json!({
+            "format": 1, "job": "j", "tick": "2026-03-01T00:00:00Z", "kind": "channels",
+            "batch": 1, "task_id": "t", "export_version": "v2", "key": key,
+            "bytes_source": body.len(), "bytes_stored": body.len(),
+            "sha256": hex(&Sha256::digest(body.as_bytes())), "content_encoding": "none",
+            "archived_at": "2026-03-01T00:00:00Z", "chatvault_version": "0"
+        });
+        for (path, bytes) in [
+            (key.to_owned(), body.into_bytes()),
+            (
+                format!("{key}{MANIFEST_SUFFIX}"),
+                manifest.to_string().into_bytes(),
+            ),
+        ] {
+            store
+                .object_store()
+                .put(&ObjectPath::from(path), PutPayload::from(bytes))
+                .await
+                .expect("a put");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_of_hits_comes_with_the_total_and_the_archives_read() {
+        let store = Store::memory();
+        archive(
+            &store,
+            "a.jsonl",
+            &[("m1", 1, 1), ("m2", 2, 1), ("m3", 3, 1)],
+        )
+        .await;
+        archive(&store, "b.jsonl", &[("m2", 2, 5), ("m4", 4, 1)]).await;
+        let sources = [Source {
+            job: None,
+            store: store.clone(),
+        }];
+        let query = Query::parse("refund").expect("a query");
+        let page = Page {
+            skip: 1,
+            limit: Some(2),
+        };
+        let (listing, found) = search(&sources, &query, page).await;
+        assert_eq!(listing.archives.len(), 2);
+        let hits: Vec<(&str, &str)> = found
+            .hits
+            .iter()
+            .map(|h| (h.message.id.as_str(), h.key.as_str()))
+            .collect();
+        assert_eq!(hits, [("m2", "b.jsonl"), ("m3", "a.jsonl")]);
+        assert_eq!(
+            found.total, 4,
+            "each message once, those past the page counted"
+        );
+        let read: Vec<&str> = found.sources.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(read, ["a.jsonl", "b.jsonl"]);
+        assert_eq!(found.sources[0].format, 1);
+        assert!(found.problems.is_empty(), "{:?}", found.problems);
+    }
+}

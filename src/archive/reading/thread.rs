@@ -336,7 +336,7 @@ pub(crate) mod tests {
 
     #[test]
     fn every_message_of_any_parent_graph_is_shown_exactly_once() {
-        for seed in 0..200 {
+        for seed in 0..100 {
             let input = generated(seed);
             let mut ids: Vec<&str> = input.iter().map(|m| m.id.as_str()).collect();
             ids.sort_unstable();
@@ -357,16 +357,15 @@ pub(crate) mod tests {
                     );
                 }
             }
-            let latest = |id: &str| {
-                input
-                    .iter()
-                    .filter(|m| m.id == id)
-                    .map(|m| m.updated_at)
-                    .max()
-                    .flatten()
-            };
+            let mut latest = HashMap::new();
+            for m in &input {
+                let kept = latest.entry(m.id.as_str()).or_insert(m.updated_at);
+                *kept = (*kept).max(m.updated_at);
+            }
             assert!(
-                c.messages().iter().all(|m| m.updated_at == latest(&m.id)),
+                c.messages()
+                    .iter()
+                    .all(|m| latest.get(m.id.as_str()) == Some(&m.updated_at)),
                 "seed {seed}: the latest copy"
             );
         }
