@@ -173,7 +173,14 @@ pub async fn channel(
     if !listing.holds_channel(&cid) {
         let why = match listing.nothing() {
             Some(nothing) => format!("The archives' location holds no archive yet: {nothing}."),
-            None => format!("No listed archive holds the channel {cid}."),
+            None if listing.problems.is_empty() => {
+                format!("No listed archive holds the channel {cid}.")
+            }
+            None => format!(
+                "No listed archive holds the channel {cid}; {} store(s) or manifest(s) could \
+                 not be read (the Jobs page names them).",
+                listing.problems.len()
+            ),
         };
         return not_found(&why);
     }
