@@ -3,7 +3,8 @@
 //! is an error naming the URL and what was listed, exit 1, for `verify`, `search`,
 //! `transcript` and `index`; a transcript of a channel no archive holds is exit 1; `search
 //! --limit` says how many matched in all; the viewer starts on an empty location and says so,
-//! and answers 404 for a channel no archive holds.
+//! answers 404 for a channel no archive holds, and shows messages without a time in a part of
+//! their own, where a search hit links.
 
 use std::path::Path;
 use std::time::Duration;
@@ -184,7 +185,30 @@ async fn the_viewer_starts_on_an_empty_location_says_so_and_404s_an_unknown_chan
 
     let project = project_archiving_into("archive");
     one_archive(&project.dir.path().join("archive"));
+    // A message without a time belongs to no day: the channel's `day=none` part shows it,
+    // and a search hit links there.
+    write_archive(
+        &project.dir.path().join("archive"),
+        "x/2026/01/02/channels-0001.jsonl",
+        "x",
+        &[json!({"type": "message", "item": {
+            "id": "m9", "cid": "messaging:x", "text": "timeless", "user": {"id": "u1"},
+        }})],
+    );
     let viewer = start(&project).await;
+    let (status, body) = get(&viewer.url, "/search?q=timeless").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("href=\"/channels/messaging%3Ax?day=none&amp;msg=m9#m-m9\""),
+        "{body}"
+    );
+    let (status, body) = get(&viewer.url, "/channels/messaging%3Ax?day=none").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.matches("data-id=\"").count(), 1, "{body}");
+    assert!(
+        body.contains("data-id=\"m9\"") && body.contains("(no time)"),
+        "{body}"
+    );
     let (status, body) = get(&viewer.url, "/channels/nosuch%3Ax").await;
     assert_eq!(status, 404, "{body}");
     assert!(
