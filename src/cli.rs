@@ -115,7 +115,8 @@ pub enum Command {
     /// Streams every archive of a job (--job) or of a whole destination (--url) through
     /// SHA-256 and compares size and hash with the manifest written when the archive was
     /// committed. Lists missing archives, corrupt ones, and extra objects no manifest names.
-    /// Exits 0 when all match, 1 on any mismatch, 2 on bad usage or invalid job files.
+    /// Exits 0 when all match, 1 on any mismatch or when the location holds no archive (of
+    /// the job), 2 on bad usage or invalid job files.
     Verify(VerifyArgs),
     /// Find messages in the archives: who wrote what, where and when
     ///
@@ -131,8 +132,8 @@ pub enum Command {
     ///   has:attachment  is:reply
     ///
     /// Hits come in time order, a message found in several archives once. Exits 0, 1 when an
-    /// archive is missing or corrupt (named on stderr; the search goes on), 2 on a malformed
-    /// query or invalid job files. Example: chatvault search 'refund from:u42 after:2026-03-01'
+    /// archive is missing or corrupt (named on stderr; the search goes on) or the location
+    /// holds no archive at all, 2 on a malformed query or invalid job files. Example: chatvault search 'refund from:u42 after:2026-03-01'
     #[command(verbatim_doc_comment)]
     Search(SearchArgs),
     /// Count what older archives hold, so that searches can skip them
@@ -142,19 +143,21 @@ pub enum Command {
     /// (`<key>.catalog.json`, written create-only; the manifest is never rewritten). Archives
     /// counted already are left alone, so running it again changes nothing. `verify` treats
     /// catalog records like manifests, not as extra objects. Exits 0, 1 when an archive could
-    /// not be read (named on stderr), 2 on invalid job files.
+    /// not be read (named on stderr) or the location holds none, 2 on invalid job files.
     Index(IndexArgs),
     /// Print one channel's conversation: HTML to hand over, Markdown, text or JSON Lines
     ///
     /// Reads the channel's messages from the archives of the selected jobs (all by default)
-    /// or of one destination (--url), in time order, each once: thread replies under their
-    /// parent, edited and deleted messages marked, attachments listed, reactions counted,
-    /// times in --tz. The HTML is one self-contained file (no script, nothing fetched) and, like
-    /// every format, shows message text as text. HTML, Markdown and text name the channel,
-    /// range and zone, when and by which chatvault version the file was made, every archive
-    /// read (key, SHA-256, manifest format) and the message count; when an archive could not
-    /// be read the file opens with an INCOMPLETE banner naming each and what was wrong (exit
-    /// 1). JSON Lines prints each message as the archive holds it. Exits as `search` does.
+    /// or of one destination (--url), in time order, every message exactly once: replies
+    /// under their thread's first message, a reply whose parent is outside the range (or
+    /// itself, or in a loop) on its own and marked, edited and deleted messages marked,
+    /// attachments listed, reactions counted, times in --tz. The HTML is one self-contained
+    /// file (no script, nothing fetched) and, like every format, shows message text as text.
+    /// HTML, Markdown and text name the channel, range and zone, when and by which chatvault
+    /// version the file was made, every archive read (key, SHA-256, manifest format) and the
+    /// message count; when an archive could not be read the file opens with an INCOMPLETE
+    /// banner naming each and what was wrong (exit 1). JSON Lines prints each message as the
+    /// archive holds it. Exits as `search` does, and 1 when no archive holds the channel.
     /// Example: chatvault transcript --in messaging:support --after 2026-03-01 --format html
     Transcript(TranscriptArgs),
     /// Serve a read-only web viewer of the archives, for people who will not run a CLI
@@ -378,7 +381,8 @@ pub struct SearchArgs {
     #[arg(long, value_enum)]
     pub format: Option<SearchFormat>,
 
-    /// Print at most this many hits (the earliest)
+    /// Print at most this many hits (the earliest); every match is still counted: `N of M
+    /// message(s)`
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 }

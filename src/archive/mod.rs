@@ -1,11 +1,13 @@
 //! Archives: the streaming transfer from Stream's link into a store, what an export holds
-//! (`entities`, `tally`), manifests, their verification, and reading archives back (`read`,
-//! `search`).
+//! (`entities`, `tally`), manifests, their verification, and reading archives back: one
+//! archive (`read`), the one read path over many (`reading`), and what is built on it
+//! (`search`, `transcript`, `verify`).
 
 pub mod catalog;
 pub mod entities;
 pub mod manifest;
 pub mod read;
+pub mod reading;
 pub mod search;
 pub mod tally;
 pub mod transcript;

@@ -3,7 +3,7 @@
 //! (`entities`), each message handed on as it is read. Memory does not grow with the archive:
 //! only the message being read is held. Reading never writes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use async_compression::tokio::bufread::{GzipDecoder, ZstdDecoder};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio_util::io::StreamReader;
 
 use super::entities::{ChannelHead, Kind, Layout, Splitter};
-use super::manifest::{self, MANIFEST_SUFFIX, Manifest};
+use super::manifest::Manifest;
 use super::transfer::hex;
 use crate::query::Needles;
 use crate::store::Store;
@@ -45,7 +45,8 @@ pub struct Message {
     /// When the text was last edited, where Stream says so.
     #[serde(default)]
     pub message_text_updated_at: Option<DateTime<Utc>>,
-    /// The thread's first message, for a reply.
+    /// The message replied to: in Stream, the thread's first message; archived data may name
+    /// a reply, the message itself or a loop (`reading::thread` places them all).
     #[serde(default)]
     pub parent_id: Option<String>,
     #[serde(default, deserialize_with = "list_or_null")]
@@ -144,45 +145,6 @@ pub enum ReadError {
     Store(#[source] object_store::Error),
     #[error("the archive is corrupt: {0}")]
     Corrupt(String),
-}
-
-/// What one LIST of a store found: its manifests, those that could not be read (`(key, what
-/// is wrong)`), and the key of every other object, so a manifest whose archive is gone can be
-/// told without asking the store again.
-#[derive(Debug, Default)]
-pub struct Listed {
-    pub manifests: Vec<Manifest>,
-    pub problems: Vec<(String, String)>,
-    pub objects: HashSet<String>,
-}
-
-/// The manifests of a store, and those that could not be read: `(key, what is wrong)`.
-pub async fn manifests(store: &Store) -> Result<(Vec<Manifest>, Vec<(String, String)>), String> {
-    list(store).await.map(|l| (l.manifests, l.problems))
-}
-
-/// Lists `store` once and reads every manifest in it.
-pub async fn list(store: &Store) -> Result<Listed, String> {
-    let keys: Vec<String> = store
-        .object_store()
-        .list(None)
-        .map_ok(|meta| meta.location.to_string())
-        .try_collect()
-        .await
-        .map_err(|e| format!("cannot list {}: {e}", store.url()))?;
-    let mut listed = Listed::default();
-    for key in keys {
-        if !key.ends_with(MANIFEST_SUFFIX) {
-            listed.objects.insert(key);
-            continue;
-        }
-        match manifest::read_at(store, &key).await {
-            Ok(Some(m)) => listed.manifests.push(m),
-            Ok(None) => {}
-            Err(e) => listed.problems.push((key, e.to_string())),
-        }
-    }
-    Ok(listed)
 }
 
 /// How an archive is laid out, from its manifest.

@@ -5,29 +5,22 @@
 //! which a message found in several archives (overlapping windows, repeated users snapshots)
 //! appears once: the copy last updated.
 //!
+//! Listing, reading and merging are the read path's (`reading`); this is what a search adds:
+//! ruling archives out by their counts, and matching the query.
+//!
 //! Memory: the manifests, plus the hits themselves (a hit holds its message: its text and a
 //! few ids and times, some hundreds of bytes for a typical chat message); never an archive.
+//! Hits past a page are counted, not kept.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use futures::StreamExt;
-
-use super::catalog;
 use super::manifest::Manifest;
-use super::read::{Keep, Message, ReadError, manifests, messages};
+use super::read::{Keep, Message};
+use super::reading::copies::{self, merge};
+use super::reading::many::{Collect, read_each};
+use super::reading::{Listing, Problem, Source};
 use crate::query::{Candidate, Query};
 use crate::store::Store;
-
-/// Archives read at once.
-const READ_AT_ONCE: usize = 4;
-
-/// Where to search: a store, and the job whose archives count (all when `None`).
-pub struct Source {
-    pub job: Option<String>,
-    pub store: Store,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -35,13 +28,6 @@ pub struct Hit {
     /// The archive's object key.
     pub key: String,
     pub message: Message,
-}
-
-/// An archive (or a manifest) that could not be read, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub key: String,
-    pub problem: String,
 }
 
 /// An archive a search read (or tried to): what a handed-over file names as its source.
@@ -59,14 +45,31 @@ pub struct SourceArchive {
 
 #[derive(Debug, Default)]
 pub struct Found {
-    /// In `created_at` order, each message once.
+    /// In order (`created_at`, messages without a time last), each message once.
     pub hits: Vec<Hit>,
+    /// The distinct messages that match, those skipped and beyond the limit included.
+    pub total: usize,
     pub problems: Vec<Problem>,
-    /// Every archive read, by key; those in `problems` too.
+    /// Archives read (in key order; those that turned out unreadable are in `problems`
+    /// too), and the number the manifests ruled out.
     pub sources: Vec<SourceArchive>,
-    /// Archives read, and archives the manifests ruled out.
-    pub read: usize,
     pub skipped: usize,
+}
+
+impl Found {
+    /// How many archives were read.
+    pub fn read(&self) -> usize {
+        self.sources.len()
+    }
+}
+
+/// Which hits of the ordered list to keep.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    /// Matches passed over first.
+    pub skip: usize,
+    /// At most this many kept; all when `None`.
+    pub limit: Option<usize>,
 }
 
 /// Whether the archive of `manifest` can hold a message `query` matches, by what its manifest
@@ -116,47 +119,22 @@ fn candidate(m: &Message) -> Candidate<'_> {
     }
 }
 
-/// Searches `sources`; at most `limit` hits (all when `None`), each message with what `keep`
-/// says.
-pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>, keep: Keep) -> Found {
-    let mut problems = Vec::new();
-    let mut archives: Vec<(Store, Manifest)> = Vec::new();
-    for source in sources {
-        match manifests(&source.store).await {
-            Ok((list, unreadable)) => {
-                problems.extend(
-                    unreadable
-                        .into_iter()
-                        .map(|(key, problem)| Problem { key, problem }),
-                );
-                for mut manifest in list {
-                    if source.job.as_ref().is_some_and(|j| *j != manifest.job) {
-                        continue;
-                    }
-                    if manifest.contents.is_none() {
-                        manifest.contents = catalog::read(&source.store, &manifest).await;
-                    }
-                    archives.push((source.store.clone(), manifest));
-                }
-            }
-            Err(problem) => problems.push(Problem {
-                key: source.store.url().to_owned(),
-                problem,
-            }),
-        }
-    }
-    let mut found = search_in(archives.iter().map(|(s, m)| (s, m)), query, limit, keep).await;
-    found.problems.extend(problems);
-    found.problems.sort_by(|a, b| a.key.cmp(&b.key));
-    found
+/// Lists `sources` and searches what they hold. The listing comes back too, so a caller can
+/// tell a location without archives from a search without hits.
+pub async fn search(sources: &[Source], query: &Query, page: Page, keep: Keep) -> (Listing, Found) {
+    let listing = Listing::list(sources).await;
+    let mut found = search_in(listing.with_stores(), query, page, keep).await;
+    found.problems.extend(listing.problems.iter().cloned());
+    found.problems.sort();
+    (listing, found)
 }
 
-/// Searches archives whose manifests the caller has listed already (with their counts, or
-/// catalog records, filled in), reading only those that can match.
+/// Searches listed archives (with their counts, or catalog records, filled in), reading only
+/// those that can match, each message with what `keep` says.
 pub async fn search_in<'a>(
     archives: impl IntoIterator<Item = (&'a Store, &'a Manifest)>,
     query: &Query,
-    limit: Option<usize>,
+    page: Page,
     keep: Keep,
 ) -> Found {
     let mut found = Found::default();
@@ -168,7 +146,6 @@ pub async fn search_in<'a>(
             found.skipped += 1;
         }
     }
-    found.read = wanted.len();
     found.sources = wanted
         .iter()
         .map(|(_, m)| SourceArchive {
@@ -180,160 +157,128 @@ pub async fn search_in<'a>(
         })
         .collect();
     found.sources.sort_by(|a, b| a.key.cmp(&b.key));
-    // Each archive is read on a task of its own, so decompressing and parsing use every core.
     let query = Arc::new(query.clone());
-    let runs: Vec<Result<Vec<Hit>, Problem>> = futures::stream::iter(wanted)
-        .map(|(store, manifest)| {
-            let query = query.clone();
-            let key = manifest.key.clone();
-            async move {
-                tokio::spawn(async move { read_run(&store, manifest, &query, keep).await })
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(Problem {
-                            key,
-                            problem: format!("reading it stopped: {e}"),
-                        })
-                    })
-            }
-        })
-        .buffer_unordered(READ_AT_ONCE)
-        .collect()
-        .await;
+    let runs = read_each(wanted, &query.needles(), keep, |manifest| Matches {
+        query: query.clone(),
+        job: manifest.job.clone(),
+        key: manifest.key.clone(),
+        hits: Vec::new(),
+    })
+    .await;
     let mut sorted = Vec::new();
     for run in runs {
         match run {
-            Ok(hits) => sorted.push(hits),
+            Ok(mut matches) => {
+                matches
+                    .hits
+                    .sort_by(|a, b| copies::order(&a.message).cmp(&copies::order(&b.message)));
+                sorted.push(matches.hits);
+            }
             Err(problem) => found.problems.push(problem),
         }
     }
-    found.problems.sort_by(|a, b| a.key.cmp(&b.key));
-    found.hits = merge(sorted, limit);
+    found.problems.sort();
+    let merged = merge(sorted, |h: &Hit| &h.message, page.skip, page.limit);
+    found.hits = merged.items;
+    found.total = merged.total;
     found
 }
 
-/// The matches of one archive, sorted; none when the archive turns out corrupt.
-async fn read_run(
-    store: &Store,
-    manifest: Manifest,
-    query: &Query,
-    keep: Keep,
-) -> Result<Vec<Hit>, Problem> {
-    let mut hits = Vec::new();
-    let mut each = |message: Message| {
-        if query.matches(&candidate(&message)) {
-            hits.push(Hit {
-                job: manifest.job.clone(),
-                key: manifest.key.clone(),
+/// The hits of one archive.
+struct Matches {
+    query: Arc<Query>,
+    job: String,
+    key: String,
+    hits: Vec<Hit>,
+}
+
+impl Collect for Matches {
+    fn take(&mut self, message: Message) {
+        if self.query.matches(&candidate(&message)) {
+            self.hits.push(Hit {
+                job: self.job.clone(),
+                key: self.key.clone(),
                 message,
             });
         }
-    };
-    let read = messages(store, &manifest, &query.needles(), keep, &mut each).await;
-    if let Err(e) = read {
-        let problem = match e {
-            ReadError::Missing => {
-                "missing: its manifest names it, the store has no such object".to_owned()
-            }
-            other => other.to_string(),
-        };
-        return Err(Problem {
-            key: manifest.key.clone(),
-            problem,
-        });
     }
-    hits.sort_by(|a, b| order(a).cmp(&order(b)));
-    Ok(hits)
-}
-
-fn order(hit: &Hit) -> (Option<chrono::DateTime<chrono::Utc>>, &str) {
-    (hit.message.created_at, hit.message.id.as_str())
-}
-
-/// Merges sorted runs into one sorted list, each message id once (its last-updated copy). The
-/// copies of a message share its id and creation time, so they meet side by side.
-fn merge(runs: Vec<Vec<Hit>>, limit: Option<usize>) -> Vec<Hit> {
-    let mut runs: Vec<std::vec::IntoIter<Hit>> = runs.into_iter().map(Vec::into_iter).collect();
-    let mut heads: Vec<Option<Hit>> = runs.iter_mut().map(Iterator::next).collect();
-    let mut heap = BinaryHeap::new();
-    for (i, head) in heads.iter().enumerate() {
-        if let Some(hit) = head {
-            heap.push(Reverse((hit.message.created_at, hit.message.id.clone(), i)));
-        }
-    }
-    let mut out: Vec<Hit> = Vec::new();
-    while let Some(Reverse((_, _, i))) = heap.pop() {
-        let Some(hit) = heads[i].take() else {
-            continue;
-        };
-        if let Some(next) = runs[i].next() {
-            heap.push(Reverse((
-                next.message.created_at,
-                next.message.id.clone(),
-                i,
-            )));
-            heads[i] = Some(next);
-        }
-        match out.last_mut() {
-            Some(last) if last.message.id == hit.message.id => {
-                if hit.message.updated_at > last.message.updated_at {
-                    *last = hit;
-                }
-            }
-            _ => {
-                if limit.is_some_and(|l| out.len() >= l) {
-                    break;
-                }
-                out.push(hit);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
+    use object_store::path::Path as ObjectPath;
+    use object_store::{ObjectStoreExt as _, PutPayload};
+    use sha2::{Digest as _, Sha256};
 
     use super::*;
+    use crate::archive::manifest::MANIFEST_SUFFIX;
+    use crate::archive::transfer::hex;
 
-    fn hit(id: &str, created: i64, updated: i64, key: &str) -> Hit {
-        let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0);
-        Hit {
-            job: "j".into(),
-            key: key.into(),
-            message: Message {
-                id: id.into(),
-                cid: None,
-                text: String::new(),
-                kind: None,
-                user: None,
-                created_at: at(created),
-                updated_at: at(updated),
-                deleted_at: None,
-                message_text_updated_at: None,
-                parent_id: None,
-                attachments: Vec::new(),
-                reaction_counts: Default::default(),
-                exported: None,
-            },
+    /// An archive of `messages` (`(id, second, updated)`) at `key`, with a format 1 manifest.
+    async fn archive(store: &Store, key: &str, messages: &[(&str, i64, i64)]) {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).map(|t| t.to_rfc3339());
+        let mut body = String::new();
+        for (id, created, updated) in messages {
+            let m = serde_json::json!({"id": id, "cid": "messaging:x", "text": "refund",
+                "created_at": at(*created), "updated_at": at(*updated)});
+            body.push_str(&format!("{m}\n"));
+        }
+        let manifest = serde_json::json!({
+            "format": 1, "job": "j", "tick": "2026-03-01T00:00:00Z", "kind": "channels",
+            "batch": 1, "task_id": "t", "export_version": "v2", "key": key,
+            "bytes_source": body.len(), "bytes_stored": body.len(),
+            "sha256": hex(&Sha256::digest(body.as_bytes())), "content_encoding": "none",
+            "archived_at": "2026-03-01T00:00:00Z", "chatvault_version": "0"
+        });
+        for (path, bytes) in [
+            (key.to_owned(), body.into_bytes()),
+            (
+                format!("{key}{MANIFEST_SUFFIX}"),
+                manifest.to_string().into_bytes(),
+            ),
+        ] {
+            store
+                .object_store()
+                .put(&ObjectPath::from(path), PutPayload::from(bytes))
+                .await
+                .expect("a put");
         }
     }
 
-    #[test]
-    fn runs_merge_in_time_order_each_message_once_its_latest_copy() {
-        let a = vec![hit("m1", 1, 1, "a"), hit("m3", 3, 3, "a")];
-        let b = vec![
-            hit("m1", 1, 9, "b"),
-            hit("m2", 2, 2, "b"),
-            hit("m3", 3, 3, "b"),
-        ];
-        let merged = merge(vec![a, b], None);
-        let got: Vec<(&str, &str)> = merged
+    #[tokio::test]
+    async fn a_page_of_hits_comes_with_the_total_and_the_archives_read() {
+        let store = Store::memory();
+        archive(
+            &store,
+            "a.jsonl",
+            &[("m1", 1, 1), ("m2", 2, 1), ("m3", 3, 1)],
+        )
+        .await;
+        archive(&store, "b.jsonl", &[("m2", 2, 5), ("m4", 4, 1)]).await;
+        let sources = [Source {
+            job: None,
+            store: store.clone(),
+        }];
+        let query = Query::parse("refund").expect("a query");
+        let page = Page {
+            skip: 1,
+            limit: Some(2),
+        };
+        let (listing, found) = search(&sources, &query, page, Keep::Fields).await;
+        assert_eq!(listing.archives.len(), 2);
+        let hits: Vec<(&str, &str)> = found
+            .hits
             .iter()
             .map(|h| (h.message.id.as_str(), h.key.as_str()))
             .collect();
-        assert_eq!(got, [("m1", "b"), ("m2", "b"), ("m3", "a")]);
-        assert_eq!(merge(vec![merged.clone()], Some(2)).len(), 2);
+        assert_eq!(hits, [("m2", "b.jsonl"), ("m3", "a.jsonl")]);
+        assert_eq!(
+            found.total, 4,
+            "each message once, those past the page counted"
+        );
+        let read: Vec<&str> = found.sources.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(read, ["a.jsonl", "b.jsonl"]);
+        assert_eq!(found.sources[0].format, 1);
+        assert!(found.problems.is_empty(), "{:?}", found.problems);
     }
 }

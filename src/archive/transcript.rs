@@ -1,5 +1,6 @@
-//! One channel's conversation as people read it: in time order, thread replies under their
-//! parent, edited and deleted messages marked, attachments listed, reactions counted, times in
+//! One channel's conversation as people read it: in time order, thread replies under the
+//! thread's first message (the read path's threading: every message once, a reply that cannot
+//! be placed standing alone, marked), edited and deleted messages marked, attachments listed, reactions counted, times in
 //! a chosen zone. HTML (one self-contained file: no script, no external style or font), Markdown
 //! and plain text. Message text is user input: each format escapes it, and Stream's `html`
 //! field is never used.
@@ -8,44 +9,15 @@
 //! its SHA-256 and manifest format), when and by which chatvault it was made, and, before
 //! anything else, when an archive could not be read and the file is incomplete.
 
-use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
 use super::read::Message;
-use super::search::{Problem, SourceArchive};
-
-/// A message and the replies shown under it.
-#[derive(Debug)]
-pub struct Entry<'a> {
-    pub message: &'a Message,
-    pub replies: Vec<&'a Message>,
-    /// A reply whose parent is not in the transcript's range.
-    pub orphan: bool,
-}
-
-/// The conversation's order: top-level messages by time, each with its replies by time.
-/// `messages` must be in time order.
-pub fn threads(messages: &[Message]) -> Vec<Entry<'_>> {
-    let present: HashSet<&str> = messages.iter().map(|m| m.id.as_str()).collect();
-    let mut replies: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
-    for m in messages {
-        if let Some(parent) = m.parent_id.as_deref().filter(|p| present.contains(p)) {
-            replies.entry(parent).or_default().push(m);
-        }
-    }
-    messages
-        .iter()
-        .filter(|m| m.parent_id.as_deref().is_none_or(|p| !present.contains(p)))
-        .map(|m| Entry {
-            message: m,
-            replies: replies.remove(m.id.as_str()).unwrap_or_default(),
-            orphan: m.parent_id.is_some(),
-        })
-        .collect()
-}
+use super::reading::Problem;
+use super::reading::thread::{Place, Shown, Thread};
+use super::search::SourceArchive;
 
 pub struct Header<'a> {
     pub cid: &'a str,
@@ -136,16 +108,24 @@ pub fn author(m: &Message) -> String {
     }
 }
 
-/// `edited`, `deleted`, `reply to … (not in this range)`.
-fn marks(m: &Message, orphan: bool) -> Vec<String> {
+/// `edited`, `deleted`, and where a reply stands when it is not simply under its thread's
+/// first message: `reply to …` (a reply to a reply), `reply to …, not in this range`, `reply
+/// to itself`, `in a reply loop`.
+pub fn marks(m: &Message, place: Place<'_>) -> Vec<String> {
     let mut out = Vec::new();
     if m.is_deleted() {
         out.push("deleted".to_owned());
     } else if m.is_edited() {
         out.push("edited".to_owned());
     }
-    if orphan && let Some(parent) = &m.parent_id {
-        out.push(format!("reply to {parent}, not in this range"));
+    match place {
+        Place::First | Place::Reply => {}
+        Place::Nested { parent } => out.push(format!("reply to {parent}")),
+        Place::ParentAbsent { parent } => {
+            out.push(format!("reply to {parent}, not in this range"));
+        }
+        Place::ToItself => out.push("reply to itself".to_owned()),
+        Place::InLoop { parent } => out.push(format!("in a reply loop (reply to {parent})")),
     }
     out
 }
@@ -182,7 +162,7 @@ pub fn reactions(m: &Message) -> String {
 
 /// Plain text with control characters shown as escapes (see `terminal_safe`), so a message
 /// cannot rewrite the reader's terminal.
-pub fn txt(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
+pub fn txt(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     let mut out = String::new();
     if let Some(banner) = header.incomplete() {
         let _ = writeln!(out, "{banner}");
@@ -198,24 +178,25 @@ pub fn txt(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
         safe(&header.range),
         header.zone,
         safe(&header.made()),
-        header.read_from(count(entries))
+        header.read_from(count(threads))
     );
     for s in header.sources {
         let _ = writeln!(out, "  {}", safe(&header.source(s)));
     }
-    for entry in entries {
+    for thread in threads {
         out.push('\n');
-        txt_message(&mut out, entry.message, entry.orphan, header.zone, "");
-        for reply in &entry.replies {
-            txt_message(&mut out, reply, false, header.zone, "    ↳ ");
+        txt_message(&mut out, &thread.first, header.zone, "");
+        for reply in &thread.replies {
+            txt_message(&mut out, reply, header.zone, "    ↳ ");
         }
     }
-    let _ = writeln!(out, "\n{}", header.total(count(entries)));
+    let _ = writeln!(out, "\n{}", header.total(count(threads)));
     out
 }
 
-fn txt_message(out: &mut String, m: &Message, orphan: bool, zone: Tz, indent: &str) {
-    let marks = marks(m, orphan);
+fn txt_message(out: &mut String, shown: &Shown<'_>, zone: Tz, indent: &str) {
+    let m = shown.message;
+    let marks = marks(m, shown.place);
     let marks = if marks.is_empty() {
         String::new()
     } else {
@@ -253,13 +234,14 @@ fn safe(text: &str) -> String {
     out
 }
 
-fn count(entries: &[Entry<'_>]) -> usize {
-    entries.iter().map(|e| 1 + e.replies.len()).sum()
+/// The messages shown: each thread's first and its replies.
+pub fn count(threads: &[Thread<'_>]) -> usize {
+    threads.iter().map(|t| 1 + t.replies.len()).sum()
 }
 
 /// Markdown: every character Markdown or HTML could read as markup is backslash-escaped or
 /// written as an entity, so text shows as written.
-pub fn md(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
+pub fn md(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     let mut out = String::new();
     if let Some(banner) = header.incomplete() {
         let _ = writeln!(out, "> **{}**\n>", md_escape(&banner));
@@ -275,7 +257,7 @@ pub fn md(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
         md_escape(&header.range),
         header.zone,
         md_escape(&header.made()),
-        md_escape(&header.read_from(count(entries)))
+        md_escape(&header.read_from(count(threads)))
     );
     for s in header.sources {
         let _ = writeln!(out, "- {}", md_escape(&header.source(s)));
@@ -283,18 +265,19 @@ pub fn md(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
     if !header.sources.is_empty() {
         out.push('\n');
     }
-    for entry in entries {
-        md_message(&mut out, entry.message, entry.orphan, header.zone, "");
-        for reply in &entry.replies {
-            md_message(&mut out, reply, false, header.zone, "> ");
+    for thread in threads {
+        md_message(&mut out, &thread.first, header.zone, "");
+        for reply in &thread.replies {
+            md_message(&mut out, reply, header.zone, "> ");
         }
     }
-    let _ = writeln!(out, "_{}_", md_escape(&header.total(count(entries))));
+    let _ = writeln!(out, "_{}_", md_escape(&header.total(count(threads))));
     out
 }
 
-fn md_message(out: &mut String, m: &Message, orphan: bool, zone: Tz, quote: &str) {
-    let marks = marks(m, orphan);
+fn md_message(out: &mut String, shown: &Shown<'_>, zone: Tz, quote: &str) {
+    let m = shown.message;
+    let marks = marks(m, shown.place);
     let marks = if marks.is_empty() {
         String::new()
     } else {
@@ -367,7 +350,7 @@ margin-left:.5rem;border-radius:3px;font-size:.85em}.text{white-space:pre-wrap;m
 .sources{font-size:.85em;color:#555}code{word-break:break-all}";
 
 /// One self-contained HTML file: the style inline, no script, nothing fetched.
-pub fn html(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
+pub fn html(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     let title = format!("Transcript of {}", header.cid);
     let banner = header.incomplete();
     let mut out = String::new();
@@ -404,18 +387,18 @@ pub fn html(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
         html_escape(&header.range),
         html_escape(header.zone.name()),
         html_escape(&header.made()),
-        html_escape(&header.read_from(count(entries))),
+        html_escape(&header.read_from(count(threads))),
     );
     for s in header.sources {
         let _ = write!(out, "<li>{}</li>", html_escape(&header.source(s)));
     }
     out.push_str("</ul></div>\n");
-    for entry in entries {
-        html_message(&mut out, entry.message, entry.orphan, header.zone);
-        if !entry.replies.is_empty() {
+    for thread in threads {
+        html_message(&mut out, &thread.first, header.zone);
+        if !thread.replies.is_empty() {
             out.push_str("<div class=\"replies\">\n");
-            for reply in &entry.replies {
-                html_message(&mut out, reply, false, header.zone);
+            for reply in &thread.replies {
+                html_message(&mut out, reply, header.zone);
             }
             out.push_str("</div>\n");
         }
@@ -423,12 +406,13 @@ pub fn html(header: &Header<'_>, entries: &[Entry<'_>]) -> String {
     let _ = write!(
         out,
         "<p class=\"meta\">{}</p>\n</body></html>\n",
-        html_escape(&header.total(count(entries)))
+        html_escape(&header.total(count(threads)))
     );
     out
 }
 
-fn html_message(out: &mut String, m: &Message, orphan: bool, zone: Tz) {
+fn html_message(out: &mut String, shown: &Shown<'_>, zone: Tz) {
+    let m = shown.message;
     let class = if m.is_deleted() { "msg deleted" } else { "msg" };
     let _ = write!(
         out,
@@ -438,7 +422,7 @@ fn html_message(out: &mut String, m: &Message, orphan: bool, zone: Tz) {
         html_escape(&author(m)),
         html_escape(&time(m, zone))
     );
-    for mark in marks(m, orphan) {
+    for mark in marks(m, shown.place) {
         let _ = write!(out, "<span class=\"mark\">{}</span>", html_escape(&mark));
     }
     let _ = write!(out, "<p class=\"text\">{}</p>", html_escape(&m.text));
@@ -460,6 +444,8 @@ fn html_message(out: &mut String, m: &Message, orphan: bool, zone: Tz) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::reading::thread::Conversation;
+    use crate::archive::reading::thread::tests::{generated, shown_ids};
 
     fn message(id: &str, parent: Option<&str>, text: &str, at: i64) -> Message {
         serde_json::from_value(serde_json::json!({
@@ -473,31 +459,10 @@ mod tests {
     }
 
     #[test]
-    fn replies_sit_under_their_parent_and_orphans_stand_alone() {
-        let messages = vec![
-            message("p", None, "question", 1),
-            message("o", Some("gone"), "late reply", 2),
-            message("r", Some("p"), "answer", 3),
-        ];
-        let entries = threads(&messages);
-        let shape: Vec<(&str, Vec<&str>, bool)> = entries
-            .iter()
-            .map(|e| {
-                (
-                    e.message.id.as_str(),
-                    e.replies.iter().map(|r| r.id.as_str()).collect(),
-                    e.orphan,
-                )
-            })
-            .collect();
-        assert_eq!(shape, [("p", vec!["r"], false), ("o", vec![], true)]);
-    }
-
-    #[test]
     fn every_format_shows_hostile_text_as_text() {
         let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)> **bold** \u{1b}[31m";
-        let messages = vec![message("m", None, hostile, 1)];
-        let entries = threads(&messages);
+        let conversation = Conversation::new([message("m", None, hostile, 1)]);
+        let threads = conversation.threads();
         let header = Header {
             cid: "messaging:x",
             zone: chrono_tz::Europe::Berlin,
@@ -507,7 +472,7 @@ mod tests {
             sources: &[],
             problems: &[],
         };
-        let html = html(&header, &entries);
+        let html = html(&header, &threads);
         assert!(
             !html.contains("<script>") && !html.contains("<img"),
             "{html}"
@@ -520,12 +485,109 @@ mod tests {
         assert!(html.contains("a&lt;b&gt;.pdf"), "{html}");
         assert!(html.contains("like × 2"));
         assert!(html.contains("CET"), "times in the zone: {html}");
-        let md = md(&header, &entries);
+        let md = md(&header, &threads);
         assert!(
             md.contains("&lt;script&gt;") && md.contains("\\*\\*bold\\*\\*"),
             "{md}"
         );
-        let txt = txt(&header, &entries);
+        let txt = txt(&header, &threads);
         assert!(!txt.contains('\u{1b}') && txt.contains("\\u{1b}"), "{txt}");
+    }
+
+    /// The ids whose text (`QQ<id>ZZ`, as the generator writes it) does not occur exactly once
+    /// in `text`.
+    fn not_once(text: &str, ids: &std::collections::BTreeMap<String, usize>) -> Vec<String> {
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (at, _) in text.match_indices("QQ") {
+            let rest = &text[at + 2..];
+            if let Some(end) = rest.find("ZZ") {
+                *seen.entry(&rest[..end]).or_insert(0) += 1;
+            }
+        }
+        let mut wrong: Vec<String> = ids
+            .keys()
+            .filter(|id| seen.get(id.as_str()) != Some(&1))
+            .cloned()
+            .collect();
+        wrong.extend(
+            seen.keys()
+                .filter(|id| !ids.contains_key(**id))
+                .map(|id| (*id).to_owned()),
+        );
+        wrong
+    }
+
+    #[test]
+    fn every_format_renders_every_message_of_any_parent_graph_exactly_once() {
+        let header = Header {
+            cid: "messaging:x",
+            zone: chrono_tz::UTC,
+            range: "all".into(),
+            made_at: DateTime::UNIX_EPOCH,
+            version: "0.0.0",
+            sources: &[],
+            problems: &[],
+        };
+        for seed in 0..16 {
+            let conversation = Conversation::new(generated(seed));
+            let threads = conversation.threads();
+            let ids = shown_ids(&threads);
+            assert_eq!(ids.len(), conversation.len(), "seed {seed}");
+            assert_eq!(count(&threads), conversation.len(), "seed {seed}");
+            for (format, text) in [
+                ("txt", txt(&header, &threads)),
+                ("md", md(&header, &threads)),
+                ("html", html(&header, &threads)),
+            ] {
+                let wrong = not_once(&text, &ids);
+                assert!(
+                    wrong.is_empty(),
+                    "seed {seed}, {format}: not once: {wrong:?}"
+                );
+                assert!(
+                    text.contains(&format!("{} message(s)", conversation.len())),
+                    "seed {seed}, {format}: the count"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn replies_that_cannot_be_placed_are_marked() {
+        use crate::archive::reading::thread::tests::message as at;
+        let conversation = Conversation::new([
+            at("s", Some("s"), Some(1), 1),
+            at("x", Some("y"), Some(2), 1),
+            at("y", Some("x"), Some(3), 1),
+            at("o", Some("gone"), Some(4), 1),
+            at("p", None, Some(5), 1),
+            at("q", Some("p"), Some(6), 1),
+            at("r", Some("q"), Some(7), 1),
+            at("n", None, None, 1),
+        ]);
+        let header = Header {
+            cid: "messaging:x",
+            zone: chrono_tz::UTC,
+            range: "all".into(),
+            made_at: DateTime::UNIX_EPOCH,
+            version: "0.0.0",
+            sources: &[],
+            problems: &[],
+        };
+        let txt = txt(&header, &conversation.threads());
+        for mark in [
+            "[reply to itself]",
+            "[in a reply loop (reply to y)]",
+            "[reply to gone, not in this range]",
+            "[reply to q]",
+            "(no time)",
+        ] {
+            assert!(txt.contains(mark), "{mark} in {txt}");
+        }
+        let no_time = txt.find("(no time)").expect("shown");
+        assert!(
+            txt.find("QQrZZ").is_some_and(|r| r < no_time),
+            "no time last: {txt}"
+        );
     }
 }

@@ -1,17 +1,14 @@
 //! Re-reading archives and checking them against their manifests: what `chatvault verify`
 //! reports.
 
-use std::collections::BTreeSet;
-
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use thiserror::Error;
 
-use super::catalog::CATALOG_SUFFIX;
-use super::manifest::{self, MANIFEST_SUFFIX, Manifest, ManifestError};
+use super::manifest::Manifest;
+use super::reading::{Listing, NoArchives, Problem, Source};
 use super::transfer::hex;
 use crate::store::Store;
 
@@ -29,12 +26,6 @@ pub struct Report {
     pub unreadable: Vec<Problem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    pub key: String,
-    pub problem: String,
-}
-
 impl Report {
     pub fn is_clean(&self) -> bool {
         self.missing.is_empty()
@@ -44,76 +35,53 @@ impl Report {
     }
 }
 
-#[derive(Debug, Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("cannot list {url}: {source}")]
-    List {
-        url: String,
-        #[source]
-        source: object_store::Error,
-    },
+    #[error("{0}")]
+    List(String),
+    #[error(transparent)]
+    Nothing(#[from] NoArchives),
 }
 
 /// Checks every archive in the store, or only those of `job`. Objects no manifest names are
-/// reported whatever the job, since they belong to none.
+/// reported whatever the job, since they belong to none. A store without a manifest (of the
+/// job) is an error: there is nothing to verify, which a typo in the URL also gives.
 pub async fn verify(store: &Store, job: Option<&str>) -> Result<Report, VerifyError> {
-    let keys: BTreeSet<String> = store
-        .object_store()
-        .list(None)
-        .map_ok(|meta| meta.location.to_string())
-        .try_collect()
-        .await
-        .map_err(|source| VerifyError::List {
-            url: store.url().to_owned(),
-            source,
-        })?;
-    let mut report = Report::default();
-    let mut named = BTreeSet::new();
-    for key in keys.iter().filter(|k| k.ends_with(MANIFEST_SUFFIX)) {
-        let manifest = match manifest::read_at(store, key).await {
-            Ok(Some(m)) => m,
-            Ok(None) => continue,
-            Err(e) => {
-                report.unreadable.push(Problem {
-                    key: key.clone(),
-                    problem: describe(&e),
-                });
-                continue;
-            }
-        };
-        named.insert(manifest.key.clone());
-        if job.is_some_and(|j| j != manifest.job) {
-            continue;
-        }
-        if !keys.contains(&manifest.key) {
+    let source = Source {
+        job: job.map(str::to_owned),
+        store: store.clone(),
+    };
+    let listing = Listing::list(std::slice::from_ref(&source)).await;
+    if let Some(failed) = listing.problems.iter().find(|p| p.key == store.url()) {
+        return Err(VerifyError::List(failed.problem.clone()));
+    }
+    let mut report = Report {
+        unreadable: listing.problems.clone(),
+        ..Report::default()
+    };
+    if report.unreadable.is_empty()
+        && let Some(nothing) = listing.nothing()
+    {
+        return Err(VerifyError::Nothing(nothing));
+    }
+    for listed in &listing.archives {
+        let manifest = &listed.manifest;
+        if !listed.present {
             report.missing.push(manifest.key.clone());
             continue;
         }
-        match check(store, &manifest).await {
+        match check(store, manifest).await {
             Ok(()) => report.verified.push(manifest.key.clone()),
-            Err(problem) => report.corrupt.push(Problem {
-                key: manifest.key.clone(),
-                problem,
-            }),
+            Err(problem) => report.corrupt.push(Problem::new(&manifest.key, problem)),
         }
     }
-    // A catalog record (`chatvault index`) belongs to the archive it names, like a manifest.
-    let sidecar = |k: &str| {
-        k.strip_suffix(CATALOG_SUFFIX)
-            .is_some_and(|archive| named.contains(archive))
-    };
-    report.extra = keys
-        .into_iter()
-        .filter(|k| !k.ends_with(MANIFEST_SUFFIX) && !named.contains(k) && !sidecar(k))
+    report.extra = listing
+        .locations
+        .iter()
+        .flat_map(|l| l.extra())
+        .cloned()
         .collect();
     Ok(report)
-}
-
-fn describe(e: &ManifestError) -> String {
-    match e {
-        ManifestError::Invalid { source, .. } => format!("not a chatvault manifest: {source}"),
-        other => other.to_string(),
-    }
 }
 
 /// Streams the archive through SHA-256 and compares it with the manifest.

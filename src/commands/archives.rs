@@ -1,10 +1,10 @@
-//! Which archives a reading command (search, transcript) reads: the destinations of the
-//! chosen jobs, or one store named by URL.
+//! Which archives a reading command (search, transcript, index) reads: the destinations of
+//! the chosen jobs, or one store named by URL; and what it says when they hold none.
 
 use std::path::{Path, PathBuf};
 
 use super::{Wanted, World, exit, load_and_pick, output};
-use crate::archive::search::Source;
+use crate::archive::reading::{Listing, Source};
 use crate::cli::Archives;
 use crate::config::MissingVars;
 use crate::store::url::StoreUrl;
@@ -57,4 +57,27 @@ pub fn sources(
         }
     }
     Ok(sources)
+}
+
+/// What to check when a location holds no archive.
+pub const EMPTY_HINT: &str = "check the URL (or the job's destination) and its prefix; a job's first run writes its first archive";
+
+/// A location without archives is not an empty result: when no source holds any, each is
+/// named as an error (`Err` holds exit 1); when some do, the others are named as warnings.
+pub fn say_empty(listing: &Listing) -> Result<(), u8> {
+    let Some(empty) = listing.empty_sources() else {
+        return Ok(());
+    };
+    if listing.archives.is_empty() {
+        for sentence in &empty.sentences {
+            output::error(sentence, Some(EMPTY_HINT));
+        }
+        return Err(exit::FAILED);
+    }
+    let mut text = String::new();
+    for sentence in &empty.sentences {
+        text.push_str(&format!("warning: {sentence}\n"));
+    }
+    output::stderr(&text);
+    Ok(())
 }

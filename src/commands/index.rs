@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::archives::sources;
+use super::archives::{say_empty, sources};
 use super::{World, exit, output, runtime};
 use crate::archive::catalog::{Indexed, index};
-use crate::archive::read::manifests;
+use crate::archive::reading::{Listing, Problem};
 use crate::cli::IndexArgs;
 
 pub fn run(args: &IndexArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
@@ -18,29 +18,24 @@ pub fn run(args: &IndexArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
         return exit::FAILED;
     };
     let (mut counted, mut cataloged, mut written) = (0, 0, 0);
-    let mut problems = Vec::new();
+    let listing = runtime.block_on(Listing::list(&sources));
+    let mut problems: Vec<Problem> = listing.problems.clone();
+    if let Err(code) = say_empty(&listing) {
+        print_problems(&problems);
+        return code;
+    }
     runtime.block_on(async {
-        for source in &sources {
-            let list = match manifests(&source.store).await {
-                Ok((list, unreadable)) => {
-                    problems.extend(unreadable);
-                    list
-                }
-                Err(problem) => {
-                    problems.push((source.store.url().to_owned(), problem));
-                    continue;
-                }
-            };
-            for manifest in list
-                .iter()
-                .filter(|m| source.job.as_ref().is_none_or(|j| *j == m.job))
-            {
-                match index(&source.store, manifest, world.now).await {
-                    Ok(Indexed::Counted) => counted += 1,
-                    Ok(Indexed::Cataloged) => cataloged += 1,
-                    Ok(Indexed::Written) => written += 1,
-                    Err(e) => problems.push((manifest.key.clone(), e.to_string())),
-                }
+        for listed in &listing.archives {
+            let manifest = &listed.manifest;
+            if listed.cataloged {
+                cataloged += 1;
+                continue;
+            }
+            match index(listing.store(listed), manifest, world.now).await {
+                Ok(Indexed::Counted) => counted += 1,
+                Ok(Indexed::Cataloged) => cataloged += 1,
+                Ok(Indexed::Written) => written += 1,
+                Err(e) => problems.push(Problem::new(&manifest.key, e.to_string())),
             }
         }
     });
@@ -51,10 +46,14 @@ pub fn run(args: &IndexArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     if problems.is_empty() {
         return exit::OK;
     }
+    print_problems(&problems);
+    exit::FAILED
+}
+
+fn print_problems(problems: &[Problem]) {
     let mut text = String::new();
-    for (key, problem) in &problems {
-        let _ = writeln!(text, "error: {key}: {problem}");
+    for p in problems {
+        let _ = writeln!(text, "error: {}: {}", p.key, p.problem);
     }
     output::stderr(&text);
-    exit::FAILED
 }

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use chrono::SecondsFormat;
 use serde::Serialize;
 
-use super::archives::sources;
+use super::archives::{say_empty, sources};
 use super::{World, exit, output, runtime};
 use crate::archive::read::Keep;
-use crate::archive::search::{Found, Hit, search};
+use crate::archive::search::{Found, Hit, Page, search};
 use crate::cli::{SearchArgs, SearchFormat};
 use crate::query::Query;
 
@@ -33,18 +33,39 @@ pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
     let Some(runtime) = runtime() else {
         return exit::FAILED;
     };
-    let found = runtime.block_on(search(&sources, &query, args.limit, Keep::Fields));
+    let page = Page {
+        skip: 0,
+        limit: args.limit,
+    };
+    let (listing, found) = runtime.block_on(search(&sources, &query, page, Keep::Fields));
+    if let Err(code) = say_empty(&listing) {
+        report(&found);
+        return code;
+    }
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         SearchFormat::Table
     } else {
         SearchFormat::Jsonl
     });
     output::stdout(&match format {
-        SearchFormat::Table => table(&found.hits, query.marked()),
+        SearchFormat::Table => table(&found, query.marked()),
         SearchFormat::Jsonl => jsonl(&found.hits),
         SearchFormat::Csv => csv(&found.hits),
     });
+    // The table ends with it; other formats keep their rows clean and say it on stderr.
+    if found.total > found.hits.len() && !matches!(format, SearchFormat::Table) {
+        output::stderr(&format!("{}\n", shown(&found)));
+    }
     report(&found)
+}
+
+/// `N message(s)`, or `N of M message(s)` when a limit left some out.
+fn shown(found: &Found) -> String {
+    if found.total > found.hits.len() {
+        format!("{} of {} message(s)", found.hits.len(), found.total)
+    } else {
+        format!("{} message(s)", found.hits.len())
+    }
 }
 
 /// Problems on stderr; exit 1 when an archive could not be read.
@@ -60,7 +81,7 @@ pub(super) fn report(found: &Found) -> u8 {
         text,
         "{} archive(s) could not be read; the hits above come from the other {}",
         found.problems.len(),
-        found.read.saturating_sub(found.problems.len())
+        found.read().saturating_sub(found.problems.len())
     );
     output::stderr(&text);
     exit::FAILED
@@ -196,9 +217,9 @@ fn marked(text: &str, words: &[String]) -> String {
     out
 }
 
-fn table(hits: &[Hit], words: &[String]) -> String {
+fn table(found: &Found, words: &[String]) -> String {
     let mut out = String::new();
-    for hit in hits {
+    for hit in &found.hits {
         let m = &hit.message;
         let time = m.created_at.map_or_else(
             || "?".to_owned(),
@@ -212,7 +233,7 @@ fn table(hits: &[Hit], words: &[String]) -> String {
             marked(&m.text, words)
         );
     }
-    let _ = writeln!(out, "{} message(s)", hits.len());
+    let _ = writeln!(out, "{}", shown(found));
     out
 }
 

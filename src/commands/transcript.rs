@@ -3,12 +3,13 @@
 
 use std::path::PathBuf;
 
-use super::archives::sources;
+use super::archives::{say_empty, sources};
 use super::search::report;
 use super::{World, exit, output, runtime, time_zone};
 use crate::archive::read::Keep;
-use crate::archive::search::search;
-use crate::archive::transcript::{Header, html, md, threads, txt};
+use crate::archive::reading::thread::Conversation;
+use crate::archive::search::{Page, search};
+use crate::archive::transcript::{Header, html, md, txt};
 use crate::cli::{TranscriptArgs, TranscriptFormat};
 use crate::query::{Query, parse_time};
 
@@ -65,9 +66,23 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
     } else {
         Keep::Fields
     };
-    let found = runtime.block_on(search(&sources, &query, None, keep));
-    let messages: Vec<_> = found.hits.iter().map(|h| h.message.clone()).collect();
-    let entries = threads(&messages);
+    let (listing, found) = runtime.block_on(search(&sources, &query, Page::default(), keep));
+    if let Err(code) = say_empty(&listing) {
+        report(&found);
+        return code;
+    }
+    if found.hits.is_empty() && !listing.holds_channel(&args.cid) {
+        output::error(
+            &format!("no listed archive holds the channel {}", args.cid),
+            Some(
+                "check the channel's TYPE:ID: the viewer's Channels page lists those the archives hold",
+            ),
+        );
+        report(&found);
+        return exit::FAILED;
+    }
+    let conversation = Conversation::new(found.hits.iter().map(|h| h.message.clone()));
+    let threads = conversation.threads();
     let range = match (&args.after, &args.before) {
         (None, None) => "everything archived".to_owned(),
         (Some(a), None) => format!("from {a}"),
@@ -84,10 +99,11 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
         problems: &found.problems,
     };
     output::stdout(&match args.format {
-        TranscriptFormat::Html => html(&header, &entries),
-        TranscriptFormat::Md => md(&header, &entries),
-        TranscriptFormat::Txt => txt(&header, &entries),
-        TranscriptFormat::Jsonl => messages
+        TranscriptFormat::Html => html(&header, &threads),
+        TranscriptFormat::Md => md(&header, &threads),
+        TranscriptFormat::Txt => txt(&header, &threads),
+        TranscriptFormat::Jsonl => conversation
+            .messages()
             .iter()
             .map(|m| match &m.exported {
                 Some(json) => format!("{json}\n"),

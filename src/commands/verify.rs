@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::archives::EMPTY_HINT;
 use super::{Wanted, World, exit, load_and_pick, output, runtime};
-use crate::archive::verify::{Report, verify};
+use crate::archive::verify::{Report, VerifyError, verify};
 use crate::cli::{PlanFormat, VerifyArgs};
 use crate::config::MissingVars;
 use crate::store::url::StoreUrl;
@@ -45,16 +46,22 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
         return exit::FAILED;
     };
     let report = runtime.block_on(async {
-        let store =
-            store::open_to_read(&url, &options, &world.env_vars).map_err(|e| e.to_string())?;
-        verify(&store, args.job.as_deref())
-            .await
-            .map_err(|e| e.to_string())
+        let store = store::open_to_read(&url, &options, &world.env_vars)
+            .map_err(|e| (e.to_string(), false))?;
+        verify(&store, args.job.as_deref()).await.map_err(|e| {
+            let empty = matches!(e, VerifyError::Nothing(_));
+            (e.to_string(), empty)
+        })
     });
     let report = match report {
         Ok(report) => report,
-        Err(e) => {
-            output::error(&e, Some("check the destination URL and its credentials"));
+        Err((e, empty)) => {
+            let hint = if empty {
+                EMPTY_HINT
+            } else {
+                "check the destination URL and its credentials"
+            };
+            output::error(&e, Some(hint));
             return exit::FAILED;
         }
     };

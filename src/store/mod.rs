@@ -92,6 +92,8 @@ pub enum StoreError {
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     url: String,
+    /// What a LIST of this store covers, said for people: a bucket's prefix, a folder.
+    root: String,
     /// Local folders refuse object attributes (content type, encoding).
     takes_attributes: bool,
     signed_put: Option<SignedPut>,
@@ -135,6 +137,12 @@ impl Store {
         &self.url
     }
 
+    /// What a LIST of this store covers (the prefix `p/` of bucket `b`, the folder /x), for
+    /// messages about what it holds.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
     pub fn takes_attributes(&self) -> bool {
         self.takes_attributes
     }
@@ -149,6 +157,7 @@ impl Store {
         Store {
             inner: Arc::new(InMemory::new()),
             url: "memory://".into(),
+            root: "the whole store".into(),
             takes_attributes: true,
             signed_put: None,
         }
@@ -159,6 +168,7 @@ impl Store {
         Store {
             inner,
             url: url.to_owned(),
+            root: format!("everything at {url}"),
             takes_attributes,
             signed_put: None,
         }
@@ -333,9 +343,23 @@ fn open_as(
     Ok(Store {
         inner,
         url: url.to_string(),
+        root: root(url),
         takes_attributes,
         signed_put,
     })
+}
+
+fn root(url: &StoreUrl) -> String {
+    match url {
+        StoreUrl::S3 { bucket, prefix } | StoreUrl::Gcs { bucket, prefix } => {
+            if prefix.is_empty() {
+                format!("the whole bucket `{bucket}`")
+            } else {
+                format!("the prefix `{prefix}/` of bucket `{bucket}`")
+            }
+        }
+        StoreUrl::File { path } => format!("the folder {}", path.display()),
+    }
 }
 
 /// Whether object_store will ask S3 credentials of the instance-metadata service: nothing

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::index::{Archived, Listing};
+use crate::archive::reading::Listed;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holding {
@@ -34,9 +34,9 @@ fn overlapping(spans: &mut [(DateTime<Utc>, DateTime<Utc>)]) -> bool {
 
 /// Every channel with counted messages, by cid. Archives without counts (old ones, not
 /// indexed) are left out: `chatvault index` counts them.
-pub fn holdings(listing: &Listing) -> Vec<Holding> {
+pub fn holdings(archives: &[Listed]) -> Vec<Holding> {
     let mut by_cid: BTreeMap<&str, (BTreeMap<&str, PerJob>, Holding)> = BTreeMap::new();
-    for archived in &listing.archives {
+    for archived in archives {
         let m = &archived.manifest;
         let Some(contents) = &m.contents else {
             continue;
@@ -83,9 +83,8 @@ pub fn holdings(listing: &Listing) -> Vec<Holding> {
 }
 
 /// The newest counted message of one channel: where its page opens.
-pub fn last_message(listing: &Listing, cid: &str) -> Option<DateTime<Utc>> {
-    listing
-        .archives
+pub fn last_message(archives: &[Listed], cid: &str) -> Option<DateTime<Utc>> {
+    archives
         .iter()
         .filter_map(|a| a.manifest.contents.as_ref()?.channels.get(cid))
         .filter(|c| c.messages > 0)
@@ -97,7 +96,7 @@ pub fn last_message(listing: &Listing, cid: &str) -> Option<DateTime<Utc>> {
 /// users snapshot was taken on it), and the channels their counts place in it.
 #[derive(Debug, Default)]
 pub struct DayHeld<'a> {
-    pub archives: Vec<&'a Archived>,
+    pub archives: Vec<&'a Listed>,
     pub channels: Vec<DayChannel>,
 }
 
@@ -116,7 +115,7 @@ pub struct DayChannel {
 /// The day `date` of `zone` (`span`, from its start to the next day's) in `archives`, one job's,
 /// newest window first as [`Listing::by_window`] gives them.
 pub fn day<'a>(
-    archives: &[&'a Archived],
+    archives: &[&'a Listed],
     span: (DateTime<Utc>, DateTime<Utc>),
     taken_on: impl Fn(DateTime<Utc>) -> bool,
 ) -> DayHeld<'a> {
@@ -174,7 +173,6 @@ mod tests {
     use super::*;
     use crate::archive::manifest::Manifest;
     use crate::archive::tally::{ChannelCount, Tally};
-    use crate::ui::index::Archived;
 
     fn at(hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, hour, 0, 0)
@@ -182,7 +180,7 @@ mod tests {
             .expect("a time")
     }
 
-    fn archived(job: &str, key: &str, window: (u32, u32), counts: &[(&str, u64)]) -> Archived {
+    fn archived(job: &str, key: &str, window: (u32, u32), counts: &[(&str, u64)]) -> Listed {
         let mut m: Manifest = serde_json::from_value(serde_json::json!({
             "format": 2, "job": job, "tick": at(23), "kind": "channels", "batch": 1,
             "channels": [], "task_id": "t", "export_version": "v2", "key": key,
@@ -204,9 +202,11 @@ mod tests {
             );
         }
         m.contents = Some(tally);
-        Archived {
-            job: 0,
+        Listed {
+            source: 0,
+            location: 0,
             manifest: m,
+            cataloged: false,
             present: true,
         }
     }
@@ -249,21 +249,18 @@ mod tests {
 
     #[test]
     fn channels_are_summed_per_job_and_flagged_when_copies_may_count_twice() {
-        let listing = Listing {
-            archives: vec![
-                archived(
-                    "daily",
-                    "a",
-                    (0, 6),
-                    &[("m:a", 3), ("m:b", 2), ("m:empty", 0)],
-                ),
-                archived("daily", "b", (6, 12), &[("m:a", 4)]),
-                archived("rolling", "c", (0, 12), &[("m:b", 5)]),
-                archived("rolling", "d", (6, 18), &[("m:c", 1)]),
-                archived("rolling", "e", (12, 18), &[("m:c", 1)]),
-            ],
-            problems: Vec::new(),
-        };
+        let listing = [
+            archived(
+                "daily",
+                "a",
+                (0, 6),
+                &[("m:a", 3), ("m:b", 2), ("m:empty", 0)],
+            ),
+            archived("daily", "b", (6, 12), &[("m:a", 4)]),
+            archived("rolling", "c", (0, 12), &[("m:b", 5)]),
+            archived("rolling", "d", (6, 18), &[("m:c", 1)]),
+            archived("rolling", "e", (12, 18), &[("m:c", 1)]),
+        ];
         let got = holdings(&listing);
         let brief: Vec<(&str, u64, bool, usize)> = got
             .iter()

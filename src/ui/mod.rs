@@ -51,7 +51,7 @@ impl Viewer {
     pub fn new(jobs: Vec<Shown>, state: Store, zone: Tz, clock: SharedClock) -> Viewer {
         let jobs: Arc<[Shown]> = jobs.into();
         Viewer {
-            index: Index::new(jobs.clone()),
+            index: Index::new(&jobs),
             jobs,
             state,
             zone,

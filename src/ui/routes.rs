@@ -12,15 +12,16 @@ use serde::Deserialize;
 use super::calendar::{self, day_of, day_start};
 use super::conversation::{self, Wanted};
 use super::holdings::{self, holdings, last_message};
-use super::index::{Archived, Listing};
+use super::index::JobArchives;
 use super::pages::jobs::JobView;
 use super::pages::{self, Section, channel_href};
 use super::reply::{PageError, Reply, page};
 use super::{Viewer, assets};
 use crate::archive::manifest::Manifest;
 use crate::archive::read::Keep;
-use crate::archive::search::search_in;
-use crate::archive::transcript::threads;
+use crate::archive::reading::thread::Conversation;
+use crate::archive::reading::{Listed, Listing, Problem};
+use crate::archive::search::{Page, search_in};
 use crate::archive::verify;
 use crate::plan::due::next_tick;
 use crate::query::Query as SearchQuery;
@@ -85,7 +86,7 @@ async fn job_view<'a>(
         .await
         .map(|s| s.into_value())
         .map_err(|e| e.to_string());
-    let manifests: Vec<&Manifest> = listing.of_job(i).collect();
+    let manifests: Vec<&Manifest> = listing.of_source(i).collect();
     let mut recent = listing.by_window(i);
     recent.truncate(RECENT);
     let known = state.as_ref().cloned().unwrap_or_default();
@@ -188,7 +189,7 @@ pub async fn channels(State(viewer): Shared, Query(paged): Query<Paged>) -> Repl
         .filter(|a| a.manifest.kind == "channels" && a.manifest.contents.is_none())
         .count();
     let body = pages::channels::page(
-        &holdings(&listing),
+        &holdings(&listing.archives),
         page_number(paged.page.as_deref()),
         uncounted,
         &listing.problems,
@@ -211,17 +212,6 @@ pub struct ChannelParams {
     page: Option<String>,
 }
 
-/// Every listed archive with its store.
-fn archives<'a>(
-    viewer: &'a Viewer,
-    listing: &'a Listing,
-) -> impl Iterator<Item = (&'a Store, &'a Manifest)> {
-    listing
-        .archives
-        .iter()
-        .map(|a| (&viewer.jobs[a.job].store, &a.manifest))
-}
-
 pub async fn channel(
     State(viewer): Shared,
     Path(cid): Path<String>,
@@ -229,54 +219,71 @@ pub async fn channel(
 ) -> Reply {
     let listing = viewer.index.listing().await;
     let zone = viewer.zone;
+    if !listing.holds_channel(&cid) {
+        let why = match listing.nothing() {
+            Some(nothing) => format!("The archives' location holds no archive yet: {nothing}."),
+            None if listing.problems.is_empty() => {
+                format!("No listed archive holds the channel {cid}.")
+            }
+            None => format!(
+                "No listed archive holds the channel {cid}; {} store(s) or manifest(s) could \
+                 not be read (the Jobs page names them).",
+                listing.problems.len()
+            ),
+        };
+        return Err(PageError::NotFound(why));
+    }
     let msg = params.msg.filter(|m| !m.is_empty());
     let day = match params.day.as_deref().filter(|d| !d.is_empty()) {
-        Some(text) => date(text)?,
+        Some(pages::NO_TIME) => None,
+        Some(text) => Some(date(text)?),
         None => {
             if let Some(id) = &msg {
                 // A link to a message without its day (a reply's parent): find its day.
                 let found =
-                    conversation::read(archives(&viewer, &listing), &cid, &Wanted::Id(id.clone()))
-                        .await;
-                let t = found
-                    .messages
-                    .first()
-                    .and_then(|m| m.created_at)
-                    .ok_or_else(|| {
-                        PageError::NotFound(format!("No archived message {id} in {cid}."))
-                    })?;
-                return Ok(
-                    Redirect::to(&channel_href(&cid, Some(day_of(zone, t)), Some(id)))
-                        .into_response(),
-                );
+                    conversation::read(listing.with_stores(), &cid, &Wanted::Id(id.clone())).await;
+                let m = found.messages.first().ok_or_else(|| {
+                    PageError::NotFound(format!("No archived message {id} in {cid}."))
+                })?;
+                let href = match m.created_at {
+                    Some(t) => channel_href(&cid, Some(day_of(zone, t)), Some(id)),
+                    None => pages::no_time_href(&cid, Some(id)),
+                };
+                return Ok(Redirect::to(&href).into_response());
             }
-            let last = match last_message(&listing, &cid) {
+            let last = match last_message(&listing.archives, &cid) {
                 Some(t) => Some(t),
                 // Archives without counts: the newest message before the end of time.
                 None => {
                     let end = (DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MAX_UTC);
-                    conversation::read(archives(&viewer, &listing), &cid, &Wanted::During(end))
+                    conversation::read(listing.with_stores(), &cid, &Wanted::During(end))
                         .await
                         .earlier
                 }
             };
-            day_of(zone, last.unwrap_or_else(|| viewer.clock.now()))
+            Some(day_of(zone, last.unwrap_or_else(|| viewer.clock.now())))
         }
     };
-    let next = day.succ_opt().unwrap_or(day);
-    let span = (day_start(zone, day), day_start(zone, next));
-    let read = conversation::read(archives(&viewer, &listing), &cid, &Wanted::During(span)).await;
-    let entries = threads(&read.messages);
+    let wanted = match day {
+        Some(day) => {
+            let next = day.succ_opt().unwrap_or(day);
+            Wanted::During((day_start(zone, day), day_start(zone, next)))
+        }
+        None => Wanted::NoTime,
+    };
+    let read = conversation::read(listing.with_stores(), &cid, &wanted).await;
+    let conversation = Conversation::new(read.messages);
+    let threads = conversation.threads();
     let requested = page_number(params.page.as_deref());
     let page_of_target = msg.as_deref().and_then(|id| {
-        entries
+        threads
             .iter()
-            .position(|e| e.message.id == id || e.replies.iter().any(|r| r.id == id))
+            .position(|t| t.holds(id))
             .map(|i| i / pages::channel::PER_PAGE + 1)
     });
     // What the page does not show: the archives that could not be read, and the manifests
     // that could not be (whose archives may hold the channel).
-    let problems: Vec<(String, String)> = listing
+    let problems: Vec<Problem> = listing
         .problems
         .iter()
         .chain(&read.problems)
@@ -286,7 +293,7 @@ pub async fn channel(
         cid: &cid,
         day,
         zone,
-        entries: &entries,
+        threads: &threads,
         page: page_of_target.unwrap_or(requested),
         target: msg.as_deref(),
         // The newest message before the day falls on the previous day with messages.
@@ -295,7 +302,10 @@ pub async fn channel(
         archives: read.sources.clone(),
         problems: &problems,
     };
-    let title = format!("{cid} on {day}");
+    let title = match day {
+        Some(day) => format!("{cid} on {day}"),
+        None => format!("{cid}, messages without a time"),
+    };
     Ok(page(
         StatusCode::OK,
         &title,
@@ -328,30 +338,36 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
     })?;
     let listing = viewer.index.listing().await;
     let requested = page_number(params.page.as_deref());
-    // Every hit is read, for the total, and this page's are sliced out.
-    let found = search_in(archives(&viewer, &listing), &query, None, Keep::Fields).await;
-    let total = found.hits.len();
-    let page_no = requested.clamp(1, total.div_ceil(pages::search::PER_PAGE).max(1));
-    let first = (page_no - 1) * pages::search::PER_PAGE;
-    let hits = &found.hits[first.min(total)..(first + pages::search::PER_PAGE).min(total)];
-    let problems: Vec<(String, String)> = listing
+    let first = |page: usize| Page {
+        skip: (page - 1) * pages::search::PER_PAGE,
+        limit: Some(pages::search::PER_PAGE),
+    };
+    let mut found = search_in(
+        listing.with_stores(),
+        &query,
+        first(requested),
+        Keep::Fields,
+    )
+    .await;
+    let last_page = found.total.div_ceil(pages::search::PER_PAGE).max(1);
+    let page_no = requested.clamp(1, last_page);
+    if page_no != requested {
+        // Past the last page: show the last one rather than an empty page.
+        found = search_in(listing.with_stores(), &query, first(page_no), Keep::Fields).await;
+    }
+    let problems: Vec<Problem> = listing
         .problems
         .iter()
+        .chain(&found.problems)
         .cloned()
-        .chain(
-            found
-                .problems
-                .iter()
-                .map(|p| (p.key.clone(), p.problem.clone())),
-        )
         .collect();
     let empty = empty_locations(&viewer, &listing);
     let view = pages::search::Results {
         q: &q,
-        hits,
-        total,
+        hits: &found.hits,
+        total: found.total,
         page: page_no,
-        read: found.read,
+        read: found.read(),
         skipped: found.skipped,
         problems: &problems,
         empty: &empty,
@@ -373,7 +389,7 @@ pub struct ArchiveParams {
 }
 
 /// The archive and its store, or why there is none.
-async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Archived), PageError> {
+async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Listed), PageError> {
     let (Some(job), Some(key)) = (&params.job, &params.key) else {
         return Err(PageError::BadRequest(
             "expected ?job=NAME&key=KEY".to_owned(),
@@ -382,7 +398,7 @@ async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Archive
     let i = job_index(viewer, job)?;
     let listing = viewer.index.listing().await;
     listing
-        .find(i, key)
+        .archive(i, key)
         .map(|a| (viewer.jobs[i].store.clone(), a.clone()))
         .ok_or_else(|| PageError::NotFound(format!("Job {job} has no archive {key}.")))
 }

@@ -25,6 +25,7 @@ mod completions;
 mod contents;
 mod daemon;
 mod duckdb;
+mod empty;
 mod errors;
 mod examples;
 mod fuzz_corpus;

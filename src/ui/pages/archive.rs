@@ -5,14 +5,14 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 
 use super::{bytes, channel_href, head, search_href, timestamp};
+use crate::archive::reading::Listed;
 use crate::ui::calendar::day_of;
-use crate::ui::index::Archived;
 use crate::ui::pages::jobs::covers;
 
 /// What verifying found: `Ok` when size and SHA-256 match the manifest.
 pub type Verified = Result<(), String>;
 
-pub fn page(archived: &Archived, verified: Option<&Verified>, zone: Tz) -> Markup {
+pub fn page(archived: &Listed, verified: Option<&Verified>, zone: Tz) -> Markup {
     let m = &archived.manifest;
     html! {
         h1 { "Archive " (m.key) }

@@ -1,22 +1,28 @@
-//! One channel, one day: reads like the chat, thread replies under their parent (folded, open
-//! when a link points into the thread), edits and deletions marked, attachments listed.
+//! One channel, one day (or its messages without a time): reads like the chat, rendering the
+//! read path's threading, so every message read is shown once: replies folded under the
+//! thread's first message (open when a link points into the thread), a reply to a reply shown
+//! flat in the thread and marked with its parent, a reply that cannot be placed (its parent
+//! on another day, itself, a loop) standing alone, marked; edits and deletions marked,
+//! attachments listed.
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{archive_href, channel_href, incomplete, message, search_href};
-use crate::archive::read::Message;
-use crate::archive::transcript::Entry;
+use super::{archive_href, channel_href, incomplete, message, no_time_href, search_href};
+use crate::archive::reading::Problem;
+use crate::archive::reading::thread::{Place, Shown, Thread};
+use crate::archive::transcript::count;
 
-/// Top-level messages per page; a day busier than this is split.
+/// Threads per page; a day busier than this is split.
 pub const PER_PAGE: usize = 300;
 
 pub struct ChannelDay<'a> {
     pub cid: &'a str,
-    pub day: NaiveDate,
+    /// `None`: the messages without a time.
+    pub day: Option<NaiveDate>,
     pub zone: Tz,
-    pub entries: &'a [Entry<'a>],
+    pub threads: &'a [Thread<'a>],
     /// 1-based, within the day.
     pub page: usize,
     /// The message a link pointed at.
@@ -25,43 +31,64 @@ pub struct ChannelDay<'a> {
     pub later: Option<NaiveDate>,
     /// `(job, key)` of the archives read.
     pub archives: Vec<(String, String)>,
-    pub problems: &'a [(String, String)],
+    pub problems: &'a [Problem],
 }
 
-fn reply_link(view: &ChannelDay<'_>, m: &Message) -> Markup {
+/// Where a message stands, when that is not simply in its thread.
+fn place(view: &ChannelDay<'_>, shown: &Shown<'_>) -> Markup {
+    let elsewhere = |parent: &str| {
+        html! {
+            a href=(channel_href(view.cid, None, Some(parent))) { "open the message it replies to" }
+        }
+    };
     html! {
-        @if let Some(parent) = &m.parent_id {
-            p.meta {
-                "Reply in a thread started on another day: "
-                a href=(channel_href(view.cid, None, Some(parent))) {
-                    "open the thread's first message"
+        @match shown.place {
+            Place::First | Place::Reply => {}
+            Place::Nested { parent } => p.meta.place {
+                span.mark { "reply to a reply" } " "
+                a href={ "#m-" (parent) } { "the message it replies to" }
+            },
+            Place::ParentAbsent { parent } => p.meta.place {
+                span.mark {
+                    @if view.day.is_some() { "reply to a message not on this day" }
+                    @else { "reply to a message with a time" }
                 }
-            }
+                " " (elsewhere(parent))
+            },
+            Place::ToItself => p.meta.place { span.mark { "reply to itself" } },
+            Place::InLoop { parent } => p.meta.place {
+                span.mark { "in a reply loop" } " " (elsewhere(parent))
+            },
         }
     }
 }
 
-fn entry(view: &ChannelDay<'_>, e: &Entry<'_>) -> Markup {
-    let target = |m: &Message| view.target == Some(m.id.as_str());
-    let open = e.replies.iter().any(|r| target(r));
+fn thread(view: &ChannelDay<'_>, t: &Thread<'_>) -> Markup {
+    let target = |s: &Shown<'_>| view.target == Some(s.message.id.as_str());
+    let open = t.replies.iter().any(target);
     let replies = html! {
-        @if e.orphan { (reply_link(view, e.message)) }
-        @if !e.replies.is_empty() {
+        (place(view, &t.first))
+        @if !t.replies.is_empty() {
             details.thread open[open] {
                 summary {
-                    (e.replies.len()) @if e.replies.len() == 1 { " reply" } @else { " replies" }
+                    (t.replies.len()) @if t.replies.len() == 1 { " reply" } @else { " replies" }
                 }
                 div.replies {
-                    @for r in &e.replies { (message(r, view.zone, target(r), html! {})) }
+                    @for r in &t.replies {
+                        (message(r.message, view.zone, target(r), place(view, r)))
+                    }
                 }
             }
         }
     };
-    message(e.message, view.zone, target(e.message), replies)
+    message(t.first.message, view.zone, target(&t.first), replies)
 }
 
-fn day_link(cid: &str, day: NaiveDate, page: usize) -> String {
-    let mut href = channel_href(cid, Some(day), None);
+fn part_link(view: &ChannelDay<'_>, page: usize) -> String {
+    let mut href = match view.day {
+        Some(day) => channel_href(view.cid, Some(day), None),
+        None => no_time_href(view.cid, None),
+    };
     if page > 1 {
         href.push_str(&format!("&page={page}"));
     }
@@ -69,44 +96,57 @@ fn day_link(cid: &str, day: NaiveDate, page: usize) -> String {
 }
 
 pub fn page(view: &ChannelDay<'_>) -> Markup {
-    let pages = view.entries.len().div_ceil(PER_PAGE).max(1);
+    let pages = view.threads.len().div_ceil(PER_PAGE).max(1);
     let page = view.page.clamp(1, pages);
     let shown = view
-        .entries
+        .threads
         .iter()
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE);
     html! {
         h1 { (view.cid) }
-        p.meta { (view.day.format("%A %-d %B %Y")) " (" (view.zone.name()) "): "
-            (view.entries.len()) " message(s) and thread(s) · "
-            a href=(search_href(&format!("in:{}", view.cid))) { "search this channel" } }
+        p.meta {
+            @match view.day {
+                Some(day) => { (day.format("%A %-d %B %Y")) " (" (view.zone.name()) "): " }
+                None => { "Messages without a time (they belong to no day): " }
+            }
+            (count(view.threads)) " message(s) in " (view.threads.len()) " thread(s) · "
+            a href=(search_href(&format!("in:{}", view.cid))) { "search this channel" }
+        }
         nav.pager aria-label="Days" {
             @if let Some(d) = view.earlier {
                 a rel="prev" href=(channel_href(view.cid, Some(d), None)) { "← " (d) }
             }
             form.day action=(channel_href(view.cid, None, None)) method="get" {
                 label for="day" { "Day" }
-                input #day name="day" type="date" value=(view.day);
+                input #day name="day" type="date" value=[view.day];
                 button type="submit" { "Show" }
             }
             @if let Some(d) = view.later {
                 a rel="next" href=(channel_href(view.cid, Some(d), None)) { (d) " →" }
             }
+            @if view.day.is_some() {
+                a.no-time href=(no_time_href(view.cid, None)) { "messages without a time" }
+            }
         }
         (incomplete(view.problems))
-        @if view.entries.is_empty() { p { "No archived messages on this day." } }
+        @if view.threads.is_empty() {
+            p {
+                @if view.day.is_some() { "No archived messages on this day." }
+                @else { "No archived message of this channel is without a time." }
+            }
+        }
         section.conversation aria-label="Messages" {
-            @for e in shown { (entry(view, e)) }
+            @for t in shown { (thread(view, t)) }
         }
         @if pages > 1 {
             nav.pager aria-label="Pages of this day" {
                 @if page > 1 {
-                    a href=(day_link(view.cid, view.day, page - 1)) { "← earlier messages" }
+                    a href=(part_link(view, page - 1)) { "← earlier messages" }
                 }
                 span { "part " (page) " of " (pages) }
                 @if page < pages {
-                    a href=(day_link(view.cid, view.day, page + 1)) { "later messages →" }
+                    a href=(part_link(view, page + 1)) { "later messages →" }
                 }
             }
         }
@@ -117,6 +157,45 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
                     li { a href=(archive_href(job, key)) { (key) } }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::reading::thread::Conversation;
+    use crate::archive::reading::thread::tests::generated;
+
+    #[test]
+    fn every_message_of_any_parent_graph_is_on_exactly_one_part_of_the_day() {
+        for seed in 0..12 {
+            let conversation = Conversation::new(generated(seed));
+            let threads = conversation.threads();
+            let mut seen = std::collections::BTreeMap::new();
+            let pages = threads.len().div_ceil(PER_PAGE).max(1);
+            for part in 1..=pages {
+                let view = ChannelDay {
+                    cid: "messaging:x",
+                    day: NaiveDate::from_ymd_opt(2026, 3, 1),
+                    zone: chrono_tz::UTC,
+                    threads: &threads,
+                    page: part,
+                    target: None,
+                    earlier: None,
+                    later: None,
+                    archives: Vec::new(),
+                    problems: &[],
+                };
+                let html = page(&view).into_string();
+                for (at, _) in html.match_indices("data-id=\"") {
+                    let rest = &html[at + "data-id=\"".len()..];
+                    let id = &rest[..rest.find('"').expect("a closing quote")];
+                    *seen.entry(id.to_owned()).or_insert(0) += 1;
+                }
+            }
+            assert_eq!(seen.len(), conversation.len(), "seed {seed}: every message");
+            assert!(seen.values().all(|&n| n == 1), "seed {seed}: none twice");
         }
     }
 }

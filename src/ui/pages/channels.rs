@@ -4,6 +4,7 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 
 use super::{channel_href, head, incomplete, no_archive_yet, pager, timestamp};
+use crate::archive::reading::Problem;
 use crate::ui::holdings::Holding;
 
 pub const PER_PAGE: usize = 200;
@@ -14,7 +15,7 @@ pub fn page(
     holdings: &[Holding],
     page: usize,
     uncounted: usize,
-    problems: &[(String, String)],
+    problems: &[Problem],
     empty: &[&str],
     zone: Tz,
 ) -> Markup {

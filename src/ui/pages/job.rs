@@ -7,18 +7,18 @@ use maud::{Markup, html};
 
 use super::jobs::{archive_table, describe};
 use super::{channel_href, head, job_archives_href, job_day_href, pager};
+use crate::archive::reading::Listed;
 use crate::ui::calendar::Day;
 use crate::ui::holdings::DayHeld;
-use crate::ui::index::Archived;
 
 /// Archives per page of a job's archives.
 pub const PER_PAGE: usize = 100;
 
 /// A page of `archives` (all of the job's, newest window first).
-pub fn archives(job: &str, archives: &[&Archived], page: usize, zone: Tz) -> Markup {
+pub fn archives(job: &str, archives: &[&Listed], page: usize, zone: Tz) -> Markup {
     let pages = archives.len().div_ceil(PER_PAGE).max(1);
     let page = page.clamp(1, pages);
-    let shown: Vec<&Archived> = archives
+    let shown: Vec<&Listed> = archives
         .iter()
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE)

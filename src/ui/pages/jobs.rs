@@ -9,10 +9,10 @@ use maud::{Markup, html};
 
 use super::{archive_href, bytes, head, incomplete, job_archives_href, job_day_href, timestamp};
 use crate::archive::manifest::Manifest;
+use crate::archive::reading::Listed;
 use crate::config::job::Job;
 use crate::state::JobState;
 use crate::ui::calendar::{Day, Status};
-use crate::ui::index::Archived;
 
 /// One job as the page shows it.
 pub struct JobView<'a> {
@@ -25,7 +25,7 @@ pub struct JobView<'a> {
     pub messages: Vec<Day>,
     pub snapshots: Vec<Day>,
     /// The newest windows' archives first.
-    pub recent: Vec<&'a Archived>,
+    pub recent: Vec<&'a Listed>,
     pub archives: usize,
     pub next_tick: Option<DateTime<Utc>>,
 }
@@ -161,7 +161,7 @@ fn legend(days: &[Day]) -> Markup {
 
 /// Archives as a table: key (marked when its object is gone), what it covers, its messages and
 /// size.
-pub fn archive_table(archives: &[&Archived], zone: Tz) -> Markup {
+pub fn archive_table(archives: &[&Listed], zone: Tz) -> Markup {
     html! {
         table.archives {
             (head(&["Archive", "Covers", "Messages", "Stored"]))
@@ -313,7 +313,7 @@ fn facts(view: &JobView<'_>, state: &JobState, zone: Tz, now: DateTime<Utc>) -> 
 
 pub fn page(
     views: &[JobView<'_>],
-    problems: &[(String, String)],
+    problems: &[crate::archive::reading::Problem],
     zone: Tz,
     now: DateTime<Utc>,
 ) -> Markup {

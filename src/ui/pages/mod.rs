@@ -15,6 +15,7 @@ use maud::{DOCTYPE, Markup, html};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::archive::read::Message;
+use crate::archive::reading::Problem;
 use crate::archive::transcript::{attachment_names, author, reactions, time};
 
 /// Which part of the site a page belongs to, for the navigation.
@@ -55,6 +56,27 @@ pub fn channel_href(cid: &str, day: Option<NaiveDate>, msg: Option<&str>) -> Str
         href.push('?');
         href.push_str(&query(&pairs));
     }
+    if let Some(msg) = msg {
+        href.push_str("#m-");
+        href.push_str(&utf8_percent_encode(msg, SEGMENT).to_string());
+    }
+    href
+}
+
+/// The `day` of a channel's part for messages without a time: they belong to no day.
+pub const NO_TIME: &str = "none";
+
+/// A channel's messages without a time, `msg` marked.
+pub fn no_time_href(cid: &str, msg: Option<&str>) -> String {
+    let mut pairs = vec![("day", NO_TIME)];
+    if let Some(msg) = msg {
+        pairs.push(("msg", msg));
+    }
+    let mut href = format!(
+        "/channels/{}?{}",
+        utf8_percent_encode(cid, SEGMENT),
+        query(&pairs)
+    );
     if let Some(msg) = msg {
         href.push_str("#m-");
         href.push_str(&utf8_percent_encode(msg, SEGMENT).to_string());
@@ -201,7 +223,7 @@ pub fn problem(title: &str, detail: &str) -> Markup {
 
 /// What could not be read (an archive, a manifest, a store), said first and on the page rather
 /// than hidden: what the page shows is incomplete, and this is by how much.
-pub fn incomplete(list: &[(String, String)]) -> Markup {
+pub fn incomplete(list: &[Problem]) -> Markup {
     html! {
         @if !list.is_empty() {
             section.incomplete aria-labelledby="incomplete" {
@@ -210,7 +232,7 @@ pub fn incomplete(list: &[(String, String)]) -> Markup {
                     (list.len()) " could not be read (an archive, a manifest or a store's "
                     "listing); what they hold is not shown here:"
                 }
-                ul { @for (key, problem) in list { li { code { (key) } ": " (problem) } } }
+                ul { @for p in list { li { code { (p.key) } ": " (p.problem) } } }
             }
         }
     }

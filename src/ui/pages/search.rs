@@ -4,7 +4,10 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{channel_href, incomplete, message, no_archive_yet, pager, search_page_href};
+use super::{
+    channel_href, incomplete, message, no_archive_yet, no_time_href, pager, search_page_href,
+};
+use crate::archive::reading::Problem;
 use crate::archive::search::Hit;
 use crate::ui::calendar::day_of;
 
@@ -48,8 +51,8 @@ pub struct Results<'a> {
     /// Archives read, and archives their counts ruled out.
     pub read: usize,
     pub skipped: usize,
-    /// `(key, what is wrong)` of what could not be read.
-    pub problems: &'a [(String, String)],
+    /// What could not be read.
+    pub problems: &'a [Problem],
     /// The locations listed that hold no archive yet.
     pub empty: &'a [&'a str],
 }
@@ -74,10 +77,11 @@ pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
                 @let cid = m.cid.as_deref().unwrap_or("");
                 li.hit data-id=(m.id) {
                     p.where {
-                        @let day = m.created_at.map(|t| day_of(zone, t));
-                        a.context href=(channel_href(cid, day, Some(&m.id))) {
-                            "in context"
-                        }
+                        @let href = match m.created_at {
+                            Some(t) => channel_href(cid, Some(day_of(zone, t)), Some(&m.id)),
+                            None => no_time_href(cid, Some(&m.id)),
+                        };
+                        a.context href=(href) { "in context" }
                         " · " (cid)
                     }
                     (message(m, zone, false, html! {}))
