@@ -174,7 +174,7 @@ async fn the_viewer_starts_on_an_empty_location_says_so_and_404s_an_unknown_chan
         let (status, body) = get(&viewer.url, path).await;
         assert_eq!(status, 200, "{path}");
         assert!(
-            body.contains("holds no archive yet: no archives at file://"),
+            body.contains("No archive yet at <code>file://"),
             "{path}: {body}"
         );
     }
