@@ -9,7 +9,7 @@
 //! few ids and times, some hundreds of bytes for a typical chat message); never an archive.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -52,6 +52,10 @@ pub struct Found {
     /// Archives read, and archives the manifests ruled out.
     pub read: usize,
     pub skipped: usize,
+    /// The user ids and cids the listed archives' counts name (archives without counts add
+    /// none), for the hint when a `from:`/`in:` id differs from a held one only in case.
+    pub held_users: BTreeSet<String>,
+    pub held_channels: BTreeSet<String>,
 }
 
 /// Whether the archive of `manifest` can hold a message `query` matches, by what its manifest
@@ -130,6 +134,12 @@ pub async fn search(sources: &[Source], query: &Query, limit: Option<usize>) -> 
         }
     }
     let mut found = search_in(archives.iter().map(|(s, m)| (s, m)), query, limit).await;
+    for contents in archives.iter().filter_map(|(_, m)| m.contents.as_ref()) {
+        found.held_users.extend(contents.users.keys().cloned());
+        found
+            .held_channels
+            .extend(contents.channels.keys().cloned());
+    }
     found.problems.extend(problems);
     found.problems.sort_by(|a, b| a.key.cmp(&b.key));
     found
