@@ -370,6 +370,11 @@ pub struct SearchArgs {
     /// Print at most this many hits (the earliest)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+
+    /// The time zone after:/before: dates are read in (a date is 00:00 there) and the table
+    /// shows times in (an IANA name); RFC 3339 times keep their own offset
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -394,15 +399,16 @@ pub struct TranscriptArgs {
     #[arg(long = "in", value_name = "CID")]
     pub cid: String,
 
-    /// Only messages created at or after this time (RFC 3339 or YYYY-MM-DD)
+    /// Only messages created at or after this time (RFC 3339, or YYYY-MM-DD: 00:00 in --tz)
     #[arg(long, value_name = "T")]
     pub after: Option<String>,
 
-    /// Only messages created before this time (RFC 3339 or YYYY-MM-DD)
+    /// Only messages created before this time (RFC 3339, or YYYY-MM-DD: 00:00 in --tz)
     #[arg(long, value_name = "T")]
     pub before: Option<String>,
 
-    /// The time zone the times are shown in (an IANA name)
+    /// The time zone the times are shown in and --after/--before dates are read in (an IANA
+    /// name)
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub tz: String,
 

@@ -6,26 +6,19 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use chrono::SecondsFormat;
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::archives::sources;
+use super::args::Search;
 use super::{World, exit, output, runtime};
 use crate::archive::search::{Found, Hit, search};
 use crate::cli::{SearchArgs, SearchFormat};
 use crate::query::Query;
 use crate::text;
 
-pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
-    let query = match Query::parse(&args.query) {
-        Ok(query) => query,
-        Err(e) => {
-            output::error(
-                &e.to_string(),
-                Some("`chatvault search --help` lists the terms"),
-            );
-            return exit::INVALID;
-        }
-    };
+pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: &World<'_>) -> u8 {
+    let Search { query, zone } = resolved;
     let sources = match sources(&args.archives, config, world) {
         Ok(sources) => sources,
         Err(code) => return code,
@@ -40,7 +33,7 @@ pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
         SearchFormat::Jsonl
     });
     output::stdout(&match format {
-        SearchFormat::Table => table(&found.hits, &query),
+        SearchFormat::Table => table(&found.hits, &query, zone),
         SearchFormat::Jsonl => jsonl(&found.hits),
         SearchFormat::Csv => csv(&found.hits),
     });
@@ -192,13 +185,17 @@ fn marked(text: &str, query: &Query) -> String {
     out
 }
 
-fn table(hits: &[Hit], query: &Query) -> String {
+fn table(hits: &[Hit], query: &Query, zone: Tz) -> String {
     let mut out = String::new();
     for hit in hits {
         let m = &hit.message;
         let time = m.created_at.map_or_else(
             || "?".to_owned(),
-            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            |t| {
+                t.with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            },
         );
         let _ = writeln!(
             out,

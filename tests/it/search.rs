@@ -708,3 +708,112 @@ fn invisible_characters_are_shown_in_the_table_and_every_transcript() {
         "{html}"
     );
 }
+
+#[test]
+fn dates_are_read_in_tz_for_search_and_transcript() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    // Around 2026-12-05 in New York (UTC-5): before it, its first and last minutes, after it.
+    let times = [
+        ("before", "2026-12-05T04:30:00Z"),
+        ("first", "2026-12-05T05:30:00Z"),
+        ("last", "2026-12-06T04:59:00Z"),
+        ("after", "2026-12-06T05:00:00Z"),
+    ];
+    let lines: Vec<Value> = times
+        .iter()
+        .map(|(id, at)| {
+            serde_json::json!({"type": "message", "item": {
+                "id": id, "cid": "messaging:x", "text": "hello", "user": {"id": "u1"},
+                "created_at": at,
+            }})
+        })
+        .collect();
+    write_archive(&store, "j/2026/12/05/channels-0001.jsonl", "j", &lines);
+    let url = format!("file://{}", store.display());
+    // Counted, so that the archive's real message times, not its manifest's window, count.
+    let (code, _, stderr) = chatvault_at(dir.path(), &["index", "--url", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    let zone = ["--tz", "America/New_York"];
+
+    let (code, stdout, stderr) = chatvault_at(
+        dir.path(),
+        &[
+            &[
+                "search",
+                "after:2026-12-05 before:2026-12-06",
+                "--url",
+                &url,
+            ],
+            &zone[..],
+            &["--format", "jsonl"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(hit_ids(&stdout), ["first", "last"]);
+    let (_, table, _) = chatvault_at(
+        dir.path(),
+        &[
+            &[
+                "search",
+                "after:2026-12-05",
+                "--url",
+                &url,
+                "--format",
+                "table",
+            ],
+            &zone[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        table.starts_with("2026-12-05 00:30:00  messaging:x"),
+        "times in the zone: {table}"
+    );
+    let (_, utc, _) = chatvault_at(
+        dir.path(),
+        &[
+            "search",
+            "after:2026-12-05 before:2026-12-06",
+            "--url",
+            &url,
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert_eq!(hit_ids(&utc), ["before", "first"], "UTC by default");
+
+    let (code, stdout, stderr) = chatvault_at(
+        dir.path(),
+        &[
+            &["transcript", "--in", "messaging:x", "--url", &url][..],
+            &["--after", "2026-12-05", "--before", "2026-12-06"],
+            &zone[..],
+            &["--format", "jsonl"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(hit_ids(&stdout), ["first", "last"]);
+    let (code, _, stderr) = chatvault_at(
+        dir.path(),
+        &[
+            "transcript",
+            "--in",
+            "messaging:x",
+            "--url",
+            &url,
+            "--after",
+            "2026-12-05",
+        ]
+        .into_iter()
+        .chain(["--tz", "America/Nowhere"])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--tz America/Nowhere: not an IANA time zone"),
+        "{stderr}"
+    );
+}

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{Shown, archive_href, channel_href, message, problems, search_href};
+use super::{UserText, archive_href, channel_href, message, problems, search_href};
 use crate::archive::read::Message;
 use crate::archive::transcript::Entry;
 
@@ -77,7 +77,7 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE);
     html! {
-        h1 { (Shown(view.cid)) }
+        h1 { (UserText(view.cid)) }
         p.meta { (view.day.format("%A %-d %B %Y")) " (" (view.zone.name()) "): "
             (view.entries.len()) " message(s) and thread(s) · "
             a href=(search_href(&format!("in:{}", view.cid))) { "search this channel" } }

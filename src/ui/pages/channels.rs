@@ -3,7 +3,7 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{Shown, channel_href, head, timestamp};
+use super::{UserText, channel_href, head, timestamp};
 use crate::ui::holdings::Holding;
 
 pub const PER_PAGE: usize = 200;
@@ -29,7 +29,7 @@ pub fn page(holdings: &[Holding], page: usize, uncounted: usize, zone: Tz) -> Ma
             tbody {
                 @for h in shown {
                     tr data-cid=(h.cid) {
-                        td { a href=(channel_href(&h.cid, None, None)) { (Shown(&h.cid)) } }
+                        td { a href=(channel_href(&h.cid, None, None)) { (UserText(&h.cid)) } }
                         td.num title=[(!h.exact).then_some(APPROXIMATE)] {
                             @if !h.exact { "≈ " } (h.messages)
                         }

@@ -18,9 +18,9 @@ use crate::archive::transcript::{attachment_names, author, html_text, reactions,
 
 /// User text on a page (message text, names, ids, attachment names): isolated in `<bdi>` with
 /// each invisible format character marked, as in HTML transcripts (see [`html_text`]).
-pub struct Shown<'a>(pub &'a str);
+pub struct UserText<'a>(pub &'a str);
 
-impl Render for Shown<'_> {
+impl Render for UserText<'_> {
     fn render(&self) -> Markup {
         PreEscaped(html_text(self.0))
     }
@@ -183,17 +183,17 @@ pub fn message(m: &Message, zone: Tz, target: bool, replies: Markup) -> Markup {
     html! {
         article class=(class) id={ "m-" (m.id) } data-id=(m.id) {
             p.head {
-                span.who { (Shown(&author(m))) }
+                span.who { (UserText(&author(m))) }
                 " "
                 time.when datetime=[m.created_at.map(rfc3339)] { (time(m, zone)) }
                 @if m.is_deleted() { " " span.mark { "deleted" } }
                 @else if m.is_edited() { " " span.mark { "edited" } }
             }
-            p.text { (Shown(&m.text)) }
+            p.text { (UserText(&m.text)) }
             @if !attachments.is_empty() {
-                ul.attachments { @for a in &attachments { li { "attachment: " (Shown(a)) } } }
+                ul.attachments { @for a in &attachments { li { "attachment: " (UserText(a)) } } }
             }
-            @if !reactions.is_empty() { p.meta { "reactions: " (Shown(&reactions)) } }
+            @if !reactions.is_empty() { p.meta { "reactions: " (UserText(&reactions)) } }
             (replies)
         }
     }

@@ -4,7 +4,7 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{Shown, channel_href, message, problems};
+use super::{UserText, channel_href, message, problems};
 use crate::archive::search::Found;
 use crate::ui::calendar::day_of;
 
@@ -43,7 +43,7 @@ pub fn results(q: &str, found: &Found, zone: Tz) -> Markup {
         .map(|p| (p.key.clone(), p.problem.clone()))
         .collect();
     html! {
-        h1 { "Search: " (Shown(q)) }
+        h1 { "Search: " (UserText(q)) }
         p.meta {
             (found.hits.len()) " hit(s)"
             @if found.hits.len() >= LIMIT {
@@ -62,7 +62,7 @@ pub fn results(q: &str, found: &Found, zone: Tz) -> Markup {
                         a.context href=(channel_href(cid, day, Some(&m.id))) {
                             "in context"
                         }
-                        " · " (Shown(cid))
+                        " · " (UserText(cid))
                     }
                     (message(m, zone, false, html! {}))
                 }
