@@ -124,15 +124,22 @@ pub enum Command {
     /// manifests say they can hold a match are read, each as a stream; reading never writes.
     /// QUERY is one argument; its terms must all hold:
     ///
-    ///   word  "a phrase"        the text holds it (any case); -word excludes
+    ///   word  "a phrase"        the text holds it as whole words (any case); -word excludes
+    ///   word*                   a word starting so
+    ///   a OR b                  either (OR joins the words and phrases beside it)
     ///   from:USER_ID            written by this user (repeat: any of them)
     ///   in:TYPE:ID              in this channel (repeat: any of them)
-    ///   after:T  before:T       created at or after / before T (RFC 3339 or YYYY-MM-DD)
+    ///   after:T  before:T       created at or after / before T (RFC 3339, or YYYY-MM-DD:
+    ///                           00:00 in --tz)
     ///   has:attachment  is:reply
+    ///
+    /// Operators are read in any case (FROM:); ids are exact. A word one typo from an
+    /// operator (form:, inn:) is an error; quote it ("form:x") to search for the text.
     ///
     /// Hits come in time order, a message found in several archives once. Exits 0, 1 when an
     /// archive is missing or corrupt (named on stderr; the search goes on), 2 on a malformed
-    /// query or invalid job files. Example: chatvault search 'refund from:u42 after:2026-03-01'
+    /// query or invalid job files.
+    /// Example: chatvault search 'refund OR invoice from:u42 after:2026-03-01'
     #[command(verbatim_doc_comment)]
     Search(SearchArgs),
     /// Count what older archives hold, so that searches can skip them

@@ -171,11 +171,11 @@ fn marked(text: &str, query: &Query) -> String {
             out.push(']');
             inside = None;
         }
-        if inside.is_none() && next.peek().is_some_and(|m| m.start == at) {
-            if let Some(m) = next.next() {
-                out.push('[');
-                inside = Some(m.end);
-            }
+        if inside.is_none()
+            && let Some(m) = next.next_if(|m| m.start == at)
+        {
+            out.push('[');
+            inside = Some(m.end);
         }
         push_safe(&mut out, c, hidden);
     }

@@ -16,8 +16,10 @@ pub fn help() -> Markup {
         h1 { "Search" }
         p { "Type a query in the box above. Every term must hold:" }
         dl.help {
-            dt { code { "word" } } dd { "the text contains the word (any case)" }
-            dt { code { "\"a phrase\"" } } dd { "the text contains the phrase" }
+            dt { code { "word" } } dd { "the text contains the word, whole (any case)" }
+            dt { code { "\"a phrase\"" } } dd { "the text contains the phrase, whole words" }
+            dt { code { "word*" } } dd { "a word starting so" }
+            dt { code { "a OR b" } } dd { "either word or phrase" }
             dt { code { "-word" } } dd { "the text does not contain the word" }
             dt { code { "from:USER" } } dd { "written by this user id" }
             dt { code { "in:TYPE:ID" } } dd { "in this channel" }
