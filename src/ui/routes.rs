@@ -256,7 +256,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
             pages::search::help(),
         );
     }
-    let query = match SearchQuery::parse(&q) {
+    let query = match SearchQuery::parse_in(&q, viewer.zone) {
         Ok(query) => query,
         Err(e) => {
             return page(

@@ -24,7 +24,7 @@ pub fn help() -> Markup {
             dt { code { "from:USER" } } dd { "written by this user id" }
             dt { code { "in:TYPE:ID" } } dd { "in this channel" }
             dt { code { "after:2026-03-01" } " " code { "before:2026-03-08T12:00:00Z" } }
-            dd { "created at or after, before" }
+            dd { "created at or after, before (a date is 00:00 in the zone times are shown in)" }
             dt { code { "has:attachment" } " " code { "is:reply" } }
             dd { "with an attachment; a thread reply" }
         }
