@@ -292,6 +292,20 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         "a channel opens on its last day"
     );
     assert!(bodies["/search?q=from%3Amallory"].contains("3 hit(s)"));
+    for (q, says) in [
+        ("form%3Amallory", "did you mean `from:`?"),
+        ("FROM%3Amallory", "3 hit(s)"),
+    ] {
+        let response = http
+            .get(format!("{base}/search?q={q}"))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("body");
+        assert!(body.contains(says), "{q}: {body}");
+        assert_eq!(status, if q.starts_with("form") { 400 } else { 200 }, "{q}");
+    }
     assert!(bodies["/search?q=%3Cscript%3E"].contains("1 hit(s)"));
     assert!(
         bodies["/"].contains("data-day=\"2026-01-01\" data-status=\"archived\""),
