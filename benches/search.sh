@@ -11,7 +11,8 @@
 #
 # Queries, each run by all three, timed (GNU time: wall seconds and peak RSS), the best of
 # BENCH_RUNS:
-#   word      a rare phrase, over everything                ("zone coffee lunch")
+#   word      a rare phrase as whole words, over everything ("zone coffee lunch"; DuckDB and jq
+#             with a regular expression: no letter or digit on either side)
 #   from      one user, over two days                       (from:user-003 after:D before:D+2)
 #   in        one channel, over everything; half the archives can hold it (48 channels make two
 #             requests a day of 25 and 23)
@@ -147,10 +148,13 @@ declare -A CV DK JQ
 CV[word]="\"$WORD\""
 CV[from]="from:$USER_ID after:$FROM_DAY before:$FROM_END"
 CV[in]="in:$CID"
-DK[word]="contains(lower(item->>'\$.text'), '$WORD')"
+# A phrase matches as whole words (README, "Reading the archive"): its end letters do not run on
+# into other letters or digits.
+WHOLE="(^|[^\\p{L}\\p{N}])$WORD(\$|[^\\p{L}\\p{N}])"
+DK[word]="regexp_matches(lower(item->>'\$.text'), '$WHOLE')"
 DK[from]="item->>'\$.user.id' = '$USER_ID' AND CAST(item->>'\$.created_at' AS TIMESTAMP) >= TIMESTAMP '$FROM_DAY' AND CAST(item->>'\$.created_at' AS TIMESTAMP) < TIMESTAMP '$FROM_END'"
 DK[in]="item->>'\$.cid' = '$CID'"
-JQ[word]="(.item.text // \"\" | ascii_downcase | contains(\"$WORD\"))"
+JQ[word]="(.item.text // \"\" | test(\"${WHOLE//\\/\\\\}\"; \"i\"))"
 JQ[from]="(.item.user.id == \"$USER_ID\" and .item.created_at >= \"$FROM_DAY\" and .item.created_at < \"$FROM_END\")"
 JQ[in]="(.item.cid == \"$CID\")"
 
@@ -171,7 +175,7 @@ duck() { # a query's matching message ids, one a line
     "$PY" -c "
 import duckdb, sys
 con = duckdb.connect()
-sql = \"\"\"SELECT item->>'\$.id' FROM read_json('$ARCHIVE/**/*.jsonl.zst', format = 'newline_delimited',
+sql = r\"\"\"SELECT item->>'\$.id' FROM read_json('$ARCHIVE/**/*.jsonl.zst', format = 'newline_delimited',
       columns = {type: 'VARCHAR', item: 'JSON'}) WHERE type = 'message' AND ($1)\"\"\"
 for (i,) in con.execute(sql).fetchall(): print(i)
 "

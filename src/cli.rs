@@ -125,15 +125,22 @@ pub enum Command {
     /// manifests say they can hold a match are read, each as a stream; reading never writes.
     /// QUERY is one argument; its terms must all hold:
     ///
-    ///   word  "a phrase"        the text holds it (any case); -word excludes
+    ///   word  "a phrase"        the text holds it as whole words (any case); -word excludes
+    ///   word*                   a word starting so
+    ///   a OR b                  either (OR joins the words and phrases beside it)
     ///   from:USER_ID            written by this user (repeat: any of them)
     ///   in:TYPE:ID              in this channel (repeat: any of them)
-    ///   after:T  before:T       created at or after / before T (RFC 3339 or YYYY-MM-DD)
+    ///   after:T  before:T       created at or after / before T (RFC 3339, or YYYY-MM-DD:
+    ///                           00:00 in --tz)
     ///   has:attachment  is:reply
+    ///
+    /// Operators are read in any case (FROM:); ids are exact. A word one typo from an
+    /// operator (form:, inn:) is an error; quote it ("form:x") to search for the text.
     ///
     /// Hits come in time order, a message found in several archives once. Exits 0, 1 when an
     /// archive is missing or corrupt (named on stderr; the search goes on) or the location
-    /// holds no archive at all, 2 on a malformed query or invalid job files. Example: chatvault search 'refund from:u42 after:2026-03-01'
+    /// holds no archive at all, 2 on a malformed query or invalid job files.
+    /// Example: chatvault search 'refund OR invoice from:u42 after:2026-03-01'
     #[command(verbatim_doc_comment)]
     Search(SearchArgs),
     /// Count what older archives hold, so that searches can skip them
@@ -385,6 +392,11 @@ pub struct SearchArgs {
     /// message(s)`
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+
+    /// The time zone after:/before: dates are read in (a date is 00:00 there) and the table
+    /// shows times in (an IANA name); RFC 3339 times keep their own offset
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -409,15 +421,16 @@ pub struct TranscriptArgs {
     #[arg(long = "in", value_name = "CID")]
     pub cid: String,
 
-    /// Only messages created at or after this time (RFC 3339 or YYYY-MM-DD)
+    /// Only messages created at or after this time (RFC 3339, or YYYY-MM-DD: 00:00 in --tz)
     #[arg(long, value_name = "T")]
     pub after: Option<String>,
 
-    /// Only messages created before this time (RFC 3339 or YYYY-MM-DD)
+    /// Only messages created before this time (RFC 3339, or YYYY-MM-DD: 00:00 in --tz)
     #[arg(long, value_name = "T")]
     pub before: Option<String>,
 
-    /// The time zone the times are shown in (an IANA name)
+    /// The time zone the times are shown in and --after/--before dates are read in (an IANA
+    /// name)
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub tz: String,
 

@@ -19,17 +19,19 @@ use crate::api::{ApiError, Endpoint, Limiter, Quota, decode_answer, retry_after}
 use crate::clock::{Clock, ManualClock};
 use crate::config::key::{KeyContext, KeyTemplate, KeyTemplateError, MAX_KEY_BYTES};
 use crate::config::{LoadOptions, Loaded, MissingVars, load_config_text, load_job_text};
+use crate::query::{Candidate, Query};
 use crate::schedule::{Schedule, parse_timezone};
 
 /// A target's body: panics when the input breaks an invariant.
 pub type Check = fn(&[u8]);
 
 /// The fuzz targets, by the name of their file in `fuzz/fuzz_targets/` and their corpus folder.
-pub const TARGETS: [(&str, Check); 4] = [
+pub const TARGETS: [(&str, Check); 5] = [
     ("job_file", job_file),
     ("schedule", schedule),
     ("key_template", key_template),
     ("api_response", api_response),
+    ("query", query),
 ];
 
 /// The instant plans and key checks start from.
@@ -370,5 +372,59 @@ fn check_answer<T>(answer: Result<T, ApiError>, status: StatusCode) {
             assert!(!status.is_success() && e.is_transient());
         }
         _ => assert!(!status.is_success() && !e.is_transient()),
+    }
+}
+
+/// `query \n message text`: a search query (the viewer takes it from any URL) parsed, then
+/// matched against the text. An error's position lies within the query; the marks are in
+/// order, apart, non-empty and on character boundaries of the text; the prefilter's needles
+/// never rule out, in the text's JSON, a message the query matches.
+pub fn query(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (source, message) = text.split_once('\n').unwrap_or((text, ""));
+    let query = match Query::parse_in(source, chrono_tz::Asia::Kolkata) {
+        Ok(query) => query,
+        Err(e) => {
+            assert!(
+                (1..=source.chars().count() + 1).contains(&e.at),
+                "position {} outside {source:?}",
+                e.at
+            );
+            return;
+        }
+    };
+    let candidate = Candidate {
+        text: message,
+        user: query.from.first().map(String::as_str),
+        cid: query.channels.first().map(String::as_str),
+        created_at: query
+            .after
+            .or(query.before.map(|b| b - TimeDelta::seconds(1))),
+        has_attachment: true,
+        is_reply: true,
+    };
+    let matched = query.matches(&candidate);
+    let marks = query.marks(message);
+    for mark in &marks {
+        assert!(
+            mark.start < mark.end
+                && mark.end <= message.len()
+                && message.is_char_boundary(mark.start)
+                && message.is_char_boundary(mark.end),
+            "mark {mark:?} in {message:?}"
+        );
+    }
+    assert!(marks.windows(2).all(|w| w[0].end < w[1].start), "{marks:?}");
+    if matched {
+        let raw = serde_json::json!({
+            "text": message, "user": {"id": candidate.user}, "cid": candidate.cid,
+        })
+        .to_string();
+        assert!(
+            query.needles().may_match(raw.as_bytes(), &mut Vec::new()),
+            "the needles rule out a match: {source:?} on {raw}"
+        );
     }
 }

@@ -19,4 +19,5 @@ pub mod state;
 pub mod store;
 pub mod suggest;
 pub mod telemetry;
+pub mod text;
 pub mod ui;

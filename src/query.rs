@@ -1,26 +1,45 @@
 //! The search language, a small Slack-like one: terms separated by spaces, all of which a
 //! message must meet.
 //!
-//! - `word`, `"a phrase"`: the text holds it, case-insensitively; `-word`, `-"a phrase"`
-//!   exclude;
+//! - `word`, `"a phrase"`: the text holds it as whole words, in any case (a word's letters and
+//!   digits are not part of a longer run of letters and digits); `word*` holds a word starting
+//!   so; `-word`, `-"a phrase"`, `-word*` exclude;
+//! - `a OR b`: either; `OR` joins the words, phrases and prefixes beside it into one term, and
+//!   the terms are then all required (`refund OR invoice from:u42`: either word, by u42);
 //! - `from:USER_ID` (exact user id), `in:TYPE:ID` (exact cid): repeated, they are ORed;
 //! - `after:T` (created at or after T), `before:T` (created before T), T as RFC 3339 or
-//!   `YYYY-MM-DD` (00:00 UTC);
+//!   `YYYY-MM-DD` (00:00 in the zone the query is read in, UTC unless told);
 //! - `has:attachment`, `is:reply` (a thread reply: it has a `parent_id`).
 //!
-//! Parsing needs no store; a malformed query is an error with its position (a character
-//! count from 1) and what was expected.
+//! Operators are read in any case (`FROM:`); a `word:` one edit from an operator (`form:`) is
+//! an error rather than a word that silently finds nothing. Parsing needs no store; a
+//! malformed query is an error with its position (a character count from 1) and what was
+//! expected.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
 use thiserror::Error;
+
+const OPERATORS: [&str; 6] = ["from", "in", "after", "before", "has", "is"];
+
+/// A word, phrase or prefix, folded (see [`fold`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub text: String,
+    /// `word*`: the text may go on after it.
+    pub prefix: bool,
+}
 
 /// A parsed query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
-    /// Lowercased; each must be in the text.
-    pub words: Vec<String>,
-    /// Lowercased; none may be in the text.
-    pub excluded: Vec<String>,
+    /// Each group must hold; a group holds when any of its terms is in the text (a group of
+    /// one is a plain term, more are joined by `OR`).
+    pub groups: Vec<Vec<Term>>,
+    /// None may be in the text.
+    pub excluded: Vec<Term>,
     /// Any of these authors (all when empty).
     pub from: Vec<String>,
     /// Any of these channels (all when empty).
@@ -50,10 +69,29 @@ pub struct Candidate<'a> {
     pub is_reply: bool,
 }
 
+/// What the parser last read, for the rules around `OR`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    Nothing,
+    /// A word, phrase or prefix that `OR` may join.
+    Text,
+    /// A filter or an excluded term.
+    Other,
+    /// `OR`, at this 1-based position.
+    Or(usize),
+}
+
 impl Query {
+    /// The query with dates meaning 00:00 UTC.
     pub fn parse(text: &str) -> Result<Query, QueryError> {
+        Query::parse_in(text, Tz::UTC)
+    }
+
+    /// The query with `after:`/`before:` dates meaning 00:00 in `zone`.
+    pub fn parse_in(text: &str, zone: Tz) -> Result<Query, QueryError> {
         let chars: Vec<char> = text.chars().collect();
         let mut query = Query::default();
+        let mut last = Last::Nothing;
         let mut i = 0;
         while i < chars.len() {
             if chars[i].is_whitespace() {
@@ -73,22 +111,51 @@ impl Query {
                     message: "expected a word, a \"phrase\" or a filter after `-`".into(),
                 });
             }
-            if quoted {
-                push_text(&mut query, negated, &term, start)?;
+            if !quoted && !negated && term == "OR" {
+                if last != Last::Text {
+                    return Err(QueryError {
+                        at: start + 1,
+                        message: "`OR` joins two words or phrases: expected one before it".into(),
+                    });
+                }
+                last = Last::Or(start + 1);
                 continue;
             }
-            match term.split_once(':') {
-                Some((key, value)) if is_filter(key) => {
-                    if negated {
-                        return Err(QueryError {
-                            at: start + 1,
-                            message: format!("`{key}:` cannot be excluded with `-`"),
-                        });
-                    }
-                    filter(&mut query, key, value, start + 1)?;
+            let filter_key = if quoted {
+                None
+            } else {
+                operator(&term, negated, start)?
+            };
+            if let Some((key, value)) = filter_key {
+                if negated {
+                    return Err(QueryError {
+                        at: start + 1,
+                        message: format!("`{key}:` cannot be excluded with `-`"),
+                    });
                 }
-                _ => push_text(&mut query, negated, &term, start)?,
+                joined_only_text(last, start)?;
+                filter(&mut query, key, value, start + 1, zone)?;
+                last = Last::Other;
+                continue;
             }
+            let term = text_term(&term, quoted, start)?;
+            if negated {
+                joined_only_text(last, start)?;
+                query.excluded.push(term);
+                last = Last::Other;
+            } else {
+                match (last, query.groups.last_mut()) {
+                    (Last::Or(_), Some(group)) => group.push(term),
+                    _ => query.groups.push(vec![term]),
+                }
+                last = Last::Text;
+            }
+        }
+        if let Last::Or(at) = last {
+            return Err(QueryError {
+                at,
+                message: "`OR` joins two words or phrases: expected one after it".into(),
+            });
         }
         Ok(query)
     }
@@ -116,12 +183,17 @@ impl Query {
         {
             return false;
         }
-        if self.words.is_empty() && self.excluded.is_empty() {
+        if self.groups.is_empty() && self.excluded.is_empty() {
             return true;
         }
-        let text = message.text.to_lowercase();
-        self.words.iter().all(|w| text.contains(w.as_str()))
-            && !self.excluded.iter().any(|w| text.contains(w.as_str()))
+        let text = fold(message.text);
+        self.groups
+            .iter()
+            .all(|group| group.iter().any(|t| occurrences(&text, t).next().is_some()))
+            && !self
+                .excluded
+                .iter()
+                .any(|t| occurrences(&text, t).next().is_some())
     }
 
     /// Whether a message created at `at` is in the query's time range (an unknown time is,
@@ -142,15 +214,69 @@ impl Query {
             && self.before.is_none_or(|before| first < before)
     }
 
-    /// The words whose places a person wants marked in the text.
-    pub fn marked(&self) -> &[String] {
-        &self.words
+    /// The byte ranges of `text` a person wants marked: every place a word, phrase or prefix
+    /// the query asks for stands in it, by the same whole-word rule as [`Query::matches`].
+    /// Sorted, not overlapping.
+    pub fn marks(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        if self.groups.is_empty() {
+            return Vec::new();
+        }
+        let (folded, origin) = fold_mapped(text);
+        let mut spans: Vec<std::ops::Range<usize>> = self
+            .groups
+            .iter()
+            .flatten()
+            .flat_map(|t| occurrences(&folded, t).map(|r| origin(r.start)..origin(r.end)))
+            .filter(|r| r.start < r.end)
+            .collect();
+        spans.sort_by_key(|r| (r.start, r.end));
+        let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(spans.len());
+        for span in spans {
+            match merged.last_mut() {
+                Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
+                _ => merged.push(span),
+            }
+        }
+        merged
+    }
+
+    /// For each `from:`/`in:` id no archive holds but one holds in another case, a hint
+    /// naming the held id (ids are case-sensitive). `users` and `channels` are the ids the
+    /// archives' manifests count.
+    pub fn case_hints(&self, users: &BTreeSet<String>, channels: &BTreeSet<String>) -> Vec<String> {
+        let mut hints = Vec::new();
+        for (key, written, held) in [
+            ("from", &self.from, users),
+            ("in", &self.channels, channels),
+        ] {
+            for id in written.iter().filter(|id| !held.contains(*id)) {
+                let lower = id.to_lowercase();
+                let near: Vec<&str> = held
+                    .iter()
+                    .filter(|h| h.to_lowercase() == lower)
+                    .map(String::as_str)
+                    .collect();
+                if !near.is_empty() {
+                    hints.push(format!(
+                        "no archive holds {key}:{id}; ids are case-sensitive, and the archives \
+                         hold {}",
+                        near.iter()
+                            .map(|h| format!("{key}:{h}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+        }
+        hints
     }
 
     /// What a message's raw JSON must hold for the message to match, so that most messages
     /// are passed over without being parsed. Only terms whose JSON spelling is certain count:
     /// a word of ASCII letters, digits, spaces and plain punctuation (no encoder escapes
-    /// those), and ids of the same kind; anything else is left to [`Query::matches`].
+    /// those), and ids of the same kind; anything else is left to [`Query::matches`]. A
+    /// needle is a substring test: it can only rule a line out, and a whole word is a
+    /// substring too.
     pub fn needles(&self) -> Needles {
         let plain = |text: &str| {
             !text.is_empty()
@@ -167,10 +293,10 @@ impl Query {
         };
         Needles {
             words: self
-                .words
+                .groups
                 .iter()
-                .filter(|w| plain(w))
-                .map(|w| w.as_bytes().to_vec())
+                .filter(|group| group.iter().all(|t| plain(&t.text)))
+                .map(|group| group.iter().map(|t| t.text.as_bytes().to_vec()).collect())
                 .collect(),
             any_of: [quoted(&self.from), quoted(&self.channels)]
                 .into_iter()
@@ -184,11 +310,21 @@ impl Query {
 /// Byte strings a message's raw JSON must hold to be worth parsing (see [`Query::needles`]).
 #[derive(Debug, Clone, Default)]
 pub struct Needles {
-    /// Lowercase; each must be in the lowercased JSON.
-    words: Vec<Vec<u8>>,
+    /// Lowercase; one of each group must be in the lowercased JSON.
+    words: Vec<Vec<Vec<u8>>>,
     /// Exact, quoted ids: one of each group must be in the JSON.
     any_of: Vec<Vec<Vec<u8>>>,
 }
+
+/// Characters outside ASCII that fold to ASCII letters (KELVIN SIGN to `k`, LATIN CAPITAL
+/// LETTER I WITH DOT ABOVE to `i` and a dot), raw and as JSON escapes: a line holding one may
+/// match a word its lowercased bytes do not show.
+const FOLD_TO_ASCII: [&[u8]; 4] = [
+    "\u{212a}".as_bytes(),
+    "\u{130}".as_bytes(),
+    b"\\u212a",
+    b"\\u0130",
+];
 
 impl Needles {
     pub fn is_empty(&self) -> bool {
@@ -214,28 +350,163 @@ impl Needles {
         scratch.clear();
         scratch.extend_from_slice(raw);
         scratch.make_ascii_lowercase();
-        self.words.iter().all(|w| holds(scratch, w))
+        self.words
+            .iter()
+            .all(|group| group.iter().any(|w| holds(scratch, w)))
+            || FOLD_TO_ASCII.iter().any(|c| holds(scratch, c))
     }
 }
 
-fn is_filter(key: &str) -> bool {
-    matches!(key, "from" | "in" | "after" | "before" | "has" | "is")
+/// Text as terms are compared: each character lowercased on its own (so offsets can be
+/// mapped back), and a final sigma as any sigma.
+pub fn fold(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_folded(&mut out, c);
+    }
+    out
 }
 
-fn push_text(query: &mut Query, negated: bool, term: &str, start: usize) -> Result<(), QueryError> {
+fn push_folded(out: &mut String, c: char) {
+    for l in c.to_lowercase() {
+        out.push(if l == 'ς' { 'σ' } else { l });
+    }
+}
+
+/// [`fold`], with a map from a byte offset of the folded text (at a character's start, or its
+/// end) to the offset in `text` of the character it came from (or the end of it).
+fn fold_mapped(text: &str) -> (String, impl Fn(usize) -> usize) {
+    let mut folded = String::with_capacity(text.len());
+    // For each folded character's start: (folded offset, original start, original end).
+    let mut starts: Vec<(usize, usize, usize)> = Vec::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        let before = folded.len();
+        push_folded(&mut folded, c);
+        starts.push((before, at, at + c.len_utf8()));
+    }
+    let end = (folded.len(), text.len());
+    let map = move |offset: usize| {
+        if offset >= end.0 {
+            return end.1;
+        }
+        // The original character whose folding holds `offset`: its start when the offset is
+        // where its folding starts, else its end (a cut inside one character's folding keeps
+        // the character whole).
+        let i = starts.partition_point(|s| s.0 <= offset).saturating_sub(1);
+        match starts.get(i) {
+            Some(&(f, start, _)) if f == offset => start,
+            Some(&(_, _, stop)) => stop,
+            None => 0,
+        }
+    };
+    (folded, map)
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Where `term` stands in the folded `text` as whole words: a letter or digit at either end of
+/// the term must not touch another (at its end only for a whole word, not a prefix).
+fn occurrences<'a>(
+    text: &'a str,
+    term: &'a Term,
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let needle = term.text.as_str();
+    let first_is_word = needle.chars().next().is_some_and(is_word_char);
+    let last_is_word = needle.chars().next_back().is_some_and(is_word_char);
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while !needle.is_empty() && from < text.len() {
+            let start = from + text[from..].find(needle)?;
+            let end = start + needle.len();
+            let starts =
+                !first_is_word || !text[..start].chars().next_back().is_some_and(is_word_char);
+            let ends = term.prefix
+                || !last_is_word
+                || !text[end..].chars().next().is_some_and(is_word_char);
+            if starts && ends {
+                from = end;
+                return Some(start..end);
+            }
+            // Occurrences may overlap ("a-a" in "xa-a-a"): go on from the next character.
+            from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+        }
+        None
+    })
+}
+
+/// `OR` followed by something it cannot join.
+fn joined_only_text(last: Last, start: usize) -> Result<(), QueryError> {
+    match last {
+        Last::Or(_) => Err(QueryError {
+            at: start + 1,
+            message: "`OR` joins words, phrases and prefixes, not filters or `-` terms \
+                      (repeated filters of one kind already mean any of them: from:a from:b)"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A word, phrase or prefix term.
+fn text_term(term: &str, quoted: bool, start: usize) -> Result<Term, QueryError> {
     if term.trim().is_empty() {
         return Err(QueryError {
             at: start + 1,
             message: "expected text inside the quotes".into(),
         });
     }
-    let term = term.to_lowercase();
-    if negated {
-        query.excluded.push(term);
-    } else {
-        query.words.push(term);
+    if !quoted && let Some(stem) = term.strip_suffix('*') {
+        if !stem.chars().any(is_word_char) {
+            return Err(QueryError {
+                at: start + 1,
+                message: format!(
+                    "expected letters or digits before `*` (a prefix such as refund*), found \
+                     `{term}`; quote it to search for the text"
+                ),
+            });
+        }
+        return Ok(Term {
+            text: fold(stem),
+            prefix: true,
+        });
     }
-    Ok(())
+    Ok(Term {
+        text: fold(term),
+        prefix: false,
+    })
+}
+
+/// The operator and value of an unquoted `key:value` term whose key is an operator in any
+/// case; `None` for a word; an error for a key one edit from an operator.
+fn operator(term: &str, negated: bool, start: usize) -> Result<Option<(&str, &str)>, QueryError> {
+    let Some((key, value)) = term.split_once(':') else {
+        return Ok(None);
+    };
+    if let Some(known) = OPERATORS.iter().find(|o| key.eq_ignore_ascii_case(o)) {
+        return Ok(Some((known, value)));
+    }
+    if key.is_empty() {
+        return Ok(None);
+    }
+    let lower = key.to_lowercase();
+    let near = OPERATORS
+        .into_iter()
+        .find(|o| strsim::osa_distance(&lower, o) == 1);
+    match near {
+        Some(near) => Err(QueryError {
+            at: start + 1 + usize::from(negated),
+            message: format!(
+                "`{key}:` is not an operator: did you mean `{near}:`? (to search for the text, \
+                 quote it: \"{term}\")"
+            ),
+        }),
+        None => Ok(None),
+    }
 }
 
 /// A term from `i`: a quoted phrase, or characters up to whitespace (a `key:"quoted value"`
@@ -271,7 +542,13 @@ fn read_term(chars: &[char], mut i: usize) -> Result<(String, bool, usize), Quer
     Ok((out, false, i))
 }
 
-fn filter(query: &mut Query, key: &str, value: &str, at: usize) -> Result<(), QueryError> {
+fn filter(
+    query: &mut Query,
+    key: &str,
+    value: &str,
+    at: usize,
+    zone: Tz,
+) -> Result<(), QueryError> {
     let at_value = at + key.chars().count() + 1;
     let error = |message: String| QueryError {
         at: at_value,
@@ -283,10 +560,7 @@ fn filter(query: &mut Query, key: &str, value: &str, at: usize) -> Result<(), Qu
     match key {
         "from" => query.from.push(value.to_owned()),
         "in" => {
-            let ok = value
-                .split_once(':')
-                .is_some_and(|(t, id)| !t.is_empty() && !id.is_empty());
-            if !ok {
+            if !is_cid(value) {
                 return Err(error(format!(
                     "expected a channel as TYPE:ID (e.g. in:messaging:general), found `{value}`"
                 )));
@@ -294,7 +568,7 @@ fn filter(query: &mut Query, key: &str, value: &str, at: usize) -> Result<(), Qu
             query.channels.push(value.to_owned());
         }
         "after" | "before" => {
-            let time = parse_time(value).ok_or_else(|| {
+            let time = parse_time_in(value, zone).ok_or_else(|| {
                 error(format!(
                     "expected a time as RFC 3339 (2026-03-01T12:00:00Z) or a date \
                      (2026-03-01), found `{value}`"
@@ -310,23 +584,40 @@ fn filter(query: &mut Query, key: &str, value: &str, at: usize) -> Result<(), Qu
             }
             *slot = Some(time);
         }
-        "has" if value == "attachment" => query.has_attachment = true,
+        "has" if value.eq_ignore_ascii_case("attachment") => query.has_attachment = true,
         "has" => return Err(error(format!("expected has:attachment, found has:{value}"))),
-        "is" if value == "reply" => query.is_reply = true,
+        "is" if value.eq_ignore_ascii_case("reply") => query.is_reply = true,
         _ => return Err(error(format!("expected is:reply, found is:{value}"))),
     }
     Ok(())
 }
 
+/// A channel id as `TYPE:ID`, both parts present.
+pub fn is_cid(text: &str) -> bool {
+    text.split_once(':')
+        .is_some_and(|(t, id)| !t.is_empty() && !id.is_empty())
+}
+
 /// RFC 3339, or a date meaning its 00:00 UTC.
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    parse_time_in(text, Tz::UTC)
+}
+
+/// RFC 3339 (its own offset), or a date meaning its 00:00 in `zone`; where a change of
+/// offset skips midnight, the day's first instant.
+pub fn parse_time_in(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.to_utc());
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+    let midnight = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)?;
+    // Offsets skip at most a day (Samoa, 2011); a quarter of an hour is the finest step any
+    // zone's offsets take.
+    (0..=4 * 48)
+        .filter_map(|quarter| midnight.checked_add_signed(TimeDelta::minutes(15 * quarter)))
+        .find_map(|local| zone.from_local_datetime(&local).earliest())
+        .map(|t| t.to_utc())
 }
 
 #[cfg(test)]
@@ -337,23 +628,188 @@ mod tests {
         parse_time(text).expect("a time")
     }
 
+    fn words(q: &Query) -> Vec<Vec<(&str, bool)>> {
+        q.groups
+            .iter()
+            .map(|g| g.iter().map(|t| (t.text.as_str(), t.prefix)).collect())
+            .collect()
+    }
+
+    fn text(text: &str) -> Candidate<'_> {
+        Candidate {
+            text,
+            user: None,
+            cid: None,
+            created_at: None,
+            has_attachment: false,
+            is_reply: false,
+        }
+    }
+
+    fn finds(query: &str, message: &str) -> bool {
+        Query::parse(query).expect(query).matches(&text(message))
+    }
+
     #[test]
     fn every_kind_of_term_parses() {
         let q = Query::parse(
             "Refund \"credit card\" -spam -\"out of office\" from:u1 from:u2 \
              in:messaging:general after:2026-03-01 before:2026-04-01T00:00:00Z has:attachment \
-             is:reply",
+             is:reply inv* a OR \"b c\" OR d*",
         )
         .expect("valid");
-        assert_eq!(q.words, ["refund", "credit card"]);
-        assert_eq!(q.excluded, ["spam", "out of office"]);
+        assert_eq!(
+            words(&q),
+            [
+                vec![("refund", false)],
+                vec![("credit card", false)],
+                vec![("inv", true)],
+                vec![("a", false), ("b c", false), ("d", true)],
+            ]
+        );
+        let excluded: Vec<&str> = q.excluded.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(excluded, ["spam", "out of office"]);
         assert_eq!(q.from, ["u1", "u2"]);
         assert_eq!(q.channels, ["messaging:general"]);
         assert_eq!(q.after, Some(at("2026-03-01T00:00:00Z")));
         assert_eq!(q.before, Some(at("2026-04-01T00:00:00Z")));
         assert!(q.has_attachment && q.is_reply);
-        assert_eq!(Query::parse("-spam").expect("valid").excluded, ["spam"]);
         assert_eq!(Query::parse("").expect("valid"), Query::default());
+    }
+
+    #[test]
+    fn operators_are_read_in_any_case_and_ids_kept_as_written() {
+        let q = Query::parse("FROM:U-Alice In:Messaging:General HAS:Attachment Is:REPLY")
+            .expect("valid");
+        assert_eq!(q.from, ["U-Alice"]);
+        assert_eq!(q.channels, ["Messaging:General"]);
+        assert!(q.has_attachment && q.is_reply);
+        assert_eq!(
+            Query::parse("AFTER:2026-03-01").expect("valid").after,
+            Some(at("2026-03-01"))
+        );
+    }
+
+    #[test]
+    fn a_near_miss_of_an_operator_is_an_error_with_a_suggestion() {
+        for (text, at, meant) in [
+            ("form:u-alice", 1, "from:"),
+            ("refund inn:messaging:x", 8, "in:"),
+            ("fro:u1", 1, "from:"),
+            ("-FORM:u1", 2, "from:"),
+            ("befor:2026-01-01", 1, "before:"),
+            ("hass:attachment", 1, "has:"),
+        ] {
+            let e = Query::parse(text).expect_err(text);
+            assert_eq!(e.at, at, "{text}: {e}");
+            assert!(
+                e.message.contains(&format!("did you mean `{meant}`")),
+                "{text}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_colons_and_quoted_operators_stay_words() {
+        for (query, message) in [
+            ("https://example.com/a", "see https://example.com/a now"),
+            ("12:30", "at 12:30 then"),
+            ("re:", "re: your refund"),
+            ("\"form:u-alice\"", "the form:u-alice field"),
+            ("\"from:u1\"", "text from:u1 here"),
+        ] {
+            assert!(finds(query, message), "{query} in {message}");
+        }
+        let q = Query::parse("\"from:u1\"").expect("valid");
+        assert!(q.from.is_empty());
+    }
+
+    #[test]
+    fn words_and_phrases_match_whole_words_only() {
+        assert!(finds("refund", "A REFUND, please"));
+        assert!(finds("refund", "refund"));
+        assert!(!finds("refund", "refunded"));
+        assert!(!finds("fund", "refund"));
+        assert!(finds("\"credit card\"", "my Credit Card."));
+        assert!(!finds("\"credit card\"", "credit cards"));
+        assert!(finds("c++", "I write C++ daily"));
+        assert!(finds("e-mail", "send an e-mail"));
+        assert!(!finds("-refund", "a refund"));
+        assert!(finds("-refund", "refunded"), "excluding is whole-word too");
+    }
+
+    #[test]
+    fn or_means_either_and_no_longer_matches_inside_words() {
+        let q = Query::parse("refund OR invoice from:u42").expect("valid");
+        assert_eq!(q.groups.len(), 1);
+        assert_eq!(q.from, ["u42"]);
+        let m = |t, user| Candidate {
+            user: Some(user),
+            ..text(t)
+        };
+        assert!(q.matches(&m("the invoice", "u42")));
+        assert!(q.matches(&m("a refund", "u42")));
+        assert!(!q.matches(&m("a refund", "u1")), "the filter still holds");
+        assert!(!q.matches(&m("my order for tomorrow", "u42")));
+        assert!(finds("refund OR invoice", "REFUND"));
+        assert!(!finds("refund OR invoice", "order tomorrow"));
+        assert!(
+            finds("a OR b c", "b c"),
+            "OR binds the terms beside it; the rest is ANDed"
+        );
+        assert!(!finds("a OR b c", "a b"));
+        assert!(finds("or", "this or that"), "a lowercase or is a word");
+        assert!(finds("\"OR\"", "this or that"));
+    }
+
+    #[test]
+    fn or_joins_only_words_phrases_and_prefixes() {
+        for (text, at, expected) in [
+            ("OR refund", 1, "before it"),
+            ("refund OR", 8, "after it"),
+            ("refund OR OR invoice", 11, "before it"),
+            ("refund OR from:u1", 11, "not filters"),
+            ("from:u1 OR from:u2", 9, "before it"),
+            ("refund OR -spam", 11, "not filters"),
+        ] {
+            let e = Query::parse(text).expect_err(text);
+            assert_eq!(e.at, at, "{text}: {e}");
+            assert!(e.message.contains(expected), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_star_makes_a_prefix() {
+        assert!(finds("refund*", "refunded yesterday"));
+        assert!(finds("refund*", "Refund"));
+        assert!(!finds("refund*", "a nonrefundable fee"));
+        assert!(
+            finds("\"refund*\"", "the refund* line"),
+            "quoted, a star is text"
+        );
+        assert!(!finds("\"refund*\"", "refunded"));
+        let e = Query::parse("refund *").expect_err("a bare star");
+        assert_eq!(e.at, 8);
+        assert!(e.message.contains("before `*`"), "{e}");
+    }
+
+    #[test]
+    fn unicode_words_are_words() {
+        assert!(finds("straße", "Die STRASSE heißt Straße."));
+        assert!(finds("STRASSE", "Die STRASSE"));
+        assert!(!finds("straße", "Straßenbahn"));
+        assert!(finds("straße*", "Straßenbahn"));
+        assert!(finds("日本", "東京、日本。"));
+        assert!(
+            !finds("日本", "日本語"),
+            "a run of letters without spaces is one word"
+        );
+        assert!(finds("日本*", "日本語のテキスト"));
+        assert!(finds("ΟΔΟΣ", "η οδος"), "a final sigma is a sigma");
+        assert!(
+            finds("a-a", "xa-a-a"),
+            "overlapping occurrences are all tried"
+        );
     }
 
     #[test]
@@ -377,6 +833,50 @@ mod tests {
     }
 
     #[test]
+    fn dates_mean_midnight_in_the_zone_read_in() {
+        let q = Query::parse_in(
+            "after:2026-12-05 before:2026-12-06",
+            chrono_tz::America::New_York,
+        )
+        .expect("valid");
+        assert_eq!(q.after, Some(at("2026-12-05T05:00:00Z")));
+        assert_eq!(q.before, Some(at("2026-12-06T05:00:00Z")));
+        let explicit =
+            Query::parse_in("after:2026-12-05T00:00:00Z", chrono_tz::Asia::Tokyo).expect("valid");
+        assert_eq!(explicit.after, Some(at("2026-12-05T00:00:00Z")));
+        // Samoa skipped 2011-12-30 whole: that date means the first instant after the gap.
+        assert_eq!(
+            parse_time_in("2011-12-30", chrono_tz::Pacific::Apia),
+            Some(at("2011-12-30T10:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn marks_cover_whole_words_in_the_original_text() {
+        let q = Query::parse("refund OR \"credit card\" inv*").expect("valid");
+        let text = "REFUNDED? Refund! Credit  card, Credit Card; invoices";
+        let marked: Vec<&str> = q.marks(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(marked, ["Refund", "Credit Card", "inv"]);
+        let q = Query::parse("straße").expect("valid");
+        let text = "İİ STRAẞE Straße";
+        let marked: Vec<&str> = q.marks(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(marked, ["STRAẞE", "Straße"]);
+    }
+
+    #[test]
+    fn case_hints_name_the_id_held_in_another_case() {
+        let q = Query::parse("from:U-Alice from:bob in:Messaging:General").expect("valid");
+        let users = BTreeSet::from(["u-alice".to_owned(), "carol".to_owned()]);
+        let channels = BTreeSet::from(["messaging:general".to_owned()]);
+        let hints = q.case_hints(&users, &channels);
+        assert_eq!(hints.len(), 2, "{hints:?}");
+        assert!(hints[0].contains("from:U-Alice") && hints[0].contains("from:u-alice"));
+        assert!(hints[1].contains("in:messaging:general"), "{hints:?}");
+        let exact = Query::parse("from:u-alice").expect("valid");
+        assert!(exact.case_hints(&users, &channels).is_empty());
+    }
+
+    #[test]
     fn needles_pass_over_what_cannot_match_and_never_what_can() {
         let q =
             Query::parse("Zone \"coffee LUNCH\" from:u1 from:u2 in:messaging:a").expect("valid");
@@ -395,47 +895,36 @@ mod tests {
     }
 
     #[test]
-    fn matching_ands_terms_and_ors_repeated_filters() {
-        let q =
-            Query::parse("refund from:a from:b after:2026-03-01 before:2026-03-02").expect("valid");
-        let m = |text, user, time| Candidate {
-            text,
-            user: Some(user),
-            cid: Some("messaging:x"),
-            created_at: Some(at(time)),
-            has_attachment: false,
-            is_reply: false,
-        };
-        assert!(q.matches(&m("A REFUND please", "b", "2026-03-01T00:00:00Z")));
-        assert!(
-            !q.matches(&m("a refund", "c", "2026-03-01T10:00:00Z")),
-            "author"
-        );
-        assert!(
-            !q.matches(&m("a refund", "a", "2026-03-02T00:00:00Z")),
-            "before is exclusive"
-        );
-        assert!(
-            !q.matches(&m("nothing", "a", "2026-03-01T10:00:00Z")),
-            "word"
-        );
-        let q = Query::parse("is:reply has:attachment -spam").expect("valid");
-        let reply = Candidate {
-            text: "see file",
-            user: None,
-            cid: None,
-            created_at: None,
-            has_attachment: true,
-            is_reply: true,
-        };
-        assert!(q.matches(&reply));
-        assert!(!q.matches(&Candidate {
-            text: "SPAM here",
-            ..reply
-        }));
-        assert!(!q.matches(&Candidate {
-            is_reply: false,
-            ..reply
-        }));
+    fn needles_of_an_or_group_need_one_alternative() {
+        let needles = Query::parse("refund OR invoice").expect("valid").needles();
+        let mut scratch = Vec::new();
+        assert!(needles.may_match(br#"{"text":"an INVOICE"}"#, &mut scratch));
+        assert!(needles.may_match(br#"{"text":"a refund"}"#, &mut scratch));
+        assert!(!needles.may_match(br#"{"text":"neither"}"#, &mut scratch));
+        // One alternative JSON may spell otherwise: the group rules nothing out.
+        let mixed = Query::parse("refund OR café").expect("valid").needles();
+        assert!(mixed.is_empty());
+        let prefix = Query::parse("refund*").expect("valid").needles();
+        assert!(prefix.may_match(br#"{"text":"Refunded"}"#, &mut scratch));
+    }
+
+    #[test]
+    fn needles_never_rule_out_a_match_hidden_by_case_folding() {
+        // Every character outside ASCII whose lowercase holds an ASCII character is one the
+        // prefilter knows; a word holding such a letter matches without its bytes showing.
+        let folding: Vec<char> = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter(|c| !c.is_ascii() && fold(&c.to_string()).chars().any(|l| l.is_ascii()))
+            .collect();
+        assert_eq!(folding, ['\u{130}', '\u{212a}']);
+        let q = Query::parse("kelvin").expect("valid");
+        let mut scratch = Vec::new();
+        for raw in [
+            "{\"text\":\"\u{212a}elvin\"}".as_bytes(),
+            br#"{"text":"\u212Aelvin"}"#,
+        ] {
+            assert!(q.needles().may_match(raw, &mut scratch));
+        }
+        assert!(q.matches(&text("\u{212a}elvin")));
     }
 }

@@ -18,6 +18,7 @@ use super::read::Message;
 use super::reading::Problem;
 use super::reading::thread::{Place, Shown, Thread};
 use super::search::SourceArchive;
+use crate::text;
 
 pub struct Header<'a> {
     pub cid: &'a str,
@@ -222,11 +223,13 @@ fn txt_message(out: &mut String, shown: &Shown<'_>, zone: Tz, indent: &str) {
     }
 }
 
-fn safe(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && c != '\n' {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+/// Control characters but the line break, and invisible format characters (see
+/// [`crate::text`]), as `\u{…}` escapes.
+fn safe(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for (_, c, hidden) in text::chars(line) {
+        if hidden || (c.is_control() && c != '\n') {
+            text::escape_char(&mut out, c);
         } else {
             out.push(c);
         }
@@ -325,18 +328,44 @@ fn md_escape(text: &str) -> String {
 pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => {
-                let _ = write!(out, "&#x{:x};", u32::from(c));
-            }
-            c => out.push(c),
+        push_html(&mut out, c);
+    }
+    out
+}
+
+fn push_html(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        c if c.is_control() && c != '\n' && c != '\t' => {
+            let _ = write!(out, "&#x{:x};", u32::from(c));
+        }
+        c => out.push(c),
+    }
+}
+
+/// User text as HTML element content: isolated in `<bdi>`, so no direction it holds reaches
+/// the page around it, and each invisible format character shown as a marked code point
+/// (`<span class="bidi">U+202E</span>`) instead of obeyed: `\u{202e}gnp.exe` cannot read as
+/// `exe.png`. The viewer's pages write user text through this too.
+pub fn html_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 11);
+    out.push_str("<bdi>");
+    for (_, c, hidden) in text::chars(text) {
+        if hidden {
+            let _ = write!(
+                out,
+                "<span class=\"bidi\" title=\"an invisible character\">{}</span>",
+                text::code_point(c)
+            );
+        } else {
+            push_html(&mut out, c);
         }
     }
+    out.push_str("</bdi>");
     out
 }
 
@@ -347,11 +376,13 @@ padding:0 1rem;color:#1b1b1b}h1{font-size:1.4rem}.meta{color:#555}.msg{border-to
 margin-left:.5rem;border-radius:3px;font-size:.85em}.text{white-space:pre-wrap;margin:.2rem 0}\
 .deleted .text{color:#777;text-decoration:line-through}ul{margin:.2rem 0 .2rem 1.2rem;padding:0}\
 .incomplete{border:2px solid #b00020;background:#fde7e9;padding:.6rem .9rem;margin:1rem 0}\
-.sources{font-size:.85em;color:#555}code{word-break:break-all}";
+.sources{font-size:.85em;color:#555}code{word-break:break-all}\
+.bidi{font:.75em ui-monospace,monospace;color:#8a3a00;border:1px solid #8a3a00;border-radius:2px;\
+padding:0 .15em;margin:0 .1em}";
 
 /// One self-contained HTML file: the style inline, no script, nothing fetched.
 pub fn html(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
-    let title = format!("Transcript of {}", header.cid);
+    let title = format!("Transcript of {}", text::escape_hidden(header.cid));
     let banner = header.incomplete();
     let mut out = String::new();
     let _ = write!(
@@ -419,24 +450,24 @@ fn html_message(out: &mut String, shown: &Shown<'_>, zone: Tz) {
         "<div class=\"{class}\" id=\"m-{}\"><span class=\"who\">{}</span>\
          <span class=\"when\">{}</span>",
         html_escape(&m.id),
-        html_escape(&author(m)),
+        html_text(&author(m)),
         html_escape(&time(m, zone))
     );
     for mark in marks(m, shown.place) {
-        let _ = write!(out, "<span class=\"mark\">{}</span>", html_escape(&mark));
+        let _ = write!(out, "<span class=\"mark\">{}</span>", html_text(&mark));
     }
-    let _ = write!(out, "<p class=\"text\">{}</p>", html_escape(&m.text));
+    let _ = write!(out, "<p class=\"text\">{}</p>", html_text(&m.text));
     let attachments = attachment_names(m);
     if !attachments.is_empty() {
         out.push_str("<ul>");
         for a in attachments {
-            let _ = write!(out, "<li>attachment: {}</li>", html_escape(&a));
+            let _ = write!(out, "<li>attachment: {}</li>", html_text(&a));
         }
         out.push_str("</ul>");
     }
     let r = reactions(m);
     if !r.is_empty() {
-        let _ = write!(out, "<p class=\"meta\">reactions: {}</p>", html_escape(&r));
+        let _ = write!(out, "<p class=\"meta\">reactions: {}</p>", html_text(&r));
     }
     out.push_str("</div>\n");
 }
@@ -590,6 +621,58 @@ mod tests {
         assert!(
             txt.find("QQrZZ").is_some_and(|r| r < no_time),
             "no time last: {txt}"
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_escaped_in_text_and_marked_in_html() {
+        let mut m = message("m", None, "\u{202e}txt.exe is safe", 1);
+        m.attachments = vec![serde_json::json!({"type": "file", "title": "\u{202e}gnp.exe"})];
+        if let Some(user) = m.user.as_mut() {
+            user.name = Some("Ann\u{2067}".into());
+        }
+        let conversation = Conversation::new([m]);
+        let entries = conversation.threads();
+        let header = Header {
+            cid: "messaging:\u{202e}x",
+            zone: chrono_tz::UTC,
+            range: "all".into(),
+            made_at: DateTime::UNIX_EPOCH,
+            version: "0.0.0",
+            sources: &[],
+            problems: &[],
+        };
+        for out in [txt(&header, &entries), md(&header, &entries)] {
+            // Markdown escapes the escape's backslash and braces; it reads the same.
+            let out = out.replace('\\', "");
+            assert!(
+                !out.contains('\u{202e}') && !out.contains('\u{2067}'),
+                "{out}"
+            );
+            assert!(out.contains("u{202e}gnp"), "the attachment: {out}");
+            assert!(out.contains("u{202e}txt"), "the text: {out}");
+            assert!(out.contains("u{2067}"), "the name: {out}");
+        }
+        let html = html(&header, &entries);
+        assert!(
+            !html.contains('\u{202e}') && !html.contains('\u{2067}'),
+            "{html}"
+        );
+        let mark = "<span class=\"bidi\" title=\"an invisible character\">U+202E</span>";
+        assert!(
+            html.contains(&format!(
+                "<li>attachment: <bdi>{mark}gnp.exe (file)</bdi></li>"
+            )),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("<p class=\"text\"><bdi>{mark}txt.exe")),
+            "{html}"
+        );
+        assert!(html.contains("U+2067"), "the author: {html}");
+        assert!(
+            html.contains("<title>Transcript of messaging:\\u{202e}x</title>"),
+            "{html}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! What each subcommand does, from parsed arguments to an exit code.
 
 mod archives;
+mod args;
 mod completions;
 mod index;
 mod ledgers;
@@ -59,10 +60,19 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
         Command::Run(args) => run::run(&args, cli.config, cli.log_format, world),
         Command::Status(args) => status::run(&args, cli.config, cli.log_format, world),
         Command::Verify(args) => verify::run(&args, cli.config, world),
-        Command::Search(args) => search::run(&args, cli.config, world),
+        Command::Search(args) => match args::search(&args) {
+            Ok(resolved) => search::run(&args, resolved, cli.config, world),
+            Err(invalid) => invalid.report(),
+        },
         Command::Index(args) => index::run(&args, cli.config, world),
-        Command::Transcript(args) => transcript::run(&args, cli.config, world),
-        Command::Ui(args) => ui::run(&args, cli.config, cli.log_format, world),
+        Command::Transcript(args) => match args::transcript(&args) {
+            Ok(resolved) => transcript::run(&args, resolved, cli.config, world),
+            Err(invalid) => invalid.report(),
+        },
+        Command::Ui(args) => match args::ui(&args) {
+            Ok(zone) => ui::run(&args, zone, cli.config, cli.log_format, world),
+            Err(invalid) => invalid.report(),
+        },
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args),
     };
@@ -112,17 +122,6 @@ fn state_to_read(set: &JobSet, world: &World<'_>) -> Result<Store, u8> {
         let hint = store::problem::diagnose(&e).map(store::problem::Problem::hint);
         output::report_for("state", &e, hint);
         exit::FAILED
-    })
-}
-
-/// `--tz`, or exit 2 after saying what is expected.
-fn time_zone(text: &str) -> Result<chrono_tz::Tz, u8> {
-    text.parse().map_err(|_| {
-        output::error(
-            &format!("--tz {text}: not an IANA time zone"),
-            Some("use a name such as UTC, Europe/Berlin or America/New_York"),
-        );
-        exit::INVALID
     })
 }
 

@@ -6,26 +6,20 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use chrono::SecondsFormat;
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::archives::{say_empty, sources};
+use super::args::Search;
 use super::{World, exit, output, runtime};
 use crate::archive::read::Keep;
 use crate::archive::search::{Found, Hit, Page, search};
 use crate::cli::{SearchArgs, SearchFormat};
 use crate::query::Query;
+use crate::text;
 
-pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
-    let query = match Query::parse(&args.query) {
-        Ok(query) => query,
-        Err(e) => {
-            output::error(
-                &e.to_string(),
-                Some("`chatvault search --help` lists the terms"),
-            );
-            return exit::INVALID;
-        }
-    };
+pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: &World<'_>) -> u8 {
+    let Search { query, zone } = resolved;
     let sources = match sources(&args.archives, config, world) {
         Ok(sources) => sources,
         Err(code) => return code,
@@ -48,13 +42,16 @@ pub fn run(args: &SearchArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
         SearchFormat::Jsonl
     });
     output::stdout(&match format {
-        SearchFormat::Table => table(&found, query.marked()),
+        SearchFormat::Table => table(&found, &query, zone),
         SearchFormat::Jsonl => jsonl(&found.hits),
         SearchFormat::Csv => csv(&found.hits),
     });
     // The table ends with it; other formats keep their rows clean and say it on stderr.
     if found.total > found.hits.len() && !matches!(format, SearchFormat::Table) {
         output::stderr(&format!("{}\n", shown(&found)));
+    }
+    for hint in query.case_hints(&found.held_users, &found.held_channels) {
+        output::stderr(&format!("hint: {}\n", terminal_safe(&hint)));
     }
     report(&found)
 }
@@ -163,74 +160,71 @@ fn csv(hits: &[Hit]) -> String {
     out
 }
 
-/// Control characters (escape sequences, carriage returns, line breaks) shown as escapes,
-/// so a message cannot move the cursor, recolour the terminal or forge lines.
+/// Control characters (escape sequences, carriage returns, line breaks) and invisible format
+/// characters (bidirectional controls, zero-width ones: see [`crate::text`]) shown as escapes,
+/// so a message cannot move the cursor, recolour the terminal, forge lines or reverse what
+/// follows it.
 pub fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
+    for (_, c, hidden) in text::chars(text) {
+        push_safe(&mut out, c, hidden);
     }
     out
 }
 
-/// The text with each occurrence of the query's words between `[` and `]`, found
-/// case-insensitively; escaped first, so the marks are the only brackets added.
-fn marked(text: &str, words: &[String]) -> String {
-    let safe = terminal_safe(text);
-    if words.is_empty() {
-        return safe;
+fn push_safe(out: &mut String, c: char, hidden: bool) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        c if c.is_control() || hidden => text::escape_char(out, c),
+        c => out.push(c),
     }
-    let lower = safe.to_lowercase();
-    if lower.len() != safe.len() {
-        // Lowercasing changed byte offsets (rare scripts): show it unmarked rather than cut a
-        // character in two.
-        return safe;
-    }
-    let mut marks = vec![false; safe.len()];
-    for word in words.iter().filter(|w| !w.is_empty()) {
-        let mut from = 0;
-        while let Some(at) = lower[from..].find(word.as_str()) {
-            let start = from + at;
-            marks[start..start + word.len()].fill(true);
-            from = start + word.len();
+}
+
+/// The text, escaped as [`terminal_safe`] does, with each place the query's words, phrases and
+/// prefixes stand (whole words, as they match) between `[` and `]`.
+fn marked(text: &str, query: &Query) -> String {
+    let marks = query.marks(text);
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut next = marks.iter().peekable();
+    let mut inside: Option<usize> = None;
+    for (at, c, hidden) in text::chars(text) {
+        if inside == Some(at) {
+            out.push(']');
+            inside = None;
         }
-    }
-    let mut out = String::with_capacity(safe.len() + 8);
-    let mut inside = false;
-    for (i, c) in safe.char_indices() {
-        if marks[i] != inside {
-            out.push(if marks[i] { '[' } else { ']' });
-            inside = marks[i];
+        if inside.is_none()
+            && let Some(m) = next.next_if(|m| m.start == at)
+        {
+            out.push('[');
+            inside = Some(m.end);
         }
-        out.push(c);
+        push_safe(&mut out, c, hidden);
     }
-    if inside {
+    if inside.is_some() {
         out.push(']');
     }
     out
 }
 
-fn table(found: &Found, words: &[String]) -> String {
+fn table(found: &Found, query: &Query, zone: Tz) -> String {
     let mut out = String::new();
     for hit in &found.hits {
         let m = &hit.message;
         let time = m.created_at.map_or_else(
             || "?".to_owned(),
-            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            |t| {
+                t.with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            },
         );
         let _ = writeln!(
             out,
             "{time}  {}  {}  {}",
             terminal_safe(m.cid.as_deref().unwrap_or("?")),
             terminal_safe(m.user_id().unwrap_or("?")),
-            marked(&m.text, words)
+            marked(&m.text, query)
         );
     }
     let _ = writeln!(out, "{}", shown(found));
@@ -261,11 +255,34 @@ mod tests {
     }
 
     #[test]
-    fn matches_are_marked_case_insensitively() {
+    fn terminal_invisible_characters_are_shown_not_obeyed() {
+        assert_eq!(terminal_safe("\u{202e}gnp.exe"), "\\u{202e}gnp.exe");
+        assert_eq!(terminal_safe("a\u{2066}b\u{200b}"), "a\\u{2066}b\\u{200b}");
+        assert_eq!(terminal_safe("👩\u{200d}💻"), "👩\u{200d}💻");
+    }
+
+    #[test]
+    fn matches_are_marked_as_whole_words_in_any_case() {
+        let q = |text| Query::parse(text).expect("valid");
         assert_eq!(
-            marked("A Refund, refund!", &["refund".to_owned()]),
-            "A [Refund], [refund]!"
+            marked("A Refund, refund! refunded", &q("refund")),
+            "A [Refund], [refund]! refunded"
         );
-        assert_eq!(marked("none here", &["refund".to_owned()]), "none here");
+        assert_eq!(marked("none here", &q("refund")), "none here");
+        assert_eq!(
+            marked(
+                "my order for tomorrow or an Invoice",
+                &q("refund OR invoice")
+            ),
+            "my order for tomorrow or an [Invoice]"
+        );
+        assert_eq!(
+            marked("Refunded \u{1b}", &q("refund*")),
+            "[Refund]ed \\u{1b}"
+        );
+        assert_eq!(
+            marked("\u{202e}refund\u{202c} Straße", &q("refund STRASSE straße")),
+            "\\u{202e}[refund]\\u{202c} [Straße]"
+        );
     }
 }

@@ -4,56 +4,34 @@
 use std::path::PathBuf;
 
 use super::archives::{say_empty, sources};
+use super::args::Transcript;
 use super::search::report;
-use super::{World, exit, output, runtime, time_zone};
+use super::{World, exit, output, runtime};
 use crate::archive::read::Keep;
 use crate::archive::reading::thread::Conversation;
 use crate::archive::search::{Page, search};
 use crate::archive::transcript::{Header, html, md, txt};
 use crate::cli::{TranscriptArgs, TranscriptFormat};
-use crate::query::{Query, parse_time};
+use crate::query::Query;
 
-pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
-    let time = |flag: &str, text: &Option<String>| match text {
-        None => Ok(None),
-        Some(t) => parse_time(t).map(Some).ok_or_else(|| {
-            output::error(
-                &format!(
-                    "{flag} {t}: expected RFC 3339 (2026-03-01T12:00:00Z) or a date (2026-03-01)"
-                ),
-                None,
-            );
-            exit::INVALID
-        }),
-    };
-    let (after, before) = match (time("--after", &args.after), time("--before", &args.before)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(code), _) | (_, Err(code)) => return code,
-    };
-    let zone = match time_zone(&args.tz) {
-        Ok(zone) => zone,
-        Err(code) => return code,
-    };
-    if !args
-        .cid
-        .split_once(':')
-        .is_some_and(|(t, id)| !t.is_empty() && !id.is_empty())
-    {
-        output::error(
-            &format!(
-                "--in {}: expected a channel as TYPE:ID, e.g. messaging:general",
-                args.cid
-            ),
-            None,
-        );
-        return exit::INVALID;
-    }
+pub fn run(
+    args: &TranscriptArgs,
+    resolved: Transcript,
+    config: Option<PathBuf>,
+    world: &World<'_>,
+) -> u8 {
+    let Transcript {
+        cid,
+        zone,
+        after,
+        before,
+    } = resolved;
     let sources = match sources(&args.archives, config, world) {
         Ok(sources) => sources,
         Err(code) => return code,
     };
     let query = Query {
-        channels: vec![args.cid.clone()],
+        channels: vec![cid.clone()],
         after,
         before,
         ..Query::default()
@@ -71,9 +49,9 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
         report(&found);
         return code;
     }
-    if found.hits.is_empty() && !listing.holds_channel(&args.cid) {
+    if found.hits.is_empty() && !listing.holds_channel(&cid) {
         output::error(
-            &format!("no listed archive holds the channel {}", args.cid),
+            &format!("no listed archive holds the channel {cid}"),
             Some(
                 "check the channel's TYPE:ID: the viewer's Channels page lists those the archives hold",
             ),
@@ -90,7 +68,7 @@ pub fn run(args: &TranscriptArgs, config: Option<PathBuf>, world: &World<'_>) ->
         (Some(a), Some(b)) => format!("from {a}, before {b}"),
     };
     let header = Header {
-        cid: &args.cid,
+        cid: &cid,
         zone,
         range,
         made_at: world.now,

@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
 use super::signals::Signals;
-use super::{World, exit, jobs_and_state, logging, output, runtime, time_zone};
+use super::{World, exit, jobs_and_state, logging, output, runtime};
 use crate::cli::{LogFormat, UiArgs};
 use crate::clock::SystemClock;
 use crate::store;
@@ -14,12 +15,14 @@ use crate::store;
 use crate::ui::auth::{Token, listen_address};
 use crate::ui::{Shown, Viewer, serve};
 
-pub fn run(args: &UiArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
+pub fn run(
+    args: &UiArgs,
+    zone: Tz,
+    config: Option<PathBuf>,
+    log: LogFormat,
+    world: &World<'_>,
+) -> u8 {
     logging::init(log, "info");
-    let zone = match time_zone(&args.tz) {
-        Ok(zone) => zone,
-        Err(code) => return code,
-    };
     let token = match &args.auth_token_file {
         Some(path) => match Token::from_file(path) {
             Ok(token) => Some(token),

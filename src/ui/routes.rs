@@ -332,7 +332,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
             pages::search::help(),
         ));
     }
-    let query = SearchQuery::parse(&q).map_err(|e| PageError::Query {
+    let query = SearchQuery::parse_in(&q, viewer.zone).map_err(|e| PageError::Query {
         q: q.clone(),
         problem: e.to_string(),
     })?;

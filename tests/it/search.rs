@@ -509,3 +509,311 @@ fn index_counts_older_archives_once_so_searches_skip_what_cannot_match() {
     let (code, _, stderr) = chatvault(&["search", "from:bob", "--url", &url]);
     assert_eq!(code, 1, "bob's is read, and found broken: {stderr}");
 }
+
+/// `chatvault ARGS` in `dir`: (exit code, stdout, stderr).
+fn chatvault_at(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = crate::common::chatvault_in(dir)
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().expect("an exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The ids of `search --format jsonl` output.
+fn hit_ids(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            v["id"].as_str().expect("an id").to_owned()
+        })
+        .collect()
+}
+
+/// One archive of `messaging:x` holding `(id, user, text)` messages a second apart from
+/// `2026-01-01T00:00:00Z`, counted by `chatvault index` so that its users are known.
+fn counted_archive(dir: &Path, messages: &[(&str, &str, &str)]) -> String {
+    let store = dir.join("store");
+    let lines: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (id, user, text))| {
+            serde_json::json!({"type": "message", "item": {
+                "id": id, "cid": "messaging:x", "text": text, "user": {"id": user},
+                "created_at": format!("2026-01-01T00:00:{i:02}Z"),
+            }})
+        })
+        .collect();
+    write_archive(&store, "j/2026/01/01/channels-0001.jsonl", "j", &lines);
+    let url = format!("file://{}", store.display());
+    let (code, _, stderr) = chatvault_at(dir, &["index", "--url", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    url
+}
+
+#[test]
+fn a_mistyped_operator_is_exit_2_and_words_match_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = counted_archive(
+        dir.path(),
+        &[
+            ("m1", "u-alice", "a refund, please"),
+            ("m2", "u-alice", "the INVOICE is attached"),
+            ("m3", "u-alice", "my order for tomorrow"),
+            ("m4", "u-alice", "Refunded yesterday"),
+        ],
+    );
+    let search = |query: &str| {
+        chatvault_at(
+            dir.path(),
+            &["search", query, "--url", &url, "--format", "jsonl"],
+        )
+    };
+    let (code, stdout, stderr) = search("refund form:u-alice");
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("at character 8")
+            && stderr.contains("`form:` is not an operator: did you mean `from:`?"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = search("inn:messaging:x");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("did you mean `in:`?"), "{stderr}");
+
+    let (code, stdout, stderr) = search("FROM:u-alice");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(hit_ids(&stdout), ["m1", "m2", "m3", "m4"]);
+    let (_, stdout, _) = search("refund OR invoice from:u-alice");
+    assert_eq!(
+        hit_ids(&stdout),
+        ["m1", "m2"],
+        "not `or` inside order or tomorrow"
+    );
+    let (_, stdout, _) = search("refund*");
+    assert_eq!(hit_ids(&stdout), ["m1", "m4"]);
+    let (_, stdout, _) = search("\"form:u-alice\" OR https://example.com 12:30 re:");
+    assert!(stdout.is_empty(), "other colons are words: {stdout}");
+
+    let (code, stdout, _) = chatvault_at(
+        dir.path(),
+        &[
+            "search",
+            "refund OR invoice",
+            "--url",
+            &url,
+            "--format",
+            "table",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(stdout.contains("a [refund], please"), "{stdout}");
+    assert!(stdout.contains("the [INVOICE] is"), "{stdout}");
+    assert!(stdout.ends_with("2 message(s)\n"), "{stdout}");
+}
+
+#[test]
+fn an_id_held_in_another_case_gets_a_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = counted_archive(dir.path(), &[("m1", "u-alice", "hello")]);
+    let (code, stdout, stderr) = chatvault_at(
+        dir.path(),
+        &["search", "from:U-Alice", "--url", &url, "--format", "jsonl"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains(
+            "hint: no archive holds from:U-Alice; ids are case-sensitive, and the archives hold \
+             from:u-alice"
+        ),
+        "{stderr}"
+    );
+    let (_, _, stderr) = chatvault_at(
+        dir.path(),
+        &[
+            "search",
+            "in:Messaging:X",
+            "--url",
+            &url,
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert!(
+        stderr.contains("the archives hold in:messaging:x"),
+        "{stderr}"
+    );
+    let (_, stdout, stderr) = chatvault_at(
+        dir.path(),
+        &["search", "from:u-alice", "--url", &url, "--format", "jsonl"],
+    );
+    assert_eq!(hit_ids(&stdout), ["m1"]);
+    assert!(!stderr.contains("hint"), "{stderr}");
+}
+
+#[test]
+fn invisible_characters_are_shown_in_the_table_and_every_transcript() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = counted_archive(
+        dir.path(),
+        &[(
+            "m1",
+            "eve\u{2067}",
+            "invoice \u{202e}fdp.exe\u{202c} attached",
+        )],
+    );
+    let run = |args: &[&str]| {
+        let (code, stdout, stderr) = chatvault_at(dir.path(), args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(
+            !stdout.contains(['\u{202e}', '\u{202c}', '\u{2067}']),
+            "{args:?} prints no invisible character raw:\n{stdout}"
+        );
+        stdout
+    };
+    let table = run(&["search", "invoice", "--url", &url, "--format", "table"]);
+    assert!(
+        table.contains("eve\\u{2067}  [invoice] \\u{202e}fdp.exe\\u{202c} attached"),
+        "{table}"
+    );
+    let transcript = |format: &str| {
+        run(&[
+            "transcript",
+            "--in",
+            "messaging:x",
+            "--url",
+            &url,
+            "--format",
+            format,
+        ])
+    };
+    let txt = transcript("txt");
+    assert!(
+        txt.contains("invoice \\u{202e}fdp.exe\\u{202c} attached"),
+        "{txt}"
+    );
+    let md = transcript("md");
+    assert!(md.contains("invoice \\\\u\\{202e\\}fdp\\.exe"), "{md}");
+    let html = transcript("html");
+    assert!(
+        html.contains(
+            "<p class=\"text\"><bdi>invoice <span class=\"bidi\" title=\"an invisible \
+             character\">U+202E</span>fdp.exe"
+        ),
+        "{html}"
+    );
+}
+
+#[test]
+fn dates_are_read_in_tz_for_search_and_transcript() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    // Around 2026-12-05 in New York (UTC-5): before it, its first and last minutes, after it.
+    let times = [
+        ("before", "2026-12-05T04:30:00Z"),
+        ("first", "2026-12-05T05:30:00Z"),
+        ("last", "2026-12-06T04:59:00Z"),
+        ("after", "2026-12-06T05:00:00Z"),
+    ];
+    let lines: Vec<Value> = times
+        .iter()
+        .map(|(id, at)| {
+            serde_json::json!({"type": "message", "item": {
+                "id": id, "cid": "messaging:x", "text": "hello", "user": {"id": "u1"},
+                "created_at": at,
+            }})
+        })
+        .collect();
+    write_archive(&store, "j/2026/12/05/channels-0001.jsonl", "j", &lines);
+    let url = format!("file://{}", store.display());
+    // Counted, so that the archive's real message times, not its manifest's window, count.
+    let (code, _, stderr) = chatvault_at(dir.path(), &["index", "--url", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    let zone = ["--tz", "America/New_York"];
+
+    let (code, stdout, stderr) = chatvault_at(
+        dir.path(),
+        &[
+            &[
+                "search",
+                "after:2026-12-05 before:2026-12-06",
+                "--url",
+                &url,
+            ],
+            &zone[..],
+            &["--format", "jsonl"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(hit_ids(&stdout), ["first", "last"]);
+    let (_, table, _) = chatvault_at(
+        dir.path(),
+        &[
+            &[
+                "search",
+                "after:2026-12-05",
+                "--url",
+                &url,
+                "--format",
+                "table",
+            ],
+            &zone[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        table.starts_with("2026-12-05 00:30:00  messaging:x"),
+        "times in the zone: {table}"
+    );
+    let (_, utc, _) = chatvault_at(
+        dir.path(),
+        &[
+            "search",
+            "after:2026-12-05 before:2026-12-06",
+            "--url",
+            &url,
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert_eq!(hit_ids(&utc), ["before", "first"], "UTC by default");
+
+    let (code, stdout, stderr) = chatvault_at(
+        dir.path(),
+        &[
+            &["transcript", "--in", "messaging:x", "--url", &url][..],
+            &["--after", "2026-12-05", "--before", "2026-12-06"],
+            &zone[..],
+            &["--format", "jsonl"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(hit_ids(&stdout), ["first", "last"]);
+    let (code, _, stderr) = chatvault_at(
+        dir.path(),
+        &[
+            "transcript",
+            "--in",
+            "messaging:x",
+            "--url",
+            &url,
+            "--after",
+            "2026-12-05",
+        ]
+        .into_iter()
+        .chain(["--tz", "America/Nowhere"])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--tz America/Nowhere: not an IANA time zone"),
+        "{stderr}"
+    );
+}

@@ -40,10 +40,15 @@ fn hostile_project() -> Project {
     reply["parent_id"] = "m1".into();
     reply["attachments"] = json!([{"type": "file", "title": "<b>report</b>.pdf",
                                    "asset_url": "javascript:alert(5)"}]);
+    // Right-to-left overrides that would turn "gnp.exe" into what reads as "exe.png".
+    let mut reversed = message("m4", "see \u{202e}fdp.exe\u{202c} now", 3);
+    reversed["user"] = json!({"id": "eve\u{2067}", "name": "\u{202e}evE"});
+    reversed["attachments"] = json!([{"type": "file", "title": "\u{202e}gnp.exe"}]);
     let lines: Vec<Value> = vec![
         message("m1", "<script>alert(1)</script>", 0),
         json!({"type": "message", "item": message("m2", "&lt;b&gt; & plain", 1)}),
         json!({"type": "message", "item": reply}),
+        json!({"type": "message", "item": reversed}),
     ];
     write_archive(
         &project.dir.path().join("archive"),
@@ -259,12 +264,25 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         "&lt;img src=x onerror=alert(2)&gt;",
         "&amp;lt;b&amp;gt; &amp; plain",
         "&quot;&gt;&lt;b&gt;Mallory&lt;/b&gt; (mallory)",
-        "attachment: &lt;b&gt;report&lt;/b&gt;.pdf (file): javascript:alert(5)",
+        "attachment: <bdi>&lt;b&gt;report&lt;/b&gt;.pdf (file): javascript:alert(5)</bdi>",
+        "<bdi>see <span class=\"bidi\" title=\"an invisible character\">U+202E</span>fdp.exe\
+         <span class=\"bidi\" title=\"an invisible character\">U+202C</span> now</bdi>",
+        "attachment: <bdi><span class=\"bidi\" title=\"an invisible character\">U+202E</span>\
+         gnp.exe (file)</bdi>",
+        "<span class=\"who\"><bdi><span class=\"bidi\" title=\"an invisible character\">U+202E\
+         </span>evE (eve<span class=\"bidi\" title=\"an invisible character\">U+2067</span>)\
+         </bdi></span>",
         "data-id=\"m3&quot;&gt;&lt;svg onload=alert(4)&gt;\"",
     ] {
         assert!(
             day.contains(shown),
             "the channel page shows {shown}:\n{day}"
+        );
+    }
+    for (path, body) in &bodies {
+        assert!(
+            !body.contains(['\u{202e}', '\u{202c}', '\u{2067}']),
+            "{path} shows no invisible character raw:\n{body}"
         );
     }
     assert!(
@@ -276,6 +294,20 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         "a channel opens on its last day"
     );
     assert!(bodies["/search?q=from%3Amallory"].contains("3 hit(s)"));
+    for (q, says) in [
+        ("form%3Amallory", "did you mean `from:`?"),
+        ("FROM%3Amallory", "3 hit(s)"),
+    ] {
+        let response = http
+            .get(format!("{base}/search?q={q}"))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("body");
+        assert!(body.contains(says), "{q}: {body}");
+        assert_eq!(status, if q.starts_with("form") { 400 } else { 200 }, "{q}");
+    }
     assert!(bodies["/search?q=%3Cscript%3E"].contains("1 hit(s)"));
     assert!(
         bodies["/"].contains("data-day=\"2026-01-01\" data-status=\"archived\""),

@@ -4,7 +4,7 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{bytes, channel_href, head, search_href, timestamp};
+use super::{UserText, bytes, channel_href, head, search_href, timestamp};
 use crate::archive::reading::Listed;
 use crate::ui::calendar::day_of;
 use crate::ui::pages::jobs::covers;
@@ -38,10 +38,10 @@ pub fn page(archived: &Listed, verified: Option<&Verified>, zone: Tz) -> Markup 
             }
             dt { "SHA-256" } dd { code.hash { (m.sha256) } }
             @if !m.missing.is_empty() {
-                dt { "Not at Stream" } dd { (m.missing.join(", ")) }
+                dt { "Not at Stream" } dd { (UserText(&m.missing.join(", "))) }
             }
             @if m.kind == "users" {
-                dt { "Users" } dd { (m.users.join(", ")) }
+                dt { "Users" } dd { (UserText(&m.users.join(", "))) }
             }
         }
         form.verify method="post" action="/archive/verify" {
@@ -74,7 +74,7 @@ pub fn page(archived: &Listed, verified: Option<&Verified>, zone: Tz) -> Markup 
                             @for (cid, c) in &contents.channels {
                                 tr {
                                     @let day = c.first_message_at.map(|t| day_of(zone, t));
-                                    td { a href=(channel_href(cid, day, None)) { (cid) } }
+                                    td { a href=(channel_href(cid, day, None)) { (UserText(cid)) } }
                                     td.num { (c.messages) }
                                     td { (timestamp(c.first_message_at, zone)) }
                                     td { (timestamp(c.last_message_at, zone)) }
@@ -90,7 +90,7 @@ pub fn page(archived: &Listed, verified: Option<&Verified>, zone: Tz) -> Markup 
                         tbody {
                             @for (user, c) in &contents.users {
                                 tr {
-                                    td { a href=(search_href(&format!("from:{user}"))) { (user) } }
+                                    td { a href=(search_href(&format!("from:{user}"))) { (UserText(user)) } }
                                     td.num { (c.messages) }
                                 }
                             }

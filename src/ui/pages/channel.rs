@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{archive_href, channel_href, incomplete, message, no_time_href, search_href};
+use super::{UserText, archive_href, channel_href, incomplete, message, no_time_href, search_href};
 use crate::archive::reading::Problem;
 use crate::archive::reading::thread::{Place, Shown, Thread};
 use crate::archive::transcript::count;
@@ -104,7 +104,7 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE);
     html! {
-        h1 { (view.cid) }
+        h1 { (UserText(view.cid)) }
         p.meta {
             @match view.day {
                 Some(day) => { (day.format("%A %-d %B %Y")) " (" (view.zone.name()) "): " }

@@ -3,7 +3,7 @@
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{channel_href, head, incomplete, no_archive_yet, pager, timestamp};
+use super::{UserText, channel_href, head, incomplete, no_archive_yet, pager, timestamp};
 use crate::archive::reading::Problem;
 use crate::ui::holdings::Holding;
 
@@ -39,7 +39,7 @@ pub fn page(
             tbody {
                 @for h in shown {
                     tr data-cid=(h.cid) {
-                        td { a href=(channel_href(&h.cid, None, None)) { (h.cid) } }
+                        td { a href=(channel_href(&h.cid, None, None)) { (UserText(&h.cid)) } }
                         td.num title=[(!h.exact).then_some(APPROXIMATE)] {
                             @if !h.exact { "≈ " } (h.messages)
                         }

@@ -11,12 +11,22 @@ pub mod search;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::archive::read::Message;
 use crate::archive::reading::Problem;
-use crate::archive::transcript::{attachment_names, author, reactions, time};
+use crate::archive::transcript::{attachment_names, author, html_text, reactions, time};
+
+/// User text on a page (message text, names, ids, attachment names): isolated in `<bdi>` with
+/// each invisible format character marked, as in HTML transcripts (see [`html_text`]).
+pub struct UserText<'a>(pub &'a str);
+
+impl Render for UserText<'_> {
+    fn render(&self) -> Markup {
+        PreEscaped(html_text(self.0))
+    }
+}
 
 /// Which part of the site a page belongs to, for the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,17 +262,17 @@ pub fn message(m: &Message, zone: Tz, target: bool, replies: Markup) -> Markup {
     html! {
         article class=(class) id={ "m-" (m.id) } data-id=(m.id) {
             p.head {
-                span.who { (author(m)) }
+                span.who { (UserText(&author(m))) }
                 " "
                 time.when datetime=[m.created_at.map(rfc3339)] { (time(m, zone)) }
                 @if m.is_deleted() { " " span.mark { "deleted" } }
                 @else if m.is_edited() { " " span.mark { "edited" } }
             }
-            p.text { (m.text) }
+            p.text { (UserText(&m.text)) }
             @if !attachments.is_empty() {
-                ul.attachments { @for a in &attachments { li { "attachment: " (a) } } }
+                ul.attachments { @for a in &attachments { li { "attachment: " (UserText(a)) } } }
             }
-            @if !reactions.is_empty() { p.meta { "reactions: " (reactions) } }
+            @if !reactions.is_empty() { p.meta { "reactions: " (UserText(&reactions)) } }
             (replies)
         }
     }

@@ -5,7 +5,8 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 
 use super::{
-    channel_href, incomplete, message, no_archive_yet, no_time_href, pager, search_page_href,
+    UserText, channel_href, incomplete, message, no_archive_yet, no_time_href, pager,
+    search_page_href,
 };
 use crate::archive::reading::Problem;
 use crate::archive::search::Hit;
@@ -19,13 +20,15 @@ pub fn help() -> Markup {
         h1 { "Search" }
         p { "Type a query in the box above. Every term must hold:" }
         dl.help {
-            dt { code { "word" } } dd { "the text contains the word (any case)" }
-            dt { code { "\"a phrase\"" } } dd { "the text contains the phrase" }
+            dt { code { "word" } } dd { "the text contains the word, whole (any case)" }
+            dt { code { "\"a phrase\"" } } dd { "the text contains the phrase, whole words" }
+            dt { code { "word*" } } dd { "a word starting so" }
+            dt { code { "a OR b" } } dd { "either word or phrase" }
             dt { code { "-word" } } dd { "the text does not contain the word" }
             dt { code { "from:USER" } } dd { "written by this user id" }
             dt { code { "in:TYPE:ID" } } dd { "in this channel" }
             dt { code { "after:2026-03-01" } " " code { "before:2026-03-08T12:00:00Z" } }
-            dd { "created at or after, before" }
+            dd { "created at or after, before (a date is 00:00 in the zone times are shown in)" }
             dt { code { "has:attachment" } " " code { "is:reply" } }
             dd { "with an attachment; a thread reply" }
         }
@@ -61,7 +64,7 @@ pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
     let pages = view.total.div_ceil(PER_PAGE).max(1);
     let first = (view.page - 1) * PER_PAGE;
     html! {
-        h1 { "Search: " (view.q) }
+        h1 { "Search: " (UserText(view.q)) }
         (incomplete(view.problems))
         (no_archive_yet(view.empty))
         p.meta.total {
@@ -82,7 +85,7 @@ pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
                             None => no_time_href(cid, Some(&m.id)),
                         };
                         a.context href=(href) { "in context" }
-                        " · " (cid)
+                        " · " (UserText(cid))
                     }
                     (message(m, zone, false, html! {}))
                 }
