@@ -109,8 +109,9 @@ const NAP_AFTER: Duration = Duration::from_millis(200);
 /// A run that neither ends nor sleeps nor talks to S3 this long is taken as over (a safety
 /// net; runs end with `TickFinished` or the daemon's error).
 const GIVE_UP_ON_RUN: Duration = Duration::from_secs(5);
-/// The storm must finish within this much real time per simulated day (and five minutes).
-const REAL_TIME_PER_DAY: Duration = Duration::from_secs(40);
+/// A clock that has not moved for this much real time means the storm is stuck (a hang
+/// guard, not a speed limit: the slowest step, a run S3 cut in flight, takes seconds).
+const STUCK_AFTER: Duration = Duration::from_secs(300);
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
@@ -577,8 +578,6 @@ async fn prune(state: &store::Store) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_storm_of_faults_leaves_every_window_archived_exactly_once() {
     let began = Instant::now();
-    let budget =
-        Duration::from_secs(300) + REAL_TIME_PER_DAY * u32::try_from(days()).expect("days");
     let moto = servers::moto();
     let logged = Logged::default();
     tracing_subscriber::registry()
@@ -686,9 +685,13 @@ async fn a_storm_of_faults_leaves_every_window_archived_exactly_once() {
     let mut injected = Injected::default();
     let mut answers = Answers::default();
     let mut next_report = start() + TimeDelta::days(1);
+    let mut moved = (clock.now(), Instant::now());
     loop {
+        if clock.now() != moved.0 {
+            moved = (clock.now(), Instant::now());
+        }
         assert!(
-            began.elapsed() < budget,
+            moved.1.elapsed() < STUCK_AFTER,
             "the storm is stuck at {} (in a run: {}, sleeping: {:?}, S3 up: {}, {:?})",
             clock.now(),
             driver.in_run,
