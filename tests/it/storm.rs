@@ -38,8 +38,8 @@
 //! eight batches makes about 60 (a ledger change is one create-only write); a run with S3
 //! down costs object_store's retries, a few real seconds per request; and a run that S3 cut
 //! in flight ends only once its lease (30 minutes) has run out, which the driver reaches in
-//! the daemon's naps (see [`NAP_AFTER`]). On two cores the two days take about half a minute
-//! idle, two minutes with the machine's other builds beside it; 90 days take about 20.
+//! the daemon's naps (see [`NAP_AFTER`]). On two cores shared with other builds the two days
+//! took 97 to 113 s, most of it the outages' real time, which no load changes.
 
 //! The storm needs a process of its own: it installs the global tracing subscriber, and its
 //! count of the daemon's errors would take in those of any other test running beside it.
