@@ -47,6 +47,10 @@ impl RequestLog {
         self.lock().clear();
     }
 
+    pub fn take(&self) -> Vec<LoggedRequest> {
+        std::mem::take(&mut *self.lock()).into()
+    }
+
     fn lock(&self) -> MutexGuard<'_, VecDeque<LoggedRequest>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
