@@ -15,7 +15,7 @@ pub type Verified = Result<(), String>;
 pub fn page(archived: &Listed, verified: Option<&Verified>, zone: Tz) -> Markup {
     let m = &archived.manifest;
     html! {
-        h1 { "Archive " (m.key) }
+        h1 { "Archive " (UserText(&m.key)) }
         @if !archived.present {
             p.problem.lost {
                 "Manifest without archive: the store had no object at this key when it was "

@@ -154,7 +154,7 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
             h2 { "Read from" }
             ul.sources {
                 @for (job, key) in &view.archives {
-                    li { a href=(archive_href(job, key)) { (key) } }
+                    li { a href=(archive_href(job, key)) { (UserText(key)) } }
                 }
             }
         }

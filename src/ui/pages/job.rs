@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 
 use super::jobs::{archive_table, describe};
-use super::{channel_href, head, job_archives_href, job_day_href, pager};
+use super::{UserText, channel_href, head, job_archives_href, job_day_href, pager};
 use crate::archive::reading::Listed;
 use crate::ui::calendar::Day;
 use crate::ui::holdings::DayHeld;
@@ -85,7 +85,7 @@ pub fn day(view: &JobDay<'_>) -> Markup {
                 tbody {
                     @for c in &view.held.channels {
                         tr data-cid=(c.cid) {
-                            td { a href=(channel_href(&c.cid, Some(view.date), None)) { (c.cid) } }
+                            td { a href=(channel_href(&c.cid, Some(view.date), None)) { (UserText(&c.cid)) } }
                             td.num {
                                 @if c.uncounted {
                                     @if c.messages > 0 { (c.messages) " + " }

@@ -7,7 +7,9 @@ use chrono::{DateTime, Datelike as _, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use maud::{Markup, html};
 
-use super::{archive_href, bytes, head, incomplete, job_archives_href, job_day_href, timestamp};
+use super::{
+    UserText, archive_href, bytes, head, incomplete, job_archives_href, job_day_href, timestamp,
+};
 use crate::archive::manifest::Manifest;
 use crate::archive::reading::Listed;
 use crate::config::job::Job;
@@ -170,7 +172,7 @@ pub fn archive_table(archives: &[&Listed], zone: Tz) -> Markup {
                     @let m = &a.manifest;
                     tr data-key=(m.key) data-lost=[(!a.present).then_some("true")] {
                         td {
-                            a href=(archive_href(&m.job, &m.key)) { (m.key) }
+                            a href=(archive_href(&m.job, &m.key)) { (UserText(&m.key)) }
                             @if !a.present { " " span.bad { "manifest without archive" } }
                         }
                         td { (covers(m, zone)) }
