@@ -399,7 +399,7 @@ async fn the_calendar_marks_a_day_whose_archive_is_gone_and_lays_months_out_by_w
         "{day}"
     );
     assert!(
-        day.contains("href=\"/channels/messaging%3Aa?day=2026-03-03\">messaging:a</a>"),
+        day.contains("href=\"/channels/messaging%3Aa?day=2026-03-03\"><bdi>messaging:a</bdi></a>"),
         "the channel the manifest counts links to its day:\n{day}"
     );
     let lost = format!("/archive?job=daily&key={}", keys[1].replace('/', "%2F"));

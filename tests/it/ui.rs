@@ -315,8 +315,9 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         bodies["/"]
     );
     assert!(
-        bodies["/jobs/hostile/days/2026-01-01"]
-            .contains("<a href=\"/channels/messaging%3Ax?day=2026-01-01\">messaging:x</a>"),
+        bodies["/jobs/hostile/days/2026-01-01"].contains(
+            "<a href=\"/channels/messaging%3Ax?day=2026-01-01\"><bdi>messaging:x</bdi></a>",
+        ),
         "a calendar day lists its channel:\n{}",
         bodies["/jobs/hostile/days/2026-01-01"]
     );
