@@ -154,7 +154,8 @@ WHOLE="(^|[^\\p{L}\\p{N}])$WORD(\$|[^\\p{L}\\p{N}])"
 DK[word]="regexp_matches(lower(item->>'\$.text'), '$WHOLE')"
 DK[from]="item->>'\$.user.id' = '$USER_ID' AND CAST(item->>'\$.created_at' AS TIMESTAMP) >= TIMESTAMP '$FROM_DAY' AND CAST(item->>'\$.created_at' AS TIMESTAMP) < TIMESTAMP '$FROM_END'"
 DK[in]="item->>'\$.cid' = '$CID'"
-JQ[word]="(.item.text // \"\" | test(\"${WHOLE//\\/\\\\}\"; \"i\"))"
+# The phrase is ASCII: lowercasing ASCII is enough (and far faster than a case-insensitive regex).
+JQ[word]="(.item.text // \"\" | ascii_downcase | test(\"${WHOLE//\\/\\\\}\"))"
 JQ[from]="(.item.user.id == \"$USER_ID\" and .item.created_at >= \"$FROM_DAY\" and .item.created_at < \"$FROM_END\")"
 JQ[in]="(.item.cid == \"$CID\")"
 
@@ -174,7 +175,9 @@ measure() {
 duck() { # a query's matching message ids, one a line
     "$PY" -c "
 import duckdb, sys
+# A query slower than 2 s draws a progress bar on stdout, which would count as a hit.
 con = duckdb.connect()
+con.execute('SET enable_progress_bar = false')
 sql = r\"\"\"SELECT item->>'\$.id' FROM read_json('$ARCHIVE/**/*.jsonl.zst', format = 'newline_delimited',
       columns = {type: 'VARCHAR', item: 'JSON'}) WHERE type = 'message' AND ($1)\"\"\"
 for (i,) in con.execute(sql).fetchall(): print(i)
