@@ -353,8 +353,15 @@ impl Needles {
         self.words
             .iter()
             .all(|group| group.iter().any(|w| holds(scratch, w)))
-            || FOLD_TO_ASCII.iter().any(|c| holds(scratch, c))
+            || may_fold_to_ascii(scratch)
     }
+}
+
+/// Whether `hay` holds one of [`FOLD_TO_ASCII`]: one pass for the bytes they start with, so
+/// that the lines ruled out (most of them) cost little more than the needles' own search.
+fn may_fold_to_ascii(hay: &[u8]) -> bool {
+    memchr::memchr3_iter(b'\\', 0xc4, 0xe2, hay)
+        .any(|at| FOLD_TO_ASCII.iter().any(|c| hay[at..].starts_with(c)))
 }
 
 /// Text as terms are compared: each character lowercased on its own (so offsets can be
