@@ -12,7 +12,6 @@
 //! few ids and times, some hundreds of bytes for a typical chat message); never an archive.
 //! Hits past a page are counted, not kept.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::manifest::Manifest;
@@ -55,10 +54,6 @@ pub struct Found {
     /// too), and the number the manifests ruled out.
     pub sources: Vec<SourceArchive>,
     pub skipped: usize,
-    /// The user ids and cids the listed archives' counts name (archives without counts add
-    /// none), for the hint when a `from:`/`in:` id differs from a held one only in case.
-    pub held_users: BTreeSet<String>,
-    pub held_channels: BTreeSet<String>,
 }
 
 impl Found {
@@ -129,16 +124,6 @@ fn candidate(m: &Message) -> Candidate<'_> {
 pub async fn search(sources: &[Source], query: &Query, page: Page, keep: Keep) -> (Listing, Found) {
     let listing = Listing::list(sources).await;
     let mut found = search_in(listing.with_stores(), query, page, keep).await;
-    for contents in listing
-        .archives
-        .iter()
-        .filter_map(|a| a.manifest.contents.as_ref())
-    {
-        found.held_users.extend(contents.users.keys().cloned());
-        found
-            .held_channels
-            .extend(contents.channels.keys().cloned());
-    }
     found.problems.extend(listing.problems.iter().cloned());
     found.problems.sort();
     (listing, found)

@@ -50,7 +50,8 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
     if found.total > found.hits.len() && !matches!(format, SearchFormat::Table) {
         output::stderr(&format!("{}\n", shown(&found)));
     }
-    for hint in query.case_hints(&found.held_users, &found.held_channels) {
+    let (users, channels) = listing.held_ids();
+    for hint in query.case_hints(&users, &channels) {
         output::stderr(&format!("hint: {}\n", terminal_safe(&hint)));
     }
     report(&found)

@@ -362,6 +362,8 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
         .cloned()
         .collect();
     let empty = empty_locations(&viewer, &listing);
+    let (users, channels) = listing.held_ids();
+    let hints = query.case_hints(&users, &channels);
     let view = pages::search::Results {
         q: &q,
         hits: &found.hits,
@@ -371,6 +373,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
         skipped: found.skipped,
         problems: &problems,
         empty: &empty,
+        hints: &hints,
     };
     let title = format!("Search: {q}");
     Ok(page(

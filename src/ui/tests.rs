@@ -493,6 +493,12 @@ async fn search_shows_its_total_and_pages_on_and_names_what_it_could_not_read() 
     );
     let beyond = get(&router, "/search?q=hello&page=99").await.body;
     assert!(beyond.contains("page 3 of 3"), "{beyond}");
+    let other_case = get(&router, "/search?q=in:Messaging:A").await.body;
+    assert!(
+        other_case.contains("0 hit(s)")
+            && other_case.contains("ids are case-sensitive, and the archives hold in:messaging:a"),
+        "an id held in another case gets the CLI's hint:\n{other_case}"
+    );
 
     let day = get(&router, "/channels/messaging%3Aa?day=2026-03-03")
         .await

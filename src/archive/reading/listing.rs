@@ -226,6 +226,22 @@ impl Listing {
         self.of_source(source).find(|m| m.key == key)
     }
 
+    /// The user ids and cids the listed archives' counts (or catalog records) name, so a
+    /// search for an id written in another case can say which one the archives hold.
+    pub fn held_ids(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+        let mut users = BTreeSet::new();
+        let mut channels = BTreeSet::new();
+        for contents in self
+            .archives
+            .iter()
+            .filter_map(|a| a.manifest.contents.as_ref())
+        {
+            users.extend(contents.users.keys().cloned());
+            channels.extend(contents.channels.keys().cloned());
+        }
+        (users, channels)
+    }
+
     /// Whether any listed archive may hold messages of channel `cid`, by its counts; an
     /// archive without counts (format 1, not indexed) by the channels its manifest names.
     pub fn holds_channel(&self, cid: &str) -> bool {

@@ -58,6 +58,8 @@ pub struct Results<'a> {
     pub problems: &'a [Problem],
     /// The locations listed that hold no archive yet.
     pub empty: &'a [&'a str],
+    /// `from:`/`in:` ids no archive holds that an archive holds in another case.
+    pub hints: &'a [String],
 }
 
 pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
@@ -67,6 +69,7 @@ pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
         h1 { "Search: " (UserText(view.q)) }
         (incomplete(view.problems))
         (no_archive_yet(view.empty))
+        @for hint in view.hints { p.problem.hint { (UserText(hint)) } }
         p.meta.total {
             (view.total) " hit(s)"
             @if !view.hits.is_empty() && pages > 1 {
