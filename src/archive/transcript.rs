@@ -478,6 +478,19 @@ mod tests {
     use crate::archive::reading::thread::Conversation;
     use crate::archive::reading::thread::tests::{generated, shown_ids};
 
+    /// A header of the whole range, made at the epoch by version 0.0.0, from no archive.
+    fn header(cid: &str, zone: Tz) -> Header<'_> {
+        Header {
+            cid,
+            zone,
+            range: "all".into(),
+            made_at: DateTime::UNIX_EPOCH,
+            version: "0.0.0",
+            sources: &[],
+            problems: &[],
+        }
+    }
+
     fn message(id: &str, parent: Option<&str>, text: &str, at: i64) -> Message {
         serde_json::from_value(serde_json::json!({
             "id": id, "cid": "messaging:x", "text": text, "parent_id": parent,
@@ -494,15 +507,7 @@ mod tests {
         let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)> **bold** \u{1b}[31m";
         let conversation = Conversation::new([message("m", None, hostile, 1)]);
         let threads = conversation.threads();
-        let header = Header {
-            cid: "messaging:x",
-            zone: chrono_tz::Europe::Berlin,
-            range: "all".into(),
-            made_at: DateTime::UNIX_EPOCH,
-            version: "0.0.0",
-            sources: &[],
-            problems: &[],
-        };
+        let header = header("messaging:x", chrono_tz::Europe::Berlin);
         let html = html(&header, &threads);
         assert!(
             !html.contains("<script>") && !html.contains("<img"),
@@ -550,15 +555,7 @@ mod tests {
 
     #[test]
     fn every_format_renders_every_message_of_any_parent_graph_exactly_once() {
-        let header = Header {
-            cid: "messaging:x",
-            zone: chrono_tz::UTC,
-            range: "all".into(),
-            made_at: DateTime::UNIX_EPOCH,
-            version: "0.0.0",
-            sources: &[],
-            problems: &[],
-        };
+        let header = header("messaging:x", chrono_tz::UTC);
         for seed in 0..16 {
             let conversation = Conversation::new(generated(seed));
             let threads = conversation.threads();
@@ -598,15 +595,7 @@ mod tests {
             at("r", Some("q"), Some(7), 1),
             at("n", None, None, 1),
         ]);
-        let header = Header {
-            cid: "messaging:x",
-            zone: chrono_tz::UTC,
-            range: "all".into(),
-            made_at: DateTime::UNIX_EPOCH,
-            version: "0.0.0",
-            sources: &[],
-            problems: &[],
-        };
+        let header = header("messaging:x", chrono_tz::UTC);
         let txt = txt(&header, &conversation.threads());
         for mark in [
             "[reply to itself]",
@@ -633,15 +622,7 @@ mod tests {
         }
         let conversation = Conversation::new([m]);
         let entries = conversation.threads();
-        let header = Header {
-            cid: "messaging:\u{202e}x",
-            zone: chrono_tz::UTC,
-            range: "all".into(),
-            made_at: DateTime::UNIX_EPOCH,
-            version: "0.0.0",
-            sources: &[],
-            problems: &[],
-        };
+        let header = header("messaging:\u{202e}x", chrono_tz::UTC);
         for out in [txt(&header, &entries), md(&header, &entries)] {
             // Markdown escapes the escape's backslash and braces; it reads the same.
             let out = out.replace('\\', "");
