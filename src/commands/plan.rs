@@ -10,7 +10,7 @@ use crate::cli::{PlanFormat, PlanOptions};
 use crate::config::MissingVars;
 use crate::plan::now::{Recorded, RecordedWindow, ResumePlan, plan_now};
 use crate::plan::window::Span;
-use crate::plan::{Plan, human, plan};
+use crate::plan::{Plan, human, next_ticks, plan};
 use crate::state::JobState;
 
 /// `names`: `--job`; the plan then holds only those jobs.
@@ -42,7 +42,7 @@ pub fn run(
     };
     let mut plan = plan(&picked.jobs, blocked, now, opts.next);
     if opts.state
-        && let Err(code) = add_now(&mut plan, &picked, now, world)
+        && let Err(code) = add_now(&mut plan, &picked, now, opts.next, world)
     {
         return code;
     }
@@ -57,12 +57,14 @@ pub fn run(
     exit::OK
 }
 
-/// Each job's plan gains what `run --once` at `now` would do, from its ledger in the state
-/// store the global config names, opened to read. `Err`: the exit code, the problem printed.
+/// Each job's plan gains what `run --once` at `now` would do, from its ledger in the state store
+/// the global config names (opened to read), and its next ticks start where that leaves it.
+/// `Err`: the exit code, the problem printed.
 fn add_now(
     plan: &mut Plan,
     picked: &Picked,
     now: DateTime<Utc>,
+    next: usize,
     world: &World<'_>,
 ) -> Result<(), u8> {
     let state = state_to_read(&picked.set, world)?;
@@ -76,7 +78,20 @@ fn add_now(
     let mut failed = false;
     for ((job, state), job_plan) in picked.jobs.iter().zip(read).zip(&mut plan.jobs) {
         match state {
-            Ok(state) => job_plan.now = Some(plan_now(job, now, &recorded(&state))),
+            Ok(state) => {
+                let now_plan = plan_now(job, now, &recorded(&state));
+                // The later ticks start where the state and the ticks due now leave the job,
+                // each tick assumed to succeed, as the due ones are.
+                let after_due = now_plan
+                    .due
+                    .iter()
+                    .flat_map(|t| &t.windows)
+                    .map(|w| w.until)
+                    .max()
+                    .max(now_plan.watermark);
+                job_plan.ticks = next_ticks(job, now, next, after_due);
+                job_plan.now = Some(now_plan);
+            }
             Err(e) => {
                 output::report_for(&job.name, &e, None);
                 failed = true;

@@ -137,13 +137,14 @@ pub fn plan(jobs: &[Job], blocked: &[Blocked], now: DateTime<Utc>, next: usize) 
 }
 
 /// The next `next` ticks after `now`, each with its window and the (at most [`MAX_PIECES`])
-/// pieces it would archive.
+/// pieces it would archive, when archiving stands at `watermark` before the first of them (none:
+/// where the job file alone puts it).
 fn tick_windows(
     job: &Job,
     now: DateTime<Utc>,
     next: usize,
+    mut watermark: Option<DateTime<Utc>>,
 ) -> Vec<(Tick, Option<Span>, Vec<Span>)> {
-    let mut watermark = None;
     let mut previous = None;
     let mut out = Vec::new();
     for tick in job.schedule.ticks_after(job.timezone, now).take(next) {
@@ -163,14 +164,26 @@ fn tick_windows(
     out
 }
 
-pub fn plan_job(job: &Job, now: DateTime<Utc>, next: usize) -> JobPlan {
-    let ticks = tick_windows(job, now, next)
+/// The next `next` ticks after `now` as they would run when archiving stands at `watermark`
+/// before the first of them (none: where the job file alone puts it; `plan --state` passes
+/// where the state store and the ticks due now leave it).
+pub fn next_ticks(
+    job: &Job,
+    now: DateTime<Utc>,
+    next: usize,
+    watermark: Option<DateTime<Utc>>,
+) -> Vec<TickPlan> {
+    tick_windows(job, now, next, watermark)
         .into_iter()
         .map(|(tick, _, pieces)| {
             let windows = pieces.into_iter().map(|p| window_plan(job, p)).collect();
             tick_plan(&tick, windows, snapshot_plan(job, tick.at))
         })
-        .collect();
+        .collect()
+}
+
+pub fn plan_job(job: &Job, now: DateTime<Utc>, next: usize) -> JobPlan {
+    let ticks = next_ticks(job, now, next, None);
     JobPlan {
         name: job.name.clone(),
         description: job.description.clone(),
@@ -304,7 +317,7 @@ fn window_plan(job: &Job, span: Span) -> WindowPlan {
 /// would cut into more than [`MAX_PIECES`] export requests.
 pub fn window_problem(job: &Job, now: DateTime<Utc>, ticks: usize) -> Option<String> {
     let max = job.window.max()?;
-    tick_windows(job, now, ticks)
+    tick_windows(job, now, ticks, None)
         .into_iter()
         .filter_map(|(_, span, _)| span)
         .map(|span| (span, piece_count(span, Some(max))))
@@ -323,7 +336,7 @@ pub fn window_problem(job: &Job, now: DateTime<Utc>, ticks: usize) -> Option<Str
 /// coarser than the schedule.
 pub fn key_problem(job: &Job, now: DateTime<Utc>, ticks: usize) -> Option<String> {
     let mut seen: HashMap<String, Span> = HashMap::new();
-    for span in tick_windows(job, now, ticks)
+    for span in tick_windows(job, now, ticks, None)
         .into_iter()
         .flat_map(|(_, _, p)| p)
     {

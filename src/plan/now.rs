@@ -214,6 +214,27 @@ mod tests {
     }
 
     #[test]
+    fn later_ticks_start_where_archiving_stands_not_where_the_file_starts_it() {
+        let job = daily("window:\n  since: \"2026-03-01T00:00:00Z\"\n");
+        let windows = |watermark| -> Vec<_> {
+            crate::plan::next_ticks(&job, at(5, 9), 1, watermark)
+                .iter()
+                .flat_map(spans)
+                .collect()
+        };
+        assert_eq!(
+            windows(None),
+            [(at(1, 0), at(6, 0), false)],
+            "offline: from the file's since"
+        );
+        assert_eq!(
+            windows(Some(at(5, 0))),
+            [(at(5, 0), at(6, 0), false)],
+            "with the state: from the watermark"
+        );
+    }
+
+    #[test]
     fn nothing_is_due_once_the_latest_tick_is_done() {
         let recorded = Recorded {
             last_tick: Some(at(5, 0)),

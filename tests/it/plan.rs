@@ -446,6 +446,15 @@ fn plan_state_shows_what_run_once_would_do_now() {
         ],
         "the open window first, then the catch-up to the tick"
     );
+    let next = &plan["jobs"][0]["ticks"][0];
+    assert_eq!(
+        (&next["at"], &next["windows"][0]["since"]),
+        (
+            &Value::from("2026-03-06T00:00:00Z"),
+            &Value::from("2026-03-05T00:00:00Z")
+        ),
+        "the next tick starts where the due one ends: {next}"
+    );
     assert_eq!(now["resume"][0]["task_id"], "task-0302");
     assert_eq!(
         now["resume"][0]["key"],
