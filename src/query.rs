@@ -112,11 +112,17 @@ impl Query {
                 });
             }
             if !quoted && !negated && term == "OR" {
-                if last != Last::Text {
-                    return Err(QueryError {
-                        at: start + 1,
-                        message: "`OR` joins two words or phrases: expected one before it".into(),
-                    });
+                match last {
+                    Last::Text => {}
+                    // After a filter or a `-` term: say what OR joins, not that nothing came.
+                    Last::Other => return Err(not_joinable(start)),
+                    _ => {
+                        return Err(QueryError {
+                            at: start + 1,
+                            message: "`OR` joins two words or phrases: expected one before it"
+                                .into(),
+                        });
+                    }
                 }
                 last = Last::Or(start + 1);
                 continue;
@@ -449,13 +455,17 @@ fn occurrences<'a>(
 /// `OR` followed by something it cannot join.
 fn joined_only_text(last: Last, start: usize) -> Result<(), QueryError> {
     match last {
-        Last::Or(_) => Err(QueryError {
-            at: start + 1,
-            message: "`OR` joins words, phrases and prefixes, not filters or `-` terms \
-                      (repeated filters of one kind already mean any of them: from:a from:b)"
-                .into(),
-        }),
+        Last::Or(_) => Err(not_joinable(start)),
         _ => Ok(()),
+    }
+}
+
+fn not_joinable(start: usize) -> QueryError {
+    QueryError {
+        at: start + 1,
+        message: "`OR` joins words, phrases and prefixes, not filters or `-` terms \
+                  (repeated filters of one kind already mean any of them: from:a from:b)"
+            .into(),
     }
 }
 
@@ -776,7 +786,7 @@ mod tests {
             ("refund OR", 8, "after it"),
             ("refund OR OR invoice", 11, "before it"),
             ("refund OR from:u1", 11, "not filters"),
-            ("from:u1 OR from:u2", 9, "before it"),
+            ("from:u1 OR from:u2", 9, "not filters"),
             ("refund OR -spam", 11, "not filters"),
         ] {
             let e = Query::parse(text).expect_err(text);
