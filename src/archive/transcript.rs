@@ -55,16 +55,32 @@ impl Header<'_> {
         )
     }
 
+    /// The count and how many of the archives listed below were read: one that could not be
+    /// read is listed (with its SHA-256) but gave nothing.
     fn read_from(&self, messages: usize) -> String {
-        format!(
-            "{messages} message(s), read from {} archive(s):",
-            self.sources.len()
-        )
+        let unread = self.sources.iter().filter(|s| self.unread(s)).count();
+        if unread == 0 {
+            format!(
+                "{messages} message(s), read from {} archive(s):",
+                self.sources.len()
+            )
+        } else {
+            format!(
+                "{messages} message(s), read from {} of the {} archive(s) below ({unread} could \
+                 not be read):",
+                self.sources.len() - unread,
+                self.sources.len()
+            )
+        }
+    }
+
+    fn unread(&self, s: &SourceArchive) -> bool {
+        self.problems.iter().any(|p| p.key == s.key)
     }
 
     /// One source archive, as a line.
     fn source(&self, s: &SourceArchive) -> String {
-        let unread = if self.problems.iter().any(|p| p.key == s.key) {
+        let unread = if self.unread(s) {
             " (could not be read)"
         } else {
             ""

@@ -33,7 +33,7 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
     };
     let (listing, found) = runtime.block_on(search(&sources, &query, page, Keep::Fields));
     if let Err(code) = say_empty(&listing) {
-        report(&found);
+        report(&found, "the hits above");
         return code;
     }
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
@@ -54,7 +54,7 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
     for hint in query.case_hints(&users, &channels) {
         output::stderr(&format!("hint: {}\n", terminal_safe(&hint)));
     }
-    report(&found)
+    report(&found, "the hits above")
 }
 
 /// `N message(s)`, or `N of M message(s)` when a limit left some out.
@@ -66,8 +66,9 @@ fn shown(found: &Found) -> String {
     }
 }
 
-/// Problems on stderr; exit 1 when an archive could not be read.
-pub(super) fn report(found: &Found) -> u8 {
+/// Problems on stderr; exit 1 when an archive could not be read. `shown` names what the
+/// archives that were read gave: the hits above, a transcript's messages.
+pub(super) fn report(found: &Found, shown: &str) -> u8 {
     if found.problems.is_empty() {
         return exit::OK;
     }
@@ -75,11 +76,17 @@ pub(super) fn report(found: &Found) -> u8 {
     for p in &found.problems {
         let _ = writeln!(text, "error: {}: {}", p.key, p.problem);
     }
+    let unread = found
+        .sources
+        .iter()
+        .filter(|s| found.problems.iter().any(|p| p.key == s.key))
+        .count();
     let _ = writeln!(
         text,
-        "{} archive(s) could not be read; the hits above come from the other {}",
+        "{} archive(s) or manifest(s) could not be read; {shown} come from the other {} \
+         archive(s) read",
         found.problems.len(),
-        found.read().saturating_sub(found.problems.len())
+        found.read().saturating_sub(unread)
     );
     output::stderr(&text);
     exit::FAILED

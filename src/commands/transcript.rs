@@ -46,7 +46,7 @@ pub fn run(
     };
     let (listing, found) = runtime.block_on(search(&sources, &query, Page::default(), keep));
     if let Err(code) = say_empty(&listing) {
-        report(&found);
+        report(&found, "the transcript's messages");
         return code;
     }
     if found.hits.is_empty() && !listing.holds_channel(&cid) {
@@ -56,7 +56,7 @@ pub fn run(
                 "check the channel's TYPE:ID: the viewer's Channels page lists those the archives hold",
             ),
         );
-        report(&found);
+        report(&found, "the transcript's messages");
         return exit::FAILED;
     }
     let conversation = Conversation::new(found.hits.iter().map(|h| h.message.clone()));
@@ -89,5 +89,5 @@ pub fn run(
             })
             .collect(),
     });
-    report(&found)
+    report(&found, "the transcript's messages")
 }

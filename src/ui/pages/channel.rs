@@ -132,7 +132,9 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
         (incomplete(view.problems))
         @if view.threads.is_empty() {
             p {
-                @if view.day.is_some() { "No archived messages on this day." }
+                // What could not be read may hold this day's messages: not "none".
+                @if !view.problems.is_empty() { "No message could be read here; see above." }
+                @else if view.day.is_some() { "No archived messages on this day." }
                 @else { "No archived message of this channel is without a time." }
             }
         }
