@@ -12,6 +12,7 @@
 //! few ids and times, some hundreds of bytes for a typical chat message); never an archive.
 //! Hits past a page are counted, not kept.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::manifest::Manifest;
@@ -54,6 +55,9 @@ pub struct Found {
     /// too), and the number the manifests ruled out.
     pub sources: Vec<SourceArchive>,
     pub skipped: usize,
+    /// Messages of the archives read that meet every term but the time range and have no
+    /// `created_at`: no range can hold them, and a reader must say they were left out.
+    pub undated: usize,
 }
 
 impl Found {
@@ -157,18 +161,31 @@ pub async fn search_in<'a>(
         })
         .collect();
     found.sources.sort_by(|a, b| a.key.cmp(&b.key));
+    // A message without a time cannot be in a time range; what the range leaves out that way
+    // is counted with the query the range aside.
+    let timeless = (query.after.is_some() || query.before.is_some()).then(|| {
+        Arc::new(Query {
+            after: None,
+            before: None,
+            ..query.clone()
+        })
+    });
     let query = Arc::new(query.clone());
     let runs = read_each(wanted, &query.needles(), keep, |manifest| Matches {
         query: query.clone(),
+        timeless: timeless.clone(),
         job: manifest.job.clone(),
         key: manifest.key.clone(),
         hits: Vec::new(),
+        undated: BTreeSet::new(),
     })
     .await;
     let mut sorted = Vec::new();
+    let mut undated = BTreeSet::new();
     for run in runs {
         match run {
             Ok(mut matches) => {
+                undated.append(&mut matches.undated);
                 matches
                     .hits
                     .sort_by(|a, b| copies::order(&a.message).cmp(&copies::order(&b.message)));
@@ -181,15 +198,20 @@ pub async fn search_in<'a>(
     let merged = merge(sorted, |h: &Hit| &h.message, page.skip, page.limit);
     found.hits = merged.items;
     found.total = merged.total;
+    found.undated = undated.len();
     found
 }
 
 /// The hits of one archive.
 struct Matches {
     query: Arc<Query>,
+    /// The query without its time range, when it has one.
+    timeless: Option<Arc<Query>>,
     job: String,
     key: String,
     hits: Vec<Hit>,
+    /// The ids of messages without a time that only the range rules out.
+    undated: BTreeSet<String>,
 }
 
 impl Collect for Matches {
@@ -200,6 +222,13 @@ impl Collect for Matches {
                 key: self.key.clone(),
                 message,
             });
+        } else if message.created_at.is_none()
+            && self
+                .timeless
+                .as_ref()
+                .is_some_and(|q| q.matches(&candidate(&message)))
+        {
+            self.undated.insert(message.id);
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Header<'a> {
     /// What could not be read: archives, manifests, whole locations. Any makes the file
     /// incomplete, and it opens by saying so.
     pub problems: &'a [Problem],
+    /// Messages of the channel in those archives that have no time, so no range holds them.
+    pub undated: usize,
 }
 
 impl Header<'_> {
@@ -59,17 +61,26 @@ impl Header<'_> {
     /// read is listed (with its SHA-256) but gave nothing.
     fn read_from(&self, messages: usize) -> String {
         let unread = self.sources.iter().filter(|s| self.unread(s)).count();
-        if unread == 0 {
+        let read = if unread == 0 {
             format!(
-                "{messages} message(s), read from {} archive(s):",
+                "{messages} message(s), read from {} archive(s)",
                 self.sources.len()
             )
         } else {
             format!(
                 "{messages} message(s), read from {} of the {} archive(s) below ({unread} could \
-                 not be read):",
+                 not be read)",
                 self.sources.len() - unread,
                 self.sources.len()
+            )
+        };
+        if self.undated == 0 {
+            format!("{read}:")
+        } else {
+            format!(
+                "{read}; {} more in them have no time, so no range holds them (a transcript \
+                 without --after and --before shows them):",
+                self.undated
             )
         }
     }
@@ -504,6 +515,7 @@ mod tests {
             version: "0.0.0",
             sources: &[],
             problems: &[],
+            undated: 0,
         }
     }
 

@@ -50,6 +50,13 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
     if found.total > found.hits.len() && !matches!(format, SearchFormat::Table) {
         output::stderr(&format!("{}\n", shown(&found)));
     }
+    if found.undated > 0 {
+        output::stderr(&format!(
+            "note: {} more message(s) match but have no time, so after:/before: cannot hold \
+             them; the same search without after:/before: shows them\n",
+            found.undated
+        ));
+    }
     let (users, channels) = listing.held_ids();
     for hint in query.case_hints(&users, &channels) {
         output::stderr(&format!("hint: {}\n", terminal_safe(&hint)));

@@ -75,6 +75,7 @@ pub fn run(
         version: env!("CARGO_PKG_VERSION"),
         sources: &found.sources,
         problems: &found.problems,
+        undated: found.undated,
     };
     output::stdout(&match args.format {
         TranscriptFormat::Html => html(&header, &threads),

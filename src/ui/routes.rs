@@ -374,6 +374,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
         problems: &problems,
         empty: &empty,
         hints: &hints,
+        undated: found.undated,
     };
     let title = format!("Search: {q}");
     Ok(page(

@@ -284,6 +284,49 @@ async fn every_message_of_a_tangled_channel_is_shown_once_in_transcripts_the_vie
     assert_each_once("search in:CID", &seen, &truth);
     assert_eq!(hits.len(), n, "search");
 
+    // A range cannot hold a message without a time: a ranged transcript and search leave
+    // those out and say how many, never silently.
+    let undated = truth.iter().filter(|m| m.undated).count();
+    let range = [
+        "--after",
+        &since.to_rfc3339(),
+        "--before",
+        &end.to_rfc3339(),
+    ];
+    let mut args = vec!["transcript", "--in", CID];
+    args.extend(range);
+    args.push("jobs");
+    let (code, ranged, stderr) = finish(command(&project, &emu, &args)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stated_count(&ranged, r"(?m)^(\d+) message\(s\)$"),
+        n - undated
+    );
+    assert!(
+        ranged.contains(&format!(
+            "; {undated} more in them have no time, so no range holds them"
+        )),
+        "{ranged}"
+    );
+    let query = format!(
+        "in:{CID} after:{} before:{}",
+        since.to_rfc3339(),
+        end.to_rfc3339()
+    );
+    let (code, out, stderr) = finish(command(
+        &project,
+        &emu,
+        &["search", &query, "--format", "jsonl", "jobs"],
+    ))
+    .await;
+    assert_eq!((code, out.lines().count()), (0, n - undated), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "note: {undated} more message(s) match but have no time"
+        )),
+        "{stderr}"
+    );
+
     // The viewer's day pages, summed over the days.
     let mut ui = command(&project, &emu, &["ui", "--listen", "127.0.0.1:0", "jobs"]);
     ui.env_remove("CHATVAULT_LOG");

@@ -60,6 +60,8 @@ pub struct Results<'a> {
     pub empty: &'a [&'a str],
     /// `from:`/`in:` ids no archive holds that an archive holds in another case.
     pub hints: &'a [String],
+    /// Messages that match but for the time range and have no time.
+    pub undated: usize,
 }
 
 pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
@@ -70,6 +72,12 @@ pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
         (incomplete(view.problems))
         (no_archive_yet(view.empty))
         @for hint in view.hints { p.problem.hint { (UserText(hint)) } }
+        @if view.undated > 0 {
+            p.meta.undated {
+                (view.undated) " more message(s) match but have no time, so after:/before: "
+                "cannot hold them; the same search without them shows them."
+            }
+        }
         p.meta.total {
             (view.total) " hit(s)"
             @if !view.hits.is_empty() && pages > 1 {
