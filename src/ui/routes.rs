@@ -130,9 +130,26 @@ pub struct Paged {
     page: Option<String>,
 }
 
-/// A 1-based page number; anything else is the first page.
-fn page_number(text: Option<&str>) -> usize {
-    text.and_then(|p| p.parse().ok()).unwrap_or(1).max(1)
+/// A 1-based page number (the first when none is given).
+fn page_number(text: Option<&str>) -> Result<usize, PageError> {
+    match text.filter(|t| !t.is_empty()) {
+        None => Ok(1),
+        Some(t) => t.parse().ok().filter(|&p| p >= 1).ok_or_else(|| {
+            PageError::BadRequest(format!("page {t}: expected a page number from 1"))
+        }),
+    }
+}
+
+/// `page` of `items` shown `per_page` a page, or the page saying there is no such page: a
+/// link past the end must not show another page's content as its own.
+fn page_within(page: usize, items: usize, per_page: usize) -> Result<usize, PageError> {
+    let pages = items.div_ceil(per_page).max(1);
+    if page > pages {
+        return Err(PageError::NotFound(format!(
+            "There is no page {page}: there are {pages}."
+        )));
+    }
+    Ok(page)
 }
 
 pub async fn job_archives(
@@ -142,12 +159,13 @@ pub async fn job_archives(
 ) -> Reply {
     let i = job_index(&viewer, &name)?;
     let listing = viewer.index.listing().await;
-    let body = pages::job::archives(
-        &name,
-        &listing.by_window(i),
-        page_number(paged.page.as_deref()),
-        viewer.zone,
-    );
+    let archives = listing.by_window(i);
+    let page_no = page_within(
+        page_number(paged.page.as_deref())?,
+        archives.len(),
+        pages::job::PER_PAGE,
+    )?;
+    let body = pages::job::archives(&name, &archives, page_no, viewer.zone);
     let title = format!("Archives of {name}");
     Ok(page(StatusCode::OK, &title, Section::Jobs, "", body))
 }
@@ -188,9 +206,15 @@ pub async fn channels(State(viewer): Shared, Query(paged): Query<Paged>) -> Repl
         .iter()
         .filter(|a| a.manifest.kind == "channels" && a.manifest.contents.is_none())
         .count();
+    let held = holdings(&listing.archives);
+    let page_no = page_within(
+        page_number(paged.page.as_deref())?,
+        held.len(),
+        pages::channels::PER_PAGE,
+    )?;
     let body = pages::channels::page(
-        &holdings(&listing.archives),
-        page_number(paged.page.as_deref()),
+        &held,
+        page_no,
         uncounted,
         &listing.problems,
         &empty_locations(&viewer, &listing),
@@ -274,13 +298,20 @@ pub async fn channel(
     let read = conversation::read(listing.with_stores(), &cid, &wanted).await;
     let conversation = Conversation::new(read.messages);
     let threads = conversation.threads();
-    let requested = page_number(params.page.as_deref());
-    let page_of_target = msg.as_deref().and_then(|id| {
-        threads
-            .iter()
-            .position(|t| t.holds(id))
-            .map(|i| i / pages::channel::PER_PAGE + 1)
-    });
+    let requested = page_number(params.page.as_deref())?;
+    let page_of_target = match msg.as_deref() {
+        None => None,
+        Some(id) => Some(
+            threads
+                .iter()
+                .position(|t| t.holds(id))
+                .map(|i| i / pages::channel::PER_PAGE + 1)
+                .ok_or_else(|| {
+                    PageError::NotFound(format!("No archived message {id} in {cid} on this day."))
+                })?,
+        ),
+    };
+    let requested = page_within(requested, threads.len(), pages::channel::PER_PAGE)?;
     // What the page does not show: the archives that could not be read, and the manifests
     // that could not be (whose archives may hold the channel).
     let problems: Vec<Problem> = listing
@@ -337,24 +368,18 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
         problem: e.to_string(),
     })?;
     let listing = viewer.index.listing().await;
-    let requested = page_number(params.page.as_deref());
-    let first = |page: usize| Page {
-        skip: (page - 1) * pages::search::PER_PAGE,
-        limit: Some(pages::search::PER_PAGE),
-    };
-    let mut found = search_in(
+    let requested = page_number(params.page.as_deref())?;
+    let found = search_in(
         listing.with_stores(),
         &query,
-        first(requested),
+        Page {
+            skip: (requested - 1) * pages::search::PER_PAGE,
+            limit: Some(pages::search::PER_PAGE),
+        },
         Keep::Fields,
     )
     .await;
-    let last_page = found.total.div_ceil(pages::search::PER_PAGE).max(1);
-    let page_no = requested.clamp(1, last_page);
-    if page_no != requested {
-        // Past the last page: show the last one rather than an empty page.
-        found = search_in(listing.with_stores(), &query, first(page_no), Keep::Fields).await;
-    }
+    let page_no = page_within(requested, found.total, pages::search::PER_PAGE)?;
     let problems: Vec<Problem> = listing
         .problems
         .iter()
@@ -454,9 +479,12 @@ mod tests {
         let date = |d| NaiveDate::from_ymd_opt(2026, 3, d).expect("a date");
         assert_eq!(span_of(berlin, date(29)), TimeDelta::hours(23));
         assert_eq!(span_of(berlin, date(30)), TimeDelta::hours(24));
-        assert_eq!(page_number(Some("3")), 3);
-        assert_eq!(page_number(Some("0")), 1);
-        assert_eq!(page_number(Some("x")), 1);
-        assert_eq!(page_number(None), 1);
+        assert_eq!(page_number(Some("3")).ok(), Some(3));
+        assert!(page_number(Some("0")).is_err());
+        assert!(page_number(Some("x")).is_err());
+        assert_eq!(page_number(None).ok(), Some(1));
+        assert_eq!(page_within(3, 401, 200).ok(), Some(3));
+        assert!(page_within(4, 401, 200).is_err());
+        assert_eq!(page_within(1, 0, 200).ok(), Some(1));
     }
 }

@@ -179,7 +179,9 @@ fn routes(kept: &str) -> Vec<(String, StatusCode)> {
     [
         ("/", StatusCode::OK),
         ("/jobs/daily/archives", StatusCode::OK),
-        ("/jobs/daily/archives?page=2", StatusCode::OK),
+        // Past the last page, or not a page: never another page's content.
+        ("/jobs/daily/archives?page=2", StatusCode::NOT_FOUND),
+        ("/jobs/daily/archives?page=0", StatusCode::BAD_REQUEST),
         ("/jobs/nosuch/archives", StatusCode::NOT_FOUND),
         ("/jobs/daily/days/2026-03-03", StatusCode::OK),
         ("/jobs/daily/days/March-3", StatusCode::BAD_REQUEST),
@@ -192,9 +194,18 @@ fn routes(kept: &str) -> Vec<(String, StatusCode)> {
             StatusCode::BAD_REQUEST,
         ),
         ("/channels/messaging%3Aa?msg=nosuch", StatusCode::NOT_FOUND),
+        (
+            "/channels/messaging%3Aa?day=2026-03-02&msg=nosuch",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/channels/messaging%3Aa?day=2026-03-02&page=2",
+            StatusCode::NOT_FOUND,
+        ),
+        ("/channels?page=x", StatusCode::BAD_REQUEST),
         ("/search", StatusCode::OK),
         ("/search?q=hello", StatusCode::OK),
-        ("/search?q=hello&page=2", StatusCode::OK),
+        ("/search?q=hello&page=2", StatusCode::NOT_FOUND),
         ("/search?q=after%3Asoon", StatusCode::BAD_REQUEST),
         (archive.as_str(), StatusCode::OK),
         ("/archive?job=daily&key=nosuch", StatusCode::NOT_FOUND),
@@ -491,8 +502,13 @@ async fn search_shows_its_total_and_pages_on_and_names_what_it_could_not_read() 
             && !last.contains("rel=\"next\""),
         "{last}"
     );
-    let beyond = get(&router, "/search?q=hello&page=99").await.body;
-    assert!(beyond.contains("page 3 of 3"), "{beyond}");
+    let beyond = get(&router, "/search?q=hello&page=99").await;
+    assert_eq!(beyond.status, StatusCode::NOT_FOUND, "{}", beyond.body);
+    assert!(
+        beyond.body.contains("There is no page 99: there are 3."),
+        "{}",
+        beyond.body
+    );
     let other_case = get(&router, "/search?q=in:Messaging:A").await.body;
     assert!(
         other_case.contains("0 hit(s)")
