@@ -57,8 +57,7 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
             found.undated
         ));
     }
-    let (users, channels) = listing.held_ids();
-    for hint in query.case_hints(&users, &channels) {
+    for hint in listing.case_hints(&query) {
         output::stderr(&format!("hint: {}\n", terminal_safe(&hint)));
     }
     report(&found, "the hits above")

@@ -630,28 +630,10 @@ mod tests {
         )
         .unwrap();
         let ledger_says = |finished_at: &str, ok: bool| JobState {
-            last_outcome: Some(Outcome {
-                tick: at("2026-02-28T00:00:00Z"),
-                finished_at: at(finished_at),
-                ok,
-                error: None,
-                hint: None,
-                archives: 0,
-                bytes_stored: 0,
-                warnings: Vec::new(),
-                missing: Default::default(),
-                interrupted: false,
-            }),
+            last_outcome: Some(ended(finished_at, ok)),
             ..JobState::default()
         };
-        let failed = |metrics: &Metrics| {
-            line(
-                &metrics.render(&client.stats()),
-                "chatvault_last_run_failed{job=\"daily\"}",
-            )
-            .unwrap()
-            .to_owned()
-        };
+        let failed = |metrics: &Metrics| last_run_failed(metrics, &client);
         metrics.set_state("daily", 1, &ledger_says("2026-02-28T00:05:00Z", true));
         assert_eq!(failed(&metrics), "0");
 
@@ -678,14 +660,9 @@ mod tests {
         assert_eq!(failed(&metrics), "0");
     }
 
-    #[test]
-    fn an_interrupted_run_neither_raises_nor_clears_the_failure_gauge() {
-        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
-        let (metrics, _changed) = Metrics::new(clock.clone());
-        metrics.track_jobs(["daily"]);
-        let client =
-            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
-        let ended = |finished_at: &str, ok: bool| Outcome {
+    /// A run of the tick of 28 February that ended at `finished_at`.
+    fn ended(finished_at: &str, ok: bool) -> Outcome {
+        Outcome {
             tick: at("2026-02-28T00:00:00Z"),
             finished_at: at(finished_at),
             ok,
@@ -696,7 +673,26 @@ mod tests {
             warnings: Vec::new(),
             missing: Default::default(),
             interrupted: false,
-        };
+        }
+    }
+
+    /// Job `daily`'s `chatvault_last_run_failed` as rendered.
+    fn last_run_failed(metrics: &Metrics, client: &StreamClient) -> String {
+        line(
+            &metrics.render(&client.stats()),
+            "chatvault_last_run_failed{job=\"daily\"}",
+        )
+        .unwrap()
+        .to_owned()
+    }
+
+    #[test]
+    fn an_interrupted_run_neither_raises_nor_clears_the_failure_gauge() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["daily"]);
+        let client =
+            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
         let then_interrupted = |before: Outcome| {
             let stopped = Outcome::interrupted(before.tick, at("2026-02-28T06:00:00Z"));
             JobState {
@@ -705,14 +701,7 @@ mod tests {
                 ..JobState::default()
             }
         };
-        let failed = |metrics: &Metrics| {
-            line(
-                &metrics.render(&client.stats()),
-                "chatvault_last_run_failed{job=\"daily\"}",
-            )
-            .unwrap()
-            .to_owned()
-        };
+        let failed = |metrics: &Metrics| last_run_failed(metrics, &client);
         metrics.set_state(
             "daily",
             1,

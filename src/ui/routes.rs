@@ -387,8 +387,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
         .cloned()
         .collect();
     let empty = empty_locations(&viewer, &listing);
-    let (users, channels) = listing.held_ids();
-    let hints = query.case_hints(&users, &channels);
+    let hints = listing.case_hints(&query);
     let view = pages::search::Results {
         q: &q,
         hits: &found.hits,

@@ -4,7 +4,6 @@
 //! over HTTP and in a browser is `tests/it/ui.rs` and `tests/it/ui_browser.rs`.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
@@ -21,7 +20,7 @@ use super::{CONTENT_SECURITY_POLICY, Shown, Viewer, app};
 use crate::archive::manifest::{self, Manifest};
 use crate::archive::tally::{ChannelCount, Tally};
 use crate::clock::ManualClock;
-use crate::config::{LoadOptions, MissingVars, load_job_text};
+use crate::config::load::test_job;
 use crate::store::Store;
 
 const TOKEN: &str = "router-test-token";
@@ -33,19 +32,10 @@ fn at(day: u32, hour: u32) -> DateTime<Utc> {
 }
 
 fn job(name: &str) -> crate::config::job::Job {
-    let env = |_: &str| None;
-    let opts = LoadOptions {
-        paths: Vec::new(),
-        config: None,
-        env: &env,
-        missing_vars: MissingVars::Warn,
-    };
-    let text = format!(
+    test_job(&format!(
         "name: {name}\nschedule: \"0 0 * * *\"\nchannels:\n  - cid: messaging:a\n\
          destination:\n  url: file://archive\n  compression: none\n"
-    );
-    let loaded = load_job_text(Path::new("job.yaml"), text.as_bytes(), &opts);
-    loaded.jobs.into_iter().next().expect("the job loads").job
+    ))
 }
 
 /// Messages `hello N` in `messaging:a`, a minute apart from `since`.

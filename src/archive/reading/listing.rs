@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::problem::Problem;
 use crate::archive::catalog::{self, CATALOG_SUFFIX, catalog_key};
 use crate::archive::manifest::{self, MANIFEST_SUFFIX, Manifest};
+use crate::query::Query;
 use crate::store::Store;
 
 /// Manifests read at once.
@@ -226,9 +227,18 @@ impl Listing {
         self.of_source(source).find(|m| m.key == key)
     }
 
-    /// The user ids and cids the listed archives' counts (or catalog records) name, so a
-    /// search for an id written in another case can say which one the archives hold.
-    pub fn held_ids(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+    /// Hints for the `from:`/`in:` ids of `query` that no archive holds but one holds in
+    /// another case. The held ids are gathered only for a query that names ids.
+    pub fn case_hints(&self, query: &Query) -> Vec<String> {
+        if query.from.is_empty() && query.channels.is_empty() {
+            return Vec::new();
+        }
+        let (users, channels) = self.held_ids();
+        query.case_hints(&users, &channels)
+    }
+
+    /// The user ids and cids the listed archives' counts (or catalog records) name.
+    fn held_ids(&self) -> (BTreeSet<String>, BTreeSet<String>) {
         let mut users = BTreeSet::new();
         let mut channels = BTreeSet::new();
         for contents in self

@@ -263,6 +263,26 @@ mod tests {
         }
     }
 
+    /// The messages of `messaging:general-001`, exported as v1 and as v2.
+    fn general_001_in_v1_and_v2(data: &DataSet) -> (Vec<Value>, Vec<Value>) {
+        let v1: Value = serde_json::from_str(&render(
+            data,
+            channels(&["messaging:general-001"], ExportOptions::default()),
+        ))
+        .unwrap();
+        let options = ExportOptions {
+            version: ExportVersion::V2,
+            ..ExportOptions::default()
+        };
+        let v2 = render(data, channels(&["messaging:general-001"], options))
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|l| l["type"] == "message")
+            .map(|l| l["item"].clone())
+            .collect();
+        (v1["messages"].as_array().unwrap().clone(), v2)
+    }
+
     #[test]
     fn v1_single_channel_is_one_document_with_three_keys() {
         let data = DataSet::new(&DataSpec::default(), start());
@@ -399,26 +419,8 @@ mod tests {
             assert!(messages.iter().any(|m| m["reply_count"].as_u64() > Some(0)));
             replies.len()
         };
-        let v1: Value = serde_json::from_str(&render(
-            &data,
-            channels(&["messaging:general-001"], ExportOptions::default()),
-        ))
-        .unwrap();
-        let v1_replies = parents(v1["messages"].as_array().unwrap().iter().collect());
-        let options = ExportOptions {
-            version: ExportVersion::V2,
-            ..ExportOptions::default()
-        };
-        let v2: Vec<Value> = render(&data, channels(&["messaging:general-001"], options))
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        let v2_messages = v2
-            .iter()
-            .filter(|l| l["type"] == "message")
-            .map(|l| &l["item"])
-            .collect();
-        assert_eq!(parents(v2_messages), v1_replies);
+        let (v1, v2) = general_001_in_v1_and_v2(&data);
+        assert_eq!(parents(v2.iter().collect()), parents(v1.iter().collect()));
         let users = render(
             &data,
             TaskKind::Users {
@@ -491,25 +493,8 @@ mod tests {
                     .any(|p| !ids.contains(p))
             );
         };
-        let v1: Value = serde_json::from_str(&render(
-            &data,
-            channels(&["messaging:general-001"], ExportOptions::default()),
-        ))
-        .unwrap();
-        check(v1["messages"].as_array().unwrap().iter().collect());
-        let options = ExportOptions {
-            version: ExportVersion::V2,
-            ..ExportOptions::default()
-        };
-        let v2: Vec<Value> = render(&data, channels(&["messaging:general-001"], options))
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        check(
-            v2.iter()
-                .filter(|l| l["type"] == "message")
-                .map(|l| &l["item"])
-                .collect(),
-        );
+        let (v1, v2) = general_001_in_v1_and_v2(&data);
+        check(v1.iter().collect());
+        check(v2.iter().collect());
     }
 }
