@@ -7,8 +7,10 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod diagnostics;
+pub mod fetch;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod links;
 pub mod notify;
 pub mod plan;
 pub mod query;

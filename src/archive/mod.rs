@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod entities;
 pub mod manifest;
+pub mod media;
 pub mod read;
 pub mod reading;
 pub mod search;

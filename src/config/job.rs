@@ -103,6 +103,50 @@ pub struct Job {
     pub destination: Destination,
     pub retention: Retention,
     pub notify: Notify,
+    pub media: MediaSettings,
+}
+
+/// The hosts Stream's CDN serves files from, as `media.hosts` defaults to.
+pub const STREAM_MEDIA_HOSTS: &[&str] = &["*.stream-io-cdn.com", "stream-chat-*.imgix.net"];
+
+/// Stream's upload limit, and so the default `media.max_file_size`.
+pub const DEFAULT_MAX_MEDIA_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Where captured files go below a destination, unless `media.prefix` says otherwise: the
+/// leading `_` keeps Hive-style readers out.
+pub const DEFAULT_MEDIA_PREFIX: &str = "_media";
+
+/// What a job captures of the files its messages link to (`media:`), and from where: links
+/// are user input, so only hosts on the allow-list are fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSettings {
+    /// `false` keeps links only.
+    pub capture: bool,
+    /// Host patterns; `*` stands for one or more characters within a host name's labels.
+    pub hosts: Vec<String>,
+    pub allow_http: bool,
+    /// Loopback, private, link-local, CGNAT and metadata addresses; for tests and labs.
+    pub allow_private_addresses: bool,
+    /// Bytes; a file larger than this is recorded as too large, never stored.
+    pub max_file_size: u64,
+    /// Files fetched at once.
+    pub concurrency: usize,
+    /// Below the destination's root.
+    pub prefix: String,
+}
+
+impl Default for MediaSettings {
+    fn default() -> MediaSettings {
+        MediaSettings {
+            capture: true,
+            hosts: STREAM_MEDIA_HOSTS.iter().map(|h| (*h).to_owned()).collect(),
+            allow_http: false,
+            allow_private_addresses: false,
+            max_file_size: DEFAULT_MAX_MEDIA_SIZE,
+            concurrency: 8,
+            prefix: DEFAULT_MEDIA_PREFIX.to_owned(),
+        }
+    }
 }
 
 /// Where a job's notifications go.

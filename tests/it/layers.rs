@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 
 /// Bottom to top; modules on one line are peers and may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "query", "suggest", "text"],
+    &["clock", "links", "query", "suggest", "text"],
     &["retry"],
     &["diagnostics"],
     &["store"],
     &["schedule"],
     &["config"],
     &["plan"],
-    &["api"],
+    &["api", "fetch"],
     &["archive"],
     &["state"],
     &["runner"],

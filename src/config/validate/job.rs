@@ -88,6 +88,7 @@ pub fn compile_job(
         destination: destination?,
         retention: retention?,
         notify: notify?,
+        media: crate::config::job::MediaSettings::default(),
     })
 }
 
