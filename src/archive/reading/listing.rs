@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::problem::Problem;
 use crate::archive::catalog::{self, CATALOG_SUFFIX, catalog_key};
 use crate::archive::manifest::{self, MANIFEST_SUFFIX, Manifest};
+use crate::archive::media::record::parse_record_key;
 use crate::query::Query;
 use crate::store::Store;
 
@@ -38,16 +39,35 @@ pub struct Location {
 }
 
 impl Location {
-    /// Objects no manifest names (unfinished or foreign files); a catalog record belongs to
-    /// the archive it names, like a manifest.
+    /// Objects no manifest names (unfinished or foreign files); a catalog record and a media
+    /// record belong to the archive they name, like a manifest.
     pub fn extra(&self) -> impl Iterator<Item = &String> {
         let sidecar = |k: &str| {
             k.strip_suffix(CATALOG_SUFFIX)
+                .or_else(|| parse_record_key(k).map(|(archive, _)| archive))
                 .is_some_and(|archive| self.named.contains(archive))
         };
         self.objects.iter().filter(move |k| {
             !k.ends_with(MANIFEST_SUFFIX) && !self.named.contains(*k) && !sidecar(k)
         })
+    }
+
+    /// The key of an archive's newest media record (the highest attempt), as the LIST saw it.
+    pub fn newest_media_record(&self, archive_key: &str) -> Option<&str> {
+        let start = format!("{archive_key}.media.");
+        self.objects
+            .range::<str, _>((
+                std::ops::Bound::Included(start.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|k| k.starts_with(&start))
+            .filter_map(|k| {
+                parse_record_key(k)
+                    .filter(|(a, _)| *a == archive_key)
+                    .map(|(_, n)| (n, k))
+            })
+            .max()
+            .map(|(_, k)| k.as_str())
     }
 
     fn manifests(&self) -> usize {
@@ -207,6 +227,11 @@ impl Listing {
     /// The store an archive is read from.
     pub fn store(&self, listed: &Listed) -> &Store {
         &self.locations[listed.location].store
+    }
+
+    /// The key of an archive's newest media record, if it has one.
+    pub fn media_record(&self, listed: &Listed) -> Option<&str> {
+        self.locations[listed.location].newest_media_record(&listed.manifest.key)
     }
 
     /// Every archive with its store.

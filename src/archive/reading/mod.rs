@@ -6,6 +6,7 @@
 pub mod copies;
 pub mod listing;
 pub mod many;
+pub mod media;
 pub mod problem;
 pub mod thread;
 
