@@ -118,7 +118,7 @@ fn candidate(m: &Message) -> Candidate<'_> {
         user: m.user_id(),
         cid: m.cid.as_deref(),
         created_at: m.created_at,
-        has_attachment: !m.attachments.is_empty(),
+        attachments: &m.attachments,
         is_reply: m.parent_id.is_some(),
     }
 }
