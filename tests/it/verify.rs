@@ -304,6 +304,19 @@ async fn verify_checks_every_captured_file_against_the_newest_media_record() {
         "{stdout}"
     );
 
+    let out = Command::cargo_bin("chatvault")
+        .expect("binary")
+        .args(["verify", "--format", "json", "--url"])
+        .arg(format!("file://{}", dir.path().display()))
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        json["media"],
+        serde_json::json!({"verified": 2, "bytes": 44, "not_captured": 2, "outstanding": 1,
+            "missing": [], "corrupt": [], "unreadable": [], "extra": []})
+    );
+
     let png_key = layout::object_key("_media", &png);
     let pdf_key = layout::object_key("_media", &pdf);
     std::fs::write(dir.path().join(&png_key), b"\x89PNG a pic").expect("truncate it");
