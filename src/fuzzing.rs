@@ -424,6 +424,7 @@ pub fn query(data: &[u8]) {
     if matched {
         let raw = serde_json::json!({
             "text": message, "user": {"id": candidate.user}, "cid": candidate.cid,
+            "attachments": attachments,
         })
         .to_string();
         assert!(

@@ -66,6 +66,21 @@ impl Has {
         }
     }
 
+    /// What a message's raw JSON holds when it has this: an attachment's `type` is an ASCII
+    /// string, which no encoder escapes; a link's `/` may be escaped, so only its scheme
+    /// counts.
+    fn needles(self) -> Vec<Vec<u8>> {
+        let names: &[&str] = match self {
+            Has::Attachment => &["\"attachments\""],
+            Has::Image => &["\"image\""],
+            Has::File => &["\"file\""],
+            Has::Video => &["\"video\""],
+            Has::Audio => &["\"audio\"", "\"voiceRecording\""],
+            Has::Link => &["http:", "https:", "\"og_scrape_url\""],
+        };
+        names.iter().map(|n| n.as_bytes().to_vec()).collect()
+    }
+
     /// Whether a message with `text` and `attachments` has this.
     fn holds(self, text: &str, attachments: &[serde_json::Value]) -> bool {
         let typed = |types: &[&str]| {
@@ -379,6 +394,7 @@ impl Query {
             any_of: [quoted(&self.from), quoted(&self.channels)]
                 .into_iter()
                 .flatten()
+                .chain(self.has.iter().map(|h| h.needles()))
                 .filter(|group| !group.is_empty())
                 .collect(),
         }
@@ -1057,6 +1073,31 @@ mod tests {
         // Words JSON may spell otherwise are left to the exact match.
         let escaped = Query::parse("café <b>").expect("valid").needles();
         assert!(escaped.is_empty());
+    }
+
+    #[test]
+    fn needles_of_has_pass_over_messages_without_such_an_attachment() {
+        let mut scratch = Vec::new();
+        let image =
+            br#"{"text":"x","attachments":[{"type": "image","image_url":"https:\/\/c\/a.png"}]}"#;
+        let voice = br#"{"text":"x","attachments":[{"type":"voiceRecording"}]}"#;
+        let plain = br#"{"text":"see http:\/\/x.org","attachments":[]}"#;
+        let may = |query: &str, line: &[u8], scratch: &mut Vec<u8>| {
+            Query::parse(query)
+                .expect("valid")
+                .needles()
+                .may_match(line, scratch)
+        };
+        assert!(may("has:image", image, &mut scratch));
+        assert!(!may("has:image", voice, &mut scratch));
+        assert!(may("has:audio", voice, &mut scratch));
+        assert!(!may("has:file", image, &mut scratch));
+        assert!(may("has:link", plain, &mut scratch));
+        assert!(
+            may("has:attachment", plain, &mut scratch),
+            "an empty list is left to the match"
+        );
+        assert!(!may("has:video", plain, &mut scratch));
     }
 
     #[test]
