@@ -132,10 +132,13 @@ pub enum Command {
     ///   in:TYPE:ID              in this channel (repeat: any of them)
     ///   after:T  before:T       created at or after / before T (RFC 3339, or YYYY-MM-DD:
     ///                           00:00 in --tz)
-    ///   has:attachment  is:reply
+    ///   has:attachment          with an attachment; has:image, has:file, has:video,
+    ///                           has:audio by the attachment's type; has:link a link
+    ///   is:reply                a thread reply
     ///
     /// Operators are read in any case (FROM:); ids are exact. A word one typo from an
     /// operator (form:, inn:) is an error; quote it ("form:x") to search for the text.
+    /// Links to files are printed without their signed query string.
     ///
     /// Hits come in time order, a message found in several archives once. Exits 0, 1 when an
     /// archive is missing or corrupt (named on stderr; the search goes on) or the location

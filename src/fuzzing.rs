@@ -395,6 +395,10 @@ pub fn query(data: &[u8]) {
             return;
         }
     };
+    // One attachment of every kind `has:` names, so that those terms hold and the rest of
+    // the query is what decides.
+    let attachments = ["image", "file", "video", "audio"]
+        .map(|kind| serde_json::json!({"type": kind, "og_scrape_url": "https://x"}));
     let candidate = Candidate {
         text: message,
         user: query.from.first().map(String::as_str),
@@ -402,7 +406,7 @@ pub fn query(data: &[u8]) {
         created_at: query
             .after
             .or(query.before.map(|b| b - TimeDelta::seconds(1))),
-        has_attachment: true,
+        attachments: &attachments,
         is_reply: true,
     };
     let matched = query.matches(&candidate);
@@ -420,6 +424,7 @@ pub fn query(data: &[u8]) {
     if matched {
         let raw = serde_json::json!({
             "text": message, "user": {"id": candidate.user}, "cid": candidate.cid,
+            "attachments": attachments,
         })
         .to_string();
         assert!(

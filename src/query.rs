@@ -9,7 +9,9 @@
 //! - `from:USER_ID` (exact user id), `in:TYPE:ID` (exact cid): repeated, they are ORed;
 //! - `after:T` (created at or after T), `before:T` (created before T), T as RFC 3339 or
 //!   `YYYY-MM-DD` (00:00 in the zone the query is read in, UTC unless told);
-//! - `has:attachment`, `is:reply` (a thread reply: it has a `parent_id`).
+//! - `has:attachment`, and by an attachment's `type`: `has:image`, `has:file`, `has:video`,
+//!   `has:audio` (`audio` or a voice recording); `has:link` (a link in the text, or a link
+//!   preview); `is:reply` (a thread reply: it has a `parent_id`).
 //!
 //! Operators are read in any case (`FROM:`); a `word:` one edit from an operator (`form:`) is
 //! an error rather than a word that silently finds nothing. Parsing needs no store; a
@@ -23,6 +25,85 @@ use chrono_tz::Tz;
 use thiserror::Error;
 
 const OPERATORS: [&str; 6] = ["from", "in", "after", "before", "has", "is"];
+
+/// What a message has, as `has:` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Has {
+    /// Any attachment.
+    Attachment,
+    /// An attachment of `type` `image`.
+    Image,
+    /// An attachment of `type` `file`.
+    File,
+    /// An attachment of `type` `video`.
+    Video,
+    /// An attachment of `type` `audio` or `voiceRecording`.
+    Audio,
+    /// A link in the text (`http://`, `https://`), or a link preview (an attachment with an
+    /// `og_scrape_url`).
+    Link,
+}
+
+impl Has {
+    /// In the order messages list them.
+    pub const ALL: [Has; 6] = [
+        Has::Attachment,
+        Has::Image,
+        Has::File,
+        Has::Video,
+        Has::Audio,
+        Has::Link,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Has::Attachment => "attachment",
+            Has::Image => "image",
+            Has::File => "file",
+            Has::Video => "video",
+            Has::Audio => "audio",
+            Has::Link => "link",
+        }
+    }
+
+    /// What a message's raw JSON holds when it has this: an attachment's `type` is an ASCII
+    /// string, which no encoder escapes; a link's `/` may be escaped, so only its scheme
+    /// counts.
+    fn needles(self) -> Vec<Vec<u8>> {
+        let names: &[&str] = match self {
+            Has::Attachment => &["\"attachments\""],
+            Has::Image => &["\"image\""],
+            Has::File => &["\"file\""],
+            Has::Video => &["\"video\""],
+            Has::Audio => &["\"audio\"", "\"voiceRecording\""],
+            Has::Link => &["http:", "https:", "\"og_scrape_url\""],
+        };
+        names.iter().map(|n| n.as_bytes().to_vec()).collect()
+    }
+
+    /// Whether a message with `text` and `attachments` has this.
+    fn holds(self, text: &str, attachments: &[serde_json::Value]) -> bool {
+        let typed = |types: &[&str]| {
+            attachments.iter().any(|a| {
+                a.get("type")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|t| types.contains(&t))
+            })
+        };
+        match self {
+            Has::Attachment => !attachments.is_empty(),
+            Has::Image => typed(&["image"]),
+            Has::File => typed(&["file"]),
+            Has::Video => typed(&["video"]),
+            Has::Audio => typed(&["audio", "voiceRecording"]),
+            Has::Link => {
+                text.contains("http://")
+                    || text.contains("https://")
+                    || attachments.iter().any(|a| a.get("og_scrape_url").is_some())
+            }
+        }
+    }
+}
 
 /// A word, phrase or prefix, folded (see [`fold`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +127,8 @@ pub struct Query {
     pub channels: Vec<String>,
     pub after: Option<DateTime<Utc>>,
     pub before: Option<DateTime<Utc>>,
-    pub has_attachment: bool,
+    /// All of these (`has:`), each once, in [`Has::ALL`]'s order.
+    pub has: Vec<Has>,
     pub is_reply: bool,
 }
 
@@ -65,7 +147,8 @@ pub struct Candidate<'a> {
     pub user: Option<&'a str>,
     pub cid: Option<&'a str>,
     pub created_at: Option<DateTime<Utc>>,
-    pub has_attachment: bool,
+    /// As the message holds them: `has:` looks at their `type`.
+    pub attachments: &'a [serde_json::Value],
     pub is_reply: bool,
 }
 
@@ -185,7 +268,11 @@ impl Query {
         if !self.within(message.created_at) {
             return false;
         }
-        if (self.has_attachment && !message.has_attachment) || (self.is_reply && !message.is_reply)
+        if (self.is_reply && !message.is_reply)
+            || !self
+                .has
+                .iter()
+                .all(|h| h.holds(message.text, message.attachments))
         {
             return false;
         }
@@ -307,6 +394,7 @@ impl Query {
             any_of: [quoted(&self.from), quoted(&self.channels)]
                 .into_iter()
                 .flatten()
+                .chain(self.has.iter().map(|h| h.needles()))
                 .filter(|group| !group.is_empty())
                 .collect(),
         }
@@ -601,8 +689,30 @@ fn filter(
             }
             *slot = Some(time);
         }
-        "has" if value.eq_ignore_ascii_case("attachment") => query.has_attachment = true,
-        "has" => return Err(error(format!("expected has:attachment, found has:{value}"))),
+        "has" => {
+            let Some(has) = Has::ALL
+                .into_iter()
+                .find(|h| value.eq_ignore_ascii_case(h.name()))
+            else {
+                let names: Vec<String> = Has::ALL
+                    .iter()
+                    .map(|h| format!("has:{}", h.name()))
+                    .collect();
+                let lower = value.to_lowercase();
+                let near = Has::ALL
+                    .into_iter()
+                    .find(|h| strsim::osa_distance(&lower, h.name()) <= 2)
+                    .map(|h| format!(": did you mean `has:{}`?", h.name()))
+                    .unwrap_or_default();
+                return Err(error(format!(
+                    "expected one of {}, found has:{value}{near}",
+                    names.join(", ")
+                )));
+            };
+            if let Err(at) = query.has.binary_search(&has) {
+                query.has.insert(at, has);
+            }
+        }
         "is" if value.eq_ignore_ascii_case("reply") => query.is_reply = true,
         _ => return Err(error(format!("expected is:reply, found is:{value}"))),
     }
@@ -658,7 +768,7 @@ mod tests {
             user: None,
             cid: None,
             created_at: None,
-            has_attachment: false,
+            attachments: &[],
             is_reply: false,
         }
     }
@@ -690,17 +800,19 @@ mod tests {
         assert_eq!(q.channels, ["messaging:general"]);
         assert_eq!(q.after, Some(at("2026-03-01T00:00:00Z")));
         assert_eq!(q.before, Some(at("2026-04-01T00:00:00Z")));
-        assert!(q.has_attachment && q.is_reply);
+        assert!(q.has == [Has::Attachment] && q.is_reply);
         assert_eq!(Query::parse("").expect("valid"), Query::default());
     }
 
     #[test]
     fn operators_are_read_in_any_case_and_ids_kept_as_written() {
-        let q = Query::parse("FROM:U-Alice In:Messaging:General HAS:Attachment Is:REPLY")
-            .expect("valid");
+        let q = Query::parse(
+            "FROM:U-Alice In:Messaging:General HAS:Attachment Is:REPLY has:IMAGE has:image",
+        )
+        .expect("valid");
         assert_eq!(q.from, ["U-Alice"]);
         assert_eq!(q.channels, ["Messaging:General"]);
-        assert!(q.has_attachment && q.is_reply);
+        assert!(q.has == [Has::Attachment, Has::Image] && q.is_reply);
         assert_eq!(
             Query::parse("AFTER:2026-03-01").expect("valid").after,
             Some(at("2026-03-01"))
@@ -830,12 +942,64 @@ mod tests {
     }
 
     #[test]
+    fn has_looks_at_the_type_of_each_attachment() {
+        let attachments = [
+            serde_json::json!({"type": "image", "image_url": "https://cdn/a.png"}),
+            serde_json::json!({"type": "voiceRecording", "asset_url": "https://cdn/v.aac"}),
+            serde_json::json!({"og_scrape_url": "https://example.com", "image_url": "https://example.com/og.png"}),
+        ];
+        let message = Candidate {
+            attachments: &attachments,
+            ..text("see the picture")
+        };
+        let finds = |query: &str| Query::parse(query).expect(query).matches(&message);
+        for hit in [
+            "has:attachment",
+            "has:image",
+            "has:audio",
+            "has:link",
+            "has:image has:audio picture",
+        ] {
+            assert!(finds(hit), "{hit}");
+        }
+        for miss in [
+            "has:file",
+            "has:video",
+            "has:image has:file",
+            "has:image -picture",
+        ] {
+            assert!(!finds(miss), "{miss}");
+        }
+        assert!(
+            !Query::parse("has:image")
+                .expect("valid")
+                .matches(&text("an image"))
+        );
+        assert!(
+            Query::parse("has:link")
+                .expect("valid")
+                .matches(&text("at https://x.org/a"))
+        );
+        assert!(
+            !Query::parse("has:link")
+                .expect("valid")
+                .matches(&text("at x.org"))
+        );
+    }
+
+    #[test]
     fn malformed_queries_say_where_and_what_was_expected() {
         let cases = [
             ("hello \"world", 7, "never closed"),
             ("after:yesterday", 7, "RFC 3339"),
             ("in:general", 4, "TYPE:ID"),
-            ("has:link", 5, "has:attachment"),
+            (
+                "has:pdf",
+                5,
+                "has:attachment, has:image, has:file, has:video, has:audio",
+            ),
+            ("has:imgae", 5, "did you mean `has:image`?"),
+            ("has:Vidoe", 5, "did you mean `has:video`?"),
             ("is:thread", 4, "is:reply"),
             ("a - b", 3, "after `-`"),
             ("from:", 6, "a value"),
@@ -909,6 +1073,31 @@ mod tests {
         // Words JSON may spell otherwise are left to the exact match.
         let escaped = Query::parse("café <b>").expect("valid").needles();
         assert!(escaped.is_empty());
+    }
+
+    #[test]
+    fn needles_of_has_pass_over_messages_without_such_an_attachment() {
+        let mut scratch = Vec::new();
+        let image =
+            br#"{"text":"x","attachments":[{"type": "image","image_url":"https:\/\/c\/a.png"}]}"#;
+        let voice = br#"{"text":"x","attachments":[{"type":"voiceRecording"}]}"#;
+        let plain = br#"{"text":"see http:\/\/x.org","attachments":[]}"#;
+        let may = |query: &str, line: &[u8], scratch: &mut Vec<u8>| {
+            Query::parse(query)
+                .expect("valid")
+                .needles()
+                .may_match(line, scratch)
+        };
+        assert!(may("has:image", image, &mut scratch));
+        assert!(!may("has:image", voice, &mut scratch));
+        assert!(may("has:audio", voice, &mut scratch));
+        assert!(!may("has:file", image, &mut scratch));
+        assert!(may("has:link", plain, &mut scratch));
+        assert!(
+            may("has:attachment", plain, &mut scratch),
+            "an empty list is left to the match"
+        );
+        assert!(!may("has:video", plain, &mut scratch));
     }
 
     #[test]

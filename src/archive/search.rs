@@ -118,7 +118,7 @@ fn candidate(m: &Message) -> Candidate<'_> {
         user: m.user_id(),
         cid: m.cid.as_deref(),
         created_at: m.created_at,
-        has_attachment: !m.attachments.is_empty(),
+        attachments: &m.attachments,
         is_reply: m.parent_id.is_some(),
     }
 }
@@ -284,10 +284,7 @@ mod tests {
         )
         .await;
         archive(&store, "b.jsonl", &[("m2", 2, 5), ("m4", 4, 1)]).await;
-        let sources = [Source {
-            job: None,
-            store: store.clone(),
-        }];
+        let sources = [Source::any_job(store.clone())];
         let query = Query::parse("refund").expect("a query");
         let page = Page {
             skip: 1,

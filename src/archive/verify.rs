@@ -1,5 +1,7 @@
-//! Re-reading archives and checking them against their manifests: what `chatvault verify`
-//! reports.
+//! Re-reading archives and checking them against their manifests, and their captured files
+//! against their media records: what `chatvault verify` reports.
+
+mod media;
 
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
@@ -8,9 +10,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::manifest::Manifest;
+use super::media::layout;
 use super::reading::{Listing, NoArchives, Problem, Source};
 use super::transfer::hex;
 use crate::store::Store;
+
+pub use media::MediaReport;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -24,6 +29,8 @@ pub struct Report {
     pub extra: Vec<String>,
     /// Manifests that cannot be read.
     pub unreadable: Vec<Problem>,
+    /// The captured files of the archives verified.
+    pub media: MediaReport,
 }
 
 impl Report {
@@ -32,6 +39,7 @@ impl Report {
             && self.corrupt.is_empty()
             && self.extra.is_empty()
             && self.unreadable.is_empty()
+            && self.media.is_clean()
     }
 }
 
@@ -43,13 +51,20 @@ pub enum VerifyError {
     Nothing(#[from] NoArchives),
 }
 
-/// Checks every archive in the store, or only those of `job`. Objects no manifest names are
-/// reported whatever the job, since they belong to none. A store without a manifest (of the
-/// job) is an error: there is nothing to verify, which a typo in the URL also gives.
-pub async fn verify(store: &Store, job: Option<&str>) -> Result<Report, VerifyError> {
+/// Checks every archive in the store, or only those of `job`, and the files their newest
+/// media records say are stored (below `media_prefix`, or wherever a record says). Objects no
+/// manifest or record names are reported whatever the job, since they belong to none. A store
+/// without a manifest (of the job) is an error: there is nothing to verify, which a typo in
+/// the URL also gives.
+pub async fn verify(
+    store: &Store,
+    job: Option<&str>,
+    media_prefix: &str,
+) -> Result<Report, VerifyError> {
     let source = Source {
         job: job.map(str::to_owned),
         store: store.clone(),
+        media_prefix: media_prefix.to_owned(),
     };
     let listing = Listing::list(std::slice::from_ref(&source)).await;
     if let Some(failed) = listing.problems.iter().find(|p| p.key == store.url()) {
@@ -75,10 +90,13 @@ pub async fn verify(store: &Store, job: Option<&str>) -> Result<Report, VerifyEr
             Err(problem) => report.corrupt.push(Problem::new(&manifest.key, problem)),
         }
     }
+    let (media, prefixes) = media::check(&listing).await;
+    report.media = media;
     report.extra = listing
         .locations
         .iter()
         .flat_map(|l| l.extra())
+        .filter(|key| !prefixes.iter().any(|p| layout::is_media_key(p, key)))
         .cloned()
         .collect();
     Ok(report)

@@ -27,7 +27,7 @@ pub fn sources(
                 output::error(&format!("--url: {e}"), None);
                 exit::FAILED
             })?;
-        return Ok(vec![Source { job: None, store }]);
+        return Ok(vec![Source::any_job(store)]);
     }
     let wanted = Wanted {
         paths: &chosen.paths.paths,
@@ -46,10 +46,7 @@ pub fn sources(
             &world.env_vars,
         );
         match opened {
-            Ok(store) => sources.push(Source {
-                job: Some(job.name),
-                store,
-            }),
+            Ok(store) => sources.push(Source::of_job(&job, store)),
             Err(e) => {
                 output::error(&format!("job {}: destination: {e}", job.name), None);
                 return Err(exit::FAILED);

@@ -1,5 +1,7 @@
 //! `chatvault search`: finds messages in the archives and prints them as a table, JSON Lines
-//! or CSV. Message text is user input: every format escapes it for where it goes.
+//! or CSV. Message text is user input: every format escapes it for where it goes. A link to a
+//! file is printed without its query string (`links::without_query`): Stream's CDN signs it,
+//! and the signature is a credential while it lives.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
@@ -15,6 +17,7 @@ use super::{World, exit, output, runtime};
 use crate::archive::read::Keep;
 use crate::archive::search::{Found, Hit, Page, search};
 use crate::cli::{SearchArgs, SearchFormat};
+use crate::links;
 use crate::query::Query;
 use crate::text;
 
@@ -109,6 +112,61 @@ struct Line<'a> {
     text: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<Attachment<'a>>,
+}
+
+/// An attachment as search prints it: enough to tell what it is and find it in the archive.
+#[derive(Serialize)]
+struct Attachment<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    /// The file's link (or the page a preview shows), never with its signed query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+}
+
+/// Where an attachment's link stands, most telling first.
+const LINK_FIELDS: [&str; 5] = [
+    "asset_url",
+    "image_url",
+    "title_link",
+    "og_scrape_url",
+    "thumb_url",
+];
+
+fn attachment(a: &serde_json::Value) -> Attachment<'_> {
+    let field = |k: &str| a.get(k).and_then(serde_json::Value::as_str);
+    Attachment {
+        kind: field("type"),
+        name: field("title")
+            .or_else(|| field("fallback"))
+            .or_else(|| field("name")),
+        url: LINK_FIELDS
+            .iter()
+            .find_map(|k| field(k))
+            .map(links::without_query),
+    }
+}
+
+/// `name (type): url` for a CSV cell, `; ` between attachments.
+fn attachments_cell(attachments: &[Attachment<'_>]) -> String {
+    let each: Vec<String> = attachments
+        .iter()
+        .map(|a| {
+            let mut out = a.name.unwrap_or("attachment").to_owned();
+            if let Some(kind) = a.kind {
+                let _ = write!(out, " ({kind})");
+            }
+            if let Some(url) = a.url {
+                let _ = write!(out, ": {url}");
+            }
+            out
+        })
+        .collect();
+    each.join("; ")
 }
 
 fn line(hit: &Hit) -> Line<'_> {
@@ -124,6 +182,7 @@ fn line(hit: &Hit) -> Line<'_> {
             .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         text: &m.text,
         parent_id: m.parent_id.as_deref(),
+        attachments: m.attachments.iter().map(attachment).collect(),
     }
 }
 
@@ -154,9 +213,10 @@ fn csv_cell(text: &str) -> String {
 }
 
 fn csv(hits: &[Hit]) -> String {
-    let mut out = String::from("job,key,cid,id,user,created_at,parent_id,text\r\n");
+    let mut out = String::from("job,key,cid,id,user,created_at,parent_id,attachments,text\r\n");
     for hit in hits {
         let l = line(hit);
+        let attachments = attachments_cell(&l.attachments);
         let cells = [
             l.job,
             l.key,
@@ -165,6 +225,7 @@ fn csv(hits: &[Hit]) -> String {
             l.user.unwrap_or_default(),
             l.created_at.as_deref().unwrap_or_default(),
             l.parent_id.unwrap_or_default(),
+            &attachments,
             l.text,
         ];
         let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();

@@ -1,4 +1,5 @@
-//! `chatvault verify`: checks archives against their manifests.
+//! `chatvault verify`: checks archives against their manifests, and captured files against
+//! their media records.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,11 +9,12 @@ use super::{Wanted, World, exit, load_and_pick, output, runtime};
 use crate::archive::verify::{Report, VerifyError, verify};
 use crate::cli::{PlanFormat, VerifyArgs};
 use crate::config::MissingVars;
+use crate::config::job::DEFAULT_MEDIA_PREFIX;
 use crate::store::url::StoreUrl;
 use crate::store::{self, StoreOptions};
 
 pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
-    let (url, options) = match (&args.job, &args.url) {
+    let (url, options, media_prefix) = match (&args.job, &args.url) {
         (Some(name), _) => {
             let wanted = Wanted {
                 paths: &args.paths.paths,
@@ -28,10 +30,14 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
             }) else {
                 return exit::INVALID;
             };
-            (job.destination.url, job.destination.options)
+            (
+                job.destination.url,
+                job.destination.options,
+                job.media.prefix,
+            )
         }
         (None, Some(text)) => match StoreUrl::parse(text, Path::new(".")) {
-            Ok(url) => (url, StoreOptions::new()),
+            Ok(url) => (url, StoreOptions::new(), DEFAULT_MEDIA_PREFIX.to_owned()),
             Err(e) => {
                 output::error(&format!("--url: {e}"), None);
                 return exit::INVALID;
@@ -48,10 +54,12 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
     let report = runtime.block_on(async {
         let store = store::open_to_read(&url, &options, &world.env_vars)
             .map_err(|e| (e.to_string(), false))?;
-        verify(&store, args.job.as_deref()).await.map_err(|e| {
-            let empty = matches!(e, VerifyError::Nothing(_));
-            (e.to_string(), empty)
-        })
+        verify(&store, args.job.as_deref(), &media_prefix)
+            .await
+            .map_err(|e| {
+                let empty = matches!(e, VerifyError::Nothing(_));
+                (e.to_string(), empty)
+            })
     });
     let report = match report {
         Ok(report) => report,
@@ -97,6 +105,30 @@ fn human(url: &str, report: &Report) -> String {
     for key in &report.extra {
         let _ = writeln!(out, "extra    {key}: no manifest names it");
     }
+    let media = &report.media;
+    for p in &media.missing {
+        let _ = writeln!(out, "missing media  {}: {}", p.key, p.problem);
+    }
+    for p in &media.corrupt {
+        let _ = writeln!(out, "corrupt media  {}: {}", p.key, p.problem);
+    }
+    for p in &media.unreadable {
+        let _ = writeln!(out, "unreadable media record  {}: {}", p.key, p.problem);
+    }
+    for key in &media.extra {
+        let _ = writeln!(out, "extra media  {key}: no media record names it");
+    }
+    let _ = writeln!(
+        out,
+        "media: {} file(s) verified ({}), {} missing, {} corrupt, {} extra; {} not captured ({} outstanding)",
+        media.verified,
+        bytes(media.bytes),
+        media.missing.len(),
+        media.corrupt.len() + media.unreadable.len(),
+        media.extra.len(),
+        media.not_captured,
+        media.outstanding
+    );
     let _ = writeln!(
         out,
         "{url}: {} verified, {} missing, {} corrupt, {} extra",
@@ -106,4 +138,19 @@ fn human(url: &str, report: &Report) -> String {
         report.extra.len()
     );
     out
+}
+
+/// `3.4 MiB`, for the media line.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }

@@ -119,6 +119,9 @@ impl fmt::Display for Placeholder {
 pub enum PathProblem {
     Empty,
     LeadingSlash,
+    /// Top-level folders starting with `_` are chatvault's own (captured files under
+    /// `_media/`): listings of archives never walk into them.
+    LeadingUnderscore,
     TrailingSlash,
     EmptySegment,
     DotSegment(String),
@@ -131,6 +134,9 @@ impl PathProblem {
             PathProblem::Empty => "at least one character",
             PathProblem::LeadingSlash => {
                 "a relative key, because keys sit under the destination prefix; remove the leading `/`"
+            }
+            PathProblem::LeadingUnderscore => {
+                "a key that does not start with `_`, because top-level folders starting with `_` are chatvault's own (captured files go to `_media/`) and listings of archives skip them"
             }
             PathProblem::TrailingSlash => "a file name after the last `/`",
             PathProblem::EmptySegment => "exactly one `/` between path segments",
@@ -146,6 +152,7 @@ impl fmt::Display for PathProblem {
         match self {
             PathProblem::Empty => f.write_str("is empty"),
             PathProblem::LeadingSlash => f.write_str("starts with `/`"),
+            PathProblem::LeadingUnderscore => f.write_str("starts with `_`"),
             PathProblem::TrailingSlash => f.write_str("ends with `/`"),
             PathProblem::EmptySegment => f.write_str("has an empty path segment (`//`)"),
             PathProblem::DotSegment(segment) => write!(f, "has a path segment `{segment}`"),
@@ -429,6 +436,9 @@ fn path_problems(key: &str) -> Vec<(usize, PathProblem)> {
         return vec![(0, PathProblem::Empty)];
     }
     let mut out = Vec::new();
+    if key.starts_with('_') {
+        out.push((0, PathProblem::LeadingUnderscore));
+    }
     let mut start = 0;
     for segment in key.split('/') {
         let end = start + segment.len();
@@ -1016,6 +1026,11 @@ mod tests {
                 (PathProblem::DotSegment(".".into()), 19),
             ]
         );
+        assert_eq!(
+            path("_archives/{window_start}/{kind}-{batch}"),
+            vec![(PathProblem::LeadingUnderscore, 1)]
+        );
+        assert!(KeyTemplate::parse("a_{window_start}/_{kind}-{batch}").is_ok());
         // A format can create slashes too.
         assert_eq!(
             path("{window_start:/%Y}/{kind}-{batch}"),

@@ -27,10 +27,7 @@ impl Index {
         Index {
             sources: jobs
                 .iter()
-                .map(|shown| Source {
-                    job: Some(shown.job.name.clone()),
-                    store: shown.store.clone(),
-                })
+                .map(|shown| Source::of_job(&shown.job, shown.store.clone()))
                 .collect(),
             held: Mutex::new(None),
         }

@@ -208,7 +208,7 @@ async fn two_daemons_on_shared_state_archive_each_tick_once() {
         &[],
     )
     .expect("archive store");
-    let report = chatvault::archive::verify::verify(&archive, Some("hourly"))
+    let report = chatvault::archive::verify::verify(&archive, Some("hourly"), "_media")
         .await
         .expect("verify");
     assert!(report.is_clean(), "{report:?}");

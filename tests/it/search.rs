@@ -817,3 +817,101 @@ fn dates_are_read_in_tz_for_search_and_transcript() {
         "{stderr}"
     );
 }
+
+/// A CloudFront-style signed link to `path` on Stream's CDN, as exports carry them.
+fn signed(path: &str) -> String {
+    format!(
+        "https://us-east.stream-io-cdn.com/1/{path}?Key-Pair-Id=APKA&Policy=eyJ9&Signature=c2ln&Expires=1767225600"
+    )
+}
+
+#[test]
+fn has_finds_messages_by_attachment_type_and_no_output_keeps_a_signed_query() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let attachment = |kind: &str, field: &str, path: &str| serde_json::json!({"type": kind, "title": format!("{kind}.bin"), field: signed(path)});
+    let messages = [
+        ("m1", vec![attachment("image", "image_url", "images/a.png")]),
+        ("m2", vec![attachment("file", "asset_url", "files/r.pdf")]),
+        ("m3", vec![attachment("video", "asset_url", "videos/v.mp4")]),
+        (
+            "m4",
+            vec![attachment("voiceRecording", "asset_url", "audio/v.aac")],
+        ),
+        (
+            "m5",
+            vec![serde_json::json!({
+                "og_scrape_url": "https://example.com/post",
+                "title_link": "https://example.com/post",
+                "image_url": signed("og/preview.jpg"),
+            })],
+        ),
+        ("m6", Vec::new()),
+    ];
+    let lines: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (id, attachments))| {
+            serde_json::json!({"type": "message", "item": {
+                "id": id, "cid": "messaging:x", "text": "look at this",
+                "user": {"id": "u-alice", "image": signed("avatars/alice.png")},
+                "created_at": format!("2026-01-01T00:00:0{i}Z"),
+                "attachments": attachments,
+            }})
+        })
+        .collect();
+    write_archive(&store, "j/2026/01/01/channels-0001.jsonl", "j", &lines);
+    let url = format!("file://{}", store.display());
+    let search = |query: &str, format: &str| {
+        chatvault_at(
+            dir.path(),
+            &["search", query, "--url", &url, "--format", format],
+        )
+    };
+    for (query, expected) in [
+        ("has:image", vec!["m1"]),
+        ("HAS:File", vec!["m2"]),
+        ("has:video", vec!["m3"]),
+        ("has:audio", vec!["m4"]),
+        ("has:link", vec!["m5"]),
+        ("has:attachment", vec!["m1", "m2", "m3", "m4", "m5"]),
+        ("has:image has:file", vec![]),
+    ] {
+        let (code, stdout, stderr) = search(query, "jsonl");
+        assert_eq!(code, 0, "{query}: {stderr}");
+        assert_eq!(hit_ids(&stdout), expected, "{query}");
+    }
+    let (code, stdout, stderr) = search("has:imgae", "jsonl");
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("at character 5") && stderr.contains("did you mean `has:image`?"),
+        "{stderr}"
+    );
+
+    for format in ["jsonl", "csv", "table"] {
+        let (code, stdout, stderr) = search("has:attachment", format);
+        assert_eq!(code, 0, "{format}: {stderr}");
+        for secret in ["Signature=", "Expires=", "Key-Pair-Id=", "Policy=", "c2ln"] {
+            assert!(
+                !stdout.contains(secret),
+                "{format} shows {secret}: {stdout}"
+            );
+            assert!(
+                !stderr.contains(secret),
+                "{format} shows {secret}: {stderr}"
+            );
+        }
+    }
+    let (_, stdout, _) = search("has:file", "jsonl");
+    let hit: Value = serde_json::from_str(stdout.trim()).expect("one hit");
+    assert_eq!(
+        hit["attachments"],
+        serde_json::json!([{"type": "file", "name": "file.bin",
+            "url": "https://us-east.stream-io-cdn.com/1/files/r.pdf"}])
+    );
+    let (_, stdout, _) = search("has:image", "csv");
+    assert!(
+        stdout.contains(",image.bin (image): https://us-east.stream-io-cdn.com/1/images/a.png,"),
+        "{stdout}"
+    );
+}

@@ -10,6 +10,7 @@ use chatvault::archive::manifest::{self, FORMAT, Manifest, ManifestError};
 use chatvault::archive::transfer::{Target, TransferError, transfer};
 use chatvault::archive::verify::verify;
 use chatvault::config::job::Compression;
+use chatvault::config::job::DEFAULT_MEDIA_PREFIX;
 use chatvault::store::url::StoreUrl;
 use chatvault::store::{self, Store, StoreOptions};
 use chatvault_emulator::{Emulator, EmulatorConfig};
@@ -112,7 +113,9 @@ async fn round_trip(store: &Store) {
         "{}: a manifest is create-only: {again:?}",
         store.url()
     );
-    let report = verify(store, None).await.expect("listed");
+    let report = verify(store, None, DEFAULT_MEDIA_PREFIX)
+        .await
+        .expect("listed");
     assert!(report.is_clean(), "{}: {report:?}", store.url());
     assert_eq!(report.verified, [key]);
     emu.shutdown().await;
@@ -437,7 +440,9 @@ async fn fake_gcs_serves_gcs_configuration_and_read_paths() {
         .expect("read")
         .expect("there");
     assert_eq!(read.sha256, done.sha256);
-    let report = verify(&store, Some("conformance")).await.expect("listed");
+    let report = verify(&store, Some("conformance"), DEFAULT_MEDIA_PREFIX)
+        .await
+        .expect("listed");
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.verified, [key]);
 }

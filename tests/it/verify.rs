@@ -1,10 +1,16 @@
 //! `chatvault verify` on a local folder: committed archives verify; a corrupt, a missing and
-//! an extra object are each reported and fail the check.
+//! an extra object are each reported and fail the check, and so are captured files that
+//! differ from their media records, are gone, or no record names.
 
 use std::path::Path;
 
 use assert_cmd::Command;
 use chatvault::archive::manifest::{self, FORMAT, Manifest};
+use chatvault::archive::media::layout;
+use chatvault::archive::media::record::{
+    self as media_record, MediaRecord, Outcome, Owner, Reference, Stored,
+};
+use chatvault::archive::reading::{Listing, Source};
 use chatvault::archive::transfer::hex;
 use chatvault::store::url::StoreUrl;
 use chatvault::store::{self, Store, StoreOptions};
@@ -14,6 +20,10 @@ use object_store::{ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 
 async fn commit(store: &Store, key: &str, bytes: &[u8]) {
+    commit_as(store, "support", key, bytes).await;
+}
+
+async fn commit_as(store: &Store, job: &str, key: &str, bytes: &[u8]) {
     store
         .object_store()
         .put(&ObjectPath::from(key), PutPayload::from(bytes.to_vec()))
@@ -27,7 +37,7 @@ async fn commit(store: &Store, key: &str, bytes: &[u8]) {
         store,
         &Manifest {
             format: FORMAT,
-            job: "support".into(),
+            job: job.into(),
             tick: at,
             window_since: Some(at - chrono::TimeDelta::days(1)),
             window_until: Some(at),
@@ -52,6 +62,58 @@ async fn commit(store: &Store, key: &str, bytes: &[u8]) {
     )
     .await
     .expect("manifest written");
+}
+
+/// Stores `bytes` as a captured file below `_media`; its SHA-256.
+async fn capture(store: &Store, bytes: &[u8]) -> String {
+    let sha256 = hex(&Sha256::digest(bytes));
+    store
+        .object_store()
+        .put(
+            &ObjectPath::from(layout::object_key("_media", &sha256)),
+            PutPayload::from(bytes.to_vec()),
+        )
+        .await
+        .expect("media written");
+    sha256
+}
+
+fn stored(sha256: &str, size: usize) -> Outcome {
+    Outcome::Stored(Stored {
+        sha256: sha256.into(),
+        size: size as u64,
+        content_type: "image/png".into(),
+    })
+}
+
+/// Writes attempt `attempt` of the media record of the archive at `archive`.
+async fn record(store: &Store, job: &str, archive: &str, attempt: u32, outcomes: Vec<Outcome>) {
+    let references = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, outcome)| Reference {
+            owner: Owner::Message(format!("m{i}")),
+            field: "attachments[0].image_url".into(),
+            url: format!("https://us-east.stream-io-cdn.com/1/images/{i}.png"),
+            outcome,
+        })
+        .collect();
+    let written = media_record::write(
+        store,
+        &MediaRecord {
+            format: media_record::FORMAT,
+            job: job.into(),
+            archive: archive.into(),
+            attempt,
+            written_at: Utc::now(),
+            chatvault_version: "test".into(),
+            prefix: "_media".into(),
+            references,
+        },
+    )
+    .await
+    .expect("record written");
+    assert!(written, "a new attempt");
 }
 
 fn verify(dir: &Path) -> (i32, String) {
@@ -180,4 +242,197 @@ async fn verify_by_job_uses_the_destination_of_its_job_file() {
     let out = run("nobody");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no job named `nobody`"));
+}
+
+#[tokio::test]
+async fn verify_checks_every_captured_file_against_the_newest_media_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = StoreUrl::File {
+        path: dir.path().to_path_buf(),
+    };
+    let store = store::open(&url, &StoreOptions::new(), &[]).expect("store");
+    let first = "support/2026/01/01/channels-0001.jsonl";
+    let second = "support/2026/01/01/channels-0002.jsonl";
+    commit(&store, first, b"{\"a\":1}\n").await;
+    commit(&store, second, b"{\"b\":2}\n").await;
+    let png = capture(&store, b"\x89PNG a picture").await;
+    let pdf = capture(&store, b"%PDF a report, a little longer").await;
+    // The first attempt failed; the newest stands.
+    record(
+        &store,
+        "support",
+        first,
+        1,
+        vec![Outcome::Failed {
+            reason: "timeout".into(),
+        }],
+    )
+    .await;
+    record(
+        &store,
+        "support",
+        first,
+        2,
+        vec![
+            stored(&png, 14),
+            Outcome::Failed {
+                reason: "connection reset".into(),
+            },
+            Outcome::Gone {
+                reason: "404".into(),
+            },
+        ],
+    )
+    .await;
+    let again = Outcome::AlreadyStored(Stored {
+        sha256: png.clone(),
+        size: 14,
+        content_type: "image/png".into(),
+    });
+    record(&store, "support", second, 1, vec![again, stored(&pdf, 30)]).await;
+
+    let (code, stdout) = verify(dir.path());
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("2 verified, 0 missing, 0 corrupt, 0 extra"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "media: 2 file(s) verified (44 B), 0 missing, 0 corrupt, 0 extra; 2 not captured (1 outstanding)"
+        ),
+        "{stdout}"
+    );
+
+    let out = Command::cargo_bin("chatvault")
+        .expect("binary")
+        .args(["verify", "--format", "json", "--url"])
+        .arg(format!("file://{}", dir.path().display()))
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        json["media"],
+        serde_json::json!({"verified": 2, "bytes": 44, "not_captured": 2, "outstanding": 1,
+            "missing": [], "corrupt": [], "unreadable": [], "extra": []})
+    );
+
+    let png_key = layout::object_key("_media", &png);
+    let pdf_key = layout::object_key("_media", &pdf);
+    std::fs::write(dir.path().join(&png_key), b"\x89PNG a pic").expect("truncate it");
+    std::fs::remove_file(dir.path().join(&pdf_key)).expect("lose it");
+    let stray = capture(&store, b"nobody names me").await;
+    let (code, stdout) = verify(dir.path());
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "corrupt media  {png_key}: 10 bytes where {first}.media.2.json says 14"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "missing media  {pdf_key}: {second}.media.1.json names it, the store has no such object"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "extra media  {}: no media record names it",
+            layout::object_key("_media", &stray)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 verified, 0 missing, 0 corrupt, 0 extra"),
+        "the records and objects are no archive's extras: {stdout}"
+    );
+    assert!(
+        stdout.contains("media: 0 file(s) verified (0 B), 1 missing, 1 corrupt, 1 extra"),
+        "{stdout}"
+    );
+
+    std::fs::write(dir.path().join(&png_key), b"\x89PNG a pictur!").expect("change a byte");
+    let (_, stdout) = verify(dir.path());
+    assert!(
+        stdout.contains(&format!("corrupt media  {png_key}: SHA-256 ")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_media_record_fails_verify() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = StoreUrl::File {
+        path: dir.path().to_path_buf(),
+    };
+    let store = store::open(&url, &StoreOptions::new(), &[]).expect("store");
+    let key = "support/2026/01/01/channels-0001.jsonl";
+    commit(&store, key, b"{}\n").await;
+    std::fs::write(dir.path().join(format!("{key}.media.1.json")), b"{").expect("a record");
+    let (code, stdout) = verify(dir.path());
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!("unreadable media record  {key}.media.1.json: ")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_named_only_by_another_jobs_record_is_not_extra_nor_checked() {
+    let store = Store::memory();
+    let mine = "support/2026/01/01/channels-0001.jsonl";
+    let theirs = "sales/2026/01/01/channels-0001.jsonl";
+    commit(&store, mine, b"{}\n").await;
+    commit_as(&store, "sales", theirs, b"{}\n").await;
+    let png = capture(&store, b"mine").await;
+    let other = capture(&store, b"theirs").await;
+    record(&store, "support", mine, 1, vec![stored(&png, 4)]).await;
+    record(&store, "sales", theirs, 1, vec![stored(&other, 6)]).await;
+
+    let report = chatvault::archive::verify::verify(&store, Some("support"), "_media")
+        .await
+        .expect("verified");
+    assert_eq!(report.verified, [mine]);
+    assert_eq!(
+        report.media.verified, 1,
+        "only the job's own files are hashed"
+    );
+    assert_eq!(report.media.extra, Vec::<String>::new());
+    assert!(report.is_clean(), "{report:?}");
+
+    let stray = capture(&store, b"stray").await;
+    let report = chatvault::archive::verify::verify(&store, Some("support"), "_media")
+        .await
+        .expect("verified");
+    assert_eq!(report.media.extra, [layout::object_key("_media", &stray)]);
+}
+
+#[tokio::test]
+async fn listing_a_store_never_lists_below_the_media_prefix() {
+    let (store, counts) = crate::common::counted_store::counted();
+    commit_as(
+        &store,
+        "support",
+        "support/2026/01/01/channels-0001.jsonl",
+        b"{}\n",
+    )
+    .await;
+    commit_as(
+        &store,
+        "sales",
+        "sales/2026/01/01/channels-0001.jsonl",
+        b"{}\n",
+    )
+    .await;
+    for i in 0..50u8 {
+        capture(&store, &[i]).await;
+    }
+    let before = counts.snapshot().2;
+    let listing = Listing::list(&[Source::any_job(store.clone())]).await;
+    assert_eq!(listing.archives.len(), 2);
+    // One LIST of the top level, one of each job's folder; none of `_media/`.
+    assert_eq!(counts.snapshot().2 - before, 3);
+    let extra: Vec<&String> = listing.locations[0].extra().collect();
+    assert!(extra.is_empty(), "{extra:?}");
 }

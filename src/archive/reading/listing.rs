@@ -1,29 +1,63 @@
-//! One listing of where archives are: per store one LIST, every manifest read (those that
+//! One listing of where archives are: per store one walk, every manifest read (those that
 //! cannot be read become problems), each kept for the source whose job it belongs to, a
 //! format 1 manifest's catalog record read in when the LIST shows one, and the set of objects
 //! present, so a caller can tell a manifest whose archive is gone without listing again.
 //! Stores that several sources share (jobs with one destination) are listed once.
+//!
+//! The walk never enters captured files (a media prefix may hold far more objects than there
+//! are archives) nor any top-level folder whose name starts with `_` (chatvault's own
+//! folders; key templates cannot start with `_`): one LIST of the top level with a delimiter,
+//! then one LIST of each other top-level folder.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
 
 use super::problem::Problem;
 use crate::archive::catalog::{self, CATALOG_SUFFIX, catalog_key};
 use crate::archive::manifest::{self, MANIFEST_SUFFIX, Manifest};
 use crate::archive::media::record::parse_record_key;
+use crate::config::job::{DEFAULT_MEDIA_PREFIX, Job};
 use crate::query::Query;
 use crate::store::Store;
 
 /// Manifests read at once.
 const MANIFESTS_AT_ONCE: usize = 16;
 
+/// Top-level folders listed at once.
+const FOLDERS_AT_ONCE: usize = 4;
+
 /// Where to read: a store, and the job whose archives count (all when `None`).
 #[derive(Debug, Clone)]
 pub struct Source {
     pub job: Option<String>,
     pub store: Store,
+    /// Where the job keeps captured files below the store's root (`media.prefix`); the
+    /// listing never walks into it.
+    pub media_prefix: String,
+}
+
+impl Source {
+    /// The archives of every job at `store`, whose captured files are where they are by
+    /// default (a prefix starting with `_` is never walked anyway).
+    pub fn any_job(store: Store) -> Source {
+        Source {
+            job: None,
+            store,
+            media_prefix: DEFAULT_MEDIA_PREFIX.to_owned(),
+        }
+    }
+
+    /// The archives of `job` at its destination, opened as `store`.
+    pub fn of_job(job: &Job, store: Store) -> Source {
+        Source {
+            job: Some(job.name.clone()),
+            store,
+            media_prefix: job.media.prefix.clone(),
+        }
+    }
 }
 
 /// A store as one LIST saw it.
@@ -36,6 +70,8 @@ pub struct Location {
     named: BTreeSet<String>,
     /// Whether the LIST itself failed (then it is a problem, not an empty location).
     failed: bool,
+    /// The folders of the media prefixes of the sources here ([`media_folder`]): never walked.
+    media_folders: BTreeSet<String>,
 }
 
 impl Location {
@@ -68,6 +104,26 @@ impl Location {
             })
             .max()
             .map(|(_, k)| k.as_str())
+    }
+
+    /// The newest media record of every archive key the LIST saw records of, whatever the
+    /// job: what decides whether a captured file at this location is named by any record.
+    pub fn newest_media_records(&self) -> impl Iterator<Item = &str> {
+        let mut newest: BTreeMap<&str, (u32, &str)> = BTreeMap::new();
+        for key in &self.objects {
+            if let Some((archive, n)) = parse_record_key(key) {
+                let held = newest.entry(archive).or_insert((n, key));
+                if n > held.0 {
+                    *held = (n, key);
+                }
+            }
+        }
+        newest.into_values().map(|(_, key)| key)
+    }
+
+    /// The folders of the media prefixes of the sources that read this location.
+    pub fn media_folders(&self) -> impl Iterator<Item = &str> {
+        self.media_folders.iter().map(String::as_str)
     }
 
     fn manifests(&self) -> usize {
@@ -136,10 +192,14 @@ impl Listing {
                         objects: BTreeSet::new(),
                         named: BTreeSet::new(),
                         failed: false,
+                        media_folders: BTreeSet::new(),
                     });
                     at
                 }
             };
+            listing.locations[at]
+                .media_folders
+                .insert(media_folder(&source.media_prefix));
             listing.of_source.push(at);
             listing.jobs.push(source.job.clone());
         }
@@ -155,13 +215,7 @@ impl Listing {
 
     async fn list_location(&mut self, at: usize) {
         let store = self.locations[at].store.clone();
-        let objects: Result<BTreeSet<String>, _> = store
-            .object_store()
-            .list(None)
-            .map_ok(|meta| meta.location.to_string())
-            .try_collect()
-            .await;
-        let objects = match objects {
+        let objects = match walk(&store, &self.locations[at].media_folders).await {
             Ok(objects) => objects,
             Err(e) => {
                 self.locations[at].failed = true;
@@ -320,6 +374,52 @@ impl Listing {
     }
 }
 
+/// The folder below which a media prefix's objects lie (`sha256` for an empty prefix).
+pub fn media_folder(prefix: &str) -> String {
+    match prefix.trim_matches('/') {
+        "" => "sha256".to_owned(),
+        trimmed => trimmed.to_owned(),
+    }
+}
+
+/// Every object key of `store` but those below `skip` or a top-level folder starting with
+/// `_`: the top level with a delimiter, then each other top-level folder whole (folders on
+/// the way to a nested media prefix with a delimiter too).
+async fn walk(store: &Store, skip: &BTreeSet<String>) -> object_store::Result<BTreeSet<String>> {
+    let objects = store.object_store();
+    let mut keys = BTreeSet::new();
+    let mut whole = Vec::new();
+    let mut pending: Vec<Option<ObjectPath>> = vec![None];
+    while let Some(folder) = pending.pop() {
+        let listed = objects.list_with_delimiter(folder.as_ref()).await?;
+        keys.extend(listed.objects.into_iter().map(|m| m.location.to_string()));
+        for common in listed.common_prefixes {
+            let name = common.to_string();
+            let inside = format!("{name}/");
+            if skip.contains(&name) || (folder.is_none() && name.starts_with('_')) {
+                continue;
+            }
+            if skip.iter().any(|s| s.starts_with(&inside)) {
+                pending.push(Some(common));
+            } else {
+                whole.push(common);
+            }
+        }
+    }
+    let mut lists = futures::stream::iter(whole)
+        .map(|folder| {
+            objects
+                .list(Some(&folder))
+                .map_ok(|meta| meta.location.to_string())
+                .try_collect::<Vec<String>>()
+        })
+        .buffer_unordered(FOLDERS_AT_ONCE);
+    while let Some(found) = lists.next().await {
+        keys.extend(found?);
+    }
+    Ok(keys)
+}
+
 /// Whether the archive of `manifest` may hold messages of channel `cid`.
 pub fn holds(manifest: &Manifest, cid: &str) -> bool {
     match &manifest.contents {
@@ -367,16 +467,11 @@ mod tests {
         put(&store, "b/1.jsonl", b"x").await;
         put(&store, "stray.tmp", b"x").await;
         put(&store, &format!("broken{MANIFEST_SUFFIX}"), b"{").await;
-        let sources = [
-            Source {
-                job: Some("a".into()),
-                store: store.clone(),
-            },
-            Source {
-                job: Some("c".into()),
-                store: store.clone(),
-            },
-        ];
+        let of = |job: &str| Source {
+            job: Some(job.into()),
+            ..Source::any_job(store.clone())
+        };
+        let sources = [of("a"), of("c")];
         let listing = Listing::list(&sources).await;
         assert_eq!(listing.locations.len(), 1, "one LIST for a shared store");
         let keys: Vec<(&str, bool)> = listing
@@ -402,9 +497,67 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_walk_skips_media_prefixes_and_underscore_folders_and_keeps_records_as_sidecars() {
+        let store = Store::memory();
+        let sha = "ab".repeat(32);
+        for (job, key) in [("a", "a/1.jsonl"), ("b", "b/1.jsonl")] {
+            let m = serde_json::to_vec(&manifest(job, key)).expect("json");
+            put(&store, &format!("{key}{MANIFEST_SUFFIX}"), &m).await;
+            put(&store, key, b"x").await;
+        }
+        put(&store, "a/1.jsonl.media.1.json", b"{}").await;
+        put(&store, "a/1.jsonl.media.2.json", b"{}").await;
+        put(&store, "gone.jsonl.media.1.json", b"{}").await;
+        put(&store, &format!("_media/sha256/ab/{sha}"), b"x").await;
+        put(&store, &format!("files/b/sha256/ab/{sha}"), b"x").await;
+        put(&store, "files/stray.tmp", b"x").await;
+        put(&store, "_chatvault/seal.json", b"x").await;
+        let sources = [
+            Source {
+                job: Some("a".into()),
+                ..Source::any_job(store.clone())
+            },
+            Source {
+                job: Some("b".into()),
+                store: store.clone(),
+                media_prefix: "/files/b/".into(),
+            },
+        ];
+        let listing = Listing::list(&sources).await;
+        let location = &listing.locations[0];
+        let objects: Vec<&str> = location.objects.iter().map(String::as_str).collect();
+        assert_eq!(
+            objects,
+            [
+                "a/1.jsonl",
+                "a/1.jsonl.manifest.json",
+                "a/1.jsonl.media.1.json",
+                "a/1.jsonl.media.2.json",
+                "b/1.jsonl",
+                "b/1.jsonl.manifest.json",
+                "files/stray.tmp",
+                "gone.jsonl.media.1.json",
+            ]
+        );
+        let extra: Vec<&String> = location.extra().collect();
+        assert_eq!(extra, ["files/stray.tmp", "gone.jsonl.media.1.json"]);
+        let newest: Vec<&str> = location.newest_media_records().collect();
+        assert_eq!(
+            newest,
+            ["a/1.jsonl.media.2.json", "gone.jsonl.media.1.json"]
+        );
+        assert_eq!(
+            listing.media_record(&listing.archives[0]),
+            Some("a/1.jsonl.media.2.json")
+        );
+        let folders: Vec<&str> = location.media_folders().collect();
+        assert_eq!(folders, ["_media", "files/b"]);
+    }
+
+    #[tokio::test]
     async fn an_empty_location_says_what_was_listed() {
         let store = Store::memory();
-        let listing = Listing::list(&[Source { job: None, store }]).await;
+        let listing = Listing::list(&[Source::any_job(store)]).await;
         let nothing = listing.nothing().expect("nothing there");
         assert_eq!(
             nothing.to_string(),
