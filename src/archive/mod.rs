@@ -3,6 +3,7 @@
 //! archive (`read`), the one read path over many (`reading`), and what is built on it
 //! (`search`, `transcript`, `verify`).
 
+pub mod attachments;
 pub mod catalog;
 pub mod entities;
 pub mod manifest;
