@@ -438,6 +438,13 @@ pub struct TranscriptArgs {
     #[arg(long, value_enum, default_value_t = TranscriptFormat::Txt)]
     pub format: TranscriptFormat,
 
+    /// Copy the captured files the messages link to into DIR, as SHA256.EXT, each checked
+    /// against its SHA-256; html and md link to them as DIR/SHA256.EXT, so give DIR relative
+    /// to where the transcript is saved (e.g. `--media files > transcript.html`). Without it,
+    /// html embeds images up to 1 MiB
+    #[arg(long, value_name = "DIR")]
+    pub media: Option<PathBuf>,
+
     #[command(flatten)]
     pub archives: Archives,
 }

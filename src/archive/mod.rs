@@ -6,6 +6,7 @@
 pub mod attachments;
 pub mod catalog;
 pub mod entities;
+pub mod files;
 pub mod manifest;
 pub mod media;
 pub mod read;
