@@ -194,7 +194,8 @@ mod tests {
         };
         let m: Message = serde_json::from_value(serde_json::json!({
             "id": "m", "attachments": [
-                {"type": "image", "fallback": "a.png", "image_url": "https://cdn/a.png?Signature=S"},
+                {"type": "image", "fallback": "a.png",
+                 "image_url": "https://cdn/a.png?Signature=S"},
                 {"type": "video", "title": "big", "asset_url": "https://cdn/big.mp4?Expires=1"},
                 {"type": "file", "title": "gone", "asset_url": "https://cdn/gone.pdf"},
                 {"type": "file", "title": "later", "asset_url": "https://cdn/later.pdf"},

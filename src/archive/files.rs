@@ -1,8 +1,8 @@
 //! What a transcript knows and hands over of the files its messages link to: the newest media
 //! records of the archives it read, and the captured files copied into a folder as
-//! `<sha256>.<ext>`, or read whole (small raster images only) to embed in an HTML file. Each is checked against
-//! its SHA-256 on the way, so what is handed over is what was captured; one that cannot be
-//! read, or reads otherwise, is a problem the transcript names.
+//! `<sha256>.<ext>`, or read whole (small raster images only) to embed in an HTML file. Each
+//! is checked against its SHA-256 on the way, so what is handed over is what was captured;
+//! one that cannot be read, or reads otherwise, is a problem the transcript names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

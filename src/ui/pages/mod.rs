@@ -253,13 +253,16 @@ fn attachment(a: &Attachment<'_>) -> Markup {
                 a href=(media_href(&stored.sha256)) {
                     img src=(media_href(&stored.sha256)) alt=(a.name) loading="lazy";
                 }
-                span.meta { (UserText(&a.name)) " (" (UserText(&a.kind)) ", " (bytes(stored.size)) ")" }
+                span.meta {
+                    (UserText(&a.name)) " (" (UserText(&a.kind)) ", " (bytes(stored.size)) ")"
+                }
             },
             File::Stored(_, stored) => li.file {
                 "attachment: "
                 a href=(media_href(&stored.sha256)) download { (UserText(&a.name)) }
                 span.meta {
-                    " (" (UserText(&a.kind)) ", " (bytes(stored.size)) ", " (stored.content_type) ")"
+                    " (" (UserText(&a.kind)) ", " (bytes(stored.size)) ", "
+                    (stored.content_type) ")"
                 }
             },
             file => li {
