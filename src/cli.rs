@@ -161,12 +161,16 @@ pub enum Command {
     /// or of one destination (--url), in time order, every message exactly once: replies
     /// under their thread's first message, a reply whose parent is outside the range (or
     /// itself, or in a loop) on its own and marked, edited and deleted messages marked,
-    /// attachments listed, reactions counted, times in --tz. The HTML is one self-contained
-    /// file (no script, nothing fetched) and, like every format, shows message text as text.
+    /// attachments listed with what became of their files (captured: size, type, SHA-256;
+    /// else why not), links without their signed query, reactions counted, times in --tz.
+    /// The HTML is one self-contained file (no script, nothing fetched; captured images up to
+    /// 1 MiB embedded as data: URIs) and, like every format, shows message text as text.
+    /// --media DIR copies the captured files beside it.
     /// HTML, Markdown and text name the channel, range and zone, when and by which chatvault
     /// version the file was made, every archive read (key, SHA-256, manifest format) and the
     /// message count; when an archive could not be read the file opens with an INCOMPLETE
-    /// banner naming each and what was wrong (exit 1). JSON Lines prints each message as the
+    /// banner naming each and what was wrong (exit 1), as when a captured file cannot be read.
+    /// JSON Lines prints each message as the
     /// archive holds it. Exits as `search` does, and 1 when no archive holds the channel.
     /// Example: chatvault transcript --in messaging:support --after 2026-03-01 --format html
     Transcript(TranscriptArgs),
@@ -176,10 +180,11 @@ pub enum Command {
     /// partly archived, missing, failed or still at Stream, and the days users snapshots were
     /// taken), last run, next tick and exports at risk of lapsing; every archived channel
     /// with its message count and time span; a channel day by day, thread replies under their
-    /// parent; search (the query language of `chatvault search`, at /search?q=QUERY); an
-    /// archive's manifest, verified on request. It reads the jobs' destinations and the state
-    /// store and writes to neither. No page runs a script or loads anything from elsewhere;
-    /// message text is always shown as text.
+    /// parent, captured images inline and other captured files as downloads (at
+    /// /media/SHA256), files not captured with why; search (the query language of `chatvault
+    /// search`, at /search?q=QUERY); an archive's manifest, verified on request. It reads the
+    /// jobs' destinations and the state store and writes to neither. No page runs a script or
+    /// loads anything from elsewhere; message text is always shown as text.
     ///
     /// The archive is personal data: it listens on 127.0.0.1:8080 by default, and refuses an
     /// address other machines can reach unless --auth-token-file is given; every request
@@ -440,6 +445,13 @@ pub struct TranscriptArgs {
     /// How to print the conversation
     #[arg(long, value_enum, default_value_t = TranscriptFormat::Txt)]
     pub format: TranscriptFormat,
+
+    /// Copy the captured files the messages link to into DIR, as SHA256.EXT, each checked
+    /// against its SHA-256; html and md link to them as DIR/SHA256.EXT, so give DIR relative
+    /// to where the transcript is saved (e.g. `--media files > transcript.html`). Without it,
+    /// html embeds images up to 1 MiB
+    #[arg(long, value_name = "DIR")]
+    pub media: Option<PathBuf>,
 
     #[command(flatten)]
     pub archives: Archives,

@@ -3,8 +3,10 @@
 //! archive (`read`), the one read path over many (`reading`), and what is built on it
 //! (`search`, `transcript`, `verify`).
 
+pub mod attachments;
 pub mod catalog;
 pub mod entities;
+pub mod files;
 pub mod manifest;
 pub mod media;
 pub mod read;

@@ -76,6 +76,9 @@ pub struct Author {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// The link to their picture, as exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 impl Message {

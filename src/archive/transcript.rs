@@ -13,7 +13,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use super::attachments::{Attachment, size};
+pub use super::files::Files;
 use super::read::Message;
 use super::reading::Problem;
 use super::reading::thread::{Place, Shown, Thread};
@@ -35,18 +38,69 @@ pub struct Header<'a> {
     pub problems: &'a [Problem],
     /// Messages of the channel in those archives that have no time, so no range holds them.
     pub undated: usize,
+    /// The files the messages link to.
+    pub files: &'a Files,
+}
+
+/// An attachment as one line of text: its name and kind; for a stored file its size, type and
+/// SHA-256; its link without the query; why its file is not here.
+fn describe(a: &Attachment<'_>) -> String {
+    let mut out = format!("{} ({})", a.name, a.kind);
+    if let Some((_, stored)) = a.file.stored() {
+        let _ = write!(
+            out,
+            ", {}, {}, SHA-256 {}",
+            size(stored.size),
+            stored.content_type,
+            stored.sha256
+        );
+    }
+    if let Some(link) = &a.link {
+        let _ = write!(out, ": {link}");
+    }
+    if let Some(why) = a.file.why_not() {
+        let _ = write!(out, " — {why}");
+    }
+    out
+}
+
+/// A path segment of a copied file's link keeps only unreserved characters, so a folder name
+/// cannot make the link another scheme or leave the attribute.
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+fn href(path: &str) -> String {
+    utf8_percent_encode(path, PATH).to_string()
 }
 
 impl Header<'_> {
     /// The banner's first line, when the transcript is incomplete; each problem follows it.
     fn incomplete(&self) -> Option<String> {
-        (!self.problems.is_empty()).then(|| {
-            format!(
-                "INCOMPLETE: {} archive(s) could not be read; the messages they hold are not \
-                 in this transcript.",
+        let mut parts = Vec::new();
+        if !self.problems.is_empty() {
+            parts.push(format!(
+                "{} archive(s) could not be read; the messages they hold are not in this \
+                 transcript",
                 self.problems.len()
-            )
-        })
+            ));
+        }
+        if !self.files.problems.is_empty() {
+            parts.push(format!(
+                "{} media file(s) or record(s) could not be read; the files are not in this \
+                 transcript",
+                self.files.problems.len()
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("INCOMPLETE: {}.", parts.join("; ")))
+    }
+
+    /// Every problem the banner lists: archives first, then media.
+    fn all_problems(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().chain(&self.files.problems)
     }
 
     fn made(&self) -> String {
@@ -104,14 +158,22 @@ impl Header<'_> {
 
     /// The closing count, which repeats that the file is incomplete.
     fn total(&self, messages: usize) -> String {
-        if self.problems.is_empty() {
-            format!("{messages} message(s)")
-        } else {
-            format!(
-                "{messages} message(s); incomplete: {} archive(s) could not be read",
+        let mut out = format!("{messages} message(s)");
+        if !self.problems.is_empty() {
+            let _ = write!(
+                out,
+                "; incomplete: {} archive(s) could not be read",
                 self.problems.len()
-            )
+            );
         }
+        if !self.files.problems.is_empty() {
+            let _ = write!(
+                out,
+                "; incomplete: {} media file(s) or record(s) could not be read",
+                self.files.problems.len()
+            );
+        }
+        out
     }
 }
 
@@ -158,27 +220,6 @@ pub fn marks(m: &Message, place: Place<'_>) -> Vec<String> {
     out
 }
 
-pub fn attachment_names(m: &Message) -> Vec<String> {
-    m.attachments
-        .iter()
-        .map(|a| {
-            let field = |k: &str| a.get(k).and_then(serde_json::Value::as_str);
-            let name = field("title")
-                .or_else(|| field("fallback"))
-                .or_else(|| field("name"))
-                .unwrap_or("attachment");
-            let kind = field("type").unwrap_or("file");
-            match field("asset_url")
-                .or_else(|| field("image_url"))
-                .or_else(|| field("title_link"))
-            {
-                Some(url) => format!("{name} ({kind}): {url}"),
-                None => format!("{name} ({kind})"),
-            }
-        })
-        .collect()
-}
-
 pub fn reactions(m: &Message) -> String {
     m.reaction_counts
         .iter()
@@ -194,7 +235,7 @@ pub fn txt(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     let mut out = String::new();
     if let Some(banner) = header.incomplete() {
         let _ = writeln!(out, "{banner}");
-        for p in header.problems {
+        for p in header.all_problems() {
             let _ = writeln!(out, "  {}: {}", safe(&p.key), safe(&p.problem));
         }
         out.push('\n');
@@ -213,17 +254,17 @@ pub fn txt(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     }
     for thread in threads {
         out.push('\n');
-        txt_message(&mut out, &thread.first, header.zone, "");
+        txt_message(&mut out, &thread.first, header, "");
         for reply in &thread.replies {
-            txt_message(&mut out, reply, header.zone, "    ↳ ");
+            txt_message(&mut out, reply, header, "    ↳ ");
         }
     }
     let _ = writeln!(out, "\n{}", header.total(count(threads)));
     out
 }
 
-fn txt_message(out: &mut String, shown: &Shown<'_>, zone: Tz, indent: &str) {
-    let m = shown.message;
+fn txt_message(out: &mut String, shown: &Shown<'_>, header: &Header<'_>, indent: &str) {
+    let (m, zone) = (shown.message, header.zone);
     let marks = marks(m, shown.place);
     let marks = if marks.is_empty() {
         String::new()
@@ -241,8 +282,12 @@ fn txt_message(out: &mut String, shown: &Shown<'_>, zone: Tz, indent: &str) {
     for line in m.text.lines() {
         let _ = writeln!(out, "{pad}  {}", safe(line));
     }
-    for a in attachment_names(m) {
-        let _ = writeln!(out, "{pad}  attachment: {}", safe(&a));
+    for a in header.files.of(m) {
+        let _ = write!(out, "{pad}  attachment: {}", safe(&describe(&a)));
+        if let Some(path) = header.files.path(&a) {
+            let _ = write!(out, " → {}", safe(&path));
+        }
+        out.push('\n');
     }
     let r = reactions(m);
     if !r.is_empty() {
@@ -275,7 +320,7 @@ pub fn md(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     let mut out = String::new();
     if let Some(banner) = header.incomplete() {
         let _ = writeln!(out, "> **{}**\n>", md_escape(&banner));
-        for p in header.problems {
+        for p in header.all_problems() {
             let _ = writeln!(out, "> - {}: {}", md_escape(&p.key), md_escape(&p.problem));
         }
         out.push('\n');
@@ -296,17 +341,17 @@ pub fn md(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
         out.push('\n');
     }
     for thread in threads {
-        md_message(&mut out, &thread.first, header.zone, "");
+        md_message(&mut out, &thread.first, header, "");
         for reply in &thread.replies {
-            md_message(&mut out, reply, header.zone, "> ");
+            md_message(&mut out, reply, header, "> ");
         }
     }
     let _ = writeln!(out, "_{}_", md_escape(&header.total(count(threads))));
     out
 }
 
-fn md_message(out: &mut String, shown: &Shown<'_>, zone: Tz, quote: &str) {
-    let m = shown.message;
+fn md_message(out: &mut String, shown: &Shown<'_>, header: &Header<'_>, quote: &str) {
+    let (m, zone) = (shown.message, header.zone);
     let marks = marks(m, shown.place);
     let marks = if marks.is_empty() {
         String::new()
@@ -323,8 +368,12 @@ fn md_message(out: &mut String, shown: &Shown<'_>, zone: Tz, quote: &str) {
     for line in m.text.lines() {
         let _ = writeln!(out, "{quote}{}  ", md_escape(line));
     }
-    for a in attachment_names(m) {
-        let _ = writeln!(out, "{quote}- attachment: {}", md_escape(&a));
+    for a in header.files.of(m) {
+        let _ = write!(out, "{quote}- attachment: {}", md_escape(&describe(&a)));
+        if let Some(path) = header.files.path(&a) {
+            let _ = write!(out, " → [{}]({})", md_escape(&path), href(&path));
+        }
+        out.push('\n');
     }
     let r = reactions(m);
     if !r.is_empty() {
@@ -404,6 +453,7 @@ margin-left:.5rem;border-radius:3px;font-size:.85em}.text{white-space:pre-wrap;m
 .deleted .text{color:#777;text-decoration:line-through}ul{margin:.2rem 0 .2rem 1.2rem;padding:0}\
 .incomplete{border:2px solid #b00020;background:#fde7e9;padding:.6rem .9rem;margin:1rem 0}\
 .sources{font-size:.85em;color:#555}code{word-break:break-all}\
+li img{max-width:min(100%,32rem);max-height:24rem;height:auto;border:1px solid #ddd}\
 .bidi{font:.75em ui-monospace,monospace;color:#8a3a00;border:1px solid #8a3a00;border-radius:2px;\
 padding:0 .15em;margin:0 .1em}";
 
@@ -412,11 +462,17 @@ pub fn html(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     let title = format!("Transcript of {}", text::escape_hidden(header.cid));
     let banner = header.incomplete();
     let mut out = String::new();
+    // Embedded images are `data:` URIs: the one thing the policy lets an image be.
+    let images = if header.files.embedded.is_empty() {
+        ""
+    } else {
+        "; img-src data:"
+    };
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
-         style-src 'unsafe-inline'\">\
+         style-src 'unsafe-inline'{images}\">\
          <title>{}{}</title><style>{STYLE}</style></head><body>\n",
         if banner.is_some() { "INCOMPLETE: " } else { "" },
         html_escape(&title),
@@ -427,7 +483,7 @@ pub fn html(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
             "<div class=\"incomplete\" role=\"alert\"><p><strong>{}</strong></p><ul>",
             html_escape(&banner)
         );
-        for p in header.problems {
+        for p in header.all_problems() {
             let _ = write!(
                 out,
                 "<li><code>{}</code>: {}</li>",
@@ -452,11 +508,11 @@ pub fn html(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     }
     out.push_str("</ul></div>\n");
     for thread in threads {
-        html_message(&mut out, &thread.first, header.zone);
+        html_message(&mut out, &thread.first, header);
         if !thread.replies.is_empty() {
             out.push_str("<div class=\"replies\">\n");
             for reply in &thread.replies {
-                html_message(&mut out, reply, header.zone);
+                html_message(&mut out, reply, header);
             }
             out.push_str("</div>\n");
         }
@@ -469,8 +525,8 @@ pub fn html(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
     out
 }
 
-fn html_message(out: &mut String, shown: &Shown<'_>, zone: Tz) {
-    let m = shown.message;
+fn html_message(out: &mut String, shown: &Shown<'_>, header: &Header<'_>) {
+    let (m, zone) = (shown.message, header.zone);
     let class = if m.is_deleted() { "msg deleted" } else { "msg" };
     let _ = write!(
         out,
@@ -484,11 +540,29 @@ fn html_message(out: &mut String, shown: &Shown<'_>, zone: Tz) {
         let _ = write!(out, "<span class=\"mark\">{}</span>", html_text(&mark));
     }
     let _ = write!(out, "<p class=\"text\">{}</p>", html_text(&m.text));
-    let attachments = attachment_names(m);
+    let attachments = header.files.of(m);
     if !attachments.is_empty() {
         out.push_str("<ul>");
-        for a in attachments {
-            let _ = write!(out, "<li>attachment: {}</li>", html_text(&a));
+        for a in &attachments {
+            out.push_str("<li>");
+            if let Some(uri) = header.files.embedded(a) {
+                let _ = write!(
+                    out,
+                    "<img src=\"{}\" alt=\"{}\"><br>",
+                    html_escape(uri),
+                    html_escape(&a.name)
+                );
+            }
+            let _ = write!(out, "attachment: {}", html_text(&describe(a)));
+            if let Some(path) = header.files.path(a) {
+                let _ = write!(
+                    out,
+                    " → <a href=\"{}\">{}</a>",
+                    html_escape(&href(&path)),
+                    html_text(&path)
+                );
+            }
+            out.push_str("</li>");
         }
         out.push_str("</ul>");
     }
@@ -505,6 +579,9 @@ mod tests {
     use crate::archive::reading::thread::Conversation;
     use crate::archive::reading::thread::tests::{generated, shown_ids};
 
+    /// No media record read.
+    static NO_FILES: std::sync::LazyLock<Files> = std::sync::LazyLock::new(Files::default);
+
     /// A header of the whole range, made at the epoch by version 0.0.0, from no archive.
     fn header(cid: &str, zone: Tz) -> Header<'_> {
         Header {
@@ -516,6 +593,7 @@ mod tests {
             sources: &[],
             problems: &[],
             undated: 0,
+            files: &NO_FILES,
         }
     }
 

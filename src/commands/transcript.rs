@@ -7,6 +7,7 @@ use super::archives::{say_empty, sources};
 use super::args::Transcript;
 use super::search::report;
 use super::{World, exit, output, runtime};
+use crate::archive::files;
 use crate::archive::read::Keep;
 use crate::archive::reading::thread::Conversation;
 use crate::archive::search::{Page, search};
@@ -59,6 +60,13 @@ pub fn run(
         report(&found, "the transcript's messages");
         return exit::FAILED;
     }
+    let files = runtime.block_on(files::gather(
+        &listing,
+        &found.sources,
+        found.hits.iter().map(|h| &h.message),
+        args.media.as_deref(),
+        args.format == TranscriptFormat::Html,
+    ));
     let conversation = Conversation::new(found.hits.iter().map(|h| h.message.clone()));
     let threads = conversation.threads();
     let range = match (&args.after, &args.before) {
@@ -76,6 +84,7 @@ pub fn run(
         sources: &found.sources,
         problems: &found.problems,
         undated: found.undated,
+        files: &files,
     };
     output::stdout(&match args.format {
         TranscriptFormat::Html => html(&header, &threads),
@@ -90,5 +99,18 @@ pub fn run(
             })
             .collect(),
     });
-    report(&found, "the transcript's messages")
+    let code = report(&found, "the transcript's messages");
+    if files.problems.is_empty() {
+        return code;
+    }
+    let mut text = String::new();
+    for p in &files.problems {
+        text.push_str(&format!("error: {}: {}\n", p.key, p.problem));
+    }
+    text.push_str(&format!(
+        "{} media file(s) or record(s) could not be read; the transcript names them\n",
+        files.problems.len()
+    ));
+    output::stderr(&text);
+    exit::FAILED
 }

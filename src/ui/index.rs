@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 use super::Shown;
+use super::media::Media;
 use crate::archive::manifest::Manifest;
 use crate::archive::reading::{Listed, Listing, Source};
 
@@ -20,6 +21,8 @@ const FRESH_FOR: Duration = Duration::from_secs(30);
 pub struct Index {
     sources: Vec<Source>,
     held: Mutex<Option<(Instant, Arc<Listing>)>>,
+    /// The media records of the listing held, read the first time a page asks for them.
+    media: Mutex<Option<(Arc<Listing>, Arc<Media>)>>,
 }
 
 impl Index {
@@ -30,6 +33,7 @@ impl Index {
                 .map(|shown| Source::of_job(&shown.job, shown.store.clone()))
                 .collect(),
             held: Mutex::new(None),
+            media: Mutex::new(None),
         }
     }
 
@@ -45,6 +49,19 @@ impl Index {
         let listing = Arc::new(Listing::list(&self.sources).await);
         *held = Some((Instant::now(), listing.clone()));
         listing
+    }
+
+    /// What the media records of `listing`'s archives say, read once per listing.
+    pub async fn media(&self, listing: &Arc<Listing>) -> Arc<Media> {
+        let mut held = self.media.lock().await;
+        if let Some((of, media)) = held.as_ref()
+            && Arc::ptr_eq(of, listing)
+        {
+            return media.clone();
+        }
+        let media = Arc::new(Media::load(listing, self.sources.len()).await);
+        *held = Some((listing.clone(), media.clone()));
+        media
     }
 }
 

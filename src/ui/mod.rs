@@ -8,9 +8,11 @@ mod assets;
 pub mod auth;
 pub mod calendar;
 mod conversation;
+mod file;
 mod guard;
 mod holdings;
 mod index;
+mod media;
 mod pages;
 mod reply;
 mod routes;
@@ -70,6 +72,7 @@ fn app(viewer: Viewer, token: Option<Token>) -> Router {
         .route("/search", get(routes::search))
         .route("/archive", get(routes::archive))
         .route("/archive/verify", post(routes::verify))
+        .route("/media/{sha256}", get(file::serve))
         .route("/assets/style.css", get(routes::style))
         .route("/assets/icon.svg", get(routes::icon))
         .route("/favicon.ico", get(routes::icon))

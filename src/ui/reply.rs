@@ -28,6 +28,9 @@ pub enum PageError {
     /// Nothing here by that name: a page, a job, an archive, a channel, a message.
     #[error("{0}")]
     NotFound(String),
+    /// A store that holds what was asked for could not be read.
+    #[error("{0}")]
+    Unavailable(String),
     /// A search query that does not parse; its page keeps the query in the box to fix.
     #[error("the query {q} cannot be read: {problem}")]
     Query { q: String, problem: String },
@@ -51,6 +54,13 @@ impl IntoResponse for PageError {
                 Section::Other,
                 "",
                 pages::problem("Not found", &what),
+            ),
+            PageError::Unavailable(what) => page(
+                StatusCode::BAD_GATEWAY,
+                "Store unavailable",
+                Section::Other,
+                "",
+                pages::problem("Store unavailable", &what),
             ),
             PageError::Query { q, problem } => page(
                 StatusCode::BAD_REQUEST,

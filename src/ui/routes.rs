@@ -13,13 +13,15 @@ use super::calendar::{self, day_of, day_start};
 use super::conversation::{self, Wanted};
 use super::holdings::{self, holdings, last_message};
 use super::index::JobArchives;
+use super::media::Media;
 use super::pages::jobs::JobView;
 use super::pages::{self, Section, channel_href};
 use super::reply::{PageError, Reply, page};
 use super::{Viewer, assets};
+use crate::archive::attachments::{self, File};
 use crate::archive::manifest::Manifest;
 use crate::archive::read::Keep;
-use crate::archive::reading::thread::Conversation;
+use crate::archive::reading::thread::{Conversation, Thread};
 use crate::archive::reading::{Listed, Listing, Problem};
 use crate::archive::search::{Page, search_in};
 use crate::archive::verify;
@@ -77,6 +79,7 @@ fn job_index(viewer: &Viewer, name: &str) -> Result<usize, PageError> {
 async fn job_view<'a>(
     viewer: &'a Viewer,
     listing: &'a Listing,
+    media: &Media,
     i: usize,
     now: DateTime<Utc>,
 ) -> JobView<'a> {
@@ -111,15 +114,17 @@ async fn job_view<'a>(
         recent,
         archives: manifests.len(),
         next_tick: next_tick(&shown.job, now),
+        outstanding: media.outstanding(i),
     }
 }
 
 pub async fn jobs(State(viewer): Shared) -> Reply {
     let listing = viewer.index.listing().await;
+    let media = viewer.index.media(&listing).await;
     let now = viewer.clock.now();
     let mut views = Vec::new();
     for i in 0..viewer.jobs.len() {
-        views.push(job_view(&viewer, &listing, i, now).await);
+        views.push(job_view(&viewer, &listing, &media, i, now).await);
     }
     let body = pages::jobs::page(&views, &listing.problems, viewer.zone, now);
     Ok(page(StatusCode::OK, "Jobs", Section::Jobs, "", body))
@@ -165,7 +170,8 @@ pub async fn job_archives(
         archives.len(),
         pages::job::PER_PAGE,
     )?;
-    let body = pages::job::archives(&name, &archives, page_no, viewer.zone);
+    let media = viewer.index.media(&listing).await;
+    let body = pages::job::archives(&name, &archives, page_no, media.outstanding(i), viewer.zone);
     let title = format!("Archives of {name}");
     Ok(page(StatusCode::OK, &title, Section::Jobs, "", body))
 }
@@ -180,7 +186,7 @@ pub async fn job_day(State(viewer): Shared, Path((name, day)): Path<(String, Str
     let i = job_index(&viewer, &name)?;
     let day = date(&day)?;
     let listing = viewer.index.listing().await;
-    let view = job_view(&viewer, &listing, i, viewer.clock.now()).await;
+    let view = job_view(&viewer, &listing, &Media::default(), i, viewer.clock.now()).await;
     let zone = viewer.zone;
     let span = (
         day_start(zone, day),
@@ -314,12 +320,15 @@ pub async fn channel(
     let requested = page_within(requested, threads.len(), pages::channel::PER_PAGE)?;
     // What the page does not show: the archives that could not be read, and the manifests
     // that could not be (whose archives may hold the channel).
+    let media = viewer.index.media(&listing).await;
     let problems: Vec<Problem> = listing
         .problems
         .iter()
         .chain(&read.problems)
+        .chain(media.problems())
         .cloned()
         .collect();
+    let outstanding = outstanding(&media, &threads);
     let view = pages::channel::ChannelDay {
         cid: &cid,
         day,
@@ -332,6 +341,8 @@ pub async fn channel(
         later: read.later.map(|t| day_of(zone, t)),
         archives: read.sources.clone(),
         problems: &problems,
+        media: &media,
+        outstanding,
     };
     let title = match day {
         Some(day) => format!("{cid} on {day}"),
@@ -344,6 +355,16 @@ pub async fn channel(
         "",
         pages::channel::page(&view),
     ))
+}
+
+/// The files the messages of `threads` link to that are not captured yet.
+fn outstanding(media: &Media, threads: &[Thread<'_>]) -> usize {
+    threads
+        .iter()
+        .flat_map(|t| std::iter::once(&t.first).chain(&t.replies))
+        .flat_map(|shown| attachments::of(shown.message, |url| media.lookup(url)))
+        .filter(|a| matches!(a.file, File::NotCaptured(o) if o.outstanding()))
+        .count()
 }
 
 #[derive(Debug, Deserialize)]
@@ -380,10 +401,12 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
     )
     .await;
     let page_no = page_within(requested, found.total, pages::search::PER_PAGE)?;
+    let media = viewer.index.media(&listing).await;
     let problems: Vec<Problem> = listing
         .problems
         .iter()
         .chain(&found.problems)
+        .chain(media.problems())
         .cloned()
         .collect();
     let empty = empty_locations(&viewer, &listing);
@@ -399,6 +422,7 @@ pub async fn search(State(viewer): Shared, Query(params): Query<SearchParams>) -
         empty: &empty,
         hints: &hints,
         undated: found.undated,
+        media: &media,
     };
     let title = format!("Search: {q}");
     Ok(page(

@@ -59,9 +59,22 @@ fn lines(since: DateTime<Utc>, count: usize) -> Vec<u8> {
 /// Archives the day starting at `since` for job `daily`: its manifest, and its object unless
 /// `lost`.
 async fn archive(store: &Store, since: DateTime<Utc>, messages: usize, lost: bool) -> String {
+    let body = lines(since, messages);
+    let last = since + TimeDelta::minutes(messages as i64 - 1);
+    archive_of(store, since, body, (messages, last), lost).await
+}
+
+/// Archives `body` as the day starting at `since` of job `daily`, counted as `count` messages
+/// of `messaging:a` up to the time given.
+async fn archive_of(
+    store: &Store,
+    since: DateTime<Utc>,
+    body: Vec<u8>,
+    count: (usize, DateTime<Utc>),
+    lost: bool,
+) -> String {
     let until = since + TimeDelta::days(1);
     let key = format!("daily/{}/channels-0001.jsonl", since.format("%Y/%m/%d"));
-    let body = lines(since, messages);
     let mut m: Manifest = serde_json::from_value(serde_json::json!({
         "format": 2, "job": "daily", "tick": until, "kind": "channels", "batch": 1,
         "channels": ["messaging:a"], "task_id": "t", "export_version": "v2", "key": key,
@@ -75,9 +88,9 @@ async fn archive(store: &Store, since: DateTime<Utc>, messages: usize, lost: boo
     tally.channels.insert(
         "messaging:a".into(),
         ChannelCount {
-            messages: messages as u64,
+            messages: count.0 as u64,
             first_message_at: Some(since),
-            last_message_at: Some(since + TimeDelta::minutes(messages as i64 - 1)),
+            last_message_at: Some(count.1),
         },
     );
     m.contents = Some(tally);
@@ -205,6 +218,7 @@ fn routes(kept: &str) -> Vec<(String, StatusCode)> {
         ("/assets/icon.svg", StatusCode::OK),
         ("/favicon.ico", StatusCode::OK),
         ("/nosuch", StatusCode::NOT_FOUND),
+        ("/media/nosuch", StatusCode::NOT_FOUND),
     ]
     .into_iter()
     .map(|(uri, status)| (uri.to_owned(), status))
@@ -525,5 +539,341 @@ async fn pages_of_a_location_without_archives_say_so() {
             body.contains("No archive yet at <code>memory://</code>"),
             "{uri}:\n{body}"
         );
+    }
+}
+
+/// A 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+const SVG: &[u8] = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>";
+const NOT_AN_IMAGE: &[u8] = b"<html><script>alert(2)</script></html>";
+
+/// The SHA-256s of the files [`media_day`] stores.
+struct Files {
+    png: String,
+    svg: String,
+    /// HTML that its record calls a PNG.
+    fake: String,
+    /// In the media prefix, named by no record.
+    stray: String,
+}
+
+async fn put(store: &Store, key: &str, bytes: Vec<u8>) {
+    store
+        .object_store()
+        .put(&ObjectPath::from(key), bytes.into())
+        .await
+        .expect("put");
+}
+
+/// The 2nd of March: messages whose attachments were stored, refused, too large, gone,
+/// failed, and one no record names (signed links all), with their media record and objects.
+async fn media_day(store: &Store) -> Files {
+    use crate::archive::media::layout::object_key;
+    use crate::archive::media::record::{
+        self, FORMAT, MediaRecord, Outcome, Owner, Reference, Stored,
+    };
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(PNG)
+        .expect("a PNG");
+    let sha = |b: &[u8]| crate::archive::transfer::hex(&Sha256::digest(b));
+    let files = Files {
+        png: sha(&png),
+        svg: sha(SVG),
+        fake: sha(NOT_AN_IMAGE),
+        stray: sha(b"stray"),
+    };
+    let signed = "?Key-Pair-Id=K&Policy=P&Signature=SIG&Expires=1767225600";
+    let since = at(2, 0);
+    let attachments = [
+        (
+            "img",
+            serde_json::json!({"type": "image", "fallback": "photo <1>.png",
+            "image_url": format!("https://cdn.example/1/photo.png{signed}")}),
+        ),
+        (
+            "svg",
+            serde_json::json!({"type": "file", "title": "drawing.svg",
+            "asset_url": format!("https://cdn.example/1/drawing.svg{signed}")}),
+        ),
+        (
+            "fake",
+            serde_json::json!({"type": "image", "title": "fake.png",
+            "image_url": format!("https://cdn.example/1/fake.png{signed}")}),
+        ),
+        (
+            "refused",
+            serde_json::json!({"type": "image", "title": "preview",
+            "title_link": "https://site.example/page?token=T",
+            "image_url": "https://evil.example/og.png"}),
+        ),
+        (
+            "large",
+            serde_json::json!({"type": "video", "title": "big.mp4",
+            "asset_url": format!("https://cdn.example/1/big.mp4{signed}")}),
+        ),
+        (
+            "gone",
+            serde_json::json!({"type": "file", "title": "gone.pdf",
+            "asset_url": format!("https://cdn.example/1/gone.pdf{signed}")}),
+        ),
+        (
+            "failed",
+            serde_json::json!({"type": "file", "title": "later.pdf",
+            "asset_url": format!("https://cdn.example/1/later.pdf{signed}")}),
+        ),
+        (
+            "old",
+            serde_json::json!({"type": "file", "title": "old.pdf",
+            "asset_url": format!("https://cdn.example/1/old.pdf{signed}")}),
+        ),
+    ];
+    let body: String = attachments
+        .iter()
+        .enumerate()
+        .map(|(n, (id, attachment))| {
+            let created = since + TimeDelta::minutes(n as i64);
+            format!(
+                "{}\n",
+                serde_json::json!({"type": "message", "item": {
+                    "id": format!("m-{id}"), "cid": "messaging:a", "text": format!("file {id}"),
+                    "user": {"id": "u1", "name": "Ann",
+                             "image": format!("https://cdn.example/avatars/u1.png{signed}")},
+                    "created_at": created, "updated_at": created,
+                    "attachments": [attachment],
+                }})
+            )
+        })
+        .collect();
+    let last = since + TimeDelta::minutes(attachments.len() as i64 - 1);
+    let key = archive_of(
+        store,
+        since,
+        body.into_bytes(),
+        (attachments.len(), last),
+        false,
+    )
+    .await;
+    let stored = |sha256: &str, size: usize, content_type: &str| {
+        Outcome::Stored(Stored {
+            sha256: sha256.to_owned(),
+            size: size as u64,
+            content_type: content_type.to_owned(),
+        })
+    };
+    let reference = |id: &str, url: &str, outcome: Outcome| Reference {
+        owner: Owner::Message(format!("m-{id}")),
+        field: "attachments[0].image_url".into(),
+        url: url.to_owned(),
+        outcome,
+    };
+    let references = vec![
+        reference(
+            "img",
+            "https://cdn.example/1/photo.png",
+            stored(&files.png, png.len(), "image/png"),
+        ),
+        Reference {
+            owner: Owner::User("u1".into()),
+            field: "image".into(),
+            url: "https://cdn.example/avatars/u1.png".into(),
+            outcome: Outcome::AlreadyStored(Stored {
+                sha256: files.png.clone(),
+                size: png.len() as u64,
+                content_type: "image/png".into(),
+            }),
+        },
+        reference(
+            "svg",
+            "https://cdn.example/1/drawing.svg",
+            stored(&files.svg, SVG.len(), "image/svg+xml"),
+        ),
+        reference(
+            "fake",
+            "https://cdn.example/1/fake.png",
+            stored(&files.fake, NOT_AN_IMAGE.len(), "image/png"),
+        ),
+        reference(
+            "refused",
+            "https://evil.example/og.png",
+            Outcome::Refused {
+                reason: "evil.example is not an allowed host".into(),
+            },
+        ),
+        reference(
+            "large",
+            "https://cdn.example/1/big.mp4",
+            Outcome::TooLarge { limit: 100 << 20 },
+        ),
+        reference(
+            "gone",
+            "https://cdn.example/1/gone.pdf",
+            Outcome::Gone {
+                reason: "404".into(),
+            },
+        ),
+        reference(
+            "failed",
+            "https://cdn.example/1/later.pdf",
+            Outcome::Failed {
+                reason: "the CDN answered 503".into(),
+            },
+        ),
+    ];
+    let written = record::write(
+        store,
+        &MediaRecord {
+            format: FORMAT,
+            job: "daily".into(),
+            archive: key,
+            attempt: 1,
+            written_at: at(3, 0),
+            chatvault_version: "0".into(),
+            prefix: "_media".into(),
+            references,
+        },
+    )
+    .await
+    .expect("write the media record");
+    assert!(written);
+    put(store, &object_key("_media", &files.png), png).await;
+    put(store, &object_key("_media", &files.svg), SVG.to_vec()).await;
+    put(
+        store,
+        &object_key("_media", &files.fake),
+        NOT_AN_IMAGE.to_vec(),
+    )
+    .await;
+    put(
+        store,
+        &object_key("_media", &files.stray),
+        b"stray".to_vec(),
+    )
+    .await;
+    files
+}
+
+fn header_of<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    answer.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_stored_image_is_served_inline_and_any_other_file_as_a_sandboxed_download() {
+    let store = Store::memory();
+    let files = media_day(&store).await;
+    let router = app(viewer(store), None);
+    for (sha, inline, kind, name) in [
+        (&files.png, true, "image/png", None),
+        (&files.svg, false, "image/svg+xml", Some("drawing.svg")),
+        // The record says PNG; the bytes do not: never shown, never called an image.
+        (
+            &files.fake,
+            false,
+            "application/octet-stream",
+            Some("fake.png"),
+        ),
+    ] {
+        let answer = get(&router, &format!("/media/{sha}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{sha}: {}", answer.body);
+        assert_eq!(header_of(&answer, "content-type"), Some(kind), "{sha}");
+        assert_eq!(
+            header_of(&answer, "x-content-type-options"),
+            Some("nosniff")
+        );
+        assert_eq!(
+            header_of(&answer, "content-security-policy"),
+            Some("sandbox; default-src 'none'"),
+            "{sha}"
+        );
+        let disposition = header_of(&answer, "content-disposition");
+        match name {
+            None => assert_eq!(disposition, None, "{sha} inline"),
+            Some(name) => assert_eq!(
+                disposition,
+                Some(format!("attachment; filename=\"{name}\"").as_str()),
+                "{sha}"
+            ),
+        }
+        assert_eq!(inline, disposition.is_none());
+    }
+    let svg = get(&router, &format!("/media/{}", files.svg)).await;
+    assert_eq!(svg.body.as_bytes(), SVG, "the bytes as stored");
+
+    let unknown = "0".repeat(64);
+    for uri in [
+        format!("/media/{unknown}"),
+        format!("/media/{}", files.stray),
+        format!("/media/{}", files.png.to_uppercase()),
+        format!("/media/{}", &files.png[..63]),
+        format!("/media/{}0", files.png),
+        "/media/..%2F..%2Fdaily".to_owned(),
+        "/media/".to_owned(),
+    ] {
+        let answer = get(&router, &uri).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{uri}: {}",
+            answer.body
+        );
+        assert_guarded_headers(&uri, &answer.headers);
+    }
+}
+
+#[tokio::test]
+async fn pages_show_stored_images_offer_other_files_and_say_why_the_rest_are_not_here() {
+    let store = Store::memory();
+    let files = media_day(&store).await;
+    let router = app(viewer(store), None);
+    let day = get(&router, "/channels/messaging%3Aa?day=2026-03-02").await;
+    assert_eq!(day.status, StatusCode::OK, "{}", day.body);
+    let page = &day.body;
+    for expected in [
+        format!(
+            "<img src=\"/media/{}\" alt=\"photo &lt;1&gt;.png\" loading=\"lazy\">",
+            files.png
+        ),
+        format!(
+            "<img class=\"avatar\" src=\"/media/{}\" alt=\"\" width=\"20\" height=\"20\"",
+            files.png
+        ),
+        format!(
+            "<a href=\"/media/{}\" download><bdi>drawing.svg</bdi></a>",
+            files.svg
+        ),
+        format!("(<bdi>file</bdi>, {} B, image/svg+xml)", SVG.len()),
+        "<bdi>preview</bdi> (<bdi>image</bdi>): <bdi>https://evil.example/og.png</bdi> \
+         <span class=\"why\">not captured: its host or address is not on the allow-list \
+         (evil.example is not an allowed host)</span>"
+            .to_owned(),
+        "not captured: larger than 100.0 MiB".to_owned(),
+        "not captured: link expired and Stream no longer has the file".to_owned(),
+        "not captured yet: the CDN answered 503; a later run retries".to_owned(),
+        "<bdi>https://cdn.example/1/old.pdf</bdi> <span class=\"why\">not captured (archived \
+         before media capture; run `chatvault media`)</span>"
+            .to_owned(),
+        "1 file(s) here not captured yet; a later run retries.".to_owned(),
+    ] {
+        assert!(page.contains(&expected), "{expected}\nin\n{page}");
+    }
+    let search = get(&router, "/search?q=file").await.body;
+    assert!(
+        search.contains(&format!("<img src=\"/media/{}\"", files.png)),
+        "{search}"
+    );
+    let jobs = get(&router, "/").await.body;
+    assert!(
+        jobs.contains("1 file(s) its archives link to not captured yet"),
+        "{jobs}"
+    );
+    let archives = get(&router, "/jobs/daily/archives").await.body;
+    assert!(
+        archives.contains("1 file(s) its archives link to not captured yet"),
+        "{archives}"
+    );
+    for (uri, body) in [("day", page), ("search", &search), ("jobs", &jobs)] {
+        for secret in ["Signature=", "Key-Pair-Id", "Expires=", "token=T"] {
+            assert!(!body.contains(secret), "{uri} prints {secret}:\n{body}");
+        }
     }
 }

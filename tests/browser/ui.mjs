@@ -3,7 +3,8 @@
 // order and links into their context, a thread opens in place, a day without its archive shows
 // as missing in the calendar (also when only its manifest is left), months sit by weekday and a
 // day's cell leads to its channels and their messages, a job's archive pages reach every
-// archive, hostile message texts stay text, and a token keeps strangers out.
+// archive, hostile message texts stay text, a captured image renders under the page's CSP, and a
+// token keeps strangers out.
 //
 //   node tests/browser/ui.mjs SPEC.json
 //
@@ -19,6 +20,7 @@
 //   day_channels     {job, day, cids}: a calendar day and the channels its archives hold
 //   archives         {job, keys}: every archive of the job, newest window first
 //   hostile          [{cid, day, id, text}]: messages whose text must be shown exactly
+//   image            {cid, day, id, sha256}: a message whose attachment is a captured PNG
 //   auth             {base_url, token} (optional): a server started with that token
 // Every check runs even when an earlier one failed and prints one line (and its problems); the
 // exit code is 0 only when all passed. Chromium comes from CHATVAULT_CHROMIUM (scripts/test sets
@@ -53,7 +55,7 @@ if (process.argv.length !== 3) {
   process.exit(2);
 }
 const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
-for (const field of ['base_url', 'screenshots_dir', 'pages', 'search', 'thread', 'missing', 'lost', 'day_channels', 'archives', 'hostile']) {
+for (const field of ['base_url', 'screenshots_dir', 'pages', 'search', 'thread', 'missing', 'lost', 'day_channels', 'archives', 'hostile', 'image']) {
   if (spec[field] === undefined) {
     console.error(`${process.argv[2]}: the spec has no \`${field}\``);
     process.exit(2);
@@ -410,7 +412,34 @@ try {
     return `${spec.pages.length} pages refused without credentials; 401 with a wrong token, 200 with it`;
   });
 
-  await check('k. screenshots', async () => {
+  await check("k. a captured image renders inline under the page's CSP", async () => {
+    const { cid, day, id, sha256 } = spec.image;
+    events.length = 0;
+    await open(page, `${channelPath(cid, day)}&msg=${encodeURIComponent(id)}`);
+    const img = await present(
+      page,
+      `${message(id)} ul.attachments img${attr('src', `/media/${sha256}`)}`,
+      'the captured image',
+    );
+    await img.scrollIntoViewIfNeeded();
+    // Lazy: it loads once in view; a failed load ends the wait too (and leaves no width).
+    const width = await img.evaluate(
+      (el, ms) =>
+        new Promise((done) => {
+          const settle = () => done(el.naturalWidth);
+          if (el.complete) settle();
+          el.addEventListener('load', settle);
+          el.addEventListener('error', settle);
+          setTimeout(settle, ms);
+        }),
+      TIMEOUT_MS,
+    );
+    expect(width > 0, `/media/${sha256} did not render (naturalWidth ${width})`);
+    expect(events.length === 0, `the page logged: ${events.join('; ')}`);
+    return `naturalWidth ${width}`;
+  });
+
+  await check('l. screenshots', async () => {
     await mkdir(spec.screenshots_dir, { recursive: true });
     const { cid, day, parent_id: parent, reply_ids: replies } = spec.thread;
     // The jobs page whole; the others as a reader first sees them (the channel scrolled to the

@@ -360,3 +360,248 @@ async fn transcript_jsonl_prints_each_message_byte_for_byte_as_the_archive_holds
     }
     emu.shutdown().await;
 }
+
+/// The files of [`media_archive`]: a small PNG, one over 1 MiB, a PDF, and a PNG whose object
+/// is missing; by SHA-256.
+struct MediaFiles {
+    small: (String, Vec<u8>),
+    big: (String, Vec<u8>),
+    pdf: (String, Vec<u8>),
+    missing: String,
+}
+
+/// `store` with one archive of `messaging:x` whose messages link (signed) to stored files and
+/// to files not captured, its media record, and the stored objects but one.
+fn media_archive(store: &std::path::Path) -> MediaFiles {
+    use chatvault::archive::media::layout::object_key;
+    use chatvault::archive::media::record::{
+        FORMAT, MediaRecord, Outcome, Owner, Reference, Stored, record_key,
+    };
+    let sha =
+        |b: &[u8]| chatvault::archive::transfer::hex(&<sha2::Sha256 as sha2::Digest>::digest(b));
+    let png = |len: usize| {
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.resize(len, 7);
+        bytes
+    };
+    let small = png(100);
+    let big = png((1 << 20) + 1);
+    let pdf = b"%PDF-1.7 a document".to_vec();
+    let files = MediaFiles {
+        small: (sha(&small), small),
+        big: (sha(&big), big),
+        pdf: (sha(&pdf), pdf),
+        missing: sha(b"never stored"),
+    };
+    let signed = "?Key-Pair-Id=K&Policy=P&Signature=SIG&Expires=1767225600";
+    let cdn = "https://us-east.stream-io-cdn.com/1/x";
+    let attachments = [
+        ("small", "image", "photo.png", "image_url"),
+        ("big", "image", "poster.png", "image_url"),
+        ("pdf", "file", "report.pdf", "asset_url"),
+        ("missing", "image", "lost.png", "image_url"),
+        ("gone", "file", "gone.pdf", "asset_url"),
+        ("old", "file", "old.pdf", "asset_url"),
+    ];
+    let lines: Vec<Value> = attachments
+        .iter()
+        .enumerate()
+        .map(|(n, (id, kind, name, field))| {
+            line(
+                &format!("m-{id}"),
+                "ann",
+                n as u32,
+                serde_json::json!({"attachments": [{
+                    "type": kind, "title": name, *field: format!("{cdn}/{name}{signed}"),
+                }]}),
+            )
+        })
+        .collect();
+    let key = "x/2026/01/01/channels-0001.jsonl";
+    write_archive(store, key, "x", &lines);
+    let stored = |(sha256, bytes): &(String, Vec<u8>), content_type: &str| {
+        Outcome::Stored(Stored {
+            sha256: sha256.clone(),
+            size: bytes.len() as u64,
+            content_type: content_type.to_owned(),
+        })
+    };
+    let reference = |name: &str, outcome: Outcome| Reference {
+        owner: Owner::Message(format!("m-{name}")),
+        field: "attachments[0]".into(),
+        url: format!("{cdn}/{name}"),
+        outcome,
+    };
+    let record = MediaRecord {
+        format: FORMAT,
+        job: "x".into(),
+        archive: key.into(),
+        attempt: 1,
+        written_at: "2026-01-02T00:20:00Z".parse().expect("a time"),
+        chatvault_version: "0".into(),
+        prefix: "_media".into(),
+        references: vec![
+            reference("photo.png", stored(&files.small, "image/png")),
+            reference("poster.png", stored(&files.big, "image/png")),
+            reference("report.pdf", stored(&files.pdf, "application/pdf")),
+            reference(
+                "lost.png",
+                Outcome::Stored(Stored {
+                    sha256: files.missing.clone(),
+                    size: 12,
+                    content_type: "image/png".into(),
+                }),
+            ),
+            reference(
+                "gone.pdf",
+                Outcome::Gone {
+                    reason: "404".into(),
+                },
+            ),
+        ],
+    };
+    std::fs::write(
+        store.join(record_key(key, 1)),
+        serde_json::to_string(&record).expect("JSON"),
+    )
+    .expect("write the record");
+    for (sha256, bytes) in [&files.small, &files.big, &files.pdf] {
+        let path = store.join(object_key("_media", sha256));
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write the object");
+    }
+    files
+}
+
+fn assert_no_signature(format: &str, out: &str) {
+    for secret in ["Signature", "Key-Pair-Id", "Policy=", "Expires="] {
+        assert!(!out.contains(secret), "{format} prints {secret}: {out}");
+    }
+}
+
+#[test]
+fn transcript_media_copies_the_captured_files_and_links_them_relatively() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let files = media_archive(&store);
+    let url = format!("file://{}", store.display());
+    for format in ["html", "md", "txt"] {
+        let folder = format!("files-{format}");
+        let (code, out, stderr) =
+            transcript(dir.path(), &url, &["--format", format, "--media", &folder]);
+        // Markdown escapes its punctuation; it reads the same.
+        let out = out.replace('\\', "");
+        // The PNG whose object is gone is named: the transcript is incomplete.
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains(&files.missing), "{stderr}");
+        assert!(out.contains("INCOMPLETE"), "{out}");
+        assert!(
+            out.contains("1 media file(s) or record(s) could not be read"),
+            "{out}"
+        );
+        assert_no_signature(format, &out);
+        let mut copied: Vec<String> = std::fs::read_dir(dir.path().join(&folder))
+            .expect("the folder")
+            .map(|e| {
+                e.expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        copied.sort();
+        let mut expected = vec![
+            format!("{}.png", files.small.0),
+            format!("{}.png", files.big.0),
+            format!("{}.pdf", files.pdf.0),
+        ];
+        expected.sort();
+        assert_eq!(
+            copied, expected,
+            "{format}: the stored files, no partial one"
+        );
+        for (sha256, bytes) in [&files.small, &files.big, &files.pdf] {
+            let name = if bytes.starts_with(b"%PDF") {
+                "pdf"
+            } else {
+                "png"
+            };
+            let link = format!("{folder}/{sha256}.{name}");
+            // Relative to the folder the transcript is written in.
+            assert_eq!(
+                std::fs::read(dir.path().join(&link)).expect("the copy"),
+                *bytes
+            );
+            let shown = match format {
+                "html" => format!("→ <a href=\"{link}\">"),
+                "md" => format!("]({link})"),
+                _ => format!("→ {link}"),
+            };
+            assert!(out.contains(&shown), "{format}: {shown} in {out}");
+        }
+        assert!(!out.contains("data:image"), "{format}: nothing embedded");
+        let gone = "not captured: link expired and Stream no longer has the file";
+        assert!(out.contains(gone), "{format}: {out}");
+    }
+}
+
+#[test]
+fn html_embeds_images_up_to_1_mib_and_lists_the_rest_by_name_size_and_sha256() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let files = media_archive(&store);
+    let url = format!("file://{}", store.display());
+    let (code, html, stderr) = transcript(dir.path(), &url, &["--format", "html"]);
+    assert_eq!(code, 1, "the missing object: {stderr}");
+    assert_no_signature("html", &html);
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD.encode(&files.small.1);
+    assert!(
+        html.contains(&format!(
+            "<img src=\"data:image/png;base64,{data}\" alt=\"photo.png\">"
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains("content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\""),
+        "the policy lets images be data: URIs and nothing more: {html}"
+    );
+    assert_eq!(
+        html.matches("<img ").count(),
+        1,
+        "only the small one: {html}"
+    );
+    for (name, size, sha256) in [
+        ("poster.png", "1.0 MiB", &files.big.0),
+        ("report.pdf", "19 B", &files.pdf.0),
+    ] {
+        let listed = format!("{name}</bdi>");
+        assert!(html.contains(name), "{listed}: {html}");
+        assert!(html.contains(&format!("{size}, ")), "{name} size: {html}");
+        assert!(html.contains(sha256.as_str()), "{name}: {html}");
+    }
+    assert!(
+        html.contains("INCOMPLETE: 1 media file(s) or record(s) could not be read"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&files.missing),
+        "the missing object is named: {html}"
+    );
+    assert!(
+        html.contains("not captured (archived before media capture; run `chatvault media`)"),
+        "{html}"
+    );
+
+    let (_, txt, _) = transcript(dir.path(), &url, &["--format", "txt"]);
+    assert_no_signature("txt", &txt);
+    assert!(
+        txt.contains(&format!(
+            "attachment: report.pdf (file), 19 B, application/pdf, SHA-256 {}: \
+             https://us-east.stream-io-cdn.com/1/x/report.pdf\n",
+            files.pdf.0
+        )),
+        "{txt}"
+    );
+    assert!(!txt.contains("data:"), "{txt}");
+}

@@ -264,11 +264,12 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         "&lt;img src=x onerror=alert(2)&gt;",
         "&amp;lt;b&amp;gt; &amp; plain",
         "&quot;&gt;&lt;b&gt;Mallory&lt;/b&gt; (mallory)",
-        "attachment: <bdi>&lt;b&gt;report&lt;/b&gt;.pdf (file): javascript:alert(5)</bdi>",
+        "attachment: <bdi>&lt;b&gt;report&lt;/b&gt;.pdf</bdi> (<bdi>file</bdi>): \
+         <bdi>javascript:alert(5)</bdi> <span class=\"why\">not captured",
         "<bdi>see <span class=\"bidi\" title=\"an invisible character\">U+202E</span>fdp.exe\
          <span class=\"bidi\" title=\"an invisible character\">U+202C</span> now</bdi>",
         "attachment: <bdi><span class=\"bidi\" title=\"an invisible character\">U+202E</span>\
-         gnp.exe (file)</bdi>",
+         gnp.exe</bdi> (<bdi>file</bdi>)",
         "<span class=\"who\"><bdi><span class=\"bidi\" title=\"an invisible character\">U+202E\
          </span>evE (eve<span class=\"bidi\" title=\"an invisible character\">U+2067</span>)\
          </bdi></span>",

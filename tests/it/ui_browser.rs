@@ -7,8 +7,9 @@
 //! lists the expected messages in order and links into their context, a thread opens in place,
 //! both days are `missing` in the calendar (the second as a manifest without its archive),
 //! months sit by weekday and a day's cell leads to its channels and on to their messages, every
-//! archive of the job is on its archive pages, hostile texts stay text, and the token keeps
-//! strangers out. It leaves screenshots in
+//! archive of the job is on its archive pages, hostile texts stay text, an attachment recorded
+//! as a captured PNG (the test writes the object and the media record) renders inline under
+//! the page's CSP, and the token keeps strangers out. It leaves screenshots in
 //! `target/ui-screenshots/` (`scripts/ui-screenshots` copies them into `docs/images/`).
 //!
 //! `scripts/test` installs what it needs: Chromium (Debian's `chromium`, named by
@@ -26,6 +27,7 @@ use chatvault_emulator::{
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
+use crate::common::ground_truth::decompress;
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
 use crate::common::viewer::Viewer;
 use crate::common::{Project, files_below, manifests_below, midnight};
@@ -36,7 +38,7 @@ const CHANNELS: [&str; 2] = ["messaging:general-000", "team:project-000"];
 /// messages of every day, the deleted one too.
 const SNAPSHOT_USER: &str = "user-000";
 const TOKEN: &str = "ui-browser-test-token-4f1c9a";
-/// The whole browser run: eleven checks, each bounded by the driver's own 5 s timeouts.
+/// The whole browser run: twelve checks, each bounded by the driver's own 5 s timeouts.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(240);
 
 fn day(t: DateTime<Utc>) -> String {
@@ -233,6 +235,80 @@ fn hostile_spec(emu: &Emulator, on: DateTime<Utc>) -> Value {
     found.into_values().collect()
 }
 
+/// A 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+/// Makes the first thread-starting message of archive `key` (below `archive`) with an
+/// attachment look captured: a PNG stored under `_media/` and a media record naming the
+/// attachment's link as that file. What the page must then show inline.
+fn captured_image(archive: &Path, key: &str) -> Value {
+    use base64::Engine as _;
+    use chatvault::archive::media::layout::object_key;
+    use chatvault::archive::media::record::{
+        FORMAT, MediaRecord, Outcome, Owner, Reference, Stored, record_key,
+    };
+    let compression = if key.ends_with(".gz") {
+        chatvault::config::job::Compression::Gzip
+    } else {
+        chatvault::config::job::Compression::None
+    };
+    let text = decompress(
+        &std::fs::read(archive.join(key)).expect("read"),
+        compression,
+    );
+    let (item, url) = String::from_utf8(text)
+        .expect("UTF-8")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["type"] == "message")
+        .map(|l| l["item"].clone())
+        .filter(|m| m["parent_id"].is_null() && m["deleted_at"].is_null())
+        .find_map(|m| {
+            let a = &m["attachments"][0];
+            let url = a["image_url"]
+                .as_str()
+                .or_else(|| a["asset_url"].as_str())?;
+            Some((m.clone(), url.to_owned()))
+        })
+        .expect("a message with an attachment");
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(PNG)
+        .expect("a PNG");
+    let sha256 = chatvault::archive::transfer::hex(&<sha2::Sha256 as sha2::Digest>::digest(&png));
+    let object = archive.join(object_key("_media", &sha256));
+    std::fs::create_dir_all(object.parent().expect("a folder")).expect("mkdir");
+    std::fs::write(object, &png).expect("write the object");
+    let record = MediaRecord {
+        format: FORMAT,
+        job: "daily".into(),
+        archive: key.to_owned(),
+        attempt: 1,
+        written_at: Utc::now(),
+        chatvault_version: "0".into(),
+        prefix: "_media".into(),
+        references: vec![Reference {
+            owner: Owner::Message(item["id"].as_str().expect("an id").to_owned()),
+            field: "attachments[0]".into(),
+            url: chatvault::links::without_query(&url).to_owned(),
+            outcome: Outcome::Stored(Stored {
+                sha256: sha256.clone(),
+                size: png.len() as u64,
+                content_type: "image/png".into(),
+            }),
+        }],
+    };
+    std::fs::write(
+        archive.join(record_key(key, 1)),
+        serde_json::to_string(&record).expect("JSON"),
+    )
+    .expect("write the media record");
+    let created: DateTime<Utc> = item["created_at"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("a time");
+    json!({ "cid": item["cid"], "day": day(created), "id": item["id"], "sha256": sha256 })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -245,6 +321,7 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
         soft_deleted_per_type: 0,
         reply_every: 5,
         hostile_every: 7,
+        bidi_every: 9,
         ..config.data
     };
     let emu = start_emulator(config).await;
@@ -309,6 +386,7 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
     );
     let thread = thread_spec(&emu, days[3]);
     let hostile = hostile_spec(&emu, days[3]);
+    let image = captured_image(&archive, &kept);
 
     project.file("token.txt", TOKEN);
     let open = Viewer::start(ui(&project, &emu, &["--listen", "127.0.0.1:0"])).await;
@@ -346,6 +424,7 @@ async fn the_ui_shows_archives_threads_and_hostile_text_correctly_in_a_browser()
             "keys": archives.iter().map(|(_, key)| key).collect::<Vec<_>>(),
         },
         "hostile": hostile,
+        "image": image,
         "auth": { "base_url": guarded.url, "token": TOKEN },
     });
     let spec_text = serde_json::to_string_pretty(&spec).expect("JSON");

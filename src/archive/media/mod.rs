@@ -2,5 +2,6 @@
 //! stored once by content (`layout`), and for each archive, records of what became of every
 //! reference (`record`).
 
+pub mod kind;
 pub mod layout;
 pub mod record;

@@ -66,6 +66,11 @@ impl MediaIndex {
         self.by_url.get(crate::links::without_query(url))
     }
 
+    /// Every reference the records name, by link.
+    pub fn found(&self) -> impl Iterator<Item = &Found> {
+        self.by_url.values()
+    }
+
     /// References not captured yet that a later run retries.
     pub fn outstanding(&self) -> usize {
         self.by_url

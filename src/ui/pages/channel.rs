@@ -13,6 +13,7 @@ use super::{UserText, archive_href, channel_href, incomplete, message, no_time_h
 use crate::archive::reading::Problem;
 use crate::archive::reading::thread::{Place, Shown, Thread};
 use crate::archive::transcript::count;
+use crate::ui::media::Media;
 
 /// Threads per page; a day busier than this is split.
 pub const PER_PAGE: usize = 300;
@@ -32,6 +33,10 @@ pub struct ChannelDay<'a> {
     /// `(job, key)` of the archives read.
     pub archives: Vec<(String, String)>,
     pub problems: &'a [Problem],
+    /// What the media records say of the files the messages link to.
+    pub media: &'a Media,
+    /// Files of this part not captured yet, that a later run retries.
+    pub outstanding: usize,
 }
 
 /// Where a message stands, when that is not simply in its thread.
@@ -75,13 +80,19 @@ fn thread(view: &ChannelDay<'_>, t: &Thread<'_>) -> Markup {
                 }
                 div.replies {
                     @for r in &t.replies {
-                        (message(r.message, view.zone, target(r), place(view, r)))
+                        (message(r.message, view.zone, target(r), view.media, place(view, r)))
                     }
                 }
             }
         }
     };
-    message(t.first.message, view.zone, target(&t.first), replies)
+    message(
+        t.first.message,
+        view.zone,
+        target(&t.first),
+        view.media,
+        replies,
+    )
 }
 
 fn part_link(view: &ChannelDay<'_>, page: usize) -> String {
@@ -112,6 +123,11 @@ pub fn page(view: &ChannelDay<'_>) -> Markup {
             }
             (count(view.threads)) " message(s) in " (view.threads.len()) " thread(s) · "
             a href=(search_href(&format!("in:{}", view.cid))) { "search this channel" }
+        }
+        @if view.outstanding > 0 {
+            p.meta.outstanding {
+                (view.outstanding) " file(s) here not captured yet; a later run retries."
+            }
         }
         nav.pager aria-label="Days" {
             @if let Some(d) = view.earlier {
@@ -188,6 +204,8 @@ mod tests {
                     later: None,
                     archives: Vec::new(),
                     problems: &[],
+                    media: &Media::default(),
+                    outstanding: 0,
                 };
                 let html = page(&view).into_string();
                 for (at, _) in html.match_indices("data-id=\"") {

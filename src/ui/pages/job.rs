@@ -15,7 +15,14 @@ use crate::ui::holdings::DayHeld;
 pub const PER_PAGE: usize = 100;
 
 /// A page of `archives` (all of the job's, newest window first).
-pub fn archives(job: &str, archives: &[&Listed], page: usize, zone: Tz) -> Markup {
+/// `outstanding`: references of its archives whose files are not captured yet.
+pub fn archives(
+    job: &str,
+    archives: &[&Listed],
+    page: usize,
+    outstanding: usize,
+    zone: Tz,
+) -> Markup {
     let pages = archives.len().div_ceil(PER_PAGE).max(1);
     let page = page.clamp(1, pages);
     let shown: Vec<&Listed> = archives
@@ -31,6 +38,12 @@ pub fn archives(job: &str, archives: &[&Listed], page: usize, zone: Tz) -> Marku
             (archives.len()) " archive(s), the newest window first; times in " (zone.name()) "."
             @if lost > 0 {
                 " " span.bad { (lost) " manifest(s) without their archive." }
+            }
+        }
+        @if outstanding > 0 {
+            p.meta.outstanding {
+                (outstanding) " file(s) its archives link to not captured yet; a later run "
+                "retries."
             }
         }
         @if archives.is_empty() { p { "No archive yet." } }

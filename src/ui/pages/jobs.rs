@@ -30,6 +30,8 @@ pub struct JobView<'a> {
     pub recent: Vec<&'a Listed>,
     pub archives: usize,
     pub next_tick: Option<DateTime<Utc>>,
+    /// References of its archives whose files are not captured yet (a later run retries).
+    pub outstanding: usize,
 }
 
 const LEGEND: [(&str, &str); 8] = [
@@ -194,6 +196,12 @@ fn job(view: &JobView<'_>, zone: Tz, now: DateTime<Utc>) -> Markup {
             @match &view.state {
                 Err(problem) => p.problem { "The state cannot be read: " (problem) },
                 Ok(state) => (facts(view, state, zone, now)),
+            }
+            @if view.outstanding > 0 {
+                p.meta.outstanding {
+                    (view.outstanding) " file(s) its archives link to not captured yet; a later "
+                    "run retries."
+                }
             }
             @if view.empty {
                 p.problem.empty { "No archive yet at " code { (view.url) } "." }

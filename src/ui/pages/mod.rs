@@ -14,9 +14,13 @@ use chrono_tz::Tz;
 use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+pub use crate::archive::attachments::size as bytes;
+use crate::archive::attachments::{self, Attachment, File};
+use crate::archive::media::kind::is_raster;
 use crate::archive::read::Message;
 use crate::archive::reading::Problem;
-use crate::archive::transcript::{attachment_names, author, html_text, reactions, time};
+use crate::archive::transcript::{author, html_text, reactions, time};
+use crate::ui::media::Media;
 
 /// User text on a page (message text, names, ids, attachment names): isolated in `<bdi>` with
 /// each invisible format character marked, as in HTML transcripts (see [`html_text`]).
@@ -168,20 +172,6 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// Every page: the navigation, the search box (holding `q`), one `h1`, the content.
 pub fn layout(title: &str, section: Section, q: &str, body: Markup) -> Markup {
     let current = |s: Section| if s == section { Some("page") } else { None };
@@ -239,8 +229,8 @@ pub fn incomplete(list: &[Problem]) -> Markup {
             section.incomplete aria-labelledby="incomplete" {
                 h2 #incomplete { "Incomplete" }
                 p {
-                    (list.len()) " could not be read (an archive, a manifest or a store's "
-                    "listing); what they hold is not shown here:"
+                    (list.len()) " could not be read (an archive, a manifest, a media record or a "
+                    "store's listing); what they hold is not shown here:"
                 }
                 ul { @for p in list { li { code { (p.key) } ": " (p.problem) } } }
             }
@@ -248,8 +238,45 @@ pub fn incomplete(list: &[Problem]) -> Markup {
     }
 }
 
-/// One message as people read it. `target` marks the one a link pointed at.
-pub fn message(m: &Message, zone: Tz, target: bool, replies: Markup) -> Markup {
+/// A captured file's path in the viewer.
+pub fn media_href(sha256: &str) -> String {
+    format!("/media/{sha256}")
+}
+
+/// One attachment: a stored image shown, another stored file offered as a download (its name,
+/// type and size), anything else named with why its file is not here. A link is printed
+/// without its query, as text: it is never followed from here.
+fn attachment(a: &Attachment<'_>) -> Markup {
+    html! {
+        @match &a.file {
+            File::Stored(_, stored) if is_raster(&stored.content_type) => li.image {
+                a href=(media_href(&stored.sha256)) {
+                    img src=(media_href(&stored.sha256)) alt=(a.name) loading="lazy";
+                }
+                span.meta {
+                    (UserText(&a.name)) " (" (UserText(&a.kind)) ", " (bytes(stored.size)) ")"
+                }
+            },
+            File::Stored(_, stored) => li.file {
+                "attachment: "
+                a href=(media_href(&stored.sha256)) download { (UserText(&a.name)) }
+                span.meta {
+                    " (" (UserText(&a.kind)) ", " (bytes(stored.size)) ", "
+                    (stored.content_type) ")"
+                }
+            },
+            file => li {
+                "attachment: " (UserText(&a.name)) " (" (UserText(&a.kind)) ")"
+                @if let Some(link) = &a.link { ": " (UserText(link)) }
+                @if let Some(why) = file.why_not() { " " span.why { (why) } }
+            },
+        }
+    }
+}
+
+/// One message as people read it. `target` marks the one a link pointed at; its files are
+/// looked up in `media`.
+pub fn message(m: &Message, zone: Tz, target: bool, media: &Media, replies: Markup) -> Markup {
     let mut class = String::from("msg");
     if m.is_deleted() {
         class.push_str(" deleted");
@@ -257,11 +284,18 @@ pub fn message(m: &Message, zone: Tz, target: bool, replies: Markup) -> Markup {
     if target {
         class.push_str(" target");
     }
-    let attachments = attachment_names(m);
+    let lookup = |url: &str| media.lookup(url);
+    let attachments = attachments::of(m, lookup);
+    let avatar = attachments::avatar(m, lookup).filter(|s| is_raster(&s.content_type));
     let reactions = reactions(m);
     html! {
         article class=(class) id={ "m-" (m.id) } data-id=(m.id) {
             p.head {
+                @if let Some(avatar) = avatar {
+                    img.avatar src=(media_href(&avatar.sha256)) alt="" width="20" height="20"
+                        loading="lazy";
+                    " "
+                }
                 span.who { (UserText(&author(m))) }
                 " "
                 time.when datetime=[m.created_at.map(rfc3339)] { (time(m, zone)) }
@@ -270,7 +304,7 @@ pub fn message(m: &Message, zone: Tz, target: bool, replies: Markup) -> Markup {
             }
             p.text { (UserText(&m.text)) }
             @if !attachments.is_empty() {
-                ul.attachments { @for a in &attachments { li { "attachment: " (UserText(a)) } } }
+                ul.attachments { @for a in &attachments { (attachment(a)) } }
             }
             @if !reactions.is_empty() { p.meta { "reactions: " (UserText(&reactions)) } }
             (replies)

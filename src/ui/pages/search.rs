@@ -11,6 +11,7 @@ use super::{
 use crate::archive::reading::Problem;
 use crate::archive::search::Hit;
 use crate::ui::calendar::day_of;
+use crate::ui::media::Media;
 
 /// Hits a page, in time order (the earliest on page 1).
 pub const PER_PAGE: usize = 200;
@@ -62,6 +63,8 @@ pub struct Results<'a> {
     pub hints: &'a [String],
     /// Messages that match but for the time range and have no time.
     pub undated: usize,
+    /// What the media records say of the files the hits link to.
+    pub media: &'a Media,
 }
 
 pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
@@ -98,7 +101,7 @@ pub fn results(view: &Results<'_>, zone: Tz) -> Markup {
                         a.context href=(href) { "in context" }
                         " · " (UserText(cid))
                     }
-                    (message(m, zone, false, html! {}))
+                    (message(m, zone, false, view.media, html! {}))
                 }
             }
         }
