@@ -214,6 +214,12 @@ impl Emulator {
         self.shared.delete_cdn_file(path);
     }
 
+    /// Makes the CDN answer a valid link to `path` with `302 Found` and `Location: location`
+    /// (another CDN link, or a host a client must refuse).
+    pub fn redirect_cdn_file(&self, path: &str, location: &str) {
+        self.shared.redirect_cdn_file(path, location);
+    }
+
     /// The path of the file the data set's CDN has deleted from the start (with `media_every`
     /// on and no `media_distinct`).
     pub fn deleted_cdn_path(&self) -> Option<String> {
