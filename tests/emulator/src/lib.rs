@@ -6,7 +6,9 @@
 //! `GET /rate_limits`), checks the API key and HS256 tokens as Stream does, rate-limits per
 //! endpoint, runs export tasks through `waiting → pending → running → completed` on its own
 //! clock, and serves the export files behind S3-style presigned URLs, generated on the fly from a
-//! seeded data set. See the crate README for the wire details and every assumption.
+//! seeded data set. Opt-in media attachments and avatars link to its own CDN (`GET /cdn/…`,
+//! signed, expiring links), which `GET /messages/{id}` and `GET /users` sign afresh. See the crate
+//! README for the wire details and every assumption.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
