@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::entities::{ChannelHead, Kind, Layout, MessageHead, Splitter, UserHead};
+use super::media::refs::{FoundRef, RefCollector};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelCount {
@@ -76,11 +77,13 @@ impl Tally {
     }
 }
 
-/// Counts an export file fed to it in pieces as it streams.
+/// Counts an export file fed to it in pieces as it streams, and collects its media links on
+/// the way (the one pass over the export: no second read).
 #[derive(Debug)]
 pub struct Counter {
     splitter: Splitter,
     tally: Tally,
+    media: RefCollector,
 }
 
 impl Counter {
@@ -88,20 +91,26 @@ impl Counter {
         Counter {
             splitter: Splitter::new(layout),
             tally: Tally::default(),
+            media: RefCollector::new(),
         }
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
-        let tally = &mut self.tally;
-        self.splitter
-            .push(bytes, &mut |kind, entity| tally.entity(kind, entity));
+        let (tally, media) = (&mut self.tally, &mut self.media);
+        self.splitter.push(bytes, &mut |kind, entity| {
+            tally.entity(kind, entity);
+            media.entity(kind, entity);
+        });
     }
 
-    pub fn finish(mut self) -> Tally {
-        let tally = &mut self.tally;
-        self.splitter
-            .finish(&mut |kind, entity| tally.entity(kind, entity));
-        self.tally
+    /// The counts, and the media links in the order first seen.
+    pub fn finish(mut self) -> (Tally, Vec<FoundRef>) {
+        let (tally, media) = (&mut self.tally, &mut self.media);
+        self.splitter.finish(&mut |kind, entity| {
+            tally.entity(kind, entity);
+            media.entity(kind, entity);
+        });
+        (self.tally, self.media.finish())
     }
 }
 
@@ -110,13 +119,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn channels_users_and_times_are_counted_and_an_empty_channel_is_there_too() {
+    fn channels_users_times_and_media_links_are_collected_and_an_empty_channel_is_there_too() {
         let file = concat!(
             r#"{"type":"channel","item":{"cid":"messaging:a"}}"#,
             "\n",
             r#"{"type":"message","item":{"id":"1","cid":"messaging:a","user":{"id":"u"},"created_at":"2026-01-02T00:00:00Z"}}"#,
             "\n",
-            r#"{"type":"message","item":{"id":"2","cid":"messaging:a","user":{"id":"v"},"created_at":"2026-01-01T00:00:00Z"}}"#,
+            r#"{"type":"message","item":{"id":"2","cid":"messaging:a","user":{"id":"v"},"created_at":"2026-01-01T00:00:00Z","attachments":[{"image_url":"https://cdn/a.png?Expires=1"}]}}"#,
             "\n",
             r#"{"type":"reaction","item":{"message_id":"1","user":{"id":"v"}}}"#,
             "\n",
@@ -127,7 +136,9 @@ mod tests {
         for piece in file.as_bytes().chunks(5) {
             counter.push(piece);
         }
-        let tally = counter.finish();
+        let (tally, media) = counter.finish();
+        assert_eq!(media.len(), 1, "{media:?}");
+        assert_eq!(media[0].url, "https://cdn/a.png?Expires=1");
         let a = &tally.channels["messaging:a"];
         assert_eq!(a.messages, 2);
         assert_eq!(a.first_message_at, "2026-01-01T00:00:00Z".parse().ok());

@@ -32,6 +32,7 @@ use tokio_util::io::StreamReader;
 use tracing::Instrument as _;
 
 use super::entities::Layout;
+use super::media::refs::FoundRef;
 use super::tally::{Counter, Tally};
 use crate::api::ApiError;
 use crate::clock::Clock;
@@ -90,6 +91,8 @@ pub struct Transferred {
     pub parts: usize,
     /// What the export holds, counted as it streamed through.
     pub tally: Tally,
+    /// The media links it holds, signed as they stand: for the capture, never written.
+    pub media: Vec<FoundRef>,
 }
 
 #[derive(Debug, Error)]
@@ -224,12 +227,14 @@ pub async fn transfer(
         &mut *counter.lock().unwrap_or_else(PoisonError::into_inner),
         Counter::new(target.layout),
     );
+    let (tally, media) = counter.finish();
     Ok(Transferred {
         bytes_source: source_bytes.load(Ordering::Relaxed),
         bytes_stored,
         sha256,
         parts,
-        tally: counter.finish(),
+        tally,
+        media,
     })
 }
 
