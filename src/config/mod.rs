@@ -3,12 +3,14 @@
 //! with file/line/field diagnostics.
 
 pub mod discover;
+pub mod hosts;
 pub mod interpolate;
 pub mod job;
 pub mod key;
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod size;
 mod toml;
 pub mod validate;
 mod yaml;
