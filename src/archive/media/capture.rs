@@ -1254,6 +1254,127 @@ mod tests {
         assert!(cdn.requests().is_empty());
     }
 
+    /// A store whose uploads fail: single PUTs at once, multipart uploads at their second
+    /// part.
+    #[derive(Debug, Default)]
+    struct FailingUploads {
+        inner: object_store::memory::InMemory,
+    }
+
+    impl std::fmt::Display for FailingUploads {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("FailingUploads")
+        }
+    }
+
+    fn disk_full() -> object_store::Error {
+        object_store::Error::Generic {
+            store: "failing",
+            source: "the disk is full".into(),
+        }
+    }
+
+    #[derive(Debug)]
+    struct FailingUpload {
+        inner: Box<dyn object_store::MultipartUpload>,
+        parts: usize,
+    }
+
+    #[async_trait::async_trait]
+    impl object_store::MultipartUpload for FailingUpload {
+        fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+            self.parts += 1;
+            if self.parts > 1 {
+                return Box::pin(async { Err(disk_full()) });
+            }
+            self.inner.put_part(data)
+        }
+        async fn complete(&mut self) -> object_store::Result<object_store::PutResult> {
+            self.inner.complete().await
+        }
+        async fn abort(&mut self) -> object_store::Result<()> {
+            self.inner.abort().await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl object_store::ObjectStore for FailingUploads {
+        async fn put_opts(
+            &self,
+            _: &ObjectPath,
+            _: PutPayload,
+            _: PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            Err(disk_full())
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            Ok(Box::new(FailingUpload {
+                inner: self.inner.put_multipart_opts(location, opts).await?,
+                parts: 0,
+            }))
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: futures::stream::BoxStream<'static, object_store::Result<ObjectPath>>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectPath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+        {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_upload_is_failed_and_leaves_no_object_under_the_key() {
+        let store = Store::wrap(Arc::new(FailingUploads::default()), "failing://", true);
+        let (cdn, stream) = (FakeCdn::new(1 << 30), Arc::new(FakeStream::default()));
+        let small = format!("https://cdn.test/small.png?{LATER}");
+        cdn.answer(&small, Answer::Bytes(PNG.to_vec()));
+        let big = format!("https://cdn.test/big.bin?{LATER}");
+        cdn.answer(&big, Answer::Bytes(vec![3; 20 * 1024 * 1024]));
+        let capturer = capturer(&store, &cdn, &stream, &RunCache::default(), 2);
+        let got = capturer
+            .capture(vec![found(message("m"), &small), found(message("m"), &big)])
+            .await;
+        for reference in &got {
+            let Outcome::Failed { reason } = &reference.outcome else {
+                panic!("not failed: {reference:?}");
+            };
+            assert!(reason.contains("the disk is full"), "{reason}");
+        }
+        assert!(media_objects(&store).await.is_empty());
+        assert_eq!(capturer.counts().uploads, 0);
+    }
+
     #[tokio::test]
     async fn a_record_takes_the_next_attempt_or_the_next_free_one() {
         let store = Store::memory();
