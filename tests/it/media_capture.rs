@@ -146,14 +146,17 @@ async fn an_exports_files_are_captured_refreshing_expired_links_through_stream()
         );
     }
     for kind in ["message", "user", "channel"] {
-        assert!(
-            got.iter().any(|r| r.outcome.stored().is_some()
-                && match (&r.owner, kind) {
-                    (Owner::Message(_), "message")
+        let of_kind = |owner: &Owner| {
+            matches!(
+                (owner, kind),
+                (Owner::Message(_), "message")
                     | (Owner::User(_), "user")
-                    | (Owner::Channel(_), "channel") => true,
-                    _ => false,
-                }),
+                    | (Owner::Channel(_), "channel")
+            )
+        };
+        assert!(
+            got.iter()
+                .any(|r| r.outcome.stored().is_some() && of_kind(&r.owner)),
             "no {kind} file stored"
         );
     }
