@@ -57,7 +57,9 @@ pub trait Refresher: Send + Sync {
 }
 
 /// What became of each link path in a run, shared by the run's batches: a path is downloaded
-/// at most once per run, and a second reference to it takes the first one's outcome.
+/// at most once per run, and a second reference to it takes the first one's outcome. Paths
+/// are kept apart by the store and prefix they were captured into, so jobs with different
+/// destinations can share one cache.
 #[derive(Clone, Default)]
 pub struct RunCache {
     paths: Arc<Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>>,
@@ -73,9 +75,10 @@ impl std::fmt::Debug for RunCache {
 }
 
 impl RunCache {
-    fn slot(&self, path: &str) -> Arc<OnceCell<Outcome>> {
+    fn slot(&self, store: &Store, prefix: &str, path: &str) -> Arc<OnceCell<Outcome>> {
+        let key = format!("{}\n{prefix}\n{path}", store.url());
         let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
-        paths.entry(path.to_owned()).or_default().clone()
+        paths.entry(key).or_default().clone()
     }
 }
 
@@ -209,7 +212,7 @@ impl Capturer {
         let outcome = match self.network.check(&found.url) {
             Err(failure) => outcome_of(failure),
             Ok(()) => {
-                let slot = self.cache.slot(&path);
+                let slot = self.cache.slot(&self.store, &self.prefix, &path);
                 let mut first = false;
                 let outcome = slot
                     .get_or_init(|| {
@@ -896,6 +899,27 @@ mod tests {
         assert_eq!(outcomes, ["stored", "already_stored", "already_stored"]);
         assert_eq!(first[0].outcome.stored(), later_batch[0].outcome.stored());
         assert_eq!(cdn.requests().len(), 1, "{:?}", cdn.requests());
+    }
+
+    #[tokio::test]
+    async fn a_cache_shared_by_two_destinations_stores_the_file_in_each() {
+        let (cdn, stream) = (FakeCdn::new(1 << 20), Arc::new(FakeStream::default()));
+        let url = format!("https://cdn.test/a.png?{LATER}");
+        cdn.answer(&url, Answer::Bytes(PNG.to_vec()));
+        let cache = RunCache::default();
+        let one = Store::memory();
+        let other = Store::wrap(
+            Arc::new(object_store::memory::InMemory::new()),
+            "memory://other",
+            false,
+        );
+        for store in [&one, &other] {
+            let got = capturer(store, &cdn, &stream, &cache, 1)
+                .capture(vec![found(message("m"), &url)])
+                .await;
+            assert_eq!(got[0].outcome.status(), "stored", "{}", store.url());
+            assert_eq!(object(store, &sha(PNG)).await.as_deref(), Some(PNG));
+        }
     }
 
     #[tokio::test]
