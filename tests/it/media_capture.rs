@@ -9,16 +9,22 @@ use std::sync::Arc;
 
 use chatvault::archive::entities::{Layout, Splitter};
 use chatvault::archive::media::capture::{Capturer, RunCache};
+use chatvault::archive::media::layout;
 use chatvault::archive::media::record::{Outcome, Owner, Reference};
 use chatvault::archive::media::refresh::ApiRefresher;
 use chatvault::archive::media::refs::{FoundRef, RefCollector};
 use chatvault::config::job::MediaSettings;
 use chatvault::fetch::{Fetcher, Policy};
 use chatvault::store::Store;
+use chatvault::store::url::StoreUrl;
+use chatvault::store::{self};
 use chatvault_emulator::{DataSpec, Emulator, EmulatorConfig, Endpoint, MediaOwner};
 use chrono::TimeDelta;
+use object_store::ObjectStoreExt as _;
+use object_store::path::Path;
 
 use crate::common::emulated::{self, EmuClock};
+use crate::common::servers;
 
 const LIMIT: u64 = 1024 * 1024;
 
@@ -35,9 +41,15 @@ fn config() -> EmulatorConfig {
     }
 }
 
+/// A data set whose large file is larger than one PUT, and a limit above it.
+const LARGE: u64 = 9 * 1024 * 1024;
+const ABOVE_LARGE: u64 = 16 * 1024 * 1024;
+
 /// The links of a finished export of two channels, as the count pass finds them.
-async fn exported_links() -> (Emulator, Arc<chatvault::api::StreamClient>, Vec<FoundRef>) {
-    let (emu, client, task) = emulated::finished_export(config(), 2).await;
+async fn exported_links(
+    config: EmulatorConfig,
+) -> (Emulator, Arc<chatvault::api::StreamClient>, Vec<FoundRef>) {
+    let (emu, client, task) = emulated::finished_export(config, 2).await;
     let url = emulated::link(&client, &task).await.expect("a link");
     let mut bytes = emulated::download(&url).await;
     if bytes.starts_with(&[0x1f, 0x8b]) {
@@ -60,12 +72,22 @@ fn capturer(
     store: &Store,
     cache: &RunCache,
 ) -> Capturer {
+    capturer_up_to(emu, client, store, cache, LIMIT)
+}
+
+fn capturer_up_to(
+    emu: &Emulator,
+    client: &Arc<chatvault::api::StreamClient>,
+    store: &Store,
+    cache: &RunCache,
+    limit: u64,
+) -> Capturer {
     let cdn = url::Url::parse(emu.cdn_base()).expect("a URL");
     let policy = Policy::from_settings(&MediaSettings {
         hosts: vec![cdn.host_str().expect("a host").to_owned()],
         allow_http: true,
         allow_private_addresses: true,
-        max_file_size: LIMIT,
+        max_file_size: limit,
         ..MediaSettings::default()
     });
     Capturer::new(
@@ -89,6 +111,10 @@ fn owner(truth: &MediaOwner) -> Owner {
 
 /// Every reference's outcome is what the ground truth says of its file.
 fn check_against_truth(emu: &Emulator, got: &[Reference]) {
+    check_against_truth_up_to(emu, got, LIMIT);
+}
+
+fn check_against_truth_up_to(emu: &Emulator, got: &[Reference], limit: u64) {
     let truth = emu.media_truth();
     for reference in got {
         let file = truth
@@ -104,12 +130,8 @@ fn check_against_truth(emu: &Emulator, got: &[Reference]) {
             assert_eq!(outcome.status(), "refused", "{reference:?}");
         } else if file.deleted {
             assert_eq!(outcome.status(), "gone", "{reference:?}");
-        } else if file.large {
-            assert_eq!(
-                outcome,
-                &Outcome::TooLarge { limit: LIMIT },
-                "{reference:?}"
-            );
+        } else if file.size > limit {
+            assert_eq!(outcome, &Outcome::TooLarge { limit }, "{reference:?}");
         } else {
             let stored = outcome
                 .stored()
@@ -130,7 +152,7 @@ fn requests(emu: &Emulator, endpoint: Endpoint) -> usize {
 
 #[tokio::test]
 async fn an_exports_files_are_captured_refreshing_expired_links_through_stream() {
-    let (emu, client, links) = exported_links().await;
+    let (emu, client, links) = exported_links(config()).await;
     // A month of history: the older messages' links expired long ago; 15 days on, every
     // avatar's and channel image's link has too.
     emu.clock().advance(TimeDelta::days(15));
@@ -200,7 +222,7 @@ async fn capturer_again(
 
 #[tokio::test]
 async fn a_failed_reference_is_retried_through_a_refresh() {
-    let (emu, client, links) = exported_links().await;
+    let (emu, client, links) = exported_links(config()).await;
     let store = Store::memory();
     let capturer = capturer(&emu, &client, &store, &RunCache::default());
     let first = capturer.capture(links).await;
@@ -241,4 +263,51 @@ async fn capturer_for_retry(
     capturer(emu, client, store, &RunCache::default())
         .retry(standing)
         .await
+}
+
+#[tokio::test]
+async fn files_reach_s3_in_one_put_or_in_parts_once_each() {
+    let mut config = config();
+    config.data.large_file_size = LARGE;
+    let (emu, client, links) = exported_links(config).await;
+    let server = servers::moto();
+    let url = StoreUrl::S3 {
+        bucket: server.bucket.clone(),
+        prefix: servers::unique_prefix("media-capture"),
+    };
+    let store = store::open(&url, &server.options(), &[]).expect("S3 store opens");
+    let first = capturer_up_to(&emu, &client, &store, &RunCache::default(), ABOVE_LARGE);
+    let got = first.capture(links.clone()).await;
+    check_against_truth_up_to(&emu, &got, ABOVE_LARGE);
+    let large = got
+        .iter()
+        .filter_map(|r| r.outcome.stored())
+        .find(|s| s.size == LARGE)
+        .expect("the large file is stored")
+        .clone();
+    let key = layout::object_key("_media", &large.sha256);
+    let meta = store
+        .object_store()
+        .head(&Path::from(key.as_str()))
+        .await
+        .expect("the large object is there");
+    assert_eq!(meta.size, LARGE);
+    assert!(
+        meta.e_tag.as_deref().is_some_and(|t| t.contains('-')),
+        "a multipart upload's ETag: {:?}",
+        meta.e_tag
+    );
+    let uploads = first.counts().uploads;
+    assert!(uploads > 1);
+
+    let second = capturer_up_to(&emu, &client, &store, &RunCache::default(), ABOVE_LARGE);
+    let again = second.capture(links).await;
+    check_against_truth_up_to(&emu, &again, ABOVE_LARGE);
+    assert_eq!(second.counts().uploads, 0, "nothing uploaded twice");
+    let meta_again = store
+        .object_store()
+        .head(&Path::from(key.as_str()))
+        .await
+        .expect("still there");
+    assert_eq!(meta_again.e_tag, meta.e_tag);
 }

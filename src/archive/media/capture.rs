@@ -240,7 +240,12 @@ impl Capturer {
         let mut refreshed = false;
         let expired = links::expires_at(&url).is_some_and(|at| at <= self.clock.now());
         if refresh_first || expired {
-            url = match self.refreshed(found, path, "the link expired").await {
+            let why = if expired {
+                "the link expired"
+            } else {
+                "a retry needs a fresh link"
+            };
+            url = match self.refreshed(found, path, why).await {
                 Ok(fresh) => fresh,
                 Err(outcome) => return outcome,
             };
@@ -1274,7 +1279,12 @@ mod tests {
         let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
             .retry(&standing)
             .await;
-        assert_eq!(got[0].outcome.status(), "gone");
+        assert_eq!(
+            got[0].outcome,
+            Outcome::Gone {
+                reason: "a retry needs a fresh link and Stream no longer has the file".into()
+            }
+        );
         assert!(cdn.requests().is_empty());
     }
 
