@@ -9,15 +9,21 @@ pub enum Endpoint {
     ExportUsers,
     GetTask,
     QueryChannels,
+    /// A message with freshly signed file links, for the media capture.
+    GetMessage,
+    /// Users with freshly signed images, for the media capture.
+    QueryUsers,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] = [
+    pub const ALL: [Endpoint; 7] = [
         Endpoint::ExportChannels,
         Endpoint::GetExportChannelsStatus,
         Endpoint::ExportUsers,
         Endpoint::GetTask,
         Endpoint::QueryChannels,
+        Endpoint::GetMessage,
+        Endpoint::QueryUsers,
     ];
 
     /// Stream's name for the endpoint (as in its rate-limit docs and `/rate_limits`).
@@ -28,6 +34,8 @@ impl Endpoint {
             Endpoint::ExportUsers => "ExportUsers",
             Endpoint::GetTask => "GetTask",
             Endpoint::QueryChannels => "QueryChannels",
+            Endpoint::GetMessage => "GetMessage",
+            Endpoint::QueryUsers => "QueryUsers",
         }
     }
 
@@ -36,7 +44,11 @@ impl Endpoint {
     pub fn default_limit(self) -> u32 {
         match self {
             Endpoint::ExportChannels | Endpoint::ExportUsers => 60,
-            Endpoint::GetExportChannelsStatus | Endpoint::GetTask | Endpoint::QueryChannels => 300,
+            Endpoint::GetExportChannelsStatus
+            | Endpoint::GetTask
+            | Endpoint::QueryChannels
+            | Endpoint::GetMessage
+            | Endpoint::QueryUsers => 300,
         }
     }
 

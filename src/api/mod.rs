@@ -35,8 +35,9 @@ pub use error::ApiError;
 pub use limiter::{Limiter, Quota};
 pub use stats::{ANSWERS, ClientStats, RequestStats};
 use wire::{
-    ChannelRequest, ErrorBody, ExportChannelsBody, ExportUsersBody, QueryChannelsBody,
-    QueryChannelsResponse, SortField, TaskCreated, TaskStatus,
+    ChannelRequest, ErrorBody, ExportChannelsBody, ExportUsersBody, MessageResponse,
+    QueryChannelsBody, QueryChannelsRaw, QueryChannelsResponse, SortField, TaskCreated, TaskStatus,
+    UsersResponse,
 };
 
 use crate::clock::SharedClock;
@@ -291,6 +292,64 @@ impl StreamClient {
         Ok(found)
     }
 
+    /// The message `id` as Stream holds it now, its file links freshly signed; `None` when
+    /// Stream no longer has it.
+    pub async fn get_message(&self, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
+        let got = self
+            .send::<MessageResponse, ()>(Endpoint::GetMessage, Method::GET, &["messages", id], None)
+            .await;
+        match got {
+            Ok(answer) => Ok(answer.message),
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The users of `ids` that Stream has (at most [`QUERY_PAGE`] a request), their images
+    /// freshly signed.
+    pub async fn query_users(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ApiError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(QUERY_PAGE) {
+            let payload = serde_json::json!({ "filter_conditions": { "id": { "$in": chunk } } });
+            let answer: UsersResponse = self
+                .send_with_query::<_, ()>(
+                    Endpoint::QueryUsers,
+                    Method::GET,
+                    &["users"],
+                    &[("payload", &payload.to_string())],
+                    None,
+                )
+                .await?;
+            found.extend(answer.users);
+        }
+        Ok(found)
+    }
+
+    /// The channel `cid` with its fields as Stream holds them now (its `image` freshly
+    /// signed), through query-channels; `None` when Stream has no such channel.
+    pub async fn channel(&self, cid: &str) -> Result<Option<serde_json::Value>, ApiError> {
+        let mut conditions = serde_json::Map::new();
+        conditions.insert("cid".into(), serde_json::json!({ "$in": [cid] }));
+        let body = QueryChannelsBody {
+            filter_conditions: conditions,
+            sort: Vec::new(),
+            limit: 1,
+            offset: 0,
+            state: false,
+            watch: false,
+            presence: false,
+        };
+        let page: QueryChannelsRaw = self
+            .send(
+                Endpoint::QueryChannels,
+                Method::POST,
+                &["channels"],
+                Some(&body),
+            )
+            .await?;
+        Ok(page.channels.into_iter().next().map(|c| c.channel))
+    }
+
     /// Every channel matching `conditions`, page by page, sorted.
     async fn query(
         &self,
@@ -340,10 +399,24 @@ impl StreamClient {
         path: &[&str],
         body: Option<&B>,
     ) -> Result<T, ApiError> {
+        self.send_with_query(endpoint, method, path, &[], body)
+            .await
+    }
+
+    /// [`Self::send`] with query parameters besides the API key.
+    async fn send_with_query<T: DeserializeOwned, B: Serialize>(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
         let method = &method;
         let attempt = move || async move {
             self.limiter.acquire(endpoint).await;
-            self.attempt(endpoint, method.clone(), path, body).await
+            self.attempt(endpoint, method.clone(), path, query, body)
+                .await
         };
         let judge = |err: &ApiError, _| match err {
             // The limiter already holds the endpoint until Stream's reset.
@@ -369,13 +442,15 @@ impl StreamClient {
             })
     }
 
-    fn url(&self, path: &[&str]) -> Result<Url, ApiError> {
+    fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Result<Url, ApiError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| ApiError::Settings("api.base_url cannot take a path".into()))?
             .pop_if_empty()
             .extend(path);
-        url.query_pairs_mut().append_pair("api_key", &self.api_key);
+        url.query_pairs_mut()
+            .append_pair("api_key", &self.api_key)
+            .extend_pairs(query);
         Ok(url)
     }
 
@@ -384,11 +459,12 @@ impl StreamClient {
         endpoint: Endpoint,
         method: Method,
         path: &[&str],
+        query: &[(&str, &str)],
         body: Option<&B>,
     ) -> Result<T, ApiError> {
         let mut request = self
             .http
-            .request(method, self.url(path)?)
+            .request(method, self.url(path, query)?)
             .header("Authorization", self.token.expose())
             .header("Stream-Auth-Type", "jwt")
             .header(

@@ -173,6 +173,33 @@ pub struct ChannelInfo {
     pub id: String,
 }
 
+/// A raw query-channels page: the channels' fields as Stream sent them (a refresh looks for
+/// a channel's `image` in it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct QueryChannelsRaw {
+    #[serde(default)]
+    pub channels: Vec<RawChannelState>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawChannelState {
+    pub channel: serde_json::Value,
+}
+
+/// `GET /messages/{id}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageResponse {
+    #[serde(default)]
+    pub message: Option<serde_json::Value>,
+}
+
+/// `GET /users?payload=…`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UsersResponse {
+    #[serde(default)]
+    pub users: Vec<serde_json::Value>,
+}
+
 /// Stream's error body. `code` has been seen as a string; anything unparsable falls back to
 /// the HTTP status.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -1,7 +1,7 @@
 //! The entities of an export file, cut out of its bytes as they stream past, so that no file
 //! is ever held whole: JSON Lines (v2 channel exports and users exports) a line at a time, and
-//! a v1 document by cutting each value of its `channel` and `messages` fields out of the byte
-//! stream.
+//! a v1 document by cutting each value of its `channel`, `messages` and `members` fields out
+//! of the byte stream.
 //!
 //! Stream documents neither the v2 line envelope nor the v1 layout for several channels
 //! (`stream-export-api.md` §8), so both shapes are taken: a line is `{"type": …, "item": …}`
@@ -269,8 +269,9 @@ impl DocumentState {
         }
     }
 
-    /// Which entity a value starting here is: `{"channel": X}` and `{"messages": [X, …]}` at
-    /// the top, or the same inside `{"channels": [ … ]}`.
+    /// Which entity a value starting here is: `{"channel": X}`, `{"messages": [X, …]}` and
+    /// `{"members": [X, …]}` (whose users' images are media) at the top, or the same inside
+    /// `{"channels": [ … ]}`.
     fn wanted_here(&self) -> Option<Kind> {
         let key = |depth: usize| self.keys.get(depth).and_then(Option::as_deref);
         let shape = self.stack.as_slice();
@@ -281,6 +282,7 @@ impl DocumentState {
         match rest {
             [b'{'] if key(base) == Some("channel") => Some(Kind::Channel),
             [b'{', b'['] if key(base) == Some("messages") => Some(Kind::Message),
+            [b'{', b'['] if key(base) == Some("members") => Some(Kind::Other),
             _ => None,
         }
     }
@@ -392,7 +394,7 @@ mod tests {
             let kinds: Vec<Kind> = got.iter().map(|(k, _)| *k).collect();
             assert_eq!(
                 kinds,
-                [Kind::Channel, Kind::Message, Kind::Message],
+                [Kind::Channel, Kind::Message, Kind::Message, Kind::Other],
                 "{chunk}"
             );
             let channel: ChannelHead<'_> = serde_json::from_str(&got[0].1).expect("channel");
@@ -415,9 +417,11 @@ mod tests {
                 Kind::Channel,
                 Kind::Message,
                 Kind::Message,
+                Kind::Other,
                 Kind::Channel,
                 Kind::Message,
-                Kind::Message
+                Kind::Message,
+                Kind::Other
             ]
         );
     }

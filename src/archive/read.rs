@@ -18,7 +18,6 @@ use tokio_util::io::StreamReader;
 
 use super::entities::{ChannelHead, Kind, Layout, Splitter};
 use super::manifest::Manifest;
-use super::transfer::hex;
 use crate::query::Needles;
 use crate::store::Store;
 
@@ -171,28 +170,6 @@ pub async fn messages(
     keep: Keep,
     each: &mut (dyn FnMut(Message) + Send),
 ) -> Result<(), ReadError> {
-    let path = ObjectPath::from(manifest.key.as_str());
-    let got = match store.object_store().get(&path).await {
-        Ok(got) => got,
-        Err(object_store::Error::NotFound { .. }) => return Err(ReadError::Missing),
-        Err(e) => return Err(ReadError::Store(e)),
-    };
-    let mut hasher = Sha256::new();
-    let mut stored = 0u64;
-    let tapped = got
-        .into_stream()
-        .map_ok(|chunk| {
-            hasher.update(&chunk);
-            stored += chunk.len() as u64;
-            chunk
-        })
-        .map_err(std::io::Error::other);
-    let raw = BufReader::new(StreamReader::new(tapped));
-    let mut decoded: Box<dyn AsyncRead + Send + Unpin> = match manifest.content_encoding.as_str() {
-        "gzip" => Box::new(GzipDecoder::new(raw)),
-        "zstd" => Box::new(ZstdDecoder::new(raw)),
-        _ => Box::new(raw),
-    };
     let layout = layout(manifest);
     let mut splitter = Splitter::new(layout);
     if !needles.is_empty() {
@@ -228,6 +205,44 @@ pub async fn messages(
         },
         Kind::User | Kind::Other => {}
     };
+    entities(store, manifest, splitter, &mut found).await?;
+    match bad {
+        Some(problem) => Err(ReadError::Corrupt(problem)),
+        None => Ok(()),
+    }
+}
+
+/// Reads the archive of `manifest` through `splitter`, handing `found` every entity in file
+/// order; the bytes must match the manifest's size and SHA-256, or it is an error after the
+/// last entity.
+pub async fn entities(
+    store: &Store,
+    manifest: &Manifest,
+    mut splitter: Splitter,
+    found: &mut (dyn FnMut(Kind, &[u8]) + Send),
+) -> Result<(), ReadError> {
+    let path = ObjectPath::from(manifest.key.as_str());
+    let got = match store.object_store().get(&path).await {
+        Ok(got) => got,
+        Err(object_store::Error::NotFound { .. }) => return Err(ReadError::Missing),
+        Err(e) => return Err(ReadError::Store(e)),
+    };
+    let mut hasher = Sha256::new();
+    let mut stored = 0u64;
+    let tapped = got
+        .into_stream()
+        .map_ok(|chunk| {
+            hasher.update(&chunk);
+            stored += chunk.len() as u64;
+            chunk
+        })
+        .map_err(std::io::Error::other);
+    let raw = BufReader::new(StreamReader::new(tapped));
+    let mut decoded: Box<dyn AsyncRead + Send + Unpin> = match manifest.content_encoding.as_str() {
+        "gzip" => Box::new(GzipDecoder::new(raw)),
+        "zstd" => Box::new(ZstdDecoder::new(raw)),
+        _ => Box::new(raw),
+    };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = decoded
@@ -237,9 +252,9 @@ pub async fn messages(
         if n == 0 {
             break;
         }
-        splitter.push(&buf[..n], &mut found);
+        splitter.push(&buf[..n], found);
     }
-    splitter.finish(&mut found);
+    splitter.finish(found);
     drop(decoded);
     if stored != manifest.bytes_stored {
         return Err(ReadError::Corrupt(format!(
@@ -247,17 +262,14 @@ pub async fn messages(
             manifest.bytes_stored
         )));
     }
-    let sha256 = hex(&hasher.finalize());
+    let sha256 = format!("{:x}", hasher.finalize());
     if sha256 != manifest.sha256 {
         return Err(ReadError::Corrupt(format!(
             "SHA-256 {sha256}, the manifest says {}",
             manifest.sha256
         )));
     }
-    match bad {
-        Some(problem) => Err(ReadError::Corrupt(problem)),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -76,7 +76,8 @@ impl Tally {
     }
 }
 
-/// Counts an export file fed to it in pieces as it streams.
+/// Counts an export file fed to it in pieces as it streams. Whatever else needs the entities
+/// (the media links) gets them from the same cut: the export is split once.
 #[derive(Debug)]
 pub struct Counter {
     splitter: Splitter,
@@ -91,16 +92,22 @@ impl Counter {
         }
     }
 
-    pub fn push(&mut self, bytes: &[u8]) {
+    /// Feeds the next bytes; `also` sees every entity they complete, after the count.
+    pub fn push(&mut self, bytes: &[u8], also: &mut dyn FnMut(Kind, &[u8])) {
         let tally = &mut self.tally;
-        self.splitter
-            .push(bytes, &mut |kind, entity| tally.entity(kind, entity));
+        self.splitter.push(bytes, &mut |kind, entity| {
+            tally.entity(kind, entity);
+            also(kind, entity);
+        });
     }
 
-    pub fn finish(mut self) -> Tally {
+    /// The end of the file (`also` as for [`Counter::push`]).
+    pub fn finish(mut self, also: &mut dyn FnMut(Kind, &[u8])) -> Tally {
         let tally = &mut self.tally;
-        self.splitter
-            .finish(&mut |kind, entity| tally.entity(kind, entity));
+        self.splitter.finish(&mut |kind, entity| {
+            tally.entity(kind, entity);
+            also(kind, entity);
+        });
         self.tally
     }
 }
@@ -124,10 +131,11 @@ mod tests {
             "\n",
         );
         let mut counter = Counter::new(Layout::Lines);
+        let mut seen = Vec::new();
         for piece in file.as_bytes().chunks(5) {
-            counter.push(piece);
+            counter.push(piece, &mut |kind, _| seen.push(kind));
         }
-        let tally = counter.finish();
+        let tally = counter.finish(&mut |kind, _| seen.push(kind));
         let a = &tally.channels["messaging:a"];
         assert_eq!(a.messages, 2);
         assert_eq!(a.first_message_at, "2026-01-01T00:00:00Z".parse().ok());
@@ -135,5 +143,16 @@ mod tests {
         assert_eq!(tally.channels["messaging:quiet"], ChannelCount::default());
         assert_eq!(tally.users["u"].messages, 1);
         assert_eq!(tally.users["v"].messages, 1, "a reaction is not a message");
+        assert_eq!(
+            seen,
+            [
+                Kind::Channel,
+                Kind::Message,
+                Kind::Message,
+                Kind::Other,
+                Kind::Channel
+            ],
+            "what else needs the entities sees each of them once"
+        );
     }
 }

@@ -412,6 +412,7 @@ async fn fake_gcs_serves_gcs_configuration_and_read_paths() {
         sha256: chatvault::archive::transfer::hex(&<sha2::Sha256 as sha2::Digest>::digest(&body)),
         parts: 1,
         tally: chatvault::archive::tally::Tally::default(),
+        media: Vec::new(),
     };
     let manifest = serde_json::to_vec(&manifest_for(key, &done)).expect("json");
     let seeded = seed(
