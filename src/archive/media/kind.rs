@@ -8,17 +8,7 @@ pub const HEAD_LEN: usize = 12;
 
 /// The raster image type the first bytes of a file show, if they show one.
 pub fn raster_type(head: &[u8]) -> Option<&'static str> {
-    if head.starts_with(&[0x89, b'P', b'N', b'G']) {
-        Some("image/png")
-    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
+    Some(super::sniff::content_type(head)).filter(|t| is_raster(t))
 }
 
 /// Whether a content type (as a media record holds it) names one of the raster formats.

@@ -50,15 +50,6 @@ pub fn content_type(first_bytes: &[u8]) -> &'static str {
     }
 }
 
-/// Whether a file of this type may be shown inline as an image: the raster formats browsers
-/// decode without running anything. SVG is not one (it can hold scripts).
-pub fn is_inline_image(content_type: &str) -> bool {
-    matches!(
-        content_type,
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
-    )
-}
-
 /// MP4, QuickTime, HEIF and AVIF share one box layout; the brand says which.
 fn iso_media(brand: &[u8]) -> &'static str {
     match brand {
@@ -164,24 +155,7 @@ mod tests {
 
     #[test]
     fn an_html_file_that_starts_like_text_is_not_taken_for_an_image() {
-        assert!(!is_inline_image(content_type(b"<html>\x89PNG")));
-    }
-
-    #[test]
-    fn only_raster_images_are_inline() {
-        for inline in ["image/png", "image/jpeg", "image/gif", "image/webp"] {
-            assert!(is_inline_image(inline), "{inline}");
-        }
-        for not in [
-            "image/svg+xml",
-            "text/html",
-            "application/pdf",
-            "image/bmp",
-            "video/mp4",
-            "application/octet-stream",
-        ] {
-            assert!(!is_inline_image(not), "{not}");
-        }
+        assert_eq!(content_type(b"<html>\x89PNG"), "text/html");
     }
 
     #[test]

@@ -376,14 +376,6 @@ mod tests {
         let (got, messages) = compile(Some(&under), &MediaFields::default(), KEY);
         assert_eq!(got, None);
         assert!(messages[0].contains("would fall under"), "{messages:?}");
-
-        let (got, messages) = compile(
-            None,
-            &MediaFields::default(),
-            "_media/{job}/{kind}-{batch}-{window_start}.{ext}",
-        );
-        assert_eq!(got, None);
-        assert!(messages[0].contains("would fall under"), "{messages:?}");
     }
 
     #[test]
