@@ -17,6 +17,7 @@ use crate::archive::media::capture::{Refresher, RunCache};
 use crate::archive::media::record::{MediaRecord, Owner};
 use crate::archive::media::refresh::ApiRefresher;
 use crate::archive::media::refs::refs_in_archive;
+use crate::archive::reading::standing::{newest_records, outstanding};
 use crate::archive::reading::{Listed, Listing, Problem, Source};
 use crate::cli::MediaArgs;
 use crate::clock::{SharedClock, SystemClock};
@@ -24,7 +25,7 @@ use crate::config::MissingVars;
 use crate::config::job::{Job, MediaSettings};
 use crate::links::without_query;
 use crate::runner::MediaTally;
-use crate::runner::media::{MediaPass, newest_records, outstanding};
+use crate::runner::media::MediaPass;
 use crate::store::Store;
 use crate::text::escape_hidden;
 

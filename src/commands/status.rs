@@ -7,11 +7,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{World, exit, jobs_and_state, ledgers, logging, output, runtime};
+use crate::archive::reading::standing::{newest_records, outstanding};
 use crate::archive::reading::{Listing, Source};
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::job::Job;
 use crate::plan::due::{due_ticks, next_tick};
-use crate::runner::media::{newest_records, outstanding};
 use crate::state::{InFlight, JobState};
 use crate::store;
 

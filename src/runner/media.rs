@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
-
 use super::Runner;
 use super::error::RunError;
 use super::events::{Event, MediaTally, Phase};
@@ -15,7 +13,8 @@ use crate::archive::manifest::Manifest;
 use crate::archive::media::capture::{Capturer, Refresher, RunCache, write_record};
 use crate::archive::media::record::{self, MediaRecord, Reference};
 use crate::archive::media::refs::{FoundRef, refs_in_archive};
-use crate::archive::reading::{Listed, Listing, Problem, Source};
+use crate::archive::reading::standing::{newest_records, outstanding};
+use crate::archive::reading::{Listing, Source};
 use crate::clock::SharedClock;
 use crate::config::job::{Job, MediaSettings};
 use crate::fetch::{Fetcher, Policy};
@@ -23,9 +22,6 @@ use crate::store::Store;
 
 /// References a tick retries at most, so a tick stays short; the rest waits for the next.
 pub const RETRIES_PER_TICK: usize = 300;
-
-/// Newest records read at once.
-const RECORDS_AT_ONCE: usize = 16;
 
 /// One job's media capture for one run: its destination, its fetch policy and the run's
 /// cache (a link path downloaded at most once per run, whichever batch names it).
@@ -127,56 +123,6 @@ impl MediaPass {
             .await
             .map_err(|e| e.to_string())
     }
-}
-
-/// References of a record not captured yet.
-pub fn outstanding(record: &MediaRecord) -> u64 {
-    record
-        .references
-        .iter()
-        .filter(|r| r.outcome.outstanding())
-        .count() as u64
-}
-
-/// An archive of a listing with its newest media record.
-pub struct Recorded<'a> {
-    pub listed: &'a Listed,
-    pub record: MediaRecord,
-}
-
-/// The newest record of every listed archive that has one, read a few at a time; records
-/// that cannot be read are problems.
-pub async fn newest_records(listing: &Listing) -> (Vec<Recorded<'_>>, Vec<Problem>) {
-    let wanted: Vec<(usize, Store, String)> = listing
-        .archives
-        .iter()
-        .enumerate()
-        .filter_map(|(at, listed)| {
-            let key = listing.media_record(listed)?.to_owned();
-            Some((at, listing.store(listed).clone(), key))
-        })
-        .collect();
-    let read: Vec<(usize, Result<MediaRecord, record::RecordError>, String)> =
-        futures::stream::iter(wanted)
-            .map(|(at, store, key)| async move {
-                let got = record::read_at(&store, &key).await;
-                (at, got, key)
-            })
-            .buffered(RECORDS_AT_ONCE)
-            .collect()
-            .await;
-    let mut found = Vec::new();
-    let mut problems = Vec::new();
-    for (at, got, key) in read {
-        match got {
-            Ok(record) => found.push(Recorded {
-                listed: &listing.archives[at],
-                record,
-            }),
-            Err(e) => problems.push(Problem::new(key, e.to_string())),
-        }
-    }
-    (found, problems)
 }
 
 /// What the run's media work ended with: its attempts added up, what is outstanding across
