@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::entities::{ChannelHead, Kind, Layout, MessageHead, Splitter, UserHead};
-use super::media::refs::{FoundRef, RefCollector};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelCount {
@@ -77,13 +76,12 @@ impl Tally {
     }
 }
 
-/// Counts an export file fed to it in pieces as it streams, and collects its media links on
-/// the way (the one pass over the export: no second read).
+/// Counts an export file fed to it in pieces as it streams. Whatever else needs the entities
+/// (the media links) gets them from the same cut: the export is split once.
 #[derive(Debug)]
 pub struct Counter {
     splitter: Splitter,
     tally: Tally,
-    media: RefCollector,
 }
 
 impl Counter {
@@ -91,26 +89,26 @@ impl Counter {
         Counter {
             splitter: Splitter::new(layout),
             tally: Tally::default(),
-            media: RefCollector::new(),
         }
     }
 
-    pub fn push(&mut self, bytes: &[u8]) {
-        let (tally, media) = (&mut self.tally, &mut self.media);
+    /// Feeds the next bytes; `also` sees every entity they complete, after the count.
+    pub fn push(&mut self, bytes: &[u8], also: &mut dyn FnMut(Kind, &[u8])) {
+        let tally = &mut self.tally;
         self.splitter.push(bytes, &mut |kind, entity| {
             tally.entity(kind, entity);
-            media.entity(kind, entity);
+            also(kind, entity);
         });
     }
 
-    /// The counts, and the media links in the order first seen.
-    pub fn finish(mut self) -> (Tally, Vec<FoundRef>) {
-        let (tally, media) = (&mut self.tally, &mut self.media);
+    /// The end of the file (`also` as for [`Counter::push`]).
+    pub fn finish(mut self, also: &mut dyn FnMut(Kind, &[u8])) -> Tally {
+        let tally = &mut self.tally;
         self.splitter.finish(&mut |kind, entity| {
             tally.entity(kind, entity);
-            media.entity(kind, entity);
+            also(kind, entity);
         });
-        (self.tally, self.media.finish())
+        self.tally
     }
 }
 
@@ -119,13 +117,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn channels_users_times_and_media_links_are_collected_and_an_empty_channel_is_there_too() {
+    fn channels_users_and_times_are_counted_and_an_empty_channel_is_there_too() {
         let file = concat!(
             r#"{"type":"channel","item":{"cid":"messaging:a"}}"#,
             "\n",
             r#"{"type":"message","item":{"id":"1","cid":"messaging:a","user":{"id":"u"},"created_at":"2026-01-02T00:00:00Z"}}"#,
             "\n",
-            r#"{"type":"message","item":{"id":"2","cid":"messaging:a","user":{"id":"v"},"created_at":"2026-01-01T00:00:00Z","attachments":[{"image_url":"https://cdn/a.png?Expires=1"}]}}"#,
+            r#"{"type":"message","item":{"id":"2","cid":"messaging:a","user":{"id":"v"},"created_at":"2026-01-01T00:00:00Z"}}"#,
             "\n",
             r#"{"type":"reaction","item":{"message_id":"1","user":{"id":"v"}}}"#,
             "\n",
@@ -133,12 +131,11 @@ mod tests {
             "\n",
         );
         let mut counter = Counter::new(Layout::Lines);
+        let mut seen = Vec::new();
         for piece in file.as_bytes().chunks(5) {
-            counter.push(piece);
+            counter.push(piece, &mut |kind, _| seen.push(kind));
         }
-        let (tally, media) = counter.finish();
-        assert_eq!(media.len(), 1, "{media:?}");
-        assert_eq!(media[0].url, "https://cdn/a.png?Expires=1");
+        let tally = counter.finish(&mut |kind, _| seen.push(kind));
         let a = &tally.channels["messaging:a"];
         assert_eq!(a.messages, 2);
         assert_eq!(a.first_message_at, "2026-01-01T00:00:00Z".parse().ok());
@@ -146,5 +143,16 @@ mod tests {
         assert_eq!(tally.channels["messaging:quiet"], ChannelCount::default());
         assert_eq!(tally.users["u"].messages, 1);
         assert_eq!(tally.users["v"].messages, 1, "a reaction is not a message");
+        assert_eq!(
+            seen,
+            [
+                Kind::Channel,
+                Kind::Message,
+                Kind::Message,
+                Kind::Other,
+                Kind::Channel
+            ],
+            "what else needs the entities sees each of them once"
+        );
     }
 }

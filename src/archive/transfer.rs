@@ -32,7 +32,7 @@ use tokio_util::io::StreamReader;
 use tracing::Instrument as _;
 
 use super::entities::Layout;
-use super::media::refs::FoundRef;
+use super::media::refs::{FoundRef, RefCollector};
 use super::tally::{Counter, Tally};
 use crate::api::ApiError;
 use crate::clock::Clock;
@@ -210,7 +210,7 @@ pub async fn transfer(
         Box::pin(raw)
     };
     let source_bytes = Arc::new(AtomicU64::new(0));
-    let counter = Arc::new(Mutex::new(Counter::new(target.layout)));
+    let counter = Arc::new(Mutex::new(Counted::new(target.layout)));
     let counted = BufReader::new(Counting {
         inner: source,
         count: source_bytes.clone(),
@@ -223,11 +223,11 @@ pub async fn transfer(
     };
     let (bytes_stored, sha256, parts) =
         store_stream(http, encoded, stored_length, store, target).await?;
-    let counter = std::mem::replace(
+    let counted = std::mem::replace(
         &mut *counter.lock().unwrap_or_else(PoisonError::into_inner),
-        Counter::new(target.layout),
+        Counted::new(target.layout),
     );
-    let (tally, media) = counter.finish();
+    let (tally, media) = counted.finish();
     Ok(Transferred {
         bytes_source: source_bytes.load(Ordering::Relaxed),
         bytes_stored,
@@ -585,12 +585,43 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What the export holds, found as it streams: the counts, and the media links from the same
+/// cut into entities.
+#[derive(Debug)]
+struct Counted {
+    counter: Counter,
+    media: RefCollector,
+}
+
+impl Counted {
+    fn new(layout: Layout) -> Counted {
+        Counted {
+            counter: Counter::new(layout),
+            media: RefCollector::new(),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let media = &mut self.media;
+        self.counter
+            .push(bytes, &mut |kind, entity| media.entity(kind, entity));
+    }
+
+    fn finish(mut self) -> (Tally, Vec<FoundRef>) {
+        let media = &mut self.media;
+        let tally = self
+            .counter
+            .finish(&mut |kind, entity| media.entity(kind, entity));
+        (tally, self.media.finish())
+    }
+}
+
 /// Counts the bytes read through it (the export's size before compression), and what they
 /// hold, into counters the caller keeps, since the reader itself ends up inside the encoder.
 struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
-    counter: Arc<Mutex<Counter>>,
+    counter: Arc<Mutex<Counted>>,
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
@@ -849,6 +880,30 @@ mod tests {
             got.result
         );
         assert!(got.object.is_none(), "nothing under the key");
+    }
+
+    #[test]
+    fn the_count_pass_collects_the_media_links_from_the_same_cut() {
+        let file = concat!(
+            r#"{"type":"channel","item":{"cid":"messaging:a","image":"https://cdn/c.png"}}"#,
+            "\n",
+            r#"{"type":"message","item":{"id":"m","cid":"messaging:a","user":{"id":"u","image":"https://cdn/u.png"},"attachments":[{"image_url":"https://cdn/a.png?Expires=1&Signature=S"}]}}"#,
+        );
+        let mut counted = super::Counted::new(Layout::Lines);
+        for piece in file.as_bytes().chunks(3) {
+            counted.push(piece);
+        }
+        let (tally, media) = counted.finish();
+        assert_eq!(tally.channels["messaging:a"].messages, 1);
+        let urls: Vec<&str> = media.iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://cdn/c.png",
+                "https://cdn/a.png?Expires=1&Signature=S",
+                "https://cdn/u.png"
+            ]
+        );
     }
 
     /// A PUT that failed without saying why is explained by a refused HEAD of the key.

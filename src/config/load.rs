@@ -747,4 +747,28 @@ mod tests {
         let loaded = load_config_text(Path::new("c.toml"), b"[api]\nkey = \"k\"\n", &opts(&env));
         assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
     }
+
+    #[test]
+    fn yaml_and_toml_media_blocks_mean_the_same() {
+        let env = |_: &str| None;
+        let opts = opts(&env);
+        let yaml = "schedule: \"@daily\"\nusers: [alice]\nmedia:\n  capture: true\n  hosts: [\"*.stream-io-cdn.com\", cdn.example.com]\n  allow_http: true\n  allow_private_addresses: false\n  max_file_size: 1.5GiB\n  concurrency: 16\n  prefix: _media\n";
+        let toml = "schedule = \"@daily\"\nusers = [\"alice\"]\n[media]\ncapture = true\nhosts = [\"*.stream-io-cdn.com\", \"cdn.example.com\"]\nallow_http = true\nallow_private_addresses = false\nmax_file_size = \"1.5GiB\"\nconcurrency = 16\nprefix = \"_media\"\n";
+        let media_of = |file: &str, text: &str| {
+            let loaded = load_job_text(Path::new(file), text.as_bytes(), &opts);
+            let set = loaded.into_set().expect("valid");
+            set.jobs[0].media.clone()
+        };
+        let expected = crate::config::job::MediaSettings {
+            capture: true,
+            hosts: vec!["*.stream-io-cdn.com".into(), "cdn.example.com".into()],
+            allow_http: true,
+            allow_private_addresses: false,
+            max_file_size: 3 << 29,
+            concurrency: 16,
+            prefix: "_media".into(),
+        };
+        assert_eq!(media_of("a.yaml", yaml), expected);
+        assert_eq!(media_of("a.toml", toml), expected);
+    }
 }

@@ -10,6 +10,7 @@ pub mod key;
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod size;
 mod toml;
 pub mod validate;
 mod yaml;

@@ -58,6 +58,9 @@ pub struct JobFile {
     /// Who to tell when a run fails or recovers, or an export nears its 60-day lapse. Replaces
     /// the global `notify` as a whole when set.
     pub notify: Option<NotifySpec>,
+    /// Capturing the files messages link to (attachments, images, avatars) into the
+    /// destination; unset fields come from the global `defaults.media`.
+    pub media: Option<MediaSpec>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -246,6 +249,58 @@ pub enum NotifyEvent {
     Incomplete,
 }
 
+/// What the archive keeps of the files messages, users and channels link to. Links are written
+/// by end users, so only `https` links to hosts on `hosts` are fetched, and never from a
+/// loopback, private, link-local, CGNAT or metadata address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSpec {
+    /// Download each file Stream hosts and store it in the destination (default true);
+    /// `false` keeps links only, and they stop working when Stream's signatures expire (14
+    /// days).
+    pub capture: Option<bool>,
+    /// Host names files may be fetched from. `*` stands for one or more characters within one
+    /// label, and only left of the last two labels (`*.stream-io-cdn.com` matches
+    /// `us-east.stream-io-cdn.com`, not `stream-io-cdn.com.evil.com`); IP literals match only
+    /// the same address. Default: Stream's CDN, `*.stream-io-cdn.com` and
+    /// `stream-chat-*.imgix.net`. A job's list replaces the default list.
+    #[schemars(length(min = 1))]
+    pub hosts: Option<Vec<String>>,
+    /// Fetch `http` links too (default false: only `https`).
+    pub allow_http: Option<bool>,
+    /// Fetch from loopback, private, link-local, CGNAT and metadata addresses (default false).
+    /// Only for tests and labs: with it, a link in a message can reach what the machine can.
+    pub allow_private_addresses: Option<bool>,
+    /// The largest file stored, e.g. `100MiB` (the default, Stream's upload limit), `5MB` or a
+    /// number of bytes; a larger one is recorded as too large and not stored.
+    pub max_file_size: Option<Size>,
+    /// Files fetched at once, 1 to 64 (default 8).
+    #[schemars(range(min = 1, max = 64))]
+    pub concurrency: Option<u32>,
+    /// Where files are stored below the destination's root, content-addressed as
+    /// `<prefix>/sha256/ab/<sha256>` (default `_media`; the leading `_` keeps Hive-style readers
+    /// out). Letters, digits and `/ . _ - =`, no `..`; archive keys must not fall under it.
+    pub prefix: Option<String>,
+}
+
+/// A size: text with a unit (`100MiB`, `5MB`) or a number of bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Size {
+    Bytes(i64),
+    Text(String),
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": ["string", "integer"] })
+    }
+}
+
 /// The global config, `chatvault.yaml` or `chatvault.toml` beside the jobs folder.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -297,4 +352,6 @@ pub struct DefaultsSpec {
     pub destination: Option<DestinationSpec>,
     /// Export options for jobs that leave them unset.
     pub export: Option<ExportSpec>,
+    /// Media capture settings for jobs that leave them unset.
+    pub media: Option<MediaSpec>,
 }

@@ -222,6 +222,12 @@ fn describe(kind: &ValidationErrorKind, sub: Option<&Json>, found: &Json, quiet:
         }
         ValidationErrorKind::MinItems { .. } => "must not be empty: list at least one".into(),
         ValidationErrorKind::MinLength { .. } => "must not be empty".into(),
+        ValidationErrorKind::Minimum { limit } => {
+            format!("must be at least {limit}, found {}", shown(found, quiet))
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            format!("must be at most {limit}, found {}", shown(found, quiet))
+        }
         other => format!("{other:?}"),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,6 +60,8 @@ fn redirect(location: &str) -> Reply {
 struct Server {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<String>>>,
+    /// Connections accepted, counted before anything is read from them.
+    accepted: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -67,12 +70,15 @@ impl Server {
         let addr = listener.local_addr().expect("address");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&requests);
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
         let answer = Arc::new(answer);
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
+                counted.fetch_add(1, Ordering::SeqCst);
                 let seen = Arc::clone(&seen);
                 let answer = Arc::clone(&answer);
                 tokio::spawn(async move {
@@ -98,7 +104,11 @@ impl Server {
                 });
             }
         });
-        Server { addr, requests }
+        Server {
+            addr,
+            requests,
+            accepted,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -201,6 +211,24 @@ async fn a_local_server_is_never_connected_to_when_private_addresses_are_not_all
         assert!(why.contains("loopback"), "{url}: {why}");
     }
     silent.assert_untouched();
+}
+
+#[tokio::test]
+async fn the_same_server_sees_no_connection_until_private_addresses_are_allowed() {
+    let server = Server::start(|_| ok("file")).await;
+    let url = format!("http://localhost:{}/a.png", server.addr.port());
+    let strict = fetcher(policy(&["localhost"], false));
+    let got = strict.get(&url).await.map(|b| b.length);
+    assert!(
+        matches!(&got, Err(FetchFailure::Refused(why)) if why.contains("loopback")),
+        "{got:?}"
+    );
+    let open = fetcher(policy(&["localhost"], true));
+    assert_eq!(fetch(&open, &url).await, Ok(b"file".to_vec()));
+    // The server accepts in order: had the refused fetch connected, it would have been
+    // accepted before the one that was served.
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[tokio::test]

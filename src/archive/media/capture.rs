@@ -579,3 +579,699 @@ impl Download for Body {
         Box::pin(Body::chunk(self))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::atomic::AtomicUsize;
+
+    use futures::TryStreamExt;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const PREFIX: &str = "_media";
+    /// 2100: not expired.
+    const LATER: &str = "Expires=4102444800&Signature=S";
+    /// 2023: expired by the clock.
+    const EARLIER: &str = "Expires=1700000000&Signature=S";
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR and the rest of an image";
+
+    #[derive(Clone)]
+    enum Answer {
+        Bytes(Vec<u8>),
+        /// These bytes, then the connection breaks.
+        Cut(Vec<u8>),
+        Fail(FetchFailure),
+    }
+
+    /// A CDN: answers by the whole link, refuses hosts other than `cdn.test`, records every
+    /// request and how many bodies are open at once.
+    #[derive(Default)]
+    struct FakeCdn {
+        answers: Mutex<HashMap<String, Answer>>,
+        requests: Mutex<Vec<String>>,
+        open: Arc<AtomicUsize>,
+        most_open: Arc<AtomicUsize>,
+        limit: u64,
+    }
+
+    impl FakeCdn {
+        fn new(limit: u64) -> Arc<FakeCdn> {
+            Arc::new(FakeCdn {
+                limit,
+                ..FakeCdn::default()
+            })
+        }
+
+        fn answer(&self, url: &str, answer: Answer) {
+            self.answers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(url.to_owned(), answer);
+        }
+
+        fn requests(&self) -> Vec<String> {
+            self.requests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        }
+    }
+
+    struct FakeBody {
+        chunks: VecDeque<Bytes>,
+        cut: bool,
+        open: Arc<AtomicUsize>,
+    }
+
+    impl Drop for FakeBody {
+        fn drop(&mut self) {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Download for FakeBody {
+        fn chunk(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, FetchFailure>> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                match self.chunks.pop_front() {
+                    Some(chunk) => Ok(Some(chunk)),
+                    None if self.cut => Err(FetchFailure::Failed(
+                        "connection reset reading https://cdn.test/x.png?Expires=1&Signature=SECRET"
+                            .into(),
+                    )),
+                    None => Ok(None),
+                }
+            })
+        }
+    }
+
+    impl Network for FakeCdn {
+        fn check(&self, url: &str) -> Result<(), FetchFailure> {
+            if url.starts_with("https://cdn.test/") {
+                Ok(())
+            } else {
+                Err(FetchFailure::Refused(format!(
+                    "the host of {url} is not allowed"
+                )))
+            }
+        }
+
+        fn limit(&self) -> u64 {
+            self.limit
+        }
+
+        fn open<'a>(
+            &'a self,
+            url: &'a str,
+        ) -> BoxFuture<'a, Result<Box<dyn Download>, FetchFailure>> {
+            Box::pin(async move {
+                self.requests
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(url.to_owned());
+                let answer = self
+                    .answers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(url)
+                    .cloned()
+                    .unwrap_or(Answer::Fail(FetchFailure::Forbidden));
+                let (bytes, cut) = match answer {
+                    Answer::Bytes(bytes) => (bytes, false),
+                    Answer::Cut(bytes) => (bytes, true),
+                    Answer::Fail(failure) => return Err(failure),
+                };
+                let now = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most_open.fetch_max(now, Ordering::SeqCst);
+                Ok(Box::new(FakeBody {
+                    chunks: bytes
+                        .chunks(64 * 1024)
+                        .map(Bytes::copy_from_slice)
+                        .collect(),
+                    cut,
+                    open: self.open.clone(),
+                }) as Box<dyn Download>)
+            })
+        }
+    }
+
+    /// Stream: fresh links by (owner, field, path), or an error; records every call.
+    #[derive(Default)]
+    struct FakeStream {
+        fresh: Mutex<HashMap<(Owner, String, String), Option<String>>>,
+        fails: Option<String>,
+        calls: Mutex<Vec<(Owner, String, String)>>,
+    }
+
+    impl FakeStream {
+        fn has(&self, owner: Owner, field: &str, path: &str, fresh: Option<&str>) {
+            self.fresh
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(
+                    (owner, field.to_owned(), path.to_owned()),
+                    fresh.map(str::to_owned),
+                );
+        }
+
+        fn calls(&self) -> Vec<(Owner, String, String)> {
+            self.calls
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        }
+    }
+
+    impl Refresher for FakeStream {
+        fn refresh<'a>(
+            &'a self,
+            owner: &'a Owner,
+            field: &'a str,
+            url: &'a str,
+        ) -> BoxFuture<'a, Result<Option<String>, String>> {
+            Box::pin(async move {
+                let key = (owner.clone(), field.to_owned(), url.to_owned());
+                self.calls
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(key.clone());
+                if let Some(e) = &self.fails {
+                    return Err(e.clone());
+                }
+                Ok(self
+                    .fresh
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&key)
+                    .cloned()
+                    .flatten())
+            })
+        }
+    }
+
+    fn clock() -> SharedClock {
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        Arc::new(ManualClock::new(start))
+    }
+
+    fn capturer(
+        store: &Store,
+        cdn: &Arc<FakeCdn>,
+        stream: &Arc<FakeStream>,
+        cache: &RunCache,
+        concurrency: usize,
+    ) -> Capturer {
+        Capturer::over(
+            store.clone(),
+            PREFIX.into(),
+            cdn.clone(),
+            stream.clone(),
+            cache.clone(),
+            concurrency,
+            clock(),
+        )
+    }
+
+    fn found(owner: Owner, url: &str) -> FoundRef {
+        FoundRef {
+            owner,
+            field: "attachments[0].image_url".into(),
+            url: url.into(),
+        }
+    }
+
+    fn message(id: &str) -> Owner {
+        Owner::Message(id.into())
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        format!("{:x}", Sha256::digest(bytes))
+    }
+
+    async fn object(store: &Store, sha256: &str) -> Option<Bytes> {
+        let path = ObjectPath::from(layout::object_key(PREFIX, sha256));
+        let got = store.object_store().get(&path).await.ok()?;
+        got.bytes().await.ok()
+    }
+
+    async fn media_objects(store: &Store) -> Vec<String> {
+        store
+            .object_store()
+            .list(Some(&ObjectPath::from(PREFIX)))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Every recorded url and reason, for the check that no signature is in them.
+    fn recorded_text(references: &[Reference]) -> String {
+        serde_json::to_string(references).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_file_is_stored_under_its_content_key_with_its_sniffed_type_and_no_signature() {
+        let (store, cdn, stream) = (
+            Store::memory(),
+            FakeCdn::new(1 << 20),
+            Arc::new(FakeStream::default()),
+        );
+        let url = format!("https://cdn.test/a.png?{LATER}");
+        cdn.answer(&url, Answer::Bytes(PNG.to_vec()));
+        let capturer = capturer(&store, &cdn, &stream, &RunCache::default(), 4);
+        let got = capturer.capture(vec![found(message("m"), &url)]).await;
+        let want = Stored {
+            sha256: sha(PNG),
+            size: PNG.len() as u64,
+            content_type: "image/png".into(),
+        };
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].outcome, Outcome::Stored(want));
+        assert_eq!(got[0].url, "https://cdn.test/a.png");
+        assert_eq!(got[0].owner, message("m"));
+        assert_eq!(got[0].field, "attachments[0].image_url");
+        assert_eq!(object(&store, &sha(PNG)).await.as_deref(), Some(PNG));
+        assert_eq!(
+            capturer.counts(),
+            CaptureCounts {
+                downloads: 1,
+                bytes_fetched: PNG.len() as u64,
+                uploads: 1,
+                bytes_stored: PNG.len() as u64,
+            }
+        );
+        assert!(stream.calls().is_empty(), "a live link is not refreshed");
+    }
+
+    #[tokio::test]
+    async fn a_path_is_downloaded_once_per_run_and_its_other_references_reuse_the_outcome() {
+        let (store, cdn, stream) = (
+            Store::memory(),
+            FakeCdn::new(1 << 20),
+            Arc::new(FakeStream::default()),
+        );
+        let one = format!("https://cdn.test/a.png?{LATER}");
+        let other = "https://cdn.test/a.png?Expires=4102444801&Signature=T";
+        cdn.answer(&one, Answer::Bytes(PNG.to_vec()));
+        cdn.answer(other, Answer::Bytes(PNG.to_vec()));
+        let cache = RunCache::default();
+        let first = capturer(&store, &cdn, &stream, &cache, 4)
+            .capture(vec![
+                found(message("m1"), &one),
+                found(message("m2"), other),
+            ])
+            .await;
+        let later_batch = capturer(&store, &cdn, &stream, &cache, 4)
+            .capture(vec![found(message("m3"), other)])
+            .await;
+        let outcomes: Vec<&str> = first
+            .iter()
+            .chain(&later_batch)
+            .map(|r| r.outcome.status())
+            .collect();
+        assert_eq!(outcomes, ["stored", "already_stored", "already_stored"]);
+        assert_eq!(first[0].outcome.stored(), later_batch[0].outcome.stored());
+        assert_eq!(cdn.requests().len(), 1, "{:?}", cdn.requests());
+    }
+
+    #[tokio::test]
+    async fn bytes_stored_by_an_earlier_run_or_another_link_are_not_uploaded_again() {
+        let (store, cdn, stream) = (
+            Store::memory(),
+            FakeCdn::new(1 << 20),
+            Arc::new(FakeStream::default()),
+        );
+        let url = format!("https://cdn.test/a.png?{LATER}");
+        let copy = format!("https://cdn.test/copy-of-a.png?{LATER}");
+        cdn.answer(&url, Answer::Bytes(PNG.to_vec()));
+        cdn.answer(&copy, Answer::Bytes(PNG.to_vec()));
+        let run = |cache: RunCache| {
+            let (store, cdn, stream) = (store.clone(), cdn.clone(), stream.clone());
+            let refs = vec![found(message("m"), &url), found(message("n"), &copy)];
+            async move {
+                let capturer = capturer(&store, &cdn, &stream, &cache, 1);
+                (capturer.capture(refs).await, capturer.counts())
+            }
+        };
+        let (first, counts) = run(RunCache::default()).await;
+        assert_eq!(first[0].outcome.status(), "stored");
+        assert_eq!(first[1].outcome.status(), "already_stored", "same bytes");
+        assert_eq!(counts.uploads, 1);
+        let path = ObjectPath::from(layout::object_key(PREFIX, &sha(PNG)));
+        let tag = |meta: object_store::ObjectMeta| meta.e_tag;
+        let before = store.object_store().head(&path).await.map(tag).ok();
+        let (second, counts) = run(RunCache::default()).await;
+        assert!(
+            second
+                .iter()
+                .all(|r| r.outcome.status() == "already_stored")
+        );
+        assert_eq!(counts.uploads, 0);
+        assert_eq!(
+            counts.downloads, 2,
+            "a new run fetches again to know the bytes"
+        );
+        let after = store.object_store().head(&path).await.map(tag).ok();
+        assert_eq!(before, after, "the object was not written again");
+        assert_eq!(media_objects(&store).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_link_the_policy_refuses_is_recorded_and_never_requested() {
+        let (store, cdn, stream) = (
+            Store::memory(),
+            FakeCdn::new(1 << 20),
+            Arc::new(FakeStream::default()),
+        );
+        let refs = vec![
+            found(
+                message("m"),
+                "https://metadata.internal/latest?Signature=SECRET",
+            ),
+            found(message("m"), "http://127.0.0.1:9/x"),
+        ];
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .capture(refs)
+            .await;
+        assert!(
+            got.iter().all(|r| r.outcome.status() == "refused"),
+            "{got:?}"
+        );
+        assert!(cdn.requests().is_empty());
+        assert!(!recorded_text(&got).contains("SECRET"), "{got:?}");
+        assert_eq!(got[0].url, "https://metadata.internal/latest");
+    }
+
+    #[tokio::test]
+    async fn an_expired_link_is_refreshed_before_it_is_fetched() {
+        let (store, cdn) = (Store::memory(), FakeCdn::new(1 << 20));
+        let stream = Arc::new(FakeStream::default());
+        let stale = format!("https://cdn.test/a.png?{EARLIER}");
+        let fresh = format!("https://cdn.test/a.png?{LATER}");
+        stream.has(
+            message("m"),
+            "attachments[0].image_url",
+            "https://cdn.test/a.png",
+            Some(&fresh),
+        );
+        cdn.answer(&fresh, Answer::Bytes(PNG.to_vec()));
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .capture(vec![found(message("m"), &stale)])
+            .await;
+        assert_eq!(got[0].outcome.status(), "stored", "{got:?}");
+        assert_eq!(cdn.requests(), [fresh], "the stale link is never sent");
+        assert_eq!(
+            stream.calls(),
+            [(
+                message("m"),
+                "attachments[0].image_url".to_owned(),
+                "https://cdn.test/a.png".to_owned()
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_link_answering_403_is_refreshed_then_fetched() {
+        let (store, cdn) = (Store::memory(), FakeCdn::new(1 << 20));
+        let stream = Arc::new(FakeStream::default());
+        let refused = format!("https://cdn.test/a.png?{LATER}");
+        let fresh = "https://cdn.test/a.png?Expires=4102444900&Signature=NEW";
+        stream.has(
+            message("m"),
+            "attachments[0].image_url",
+            "https://cdn.test/a.png",
+            Some(fresh),
+        );
+        cdn.answer(fresh, Answer::Bytes(PNG.to_vec()));
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .capture(vec![found(message("m"), &refused)])
+            .await;
+        assert_eq!(got[0].outcome.status(), "stored", "{got:?}");
+        assert_eq!(cdn.requests(), [refused, fresh.to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn a_file_stream_no_longer_has_is_gone() {
+        let (store, cdn) = (Store::memory(), FakeCdn::new(1 << 20));
+        let stream = Arc::new(FakeStream::default());
+        let field = "attachments[0].image_url";
+        // 403, and 403 again after a refresh.
+        let refused = format!("https://cdn.test/forbidden.png?{LATER}");
+        let fresh = "https://cdn.test/forbidden.png?Expires=4102444900&Signature=NEW";
+        stream.has(
+            message("a"),
+            field,
+            "https://cdn.test/forbidden.png",
+            Some(fresh),
+        );
+        // Expired, and Stream has no link for it any more.
+        let expired = format!("https://cdn.test/deleted.png?{EARLIER}");
+        stream.has(message("b"), field, "https://cdn.test/deleted.png", None);
+        let missing = format!("https://cdn.test/404.png?{LATER}");
+        cdn.answer(&missing, Answer::Fail(FetchFailure::Gone { status: 404 }));
+        let removed = format!("https://cdn.test/410.png?{LATER}");
+        cdn.answer(&removed, Answer::Fail(FetchFailure::Gone { status: 410 }));
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .capture(vec![
+                found(message("a"), &refused),
+                found(message("b"), &expired),
+                found(message("c"), &missing),
+                found(message("d"), &removed),
+            ])
+            .await;
+        let reasons: Vec<String> = got
+            .iter()
+            .map(|r| match &r.outcome {
+                Outcome::Gone { reason } => reason.clone(),
+                other => format!("not gone: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "the link was refused (HTTP 403) after a refresh",
+                "the link expired and Stream no longer has the file",
+                "HTTP 404",
+                "HTTP 410",
+            ]
+        );
+        assert!(!cdn.requests().contains(&expired));
+        assert!(media_objects(&store).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_file_over_the_limit_is_too_large_and_nothing_of_it_is_stored() {
+        let (store, cdn, stream) = (
+            Store::memory(),
+            FakeCdn::new(100),
+            Arc::new(FakeStream::default()),
+        );
+        let big = format!("https://cdn.test/big.bin?{LATER}");
+        cdn.answer(&big, Answer::Bytes(vec![7; 101]));
+        let said = format!("https://cdn.test/said.bin?{LATER}");
+        cdn.answer(&said, Answer::Fail(FetchFailure::TooLarge { limit: 100 }));
+        let exact = format!("https://cdn.test/exact.bin?{LATER}");
+        cdn.answer(&exact, Answer::Bytes(vec![7; 100]));
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .capture(vec![
+                found(message("m"), &big),
+                found(message("m"), &said),
+                found(message("m"), &exact),
+            ])
+            .await;
+        assert_eq!(got[0].outcome, Outcome::TooLarge { limit: 100 });
+        assert_eq!(got[1].outcome, Outcome::TooLarge { limit: 100 });
+        assert_eq!(
+            got[2].outcome.status(),
+            "stored",
+            "the limit itself is allowed"
+        );
+        assert_eq!(media_objects(&store).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_broken_download_fails_without_its_signature_and_leaves_nothing() {
+        let (store, cdn) = (Store::memory(), FakeCdn::new(1 << 30));
+        let url = "https://cdn.test/x.png?Expires=4102444800&Signature=SECRET";
+        cdn.answer(url, Answer::Cut(vec![1; 200_000]));
+        let big = "https://cdn.test/big.png?Expires=4102444800&Signature=SECRET";
+        cdn.answer(big, Answer::Cut(vec![1; 9 * 1024 * 1024]));
+        let stream = Arc::new(FakeStream {
+            fails: Some("GetMessage: failed for https://cdn.test/y.png?Signature=SECRET".into()),
+            ..FakeStream::default()
+        });
+        let expired = "https://cdn.test/y.png?Expires=1700000000&Signature=SECRET";
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .capture(vec![
+                found(message("m"), url),
+                found(message("m"), big),
+                found(message("m"), expired),
+            ])
+            .await;
+        assert!(got.iter().all(|r| r.outcome.outstanding()), "{got:?}");
+        let text = recorded_text(&got);
+        assert!(
+            !text.contains("SECRET") && !text.contains("Expires"),
+            "{text}"
+        );
+        assert!(text.contains("connection reset"), "{text}");
+        assert!(text.contains("could not be refreshed"), "{text}");
+        assert!(media_objects(&store).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_link_to_a_host_not_allowed_is_refused_unrequested() {
+        let (store, cdn) = (Store::memory(), FakeCdn::new(1 << 20));
+        let stream = Arc::new(FakeStream::default());
+        stream.has(
+            message("m"),
+            "attachments[0].image_url",
+            "https://cdn.test/a.png",
+            Some("https://elsewhere.test/a.png?Signature=X"),
+        );
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .capture(vec![found(
+                message("m"),
+                &format!("https://cdn.test/a.png?{EARLIER}"),
+            )])
+            .await;
+        assert_eq!(got[0].outcome.status(), "refused");
+        assert!(cdn.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_file_larger_than_one_put_streams_in_parts_and_reads_back_whole() {
+        let (store, cdn, stream) = (
+            Store::memory(),
+            FakeCdn::new(1 << 30),
+            Arc::new(FakeStream::default()),
+        );
+        let bytes: Vec<u8> = (0..9 * 1024 * 1024 + 3)
+            .map(|i: usize| (i * 31 + i / 977) as u8)
+            .collect();
+        let url = format!("https://cdn.test/video.mp4?{LATER}");
+        cdn.answer(&url, Answer::Bytes(bytes.clone()));
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .capture(vec![found(message("m"), &url)])
+            .await;
+        let stored = got[0].outcome.stored().cloned();
+        assert_eq!(got[0].outcome.status(), "stored", "{got:?}");
+        assert_eq!(stored.map(|s| s.size), Some(bytes.len() as u64));
+        assert_eq!(
+            object(&store, &sha(&bytes)).await.as_deref(),
+            Some(&bytes[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn downloads_run_at_most_the_concurrency_at_once_and_keep_their_order() {
+        let (store, cdn, stream) = (
+            Store::memory(),
+            FakeCdn::new(1 << 30),
+            Arc::new(FakeStream::default()),
+        );
+        let refs: Vec<FoundRef> = (0..6u8)
+            .map(|i| {
+                let url = format!("https://cdn.test/{i}.bin?{LATER}");
+                cdn.answer(&url, Answer::Bytes(vec![i; 200_000]));
+                found(message(&i.to_string()), &url)
+            })
+            .collect();
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 2)
+            .capture(refs)
+            .await;
+        let owners: Vec<Owner> = got.iter().map(|r| r.owner.clone()).collect();
+        let want: Vec<Owner> = (0..6).map(|i: u8| message(&i.to_string())).collect();
+        assert_eq!(owners, want);
+        assert!(got.iter().all(|r| r.outcome.status() == "stored"));
+        let most = cdn.most_open.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} downloads at once");
+    }
+
+    #[tokio::test]
+    async fn a_retry_refreshes_and_fetches_failed_references_and_keeps_the_rest() {
+        let (store, cdn) = (Store::memory(), FakeCdn::new(1 << 20));
+        let stream = Arc::new(FakeStream::default());
+        let field = "attachments[0].image_url";
+        let fresh = format!("https://cdn.test/a.png?{LATER}");
+        stream.has(message("m"), field, "https://cdn.test/a.png", Some(&fresh));
+        cdn.answer(&fresh, Answer::Bytes(PNG.to_vec()));
+        let standing = vec![
+            Reference {
+                owner: message("m"),
+                field: field.into(),
+                url: "https://cdn.test/a.png".into(),
+                outcome: Outcome::Failed {
+                    reason: "timed out".into(),
+                },
+            },
+            Reference {
+                owner: message("n"),
+                field: field.into(),
+                url: "https://cdn.test/gone.png".into(),
+                outcome: Outcome::Gone {
+                    reason: "HTTP 404".into(),
+                },
+            },
+            Reference {
+                owner: Owner::User("u".into()),
+                field: "image".into(),
+                url: "https://evil.test/u.png".into(),
+                outcome: Outcome::Refused {
+                    reason: "not allowed".into(),
+                },
+            },
+        ];
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .retry(&standing)
+            .await;
+        assert_eq!(got[0].outcome.status(), "stored", "{got:?}");
+        assert_eq!(got[0].url, "https://cdn.test/a.png");
+        assert_eq!(got[1..], standing[1..]);
+        assert_eq!(cdn.requests(), [fresh]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_reference_stream_no_longer_has_is_gone_on_retry() {
+        let (store, cdn) = (Store::memory(), FakeCdn::new(1 << 20));
+        let stream = Arc::new(FakeStream::default());
+        let standing = [Reference {
+            owner: Owner::Channel("t:c".into()),
+            field: "image".into(),
+            url: "https://cdn.test/c.png".into(),
+            outcome: Outcome::Failed {
+                reason: "timed out".into(),
+            },
+        }];
+        let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
+            .retry(&standing)
+            .await;
+        assert_eq!(got[0].outcome.status(), "gone");
+        assert!(cdn.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_record_takes_the_next_attempt_or_the_next_free_one() {
+        let store = Store::memory();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let write =
+            |after| write_record(&store, "job", "a.jsonl.gz", PREFIX, Vec::new(), at, after);
+        let first = write(0).await.map(|r| r.attempt).ok();
+        assert_eq!(first, Some(1));
+        // Another writer took 2 and 3 meanwhile.
+        for taken in [2, 3] {
+            let other = write(taken - 1).await.map(|r| r.attempt).ok();
+            assert_eq!(other, Some(taken));
+        }
+        let next = write(1).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(next.attempt, 4);
+        assert_eq!(next.job, "job");
+        assert_eq!(next.prefix, PREFIX);
+        let back = record::read_at(&store, &record::record_key("a.jsonl.gz", 4)).await;
+        assert_eq!(back.ok(), Some(next));
+    }
+}

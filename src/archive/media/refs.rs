@@ -379,15 +379,16 @@ mod tests {
 
     #[test]
     fn every_media_field_of_a_v2_export_is_found_with_its_signature() {
-        let file = format!(
-            "{}\n{}\n{}\n{}\n",
+        let message = format!(
+            r#"{{"type":"message","item":{{"id":"m1","cid":"messaging:a","user":{{"id":"u1","image":"http://cdn.example/u1.jpg"}},"attachments":[{{"type":"image","image_url":"{SIGNED}","thumb_url":"https://cdn.example/t.png"}},{{"type":"file","asset_url":"https://cdn.example/f.pdf"}}]}}}}"#
+        );
+        let file = [
             r#"{"type":"channel","item":{"cid":"messaging:a","image":"https://cdn.example/c.png"}}"#,
             r#"{"type":"member","item":{"user_id":"u2","user":{"id":"u2","image":"https://cdn.example/u2.jpg"}}}"#,
-            format!(
-                r#"{{"type":"message","item":{{"id":"m1","cid":"messaging:a","user":{{"id":"u1","image":"http://cdn.example/u1.jpg"}},"attachments":[{{"type":"image","image_url":"{SIGNED}","thumb_url":"https://cdn.example/t.png"}},{{"type":"file","asset_url":"https://cdn.example/f.pdf"}}]}}}}"#
-            ),
+            &message,
             r#"{"type":"reaction","item":{"message_id":"m1","user":{"id":"u3","image":"https://cdn.example/u3.jpg"}}}"#,
-        );
+        ]
+        .join("\n");
         assert_eq!(
             collect(Layout::Lines, &file),
             [

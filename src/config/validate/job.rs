@@ -67,6 +67,13 @@ pub fn compile_job(
         Some(own) => super::notify::notify(ctx, &root.key("notify"), own),
         None => Some(defaults.notify.clone()),
     };
+    let media = super::media::media(
+        ctx,
+        spec.media.as_ref(),
+        &defaults.media,
+        name.as_deref().unwrap_or_default(),
+        destination.as_ref().map(|d| &d.key),
+    );
 
     Some(Job {
         name: name?,
@@ -88,7 +95,7 @@ pub fn compile_job(
         destination: destination?,
         retention: retention?,
         notify: notify?,
-        media: crate::config::job::MediaSettings::default(),
+        media: media?,
     })
 }
 

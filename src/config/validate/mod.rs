@@ -2,6 +2,7 @@
 //! with every problem reported at its field.
 
 mod job;
+mod media;
 mod notify;
 mod settings;
 
@@ -10,6 +11,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub use job::compile_job;
+pub use media::MediaFields;
 pub use settings::{Defaults, compile_settings};
 
 use crate::diagnostics::FileSink;

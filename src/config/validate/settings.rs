@@ -4,7 +4,7 @@ use std::path::Path;
 
 use chrono_tz::Tz;
 
-use super::Ctx;
+use super::{Ctx, MediaFields};
 use std::collections::BTreeMap;
 
 use crate::config::interpolate::Env;
@@ -34,6 +34,8 @@ pub struct Defaults {
     pub export: ExportSpec,
     /// The global `notify`, for jobs without their own.
     pub notify: Notify,
+    /// `defaults.media`, its fields that passed their rules.
+    pub media: MediaFields,
 }
 
 pub fn compile_settings(
@@ -141,6 +143,7 @@ fn compile_defaults(spec: &ConfigFile, base_dir: &Path, ctx: &mut Ctx<'_, '_>) -
         compression: dest.compression,
         export: d.export.clone().unwrap_or_default(),
         notify: Notify::default(),
+        media: super::media::fields(ctx, &root.key("media"), d.media.as_ref()).0,
     }
 }
 

@@ -43,6 +43,17 @@ pub struct EmulatorConfig {
     /// docs do not say, so each answer can be chosen; the default accepts it and the file
     /// holds nothing for that user.
     pub unknown_users: UnknownUsers,
+    /// Where the signed media links of the data set point (`<cdn_base>/cdn/<path>?…`), without a
+    /// trailing slash. `None` (the default): the emulator's own address with the host
+    /// `localhost` instead of `127.0.0.1`, so a test can allow the host name `localhost` while a
+    /// literal `127.0.0.1` link counts as another host.
+    pub cdn_base: Option<String>,
+    /// How long a signed media link lives (Stream: 14 days). A link in an export expires this
+    /// long after its message was posted (an avatar's or channel image's, after the start
+    /// time); a refreshed link, this long after the refresh.
+    pub link_lifetime: Duration,
+    /// The site Open Graph previews point at: a host no allow-list of Stream's CDN admits.
+    pub foreign_base: String,
 }
 
 /// How a users export treats ids the app does not have (see
@@ -77,6 +88,9 @@ impl Default for EmulatorConfig {
             exact_content_length: true,
             name_missing_channel: true,
             unknown_users: UnknownUsers::Accept,
+            cdn_base: None,
+            link_lifetime: Duration::days(14),
+            foreign_base: "https://example.com".to_owned(),
         }
     }
 }
@@ -125,6 +139,25 @@ pub struct DataSpec {
     /// `\u{202E}gnp.exe` shows as `exe.png` wherever it is not neutralised. 0 (the default):
     /// none.
     pub bidi_every: u64,
+    /// Every this many messages of a channel carries a media attachment, by turns an image
+    /// (PNG, JPEG, GIF, WebP), a PDF, a video (with a JPEG thumbnail), audio, a voice
+    /// recording, an SVG with a script inside, a file of `large_file_size`, an Open Graph
+    /// preview of a page on `foreign_base`, the one file many messages share and the one file
+    /// deleted from the CDN. 0 (the default): none, and the data set is as before media.
+    pub media_every: u64,
+    /// The size of the large file (default 2 MiB): above a capture limit of 1 MiB.
+    pub large_file_size: u64,
+    /// With a value, every media attachment is an ordinary file (no SVG, large, preview, shared
+    /// or deleted ones) and attachments reuse this many distinct files by turns, for the
+    /// benchmark. 0 (the default): the rotation above.
+    pub media_distinct: u64,
+    /// The sizes of ordinary media files, `(min, max)` bytes, drawn log-uniformly per file
+    /// (the mean is about `(max - min) / ln(max / min)`). `None` (the default): a few KiB to a
+    /// hundred KiB by kind, so tests stay quick.
+    pub media_sizes: Option<(u64, u64)>,
+    /// Users carry `image` (a signed CDN link to an avatar) wherever a user object appears, and
+    /// channels carry `image`. Off by default.
+    pub avatars: bool,
 }
 
 impl Default for DataSpec {
@@ -143,6 +176,11 @@ impl Default for DataSpec {
             tangle_every: 0,
             undated_every: 0,
             bidi_every: 0,
+            media_every: 0,
+            large_file_size: 2 * 1024 * 1024,
+            media_distinct: 0,
+            media_sizes: None,
+            avatars: false,
         }
     }
 }
@@ -197,6 +235,10 @@ pub struct RateLimits {
     pub query_channels: u32,
     /// `GET /rate_limits` (assumed 600).
     pub get_rate_limits: u32,
+    /// `GET /messages/{id}` (assumed 600).
+    pub get_message: u32,
+    /// `GET /users` (query users; assumed 600).
+    pub query_users: u32,
     /// Also allow at most `limit / 30` (at least 1) requests per second of the emulator clock,
     /// as Stream documents. Off by default: on a manual clock it would cap a test at a few calls
     /// per endpoint until the clock moves.
@@ -212,14 +254,16 @@ impl Default for RateLimits {
             get_task: 600,
             query_channels: 600,
             get_rate_limits: 600,
+            get_message: 600,
+            query_users: 600,
             burst: false,
         }
     }
 }
 
 impl RateLimits {
-    /// The per-minute limit of an API endpoint; `None` for the file download, which (like S3)
-    /// has no Stream rate limit.
+    /// The per-minute limit of an API endpoint; `None` for the file download and the CDN, which
+    /// (like S3 and CloudFront) have no Stream rate limit.
     pub fn per_minute(&self, endpoint: Endpoint) -> Option<u32> {
         match endpoint {
             Endpoint::ExportChannels => Some(self.export_channels),
@@ -228,7 +272,9 @@ impl RateLimits {
             Endpoint::GetTask => Some(self.get_task),
             Endpoint::QueryChannels => Some(self.query_channels),
             Endpoint::GetRateLimits => Some(self.get_rate_limits),
-            Endpoint::DownloadExport => None,
+            Endpoint::GetMessage => Some(self.get_message),
+            Endpoint::QueryUsers => Some(self.query_users),
+            Endpoint::DownloadExport | Endpoint::CdnFile => None,
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::auth;
 use crate::endpoint::Endpoint;
 use crate::export_api::parse_time;
 use crate::inspect::{self, GroundTruthOptions};
+use crate::media_truth;
 use crate::objects::Ts;
 use crate::state::Shared;
 
@@ -33,6 +34,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/channels", get(channels))
         .route("/ground_truth", get(ground_truth))
         .route("/token", post(token))
+        .route("/media_truth", get(media_truth))
+        .route("/cdn/delete", post(delete_cdn_file))
 }
 
 fn bad(message: impl Into<String>) -> Response {
@@ -249,4 +252,34 @@ async fn token(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
         None => json!({"server": true}),
     };
     Json(json!({"token": auth::sign(&claims, &shared.config.api_secret)})).into_response()
+}
+
+/// `GET /_emulator/media_truth` → every media reference with its file's size and SHA-256
+/// (hashing every file: seconds for gigabytes).
+async fn media_truth(State(shared): State<Arc<Shared>>) -> Response {
+    match tokio::task::spawn_blocking(move || media_truth::media_truth(&shared)).await {
+        Ok(truth) => Json(json!(truth)).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": error.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteCdnFile {
+    path: String,
+}
+
+/// `POST /_emulator/cdn/delete {"path": "emulator/…"}` → `{"ok": true}`: the file answers 404
+/// from now on.
+async fn delete_cdn_file(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    match body::<DeleteCdnFile>(&bytes, "{\"path\": string}") {
+        Ok(DeleteCdnFile { path }) => {
+            shared.delete_cdn_file(&path);
+            Json(json!({"ok": true})).into_response()
+        }
+        Err(error) => bad(error),
+    }
 }

@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::cdn_link::Cdn;
 use crate::clock::add;
 use crate::config::DataSpec;
-use crate::rng::{hash, mix, uuid_string};
+use crate::media::{MediaAttachment, MediaSpec};
+use crate::rng::{hash, mix, unmix, uuid_string};
 
 /// Channel types, each with the prefix of its channels' IDs.
 const CHANNEL_TYPES: [(&str, &str); 3] = [
@@ -74,6 +76,8 @@ pub(crate) struct User {
     pub id: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// The CDN path of the avatar (with [`DataSpec::avatars`]).
+    pub image: Option<String>,
 }
 
 /// A channel of the data set.
@@ -92,6 +96,8 @@ pub(crate) struct Channel {
     pub members: Vec<usize>,
     pub truncated_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The CDN path of the channel's image (with [`DataSpec::avatars`]).
+    pub image: Option<String>,
 }
 
 impl Channel {
@@ -130,6 +136,8 @@ pub(crate) struct MessageDetail {
     pub undated: bool,
     /// File names of its attachments (only [`DataSpec::bidi_every`] messages have one).
     pub attachments: Vec<String>,
+    /// Its media attachment (see [`DataSpec::media_every`]), after the `attachments`.
+    pub media: Option<MediaAttachment>,
     /// Reactions given by the snapshot, oldest first.
     pub reactions: Vec<Reaction>,
 }
@@ -165,6 +173,9 @@ pub(crate) struct DataSet {
     /// The start of history: message 0 of every channel falls in the slot starting here.
     origin_us: i64,
     slot_us: i64,
+    /// Mints the media links.
+    pub cdn: Cdn,
+    pub media: MediaSpec,
     pub users: Vec<User>,
     pub channels: Vec<Channel>,
     by_cid: HashMap<String, usize>,
@@ -178,11 +189,16 @@ impl DataSet {
         let per_day = spec.messages_per_channel_per_day.clamp(1, DAY_US as u64);
         let slot_us = (DAY_US as u64 / per_day) as i64;
         let user_count = spec.users.max(1);
+        let media = MediaSpec::new(spec);
         let users: Vec<User> = (0..user_count)
-            .map(|i| User {
-                id: format!("user-{i:03}"),
-                name: format!("{} {i}", FIRST_NAMES[i % FIRST_NAMES.len()]),
-                created_at: add(origin, -Duration::days(30)),
+            .map(|i| {
+                let id = format!("user-{i:03}");
+                User {
+                    image: media.avatar(&id),
+                    id,
+                    name: format!("{} {i}", FIRST_NAMES[i % FIRST_NAMES.len()]),
+                    created_at: add(origin, -Duration::days(30)),
+                }
             })
             .collect();
         let members_per_channel = spec.members_per_channel.clamp(1, user_count);
@@ -193,6 +209,7 @@ impl DataSet {
                 let id = format!("{prefix}-{i:03}");
                 let first = ordinal * 7 % user_count;
                 channels.push(Channel {
+                    image: media.channel_image(kind, &id),
                     ordinal,
                     kind,
                     cid: format!("{kind}:{id}"),
@@ -226,10 +243,23 @@ impl DataSet {
             bidi_every: spec.bidi_every,
             origin_us: origin.timestamp_micros(),
             slot_us,
+            cdn: Cdn::new(
+                spec.seed,
+                "http://localhost".to_owned(),
+                Duration::days(14),
+                "https://example.com".to_owned(),
+                start,
+            ),
+            media,
             users,
             channels,
             by_cid,
         }
+    }
+
+    /// The same data set with its links minted by `cdn`.
+    pub fn with_cdn(self, cdn: Cdn) -> Self {
+        Self { cdn, ..self }
     }
 
     /// The channel with this CID.
@@ -301,6 +331,25 @@ impl DataSet {
         uuid_string(hi, mix(message.k ^ hi))
     }
 
+    /// The message with this ID, if one was posted by `at` (in a channel not deleted before).
+    /// Message IDs are a bijection of (seed, channel, k), so this inverts it rather than search.
+    pub fn find_message(&self, id: &str, at: DateTime<Utc>) -> Option<Message> {
+        let digits: String = id.chars().filter(|c| *c != '-').collect();
+        if digits.len() != 32 || id.len() != 36 {
+            return None;
+        }
+        let hi = u64::from_str_radix(&digits[..16], 16).ok()?;
+        let lo = u64::from_str_radix(&digits[16..], 16).ok()?;
+        let channel = (0..self.channels.len())
+            .find(|&c| mix(self.seed ^ mix(MESSAGE_ID.wrapping_add(c as u64))) == hi)?;
+        let k = unmix(lo) ^ hi;
+        let t = self.time_us(channel, k);
+        let (_, end_us) = self.bounds(&self.channels[channel], Window::default(), at, true);
+        let message = self.message_at(channel, k, t);
+        (k < i64::MAX as u64 / self.slot_us as u64 && t < end_us && self.message_id(&message) == id)
+            .then_some(message)
+    }
+
     /// The rest of a message, as it was at `snapshot`.
     pub fn detail(&self, message: &Message, snapshot: DateTime<Utc>) -> MessageDetail {
         let channel = &self.channels[message.channel];
@@ -359,6 +408,12 @@ impl DataSet {
             deleted_at,
             undated: self.undated_every > 0 && key(UNDATED) % self.undated_every == 0,
             attachments,
+            media: self.media.attachment(
+                message.channel,
+                self.channels.len(),
+                message.k,
+                &self.cdn.foreign_base,
+            ),
             reactions,
         }
     }

@@ -23,11 +23,18 @@ pub enum Endpoint {
     GetRateLimits,
     /// `GET /files/...`: the presigned export-file download (the emulator's stand-in for S3).
     DownloadExport,
+    /// `GET /messages/{id}`: one message, with freshly signed media links.
+    GetMessage,
+    /// `GET /users?payload=…`: query users, with freshly signed avatar links.
+    QueryUsers,
+    /// `GET /cdn/...`: a media file behind a signed link (the emulator's stand-in for Stream's
+    /// CDN).
+    CdnFile,
 }
 
 impl Endpoint {
     /// Every endpoint, in a fixed order.
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::ExportChannels,
         Endpoint::GetExportChannelsStatus,
         Endpoint::ExportUsers,
@@ -35,6 +42,9 @@ impl Endpoint {
         Endpoint::QueryChannels,
         Endpoint::GetRateLimits,
         Endpoint::DownloadExport,
+        Endpoint::GetMessage,
+        Endpoint::QueryUsers,
+        Endpoint::CdnFile,
     ];
 
     /// The name Stream uses (also the operation name in error messages).
@@ -47,6 +57,9 @@ impl Endpoint {
             Endpoint::QueryChannels => "QueryChannels",
             Endpoint::GetRateLimits => "GetRateLimits",
             Endpoint::DownloadExport => "DownloadExport",
+            Endpoint::GetMessage => "GetMessage",
+            Endpoint::QueryUsers => "QueryUsers",
+            Endpoint::CdnFile => "CdnFile",
         }
     }
 
@@ -58,6 +71,7 @@ impl Endpoint {
                 | Endpoint::GetExportChannelsStatus
                 | Endpoint::ExportUsers
                 | Endpoint::GetTask
+                | Endpoint::GetMessage
         )
     }
 }

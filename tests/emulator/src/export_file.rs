@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::cdn_link::Signing;
 use crate::data::{Channel, DataSet, Message, Window};
 use crate::objects::{Line, channel_json, members_json, message_json, reaction_json, user_json};
 use crate::tasks::{ChannelSelection, ExportOptions, ExportVersion, Task, TaskKind};
@@ -121,7 +122,10 @@ impl ChannelExport<'_> {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         out.write_all(b"{\"channel\":")?;
-        json(out, &channel_json(self.data, channel, self.snapshot))?;
+        json(
+            out,
+            &channel_json(self.data, channel, self.snapshot, Signing::Exported),
+        )?;
         out.write_all(b",\"messages\":[")?;
         for (i, message) in self.messages(channel, window).enumerate() {
             if i > 0 {
@@ -129,10 +133,13 @@ impl ChannelExport<'_> {
             }
             let detail = self.data.detail(&message, self.snapshot);
             let clear = self.options.clear_deleted_message_text;
-            json(out, &message_json(self.data, &message, &detail, clear))?;
+            json(
+                out,
+                &message_json(self.data, &message, &detail, clear, Signing::Exported),
+            )?;
         }
         out.write_all(b"],\"members\":[")?;
-        for (i, member) in members_json(self.data, channel).enumerate() {
+        for (i, member) in members_json(self.data, channel, Signing::Exported).enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
             }
@@ -145,9 +152,9 @@ impl ChannelExport<'_> {
         line(
             out,
             "channel",
-            channel_json(self.data, channel, self.snapshot),
+            channel_json(self.data, channel, self.snapshot, Signing::Exported),
         )?;
-        for member in members_json(self.data, channel) {
+        for member in members_json(self.data, channel, Signing::Exported) {
             line(out, "member", member)?;
         }
         for message in self.messages(channel, window) {
@@ -156,13 +163,13 @@ impl ChannelExport<'_> {
             line(
                 out,
                 "message",
-                message_json(self.data, &message, &detail, clear),
+                message_json(self.data, &message, &detail, clear, Signing::Exported),
             )?;
             for reaction in &detail.reactions {
                 line(
                     out,
                     "reaction",
-                    reaction_json(self.data, &detail.id, reaction),
+                    reaction_json(self.data, &detail.id, reaction, Signing::Exported),
                 )?;
             }
         }
@@ -178,7 +185,11 @@ fn write_user(
     snapshot: DateTime<Utc>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    line(out, "user", user_json(&data.users[user]))?;
+    line(
+        out,
+        "user",
+        user_json(data, &data.users[user], Signing::Exported),
+    )?;
     let (mut messages, mut reactions) = (0, 0);
     for channel in data.channels.iter().filter(|c| c.members.contains(&user)) {
         for message in data.messages(channel, Window::default(), snapshot, true) {
@@ -187,12 +198,20 @@ fn write_user(
             }
             let detail = data.detail(&message, snapshot);
             if detail.author == user && messages < USER_EXPORT_CAP {
-                line(out, "message", message_json(data, &message, &detail, false))?;
+                line(
+                    out,
+                    "message",
+                    message_json(data, &message, &detail, false, Signing::Exported),
+                )?;
                 messages += 1;
             }
             for reaction in detail.reactions.iter().filter(|r| r.user == user) {
                 if reactions < USER_EXPORT_CAP {
-                    line(out, "reaction", reaction_json(data, &detail.id, reaction))?;
+                    line(
+                        out,
+                        "reaction",
+                        reaction_json(data, &detail.id, reaction, Signing::Exported),
+                    )?;
                     reactions += 1;
                 }
             }
@@ -496,5 +515,56 @@ mod tests {
         let (v1, v2) = general_001_in_v1_and_v2(&data);
         check(v1.iter().collect());
         check(v2.iter().collect());
+    }
+
+    /// The SHA-256 of every export shape (v1 and v2 of all channels, soft-deleted and truncated
+    /// messages included; a users export) of a data set, shortened to three days of history.
+    fn exports_digest(spec: DataSpec) -> String {
+        use sha2::{Digest, Sha256};
+        let spec = DataSpec {
+            days_of_history: 3,
+            ..spec
+        };
+        let data = DataSet::new(&spec, start());
+        let cids: Vec<String> = data.channels.iter().map(|c| c.cid.clone()).collect();
+        let cids: Vec<&str> = cids.iter().map(String::as_str).collect();
+        let mut hasher = Sha256::new();
+        for version in [ExportVersion::V1, ExportVersion::V2] {
+            let options = ExportOptions {
+                version,
+                include_soft_deleted_channels: true,
+                include_truncated_messages: true,
+                ..ExportOptions::default()
+            };
+            hasher.update(render(&data, channels(&cids, options)));
+        }
+        let user_ids = data.users.iter().take(4).map(|u| u.id.clone()).collect();
+        hasher.update(render(&data, TaskKind::Users { user_ids }));
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn data_sets_without_media_are_byte_for_byte_as_before_media() {
+        // Digests of the files the emulator wrote before media existed (commit c10c1d5).
+        assert_eq!(
+            exports_digest(DataSpec::default()),
+            "ec0d231743e455a2468f91b31fbe3e1a32f54e427bd487af35dd767c92dd97e2"
+        );
+        let opt_ins = DataSpec {
+            reply_every: 5,
+            hostile_every: 7,
+            tangle_every: 11,
+            undated_every: 13,
+            bidi_every: 10,
+            ..DataSpec::default()
+        };
+        assert_eq!(
+            exports_digest(opt_ins),
+            "4f0bbf42bb78c26b55754540bff8560d7ad8514254754ea57ec26c836965c4f5"
+        );
     }
 }

@@ -22,6 +22,9 @@
 //! ```
 
 mod auth;
+mod cdn;
+mod cdn_file;
+mod cdn_link;
 mod clock;
 mod config;
 mod control;
@@ -35,8 +38,11 @@ mod faults;
 mod inspect;
 mod limits;
 mod log;
+mod media;
+mod media_truth;
 mod objects;
 mod query_channels;
+mod refresh;
 mod rng;
 mod routes;
 mod signed_url;
@@ -53,6 +59,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use crate::cdn_file::MediaKind;
 pub use crate::clock::{ClockMode, EmulatorClock};
 pub use crate::config::{DataSpec, EmulatorConfig, RateLimits, TaskDurations, UnknownUsers};
 pub use crate::data::{BIDI_NAMES, HOSTILE_TEXTS};
@@ -60,6 +67,7 @@ pub use crate::endpoint::Endpoint;
 pub use crate::faults::Faults;
 pub use crate::inspect::{ChannelInfo, GroundTruthOptions, TruthMessage};
 pub use crate::log::LoggedRequest;
+pub use crate::media_truth::{MediaOwner, MediaRef};
 pub use crate::tasks::{
     ChannelSelection, ExportOptions, ExportVersion, TaskInfo, TaskKind, TaskStatus,
 };
@@ -186,6 +194,41 @@ impl Emulator {
         options: GroundTruthOptions,
     ) -> Vec<TruthMessage> {
         inspect::messages(&self.shared, cid, since, until, options)
+    }
+
+    /// Every media reference of the data set (messages posted by now, users' avatars, channels'
+    /// images) with the file behind it: size, SHA-256, kind, and whether it is foreign,
+    /// deleted or the large one.
+    pub fn media_truth(&self) -> Vec<MediaRef> {
+        media_truth::media_truth(&self.shared)
+    }
+
+    /// The bytes of the CDN file at `path` (as [`MediaRef::path`] gives it), whether or not it
+    /// was deleted; `None` for a path that names no file.
+    pub fn cdn_file_bytes(&self, path: &str) -> Option<Vec<u8>> {
+        cdn_file::CdnFile::at(self.shared.config.data.seed, path).map(|f| f.bytes())
+    }
+
+    /// Deletes the CDN file at `path`: from now on it answers 404.
+    pub fn delete_cdn_file(&self, path: &str) {
+        self.shared.delete_cdn_file(path);
+    }
+
+    /// The path of the file the data set's CDN has deleted from the start (with `media_every`
+    /// on and no `media_distinct`).
+    pub fn deleted_cdn_path(&self) -> Option<String> {
+        self.shared.data.media.deleted_path()
+    }
+
+    /// Where the media links point: `cdn_base`, or `http://localhost:PORT`.
+    pub fn cdn_base(&self) -> &str {
+        &self.shared.data.cdn.base
+    }
+
+    /// A link to the CDN file at `path`, signed to expire at `expires` (a test can make one
+    /// already expired).
+    pub fn cdn_link(&self, path: &str, expires: DateTime<Utc>) -> String {
+        self.shared.data.cdn.link(path, expires.timestamp())
     }
 
     /// A user token (`{"user_id": …}`) signed with the app's secret.

@@ -1,5 +1,7 @@
 //! The request log tests assert on. It keeps the method, the path (never the query string, which
-//! carries download signatures) and the outcome; never a header, so never a token or secret.
+//! carries download signatures) and the outcome. Only CDN requests keep their headers (so a test
+//! can check that no API credential went to the CDN), with the values of credential-bearing
+//! ones blanked, and the names of their query parameters: the log never holds a token or secret.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -23,6 +25,22 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Emulator time when the request arrived.
     pub at: DateTime<Utc>,
+    /// CDN requests only (empty for the others): every request header, its name in lower
+    /// case, the values of `authorization`, `proxy-authorization`, `cookie` and
+    /// `stream-auth-type` replaced by `<redacted>`.
+    pub headers: Vec<(String, String)>,
+    /// CDN requests only: the names of the query parameters, in order (`api_key` among them
+    /// would be a credential sent to the CDN).
+    pub query_names: Vec<String>,
+}
+
+impl LoggedRequest {
+    /// Whether the request carried a header of this name (any case).
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
 }
 
 #[derive(Debug, Default)]

@@ -76,6 +76,34 @@ struct Args {
     /// attachment's name (0: none).
     #[arg(long, value_name = "N", default_value_t = 0)]
     bidi_every: u64,
+    /// Every N-th message of a channel carries a media attachment (images, a PDF, video,
+    /// audio, a voice recording, an SVG with a script, a large file, an Open Graph preview of
+    /// another site, a file many messages share, a file deleted from the CDN; 0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    media_every: u64,
+    /// Users and channels carry `image`, a signed CDN link.
+    #[arg(long)]
+    avatars: bool,
+    /// Where media links point, e.g. http://localhost:8080 (default: this emulator, with the
+    /// host localhost).
+    #[arg(long, value_name = "URL")]
+    cdn_base: Option<String>,
+    /// The site Open Graph previews point at (a host not on a CDN allow-list).
+    #[arg(long, value_name = "URL", default_value = "https://example.com")]
+    foreign_base: String,
+    /// How long a signed media link lives: a number with s, m, h or d.
+    #[arg(long, value_name = "DURATION", default_value = "14d", value_parser = parse_duration)]
+    link_lifetime: Duration,
+    /// The size of the large file: bytes, or a number with KiB, MiB or GiB.
+    #[arg(long, value_name = "SIZE", default_value = "2MiB", value_parser = parse_size)]
+    large_file_size: u64,
+    /// Media attachments are ordinary files only and reuse N distinct files by turns (the
+    /// benchmark; 0: the usual mix).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    media_distinct: u64,
+    /// The sizes of ordinary media files, MIN..MAX (e.g. 50KiB..20MiB), drawn log-uniformly.
+    #[arg(long, value_name = "MIN..MAX", value_parser = parse_size_range)]
+    media_sizes: Option<(u64, u64)>,
     /// Seconds a task waits before it is pending.
     #[arg(long, default_value_t = 2)]
     waiting_secs: i64,
@@ -125,7 +153,15 @@ impl Args {
                 tangle_every: self.tangles_every,
                 undated_every: self.undated_every,
                 bidi_every: self.bidi_every,
+                media_every: self.media_every,
+                large_file_size: self.large_file_size,
+                media_distinct: self.media_distinct,
+                media_sizes: self.media_sizes,
+                avatars: self.avatars,
             },
+            cdn_base: self.cdn_base,
+            foreign_base: self.foreign_base,
+            link_lifetime: self.link_lifetime,
             task_durations: TaskDurations {
                 waiting: Duration::seconds(self.waiting_secs),
                 pending: Duration::seconds(self.pending_secs),
@@ -144,6 +180,64 @@ impl Args {
             ..EmulatorConfig::default()
         }
     }
+}
+
+/// `14d`, `36h`, `90m`, `600s` or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 14d, 36h, 90m or 600s"))?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    };
+    seconds
+        .and_then(Duration::try_seconds)
+        .ok_or_else(|| format!("{text:?} is not a duration like 14d, 36h, 90m or 600s"))
+}
+
+/// `2MiB`, `50KiB`, `1GiB` or a bare number of bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| factor > 0)
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("{text:?} is not a size like 2MiB, 50KiB or 1000"))
+}
+
+/// `MIN..MAX`, two sizes, MIN at most MAX.
+fn parse_size_range(text: &str) -> Result<(u64, u64), String> {
+    let (min, max) = text
+        .split_once("..")
+        .ok_or_else(|| format!("{text:?} is not a range like 50KiB..20MiB"))?;
+    let (min, max) = (parse_size(min)?, parse_size(max)?);
+    if min == 0 || min > max {
+        return Err(format!(
+            "{text:?}: the smallest size must be above 0 and at most the largest"
+        ));
+    }
+    Ok((min, max))
 }
 
 #[tokio::main]

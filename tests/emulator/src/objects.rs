@@ -8,7 +8,9 @@ use std::fmt;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Serialize, Serializer};
 
+use crate::cdn_link::Signing;
 use crate::data::{Channel, DataSet, Message, MessageDetail, Reaction, User};
+use crate::media::Target;
 
 /// A timestamp serialised as Stream writes them: UTC RFC 3339 with microseconds,
 /// e.g. `2021-02-17T08:17:49.745857Z`.
@@ -60,6 +62,9 @@ pub(crate) struct Line<T> {
 pub(crate) struct UserJson<'a> {
     id: &'a str,
     name: &'a str,
+    /// The avatar's signed link (only with avatars on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
     role: &'static str,
     created_at: Ts,
     updated_at: Ts,
@@ -67,10 +72,16 @@ pub(crate) struct UserJson<'a> {
     online: bool,
 }
 
-pub(crate) fn user_json(user: &User) -> UserJson<'_> {
+/// A user object; its avatar link expires as `signing` says (exported: counted from the start
+/// time).
+pub(crate) fn user_json<'a>(data: &DataSet, user: &'a User, signing: Signing) -> UserJson<'a> {
     UserJson {
         id: &user.id,
         name: &user.name,
+        image: user
+            .image
+            .as_ref()
+            .map(|p| data.cdn.link(p, data.cdn.expiry(signing, data.cdn.start))),
         role: "user",
         created_at: Ts(user.created_at),
         updated_at: Ts(user.created_at),
@@ -124,13 +135,17 @@ pub(crate) struct ChannelJson<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     team: Option<&'a str>,
+    /// The channel image's signed link (only with avatars on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
 }
 
-/// The channel object as it was at `at`.
+/// The channel object as it was at `at`, its links expiring as `signing` says.
 pub(crate) fn channel_json<'a>(
     data: &'a DataSet,
     channel: &'a Channel,
     at: DateTime<Utc>,
+    signing: Signing,
 ) -> ChannelJson<'a> {
     let live = channel.kind != "livestream";
     ChannelJson {
@@ -139,7 +154,7 @@ pub(crate) fn channel_json<'a>(
         cid: &channel.cid,
         created_at: Ts(channel.created_at),
         updated_at: Ts(channel.created_at),
-        created_by: user_json(&data.users[channel.members[0]]),
+        created_by: user_json(data, &data.users[channel.members[0]], signing),
         frozen: false,
         disabled: false,
         member_count: channel.members.len(),
@@ -172,6 +187,10 @@ pub(crate) fn channel_json<'a>(
         auto_translation_language: "",
         name: &channel.name,
         team: channel.team,
+        image: channel
+            .image
+            .as_ref()
+            .map(|p| data.cdn.link(p, data.cdn.expiry(signing, data.cdn.start))),
     }
 }
 
@@ -195,12 +214,13 @@ pub(crate) struct MemberJson<'a> {
 pub(crate) fn members_json<'a>(
     data: &'a DataSet,
     channel: &'a Channel,
+    signing: Signing,
 ) -> impl Iterator<Item = MemberJson<'a>> {
     channel.members.iter().enumerate().map(move |(i, &u)| {
         let user = &data.users[u];
         MemberJson {
             user_id: &user.id,
-            user: user_json(user),
+            user: user_json(data, user, signing),
             status: "member",
             role: if i == 0 { "owner" } else { "member" },
             channel_role: if i == 0 {
@@ -235,12 +255,13 @@ pub(crate) fn reaction_json<'a>(
     data: &'a DataSet,
     message_id: &'a str,
     reaction: &Reaction,
+    signing: Signing,
 ) -> ReactionJson<'a> {
     let user = &data.users[reaction.user];
     ReactionJson {
         message_id,
         user_id: &user.id,
-        user: user_json(user),
+        user: user_json(data, user, signing),
         kind: reaction.kind,
         score: 1,
         created_at: Ts(reaction.created_at),
@@ -291,13 +312,28 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
-/// A file attached to a message.
+/// A file attached to a message, or a link's Open Graph preview.
 #[derive(Serialize)]
 pub(crate) struct AttachmentJson<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
     title: &'a str,
-    asset_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title_link: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asset_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thumb_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    og_scrape_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mime_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_size: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -335,12 +371,14 @@ pub(crate) struct MessageJson<'a> {
     pin_expires: Option<Ts>,
 }
 
-/// A message object. With `clear_deleted_text`, deleted messages lose their text and HTML.
+/// A message object. With `clear_deleted_text`, deleted messages lose their text and HTML; its
+/// links expire as `signing` says.
 pub(crate) fn message_json<'a>(
     data: &'a DataSet,
     message: &Message,
     detail: &'a MessageDetail,
     clear_deleted_text: bool,
+    signing: Signing,
 ) -> MessageJson<'a> {
     let channel = &data.channels[message.channel];
     let mut groups: BTreeMap<&'static str, ReactionGroupJson> = BTreeMap::new();
@@ -369,22 +407,13 @@ pub(crate) fn message_json<'a>(
         } else {
             "regular"
         },
-        user: user_json(&data.users[detail.author]),
-        attachments: detail
-            .attachments
-            .iter()
-            .enumerate()
-            .map(|(i, title)| AttachmentJson {
-                kind: "file",
-                title,
-                asset_url: format!("https://files.invalid/{}/{i}", detail.id),
-            })
-            .collect(),
+        user: user_json(data, &data.users[detail.author], signing),
+        attachments: attachments_json(data, message, detail, signing),
         latest_reactions: detail
             .reactions
             .iter()
             .rev()
-            .map(|r| reaction_json(data, &detail.id, r))
+            .map(|r| reaction_json(data, &detail.id, r, signing))
             .collect(),
         own_reactions: Empty,
         reaction_counts: groups.iter().map(|(k, g)| (*k, g.count)).collect(),
@@ -405,6 +434,54 @@ pub(crate) fn message_json<'a>(
         pinned_by: None,
         pin_expires: None,
     }
+}
+
+/// The bidi attachments (named, pointing nowhere), then the media attachment.
+fn attachments_json<'a>(
+    data: &DataSet,
+    message: &Message,
+    detail: &'a MessageDetail,
+    signing: Signing,
+) -> Vec<AttachmentJson<'a>> {
+    let mut out: Vec<AttachmentJson<'a>> = detail
+        .attachments
+        .iter()
+        .enumerate()
+        .map(|(i, title)| AttachmentJson {
+            kind: Some("file"),
+            title,
+            title_link: None,
+            text: None,
+            asset_url: Some(format!("https://files.invalid/{}/{i}", detail.id)),
+            image_url: None,
+            thumb_url: None,
+            og_scrape_url: None,
+            mime_type: None,
+            file_size: None,
+        })
+        .collect();
+    if let Some(media) = &detail.media {
+        let expires = data.cdn.expiry(signing, message.created_at);
+        let link = |target: &Option<Target>| {
+            target.as_ref().map(|t| match t {
+                Target::Cdn(path) => data.cdn.link(path, expires),
+                Target::Foreign(url) => url.clone(),
+            })
+        };
+        out.push(AttachmentJson {
+            kind: media.kind,
+            title: &media.title,
+            title_link: media.title_link.as_deref(),
+            text: media.text.as_deref(),
+            asset_url: link(&media.asset),
+            image_url: link(&media.image),
+            thumb_url: link(&media.thumb),
+            og_scrape_url: media.og_scrape_url.as_deref(),
+            mime_type: media.mime_type,
+            file_size: media.file_size,
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
+use crate::cdn_link::Signing;
 use crate::data::{Channel, DataSet};
 use crate::error::ApiError;
 use crate::export_api::{Answer, parse_time};
@@ -116,7 +117,7 @@ fn channel_state(
     members: u64,
 ) -> Value {
     let (members, messages) = if state {
-        let members: Vec<Value> = members_json(data, channel)
+        let members: Vec<Value> = members_json(data, channel, Signing::Fresh(now))
             .take(members as usize)
             .map(|m| json!(m))
             .collect();
@@ -125,7 +126,7 @@ fn channel_state(
             .iter()
             .map(|m| {
                 let detail = data.detail(m, now);
-                json!(message_json(data, m, &detail, false))
+                json!(message_json(data, m, &detail, false, Signing::Fresh(now)))
             })
             .collect();
         (members, messages)
@@ -133,7 +134,7 @@ fn channel_state(
         (Vec::new(), Vec::new())
     };
     json!({
-        "channel": channel_json(data, channel, now),
+        "channel": channel_json(data, channel, now, Signing::Fresh(now)),
         "members": members,
         "messages": messages,
         "pinned_messages": [],

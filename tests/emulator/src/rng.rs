@@ -10,6 +10,34 @@ pub(crate) fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The inverse of [`mix`].
+pub(crate) fn unmix(y: u64) -> u64 {
+    let mut z = unshift(y, 31);
+    z = z.wrapping_mul(inverse(0x94D0_49BB_1331_11EB));
+    z = unshift(z, 27);
+    z = z.wrapping_mul(inverse(0xBF58_476D_1CE4_E5B9));
+    z = unshift(z, 30);
+    z.wrapping_sub(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The inverse of `x ^ (x >> shift)`.
+fn unshift(y: u64, shift: u32) -> u64 {
+    let mut x = y;
+    for _ in 0..(64 / shift + 1) {
+        x = y ^ (x >> shift);
+    }
+    x
+}
+
+/// The multiplicative inverse of an odd number modulo 2^64 (Newton's iteration).
+fn inverse(a: u64) -> u64 {
+    let mut x = a;
+    for _ in 0..6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+    }
+    x
+}
+
 /// Hashes a sequence of integers into one well-mixed value.
 pub(crate) fn hash(parts: &[u64]) -> u64 {
     parts
@@ -44,6 +72,13 @@ mod tests {
         assert_ne!(hash(&[1, 2, 3]), hash(&[3, 2, 1]));
         let u = unit(hash(&[7]));
         assert!((0.0..1.0).contains(&u));
+    }
+
+    #[test]
+    fn unmix_inverts_mix() {
+        for x in [0, 1, 42, u64::MAX, 0x1234_5678_9ABC_DEF0] {
+            assert_eq!(unmix(mix(x)), x);
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::export_api::{self, Answer};
 use crate::limits::{Quota, Verdict};
 use crate::log::LoggedRequest;
 use crate::state::Shared;
-use crate::{control, download, query_channels};
+use crate::{cdn, control, download, query_channels, refresh};
 
 /// The largest request body read.
 const MAX_BODY: usize = 1024 * 1024;
@@ -35,6 +35,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/channels", post(query))
         .route("/rate_limits", get(rate_limits))
         .route("/files/{*key}", get(files))
+        .route("/messages/{id}", get(get_message))
+        .route("/users", get(query_users))
+        .route("/cdn/{*path}", get(cdn_file))
         .nest("/_emulator", control::router())
         .fallback(fallback)
         .with_state(shared)
@@ -148,6 +151,49 @@ async fn files(
         endpoint: Some(Endpoint::DownloadExport),
         status: response.status().as_u16(),
         at,
+        headers: Vec::new(),
+        query_names: Vec::new(),
+    });
+    response
+}
+
+async fn get_message(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    let id = path_text(id);
+    api(shared, Endpoint::GetMessage, request, move |s, _, _| {
+        refresh::get_message(s, &id)
+    })
+    .await
+}
+
+async fn query_users(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let query = query_params(request.uri().query());
+    api(shared, Endpoint::QueryUsers, request, move |s, _, _| {
+        refresh::query_users(s, &query)
+    })
+    .await
+}
+
+async fn cdn_file(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    let at = shared.clock.now();
+    let query = query_params(request.uri().query());
+    let path = path_text(path);
+    let response = cdn::serve(&shared, &path, &query).await;
+    shared.log.push(LoggedRequest {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+        endpoint: Some(Endpoint::CdnFile),
+        status: response.status().as_u16(),
+        at,
+        headers: cdn::logged_headers(request.headers()),
+        query_names: cdn::query_names(request.uri().query()),
     });
     response
 }
@@ -168,6 +214,8 @@ async fn fallback(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         endpoint: None,
         status: response.status().as_u16(),
         at: shared.clock.now(),
+        headers: Vec::new(),
+        query_names: Vec::new(),
     });
     response
 }
@@ -213,6 +261,8 @@ where
         endpoint: Some(endpoint),
         status: response.status().as_u16(),
         at,
+        headers: Vec::new(),
+        query_names: Vec::new(),
     });
     response
 }

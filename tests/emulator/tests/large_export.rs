@@ -1,9 +1,10 @@
-//! A million-message export streams: bytes flow at once and memory stays bounded, because the
-//! file is generated while it is sent (never built in memory).
+//! A million-message export and a 128 MiB media file stream: bytes flow at once and memory stays
+//! bounded, because each file is generated while it is sent (never built in memory).
 
 use std::time::Instant;
 
 use chatvault_emulator::{DataSpec, Emulator, EmulatorConfig, GroundTruthOptions};
+use chrono::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -124,5 +125,41 @@ async fn a_million_message_export_streams_with_bounded_memory() {
     );
     assert_eq!(truth.len(), 1_000_000);
     assert_eq!(first_message_id.as_deref(), Some(truth[0].as_str()));
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_128_mib_cdn_file_streams_with_bounded_memory() {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    // The CDN serves any path that names a kind and a size.
+    let size: u64 = 128 << 20;
+    let path = format!("emulator/attachments/big/{size}/big.zip");
+    let link = emulator.cdn_link(&path, emulator.clock().now() + Duration::hours(1));
+    let baseline = rss_bytes();
+    let response = reqwest::get(&link).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.content_length(), Some(size));
+    let mut body = response.bytes_stream();
+    let (mut received, mut peak) = (0u64, baseline);
+    let mut head = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.unwrap();
+        if head.len() < 4 {
+            head.extend_from_slice(&chunk[..chunk.len().min(4)]);
+        }
+        received += chunk.len() as u64;
+        peak = peak.max(rss_bytes());
+    }
+    let growth = peak.saturating_sub(baseline);
+    eprintln!(
+        "read {received} bytes; peak RSS growth {} MiB",
+        growth >> 20
+    );
+    assert_eq!(received, size);
+    assert_eq!(&head[..4], b"PK\x03\x04");
+    assert!(
+        growth < 32 * 1024 * 1024,
+        "memory grew by {growth} bytes while streaming"
+    );
     emulator.shutdown().await;
 }

@@ -86,7 +86,7 @@ async fn rate_limits_endpoint_reports_the_quotas() {
     assert_eq!(limits["ExportChannels"]["remaining"], 60);
     assert!(limits["ExportChannels"]["reset"].is_i64());
     let all = api.get("/rate_limits").await.json();
-    assert_eq!(all["server_side"].as_object().unwrap().len(), 6);
+    assert_eq!(all["server_side"].as_object().unwrap().len(), 8);
 }
 
 #[tokio::test]

@@ -8,5 +8,6 @@ mod exports;
 mod faults;
 mod files;
 mod limits;
+mod media;
 mod query_channels;
 mod robustness;
