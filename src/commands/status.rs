@@ -113,7 +113,10 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
             return exit::FAILED;
         }
     };
-    let outstanding = runtime.block_on(media_outstanding(&jobs, world));
+    // A destination that does not answer must not hold status up: its count is unknown.
+    let outstanding = runtime
+        .block_on(async { tokio::time::timeout(MEDIA_WAIT, media_outstanding(&jobs, world)).await })
+        .unwrap_or_else(|_| vec![None; jobs.len()]);
     let statuses: Vec<JobStatus> = jobs
         .iter()
         .zip(read)
@@ -195,6 +198,9 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
         media_outstanding: None,
     }
 }
+
+/// How long `status` waits for the destinations' listings before leaving media counts out.
+const MEDIA_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Per job, the references its archives' newest media records leave outstanding: one
 /// listing of every destination (a destination jobs share is listed once). `None` for a job

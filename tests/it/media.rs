@@ -235,6 +235,14 @@ async fn a_run_stores_files_by_content_and_records_every_status() {
 
     let status = status_json(&project, &emu).await;
     assert_eq!(status[0]["media_outstanding"], failed, "{status}");
+    let (code, stdout, _) = run(&project, &emu, &["status", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "  media          {failed} file reference(s) not captured yet"
+        )),
+        "{stdout}"
+    );
 
     // `chatvault media` retries what is outstanding: record 2, nothing left.
     let (code, stdout, stderr) = run(&project, &emu, &["media", "jobs"]).await;
