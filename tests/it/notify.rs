@@ -626,7 +626,7 @@ async fn an_interrupted_run_posts_no_failure_and_the_success_after_it_no_recover
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_with_files_left_to_capture_posts_incomplete_with_their_count() {
+async fn files_left_to_capture_are_posted_as_incomplete_and_the_next_tick_retries_them() {
     let mut config = EmulatorConfig {
         start_time: start_time(),
         exact_content_length: false,
@@ -645,7 +645,7 @@ async fn a_run_with_files_left_to_capture_posts_incomplete_with_their_count() {
     job.media.allow_private_addresses = true;
     emu.faults()
         .fail_next_requests(Endpoint::CdnFile, 1000, 500);
-    let (runner, notifier, _) = runner(&emu, &Store::memory(), &job, RunnerOptions::default());
+    let (runner, notifier, events) = runner(&emu, &Store::memory(), &job, RunnerOptions::default());
 
     move_to(&emu, tick(1) + TimeDelta::minutes(1));
     let outcome = runner.run_tick(&job, tick(1)).await;
@@ -678,5 +678,28 @@ async fn a_run_with_files_left_to_capture_posts_incomplete_with_their_count() {
         "{}",
         incomplete[0]
     );
+
+    // The next tick retries them from the records: the first archive gets its second record.
+    emu.faults().clear();
+    move_to(&emu, tick(2) + TimeDelta::minutes(1));
+    let outcome = runner.run_tick(&job, tick(2)).await;
+    assert!(
+        matches!(
+            outcome,
+            TickOutcome::Done {
+                media_outstanding: 0,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let retried = events
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|e| matches!(e, Event::MediaRecorded { attempt: 2, .. }))
+        .count();
+    assert!(retried > 0, "a retry wrote record 2");
     emu.shutdown().await;
 }
