@@ -32,6 +32,7 @@ mod fuzz_corpus;
 mod layers;
 mod logs;
 mod media;
+mod media_capture;
 mod missing;
 mod notify;
 mod operating;

@@ -57,7 +57,9 @@ pub trait Refresher: Send + Sync {
 }
 
 /// What became of each link path in a run, shared by the run's batches: a path is downloaded
-/// at most once per run, and a second reference to it takes the first one's outcome.
+/// at most once per run, and a second reference to it takes the first one's outcome. Paths
+/// are kept apart by the store and prefix they were captured into, so jobs with different
+/// destinations can share one cache.
 #[derive(Clone, Default)]
 pub struct RunCache {
     paths: Arc<Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>>,
@@ -73,9 +75,10 @@ impl std::fmt::Debug for RunCache {
 }
 
 impl RunCache {
-    fn slot(&self, path: &str) -> Arc<OnceCell<Outcome>> {
+    fn slot(&self, store: &Store, prefix: &str, path: &str) -> Arc<OnceCell<Outcome>> {
+        let key = format!("{}\n{prefix}\n{path}", store.url());
         let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
-        paths.entry(path.to_owned()).or_default().clone()
+        paths.entry(key).or_default().clone()
     }
 }
 
@@ -209,7 +212,7 @@ impl Capturer {
         let outcome = match self.network.check(&found.url) {
             Err(failure) => outcome_of(failure),
             Ok(()) => {
-                let slot = self.cache.slot(&path);
+                let slot = self.cache.slot(&self.store, &self.prefix, &path);
                 let mut first = false;
                 let outcome = slot
                     .get_or_init(|| {
@@ -237,7 +240,12 @@ impl Capturer {
         let mut refreshed = false;
         let expired = links::expires_at(&url).is_some_and(|at| at <= self.clock.now());
         if refresh_first || expired {
-            url = match self.refreshed(found, path, "the link expired").await {
+            let why = if expired {
+                "the link expired"
+            } else {
+                "a retry needs a fresh link"
+            };
+            url = match self.refreshed(found, path, why).await {
                 Ok(fresh) => fresh,
                 Err(outcome) => return outcome,
             };
@@ -899,6 +907,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cache_shared_by_two_destinations_stores_the_file_in_each() {
+        let (cdn, stream) = (FakeCdn::new(1 << 20), Arc::new(FakeStream::default()));
+        let url = format!("https://cdn.test/a.png?{LATER}");
+        cdn.answer(&url, Answer::Bytes(PNG.to_vec()));
+        let cache = RunCache::default();
+        let one = Store::memory();
+        let other = Store::wrap(
+            Arc::new(object_store::memory::InMemory::new()),
+            "memory://other",
+            false,
+        );
+        for store in [&one, &other] {
+            let got = capturer(store, &cdn, &stream, &cache, 1)
+                .capture(vec![found(message("m"), &url)])
+                .await;
+            assert_eq!(got[0].outcome.status(), "stored", "{}", store.url());
+            assert_eq!(object(store, &sha(PNG)).await.as_deref(), Some(PNG));
+        }
+    }
+
+    #[tokio::test]
     async fn bytes_stored_by_an_earlier_run_or_another_link_are_not_uploaded_again() {
         let (store, cdn, stream) = (
             Store::memory(),
@@ -1250,8 +1279,134 @@ mod tests {
         let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
             .retry(&standing)
             .await;
-        assert_eq!(got[0].outcome.status(), "gone");
+        assert_eq!(
+            got[0].outcome,
+            Outcome::Gone {
+                reason: "a retry needs a fresh link and Stream no longer has the file".into()
+            }
+        );
         assert!(cdn.requests().is_empty());
+    }
+
+    /// A store whose uploads fail: single PUTs at once, multipart uploads at their second
+    /// part.
+    #[derive(Debug, Default)]
+    struct FailingUploads {
+        inner: object_store::memory::InMemory,
+    }
+
+    impl std::fmt::Display for FailingUploads {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("FailingUploads")
+        }
+    }
+
+    fn disk_full() -> object_store::Error {
+        object_store::Error::Generic {
+            store: "failing",
+            source: "the disk is full".into(),
+        }
+    }
+
+    #[derive(Debug)]
+    struct FailingUpload {
+        inner: Box<dyn object_store::MultipartUpload>,
+        parts: usize,
+    }
+
+    #[async_trait::async_trait]
+    impl object_store::MultipartUpload for FailingUpload {
+        fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+            self.parts += 1;
+            if self.parts > 1 {
+                return Box::pin(async { Err(disk_full()) });
+            }
+            self.inner.put_part(data)
+        }
+        async fn complete(&mut self) -> object_store::Result<object_store::PutResult> {
+            self.inner.complete().await
+        }
+        async fn abort(&mut self) -> object_store::Result<()> {
+            self.inner.abort().await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl object_store::ObjectStore for FailingUploads {
+        async fn put_opts(
+            &self,
+            _: &ObjectPath,
+            _: PutPayload,
+            _: PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            Err(disk_full())
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            Ok(Box::new(FailingUpload {
+                inner: self.inner.put_multipart_opts(location, opts).await?,
+                parts: 0,
+            }))
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: futures::stream::BoxStream<'static, object_store::Result<ObjectPath>>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectPath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+        {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_upload_is_failed_and_leaves_no_object_under_the_key() {
+        let store = Store::wrap(Arc::new(FailingUploads::default()), "failing://", true);
+        let (cdn, stream) = (FakeCdn::new(1 << 30), Arc::new(FakeStream::default()));
+        let small = format!("https://cdn.test/small.png?{LATER}");
+        cdn.answer(&small, Answer::Bytes(PNG.to_vec()));
+        let big = format!("https://cdn.test/big.bin?{LATER}");
+        cdn.answer(&big, Answer::Bytes(vec![3; 20 * 1024 * 1024]));
+        let capturer = capturer(&store, &cdn, &stream, &RunCache::default(), 2);
+        let got = capturer
+            .capture(vec![found(message("m"), &small), found(message("m"), &big)])
+            .await;
+        for reference in &got {
+            let Outcome::Failed { reason } = &reference.outcome else {
+                panic!("not failed: {reference:?}");
+            };
+            assert!(reason.contains("the disk is full"), "{reason}");
+        }
+        assert!(media_objects(&store).await.is_empty());
+        assert_eq!(capturer.counts().uploads, 0);
     }
 
     #[tokio::test]

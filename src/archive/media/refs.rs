@@ -346,6 +346,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Items<T> {
 
 #[cfg(test)]
 mod tests {
+    use sha2::Digest as _;
+
     use super::*;
     use crate::archive::entities::Layout;
 
@@ -507,6 +509,80 @@ mod tests {
                 found(Owner::Channel("t:i".into()), "image", "https://h/c"),
             ]
         );
+    }
+
+    fn manifest(key: &str, stored: &[u8], version: &str, encoding: &str) -> Manifest {
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        Manifest {
+            format: crate::archive::manifest::FORMAT,
+            job: "demo".into(),
+            tick: at,
+            window_since: None,
+            window_until: None,
+            snapshot_at: None,
+            kind: "channels".into(),
+            batch: 0,
+            channels: vec!["messaging:a".into()],
+            users: Vec::new(),
+            missing: Vec::new(),
+            task_id: "t".into(),
+            export_version: version.into(),
+            key: key.into(),
+            bytes_source: 0,
+            bytes_stored: stored.len() as u64,
+            sha256: format!("{:x}", sha2::Sha256::digest(stored)),
+            content_encoding: encoding.into(),
+            exported_at: None,
+            archived_at: at,
+            chatvault_version: "0".into(),
+            contents: None,
+        }
+    }
+
+    async fn put(store: &Store, key: &str, bytes: &[u8]) {
+        let path = object_store::path::Path::from(key);
+        let put = object_store::ObjectStoreExt::put(
+            store.object_store().as_ref(),
+            &path,
+            bytes.to_vec().into(),
+        )
+        .await;
+        assert!(put.is_ok(), "{put:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stored_archive_is_read_once_for_its_links_and_checked() {
+        use std::io::Write as _;
+        let store = Store::memory();
+        let v2 = r#"{"type":"message","item":{"id":"m","attachments":[{"image_url":"https://h/a.png?Expires=1"}]}}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let written = gz.write_all(v2.as_bytes());
+        assert!(written.is_ok());
+        let gzipped = gz.finish().unwrap_or_default();
+        put(&store, "a.jsonl.gz", &gzipped).await;
+        let found = refs_in_archive(&store, &manifest("a.jsonl.gz", &gzipped, "v2", "gzip")).await;
+        let urls: Vec<String> = found
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.url)
+            .collect();
+        assert_eq!(urls, ["https://h/a.png?Expires=1"]);
+
+        let v1 = r#"{"channel":{"cid":"messaging:a","image":"https://h/c.png"},"messages":[],"members":[]}"#;
+        put(&store, "b.json", v1.as_bytes()).await;
+        let found = refs_in_archive(&store, &manifest("b.json", v1.as_bytes(), "v1", "none")).await;
+        assert_eq!(
+            found.map(|f| f.len()).ok(),
+            Some(1),
+            "a v1 document is read as one"
+        );
+
+        let mut other = manifest("a.jsonl.gz", &gzipped, "v2", "gzip");
+        other.sha256 = "0".repeat(64);
+        let corrupt = refs_in_archive(&store, &other).await;
+        assert!(matches!(corrupt, Err(ReadError::Corrupt(_))), "{corrupt:?}");
+        let missing = refs_in_archive(&store, &manifest("gone.jsonl", b"", "v2", "none")).await;
+        assert!(matches!(missing, Err(ReadError::Missing)), "{missing:?}");
     }
 
     #[test]
