@@ -1,7 +1,8 @@
 //! `GET /cdn/{*path}`: the emulator's stand-in for Stream's CDN. It checks the link's signature
 //! and expiry on the emulator clock (403 when either fails), answers 404 for a file deleted from
 //! it, and otherwise streams the file's bytes in 64 KiB slices generated as they are sent, with
-//! a `Content-Length` and the content type the file *claims*. API credentials mean nothing here:
+//! a `Content-Length` and the content type the file *claims*; a path told to redirect answers
+//! 302 to wherever it was told. API credentials mean nothing here:
 //! they are neither needed nor looked at (the request log shows whether a client sent any).
 
 use std::collections::HashMap;
@@ -18,6 +19,9 @@ use crate::objects::Ts;
 use crate::state::Shared;
 
 const CHUNK: u64 = 64 * 1024;
+/// How long a cut body waits before breaking off, so the bytes before the cut leave the server's
+/// buffers first (real time, only on an injected cut).
+const CUT_FLUSH: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Headers whose values the log blanks: they carry credentials.
 const SECRET_HEADERS: [&str; 4] = [
@@ -80,6 +84,13 @@ pub(crate) async fn serve(
             );
         }
     }
+    if let Some(location) = shared.cdn_redirect(path) {
+        let mut response = StatusCode::FOUND.into_response();
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        return response;
+    }
     let file =
         CdnFile::at(shared.config.data.seed, path).filter(|_| !shared.cdn_file_deleted(path));
     let Some(file) = file else {
@@ -90,7 +101,8 @@ pub(crate) async fn serve(
             &[],
         );
     };
-    let mut response = (StatusCode::OK, body(file.clone())).into_response();
+    let cut = shared.faults.take_cdn_cut();
+    let mut response = (StatusCode::OK, body(file.clone(), cut)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -102,17 +114,28 @@ pub(crate) async fn serve(
     response
 }
 
-/// The file's bytes, generated a slice at a time as the client reads them.
-fn body(file: CdnFile) -> Body {
-    let stream = futures_util::stream::unfold((file, 0u64), |(file, offset)| async move {
-        if offset >= file.size {
-            return None;
+/// The file's bytes, generated a slice at a time as the client reads them; with `cut`, only that
+/// many, then the connection breaks.
+fn body(file: CdnFile, cut: Option<u64>) -> Body {
+    let end = cut.map_or(file.size, |c| c.min(file.size));
+    let broken = end < file.size;
+    let stream = futures_util::stream::unfold((file, 0u64), move |(file, offset)| async move {
+        if offset >= end {
+            if !broken || offset > end {
+                return None;
+            }
+            tokio::time::sleep(CUT_FLUSH).await;
+            let error = std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "CDN file cut by an injected fault",
+            );
+            return Some((Err(error), (file, end + 1)));
         }
-        let n = (file.size - offset).min(CHUNK) as usize;
+        let n = (end - offset).min(CHUNK) as usize;
         let mut slice = vec![0; n];
         file.fill(offset, &mut slice);
         let next = offset + n as u64;
-        Some((Ok::<_, std::io::Error>(Bytes::from(slice)), (file, next)))
+        Some((Ok(Bytes::from(slice)), (file, next)))
     });
     Body::from_stream(stream)
 }

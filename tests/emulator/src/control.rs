@@ -36,6 +36,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/token", post(token))
         .route("/media_truth", get(media_truth))
         .route("/cdn/delete", post(delete_cdn_file))
+        .route("/cdn/redirect", post(redirect_cdn_file))
 }
 
 fn bad(message: impl Into<String>) -> Response {
@@ -129,6 +130,10 @@ enum FaultRequest {
         count: u32,
         after_bytes: u64,
     },
+    CutCdnFiles {
+        count: u32,
+        after_bytes: u64,
+    },
     FailTasks {
         count: u32,
     },
@@ -140,7 +145,7 @@ enum FaultRequest {
 
 /// `POST /_emulator/faults {"kind": ..., ...}` → `{"ok": true}`
 async fn fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
-    let expected = "a fault: {\"kind\": \"error_rate\"|\"server_errors\"|\"rate_limited\"|\"delay\"|\"cut_downloads\"|\"fail_tasks\"|\"expire_links\"|\"clear\", ...}";
+    let expected = "a fault: {\"kind\": \"error_rate\"|\"server_errors\"|\"rate_limited\"|\"delay\"|\"cut_downloads\"|\"cut_cdn_files\"|\"fail_tasks\"|\"expire_links\"|\"clear\", ...}";
     let request = match body::<FaultRequest>(&bytes, expected) {
         Ok(request) => request,
         Err(error) => return bad(error),
@@ -161,6 +166,9 @@ async fn fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
         }
         FaultRequest::CutDownloads { count, after_bytes } => {
             faults.cut_next_downloads(count, after_bytes)
+        }
+        FaultRequest::CutCdnFiles { count, after_bytes } => {
+            faults.cut_next_cdn_files(count, after_bytes)
         }
         FaultRequest::FailTasks { count } => faults.fail_next_tasks(count),
         FaultRequest::ExpireLinks { count } => faults.expire_next_links(count),
@@ -278,6 +286,24 @@ async fn delete_cdn_file(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Res
     match body::<DeleteCdnFile>(&bytes, "{\"path\": string}") {
         Ok(DeleteCdnFile { path }) => {
             shared.delete_cdn_file(&path);
+            Json(json!({"ok": true})).into_response()
+        }
+        Err(error) => bad(error),
+    }
+}
+
+#[derive(Deserialize)]
+struct RedirectCdnFile {
+    path: String,
+    location: String,
+}
+
+/// `POST /_emulator/cdn/redirect {"path": "emulator/…", "location": "https://…"}` →
+/// `{"ok": true}`: a valid link to the path answers 302 to the location from now on.
+async fn redirect_cdn_file(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    match body::<RedirectCdnFile>(&bytes, "{\"path\": string, \"location\": string}") {
+        Ok(RedirectCdnFile { path, location }) => {
+            shared.redirect_cdn_file(&path, &location);
             Json(json!({"ok": true})).into_response()
         }
         Err(error) => bad(error),

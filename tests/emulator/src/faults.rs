@@ -27,6 +27,7 @@ struct State {
     rate_limited: HashMap<Endpoint, u32>,
     delays: HashMap<Endpoint, Duration>,
     cuts: Option<(u32, u64)>,
+    cdn_cuts: Option<(u32, u64)>,
     failing_tasks: u32,
     expired_links: u32,
 }
@@ -84,6 +85,12 @@ impl Faults {
     /// the body.
     pub fn cut_next_downloads(&self, count: u32, after_bytes: u64) {
         self.lock().cuts = (count > 0).then_some((count, after_bytes));
+    }
+
+    /// Closes the connection of each of the next `count` CDN files served after `after_bytes`
+    /// bytes of the body (their `Content-Length` promised the whole file).
+    pub fn cut_next_cdn_files(&self, count: u32, after_bytes: u64) {
+        self.lock().cdn_cuts = (count > 0).then_some((count, after_bytes));
     }
 
     /// Makes the next `count` created tasks end `failed` (with an `error` object) instead of
@@ -151,6 +158,14 @@ impl Faults {
         Some(after)
     }
 
+    /// Takes a queued CDN cut: the number of body bytes to send before closing.
+    pub(crate) fn take_cdn_cut(&self) -> Option<u64> {
+        let mut state = self.lock();
+        let (count, after) = state.cdn_cuts?;
+        state.cdn_cuts = (count > 1).then_some((count - 1, after));
+        Some(after)
+    }
+
     /// Whether a task created now should fail.
     pub(crate) fn take_task_failure(&self) -> bool {
         let mut state = self.lock();
@@ -197,6 +212,10 @@ mod tests {
         assert_eq!(faults.take_cut(), Some(10));
         assert_eq!(faults.take_cut(), Some(10));
         assert_eq!(faults.take_cut(), None);
+        faults.cut_next_cdn_files(1, 5);
+        assert_eq!(faults.take_cut(), None, "a CDN cut is not a download's");
+        assert_eq!(faults.take_cdn_cut(), Some(5));
+        assert_eq!(faults.take_cdn_cut(), None);
         faults.fail_next_tasks(1);
         assert!(faults.take_task_failure());
         assert!(!faults.take_task_failure());

@@ -57,7 +57,7 @@ pub struct TruthMessage {
     pub created_at: DateTime<Utc>,
     /// Exported without `created_at`.
     pub undated: bool,
-    /// The names of its attachments.
+    /// The names of its attachments (`bidi_every`'s, then the media attachment's title).
     pub attachments: Vec<String>,
     /// Whether it had been deleted by the snapshot (it is exported with type `deleted`).
     pub deleted: bool,
@@ -128,7 +128,11 @@ pub(crate) fn messages(
                 parent_id: detail.parent_id,
                 created_at: m.created_at,
                 undated: detail.undated,
-                attachments: detail.attachments,
+                attachments: detail
+                    .attachments
+                    .into_iter()
+                    .chain(detail.media.map(|m| m.title))
+                    .collect(),
                 deleted: detail.deleted_at.is_some(),
             }
         })

@@ -6,7 +6,9 @@
 //! `GET /rate_limits`), checks the API key and HS256 tokens as Stream does, rate-limits per
 //! endpoint, runs export tasks through `waiting → pending → running → completed` on its own
 //! clock, and serves the export files behind S3-style presigned URLs, generated on the fly from a
-//! seeded data set. See the crate README for the wire details and every assumption.
+//! seeded data set. Opt-in media attachments and avatars link to its own CDN (`GET /cdn/…`,
+//! signed, expiring links), which `GET /messages/{id}` and `GET /users` sign afresh. See the crate
+//! README for the wire details and every assumption.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -212,6 +214,12 @@ impl Emulator {
     /// Deletes the CDN file at `path`: from now on it answers 404.
     pub fn delete_cdn_file(&self, path: &str) {
         self.shared.delete_cdn_file(path);
+    }
+
+    /// Makes the CDN answer a valid link to `path` with `302 Found` and `Location: location`
+    /// (another CDN link, or a host a client must refuse).
+    pub fn redirect_cdn_file(&self, path: &str, location: &str) {
+        self.shared.redirect_cdn_file(path, location);
     }
 
     /// The path of the file the data set's CDN has deleted from the start (with `media_every`

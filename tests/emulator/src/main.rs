@@ -262,3 +262,30 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_sizes_and_ranges_parse_with_their_units() {
+        assert_eq!(parse_duration("14d"), Ok(Duration::days(14)));
+        assert_eq!(parse_duration("36h"), Ok(Duration::hours(36)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::minutes(90)));
+        assert_eq!(parse_duration("600"), Ok(Duration::seconds(600)));
+        for bad in ["", "d", "14w", "-1d", "99999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size("2MiB"), Ok(2 << 20));
+        assert_eq!(parse_size("50KiB"), Ok(50 << 10));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        for bad in ["", "MiB", "2MB", "1.5MiB", "99999999999GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size_range("50KiB..20MiB"), Ok((50 << 10, 20 << 20)));
+        for bad in ["50KiB", "2MiB..1MiB", "0..5", "a..b"] {
+            assert!(parse_size_range(bad).is_err(), "{bad}");
+        }
+    }
+}

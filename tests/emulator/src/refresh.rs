@@ -98,3 +98,25 @@ fn number(body: &Map<String, Value>, name: &str, max: u64) -> Result<Option<u64>
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_filter_names_one_or_several_users() {
+        assert_eq!(ids(&json!("a")).unwrap(), ["a"]);
+        assert_eq!(ids(&json!({"$eq": "a"})).unwrap(), ["a"]);
+        assert_eq!(ids(&json!({"$in": ["a", "b"]})).unwrap(), ["a", "b"]);
+        assert!(ids(&json!({"$in": []})).unwrap().is_empty());
+        for bad in [
+            json!(1),
+            json!({"$in": "a"}),
+            json!({"$in": [1]}),
+            json!({"$ne": "a"}),
+            json!({"$eq": "a", "$in": ["b"]}),
+        ] {
+            assert!(ids(&bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub signer: UrlSigner,
     /// CDN paths deleted: they answer 404.
     deleted: Mutex<HashSet<String>>,
+    /// CDN paths that answer 302 to another location.
+    redirects: Mutex<HashMap<String, String>>,
     /// The kind, size and SHA-256 of every file the media ground truth has hashed (a path's
     /// bytes never change).
     digests: Mutex<HashMap<String, (MediaKind, u64, String)>>,
@@ -59,6 +61,7 @@ impl Shared {
             signer: UrlSigner::new(&config.api_secret),
             deleted: Mutex::new(deleted),
             digests: Mutex::new(HashMap::new()),
+            redirects: Mutex::new(HashMap::new()),
             config,
         }
     }
@@ -72,6 +75,24 @@ impl Shared {
     /// Whether a CDN file was deleted.
     pub fn cdn_file_deleted(&self, path: &str) -> bool {
         self.deleted_paths().contains(path)
+    }
+
+    /// Makes the CDN answer requests for `path` (with a valid link) with a redirect to
+    /// `location`.
+    pub fn redirect_cdn_file(&self, path: &str, location: &str) {
+        self.redirects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.trim_start_matches('/').to_owned(), location.to_owned());
+    }
+
+    /// Where a CDN path redirects to, if it does.
+    pub fn cdn_redirect(&self, path: &str) -> Option<String> {
+        self.redirects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned()
     }
 
     /// The kind, size and SHA-256 of the file at `path`, hashed once.

@@ -480,3 +480,50 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_cdn_file_can_redirect_or_break_off_and_faults_reach_the_cdn() {
+    let (emulator, _api) = start_with(media_config()).await;
+    let soon = emulator.clock().now() + Duration::hours(1);
+    let truth = emulator.media_truth();
+    let file = truth
+        .iter()
+        .find(|r| !r.foreign && !r.deleted && r.size > 1000)
+        .unwrap();
+    let path = file.path.as_deref().unwrap();
+    let link = emulator.cdn_link(path, soon);
+
+    emulator.redirect_cdn_file(path, "http://127.0.0.1:9/elsewhere.png");
+    let manual = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirected = manual.get(&link).send().await.unwrap();
+    assert_eq!(redirected.status(), 302);
+    assert_eq!(
+        redirected.headers()["location"],
+        "http://127.0.0.1:9/elsewhere.png"
+    );
+    // The signature is checked before the redirect.
+    let bare = manual.get(&file.url).send().await.unwrap();
+    assert_eq!(bare.status(), 403);
+
+    let other = truth
+        .iter()
+        .find(|r| !r.foreign && !r.deleted && r.size > 1000 && r.path.as_deref() != Some(path))
+        .unwrap();
+    let other_link = emulator.cdn_link(other.path.as_deref().unwrap(), soon);
+    emulator.faults().cut_next_cdn_files(1, 100);
+    let cut = reqwest::get(&other_link).await.unwrap();
+    assert_eq!(cut.content_length(), Some(other.size));
+    assert!(cut.bytes().await.is_err(), "the body breaks off");
+    assert_eq!(fetch(&other_link).await.bytes.len() as u64, other.size);
+
+    emulator
+        .faults()
+        .fail_next_requests(Endpoint::CdnFile, 1, 503);
+    assert_eq!(fetch(&other_link).await.status, 503);
+    emulator.faults().rate_limit_next(Endpoint::CdnFile, 1);
+    assert_eq!(fetch(&other_link).await.status, 503);
+    assert_eq!(fetch(&other_link).await.status, 200);
+}
