@@ -569,3 +569,45 @@ async fn chatvault_media_captures_archives_written_without_capture_and_its_dry_r
     assert_eq!(records(&archive).len(), all.len());
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_the_media_pass_hands_the_tick_back_and_the_next_run_finishes_it() {
+    let emu = start_emulator(media_config()).await;
+    let project = project(
+        &emu,
+        &[("media.yaml", job_text("media", "file://archive", MEDIA))],
+    );
+    let archive = project.dir.path().join("archive");
+
+    let mut cmd = command(&project, &emu, &["run", "--once", "--grace", "2s", "jobs"]);
+    cmd.env("CHATVAULT_PAUSE_AT", Phase::Media.name())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("chatvault starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    crate::common::processes::wait_for(&mut lines, "paused", &mut seen).await;
+    crate::common::processes::signal(&child, "TERM");
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("run --once stops within its grace")
+        .expect("its output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a stopped run exits 1: {stdout}"
+    );
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    assert!(records(&archive).is_empty(), "stopped before its record");
+
+    // Handed back, not left to a lease: the next run goes at once and finishes the pass.
+    let (code, stdout, stderr) = run(&project, &emu, &["run", "--once", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let all = records(&archive);
+    assert!(!all.is_empty(), "{stdout}\n{stderr}");
+    assert!(all.iter().all(|r| r.attempt == 1));
+    assert_eq!(media_objects(&archive), stored(&newest_of(&all)));
+    emu.shutdown().await;
+}
