@@ -611,3 +611,38 @@ async fn sigterm_in_the_media_pass_hands_the_tick_back_and_the_next_run_finishes
     assert_eq!(media_objects(&archive), stored(&newest_of(&all)));
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatvault_media_fetches_at_most_max_files_a_call_and_says_what_is_left() {
+    let emu = start_emulator(media_config()).await;
+    let off = format!("{MEDIA}  capture: false\n");
+    let jobs = [
+        ("a.yaml", job_text("a", "file://archive", &off)),
+        ("b.yaml", job_text("b", "file://archive", &off)),
+    ];
+    let project = project(&emu, &jobs);
+    let archive = project.dir.path().join("archive");
+    let (code, stdout, stderr) = run(&project, &emu, &["run", "--once", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for (file, name) in [("a.yaml", "a"), ("b.yaml", "b")] {
+        project.job(file, job_text(name, "file://archive", MEDIA));
+    }
+
+    // One archive is done whatever its size; the other waits for the next call.
+    let (code, stdout, stderr) = run(&project, &emu, &["media", "--max-files", "1", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 archive(s) captured"), "{stdout}");
+    assert!(
+        stdout.contains("left for the next call (--max-files): 1 archive(s)"),
+        "{stdout}"
+    );
+    assert_eq!(newest_of(&records(&archive)).len(), 1);
+
+    let (code, stdout, stderr) = run(&project, &emu, &["media", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(!stdout.contains("left for the next call"), "{stdout}");
+    let all = records(&archive);
+    assert_eq!(newest_of(&all).len(), 2, "{stdout}");
+    assert_eq!(media_objects(&archive), stored(&newest_of(&all)));
+    emu.shutdown().await;
+}
