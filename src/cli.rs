@@ -155,6 +155,21 @@ pub enum Command {
     /// catalog records like manifests, not as extra objects. Exits 0, 1 when an archive could
     /// not be read (named on stderr) or the location holds none, 2 on invalid job files.
     Index(IndexArgs),
+    /// Capture the files older archives link to, and retry what runs could not fetch
+    ///
+    /// For each archive without a media record (written before media capture, or with
+    /// media.capture: false), reads the archive once for its links (attachments, images,
+    /// avatars, channel images), fetches each under the job's `media` settings, stores it
+    /// content-addressed (`_media/sha256/ab/…`, create-only) and writes the archive's first
+    /// record (`<key>.media.1.json`). For each archive whose newest record has failed
+    /// references, fetches those again and writes the next record. Expired links are
+    /// refreshed through Stream (needs the API settings; not with --url). At most
+    /// --max-files references are fetched per call; it says how many are left, and running
+    /// it again goes on from there. --dry-run prints what would be fetched (per archive, its
+    /// links without their signed query) and fetches nothing. Jobs with media.capture: false
+    /// are left alone. Exits 0, 1 when an archive or record could not be read or written
+    /// (named on stderr) or the location holds none, 2 on invalid job files.
+    Media(MediaArgs),
     /// Print one channel's conversation: HTML to hand over, Markdown, text or JSON Lines
     ///
     /// Reads the channel's messages from the archives of the selected jobs (all by default)
@@ -421,6 +436,21 @@ pub enum SearchFormat {
 pub struct IndexArgs {
     #[command(flatten)]
     pub archives: Archives,
+}
+
+#[derive(Debug, Args)]
+pub struct MediaArgs {
+    #[command(flatten)]
+    pub archives: Archives,
+
+    /// Fetch at most this many references in this call (whole archives at a time; one
+    /// archive larger than this is still done)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_files: usize,
+
+    /// Print what would be fetched, per archive, and fetch nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod index;
 mod ledgers;
 mod listen;
 mod logging;
+mod media;
 mod output;
 mod plan;
 mod progress;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
             Err(invalid) => invalid.report(),
         },
         Command::Index(args) => index::run(&args, cli.config, world),
+        Command::Media(args) => media::run(&args, cli.config, world),
         Command::Transcript(args) => match args::transcript(&args) {
             Ok(resolved) => transcript::run(&args, resolved, cli.config, world),
             Err(invalid) => invalid.report(),

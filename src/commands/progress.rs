@@ -98,6 +98,7 @@ impl Reporter for Bars {
                         bytes_stored,
                         warnings,
                         missing,
+                        ..
                     },
                 ..
             } => self.line(format!(
@@ -116,6 +117,7 @@ impl Reporter for Bars {
             Event::LapseRisk { .. }
             | Event::Missing { .. }
             | Event::Lapsed { .. }
+            | Event::MediaRecorded { .. }
             | Event::Paused { .. } => {
                 self.multi.suspend(|| log(event));
             }

@@ -183,7 +183,7 @@ const NO_SECRET_HINT: &str = "set STREAM_API_SECRET, or api.secret_file in the g
 /// Why `run` could not start: what every run needs, checked before any job runs.
 #[derive(Debug, Error)]
 #[non_exhaustive]
-enum StartError {
+pub(super) enum StartError {
     #[error("no API key: {NO_KEY_HINT}")]
     NoKey,
     #[error("no API secret: {NO_SECRET_HINT}")]
@@ -205,7 +205,7 @@ enum StartError {
 impl StartError {
     /// What the user can do about it. The messages of missing settings end with it as they
     /// always did; the renderer then leaves it out rather than say it twice.
-    fn hint(&self) -> Option<&'static str> {
+    pub(super) fn hint(&self) -> Option<&'static str> {
         match self {
             StartError::NoKey => Some(NO_KEY_HINT),
             StartError::NoSecret => Some(NO_SECRET_HINT),
@@ -224,22 +224,7 @@ fn build_runner(
     reporter: Arc<dyn Reporter>,
     options: RunnerOptions,
 ) -> Result<Runner, StartError> {
-    let api = &set.settings.api;
-    let key = api.key.clone().ok_or(StartError::NoKey)?;
-    let secret = match &api.secret {
-        Some(SecretSource::Value(secret)) => secret.clone(),
-        Some(SecretSource::File(path)) => std::fs::read_to_string(path)
-            .map(|s| s.trim().to_owned())
-            .map_err(|source| StartError::SecretFile {
-                path: path.clone(),
-                source,
-            })?,
-        None => return Err(StartError::NoSecret),
-    };
-    let client = StreamClient::new(
-        &ClientConfig::new(&api.base_url, &key, &secret),
-        clock.clone(),
-    )?;
+    let client = stream_client(set, clock.clone())?;
     let state = store::open(
         &set.settings.state,
         &set.settings.state_options,
@@ -253,6 +238,26 @@ fn build_runner(
         world.env_vars.clone(),
         reporter,
         options,
+    )?)
+}
+
+/// The Stream client the global config's API settings make.
+pub(super) fn stream_client(set: &JobSet, clock: SharedClock) -> Result<StreamClient, StartError> {
+    let api = &set.settings.api;
+    let key = api.key.clone().ok_or(StartError::NoKey)?;
+    let secret = match &api.secret {
+        Some(SecretSource::Value(secret)) => secret.clone(),
+        Some(SecretSource::File(path)) => std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|source| StartError::SecretFile {
+                path: path.clone(),
+                source,
+            })?,
+        None => return Err(StartError::NoSecret),
+    };
+    Ok(StreamClient::new(
+        &ClientConfig::new(&api.base_url, &key, &secret),
+        clock,
     )?)
 }
 
@@ -380,6 +385,7 @@ async fn once_job(runner: &Runner, job: &Job) -> JobRun {
                     bytes_stored,
                     warnings,
                     missing,
+                    ..
                 } => format!(
                     "ok: {archives} new archive(s), {bytes_stored} bytes{}",
                     output::warning_lines(&missing, &warnings)

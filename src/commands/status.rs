@@ -7,10 +7,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{World, exit, jobs_and_state, ledgers, logging, output, runtime};
+use crate::archive::reading::standing::{newest_records, outstanding};
+use crate::archive::reading::{Listing, Source};
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::job::Job;
 use crate::plan::due::{due_ticks, next_tick};
 use crate::state::{InFlight, JobState};
+use crate::store;
 
 /// A job as `status` shows it: its next tick (from its schedule alone) and, when its ledger
 /// could be read, what the ledger says; otherwise why not, and nothing made up in its place.
@@ -23,6 +26,10 @@ struct JobStatus {
     /// The job's state could not be read (a corrupt record).
     #[serde(skip_serializing_if = "Option::is_none")]
     state_error: Option<String>,
+    /// References to files of the job's archives not captured yet (failed downloads later
+    /// runs retry), by the archives' newest media records; `null` when the destination could
+    /// not be read. Never makes `status` fail.
+    media_outstanding: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -106,16 +113,25 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
             return exit::FAILED;
         }
     };
+    // A destination that does not answer must not hold status up: its count is unknown.
+    let outstanding = runtime
+        .block_on(async { tokio::time::timeout(MEDIA_WAIT, media_outstanding(&jobs, world)).await })
+        .unwrap_or_else(|_| vec![None; jobs.len()]);
     let statuses: Vec<JobStatus> = jobs
         .iter()
         .zip(read)
-        .map(|(job, state)| match state {
-            Ok(state) => status(job, &state, now),
+        .zip(outstanding)
+        .map(|((job, state), media_outstanding)| match state {
+            Ok(state) => JobStatus {
+                media_outstanding,
+                ..status(job, &state, now)
+            },
             Err(e) => JobStatus {
                 job: job.name.clone(),
                 next_tick: next_tick(job, now),
                 ledger: None,
                 state_error: Some(e.to_string()),
+                media_outstanding,
             },
         })
         .collect();
@@ -179,7 +195,61 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
         next_tick: next_tick(job, now),
         ledger: Some(ledger),
         state_error: None,
+        media_outstanding: None,
     }
+}
+
+/// How long `status` waits for the destinations' listings before leaving media counts out.
+const MEDIA_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Per job, the references its archives' newest media records leave outstanding: one
+/// listing of every destination (a destination jobs share is listed once). `None` for a job
+/// whose destination cannot be opened or listed, or whose records cannot all be read.
+async fn media_outstanding(jobs: &[Job], world: &World<'_>) -> Vec<Option<u64>> {
+    let mut sources = Vec::new();
+    let mut of_job = Vec::new();
+    for job in jobs {
+        let opened = store::open_to_read(
+            &job.destination.url,
+            &job.destination.options,
+            &world.env_vars,
+        );
+        match opened {
+            Ok(store) => {
+                of_job.push(Some(sources.len()));
+                sources.push(Source {
+                    job: Some(job.name.clone()),
+                    store,
+                });
+            }
+            Err(_) => of_job.push(None),
+        }
+    }
+    let listing = Listing::list(&sources).await;
+    let (records, problems) = newest_records(&listing).await;
+    let mut counts = vec![Some(0u64); sources.len()];
+    for recorded in &records {
+        if let Some(Some(count)) = counts.get_mut(recorded.listed.source) {
+            *count += outstanding(&recorded.record);
+        }
+    }
+    // A store that could not be listed, or a record that could not be read: not known.
+    for problem in listing.problems.iter().chain(&problems) {
+        for (source, s) in sources.iter().enumerate() {
+            let failed_list = problem.key == s.store.url();
+            let failed_record = listing
+                .archives
+                .iter()
+                .any(|a| a.source == source && problem.key.starts_with(&a.manifest.key));
+            if failed_list || failed_record {
+                counts[source] = None;
+            }
+        }
+    }
+    of_job
+        .into_iter()
+        .map(|at| at.and_then(|at| counts[at]))
+        .collect()
 }
 
 /// The tasks in flight oldest window first, channels before users: the order they were
@@ -201,6 +271,12 @@ fn human(statuses: &[JobStatus]) -> String {
                 let _ = writeln!(out, "  next tick      {}", time(s.next_tick));
             }
             (None, None) => {}
+        }
+        if let Some(n) = s.media_outstanding.filter(|n| *n > 0) {
+            let _ = writeln!(
+                out,
+                "  media          {n} file reference(s) not captured yet; later runs retry them"
+            );
         }
     }
     if statuses.is_empty() {

@@ -37,6 +37,10 @@ pub struct Message {
     /// `incomplete`: what the run's archives lack.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `incomplete`: references to files of the job's archives not captured yet, which later
+    /// runs retry (one of the warnings says so too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_outstanding: Option<u64>,
     /// `missing`: the archive's key (also named by `lapse_risk`'s summary) and the channels
     /// (cids) or users Stream does not have, which its export left out.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +68,7 @@ impl Message {
             lapses_at: None,
             days_left: None,
             warnings: Vec::new(),
+            media_outstanding: None,
             key: None,
             missing_channels: None,
             missing_users: None,

@@ -217,6 +217,7 @@ impl Reporter for Notifier {
                     archives,
                     bytes_stored,
                     warnings,
+                    media_outstanding,
                     ..
                 } => {
                     self.ping(
@@ -232,6 +233,8 @@ impl Reporter for Notifier {
                             warnings.join("; ")
                         );
                         m.warnings.clone_from(warnings);
+                        m.media_outstanding =
+                            (*media_outstanding > 0).then_some(*media_outstanding);
                         self.webhooks(&m);
                     }
                     if *recovered {
@@ -319,6 +322,7 @@ impl Reporter for Notifier {
             | Event::Archived { .. }
             | Event::BatchFailed { .. }
             | Event::Lapsed { .. }
+            | Event::MediaRecorded { .. }
             | Event::Paused { .. } => {}
         }
     }
@@ -465,6 +469,7 @@ mod tests {
                 bytes_stored: 1,
                 warnings: Vec::new(),
                 missing: crate::state::Missing::default(),
+                media_outstanding: 0,
             },
             recovered: false,
         });

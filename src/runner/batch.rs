@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::RunError;
 use super::events::{BatchRef, Event, Phase};
+use super::media::MediaPass;
 use super::{RunError as E, Runner};
 use crate::api::wire::TaskState;
 use crate::api::{ApiError, TaskKind};
@@ -29,11 +30,11 @@ pub enum BatchDone {
         warnings: Vec<String>,
         missing: Vec<String>,
     },
-    AlreadyArchived,
+    /// Its manifest exists: an earlier run committed it. `warnings`: what its media pass
+    /// (when that run stopped before it) could not do.
+    AlreadyArchived { warnings: Vec<String> },
     /// Stream has none of the batch's members: no export, no archive.
-    NothingToExport {
-        missing: Vec<String>,
-    },
+    NothingToExport { missing: Vec<String> },
 }
 
 impl Runner {
@@ -61,13 +62,22 @@ impl Runner {
         tick: DateTime<Utc>,
         run_id: &str,
         batch: &Batch,
+        media: Option<&MediaPass>,
     ) -> Result<BatchDone, RunError> {
         let me = self.batch_ref(job, tick, run_id, batch);
         let dest = self.destination(job)?;
-        if manifest::read(&dest, &batch.key).await?.is_some() {
+        if let Some(committed) = manifest::read(&dest, &batch.key).await? {
             self.forget(ledger, tick, &batch.key).await?;
             self.report(&Event::AlreadyArchived(me));
-            return Ok(BatchDone::AlreadyArchived);
+            let warnings = match media {
+                Some(pass) => {
+                    self.capture_committed(pass, run_id, &committed)
+                        .await?
+                        .warnings
+                }
+                None => Vec::new(),
+            };
+            return Ok(BatchDone::AlreadyArchived { warnings });
         }
 
         let Some(task) = self.task_for(job, ledger, tick, batch, &me).await? else {
@@ -114,7 +124,7 @@ impl Runner {
             ExportKind::Channels => &task.channels,
             ExportKind::Users => &task.users,
         };
-        let warnings = wanting(batch.kind, exported, &transferred.tally);
+        let mut warnings = wanting(batch.kind, exported, &transferred.tally);
         self.pause_point(&job.name, Phase::Manifest).await;
         let snapshot = batch.window.since == batch.window.until;
         let record = Manifest {
@@ -163,6 +173,12 @@ impl Runner {
             bytes_source: transferred.bytes_source,
             bytes_stored: transferred.bytes_stored,
         });
+        if let Some(pass) = media {
+            let done = self
+                .capture_archive(pass, run_id, &batch.key, transferred.media)
+                .await?;
+            warnings.extend(done.warnings);
+        }
         Ok(BatchDone::Archived {
             bytes_stored: transferred.bytes_stored,
             warnings,

@@ -2,6 +2,7 @@
 //! batches, once each (never once per poll). The command line turns them into progress bars
 //! or log lines; tests collect them.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -83,6 +84,17 @@ pub enum Event {
         batch: BatchRef,
         task_id: String,
     },
+    /// An archive's media record was written: what this attempt did with the files it
+    /// fetched (a first capture, or a retry of what an earlier record left outstanding).
+    MediaRecorded {
+        job: String,
+        run_id: String,
+        /// The archive's key below the destination.
+        archive: String,
+        /// The record's `n`.
+        attempt: u32,
+        media: MediaTally,
+    },
     /// `CHATVAULT_PAUSE_AT` stopped the run here.
     Paused {
         job: String,
@@ -104,6 +116,7 @@ impl Event {
     pub fn job(&self) -> &str {
         match self {
             Event::TickStarted { job, .. }
+            | Event::MediaRecorded { job, .. }
             | Event::Paused { job, .. }
             | Event::TickFinished { job, .. } => job,
             Event::AlreadyArchived(batch)
@@ -117,6 +130,37 @@ impl Event {
             | Event::Missing { batch, .. }
             | Event::Lapsed { batch, .. } => &batch.job,
         }
+    }
+}
+
+/// What one media attempt did: the references it decided, by status (a retry counts only those
+/// it fetched again), the bytes it uploaded, and what its record leaves outstanding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaTally {
+    pub statuses: BTreeMap<&'static str, u64>,
+    pub bytes_stored: u64,
+    pub outstanding: u64,
+}
+
+impl MediaTally {
+    pub fn count(&mut self, outcome: &crate::archive::media::record::Outcome) {
+        *self.statuses.entry(outcome.status()).or_default() += 1;
+        if let crate::archive::media::record::Outcome::Stored(stored) = outcome {
+            self.bytes_stored += stored.size;
+        }
+    }
+
+    pub fn add(&mut self, other: &MediaTally) {
+        for (status, n) in &other.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        self.bytes_stored += other.bytes_stored;
+        self.outstanding += other.outstanding;
+    }
+
+    /// References decided by this attempt.
+    pub fn decided(&self) -> u64 {
+        self.statuses.values().sum()
     }
 }
 
@@ -192,6 +236,20 @@ pub fn log(event: &Event) {
         Event::Lapsed { task_id, .. } => {
             tracing::warn!(%task_id, "export task lapsed after 60 days; exporting again")
         }
+        Event::MediaRecorded {
+            archive,
+            attempt,
+            media,
+            ..
+        } => tracing::info!(
+            %archive,
+            attempt,
+            references = media.decided(),
+            stored = media.statuses.get("stored").copied().unwrap_or(0),
+            bytes_stored = media.bytes_stored,
+            outstanding = media.outstanding,
+            "media recorded"
+        ),
         Event::Paused { phase, .. } => {
             tracing::warn!(%phase, "paused (CHATVAULT_PAUSE_AT); waiting to be killed")
         }
@@ -203,6 +261,7 @@ pub fn log(event: &Event) {
                 bytes_stored,
                 warnings,
                 missing,
+                ..
             } if !missing.is_empty() => tracing::warn!(
                 archives,
                 bytes_stored,
@@ -256,16 +315,19 @@ pub enum Phase {
     Transfer,
     /// The archive is uploaded; its manifest is not written.
     Manifest,
+    /// An archive is committed and its files fetched; its media record is not written.
+    Media,
     /// Every archive of the tick is committed; the watermark has not moved.
     Watermark,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 5] = [
+    pub const ALL: [Phase; 6] = [
         Phase::Created,
         Phase::Polling,
         Phase::Transfer,
         Phase::Manifest,
+        Phase::Media,
         Phase::Watermark,
     ];
 
@@ -275,6 +337,7 @@ impl Phase {
             Phase::Polling => "polling",
             Phase::Transfer => "transfer",
             Phase::Manifest => "manifest",
+            Phase::Media => "media",
             Phase::Watermark => "watermark",
         }
     }

@@ -11,6 +11,7 @@ pub mod daemon;
 mod error;
 pub mod events;
 mod lease_keeper;
+pub mod media;
 mod missing;
 mod outcome;
 mod pause;
@@ -26,11 +27,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{Failure, RunError, one_line};
-pub use events::{Event, Fanout, LogReporter, Phase, Reporter};
+pub use events::{Event, Fanout, LogReporter, MediaTally, Phase, Reporter};
 pub use outcome::{BatchFailure, TickError, TickOutcome};
 pub use shutdown::Shutdown;
 
 use crate::api::StreamClient;
+use crate::archive::media::capture::Refresher;
+use crate::archive::media::refresh::ApiRefresher;
 use crate::clock::SharedClock;
 use crate::config::job::Job;
 use crate::retry::RetryPolicy;
@@ -68,7 +71,10 @@ type OpenDestination = (StoreUrl, StoreOptions, Store);
 
 /// What every run shares: the API client, the state store, the clock, open destinations.
 pub struct Runner {
-    client: StreamClient,
+    client: Arc<StreamClient>,
+    /// Fresh links for expired media links, through the same client (its rate limits and
+    /// retries).
+    refresher: Arc<dyn Refresher>,
     http: reqwest::Client,
     clock: SharedClock,
     state: Store,
@@ -118,8 +124,11 @@ impl Runner {
             .user_agent(concat!("chatvault/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(RunError::DownloadClient)?;
+        let client = Arc::new(client);
+        let refresher = Arc::new(ApiRefresher::new(client.clone()));
         Ok(Runner {
             client,
+            refresher,
             http,
             clock,
             state,

@@ -14,12 +14,15 @@ pub enum TickOutcome {
     /// lack (a channel absent from its export, a user's export cut at Stream's cap);
     /// `missing`: channels and users Stream does not have, which the exports left out. The run
     /// still succeeds either way (the rest is archived, and asking again would not bring them
-    /// back).
+    /// back). `media_outstanding`: references to files of the job's archives not captured
+    /// yet (the newest media records' `failed` ones), which later runs retry; a warning names
+    /// the count.
     Done {
         archives: u32,
         bytes_stored: u64,
         warnings: Vec<String>,
         missing: Missing,
+        media_outstanding: u64,
     },
     /// The ledger says an earlier run (maybe another replica's) finished this tick.
     AlreadyDone,

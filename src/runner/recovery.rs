@@ -39,6 +39,7 @@ mod tests {
             bytes_stored: 10,
             warnings: Vec::new(),
             missing: crate::state::Missing::default(),
+            media_outstanding: 0,
         }
     }
 

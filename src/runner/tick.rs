@@ -9,9 +9,11 @@ use super::claim::Claimed;
 use super::error::{Failure, RunError, one_line};
 use super::events::{Event, Phase, log_time};
 use super::lease_keeper::LeaseKeeper;
+use super::media::{MediaPass, outstanding_warning};
 use super::outcome::{BatchFailure, TickError, TickOutcome};
 use super::windows::{batches, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
+use crate::archive::media::capture::RunCache;
 use crate::config::job::Job;
 use crate::plan::batch::Batch;
 use crate::plan::due::{due_ticks, latest_tick};
@@ -144,9 +146,23 @@ impl Runner {
         };
         let after_failure = state.last_finished().is_some_and(Outcome::failed);
         let windows = self.open_windows(job, &ledger, tick, state).await?;
-        let tally = self
-            .run_batches(job, &ledger, tick, run_id, &windows)
+        let mut media_warnings = Vec::new();
+        // One cache for the run: a link named by several of its archives is fetched once.
+        let media = self.media_pass(job, &RunCache::default(), &mut media_warnings)?;
+        let mut tally = self
+            .run_batches(job, &ledger, tick, run_id, &windows, media.as_ref())
             .await?;
+        tally.warnings.extend(media_warnings);
+        if let Some(pass) = &media {
+            let retried = self.retry_media(pass, run_id, &tally.done_keys).await?;
+            tally.warnings.extend(retried.warnings);
+            tally.media_outstanding = retried.tally.outstanding;
+            if retried.tally.outstanding > 0 {
+                tally
+                    .warnings
+                    .push(outstanding_warning(retried.tally.outstanding));
+            }
+        }
         let outcome = self.record_end(job, &ledger, tick, &windows, tally).await?;
         let recovered = after_failure && matches!(outcome, TickOutcome::Done { .. });
         Ok(Ran { outcome, recovered })
@@ -208,6 +224,7 @@ impl Runner {
         tick: DateTime<Utc>,
         run_id: &str,
         windows: &[OpenWindow],
+        media: Option<&MediaPass>,
     ) -> Result<Tally, RunError> {
         let mut all: Vec<Batch> = Vec::new();
         for window in windows {
@@ -225,7 +242,7 @@ impl Runner {
             futures::stream::iter(all.into_iter().map(|batch| async {
                 let span = batch_span(&batch);
                 let result = self
-                    .run_batch(job, ledger, tick, run_id, &batch)
+                    .run_batch(job, ledger, tick, run_id, &batch, media)
                     .instrument(span.clone())
                     .await;
                 (batch, span, result)
@@ -278,6 +295,8 @@ impl Runner {
             missing,
             failures,
             warnings,
+            media_outstanding,
+            done_keys: _,
         } = tally;
         let now = self.clock.now();
         let error = (!failures.is_empty()).then(|| TickError::Batches(failures));
@@ -319,6 +338,7 @@ impl Runner {
                 bytes_stored,
                 warnings,
                 missing,
+                media_outstanding,
             },
             Some(error) => TickOutcome::Failed { error },
         })
@@ -350,10 +370,20 @@ struct Tally {
     missing: Missing,
     failures: Vec<BatchFailure>,
     warnings: Vec<String>,
+    /// References of the job's archives not captured yet, by their newest records.
+    media_outstanding: u64,
+    /// Archives of the batches that ended committed: their media was tried by this run.
+    done_keys: Vec<String>,
 }
 
 impl Tally {
     fn add(&mut self, batch: &Batch, done: BatchDone) {
+        if matches!(
+            done,
+            BatchDone::Archived { .. } | BatchDone::AlreadyArchived { .. }
+        ) {
+            self.done_keys.push(batch.key.clone());
+        }
         match done {
             BatchDone::Archived {
                 bytes_stored,
@@ -366,7 +396,7 @@ impl Tally {
                 self.missing.add(batch.kind, &missing);
             }
             BatchDone::NothingToExport { missing } => self.missing.add(batch.kind, &missing),
-            BatchDone::AlreadyArchived => {}
+            BatchDone::AlreadyArchived { warnings } => self.warnings.extend(warnings),
         }
     }
 }

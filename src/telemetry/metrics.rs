@@ -42,6 +42,22 @@ struct RunLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MediaLabels {
+    job: String,
+    status: String,
+}
+
+/// Status labels of `chatvault_media_files_total`, all present from start-up.
+const MEDIA_STATUSES: [&str; 6] = [
+    "stored",
+    "already_stored",
+    "refused",
+    "too_large",
+    "gone",
+    "failed",
+];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabel {
     endpoint: String,
 }
@@ -78,6 +94,8 @@ pub struct Metrics {
     bytes: Family<JobLabel, Counter>,
     missing_channels: Family<JobLabel, Counter>,
     missing_users: Family<JobLabel, Counter>,
+    media_files: Family<MediaLabels, Counter>,
+    media_bytes: Family<JobLabel, Counter>,
     in_flight: Family<JobLabel, Gauge>,
     oldest_age: Family<JobLabel, FloatGauge>,
     until_lapse: Family<JobLabel, FloatGauge>,
@@ -106,6 +124,8 @@ impl Metrics {
             bytes: Family::default(),
             missing_channels: Family::default(),
             missing_users: Family::default(),
+            media_files: Family::default(),
+            media_bytes: Family::default(),
             in_flight: Family::default(),
             oldest_age: Family::default(),
             until_lapse: Family::default(),
@@ -151,6 +171,19 @@ impl Metrics {
             "Users this process's exports left out because Stream does not know them, counted \
              once per export request",
             m.missing_users.clone(),
+        );
+        m.registry.register(
+            "media_files",
+            "References to files (attachments, avatars, channel images) this process decided, \
+             by what became of them (stored, already_stored, refused, too_large, gone, failed; \
+             a failed one is retried by a later run)",
+            m.media_files.clone(),
+        );
+        m.registry.register(
+            "media_bytes",
+            "Bytes of files this process stored in the media prefix (a file already stored is \
+             not counted again)",
+            m.media_bytes.clone(),
         );
         m.registry.register(
             "export_tasks_in_flight",
@@ -213,6 +246,10 @@ impl Metrics {
             self.bytes.remove(&label);
             self.missing_channels.remove(&label);
             self.missing_users.remove(&label);
+            self.media_bytes.remove(&label);
+            for status in MEDIA_STATUSES {
+                self.media_files.remove(&media_labels(&job, status));
+            }
             self.in_flight.remove(&label);
             self.oldest_age.remove(&label);
             self.until_lapse.remove(&label);
@@ -233,6 +270,11 @@ impl Metrics {
             self.bytes.get_or_create_owned(&label);
             self.missing_channels.get_or_create_owned(&label);
             self.missing_users.get_or_create_owned(&label);
+            self.media_bytes.get_or_create_owned(&label);
+            for status in MEDIA_STATUSES {
+                self.media_files
+                    .get_or_create_owned(&media_labels(job, status));
+            }
             self.in_flight.get_or_create_owned(&label);
             self.oldest_age.get_or_create_owned(&label);
             self.until_lapse.get_or_create_owned(&label);
@@ -385,6 +427,16 @@ impl Reporter for Metrics {
                     .get_or_create(&label(&batch.job))
                     .inc_by(u64::try_from(ids.len()).unwrap_or(u64::MAX));
             }
+            Event::MediaRecorded { job, media, .. } => {
+                for (status, n) in &media.statuses {
+                    self.media_files
+                        .get_or_create(&media_labels(job, status))
+                        .inc_by(*n);
+                }
+                self.media_bytes
+                    .get_or_create(&label(job))
+                    .inc_by(media.bytes_stored);
+            }
             Event::TickFinished { job, outcome, .. } => {
                 let name = match outcome {
                     TickOutcome::Done { .. } => "succeeded",
@@ -411,6 +463,13 @@ impl Reporter for Metrics {
             | Event::LapseRisk { .. }
             | Event::Paused { .. } => {}
         }
+    }
+}
+
+fn media_labels(job: &str, status: &str) -> MediaLabels {
+    MediaLabels {
+        job: job.to_owned(),
+        status: status.to_owned(),
     }
 }
 
@@ -781,6 +840,7 @@ mod tests {
                 bytes_stored: 579,
                 warnings: Vec::new(),
                 missing: crate::state::Missing::default(),
+                media_outstanding: 0,
             },
             recovered: false,
         });
@@ -833,5 +893,39 @@ mod tests {
         let text = metrics.render(&client.stats());
         assert!(!text.contains("job=\"a\""), "{text}");
         assert!(text.contains("job=\"b\""), "{text}");
+    }
+
+    #[test]
+    fn media_records_count_files_by_status_and_the_bytes_stored() {
+        let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:00Z")));
+        let (metrics, _changed) = Metrics::new(clock.clone());
+        metrics.track_jobs(["daily"]);
+        let client =
+            StreamClient::new(&ClientConfig::new("http://127.0.0.1:1", "k", "s"), clock).unwrap();
+        let series = |status: &str| {
+            format!("chatvault_media_files_total{{job=\"daily\",status=\"{status}\"}}")
+        };
+        let text = metrics.render(&client.stats());
+        assert_eq!(line(&text, &series("gone")), Some("0"), "{text}");
+        let mut media = crate::runner::MediaTally::default();
+        media.statuses.insert("stored", 2);
+        media.statuses.insert("failed", 1);
+        media.bytes_stored = 300;
+        media.outstanding = 1;
+        metrics.event(&Event::MediaRecorded {
+            job: "daily".into(),
+            run_id: "r".into(),
+            archive: "a.jsonl".into(),
+            attempt: 1,
+            media,
+        });
+        let text = metrics.render(&client.stats());
+        assert_eq!(line(&text, &series("stored")), Some("2"), "{text}");
+        assert_eq!(line(&text, &series("failed")), Some("1"), "{text}");
+        assert_eq!(
+            line(&text, "chatvault_media_bytes_total{job=\"daily\"}"),
+            Some("300"),
+            "{text}"
+        );
     }
 }

@@ -6,12 +6,13 @@ use std::process::Command;
 
 use crate::common::run;
 
-const SUBCOMMANDS: [&str; 7] = [
+const SUBCOMMANDS: [&str; 8] = [
     "validate",
     "plan",
     "run",
     "status",
     "verify",
+    "media",
     "schema",
     "completions",
 ];

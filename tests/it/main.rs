@@ -31,6 +31,7 @@ mod examples;
 mod fuzz_corpus;
 mod layers;
 mod logs;
+mod media;
 mod media_capture;
 mod missing;
 mod notify;

@@ -624,3 +624,82 @@ async fn an_interrupted_run_posts_no_failure_and_the_success_after_it_no_recover
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_left_to_capture_are_posted_as_incomplete_and_the_next_tick_retries_them() {
+    let mut config = EmulatorConfig {
+        start_time: start_time(),
+        exact_content_length: false,
+        ..EmulatorConfig::default()
+    };
+    config.data.channels_per_type = 4;
+    config.data.messages_per_channel_per_day = 12;
+    config.data.days_of_history = 2;
+    config.data.media_every = 2;
+    let emu = emulated::start(config).await;
+    let receiver = Receiver::start().await;
+    let (_dir, mut job) = project(&emu, &receiver, "media");
+    // The emulator's CDN: plain HTTP on localhost.
+    job.media.hosts = vec!["localhost".into()];
+    job.media.allow_http = true;
+    job.media.allow_private_addresses = true;
+    emu.faults()
+        .fail_next_requests(Endpoint::CdnFile, 1000, 500);
+    let (runner, notifier, events) = runner(&emu, &Store::memory(), &job, RunnerOptions::default());
+
+    move_to(&emu, tick(1) + TimeDelta::minutes(1));
+    let outcome = runner.run_tick(&job, tick(1)).await;
+    let TickOutcome::Done {
+        media_outstanding,
+        warnings,
+        ..
+    } = &outcome
+    else {
+        panic!("files left to capture do not fail the run: {outcome:?}");
+    };
+    assert!(*media_outstanding > 0, "{outcome:?}");
+    notifier.flush(Duration::from_secs(20)).await;
+    let got = receiver.take();
+    let incomplete: Vec<serde_json::Value> = bodies(&got, "/hook")
+        .into_iter()
+        .filter(|b| b["event"] == "incomplete")
+        .collect();
+    assert_eq!(incomplete.len(), 1, "{got:?}");
+    assert_eq!(incomplete[0]["media_outstanding"], *media_outstanding);
+    let sentence = format!("{media_outstanding} media reference(s)");
+    assert!(
+        warnings.iter().any(|w| w.starts_with(&sentence)),
+        "{warnings:?}"
+    );
+    assert!(
+        incomplete[0]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains(&sentence)),
+        "{}",
+        incomplete[0]
+    );
+
+    // The next tick retries them from the records: the first archive gets its second record.
+    emu.faults().clear();
+    move_to(&emu, tick(2) + TimeDelta::minutes(1));
+    let outcome = runner.run_tick(&job, tick(2)).await;
+    assert!(
+        matches!(
+            outcome,
+            TickOutcome::Done {
+                media_outstanding: 0,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let retried = events
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|e| matches!(e, Event::MediaRecorded { attempt: 2, .. }))
+        .count();
+    assert!(retried > 0, "a retry wrote record 2");
+    emu.shutdown().await;
+}

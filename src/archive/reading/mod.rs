@@ -8,6 +8,7 @@ pub mod listing;
 pub mod many;
 pub mod media;
 pub mod problem;
+pub mod standing;
 pub mod thread;
 
 pub use listing::{Listed, Listing, NoArchives, Source};
