@@ -91,10 +91,7 @@ fn setup(
             &world.env_vars,
         );
         match opened {
-            Ok(store) => sources.push(Source {
-                job: Some(job.name.clone()),
-                store,
-            }),
+            Ok(store) => sources.push(Source::of_job(&job, store)),
             Err(e) => {
                 output::error(&format!("job {}: destination: {e}", job.name), None);
                 return Err(exit::FAILED);

@@ -217,10 +217,7 @@ async fn media_outstanding(jobs: &[Job], world: &World<'_>) -> Vec<Option<u64>> 
         match opened {
             Ok(store) => {
                 of_job.push(Some(sources.len()));
-                sources.push(Source {
-                    job: Some(job.name.clone()),
-                    store,
-                });
+                sources.push(Source::of_job(job, store));
             }
             Err(_) => of_job.push(None),
         }

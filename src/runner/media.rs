@@ -250,6 +250,7 @@ impl Runner {
             .unless_draining(Listing::list(&[Source {
                 job: Some(pass.job.clone()),
                 store: pass.store.clone(),
+                media_prefix: pass.prefix.clone(),
             }]))
             .await?;
         let mut done = MediaDone::default();
