@@ -236,6 +236,14 @@ pub fn log(event: &Event) {
         Event::Lapsed { task_id, .. } => {
             tracing::warn!(%task_id, "export task lapsed after 60 days; exporting again")
         }
+        // An archive that links to no file still gets its (empty) record, so that `chatvault
+        // media` knows it was looked at; that is no news at INFO.
+        Event::MediaRecorded {
+            archive,
+            attempt,
+            media,
+            ..
+        } if media.decided() == 0 => tracing::debug!(%archive, attempt, "media recorded"),
         Event::MediaRecorded {
             archive,
             attempt,

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use chatvault::archive::media::record::parse_record_key;
 use chatvault::config::job::Compression;
 use chatvault_emulator::{Emulator, GroundTruthOptions};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -248,7 +249,10 @@ async fn a_corrupt_or_missing_archive_is_reported_and_the_search_goes_on() {
     let archive = project.dir.path().join("archive");
     let v1 = files_below(&archive, ".json")
         .into_iter()
-        .find(|p| !p.to_string_lossy().ends_with(".manifest.json"))
+        .find(|p| {
+            let name = p.to_string_lossy();
+            !name.ends_with(".manifest.json") && parse_record_key(&name).is_none()
+        })
         .expect("the v1 archive");
     let mut bytes = std::fs::read(&v1).expect("read");
     let last = bytes.len() - 1;

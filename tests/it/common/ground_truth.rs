@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read as _;
 
 use chatvault::archive::manifest::{MANIFEST_SUFFIX, Manifest};
+use chatvault::archive::media::record::parse_record_key;
 use chatvault::config::job::{Compression, Job};
 use chatvault::store::Store;
 use chatvault_emulator::{Emulator, GroundTruthOptions};
@@ -111,11 +112,11 @@ pub async fn read_store(
     let archives: BTreeSet<&str> = keys
         .iter()
         .map(String::as_str)
-        .filter(|k| !k.ends_with(MANIFEST_SUFFIX))
+        .filter(|k| !k.ends_with(MANIFEST_SUFFIX) && parse_record_key(k).is_none())
         .collect();
     assert!(
         archives.iter().all(|k| k.ends_with(extension(compression))),
-        "only archives and manifests in the destination: {:?}",
+        "only archives, manifests and media records in the destination: {:?}",
         archives
             .iter()
             .filter(|k| !k.ends_with(extension(compression)))
