@@ -122,7 +122,7 @@ fn human(url: &str, report: &Report) -> String {
         out,
         "media: {} file(s) verified ({}), {} missing, {} corrupt, {} extra; {} not captured ({} outstanding)",
         media.verified,
-        bytes(media.bytes),
+        crate::archive::attachments::size(media.bytes),
         media.missing.len(),
         media.corrupt.len() + media.unreadable.len(),
         media.extra.len(),
@@ -138,19 +138,4 @@ fn human(url: &str, report: &Report) -> String {
         report.extra.len()
     );
     out
-}
-
-/// `3.4 MiB`, for the media line.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
