@@ -16,10 +16,11 @@
 #   anchor      a parallel curl pipeline over the same distinct links, fresh and signed (read
 #               from an export of the same channels and window the script asks the emulator
 #               for), 8 at a time (`xargs -P 8`), each
-#                 curl GET <link> | tee >(sha256sum) | curl --aws-sigv4 PUT (UNSIGNED-PAYLOAD)
+#                 curl GET <link> | tee <fifo of sha256sum> | curl PUT <presigned URL>
 #               into the same bucket: the same downloads and uploads, hashed on the way. Its
 #               PUT is given the file's length (from the emulator's ground truth), so it is one
-#               streaming PUT per file whatever the size.
+#               streaming PUT per file whatever the size; the URL is presigned (SigV4 in the
+#               query, UNSIGNED-PAYLOAD), so neither curl nor s3s-fs hashes the payload for it.
 # printing seconds, MiB/s (the distinct files' bytes over the leg's wall time), peak RSS and
 # CPU seconds of each leg (and of the emulator and s3s-fs during it), then the ratios against
 # the targets: chatvault >= 0.8x the pipeline's throughput, chatvault's peak RSS <= 96 MiB.
@@ -519,27 +520,34 @@ chatvault_leg() { # LEG RUN UNSIGNED
     rm -rf "${DATA:?}/$BUCKET/$prefix"
 }
 
-# One file of the pipeline: GET | tee >(sha256sum) | PUT. Runs under xargs, in a shell of its own.
+# One file of the pipeline: GET | tee <fifo> | PUT, sha256sum reading the fifo. Runs under
+# xargs, in a shell of its own. The PUT goes to a presigned URL (its query signs the host alone):
+# curl cannot sign a streamed body's Content-Length with --aws-sigv4, and without one it sends
+# the body chunked, which S3 refuses.
 cat >"$WORK/one.sh" <<'SH'
 #!/usr/bin/env bash
-# URL SIZE KEY: hashes into $HASHES/<n>, one line "KEY SHA256"
+# GET_URL SIZE PATH PUT_URL: the hash goes to $HASHES/<path with _ for />, "PATH SHA256"
 set -uo pipefail
-url=$1 size=$2 key=$3
-out="$HASHES/$(printf '%s' "$key" | tr '/' '_')"
-curl -sS --fail --max-time "$LEG_TIMEOUT" "$url" \
-    | tee >(sha256sum | { read -r sha _; printf '%s %s\n' "$key" "$sha" >"$out"; }) \
-    | curl -sS --fail --max-time "$LEG_TIMEOUT" --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:$SK" \
-        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -H "Content-Length: $size" -T - -o /dev/null \
-        "$S3/$BUCKET/$PREFIX/$key"
+get=$1 size=$2 path=$3 put=$4
+name=$(printf '%s' "$path" | tr '/' '_')
+fifo="$HASHES/$name.fifo"
+mkfifo "$fifo"
+{ read -r sha _ < <(sha256sum <"$fifo"); printf '%s %s\n' "$path" "$sha" >"$HASHES/$name"; } &
+hashing=$!
+curl -sS --fail --max-time "$LEG_TIMEOUT" "$get" | tee "$fifo" \
+    | curl -sS --fail --max-time "$LEG_TIMEOUT" -H "Content-Length: $size" -H "Transfer-Encoding:" \
+        -H "Expect:" -T - -o /dev/null "$put"
 rc=$?
-wait $! # the hash
+wait "$hashing" || rc=1
+rm -f "$fifo"
 exit $rc
 SH
 chmod +x "$WORK/one.sh"
 
 # Fresh signed links of the same files: an export of the same channels and window, as a user's
-# tool would read them. links.tsv: URL SIZE PATH, one line per distinct path.
-fresh_links() { # OUT
+# tool would read them, and a presigned PUT URL for each. links.tsv: URL SIZE PATH PUT_URL, one
+# line per distinct path.
+fresh_links() { # OUT PREFIX
     local channels task status url _
     channels=$(python3 -c 'import json, sys; print(json.dumps([{"type": c.split(":")[0], "id": c.split(":")[1],
         "messages_since": sys.argv[1], "messages_until": sys.argv[2]} for c in sys.argv[3:]]))' "$SINCE" "$UNTIL" $CIDS)
@@ -552,10 +560,11 @@ fresh_links() { # OUT
     [[ "$status" == completed ]] || die "the script's export task is $status after 30 s"
     url=$(api GET "/export_channels/$task" | json_field 'd["result"]["url"]')
     curl -sS --fail --max-time 300 -o "$WORK/export.json" "$url" || die "downloading the script's export"
-    python3 - "$WORK/export.json" "$WORK/truth.tsv" "$1" <<'PY' || die "reading the links from the export"
-import json, sys
-from urllib.parse import urlsplit
-export, truth, out = sys.argv[1:]
+    python3 - "$WORK/export.json" "$WORK/truth.tsv" "$1" "$S3" "$REGION" "$AK" "$SK" "$BUCKET" "$2" \
+        <<'PY' || die "reading the links from the export"
+import datetime, hashlib, hmac, json, sys
+from urllib.parse import quote, urlsplit
+export, truth, out, endpoint, region, ak, sk, bucket, prefix = sys.argv[1:]
 sizes = {line.split("\t")[0]: int(line.split("\t")[1]) for line in open(truth)}
 links = {}
 def walk(v):
@@ -577,18 +586,34 @@ except ValueError:
             walk(json.loads(line))
 if set(links) != set(sizes):
     sys.exit(f"the export links to {len(links)} distinct files, the data set has {len(sizes)}")
+# SigV4 query-string signing of a PUT: only the host is signed, the payload is UNSIGNED-PAYLOAD.
+host = endpoint.split("://", 1)[1]
+now = datetime.datetime.now(datetime.timezone.utc)
+amz, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+scope = f"{day}/{region}/s3/aws4_request"
+key = b"AWS4" + sk.encode()
+for part in (day, region, "s3", "aws4_request"):
+    key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+def presigned_put(path):
+    uri = "/" + quote(f"{bucket}/{prefix}/{path}", safe="/~")
+    query = "&".join(f"{k}={quote(v, safe='~')}" for k, v in sorted({
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": f"{ak}/{scope}", "X-Amz-Date": amz,
+        "X-Amz-Expires": "86400", "X-Amz-SignedHeaders": "host"}.items()))
+    canonical = f"PUT\n{uri}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD"
+    to_sign = f"AWS4-HMAC-SHA256\n{amz}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    return f"{endpoint}{uri}?{query}&X-Amz-Signature={hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()}"
 with open(out, "w") as f:
     for path, url in sorted(links.items()):
-        f.write(f"{url}\t{sizes[path]}\t{path}\n")
+        f.write(f"{url}\t{sizes[path]}\t{path}\t{presigned_put(path)}\n")
 PY
 }
 
 anchor_leg() { # RUN
     local run=$1 prefix="anchor-$1" summary
-    fresh_links "$WORK/links.tsv"
+    fresh_links "$WORK/links.tsv" "$prefix"
     rm -rf "$WORK/hashes"
     mkdir -p "$WORK/hashes"
-    export HASHES="$WORK/hashes" PREFIX="$prefix" LEG_TIMEOUT REGION AK SK S3 BUCKET
+    export HASHES="$WORK/hashes" LEG_TIMEOUT
     timed anchor sh -c 'tr "\t" " " <"$0" | xargs -P "$1" -L 1 "$2"' \
         "$WORK/links.tsv" "$CONCURRENCY" "$WORK/one.sh"
     cat "$WORK"/hashes/* >"$WORK/anchor-hashes.tsv"
@@ -648,7 +673,7 @@ print(f"data: $N_REFS references to $N_FILES distinct files, {nbytes / 1048576:.
       f"{sum(1 for s in sizes if s > 8 << 20)} files over 8 MiB)")
 print("chatvault leg = \`chatvault media --job $JOB\` (release binary) over an archive written with")
 print("  media.capture: false; media.concurrency $CONCURRENCY; fetch, hash, spool, HEAD, store, record")
-print("anchor leg = xargs -P $CONCURRENCY: curl GET | tee >(sha256sum) | curl --aws-sigv4 PUT (length given)")
+print("anchor leg = xargs -P $CONCURRENCY: curl GET | tee >(sha256sum) | curl PUT to a presigned URL (length given)")
 print(f"runs per leg: $RUNS (median seconds, max RSS); MiB/s = the distinct files' bytes / wall seconds")
 print()
 print(f"{'leg':<20} {'seconds':>8} {'MiB/s':>7} {'peak RSS MiB':>13}   {'CPU s: leg':>10} {'emulator':>8} {'s3s-fs':>6} {'cores busy':>10}")
