@@ -38,7 +38,6 @@ use crate::api::ApiError;
 use crate::clock::Clock;
 use crate::config::job::Compression;
 use crate::retry::{Attempt, GaveUp, Next, RetryPolicy};
-use crate::store::problem::{Refused, s3_error_code};
 use crate::store::{SignedPut, Store};
 
 /// The first parts are this large; S3 wants at least 5 MiB for every part but the last.
@@ -361,22 +360,11 @@ async fn streaming_put(
     store: &Store,
     target: Target<'_>,
 ) -> Result<(u64, String, usize), TransferError> {
-    let upload_error = |detail: String| TransferError::Upload {
+    let upload_error = |source| TransferError::Upload {
         url: store.url().to_owned(),
         key: target.key.to_owned(),
-        source: object_store::Error::Generic {
-            store: "S3",
-            source: detail.into(),
-        },
+        source,
     };
-    let url = put
-        .url(&ObjectPath::from(target.key))
-        .await
-        .map_err(|source| TransferError::Upload {
-            url: store.url().to_owned(),
-            key: target.key.to_owned(),
-            source,
-        })?;
     let sent = Arc::new(std::sync::Mutex::new(Sent::default()));
     let body = futures::stream::unfold(
         (Some(first.freeze()), input, sent.clone()),
@@ -409,14 +397,15 @@ async fn streaming_put(
             Some((chunk, (None, input, sent)))
         },
     );
-    let mut request = http
-        .put(url)
-        .header(reqwest::header::CONTENT_LENGTH, length)
-        .body(reqwest::Body::wrap_stream(body));
-    if store.takes_attributes() {
-        request = request.header(reqwest::header::CONTENT_TYPE, target.content_type);
-    }
-    let response = request.send();
+    let content_type = store.takes_attributes().then_some(target.content_type);
+    let path = ObjectPath::from(target.key);
+    let response = put.put(
+        http,
+        &path,
+        reqwest::Body::wrap_stream(body),
+        length,
+        content_type,
+    );
     tokio::pin!(response);
     let mut ticks = tokio::time::interval(PROGRESS_EVERY);
     let sent_so_far = || sent.lock().unwrap_or_else(PoisonError::into_inner).bytes;
@@ -436,23 +425,7 @@ async fn streaming_put(
     if let Some(e) = read_error {
         return Err(TransferError::Read(e));
     }
-    let response = response.map_err(|e| upload_error(with_causes(&e.without_url())))?;
-    let status = response.status();
-    if !status.is_success() {
-        let text = response.text().await.unwrap_or_default();
-        return Err(TransferError::Upload {
-            url: store.url().to_owned(),
-            key: target.key.to_owned(),
-            source: object_store::Error::Generic {
-                store: "S3",
-                source: Box::new(Refused {
-                    method: "PUT",
-                    status: status.as_u16(),
-                    code: s3_error_code(&text).map(str::to_owned),
-                }),
-            },
-        });
-    }
+    response.map_err(upload_error)?;
     if bytes != length {
         return Err(TransferError::Read(io::Error::new(
             io::ErrorKind::UnexpectedEof,
@@ -463,19 +436,6 @@ async fn streaming_put(
         progress(bytes);
     }
     Ok((bytes, hex(&hasher.finalize()), 1))
-}
-
-/// An error and its causes, `: `-joined (reqwest's own message is only "error sending
-/// request"; the cause says whether the connection was refused, reset or closed early).
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Content type and encoding, where the backend takes attributes (local folders do not).

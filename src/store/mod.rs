@@ -126,6 +126,46 @@ impl SignedPut {
             .signed_url(reqwest::Method::PUT, &path, Self::VALID_FOR)
             .await
     }
+
+    /// Sends `body`, exactly `length` bytes, as one PUT of `key`. A refusal reads as
+    /// [`problem::Refused`] with the error body's code; a broken connection names its causes,
+    /// never the URL (it carries the signature).
+    pub async fn put(
+        &self,
+        http: &reqwest::Client,
+        key: &Path,
+        body: reqwest::Body,
+        length: u64,
+        content_type: Option<&str>,
+    ) -> object_store::Result<()> {
+        let generic =
+            |source: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+                store: "S3",
+                source,
+            };
+        let url = self.url(key).await?;
+        let mut request = http
+            .put(url)
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| generic(problem::with_causes(&e.without_url()).into()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(generic(Box::new(problem::Refused {
+            method: "PUT",
+            status: status.as_u16(),
+            code: problem::s3_error_code(&text).map(str::to_owned),
+        })))
+    }
 }
 
 impl Store {

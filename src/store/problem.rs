@@ -198,6 +198,19 @@ impl<C: Send + Sync + 'static> CredentialProvider for LastResort<C> {
     }
 }
 
+/// An error with every cause after it: a connection error's own text says only that the
+/// request failed.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,6 +113,9 @@ pub struct Capturer {
     concurrency: usize,
     clock: SharedClock,
     counters: Arc<Counters>,
+    /// For streaming PUTs through presigned URLs; never the fetcher's client, which refuses
+    /// the private addresses a store may well have.
+    uploads: tokio::sync::OnceCell<reqwest::Client>,
 }
 
 impl std::fmt::Debug for Capturer {
@@ -164,6 +167,7 @@ impl Capturer {
             concurrency: concurrency.max(1),
             clock,
             counters: Arc::default(),
+            uploads: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -379,6 +383,22 @@ impl Capturer {
         mut spool: Spool,
         mode: PutMode,
     ) -> Result<Uploaded, UploadError> {
+        // On S3, one PUT streamed from the spool: no file in memory and no multipart upload
+        // for the server to assemble. Like a multipart upload it cannot be create-only; the
+        // HEAD found no object, and a racing writer sends the same bytes.
+        if let Some(put) = self.store.signed_put() {
+            let http = self
+                .uploads
+                .get_or_try_init(|| async { reqwest::Client::builder().build() })
+                .await
+                .map_err(|e| UploadError::Spool(std::io::Error::other(e.without_url())))?;
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+                spool.file, READ_CHUNK,
+            ));
+            let content_type = self.store.takes_attributes().then_some(spool.content_type);
+            put.put(http, path, body, spool.size, content_type).await?;
+            return Ok(Uploaded::Created);
+        }
         let attributes = self.attributes(spool.content_type);
         let objects = self.store.object_store();
         if spool.size <= SINGLE_PUT {
