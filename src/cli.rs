@@ -496,7 +496,8 @@ pub enum TranscriptFormat {
     /// Plain text, control characters escaped
     Txt,
     /// Each message as the archive holds it, one per line: a v2 item byte for byte (html
-    /// included, as data), a v1 message with every field, only the space between tokens gone
+    /// included, as data), a v1 message with every field, only the space between tokens gone;
+    /// a signed file link loses its query string (the signature)
     Jsonl,
 }
 

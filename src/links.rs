@@ -5,7 +5,12 @@
 //! noise. Nothing chatvault prints or records keeps it; what identifies a file is the link
 //! without its query.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
+
+/// The query parameters that make a CDN link a credential (lowercase).
+pub const SIGNED_PARAMS: [&str; 4] = ["expires", "signature", "policy", "key-pair-id"];
 
 /// `url` without its query string and fragment: what records, transcripts, the viewer and
 /// search print of a link.
@@ -25,6 +30,62 @@ pub fn expires_at(url: &str) -> Option<DateTime<Utc>> {
         .find(|(name, _)| name.eq_ignore_ascii_case("expires"))
         .and_then(|(_, value)| value.parse::<i64>().ok())
         .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+}
+
+/// Whether `text` may hold a signed link somewhere: one of [`SIGNED_PARAMS`] followed by `=`.
+pub fn may_hold_signed(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    SIGNED_PARAMS
+        .iter()
+        .any(|name| lower.contains(&format!("{name}=")))
+}
+
+/// A JSON document with every string value that is a signed link cut to the link without its
+/// query, for output that otherwise shows a document as stored. A document with no signed link
+/// comes back as it was, byte for byte; one that is not JSON too.
+pub fn unsigned_json(json: &str) -> Cow<'_, str> {
+    if !may_hold_signed(json) {
+        return Cow::Borrowed(json);
+    }
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Cow::Borrowed(json);
+    };
+    if !unsign(&mut value) {
+        return Cow::Borrowed(json);
+    }
+    serde_json::to_string(&value).map_or(Cow::Borrowed(json), Cow::Owned)
+}
+
+/// Cuts signed links in `value`; whether any was cut. Iterative: a document nested a
+/// thousand deep must not exhaust the stack.
+fn unsign(value: &mut serde_json::Value) -> bool {
+    let mut cut = false;
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        match v {
+            serde_json::Value::String(s) if is_signed_link(s) => {
+                *s = without_query(s).to_owned();
+                cut = true;
+            }
+            serde_json::Value::Array(items) => todo.extend(items.iter_mut()),
+            serde_json::Value::Object(fields) => todo.extend(fields.values_mut()),
+            _ => {}
+        }
+    }
+    cut
+}
+
+/// A whole string that is a web link whose query carries a signature parameter.
+fn is_signed_link(s: &str) -> bool {
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    let web = lower.starts_with("https://") || lower.starts_with("http://");
+    web && !s.contains(char::is_whitespace)
+        && s.split_once('?').is_some_and(|(_, query)| {
+            query.split(['&', '#']).any(|pair| {
+                let name = pair.split('=').next().unwrap_or_default();
+                SIGNED_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p))
+            })
+        })
 }
 
 #[cfg(test)]
@@ -57,5 +118,33 @@ mod tests {
             expires_at("https://h/a.png?Expires=99999999999999999999"),
             None
         );
+    }
+
+    #[test]
+    fn signed_links_in_a_document_are_cut_and_other_documents_kept_byte_for_byte() {
+        let plain = r#"{"id":"1","text":"see https://h/a?x=1",  "n":2}"#;
+        assert!(matches!(unsigned_json(plain), Cow::Borrowed(_)));
+        let signed = r#"{"id":"1","text":"Expires=soon is not a link","attachments":[{"image_url":"https://cdn.example/a.png?Key-Pair-Id=K&Signature=S&Expires=1"}],"user":{"image":"HTTPS://cdn.example/u.png?expires=2"}}"#;
+        let out = unsigned_json(signed);
+        assert!(!out.contains("Signature"), "{out}");
+        assert!(!out.to_ascii_lowercase().contains("expires=2"), "{out}");
+        assert!(
+            out.contains(r#""image_url":"https://cdn.example/a.png""#),
+            "{out}"
+        );
+        assert!(
+            out.contains("Expires=soon is not a link"),
+            "text is the user's words: {out}"
+        );
+        assert!(matches!(
+            unsigned_json("not json Signature=x"),
+            Cow::Borrowed(_)
+        ));
+        let deep = format!(
+            "{}\"https://h/a?Signature=1\"{}",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(!unsigned_json(&deep).contains("Signature"));
     }
 }

@@ -94,7 +94,7 @@ pub fn run(
             .messages()
             .iter()
             .map(|m| match &m.exported {
-                Some(json) => format!("{json}\n"),
+                Some(json) => format!("{}\n", crate::links::unsigned_json(json)),
                 None => serde_json::to_string(m).unwrap_or_default() + "\n",
             })
             .collect(),

@@ -557,14 +557,13 @@ fn outcome_of(failure: FetchFailure) -> Outcome {
 /// `text` with every link's query string cut off, and any word that looks like a part of a
 /// signature dropped: a reason is recorded and printed.
 fn without_queries(text: &str) -> String {
-    const SIGNED: [&str; 4] = ["expires=", "signature=", "policy=", "key-pair-id="];
     text.split(' ')
         .map(|word| {
             let lower = word.to_ascii_lowercase();
             if let Some(at) = lower.find("://") {
                 let end = word[at..].find(['?', '#']).map_or(word.len(), |q| at + q);
                 &word[..end]
-            } else if SIGNED.iter().any(|s| lower.contains(s)) {
+            } else if links::may_hold_signed(word) {
                 "…"
             } else {
                 word
