@@ -593,6 +593,13 @@ fn html_embeds_images_up_to_1_mib_and_lists_the_rest_by_name_size_and_sha256() {
         "{html}"
     );
 
+    let (_, jsonl, _) = transcript(dir.path(), &url, &["--format", "jsonl"]);
+    assert_no_signature("jsonl", &jsonl);
+    assert!(
+        jsonl.contains("/report.pdf\""),
+        "the link stays, without its query: {jsonl}"
+    );
+
     let (_, txt, _) = transcript(dir.path(), &url, &["--format", "txt"]);
     assert_no_signature("txt", &txt);
     assert!(
