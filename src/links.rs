@@ -32,6 +32,16 @@ pub fn expires_at(url: &str) -> Option<DateTime<Utc>> {
         .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
 }
 
+/// Only web links are files to fetch: a `data:` URI holds its bytes already, anything else
+/// (`javascript:`, `mailto:`) is no file at all.
+pub fn is_web(url: &str) -> bool {
+    let scheme = |s: &str| {
+        url.get(..s.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(s))
+    };
+    scheme("https://") || scheme("http://")
+}
+
 /// Whether `text` may hold a signed link somewhere: one of [`SIGNED_PARAMS`] followed by `=`.
 pub fn may_hold_signed(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
@@ -77,9 +87,8 @@ fn unsign(value: &mut serde_json::Value) -> bool {
 
 /// A whole string that is a web link whose query carries a signature parameter.
 fn is_signed_link(s: &str) -> bool {
-    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
-    let web = lower.starts_with("https://") || lower.starts_with("http://");
-    web && !s.contains(char::is_whitespace)
+    is_web(s)
+        && !s.contains(char::is_whitespace)
         && s.split_once('?').is_some_and(|(_, query)| {
             query.split(['&', '#']).any(|pair| {
                 let name = pair.split('=').next().unwrap_or_default();

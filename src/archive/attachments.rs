@@ -107,7 +107,11 @@ pub fn of<'a>(m: &Message, lookup: impl Fn(&str) -> Option<&'a Found>) -> Vec<At
                 .or_else(|| field("image_url"))
                 .or_else(|| field("title_link"))
                 .map(|url| without_query(url).to_owned());
-            let urls: Vec<&str> = FILE_FIELDS.iter().filter_map(|k| field(k)).collect();
+            let urls: Vec<&str> = FILE_FIELDS
+                .iter()
+                .filter_map(|k| field(k))
+                .filter(|u| crate::links::is_web(u))
+                .collect();
             let found: Vec<&Found> = urls.iter().filter_map(|u| lookup(u)).collect();
             let file = if let Some((f, s)) = found
                 .iter()
@@ -203,6 +207,7 @@ mod tests {
                  "image_url": "https://evil.example/og.png"},
                 {"type": "file", "title": "old", "asset_url": "https://cdn/old.pdf?Signature=S"},
                 {"title": "just a link", "title_link": "https://site.example/page?utm=1"},
+                {"type": "file", "title": "script", "asset_url": "javascript:alert(1)//"},
             ]
         }))
         .expect("a message");
@@ -227,7 +232,12 @@ mod tests {
                         .to_owned()
                 ),
                 None,
+                None,
             ]
+        );
+        assert!(
+            matches!(shown[7].file, File::NoFile),
+            "a link that is not a web link is no file to capture"
         );
         assert_eq!(shown[6].kind, "file");
         for a in &shown {

@@ -550,7 +550,7 @@ fn html_message(out: &mut String, shown: &Shown<'_>, header: &Header<'_>) {
                     out,
                     "<img src=\"{}\" alt=\"{}\"><br>",
                     html_escape(uri),
-                    html_escape(&a.name)
+                    html_escape(&crate::text::escape_hidden(&a.name))
                 );
             }
             let _ = write!(out, "attachment: {}", html_text(&describe(a)));

@@ -588,7 +588,7 @@ async fn media_day(store: &Store) -> Files {
     let attachments = [
         (
             "img",
-            serde_json::json!({"type": "image", "fallback": "photo <1>.png",
+            serde_json::json!({"type": "image", "fallback": "photo <1>\u{202e}.png",
             "image_url": format!("https://cdn.example/1/photo.png{signed}")}),
         ),
         (
@@ -830,7 +830,7 @@ async fn pages_show_stored_images_offer_other_files_and_say_why_the_rest_are_not
     let page = &day.body;
     for expected in [
         format!(
-            "<img src=\"/media/{}\" alt=\"photo &lt;1&gt;.png\" loading=\"lazy\">",
+            "<img src=\"/media/{}\" alt=\"photo &lt;1&gt;\\u{{202e}}.png\" loading=\"lazy\">",
             files.png
         ),
         format!(
@@ -856,6 +856,10 @@ async fn pages_show_stored_images_offer_other_files_and_say_why_the_rest_are_not
     ] {
         assert!(page.contains(&expected), "{expected}\nin\n{page}");
     }
+    assert!(
+        !page.contains('\u{202e}'),
+        "a bidirectional control is shown, never obeyed, in attributes too: {page}"
+    );
     let search = get(&router, "/search?q=file").await.body;
     assert!(
         search.contains(&format!("<img src=\"/media/{}\"", files.png)),

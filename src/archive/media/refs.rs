@@ -110,7 +110,7 @@ impl RefCollector {
     }
 
     fn add(&mut self, owner: Owner, field: String, link: &Text<'_>) {
-        let Some(url) = link.0.as_deref().filter(|url| is_web(url)) else {
+        let Some(url) = link.0.as_deref().filter(|url| links::is_web(url)) else {
             return;
         };
         let key = (owner, field, links::without_query(url).to_owned());
@@ -123,16 +123,6 @@ impl RefCollector {
             });
         }
     }
-}
-
-/// Only web links are files to fetch: a `data:` URI holds its bytes already, anything else
-/// is no file at all.
-fn is_web(url: &str) -> bool {
-    let scheme = |s: &str| {
-        url.get(..s.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(s))
-    };
-    scheme("https://") || scheme("http://")
 }
 
 /// Reads a stored archive once (its size and SHA-256 checked against `manifest` as it

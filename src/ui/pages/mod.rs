@@ -251,7 +251,7 @@ fn attachment(a: &Attachment<'_>) -> Markup {
         @match &a.file {
             File::Stored(_, stored) if is_raster(&stored.content_type) => li.image {
                 a href=(media_href(&stored.sha256)) {
-                    img src=(media_href(&stored.sha256)) alt=(a.name) loading="lazy";
+                    img src=(media_href(&stored.sha256)) alt=(crate::text::escape_hidden(&a.name)) loading="lazy";
                 }
                 span.meta {
                     (UserText(&a.name)) " (" (UserText(&a.kind)) ", " (bytes(stored.size)) ")"
