@@ -283,6 +283,20 @@ pub fn log(event: &Event) {
                 archives,
                 bytes_stored,
                 warnings,
+                media_outstanding,
+                ..
+            } if *media_outstanding > 0 => tracing::warn!(
+                archives,
+                bytes_stored,
+                warnings = warnings.len(),
+                recovered,
+                media_outstanding,
+                "run succeeded with files its archives link to not captured yet; a later run retries"
+            ),
+            TickOutcome::Done {
+                archives,
+                bytes_stored,
+                warnings,
                 ..
             } => tracing::info!(
                 archives,

@@ -181,6 +181,12 @@ async fn a_run_stores_files_by_content_and_records_every_status() {
         )),
         "the run names the outstanding count ({failed}):\n{stdout}"
     );
+    assert!(
+        stderr.lines().any(|l| l.contains("WARN")
+            && l.contains("not captured yet")
+            && l.contains(&format!("media_outstanding={failed}"))),
+        "a daemon's log says it at WARN too:\n{stderr}"
+    );
     assert!(!newest.is_empty(), "every archive has a record");
     assert!(newest.iter().all(|r| r.attempt == 1 && r.job == "media"));
     let counts = statuses(&newest);
