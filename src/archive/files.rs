@@ -34,6 +34,9 @@ pub struct Files {
     pub copied: BTreeSet<String>,
     /// HTML only: raster images embedded, as `data:` URIs by SHA-256.
     pub embedded: BTreeMap<String, String>,
+    /// HTML only: images small enough to embed but left out (listed instead) because the
+    /// embedded ones reached [`EMBED_TOTAL`].
+    pub not_embedded: usize,
     /// Media files and records that could not be read.
     pub problems: Vec<Problem>,
 }
@@ -62,6 +65,10 @@ impl Files {
 
 /// The largest image an HTML transcript embeds; larger ones are listed.
 pub const EMBED_LIMIT: u64 = 1 << 20;
+
+/// The most an HTML transcript embeds in all: the page is built in memory, and a channel of
+/// thousands of photos must not take gigabytes. Past it, images are listed like larger ones.
+pub const EMBED_TOTAL: u64 = 32 << 20;
 
 /// What a transcript does with the files `messages` link to: reads the newest media records of
 /// the archives read (`sources`); with `copy_to`, copies the stored files there; else, with
@@ -106,9 +113,10 @@ pub async fn gather<'a>(
         files.copied_to = Some(dir.to_string_lossy().replace('\\', "/"));
         files.problems.extend(problems);
     } else if embed_images {
-        let (embedded, problems) = embed(listing, &wanted).await;
-        files.embedded = embedded;
-        files.problems.extend(problems);
+        let embedded = embed(listing, &wanted).await;
+        files.embedded = embedded.uris;
+        files.not_embedded = embedded.over_budget;
+        files.problems.extend(embedded.problems);
     }
     files.index = index;
     files
@@ -228,30 +236,44 @@ fn check(sha256: &str, w: &Wanted) -> Result<(), String> {
     }
 }
 
+/// What [`embed`] made.
+#[derive(Debug, Default)]
+pub struct Embedded {
+    /// `data:` URIs by SHA-256.
+    pub uris: BTreeMap<String, String>,
+    /// Images that would fit [`EMBED_LIMIT`] but not what [`EMBED_TOTAL`] had left.
+    pub over_budget: usize,
+    pub problems: Vec<Problem>,
+}
+
 /// The raster images of `wanted` no larger than [`EMBED_LIMIT`], as `data:` URIs by SHA-256
-/// (the type taken from the bytes). A file whose bytes are not a raster image is not embedded
-/// (it is listed like any other file); one that cannot be read is a problem.
-pub async fn embed(
-    listing: &Listing,
-    wanted: &BTreeMap<String, Wanted>,
-) -> (BTreeMap<String, String>, Vec<Problem>) {
-    let mut uris = BTreeMap::new();
-    let mut problems = Vec::new();
+/// (the type taken from the bytes), until they add up to [`EMBED_TOTAL`]. A file whose bytes
+/// are not a raster image is not embedded (it is listed like any other file); one that cannot
+/// be read is a problem.
+pub async fn embed(listing: &Listing, wanted: &BTreeMap<String, Wanted>) -> Embedded {
+    let mut made = Embedded::default();
+    let mut spent = 0u64;
     for (sha256, w) in wanted {
         if w.stored.size > EMBED_LIMIT || !is_raster(&w.stored.content_type) {
+            continue;
+        }
+        if spent + w.stored.size > EMBED_TOTAL {
+            made.over_budget += 1;
             continue;
         }
         match read_small(listing, w).await {
             Ok(bytes) => {
                 if let Some(kind) = raster_type(&bytes) {
+                    spent += bytes.len() as u64;
                     let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
-                    uris.insert(sha256.clone(), format!("data:{kind};base64,{data}"));
+                    made.uris
+                        .insert(sha256.clone(), format!("data:{kind};base64,{data}"));
                 }
             }
-            Err(why) => problems.push(problem(listing, w, why)),
+            Err(why) => made.problems.push(problem(listing, w, why)),
         }
     }
-    (uris, problems)
+    made
 }
 
 async fn read_small(listing: &Listing, w: &Wanted) -> Result<Vec<u8>, String> {

@@ -493,6 +493,15 @@ pub fn html(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
         }
         out.push_str("</ul></div>\n");
     }
+    if header.files.not_embedded > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">{} image(s) are listed, not shown: this file embeds at most {} \
+             of images; <code>--media DIR</code> copies every file instead.</p>\n",
+            header.files.not_embedded,
+            crate::archive::attachments::size(crate::archive::files::EMBED_TOTAL),
+        );
+    }
     let _ = write!(
         out,
         "<h1>{}</h1>\n<p class=\"meta\">{}; times in {}</p>\n\
