@@ -494,10 +494,10 @@ pub fn html(header: &Header<'_>, threads: &[Thread<'_>]) -> String {
         out.push_str("</ul></div>\n");
     }
     if header.files.not_embedded > 0 {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<p class=\"meta\">{} image(s) are listed, not shown: this file embeds at most {} \
-             of images; <code>--media DIR</code> copies every file instead.</p>\n",
+             of images; <code>--media DIR</code> copies every file instead.</p>",
             header.files.not_embedded,
             crate::archive::attachments::size(crate::archive::files::EMBED_TOTAL),
         );
