@@ -62,7 +62,7 @@ pub fn why_not(outcome: &Outcome) -> Option<String> {
     Some(match outcome {
         Outcome::Stored(_) | Outcome::AlreadyStored(_) => return None,
         Outcome::Refused { reason } => {
-            format!("not captured: its host or address is not on the allow-list ({reason})")
+            format!("not captured: refused: {reason}")
         }
         Outcome::TooLarge { limit } => format!("not captured: larger than {}", size(*limit)),
         Outcome::Gone { .. } => {
@@ -222,11 +222,7 @@ mod tests {
                 Some("not captured: larger than 100.0 MiB".to_owned()),
                 Some("not captured: link expired and Stream no longer has the file".to_owned()),
                 Some("not captured yet: timed out; a later run retries".to_owned()),
-                Some(
-                    "not captured: its host or address is not on the allow-list (host \
-                     evil.example is not allowed)"
-                        .to_owned()
-                ),
+                Some("not captured: refused: host evil.example is not allowed".to_owned()),
                 Some(
                     "not captured (archived before media capture; run `chatvault media`)"
                         .to_owned()

@@ -843,8 +843,7 @@ async fn pages_show_stored_images_offer_other_files_and_say_why_the_rest_are_not
         ),
         format!("(<bdi>file</bdi>, {} B, image/svg+xml)", SVG.len()),
         "<bdi>preview</bdi> (<bdi>image</bdi>): <bdi>https://evil.example/og.png</bdi> \
-         <span class=\"why\">not captured: its host or address is not on the allow-list \
-         (evil.example is not an allowed host)</span>"
+         <span class=\"why\">not captured: refused: evil.example is not an allowed host</span>"
             .to_owned(),
         "not captured: larger than 100.0 MiB".to_owned(),
         "not captured: link expired and Stream no longer has the file".to_owned(),
