@@ -258,7 +258,14 @@ async fn capture(args: &MediaArgs, setup: &Setup, clock: SharedClock) -> u8 {
                 .filter(|(_, due)| **due)
                 .map(|(r, _)| r.url.as_str())
                 .collect();
-            dry_run_lines(&mut report, &mut done, pass, manifest, &links, wanted - taken);
+            dry_run_lines(
+                &mut report,
+                &mut done,
+                pass,
+                manifest,
+                &links,
+                wanted - taken,
+            );
             continue;
         }
         done.retried += 1;

@@ -111,8 +111,7 @@ impl MediaPass {
             .references
             .iter()
             .map(|r| {
-                let wanted =
-                    r.outcome.outstanding() || (recheck && self.capturer.allows_now(r));
+                let wanted = r.outcome.outstanding() || (recheck && self.capturer.allows_now(r));
                 let due = wanted && left > 0;
                 if due {
                     left -= 1;
@@ -327,7 +326,10 @@ impl Runner {
             }
             let due = pass.due(&recorded.record, false, budget);
             budget = budget.saturating_sub(due.iter().filter(|d| **d).count());
-            match self.unless_draining(pass.retry(&recorded.record, &due)).await? {
+            match self
+                .unless_draining(pass.retry(&recorded.record, &due))
+                .await?
+            {
                 Ok((written, tally)) => {
                     self.report(&Event::MediaRecorded {
                         job: pass.job.clone(),
