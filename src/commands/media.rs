@@ -244,7 +244,9 @@ async fn capture(args: &MediaArgs, setup: &Setup, clock: SharedClock) -> u8 {
         }
         if budget == 0 {
             done.left_archives += 1;
-            done.tally.outstanding += outstanding(&record);
+            if !args.dry_run {
+                done.tally.outstanding += outstanding(&record);
+            }
             continue;
         }
         let due = pass.due(&record, args.recheck, budget);

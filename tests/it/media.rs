@@ -539,18 +539,6 @@ async fn chatvault_media_captures_archives_written_without_capture_and_its_dry_r
     assert!(cdn_requests(&emu).is_empty());
 
     project.job("media.yaml", job_text("media", "file://archive", MEDIA));
-    let status = status_json(&project, &emu).await;
-    let unrecorded = status[0]["media_unrecorded"].as_u64().unwrap_or(0);
-    assert!(
-        unrecorded > 0,
-        "status counts the archives with no record: {status}"
-    );
-    let (code, stdout, _) = run(&project, &emu, &["status", "jobs"]).await;
-    assert_eq!(code, 0, "{stdout}");
-    let line =
-        format!("media          {unrecorded} archive(s) not looked at yet: run `chatvault media`");
-    assert!(stdout.contains(&line), "{stdout}");
-
     let (code, stdout, stderr) = run(&project, &emu, &["media", "--dry-run", "jobs"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains(": would fetch "), "{stdout}");
@@ -580,7 +568,6 @@ async fn chatvault_media_captures_archives_written_without_capture_and_its_dry_r
     let newest = newest_of(&all);
     assert!(statuses(&newest).get("stored").is_some_and(|n| *n > 0));
     assert_eq!(media_objects(&archive), stored(&newest));
-    assert_eq!(status_json(&project, &emu).await[0]["media_unrecorded"], 0);
 
     // Nothing left: a second call changes nothing.
     let (code, stdout, _) = run(&project, &emu, &["media", "jobs"]).await;
@@ -727,5 +714,42 @@ async fn chatvault_media_recheck_fetches_refusals_the_widened_allow_list_now_all
     assert_eq!(media_objects(&archive), stored(&newest));
     let (_, stdout, _) = run(&project, &emu, &["media", "jobs"]).await;
     assert!(!stdout.contains("would now be allowed"), "{stdout}");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_the_archives_no_media_record_names_until_chatvault_media_captures_them() {
+    let emu = start_emulator(media_config()).await;
+    let off = format!("{MEDIA}  capture: false\n");
+    let project = project(
+        &emu,
+        &[("media.yaml", job_text("media", "file://archive", &off))],
+    );
+    let (code, stdout, stderr) = run(&project, &emu, &["run", "--once", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let status = status_json(&project, &emu).await;
+    assert!(
+        status[0]["media_unrecorded"].is_null(),
+        "a job keeping links only has nothing to look at: {status}"
+    );
+
+    project.job("media.yaml", job_text("media", "file://archive", MEDIA));
+    let status = status_json(&project, &emu).await;
+    let unrecorded = status[0]["media_unrecorded"].as_u64().unwrap_or(0);
+    assert!(
+        unrecorded > 0,
+        "status counts the archives with no record: {status}"
+    );
+    let (code, stdout, _) = run(&project, &emu, &["status", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    let line =
+        format!("media          {unrecorded} archive(s) not looked at yet: run `chatvault media`");
+    assert!(stdout.contains(&line), "{stdout}");
+
+    let (code, stdout, stderr) = run(&project, &emu, &["media", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(status_json(&project, &emu).await[0]["media_unrecorded"], 0);
+    let (_, stdout, _) = run(&project, &emu, &["status", "jobs"]).await;
+    assert!(!stdout.contains("not looked at yet"), "{stdout}");
     emu.shutdown().await;
 }
