@@ -164,10 +164,14 @@ pub enum Command {
     /// record (`<key>.media.1.json`). For each archive whose newest record has failed
     /// references, fetches those again and writes the next record. Expired links are
     /// refreshed through Stream (needs the API settings; not with --url). At most
-    /// --max-files references are fetched per call; it says how many are left, and running
-    /// it again goes on from there. --dry-run prints what would be fetched (per archive, its
-    /// links without their signed query) and fetches nothing. Jobs with media.capture: false
-    /// are left alone. Exits 0, 1 when an archive or record could not be read or written
+    /// --max-files references are fetched per call, counted before each archive is read; it
+    /// says how many archives are left, and running it again goes on from there. References
+    /// recorded refused or too large are retried only with --recheck, when the current
+    /// settings allow them; without it the summary counts them. --dry-run prints, per
+    /// archive, how many links it would fetch and how many the settings refuse, each link
+    /// without its signed query (refused ones marked), and fetches nothing. With --url no job
+    /// file applies: the built-in media settings do (Stream's CDN hosts only), and it says so.
+    /// Jobs with media.capture: false are left alone. Exits 0, 1 when an archive or record could not be read or written
     /// (named on stderr) or the location holds none, 2 on invalid job files.
     Media(MediaArgs),
     /// Print one channel's conversation: HTML to hand over, Markdown, text or JSON Lines
@@ -443,10 +447,16 @@ pub struct MediaArgs {
     #[command(flatten)]
     pub archives: Archives,
 
-    /// Fetch at most this many references in this call (whole archives at a time; one
-    /// archive larger than this is still done)
+    /// Fetch at most this many references in this call. An archive without a record is read
+    /// only while some are left; when it has more links than are left, the first ones are
+    /// fetched and the rest recorded failed ("not fetched yet"), so the next call fetches them
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_files: usize,
+
+    /// Also retry references recorded refused or too large that the current media settings
+    /// allow (the host is now on the list, or max_file_size is now larger)
+    #[arg(long)]
+    pub recheck: bool,
 
     /// Print what would be fetched, per archive, and fetch nothing
     #[arg(long)]

@@ -57,6 +57,13 @@ fn setup(
 ) -> Result<Setup, u8> {
     if args.archives.url.is_some() {
         let sources = sources(&args.archives, config, world)?;
+        let defaults = MediaSettings::default();
+        output::stderr(&format!(
+            "warning: --url: no job file applies, so the built-in media settings do: only https \
+             links on {} are fetched, at most {} bytes each\n",
+            defaults.hosts.join(", "),
+            defaults.max_file_size
+        ));
         let jobs = vec![None; sources.len()];
         return Ok(Setup {
             sources,
@@ -133,14 +140,6 @@ impl Refresher for NoRefresh {
     }
 }
 
-/// What one archive needs.
-enum Work<'a> {
-    /// No record: its links are read from the archive and captured.
-    First(&'a Listed),
-    /// Its newest record leaves references outstanding.
-    Retry(&'a Listed, MediaRecord),
-}
-
 /// What the call did, for its summary.
 #[derive(Default)]
 struct Done {
@@ -148,8 +147,11 @@ struct Done {
     retried: usize,
     complete: usize,
     tally: MediaTally,
+    /// Dry run: of the references it would take, those the policy refuses.
+    refused: u64,
+    /// Refused or too-large references the current settings would fetch (without --recheck).
+    allowed_now: usize,
     left_archives: usize,
-    left_refs: u64,
     problems: Vec<Problem>,
 }
 
@@ -174,57 +176,19 @@ async fn capture(args: &MediaArgs, setup: &Setup, clock: SharedClock) -> u8 {
             )
         })
         .collect();
-    let mut work = Vec::new();
-    for listed in &listing.archives {
-        let unreadable = listing.media_record(listed).is_some()
-            && !by_key.contains_key(&(listed.location, listed.manifest.key.as_str()));
-        if unreadable {
-            continue; // said among the problems
-        }
-        match by_key.remove(&(listed.location, listed.manifest.key.as_str())) {
-            None => work.push(Work::First(listed)),
-            Some(record) if outstanding(&record) > 0 => work.push(Work::Retry(listed, record)),
-            Some(_) => done.complete += 1,
-        }
-    }
 
     let cache = RunCache::default();
     let mut passes: BTreeMap<(usize, String), MediaPass> = BTreeMap::new();
     let mut budget = args.max_files;
     let mut report = String::new();
-    let mut started = false;
-    for item in work {
-        let listed: &Listed = match &item {
-            Work::First(listed) | Work::Retry(listed, _) => listed,
-        };
+    for listed in &listing.archives {
+        let key = (listed.location, listed.manifest.key.as_str());
+        let record = by_key.remove(&key);
+        if record.is_none() && listing.media_record(listed).is_some() {
+            continue; // unreadable: said among the problems
+        }
         let manifest = &listed.manifest;
         let store = listing.store(listed);
-        let (count, refs) = match &item {
-            Work::First(_) => match refs_in_archive(store, manifest).await {
-                Ok(refs) => (refs.len(), Some(refs)),
-                Err(e) => {
-                    done.problems
-                        .push(Problem::new(&manifest.key, e.to_string()));
-                    continue;
-                }
-            },
-            Work::Retry(_, record) => (
-                usize::try_from(outstanding(record)).unwrap_or(usize::MAX),
-                None,
-            ),
-        };
-        if started && count > budget {
-            done.left_archives += 1;
-            done.left_refs += count as u64;
-            continue;
-        }
-        started = true;
-        budget = budget.saturating_sub(count);
-        if args.dry_run {
-            dry_run_lines(&mut report, manifest, &item, refs.as_deref());
-            done.tally.outstanding += count as u64;
-            continue;
-        }
         let settings = setup.jobs[listed.source]
             .as_ref()
             .map_or_else(MediaSettings::default, |job| job.media.clone());
@@ -235,18 +199,79 @@ async fn capture(args: &MediaArgs, setup: &Setup, clock: SharedClock) -> u8 {
                 continue;
             }
         };
-        let result = match (item, refs) {
-            (Work::First(_), Some(refs)) => {
-                done.first += 1;
-                pass.first(&manifest.key, refs).await
+        let Some(record) = record else {
+            // No record: the budget is checked before the archive is read.
+            if budget == 0 {
+                done.left_archives += 1;
+                continue;
             }
-            (Work::Retry(_, record), _) => {
-                done.retried += 1;
-                pass.retry(&record).await
+            let refs = match refs_in_archive(store, manifest).await {
+                Ok(refs) => refs,
+                Err(e) => {
+                    done.problems
+                        .push(Problem::new(&manifest.key, e.to_string()));
+                    continue;
+                }
+            };
+            let taken = refs.len().min(budget);
+            budget -= taken;
+            if args.dry_run {
+                let links: Vec<&str> = refs[..taken].iter().map(|r| r.url.as_str()).collect();
+                let later = refs.len() - taken;
+                dry_run_lines(&mut report, &mut done, pass, manifest, &links, later);
+                continue;
             }
-            (Work::First(_), None) => continue,
+            done.first += 1;
+            match pass.first(&manifest.key, refs, taken).await {
+                Ok((_, tally)) => done.tally.add(&tally),
+                Err(e) => done
+                    .problems
+                    .push(Problem::new(&manifest.key, e.to_string())),
+            }
+            continue;
         };
-        match result {
+        if !args.recheck {
+            done.allowed_now += pass.allowed_now(&record);
+        }
+        let wanted = pass
+            .due(&record, args.recheck, usize::MAX)
+            .iter()
+            .filter(|d| **d)
+            .count();
+        if wanted == 0 {
+            done.complete += 1;
+            continue;
+        }
+        if budget == 0 {
+            done.left_archives += 1;
+            if !args.dry_run {
+                done.tally.outstanding += outstanding(&record);
+            }
+            continue;
+        }
+        let due = pass.due(&record, args.recheck, budget);
+        let taken = due.iter().filter(|d| **d).count();
+        budget -= taken;
+        if args.dry_run {
+            let links: Vec<&str> = record
+                .references
+                .iter()
+                .zip(&due)
+                .filter(|(_, due)| **due)
+                .map(|(r, _)| r.url.as_str())
+                .collect();
+            dry_run_lines(
+                &mut report,
+                &mut done,
+                pass,
+                manifest,
+                &links,
+                wanted - taken,
+            );
+            continue;
+        }
+        done.retried += 1;
+        match pass.retry(&record, &due).await {
             Ok((_, tally)) => done.tally.add(&tally),
             Err(e) => done
                 .problems
@@ -254,7 +279,7 @@ async fn capture(args: &MediaArgs, setup: &Setup, clock: SharedClock) -> u8 {
         }
     }
     output::stdout(&report);
-    output::stdout(&summary(&done, args.dry_run));
+    output::stdout(&summary(&done, args));
     if done.problems.is_empty() {
         return exit::OK;
     }
@@ -290,43 +315,44 @@ fn pass_for<'p>(
         .ok_or_else(|| "cannot fetch media".to_owned())
 }
 
-/// Per archive, what a real call would fetch: the count, then each link without its query.
+/// Per archive, what a real call would do with `links` (the references it would take):
+/// how many it would fetch and how many the policy refuses, then each link without its
+/// query, refused ones marked; and how many the budget leaves for a later call.
 fn dry_run_lines(
     out: &mut String,
+    done: &mut Done,
+    pass: &MediaPass,
     manifest: &Manifest,
-    item: &Work<'_>,
-    refs: Option<&[crate::archive::media::refs::FoundRef]>,
+    links: &[&str],
+    later: usize,
 ) {
-    let links: Vec<&str> = match (item, refs) {
-        (Work::First(_), Some(refs)) => refs.iter().map(|r| without_query(&r.url)).collect(),
-        (Work::Retry(_, record), _) => record
-            .references
-            .iter()
-            .filter(|r| r.outcome.outstanding())
-            .map(|r| without_query(&r.url))
-            .collect(),
-        (Work::First(_), None) => Vec::new(),
-    };
-    let what = match item {
-        Work::First(_) => "not captured yet",
-        Work::Retry(..) => "outstanding",
-    };
-    let _ = writeln!(
+    let refused: Vec<bool> = links.iter().map(|l| !pass.allows(l)).collect();
+    let refusals = refused.iter().filter(|r| **r).count();
+    let fetch = links.len() - refusals;
+    done.tally.outstanding += fetch as u64;
+    done.refused += refusals as u64;
+    let _ = write!(
         out,
-        "{}: {} reference(s) {what}",
-        escape_hidden(&manifest.key),
-        links.len()
+        "{}: would fetch {fetch}, refused {refusals}",
+        escape_hidden(&manifest.key)
     );
-    for link in links {
-        let _ = writeln!(out, "  {}", escape_hidden(link));
+    if later > 0 {
+        let _ = write!(out, ", {later} left for a later call (--max-files)");
+        done.left_archives += 1;
+    }
+    out.push('\n');
+    for (link, refused) in links.iter().zip(refused) {
+        let mark = if refused { " (refused)" } else { "" };
+        let _ = writeln!(out, "  {}{mark}", escape_hidden(without_query(link)));
     }
 }
 
-fn summary(done: &Done, dry_run: bool) -> String {
-    let mut text = if dry_run {
+fn summary(done: &Done, args: &MediaArgs) -> String {
+    let mut text = if args.dry_run {
         format!(
-            "dry run: {} reference(s) would be fetched; nothing was fetched\n",
-            done.tally.outstanding
+            "dry run: {} reference(s) would be fetched, {} refused by the media settings; \
+             nothing was fetched\n",
+            done.tally.outstanding, done.refused
         )
     } else {
         let statuses = if done.tally.statuses.is_empty() {
@@ -352,9 +378,16 @@ fn summary(done: &Done, dry_run: bool) -> String {
     if done.left_archives > 0 {
         let _ = writeln!(
             text,
-            "left for the next call (--max-files): {} archive(s), {} reference(s); run \
-             `chatvault media` again",
-            done.left_archives, done.left_refs
+            "left for the next call (--max-files {}): {} archive(s) not read or not finished; \
+             run `chatvault media` again",
+            args.max_files, done.left_archives
+        );
+    }
+    if done.allowed_now > 0 {
+        let _ = writeln!(
+            text,
+            "{} refused or too-large reference(s) would now be allowed: run with --recheck",
+            done.allowed_now
         );
     }
     text

@@ -30,6 +30,17 @@ struct JobStatus {
     /// runs retry), by the archives' newest media records; `null` when the destination could
     /// not be read. Never makes `status` fail.
     media_outstanding: Option<u64>,
+    /// Archives of a job with `media.capture` on that have no media record yet (written
+    /// before media capture, or with capture off): `chatvault media` captures them; `null`
+    /// when the destination could not be read, and for jobs that keep links only.
+    media_unrecorded: Option<u64>,
+}
+
+/// What a job's destination says of its media.
+#[derive(Debug, Clone, Copy, Default)]
+struct MediaCounts {
+    outstanding: u64,
+    unrecorded: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,18 +132,24 @@ pub fn run(args: &StatusArgs, config: Option<PathBuf>, log: LogFormat, world: &W
         .iter()
         .zip(read)
         .zip(outstanding)
-        .map(|((job, state), media_outstanding)| match state {
-            Ok(state) => JobStatus {
-                media_outstanding,
-                ..status(job, &state, now)
-            },
-            Err(e) => JobStatus {
-                job: job.name.clone(),
-                next_tick: next_tick(job, now),
-                ledger: None,
-                state_error: Some(e.to_string()),
-                media_outstanding,
-            },
+        .map(|((job, state), media)| {
+            let media_outstanding = media.map(|m| m.outstanding);
+            let media_unrecorded = media.filter(|_| job.media.capture).map(|m| m.unrecorded);
+            match state {
+                Ok(state) => JobStatus {
+                    media_outstanding,
+                    media_unrecorded,
+                    ..status(job, &state, now)
+                },
+                Err(e) => JobStatus {
+                    job: job.name.clone(),
+                    next_tick: next_tick(job, now),
+                    ledger: None,
+                    state_error: Some(e.to_string()),
+                    media_outstanding,
+                    media_unrecorded,
+                },
+            }
         })
         .collect();
     match args.format {
@@ -196,16 +213,18 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
         ledger: Some(ledger),
         state_error: None,
         media_outstanding: None,
+        media_unrecorded: None,
     }
 }
 
 /// How long `status` waits for the destinations' listings before leaving media counts out.
 const MEDIA_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Per job, the references its archives' newest media records leave outstanding: one
-/// listing of every destination (a destination jobs share is listed once). `None` for a job
-/// whose destination cannot be opened or listed, or whose records cannot all be read.
-async fn media_outstanding(jobs: &[Job], world: &World<'_>) -> Vec<Option<u64>> {
+/// Per job, the references its archives' newest media records leave outstanding and its
+/// archives without a record: one listing of every destination (a destination jobs share is
+/// listed once). `None` for a job whose destination cannot be opened or listed, or whose
+/// records cannot all be read.
+async fn media_outstanding(jobs: &[Job], world: &World<'_>) -> Vec<Option<MediaCounts>> {
     let mut sources = Vec::new();
     let mut of_job = Vec::new();
     for job in jobs {
@@ -224,10 +243,17 @@ async fn media_outstanding(jobs: &[Job], world: &World<'_>) -> Vec<Option<u64>> 
     }
     let listing = Listing::list(&sources).await;
     let (records, problems) = newest_records(&listing).await;
-    let mut counts = vec![Some(0u64); sources.len()];
+    let mut counts = vec![Some(MediaCounts::default()); sources.len()];
     for recorded in &records {
         if let Some(Some(count)) = counts.get_mut(recorded.listed.source) {
-            *count += outstanding(&recorded.record);
+            count.outstanding += outstanding(&recorded.record);
+        }
+    }
+    for listed in &listing.archives {
+        if listing.media_record(listed).is_none()
+            && let Some(Some(count)) = counts.get_mut(listed.source)
+        {
+            count.unrecorded += 1;
         }
     }
     // A store that could not be listed, or a record that could not be read: not known.
@@ -273,6 +299,12 @@ fn human(statuses: &[JobStatus]) -> String {
             let _ = writeln!(
                 out,
                 "  media          {n} file reference(s) not captured yet; later runs retry them"
+            );
+        }
+        if let Some(n) = s.media_unrecorded.filter(|n| *n > 0) {
+            let _ = writeln!(
+                out,
+                "  media          {n} archive(s) not looked at yet: run `chatvault media`"
             );
         }
     }

@@ -11,17 +11,22 @@ use super::error::RunError;
 use super::events::{Event, MediaTally, Phase};
 use crate::archive::manifest::Manifest;
 use crate::archive::media::capture::{Capturer, Refresher, RunCache, write_record};
-use crate::archive::media::record::{self, MediaRecord, Reference};
+use crate::archive::media::record::{self, MediaRecord, Outcome, Reference};
 use crate::archive::media::refs::{FoundRef, refs_in_archive};
 use crate::archive::reading::standing::{newest_records, outstanding};
 use crate::archive::reading::{Listing, Source};
 use crate::clock::SharedClock;
 use crate::config::job::{Job, MediaSettings};
 use crate::fetch::{Fetcher, Policy};
+use crate::links;
 use crate::store::Store;
 
 /// References a tick retries at most, so a tick stays short; the rest waits for the next.
 pub const RETRIES_PER_TICK: usize = 300;
+
+/// Why a reference of a capture cut short by its budget (`chatvault media --max-files`) is
+/// outstanding: it was never requested.
+pub const NOT_FETCHED_YET: &str = "not fetched yet: --max-files reached; the next call fetches it";
 
 /// One job's media capture for one run: its destination, its fetch policy and the run's
 /// cache (a link path downloaded at most once per run, whichever batch names it).
@@ -63,32 +68,80 @@ impl MediaPass {
         })
     }
 
-    /// Captures `refs` of the archive at `archive` and writes its first record.
+    /// Captures at most `limit` of `refs` (in order) of the archive at `archive` and writes its
+    /// first record; the rest are recorded failed with [`NOT_FETCHED_YET`], so they stand
+    /// outstanding and a later call or tick fetches them.
     pub async fn first(
         &self,
         archive: &str,
-        refs: Vec<FoundRef>,
+        mut refs: Vec<FoundRef>,
+        limit: usize,
     ) -> Result<(MediaRecord, MediaTally), record::RecordError> {
-        let references = self.capturer.capture(refs).await;
+        let later = refs.split_off(limit.min(refs.len()));
+        let mut references = self.capturer.capture(refs).await;
         let mut tally = MediaTally::default();
         for r in &references {
             tally.count(&r.outcome);
         }
+        references.extend(later.into_iter().map(|found| Reference {
+            url: links::without_query(&found.url).to_owned(),
+            owner: found.owner,
+            field: found.field,
+            outcome: Outcome::Failed {
+                reason: NOT_FETCHED_YET.to_owned(),
+            },
+        }));
         let written = self.write(archive, references, 0).await?;
         tally.outstanding = outstanding(&written);
         Ok((written, tally))
     }
 
+    /// Whether the job's policy lets `url` be fetched at all (no network: see
+    /// [`Fetcher::check`]).
+    pub fn allows(&self, url: &str) -> bool {
+        self.capturer.allows(url)
+    }
+
+    /// Which references of `standing` a retry fetches, in order, at most `limit`: the
+    /// outstanding ones, and with `recheck` also those refused or too large when recorded that
+    /// the current settings allow.
+    pub fn due(&self, standing: &MediaRecord, recheck: bool, limit: usize) -> Vec<bool> {
+        let mut left = limit;
+        standing
+            .references
+            .iter()
+            .map(|r| {
+                let wanted = r.outcome.outstanding() || (recheck && self.capturer.allows_now(r));
+                let due = wanted && left > 0;
+                if due {
+                    left -= 1;
+                }
+                due
+            })
+            .collect()
+    }
+
+    /// References of `standing` refused or too large when recorded that the current settings
+    /// would fetch (`chatvault media --recheck` does).
+    pub fn allowed_now(&self, standing: &MediaRecord) -> usize {
+        standing
+            .references
+            .iter()
+            .filter(|r| self.capturer.allows_now(r))
+            .count()
+    }
+
     /// The record of `archive` as it stands; a new attempt is written (`standing.attempt + 1`)
-    /// with its failed references fetched again.
+    /// with the references marked `due` (see [`MediaPass::due`]) fetched again.
     pub async fn retry(
         &self,
         standing: &MediaRecord,
+        due: &[bool],
     ) -> Result<(MediaRecord, MediaTally), record::RecordError> {
-        let references = self.capturer.retry(&standing.references).await;
+        let references = self.capturer.retry(&standing.references, due).await;
         let mut tally = MediaTally::default();
-        for (before, now) in standing.references.iter().zip(&references) {
-            if before.outcome.outstanding() {
+        for (now, due) in references.iter().zip(due) {
+            if *due {
                 tally.count(&now.outcome);
             }
         }
@@ -271,8 +324,12 @@ impl Runner {
                 done.tally.outstanding += waiting;
                 continue;
             }
-            budget = budget.saturating_sub(usize::try_from(waiting).unwrap_or(usize::MAX));
-            match self.unless_draining(pass.retry(&recorded.record)).await? {
+            let due = pass.due(&recorded.record, false, budget);
+            budget = budget.saturating_sub(due.iter().filter(|d| **d).count());
+            match self
+                .unless_draining(pass.retry(&recorded.record, &due))
+                .await?
+            {
                 Ok((written, tally)) => {
                     self.report(&Event::MediaRecorded {
                         job: pass.job.clone(),

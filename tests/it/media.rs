@@ -547,9 +547,19 @@ async fn chatvault_media_captures_archives_written_without_capture_and_its_dry_r
     project.job("media.yaml", job_text("media", "file://archive", MEDIA));
     let (code, stdout, stderr) = run(&project, &emu, &["media", "--dry-run", "jobs"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("reference(s) not captured yet"), "{stdout}");
+    assert!(stdout.contains(": would fetch "), "{stdout}");
     assert!(stdout.contains("nothing was fetched"), "{stdout}");
     assert!(stdout.contains("/cdn/"), "the links are listed: {stdout}");
+    // The foreign previews are refused by the policy, and said so; no allowed link is.
+    let refused: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.ends_with(" (refused)"))
+        .collect();
+    assert!(!refused.is_empty(), "{stdout}");
+    assert!(
+        refused.iter().all(|l| !l.contains("://localhost")),
+        "{stdout}"
+    );
     assert!(
         !stdout.contains("Signature="),
         "without their query: {stdout}"
@@ -634,21 +644,118 @@ async fn chatvault_media_fetches_at_most_max_files_a_call_and_says_what_is_left(
         project.job(file, job_text(name, "file://archive", MEDIA));
     }
 
-    // One archive is done whatever its size; the other waits for the next call.
-    let (code, stdout, stderr) = run(&project, &emu, &["media", "--max-files", "1", "jobs"]).await;
+    // Three references of the first archive are fetched, the rest recorded as not fetched
+    // yet; the other archive is not even read.
+    let (code, stdout, stderr) = run(&project, &emu, &["media", "--max-files", "3", "jobs"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("1 archive(s) captured"), "{stdout}");
     assert!(
-        stdout.contains("left for the next call (--max-files): 1 archive(s)"),
+        stdout.contains("left for the next call (--max-files 3): 1 archive(s)"),
         "{stdout}"
     );
-    assert_eq!(newest_of(&records(&archive)).len(), 1);
+    assert!(cdn_requests(&emu).len() <= 3, "{:?}", cdn_requests(&emu));
+    let all = records(&archive);
+    let newest = newest_of(&all);
+    assert_eq!(newest.len(), 1);
+    let not_yet = |r: &&record::Reference| matches!(&r.outcome, record::Outcome::Failed { reason } if reason.starts_with("not fetched yet"));
+    let refs = &newest[0].references;
+    assert_eq!(refs.iter().filter(|r| !not_yet(r)).count(), 3, "{refs:?}");
+    assert!(refs.iter().any(|r| not_yet(&r)), "{refs:?}");
 
     let (code, stdout, stderr) = run(&project, &emu, &["media", "jobs"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(!stdout.contains("left for the next call"), "{stdout}");
     let all = records(&archive);
     assert_eq!(newest_of(&all).len(), 2, "{stdout}");
-    assert_eq!(media_objects(&archive), stored(&newest_of(&all)));
+    let newest = newest_of(&all);
+    assert!(
+        newest
+            .iter()
+            .flat_map(|r| &r.references)
+            .all(|r| !not_yet(&r)),
+        "the next call fetched what was left: {stdout}"
+    );
+    assert_eq!(media_objects(&archive), stored(&newest));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatvault_media_recheck_fetches_refusals_the_widened_allow_list_now_allows() {
+    let emu = start_emulator(media_config()).await;
+    let narrow = MEDIA.replace("hosts: [localhost]", "hosts: [\"cdn.invalid\"]");
+    let project = project(
+        &emu,
+        &[("media.yaml", job_text("media", "file://archive", &narrow))],
+    );
+    let archive = project.dir.path().join("archive");
+    let (code, stdout, stderr) = run(&project, &emu, &["run", "--once", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let before = records(&archive);
+    assert!(!statuses(&newest_of(&before)).contains_key("stored"));
+    assert!(cdn_requests(&emu).is_empty());
+
+    project.job("media.yaml", job_text("media", "file://archive", MEDIA));
+    let (code, stdout, stderr) = run(&project, &emu, &["media", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("would now be allowed: run with --recheck"),
+        "{stdout}"
+    );
+    assert_eq!(records(&archive).len(), before.len(), "nothing retried");
+    assert!(cdn_requests(&emu).is_empty());
+
+    let (code, stdout, stderr) = run(&project, &emu, &["media", "--recheck", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let all = records(&archive);
+    let newest = newest_of(&all);
+    assert!(newest.iter().all(|r| r.attempt == 2), "{stdout}");
+    assert!(
+        statuses(&newest).get("stored").is_some_and(|n| *n > 0),
+        "{stdout}"
+    );
+    assert!(
+        statuses(&newest).get("refused").is_some_and(|n| *n > 0),
+        "foreign hosts stay refused"
+    );
+    assert_eq!(media_objects(&archive), stored(&newest));
+    let (_, stdout, _) = run(&project, &emu, &["media", "jobs"]).await;
+    assert!(!stdout.contains("would now be allowed"), "{stdout}");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_the_archives_no_media_record_names_until_chatvault_media_captures_them() {
+    let emu = start_emulator(media_config()).await;
+    let off = format!("{MEDIA}  capture: false\n");
+    let project = project(
+        &emu,
+        &[("media.yaml", job_text("media", "file://archive", &off))],
+    );
+    let (code, stdout, stderr) = run(&project, &emu, &["run", "--once", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let status = status_json(&project, &emu).await;
+    assert!(
+        status[0]["media_unrecorded"].is_null(),
+        "a job keeping links only has nothing to look at: {status}"
+    );
+
+    project.job("media.yaml", job_text("media", "file://archive", MEDIA));
+    let status = status_json(&project, &emu).await;
+    let unrecorded = status[0]["media_unrecorded"].as_u64().unwrap_or(0);
+    assert!(
+        unrecorded > 0,
+        "status counts the archives with no record: {status}"
+    );
+    let (code, stdout, _) = run(&project, &emu, &["status", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    let line =
+        format!("media          {unrecorded} archive(s) not looked at yet: run `chatvault media`");
+    assert!(stdout.contains(&line), "{stdout}");
+
+    let (code, stdout, stderr) = run(&project, &emu, &["media", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(status_json(&project, &emu).await[0]["media_unrecorded"], 0);
+    let (_, stdout, _) = run(&project, &emu, &["status", "jobs"]).await;
+    assert!(!stdout.contains("not looked at yet"), "{stdout}");
     emu.shutdown().await;
 }

@@ -260,8 +260,9 @@ async fn capturer_for_retry(
     store: &Store,
     standing: &[Reference],
 ) -> Vec<Reference> {
+    let due: Vec<bool> = standing.iter().map(|r| r.outcome.outstanding()).collect();
     capturer(emu, client, store, &RunCache::default())
-        .retry(standing)
+        .retry(standing, &due)
         .await
 }
 

@@ -180,12 +180,13 @@ impl Capturer {
             .await
     }
 
-    /// A standing record's references again: `Failed` ones refreshed (a record keeps no
+    /// A standing record's references again: those marked `due` refreshed (a record keeps no
     /// signature) and fetched, the rest kept as they are.
-    pub async fn retry(&self, standing: &[Reference]) -> Vec<Reference> {
-        stream::iter(standing.iter().cloned())
-            .map(|reference| async move {
-                if !reference.outcome.outstanding() {
+    pub async fn retry(&self, standing: &[Reference], due: &[bool]) -> Vec<Reference> {
+        let marked = due.iter().copied().chain(std::iter::repeat(false));
+        stream::iter(standing.iter().cloned().zip(marked))
+            .map(|(reference, due)| async move {
+                if !due {
                     return reference;
                 }
                 let found = FoundRef {
@@ -198,6 +199,22 @@ impl Capturer {
             .buffered(self.concurrency)
             .collect()
             .await
+    }
+
+    /// Whether the policy lets `url` be fetched at all (no network).
+    pub fn allows(&self, url: &str) -> bool {
+        self.network.check(url).is_ok()
+    }
+
+    /// Whether a reference refused or too large when recorded would be fetched under the
+    /// current settings: its link now passes the allow-list, or its recorded limit is below
+    /// the current one. Other outcomes are not rechecked.
+    pub fn allows_now(&self, reference: &Reference) -> bool {
+        match &reference.outcome {
+            Outcome::Refused { .. } => self.network.check(&reference.url).is_ok(),
+            Outcome::TooLarge { limit } => *limit < self.network.limit(),
+            _ => false,
+        }
     }
 
     /// What was moved so far.
@@ -1274,8 +1291,9 @@ mod tests {
                 },
             },
         ];
+        let due: Vec<bool> = standing.iter().map(|r| r.outcome.outstanding()).collect();
         let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
-            .retry(&standing)
+            .retry(&standing, &due)
             .await;
         assert_eq!(got[0].outcome.status(), "stored", "{got:?}");
         assert_eq!(got[0].url, "https://cdn.test/a.png");
@@ -1296,7 +1314,7 @@ mod tests {
             },
         }];
         let got = capturer(&store, &cdn, &stream, &RunCache::default(), 4)
-            .retry(&standing)
+            .retry(&standing, &[true])
             .await;
         assert_eq!(
             got[0].outcome,
@@ -1305,6 +1323,36 @@ mod tests {
             }
         );
         assert!(cdn.requests().is_empty());
+    }
+
+    #[test]
+    fn only_refusals_and_sizes_the_current_settings_allow_are_allowed_now() {
+        let (store, cdn) = (Store::memory(), FakeCdn::new(1 << 20));
+        let stream = Arc::new(FakeStream::default());
+        let capturer = capturer(&store, &cdn, &stream, &RunCache::default(), 1);
+        let with = |url: &str, outcome: Outcome| Reference {
+            owner: message("m"),
+            field: "image".into(),
+            url: url.into(),
+            outcome,
+        };
+        let refused = |url: &str| {
+            with(
+                url,
+                Outcome::Refused {
+                    reason: "not allowed".into(),
+                },
+            )
+        };
+        assert!(capturer.allows_now(&refused("https://cdn.test/a.png")));
+        assert!(!capturer.allows_now(&refused("https://evil.test/a.png")));
+        let too_large = |limit| with("https://cdn.test/big", Outcome::TooLarge { limit });
+        assert!(capturer.allows_now(&too_large(1 << 10)));
+        assert!(!capturer.allows_now(&too_large(1 << 20)));
+        let failed = Outcome::Failed {
+            reason: "timed out".into(),
+        };
+        assert!(!capturer.allows_now(&with("https://cdn.test/a.png", failed)));
     }
 
     /// A store whose uploads fail: single PUTs at once, multipart uploads at their second
