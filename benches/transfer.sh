@@ -146,15 +146,8 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------------------------
 # tools
 
-apt_install() { # PACKAGE...: install, running apt-get update only if the first try fails
-    command -v apt-get >/dev/null || die "missing $*, and no apt-get to install it"
-    say "installing $* with apt-get"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >"$LOGS/apt.log" 2>&1; then
-        DEBIAN_FRONTEND=noninteractive apt-get update >>"$LOGS/apt.log" 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$LOGS/apt.log" 2>&1 \
-            || die "apt-get install $* (log above)"
-    fi
-}
+# apt_install, install_s3s, artifact, free_port, s3curl, start_s3s
+. "$REPO/benches/common.sh"
 
 need=()
 command -v python3 >/dev/null || need+=(python3)
@@ -170,22 +163,6 @@ curl_version=$(curl --version | awk 'NR==1 {print $2}')
 python3 -c 'import sys; v = tuple(int(x) for x in sys.argv[1].split(".")[:2]); sys.exit(v < (7, 86))' "$curl_version" \
     || die "curl $curl_version is too old for the signed PUT (needs >= 7.86)"
 
-install_s3s() { # as scripts/test-servers, same cache and lock
-    if [[ -x "$S3S_BIN" ]] && "$S3S_BIN" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
-        return
-    fi
-    mkdir -p "$CACHE"
-    exec 8>"$CACHE/.install.lock"
-    flock -w 1200 8 || die "waited 20 min for $CACHE/.install.lock"
-    if ! { [[ -x "$S3S_BIN" ]] && "$S3S_BIN" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; }; then
-        say "s3s-fs: cargo install s3s-fs $S3S_FS_VERSION into $CACHE/cargo (a few minutes cold)"
-        env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET_DIR timeout 1800 cargo install s3s-fs \
-            --version "$S3S_FS_VERSION" --features binary --locked --root "$CACHE/cargo" \
-            >"$LOGS/s3s-install.log" 2>&1 || die "cargo install s3s-fs (log above)"
-    fi
-    exec 8>&-
-    [[ -x "$S3S_BIN" ]] || die "cargo install finished but $S3S_BIN is missing"
-}
 install_s3s
 
 # ---------------------------------------------------------------------------------------------
@@ -195,60 +172,13 @@ say "building release binaries (chatvault, chatvault-emulator; cold: ~15 min on 
 (cd "$REPO" && timeout 3600 cargo build --release --locked --workspace \
     --bin chatvault --bin chatvault-emulator --message-format=json-render-diagnostics \
     >"$WORK/build.json" 2>"$LOGS/build.log") || die "cargo build (log above)"
-artifact() { # TARGET_NAME: the executable cargo reported for that binary
-    python3 - "$WORK/build.json" "$1" <<'PY'
-import json, sys
-path, name = sys.argv[1:]
-exe = None
-for line in open(path):
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    t = m.get("target") or {}
-    if m.get("reason") == "compiler-artifact" and t.get("name") == name and "bin" in t.get("kind", []) and m.get("executable"):
-        exe = m["executable"]
-if not exe:
-    sys.exit(f"no executable {name} in cargo's output")
-print(exe)
-PY
-}
 EMU_BIN=$(artifact chatvault-emulator)
 CV_BIN=$(artifact chatvault)
 
 # ---------------------------------------------------------------------------------------------
 # servers
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-AK="bench-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
-SK="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-S3_PORT=$(free_port)
-S3="http://127.0.0.1:$S3_PORT"
-# s3s's debug lines time every request (which is how the transfer's parts and its
-# CompleteMultipartUpload are timed): ~30 lines a request, a few hundred requests a leg.
-RUST_LOG=s3s=debug "$S3S_BIN" --host 127.0.0.1 --port "$S3_PORT" --access-key "$AK" --secret-key "$SK" \
-    "$WORK/s3s-data" </dev/null >"$LOGS/s3s-fs.log" 2>&1 &
-S3S_PID=$!
-
-# Signed S3 requests with curl; the payload hash is the caller's (UNSIGNED-PAYLOAD unless set).
-s3curl() {
-    curl -sS --max-time "${CURL_MAX_TIME:-60}" --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:$SK" "$@"
-}
-deadline=$((SECONDS + WAIT_SECS))
-until curl -s -o /dev/null --max-time 2 "$S3/"; do
-    kill -0 "$S3S_PID" 2>/dev/null || die "s3s-fs exited during startup"
-    [[ $SECONDS -lt $deadline ]] || die "s3s-fs did not answer at $S3 within ${WAIT_SECS}s"
-    sleep 0.2
-done
-code=$(s3curl -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT -o "$LOGS/bucket.log" -w '%{http_code}' "$S3/$BUCKET")
-[[ $code == 200 ]] || die "creating bucket $BUCKET on s3s-fs: HTTP $code"
-# The server must check signatures, or the comparison would flatter everyone.
-code=$(curl -sS --max-time 10 --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:wrong-secret" \
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o /dev/null -w '%{http_code}' -I "$S3/$BUCKET/x")
-[[ $code == 403 ]] || die "s3s-fs answered HTTP $code to a badly signed request (want 403)"
+start_s3s "$WORK/s3s-data"
 
 : >"$LOGS/emulator.log" # exists before the emulator's redirection, which races the loop below
 "$EMU_BIN" --port 0 --clock manual --channels-per-type 1 --truncated-per-type 0 \

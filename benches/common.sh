@@ -1,0 +1,83 @@
+# Shared by the benchmarks that write to a local S3 server (sourced, not run): installing
+# what they need, finding the binaries cargo built, and starting s3s-fs the way
+# scripts/test-servers does. Each script defines say, die, LOGS, CACHE, S3S_BIN,
+# S3S_FS_VERSION, WORK, REGION, BUCKET and WAIT_SECS before it calls these.
+
+apt_install() { # PACKAGE...: install, running apt-get update only if the first try fails
+    command -v apt-get >/dev/null || die "missing $*, and no apt-get to install it"
+    say "installing $* with apt-get"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >"$LOGS/apt.log" 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get update >>"$LOGS/apt.log" 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$LOGS/apt.log" 2>&1 \
+            || die "apt-get install $* (log above)"
+    fi
+}
+
+install_s3s() { # as scripts/test-servers, same cache and lock
+    if [[ -x "$S3S_BIN" ]] && "$S3S_BIN" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+        return
+    fi
+    mkdir -p "$CACHE"
+    exec 8>"$CACHE/.install.lock"
+    flock -w 1200 8 || die "waited 20 min for $CACHE/.install.lock"
+    if ! { [[ -x "$S3S_BIN" ]] && "$S3S_BIN" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; }; then
+        say "s3s-fs: cargo install s3s-fs $S3S_FS_VERSION into $CACHE/cargo (a few minutes cold)"
+        env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET_DIR timeout 1800 cargo install s3s-fs \
+            --version "$S3S_FS_VERSION" --features binary --locked --root "$CACHE/cargo" \
+            >"$LOGS/s3s-install.log" 2>&1 || die "cargo install s3s-fs (log above)"
+    fi
+    exec 8>&-
+    [[ -x "$S3S_BIN" ]] || die "cargo install finished but $S3S_BIN is missing"
+}
+
+artifact() { # TARGET_NAME: the executable cargo reported for that binary
+    python3 - "$WORK/build.json" "$1" <<'PY'
+import json, sys
+path, name = sys.argv[1:]
+exe = None
+for line in open(path):
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    t = m.get("target") or {}
+    if m.get("reason") == "compiler-artifact" and t.get("name") == name and "bin" in t.get("kind", []) and m.get("executable"):
+        exe = m["executable"]
+if not exe:
+    sys.exit(f"no executable {name} in cargo's output")
+print(exe)
+PY
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Signed S3 requests with curl; the payload hash is the caller's (UNSIGNED-PAYLOAD unless set).
+s3curl() {
+    curl -sS --max-time "${CURL_MAX_TIME:-60}" --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:$SK" "$@"
+}
+
+start_s3s() { # DATA_DIR: s3s-fs on a free port with fresh keys and the bench's bucket
+    AK="bench-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+    SK="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+    S3_PORT=$(free_port)
+    S3="http://127.0.0.1:$S3_PORT"
+    # s3s's debug lines time every request (which is how HEADs, PUTs, parts and completions
+    # are timed): ~30 lines a request.
+    RUST_LOG=s3s=debug "$S3S_BIN" --host 127.0.0.1 --port "$S3_PORT" --access-key "$AK" \
+        --secret-key "$SK" "$1" </dev/null >"$LOGS/s3s-fs.log" 2>&1 &
+    S3S_PID=$!
+    local deadline=$((SECONDS + WAIT_SECS)) code
+    until curl -s -o /dev/null --max-time 2 "$S3/"; do
+        kill -0 "$S3S_PID" 2>/dev/null || die "s3s-fs exited during startup"
+        [[ $SECONDS -lt $deadline ]] || die "s3s-fs did not answer at $S3 within ${WAIT_SECS}s"
+        sleep 0.2
+    done
+    code=$(s3curl -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT -o "$LOGS/bucket.log" -w '%{http_code}' "$S3/$BUCKET")
+    [[ $code == 200 ]] || die "creating bucket $BUCKET on s3s-fs: HTTP $code"
+    # The server must check signatures, or the comparison would flatter everyone.
+    code=$(curl -sS --max-time 10 --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:wrong-secret" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o /dev/null -w '%{http_code}' -I "$S3/$BUCKET/x")
+    [[ $code == 403 ]] || die "s3s-fs answered HTTP $code to a badly signed request (want 403)"
+}
