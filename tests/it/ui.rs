@@ -264,8 +264,9 @@ async fn pages_show_hostile_text_as_text_verify_on_request_and_write_nothing() {
         "&lt;img src=x onerror=alert(2)&gt;",
         "&amp;lt;b&amp;gt; &amp; plain",
         "&quot;&gt;&lt;b&gt;Mallory&lt;/b&gt; (mallory)",
+        // Not a web link: no file to capture, so no reason why it was not; shown as text.
         "attachment: <bdi>&lt;b&gt;report&lt;/b&gt;.pdf</bdi> (<bdi>file</bdi>): \
-         <bdi>javascript:alert(5)</bdi> <span class=\"why\">not captured",
+         <bdi>javascript:alert(5)</bdi></li>",
         "<bdi>see <span class=\"bidi\" title=\"an invisible character\">U+202E</span>fdp.exe\
          <span class=\"bidi\" title=\"an invisible character\">U+202C</span> now</bdi>",
         "attachment: <bdi><span class=\"bidi\" title=\"an invisible character\">U+202E</span>\
