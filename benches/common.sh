@@ -1,7 +1,8 @@
 # Shared by the benchmarks that write to a local S3 server (sourced, not run): installing
 # what they need, finding the binaries cargo built, and starting s3s-fs the way
 # scripts/test-servers does. Each script defines say, die, LOGS, CACHE, S3S_BIN,
-# S3S_FS_VERSION, WORK, REGION, BUCKET and WAIT_SECS before it calls these.
+# S3S_FS_VERSION, WORK, REGION, BUCKET and WAIT_SECS before it calls these (and timed:
+# LEG_TIMEOUT, CLK_TCK, EMU_PID).
 
 apt_install() { # PACKAGE...: install, running apt-get update only if the first try fails
     command -v apt-get >/dev/null || die "missing $*, and no apt-get to install it"
@@ -80,4 +81,33 @@ start_s3s() { # DATA_DIR: s3s-fs on a free port with fresh keys and the bench's 
     code=$(curl -sS --max-time 10 --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:wrong-secret" \
         -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o /dev/null -w '%{http_code}' -I "$S3/$BUCKET/x")
     [[ $code == 403 ]] || die "s3s-fs answered HTTP $code to a badly signed request (want 403)"
+}
+
+cpu_ticks() { # PID: user + system clock ticks so far
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+timed() { # LOGNAME CMD...: runs CMD under timeout and /usr/bin/time -v; sets LEG_SECS, LEG_RSS,
+          # LEG_CPU (CPU seconds of the leg, the emulator and s3s-fs during it), LEG_S3S_FROM
+          # (where the leg's lines start in s3s-fs's log)
+    local log="$LOGS/$1.log" tv="$WORK/time.txt" t0 t1 rc=0 emu0 s3s0 emu1 s3s1
+    shift
+    LEG_S3S_FROM=$(stat -c %s "$LOGS/s3s-fs.log")
+    emu0=$(cpu_ticks "$EMU_PID")
+    s3s0=$(cpu_ticks "$S3S_PID")
+    t0=$(date +%s.%N)
+    timeout "$LEG_TIMEOUT" /usr/bin/time -v -o "$tv" "$@" >"$log" 2>&1 || rc=$?
+    t1=$(date +%s.%N)
+    emu1=$(cpu_ticks "$EMU_PID")
+    s3s1=$(cpu_ticks "$S3S_PID")
+    if [[ $rc != 0 ]]; then
+        tail -n 20 "$log" >&2 || true
+        [[ $rc == 124 ]] && die "$* timed out after ${LEG_TIMEOUT}s"
+        die "$* exited with $rc"
+    fi
+    LEG_SECS=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+    LEG_RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tv")
+    LEG_CPU=$(awk -F': ' -v e=$((emu1 - emu0)) -v s=$((s3s1 - s3s0)) -v hz="$CLK_TCK" '
+        /User time|System time/ {cpu += $2}
+        END {printf "%.2f\t%.2f\t%.2f", cpu, e / hz, s / hz}' "$tv")
 }

@@ -160,7 +160,7 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------------------------
 # tools
 
-# apt_install, install_s3s, artifact, free_port, s3curl, start_s3s
+# apt_install, install_s3s, artifact, free_port, s3curl, start_s3s, cpu_ticks, timed
 . "$REPO/benches/common.sh"
 
 need=()
@@ -266,35 +266,6 @@ LEG_RSS=""
 LEG_CPU=""
 LEG_S3S_FROM=0
 CLK_TCK=$(getconf CLK_TCK)
-
-cpu_ticks() { # PID: user + system clock ticks so far
-    awk '{print $14 + $15}' "/proc/$1/stat"
-}
-
-timed() { # LOGNAME CMD...: runs CMD under timeout and /usr/bin/time -v; sets LEG_SECS, LEG_RSS,
-          # LEG_CPU (CPU seconds of the leg, the emulator and s3s-fs during it), LEG_S3S_FROM
-          # (where the leg's lines start in s3s-fs's log)
-    local log="$LOGS/$1.log" tv="$WORK/time.txt" t0 t1 rc=0 emu0 s3s0 emu1 s3s1
-    shift
-    LEG_S3S_FROM=$(stat -c %s "$LOGS/s3s-fs.log")
-    emu0=$(cpu_ticks "$EMU_PID")
-    s3s0=$(cpu_ticks "$S3S_PID")
-    t0=$(date +%s.%N)
-    timeout "$LEG_TIMEOUT" /usr/bin/time -v -o "$tv" "$@" >"$log" 2>&1 || rc=$?
-    t1=$(date +%s.%N)
-    emu1=$(cpu_ticks "$EMU_PID")
-    s3s1=$(cpu_ticks "$S3S_PID")
-    if [[ $rc != 0 ]]; then
-        tail -n 20 "$log" >&2 || true
-        [[ $rc == 124 ]] && die "$* timed out after ${LEG_TIMEOUT}s"
-        die "$* exited with $rc"
-    fi
-    LEG_SECS=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-    LEG_RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tv")
-    LEG_CPU=$(awk -F': ' -v e=$((emu1 - emu0)) -v s=$((s3s1 - s3s0)) -v hz="$CLK_TCK" '
-        /User time|System time/ {cpu += $2}
-        END {printf "%.2f\t%.2f\t%.2f", cpu, e / hz, s / hz}' "$tv")
-}
 
 # s3s-fs's requests since LEG_S3S_FROM, as "op=count:seconds,..." (every op the leg made)
 cat >"$WORK/s3s_ops.py" <<'PY'
