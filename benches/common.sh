@@ -1,8 +1,17 @@
-# Shared by the benchmarks that write to a local S3 server (sourced, not run): installing
+# Shared by the benchmarks (sourced, not run): stopping what they started, installing
 # what they need, finding the binaries cargo built, and starting s3s-fs the way
 # scripts/test-servers does. Each script defines say, die, LOGS, CACHE, S3S_BIN,
 # S3S_FS_VERSION, WORK, REGION, BUCKET and WAIT_SECS before it calls these (and timed:
 # LEG_TIMEOUT, CLK_TCK, EMU_PID).
+
+stop_pid() { # PID: TERM, up to 5 s, then KILL
+    local pid=$1 _
+    [[ -n "$pid" ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
 
 apt_install() { # PACKAGE...: install, running apt-get update only if the first try fails
     command -v apt-get >/dev/null || die "missing $*, and no apt-get to install it"

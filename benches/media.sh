@@ -104,6 +104,8 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 say() { printf 'media-bench: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
+# stop_pid, apt_install, install_s3s, artifact, free_port, s3curl, start_s3s, cpu_ticks, timed
+. "$REPO/benches/common.sh"
 
 [[ "$FILES" =~ ^[1-9][0-9]*$ && "$REFS" =~ ^[1-9][0-9]*$ && "$RUNS" =~ ^[1-9][0-9]*$ ]] \
     || die "BENCH_FILES, BENCH_REFS and BENCH_RUNS are whole numbers above 0"
@@ -122,15 +124,6 @@ DATA="$WORK/s3s-data"
 mkdir -p "$LOGS" "$DATA"
 S3S_PID=""
 EMU_PID=""
-
-stop_pid() { # PID: TERM, up to 5 s, then KILL
-    local pid=$1 _
-    [[ -n "$pid" ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
@@ -160,8 +153,6 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------------------------
 # tools
 
-# apt_install, install_s3s, artifact, free_port, s3curl, start_s3s, cpu_ticks, timed
-. "$REPO/benches/common.sh"
 
 need=()
 command -v python3 >/dev/null || need+=(python3)

@@ -65,6 +65,8 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 say() { printf 'scale-bench: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
+# artifact (the binaries cargo built)
+. "$REPO/benches/common.sh"
 
 [[ "$JOBS" =~ ^[1-9][0-9]*$ && "$REF_JOBS" =~ ^[1-9][0-9]*$ && "$CHANNELS" =~ ^[1-9][0-9]*$ ]] \
     || die "BENCH_JOBS, BENCH_REF_JOBS and BENCH_CHANNELS must be positive integers"
@@ -124,24 +126,6 @@ say "building release binaries (chatvault, chatvault-emulator)"
 (cd "$REPO" && timeout 3600 cargo build --release --locked --workspace \
     --bin chatvault --bin chatvault-emulator --message-format=json-render-diagnostics \
     >"$WORK/build.json" 2>"$LOGS/build.log") || die "cargo build (log above)"
-artifact() { # BIN_NAME: the executable cargo reported
-    python3 - "$WORK/build.json" "$1" <<'EOF'
-import json, sys
-path, name = sys.argv[1:]
-exe = None
-for line in open(path):
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    t = m.get("target") or {}
-    if m.get("reason") == "compiler-artifact" and t.get("name") == name and "bin" in t.get("kind", []) and m.get("executable"):
-        exe = m["executable"]
-if not exe:
-    sys.exit(f"no executable {name} in cargo's output")
-print(exe)
-EOF
-}
 # Copies, so a build elsewhere sharing CARGO_TARGET_DIR (another worktree) cannot swap them
 # mid-run.
 mkdir -p "$WORK/bin"
@@ -547,7 +531,7 @@ EOF
     curl -sS --fail --max-time 60 "$EMU_URL/_emulator/requests" >"$WORK/requests.json" \
         || die "GET /_emulator/requests"
     local archives
-    archives=$(find "$dir/archive" -type f ! -name '*.manifest.json' 2>/dev/null | wc -l | tr -d ' ')
+    archives=$(find "$dir/archive" -type f ! -name '*.manifest.json' ! -name '*.media.*.json' ! -path '*/_media/*' 2>/dev/null | wc -l | tr -d ' ')
 
     python3 - "$WORK/requests.json" "$CHANNELS" "$rc" "$t0" "$t1" "${rss_kib:-}" "$archives" \
         "$LOGS/run-once.out" "$FIGURES_B" <<'EOF' || STATUS=1

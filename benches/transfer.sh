@@ -89,6 +89,8 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 say() { printf 'transfer-bench: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
+# stop_pid, apt_install, install_s3s, artifact, free_port, s3curl, start_s3s, cpu_ticks, timed
+. "$REPO/benches/common.sh"
 
 # ---------------------------------------------------------------------------------------------
 # work dir and cleanup (processes we started, by PID; every temp file)
@@ -102,15 +104,6 @@ S3S_PID=""
 EMU_PID=""
 PAUSER_PID=""
 CV_PIDFILE="$WORK/chatvault.pid"
-
-stop_pid() { # PID: TERM, up to 5 s, then KILL
-    local pid=$1 _
-    [[ -n "$pid" ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
@@ -146,8 +139,6 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------------------------
 # tools
 
-# apt_install, install_s3s, artifact, free_port, s3curl, start_s3s, cpu_ticks, timed
-. "$REPO/benches/common.sh"
 
 need=()
 command -v python3 >/dev/null || need+=(python3)
