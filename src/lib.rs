@@ -17,6 +17,7 @@ pub mod query;
 pub mod retry;
 pub mod runner;
 pub mod schedule;
+pub mod signing;
 pub mod state;
 pub mod store;
 pub mod suggest;

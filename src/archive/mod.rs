@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod media;
 pub mod read;
 pub mod reading;
+pub mod seal;
 pub mod search;
 pub mod tally;
 pub mod transcript;

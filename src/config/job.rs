@@ -51,6 +51,19 @@ pub struct Settings {
     pub api: ApiSettings,
     pub state: StoreUrl,
     pub state_options: StoreOptions,
+    /// The global `signing`: the key documents are signed with, the public keys `verify`
+    /// accepts.
+    pub signing: SigningSettings,
+}
+
+/// Where the signing key comes from and which public keys verify. The key is read when a
+/// command needs it (as the API secret is), never kept in the loaded config.
+#[derive(Debug, Clone, Default)]
+pub struct SigningSettings {
+    /// `signing.key` (PEM text, from `${VAR}`) or `signing.key_file`; none: nothing is signed.
+    pub key: Option<SecretSource>,
+    /// `signing.public_key_files`, resolved against the config's folder.
+    pub public_key_files: Vec<PathBuf>,
 }
 
 #[derive(Clone)]

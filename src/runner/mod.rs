@@ -37,6 +37,7 @@ use crate::archive::media::refresh::ApiRefresher;
 use crate::clock::SharedClock;
 use crate::config::job::Job;
 use crate::retry::RetryPolicy;
+use crate::signing::SigningKey;
 use crate::state::{Leases, Ledger};
 use crate::store::url::StoreUrl;
 use crate::store::{self, Store, StoreOptions};
@@ -53,6 +54,8 @@ pub struct RunnerOptions {
     pub transfer_retry: RetryPolicy,
     /// Freeze at this phase (crash tests).
     pub pause_at: Option<Phase>,
+    /// Signs every manifest, record and seal the runs write; none: they are written unsigned.
+    pub signing_key: Option<Arc<SigningKey>>,
 }
 
 impl Default for RunnerOptions {
@@ -62,6 +65,7 @@ impl Default for RunnerOptions {
             batch_concurrency: 4,
             transfer_retry: RetryPolicy::new(5, Duration::from_secs(1), Duration::from_secs(30)),
             pause_at: None,
+            signing_key: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Bottom to top; modules on one line are peers and may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "links", "query", "suggest", "text"],
+    &["clock", "links", "query", "signing", "suggest", "text"],
     &["retry"],
     &["diagnostics"],
     &["store"],

@@ -8,7 +8,9 @@ use super::{Ctx, MediaFields};
 use std::collections::BTreeMap;
 
 use crate::config::interpolate::Env;
-use crate::config::job::{ApiSettings, Compression, Notify, SecretSource, Settings};
+use crate::config::job::{
+    ApiSettings, Compression, Notify, SecretSource, Settings, SigningSettings,
+};
 use crate::config::key::KeyTemplate;
 use crate::config::model::{ConfigFile, ExportSpec};
 use crate::diagnostics::tree::FieldPath;
@@ -111,6 +113,7 @@ pub fn compile_settings(
         },
         state,
         state_options,
+        signing: SigningSettings::default(),
     };
     (settings, defaults)
 }
