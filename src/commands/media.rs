@@ -92,11 +92,7 @@ fn setup(
             ));
             continue;
         }
-        let opened = crate::store::open(
-            &job.destination.url,
-            &job.destination.options,
-            &world.env_vars,
-        );
+        let opened = job.destination.open_to_write(&world.env_vars);
         match opened {
             Ok(store) => sources.push(Source::of_job(&job, store)),
             Err(e) => {

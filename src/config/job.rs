@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 pub use super::model::{CatchUp, Compression, ExportVersion, NotifyEvent, Overlap, WebhookFormat};
 use crate::config::key::KeyTemplate;
 use crate::schedule::Schedule;
-use crate::store::StoreOptions;
 use crate::store::url::StoreUrl;
+use crate::store::{self, Store, StoreError, StoreOptions};
 
 /// Stream keeps a finished export file this long.
 pub const STREAM_RETENTION: TimeDelta = TimeDelta::days(60);
@@ -283,9 +283,23 @@ pub struct Destination {
     pub options: StoreOptions,
     pub key: KeyTemplate,
     pub compression: Compression,
+    /// Write-once (`destination.immutable`): uploads carry a SHA-256 checksum, and anything
+    /// that would delete there (expiry, erasure) must be refused for this destination.
+    pub immutable: bool,
 }
 
 impl Destination {
+    /// Opens the destination to write archives and media into; a write-once one sends a
+    /// checksum with every upload ([`store::open_write_once`]).
+    pub fn open_to_write(&self, env: &[(String, String)]) -> Result<Store, StoreError> {
+        let open = if self.immutable {
+            store::open_write_once
+        } else {
+            store::open
+        };
+        open(&self.url, &self.options, env)
+    }
+
     /// The archive file extension, e.g. `jsonl.gz`: v1 is one JSON document, v2 JSON Lines.
     pub fn extension(&self, version: ExportVersion) -> String {
         let base = match version {

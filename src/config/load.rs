@@ -749,6 +749,41 @@ mod tests {
     }
 
     #[test]
+    fn immutable_comes_from_the_defaults_unless_a_job_says_otherwise() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jobs = dir.path().join("jobs");
+        std::fs::create_dir(&jobs).expect("mkdir");
+        let config = dir.path().join("chatvault.yaml");
+        std::fs::write(&config, "defaults:\n  destination:\n    immutable: true\n")
+            .expect("config");
+        let job = "schedule: \"@daily\"\nusers: [alice]\n";
+        std::fs::write(jobs.join("locked.yaml"), job).expect("job");
+        let opted_out = format!("{job}destination:\n  immutable: false\n");
+        std::fs::write(jobs.join("plain.yaml"), opted_out).expect("job");
+        let env = |_: &str| None;
+        let loaded = load(&LoadOptions {
+            paths: vec![jobs],
+            config: Some(config),
+            env: &env,
+            missing_vars: MissingVars::Warn,
+        });
+        let diagnostics = loaded.diagnostics.clone();
+        let set = loaded
+            .into_set()
+            .unwrap_or_else(|| panic!("{diagnostics:?}"));
+        let immutable: Vec<_> = set
+            .jobs
+            .iter()
+            .map(|j| (j.name.as_str(), j.destination.immutable))
+            .collect();
+        assert_eq!(immutable, [("locked", true), ("plain", false)]);
+        let env = |_: &str| None;
+        let alone = load_job_text(Path::new("a.yaml"), job.as_bytes(), &opts(&env));
+        let set = alone.into_set().expect("valid");
+        assert!(!set.jobs[0].destination.immutable, "off by default");
+    }
+
+    #[test]
     fn yaml_and_toml_media_blocks_mean_the_same() {
         let env = |_: &str| None;
         let opts = opts(&env);

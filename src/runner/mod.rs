@@ -40,7 +40,7 @@ use crate::retry::RetryPolicy;
 use crate::signing::SigningKey;
 use crate::state::{Leases, Ledger};
 use crate::store::url::StoreUrl;
-use crate::store::{self, Store, StoreOptions};
+use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {
@@ -70,8 +70,8 @@ impl Default for RunnerOptions {
     }
 }
 
-/// A destination's URL and options, and the store opened from them.
-type OpenDestination = (StoreUrl, StoreOptions, Store);
+/// A destination's URL, options and whether it is write-once, and the store opened from them.
+type OpenDestination = (StoreUrl, StoreOptions, bool, Store);
 
 /// What every run shares: the API client, the state store, the clock, open destinations.
 pub struct Runner {
@@ -217,26 +217,27 @@ impl Runner {
 
     /// The job's destination, opened once per job and again when a reload changed it.
     fn destination(&self, job: &Job) -> Result<Store, RunError> {
-        let wanted = (&job.destination.url, &job.destination.options);
+        let wanted = (
+            &job.destination.url,
+            &job.destination.options,
+            job.destination.immutable,
+        );
         let mut open = self
             .destinations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((url, options, store)) = open.get(&job.name)
-            && (url, options) == wanted
+        if let Some((url, options, immutable, store)) = open.get(&job.name)
+            && (url, options, *immutable) == wanted
         {
             return Ok(store.clone());
         }
-        let store = store::open(
-            &job.destination.url,
-            &job.destination.options,
-            &self.env_vars,
-        )?;
+        let store = job.destination.open_to_write(&self.env_vars)?;
         open.insert(
             job.name.clone(),
             (
                 job.destination.url.clone(),
                 job.destination.options.clone(),
+                job.destination.immutable,
                 store.clone(),
             ),
         );

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ::url::Url;
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, Checksum};
 use object_store::client::ClientConfigKey;
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
@@ -274,6 +274,21 @@ pub fn open(
     open_as(url, options, env, Access::Write)
 }
 
+/// Opens a write-once destination (`destination.immutable`) to write. An S3 bucket with
+/// Object Lock and a default retention refuses an upload that carries neither Content-MD5
+/// nor an `x-amz-checksum-*` header, so object_store sends `x-amz-checksum-sha256` with
+/// every PUT and every part (and names the parts' checksums when completing), unless the
+/// options chose another algorithm (`aws_checksum_algorithm`). The streaming
+/// PUT ([`SignedPut`]) is not offered: it starts sending before the last byte is read, when
+/// the checksum is not known yet. GCS and local folders need nothing added.
+pub fn open_write_once(
+    url: &StoreUrl,
+    options: &StoreOptions,
+    env: &[(String, String)],
+) -> Result<Store, StoreError> {
+    open_as(url, options, env, Access::WriteOnce)
+}
+
 /// Opens the store for commands that only read (the viewer, search, status): a missing local
 /// folder is not created, and reads as empty until something writes it.
 pub fn open_to_read(
@@ -288,6 +303,8 @@ pub fn open_to_read(
 enum Access {
     Read,
     Write,
+    /// To write a write-once bucket: uploads carry a checksum.
+    WriteOnce,
 }
 
 fn open_as(
@@ -314,6 +331,9 @@ fn open_as(
                 AmazonS3Builder::with_config,
             )
             .with_bucket_name(bucket);
+            if access == Access::WriteOnce && !names_checksum(env, options) {
+                builder = builder.with_checksum_algorithm(Checksum::SHA256);
+            }
             if s3_last_resort(env, options) {
                 let inner = builder
                     .clone()
@@ -328,7 +348,7 @@ fn open_as(
                 }));
             }
             let store = builder.build().map_err(open_error)?;
-            if plain_puts(bucket, env, options) {
+            if access != Access::WriteOnce && plain_puts(bucket, env, options) {
                 signed_put = Some(SignedPut {
                     s3: store.clone(),
                     prefix: Path::from(prefix.as_str()),
@@ -370,7 +390,7 @@ fn open_as(
         StoreUrl::File { path } => {
             // A reader never makes folders: something else in the folder's place (a file) is
             // then said by the first read, with the path it tried.
-            if access == Access::Write {
+            if access != Access::Read {
                 std::fs::create_dir_all(path).map_err(|source| StoreError::Folder {
                     path: path.display().to_string(),
                     source,
@@ -442,6 +462,12 @@ fn gcs_last_resort(env: &[(String, String)], options: &StoreOptions) -> bool {
                 .exists()
         });
     !explicit && !well_known
+}
+
+/// Whether `aws_checksum_algorithm` is set: any algorithm S3 takes satisfies Object Lock.
+fn names_checksum(env: &[(String, String)], options: &StoreOptions) -> bool {
+    settings::<AmazonS3ConfigKey>("aws_", env, options)
+        .any(|(key, _)| key == AmazonS3ConfigKey::Checksum)
 }
 
 /// How long the instance-metadata service is given. object_store's default (10 retries over
@@ -624,6 +650,9 @@ mod tests {
         };
         let plain = open(&url, &options(&[]), &[]).expect("opens");
         let put = plain.signed_put().expect("a plain S3 store streams");
+        // A write-once bucket's uploads carry a checksum, known only once the body has passed.
+        let write_once = open_write_once(&url, &options(&[]), &[]).expect("opens");
+        assert!(write_once.signed_put().is_none());
         let signed = put.url(&Path::from("k.jsonl")).await.expect("signs");
         assert_eq!(signed.path(), "/b/archive/x/k.jsonl", "the prefix is kept");
         assert!(

@@ -48,6 +48,8 @@ pub enum Problem {
     MissingCredentials(Cloud),
     NoSuchBucket,
     AccessDenied,
+    /// A bucket with Object Lock and a default retention refused an upload without a checksum.
+    ObjectLockNeedsChecksum,
 }
 
 impl Problem {
@@ -73,6 +75,10 @@ impl Problem {
             Problem::AccessDenied => {
                 "the store denied access: check its credentials (the secret key must belong to \
                  the access key) and that they may read and write the bucket"
+            }
+            Problem::ObjectLockNeedsChecksum => {
+                "the bucket has Object Lock with a default retention and takes only uploads with \
+                 a checksum: set destination.immutable: true in the job"
             }
         }
     }
@@ -110,8 +116,12 @@ pub fn diagnose(error: &(dyn StdError + 'static)) -> Option<Problem> {
             return judge(Some(refused.status), refused.code.as_deref());
         }
         // object_store's request error is private; its message carries the answer's body.
-        if let Some(problem) = judge(None, s3_error_code(&e.to_string())) {
+        let text = e.to_string();
+        if let Some(problem) = judge(None, s3_error_code(&text)) {
             return Some(problem);
+        }
+        if lock_refused(&text) {
+            return Some(Problem::ObjectLockNeedsChecksum);
         }
         if let Some(
             object_store::Error::PermissionDenied { .. }
@@ -129,6 +139,10 @@ pub fn diagnose(error: &(dyn StdError + 'static)) -> Option<Problem> {
 fn judge(status: Option<u16>, code: Option<&str>) -> Option<Problem> {
     match (status, code) {
         (_, Some("NoSuchBucket")) => Some(Problem::NoSuchBucket),
+        // moto's code for what AWS answers as an `InvalidRequest` ([`lock_refused`]).
+        (_, Some("MissingUploadObjectWithObjectLockHeaders")) => {
+            Some(Problem::ObjectLockNeedsChecksum)
+        }
         (
             _,
             Some(
@@ -142,6 +156,13 @@ fn judge(status: Option<u16>, code: Option<&str>) -> Option<Problem> {
         | (Some(401 | 403), _) => Some(Problem::AccessDenied),
         _ => None,
     }
+}
+
+/// Whether an S3 error body refuses an upload for want of a checksum on a bucket with Object
+/// Lock. AWS answers `InvalidRequest` ("Content-MD5 OR x-amz-checksum- HTTP header is
+/// required for Put Object requests with Object Lock parameters"), a code used for much else.
+fn lock_refused(body: &str) -> bool {
+    s3_error_code(body) == Some("InvalidRequest") && body.contains("Object Lock")
 }
 
 /// The `<Code>` of an S3 error body (`SignatureDoesNotMatch`, `AccessDenied`, …): enough to
@@ -252,5 +273,29 @@ mod tests {
         };
         assert_eq!(diagnose(&denied), Some(Problem::AccessDenied));
         assert_eq!(diagnose(&other()), None);
+    }
+
+    #[test]
+    fn an_upload_refused_by_object_lock_asks_for_immutable() {
+        let answered = |body: &str| object_store::Error::Generic {
+            store: "S3",
+            source: format!("Client error with status 400 Bad Request: {body}").into(),
+        };
+        let aws = answered(
+            "<Error><Code>InvalidRequest</Code><Message>Content-MD5 OR x-amz-checksum- HTTP \
+             header is required for Put Object requests with Object Lock parameters</Message>\
+             </Error>",
+        );
+        assert_eq!(diagnose(&aws), Some(Problem::ObjectLockNeedsChecksum));
+        let moto = answered("<Error><Code>MissingUploadObjectWithObjectLockHeaders</Code></Error>");
+        assert_eq!(diagnose(&moto), Some(Problem::ObjectLockNeedsChecksum));
+        let other_invalid =
+            answered("<Error><Code>InvalidRequest</Code><Message>no</Message></Error>");
+        assert_eq!(diagnose(&other_invalid), None);
+        assert!(
+            Problem::ObjectLockNeedsChecksum
+                .hint()
+                .contains("destination.immutable: true")
+        );
     }
 }

@@ -792,7 +792,7 @@ fn global_config_problems_are_reported_at_their_lines_in_the_config() {
             "8:13: defaults.timezone: unknown time zone \"Europe/Pariss\"; did you mean \"Europe/Paris\"?",
         ),
         at(
-            "10:5: defaults.destination.compresion: unknown field `compresion`; did you mean `compression`? (expected one of: compression, key, options, url)",
+            "10:5: defaults.destination.compresion: unknown field `compresion`; did you mean `compression`? (expected one of: compression, immutable, key, options, url)",
         ),
         "5 errors and 1 warning in 2 files".to_owned(),
     ];

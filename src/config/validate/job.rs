@@ -452,6 +452,7 @@ fn destination(
             .compression
             .or(defaults.compression)
             .unwrap_or_default(),
+        immutable: dest.immutable.or(defaults.immutable).unwrap_or(false),
     })
 }
 

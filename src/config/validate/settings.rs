@@ -33,6 +33,7 @@ pub struct Defaults {
     pub options: StoreOptions,
     pub key: Option<KeyTemplate>,
     pub compression: Option<Compression>,
+    pub immutable: Option<bool>,
     pub export: ExportSpec,
     /// The global `notify`, for jobs without their own.
     pub notify: Notify,
@@ -144,6 +145,7 @@ fn compile_defaults(spec: &ConfigFile, base_dir: &Path, ctx: &mut Ctx<'_, '_>) -
             .as_deref()
             .and_then(|k| key_template(ctx, &dest_path.key("key"), k)),
         compression: dest.compression,
+        immutable: dest.immutable,
         export: d.export.clone().unwrap_or_default(),
         notify: Notify::default(),
         media: super::media::fields(ctx, &root.key("media"), d.media.as_ref()).0,
