@@ -38,6 +38,7 @@ use crate::api::ApiError;
 use crate::clock::Clock;
 use crate::config::job::Compression;
 use crate::retry::{Attempt, GaveUp, Next, RetryPolicy};
+use crate::store::problem::{self, Problem};
 use crate::store::{SignedPut, Store};
 
 /// The first parts are this large; S3 wants at least 5 MiB for every part but the last.
@@ -121,13 +122,16 @@ pub enum TransferError {
 }
 
 impl TransferError {
-    /// Worth another try with a fresh link.
+    /// Worth another try with a fresh link. A bucket with Object Lock refuses an upload
+    /// without a checksum every time: that is a setting to change, not a moment to wait out.
     pub fn is_retryable(&self) -> bool {
         match self {
+            TransferError::Upload { source, .. } => {
+                problem::diagnose(source) != Some(Problem::ObjectLockNeedsChecksum)
+            }
             TransferError::LinkRefused { .. }
             | TransferError::Download(_)
-            | TransferError::Read(_)
-            | TransferError::Upload { .. } => true,
+            | TransferError::Read(_) => true,
             TransferError::Http { status } => *status >= 500,
             TransferError::Link(e) => e.is_transient(),
             TransferError::Gone => false,
@@ -887,5 +891,20 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("SignatureDoesNotMatch"), "{err}");
+    }
+
+    #[test]
+    fn an_upload_refused_by_object_lock_is_not_retried() {
+        let upload = |body: &str| TransferError::Upload {
+            url: "s3://b/p".into(),
+            key: "k".into(),
+            source: object_store::Error::Generic {
+                store: "S3",
+                source: body.to_owned().into(),
+            },
+        };
+        let locked = "<Error><Code>MissingUploadObjectWithObjectLockHeaders</Code></Error>";
+        assert!(!upload(locked).is_retryable());
+        assert!(upload("connection reset").is_retryable());
     }
 }

@@ -30,6 +30,7 @@ mod errors;
 mod examples;
 mod fuzz_corpus;
 mod layers;
+mod locked;
 mod logs;
 mod media;
 mod media_capture;

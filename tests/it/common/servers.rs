@@ -1,5 +1,6 @@
-//! The local storage servers integration tests run against: moto (S3, no signature checks),
-//! s3s-fs (S3 with SigV4 checks) and fake-gcs-server (GCS JSON API).
+//! The local storage servers integration tests run against: moto (S3, no signature checks; one
+//! of its buckets has Object Lock), s3s-fs (S3 with SigV4 checks) and fake-gcs-server (GCS JSON
+//! API).
 //!
 //! `scripts/test-servers start` starts them and writes `target/test-servers.env`; `scripts/test`
 //! does that and exports the variables. The values come from the process environment first and
@@ -73,6 +74,16 @@ pub fn moto() -> S3Server {
 pub fn moto_state() -> S3Server {
     S3Server {
         bucket: var("CHATVAULT_TEST_STATE_BUCKET"),
+        ..moto()
+    }
+}
+
+/// moto with its write-once bucket (`chatvault-locked`): Object Lock with a default retention
+/// of one day in compliance mode. Every version written there is locked, uploads without a
+/// checksum are refused, and a plain DELETE only adds a delete marker.
+pub fn moto_locked() -> S3Server {
+    S3Server {
+        bucket: var("CHATVAULT_TEST_LOCKED_BUCKET"),
         ..moto()
     }
 }
