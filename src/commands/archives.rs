@@ -40,11 +40,7 @@ pub fn sources(
     let picked = load_and_pick(&wanted, world)?;
     let mut sources = Vec::new();
     for job in picked.jobs {
-        let opened = store::open_to_read(
-            &job.destination.url,
-            &job.destination.options,
-            &world.env_vars,
-        );
+        let opened = job.destination.open_to_read(&world.env_vars);
         match opened {
             Ok(store) => sources.push(Source::of_job(&job, store)),
             Err(e) => {

@@ -10,7 +10,7 @@ pub use super::model::{CatchUp, Compression, ExportVersion, NotifyEvent, Overlap
 use crate::config::key::KeyTemplate;
 use crate::schedule::Schedule;
 use crate::store::url::StoreUrl;
-use crate::store::{self, Store, StoreError, StoreOptions};
+use crate::store::{self, Access, Store, StoreError, StoreOptions, Uploads};
 
 /// Stream keeps a finished export file this long.
 pub const STREAM_RETENTION: TimeDelta = TimeDelta::days(60);
@@ -289,15 +289,23 @@ pub struct Destination {
 }
 
 impl Destination {
-    /// Opens the destination to write archives and media into; a write-once one sends a
-    /// checksum with every upload ([`store::open_write_once`]).
+    /// Opens the destination to write archives and media into.
     pub fn open_to_write(&self, env: &[(String, String)]) -> Result<Store, StoreError> {
-        let open = if self.immutable {
-            store::open_write_once
+        store::open_with(&self.url, &self.options, env, Access::Write, self.uploads())
+    }
+
+    /// Opens the destination for a reading command; what it adds there (catalog records,
+    /// captured files) goes up as to a run's.
+    pub fn open_to_read(&self, env: &[(String, String)]) -> Result<Store, StoreError> {
+        store::open_with(&self.url, &self.options, env, Access::Read, self.uploads())
+    }
+
+    fn uploads(&self) -> Uploads {
+        if self.immutable {
+            Uploads::Checksummed
         } else {
-            store::open
-        };
-        open(&self.url, &self.options, env)
+            Uploads::Plain
+        }
     }
 
     /// The archive file extension, e.g. `jsonl.gz`: v1 is one JSON document, v2 JSON Lines.

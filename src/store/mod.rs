@@ -271,22 +271,7 @@ pub fn open(
     options: &StoreOptions,
     env: &[(String, String)],
 ) -> Result<Store, StoreError> {
-    open_as(url, options, env, Access::Write)
-}
-
-/// Opens a write-once destination (`destination.immutable`) to write. An S3 bucket with
-/// Object Lock and a default retention refuses an upload that carries neither Content-MD5
-/// nor an `x-amz-checksum-*` header, so object_store sends `x-amz-checksum-sha256` with
-/// every PUT and every part (and names the parts' checksums when completing), unless the
-/// options chose another algorithm (`aws_checksum_algorithm`). The streaming
-/// PUT ([`SignedPut`]) is not offered: it starts sending before the last byte is read, when
-/// the checksum is not known yet. GCS and local folders need nothing added.
-pub fn open_write_once(
-    url: &StoreUrl,
-    options: &StoreOptions,
-    env: &[(String, String)],
-) -> Result<Store, StoreError> {
-    open_as(url, options, env, Access::WriteOnce)
+    open_with(url, options, env, Access::Write, Uploads::Plain)
 }
 
 /// Opens the store for commands that only read (the viewer, search, status): a missing local
@@ -296,22 +281,42 @@ pub fn open_to_read(
     options: &StoreOptions,
     env: &[(String, String)],
 ) -> Result<Store, StoreError> {
-    open_as(url, options, env, Access::Read)
+    open_with(url, options, env, Access::Read, Uploads::Plain)
 }
 
+/// What the store is opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub enum Access {
+    /// Reading, and the odd document a reader adds (catalog records, captured files): a
+    /// missing local folder is not created.
     Read,
+    /// Writing: a missing local folder is created.
     Write,
-    /// To write a write-once bucket: uploads carry a checksum.
-    WriteOnce,
 }
 
-fn open_as(
+/// How uploads to an S3 store are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploads {
+    /// As object_store sends them, and large ones as one streaming PUT where the settings
+    /// allow ([`SignedPut`]).
+    Plain,
+    /// For a write-once bucket (`destination.immutable`). An S3 bucket with Object Lock and a
+    /// default retention refuses an upload that carries neither Content-MD5 nor an
+    /// `x-amz-checksum-*` header, so object_store sends `x-amz-checksum-sha256` with every
+    /// PUT and every part (and names the parts' checksums when completing), unless the
+    /// options chose another algorithm (`aws_checksum_algorithm`). The streaming PUT is not
+    /// offered: it starts sending before the last byte is read, when the checksum is not
+    /// known yet. GCS and local folders need nothing added.
+    Checksummed,
+}
+
+/// Opens the store for `access`, sending uploads as `uploads` says.
+pub fn open_with(
     url: &StoreUrl,
     options: &StoreOptions,
     env: &[(String, String)],
     access: Access,
+    uploads: Uploads,
 ) -> Result<Store, StoreError> {
     for name in options.keys() {
         check_option(url, name)?;
@@ -331,7 +336,7 @@ fn open_as(
                 AmazonS3Builder::with_config,
             )
             .with_bucket_name(bucket);
-            if access == Access::WriteOnce && !names_checksum(env, options) {
+            if uploads == Uploads::Checksummed && !names_checksum(env, options) {
                 builder = builder.with_checksum_algorithm(Checksum::SHA256);
             }
             if s3_last_resort(env, options) {
@@ -348,7 +353,7 @@ fn open_as(
                 }));
             }
             let store = builder.build().map_err(open_error)?;
-            if access != Access::WriteOnce && plain_puts(bucket, env, options) {
+            if uploads == Uploads::Plain && plain_puts(bucket, env, options) {
                 signed_put = Some(SignedPut {
                     s3: store.clone(),
                     prefix: Path::from(prefix.as_str()),
@@ -390,7 +395,7 @@ fn open_as(
         StoreUrl::File { path } => {
             // A reader never makes folders: something else in the folder's place (a file) is
             // then said by the first read, with the path it tried.
-            if access != Access::Read {
+            if access == Access::Write {
                 std::fs::create_dir_all(path).map_err(|source| StoreError::Folder {
                     path: path.display().to_string(),
                     source,
@@ -651,7 +656,14 @@ mod tests {
         let plain = open(&url, &options(&[]), &[]).expect("opens");
         let put = plain.signed_put().expect("a plain S3 store streams");
         // A write-once bucket's uploads carry a checksum, known only once the body has passed.
-        let write_once = open_write_once(&url, &options(&[]), &[]).expect("opens");
+        let write_once = open_with(
+            &url,
+            &options(&[]),
+            &[],
+            Access::Write,
+            Uploads::Checksummed,
+        )
+        .expect("opens");
         assert!(write_once.signed_put().is_none());
         let signed = put.url(&Path::from("k.jsonl")).await.expect("signs");
         assert_eq!(signed.path(), "/b/archive/x/k.jsonl", "the prefix is kept");

@@ -290,7 +290,14 @@ async fn a_write_once_store_checksums_single_and_multipart_uploads() {
         bucket: server.bucket.clone(),
         prefix: prefix.clone(),
     };
-    let store = store::open_write_once(&url, &server.options(), &[]).expect("opens");
+    let store = store::open_with(
+        &url,
+        &server.options(),
+        &[],
+        store::Access::Write,
+        store::Uploads::Checksummed,
+    )
+    .expect("opens");
     let objects = store.object_store();
 
     let small = b"one PUT".to_vec();
