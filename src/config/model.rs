@@ -182,11 +182,10 @@ pub struct DestinationSpec {
     /// e.g. `google_service_account`, `google_base_url`. Unknown names are errors. Write
     /// secrets as `${VAR}`. They apply on top of the `AWS_*` / `GOOGLE_*` environment.
     pub options: Option<BTreeMap<String, String>>,
-    /// The bucket is write-once (S3 Object Lock, GCS bucket lock): every upload to S3 carries
-    /// a SHA-256 checksum, which a bucket with Object Lock and a default retention demands,
-    /// and chatvault refuses settings that would need to delete there. chatvault never
-    /// deletes or replaces an archive in any destination; this says the store forbids it too.
-    /// Default false.
+    /// The bucket is write-once (S3 Object Lock, GCS bucket lock). Every upload to S3 then
+    /// carries a SHA-256 checksum, which a bucket with Object Lock and a default retention
+    /// demands. Nothing chatvault does deletes in a destination; settings that would (archive
+    /// expiry, erasure) are to be refused for a write-once one. Default false.
     pub immutable: Option<bool>,
 }
 
