@@ -290,8 +290,10 @@ async fn store_stream(
         }
         return Ok((stored, sha256, 1));
     }
+    // A write-once bucket's streaming PUT names the body's hash, known here only at the end.
     if let (Some(put), Some(length)) = (store.signed_put(), length)
         && length <= MAX_SINGLE_PUT
+        && !put.needs_sha256()
     {
         return match streaming_put(http, put, input, first, length, store, target).await {
             Err(e @ TransferError::Upload { .. }) => Err(clearer(store, &path, e).await),
@@ -409,6 +411,7 @@ async fn streaming_put(
         reqwest::Body::wrap_stream(body),
         length,
         content_type,
+        None,
     );
     tokio::pin!(response);
     let mut ticks = tokio::time::interval(PROGRESS_EVERY);

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::url::Url;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64_STANDARD;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, Checksum};
 use object_store::client::ClientConfigKey;
@@ -19,7 +21,8 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::signer::Signer;
+use object_store::signer::{SignedUrlOptions, Signer};
+use reqwest::header::{HeaderName, HeaderValue};
 use thiserror::Error;
 
 use self::problem::{Cloud, LastResort};
@@ -108,28 +111,52 @@ pub struct Store {
 /// 5 GiB) needs no assembly. Offered only for S3 stores whose settings add nothing to a PUT
 /// (no server-side encryption, checksum, requester-pays or client options but `allow_http`):
 /// those headers and client settings exist only on object_store's own request path.
+///
+/// On a write-once bucket ([`Uploads::Checksummed`]) every PUT names its body's SHA-256 in
+/// `x-amz-checksum-sha256`, signed into the URL (S3 refuses a presigned request carrying an
+/// `x-amz-*` header its signature does not cover). Only a caller that knows the hash before
+/// it sends (a captured file, hashed while spooled) can use it there.
 #[derive(Debug, Clone)]
 pub struct SignedPut {
     s3: AmazonS3,
     prefix: Path,
+    checksummed: bool,
 }
+
+/// The header that carries an upload's SHA-256 (base64) to S3.
+const CHECKSUM_SHA256: HeaderName = HeaderName::from_static("x-amz-checksum-sha256");
 
 impl SignedPut {
     /// How long a presigned URL is good for; checked when the request starts.
     const VALID_FOR: Duration = Duration::from_secs(3600);
 
-    /// A URL that lets one PUT of `key` (below the store's prefix) through. It carries a
-    /// signature: never log it.
-    pub async fn url(&self, key: &Path) -> object_store::Result<Url> {
+    /// Whether each PUT must name its body's SHA-256 (a write-once bucket).
+    pub fn needs_sha256(&self) -> bool {
+        self.checksummed
+    }
+
+    /// A URL that lets one PUT of `key` (below the store's prefix) through, with the
+    /// `x-amz-checksum-sha256` header `checksum` when given. It carries a signature: never
+    /// log it.
+    pub async fn url(
+        &self,
+        key: &Path,
+        checksum: Option<&HeaderValue>,
+    ) -> object_store::Result<Url> {
         let path: Path = self.prefix.parts().chain(key.parts()).collect();
+        let mut options = SignedUrlOptions::default();
+        if let Some(checksum) = checksum {
+            options = options.with_signed_header(CHECKSUM_SHA256, checksum.clone());
+        }
         self.s3
-            .signed_url(reqwest::Method::PUT, &path, Self::VALID_FOR)
+            .signed_url_opts(reqwest::Method::PUT, &path, Self::VALID_FOR, &options)
             .await
     }
 
-    /// Sends `body`, exactly `length` bytes, as one PUT of `key`. A refusal reads as
-    /// [`problem::Refused`] with the error body's code; a broken connection names its causes,
-    /// never the URL (it carries the signature).
+    /// Sends `body`, exactly `length` bytes, as one PUT of `key`; `sha256`, the body's hash,
+    /// goes with it where the bucket needs one ([`Self::needs_sha256`]), and is then required.
+    /// A refusal reads as [`problem::Refused`] with the error body's code; a broken connection
+    /// names its causes, never the URL (it carries the signature).
     pub async fn put(
         &self,
         http: &reqwest::Client,
@@ -137,19 +164,35 @@ impl SignedPut {
         body: reqwest::Body,
         length: u64,
         content_type: Option<&str>,
+        sha256: Option<&[u8; 32]>,
     ) -> object_store::Result<()> {
         let generic =
             |source: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
                 store: "S3",
                 source,
             };
-        let url = self.url(key).await?;
+        let checksum = match (self.checksummed, sha256) {
+            (false, _) => None,
+            (true, Some(digest)) => {
+                let encoded = BASE64_STANDARD.encode(digest);
+                Some(HeaderValue::from_str(&encoded).map_err(|e| generic(e.into()))?)
+            }
+            (true, None) => {
+                return Err(generic(
+                    "a write-once bucket takes an upload only with its SHA-256".into(),
+                ));
+            }
+        };
+        let url = self.url(key, checksum.as_ref()).await?;
         let mut request = http
             .put(url)
             .header(reqwest::header::CONTENT_LENGTH, length)
             .body(body);
         if let Some(content_type) = content_type {
             request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        if let Some(checksum) = checksum {
+            request = request.header(CHECKSUM_SHA256, checksum);
         }
         let response = request
             .send()
@@ -304,9 +347,9 @@ pub enum Uploads {
     /// default retention refuses an upload that carries neither Content-MD5 nor an
     /// `x-amz-checksum-*` header, so object_store sends `x-amz-checksum-sha256` with every
     /// PUT and every part (and names the parts' checksums when completing), unless the
-    /// options chose another algorithm (`aws_checksum_algorithm`). The streaming PUT is not
-    /// offered: it starts sending before the last byte is read, when the checksum is not
-    /// known yet. GCS and local folders need nothing added.
+    /// options chose another algorithm (`aws_checksum_algorithm`). The streaming PUT
+    /// ([`SignedPut`]) then carries the checksum too, so only uploads whose hash is known
+    /// before they start can take it. GCS and local folders need nothing added.
     Checksummed,
 }
 
@@ -353,10 +396,11 @@ pub fn open_with(
                 }));
             }
             let store = builder.build().map_err(open_error)?;
-            if uploads == Uploads::Plain && plain_puts(bucket, env, options) {
+            if plain_puts(bucket, env, options) {
                 signed_put = Some(SignedPut {
                     s3: store.clone(),
                     prefix: Path::from(prefix.as_str()),
+                    checksummed: uploads == Uploads::Checksummed,
                 });
             }
             (prefixed(store, prefix), true)
@@ -655,7 +699,8 @@ mod tests {
         };
         let plain = open(&url, &options(&[]), &[]).expect("opens");
         let put = plain.signed_put().expect("a plain S3 store streams");
-        // A write-once bucket's uploads carry a checksum, known only once the body has passed.
+        assert!(!put.needs_sha256());
+        // A write-once bucket's PUT names its body's SHA-256, signed into the URL.
         let write_once = open_with(
             &url,
             &options(&[]),
@@ -664,8 +709,21 @@ mod tests {
             Uploads::Checksummed,
         )
         .expect("opens");
-        assert!(write_once.signed_put().is_none());
-        let signed = put.url(&Path::from("k.jsonl")).await.expect("signs");
+        let put = write_once.signed_put().expect("streams too");
+        assert!(put.needs_sha256());
+        let checksum = HeaderValue::from_static("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=");
+        let signed = put
+            .url(&Path::from("k.jsonl"), Some(&checksum))
+            .await
+            .expect("signs");
+        assert!(
+            signed
+                .query_pairs()
+                .any(|(k, v)| k == "X-Amz-SignedHeaders" && v.contains("x-amz-checksum-sha256")),
+            "{}",
+            signed.path()
+        );
+        let signed = put.url(&Path::from("k.jsonl"), None).await.expect("signs");
         assert_eq!(signed.path(), "/b/archive/x/k.jsonl", "the prefix is kept");
         assert!(
             signed

@@ -3,9 +3,6 @@
 //! it and every object it wrote carries its SHA-256 checksum; a job without is refused by the
 //! bucket and told to set it; a locked version cannot be deleted; a plain DELETE, which only
 //! hides the archive behind a delete marker, is what `verify` reports as missing.
-//!
-//! moto checks no signature but takes a request without one as anonymous (and refuses it):
-//! requests made here are signed with object_store's own SigV4 authorizer.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -14,8 +11,6 @@ use chatvault::store::url::StoreUrl;
 use chatvault::store::{self, Store};
 use chatvault_emulator::Emulator;
 use futures::TryStreamExt as _;
-use object_store::aws::{AwsAuthorizer, AwsCredential};
-use object_store::client::HttpRequestBody;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt as _, PutPayload, WriteMultipart};
 use reqwest::Method;
@@ -63,59 +58,6 @@ fn store(server: &S3Server, prefix: &str) -> Store {
     store::open_to_read(&url, &server.options(), &[]).expect("S3 store opens")
 }
 
-/// `METHOD /bucket/key?query` on the server, signed, with `headers`.
-async fn signed(
-    server: &S3Server,
-    method: Method,
-    path_and_query: &str,
-    headers: &[(&str, &str)],
-) -> reqwest::Response {
-    let url = format!("{}/{}/{path_and_query}", server.endpoint, server.bucket);
-    let mut request = headers
-        .iter()
-        .fold(
-            axum::http::Request::builder()
-                .method(method.clone())
-                .uri(&url),
-            |r, (name, value)| r.header(*name, *value),
-        )
-        .body(HttpRequestBody::from(Vec::new()))
-        .expect("a request");
-    let credential = AwsCredential {
-        key_id: server.access_key.clone(),
-        secret_key: server.secret_key.clone(),
-        token: None,
-    };
-    AwsAuthorizer::new(&credential, "s3", &server.region)
-        .try_authorize(&mut request, None)
-        .expect("signs");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("an HTTP client");
-    http.request(method, &url)
-        .headers(request.headers().clone())
-        .send()
-        .await
-        .expect("the server answers")
-}
-
-/// The SHA-256 checksum the server keeps for `key`, as `x-amz-checksum-sha256` says it.
-async fn stored_checksum(server: &S3Server, key: &str) -> Option<String> {
-    let head = signed(
-        server,
-        Method::HEAD,
-        key,
-        &[("x-amz-checksum-mode", "ENABLED")],
-    )
-    .await;
-    assert!(head.status().is_success(), "HEAD {key}: {}", head.status());
-    head.headers()
-        .get("x-amz-checksum-sha256")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 fn sha256_base64(bytes: &[u8]) -> String {
     BASE64.encode(Sha256::digest(bytes))
 }
@@ -160,7 +102,7 @@ async fn an_immutable_run_into_an_object_lock_bucket_stores_checksums_and_verifi
             .bytes()
             .await
             .expect("reads");
-        let checksum = stored_checksum(&server, &format!("{prefix}/{key}")).await;
+        let checksum = server.stored_checksum(&format!("{prefix}/{key}")).await;
         assert_eq!(checksum, Some(sha256_base64(&bytes)), "{key}");
     }
 
@@ -215,7 +157,7 @@ async fn a_locked_version_cannot_be_deleted_and_a_delete_marker_is_reported_miss
         .expect("an archive with its manifest");
     let path = format!("{prefix}/{archive}");
 
-    let head = signed(&server, Method::HEAD, &path, &[]).await;
+    let head = server.signed(Method::HEAD, &path, &[]).await;
     assert_eq!(
         head.headers()
             .get("x-amz-object-lock-mode")
@@ -230,10 +172,10 @@ async fn a_locked_version_cannot_be_deleted_and_a_delete_marker_is_reported_miss
         .expect("a version id")
         .to_owned();
     let by_version = format!("{path}?versionId={version}");
-    let refused = signed(&server, Method::DELETE, &by_version, &[]).await;
+    let refused = server.signed(Method::DELETE, &by_version, &[]).await;
     assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
     let bypass = [("x-amz-bypass-governance-retention", "true")];
-    let refused = signed(&server, Method::DELETE, &by_version, &bypass).await;
+    let refused = server.signed(Method::DELETE, &by_version, &bypass).await;
     assert_eq!(
         refused.status(),
         reqwest::StatusCode::FORBIDDEN,
@@ -249,7 +191,7 @@ async fn a_locked_version_cannot_be_deleted_and_a_delete_marker_is_reported_miss
     .await;
     assert_eq!(code, 0, "the archive is still there:\n{stdout}\n{stderr}");
 
-    let marked = signed(&server, Method::DELETE, &path, &[]).await;
+    let marked = server.signed(Method::DELETE, &path, &[]).await;
     assert!(marked.status().is_success(), "{}", marked.status());
     assert_eq!(
         marked
@@ -274,7 +216,7 @@ async fn a_locked_version_cannot_be_deleted_and_a_delete_marker_is_reported_miss
         "{output}"
     );
     // The locked version is still there behind the marker.
-    let kept = signed(&server, Method::GET, &by_version, &[]).await;
+    let kept = server.signed(Method::GET, &by_version, &[]).await;
     assert!(kept.status().is_success(), "{}", kept.status());
     emu.shutdown().await;
 }
@@ -306,7 +248,7 @@ async fn a_write_once_store_checksums_single_and_multipart_uploads() {
         .await
         .expect("a checksummed PUT is taken");
     assert_eq!(
-        stored_checksum(&server, &format!("{prefix}/small")).await,
+        server.stored_checksum(&format!("{prefix}/small")).await,
         Some(sha256_base64(&small))
     );
 
@@ -324,7 +266,8 @@ async fn a_write_once_store_checksums_single_and_multipart_uploads() {
         .flat_map(|part| Sha256::digest(part).to_vec())
         .collect();
     // AWS says `<checksum of the checksums>-2`; moto 5.2 leaves the count off.
-    let composite = stored_checksum(&server, &format!("{prefix}/big"))
+    let composite = server
+        .stored_checksum(&format!("{prefix}/big"))
         .await
         .expect("a checksum");
     assert_eq!(
@@ -344,4 +287,69 @@ async fn a_write_once_store_checksums_single_and_multipart_uploads() {
         Some(store::problem::Problem::ObjectLockNeedsChecksum),
         "{refused}"
     );
+}
+
+/// The checksum of a write-once bucket's streaming PUT is part of what its URL's signature
+/// covers: s3s-fs, which checks signatures, takes the PUT with it and refuses it with another
+/// checksum in the header.
+#[tokio::test]
+async fn a_checksummed_streaming_put_passes_a_signature_check() {
+    let server = servers::s3s();
+    let prefix = servers::unique_prefix("checksummed-put");
+    let url = StoreUrl::S3 {
+        bucket: server.bucket.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store::open_with(
+        &url,
+        &server.options(),
+        &[],
+        store::Access::Write,
+        store::Uploads::Checksummed,
+    )
+    .expect("opens");
+    let put = store.signed_put().expect("a streaming PUT");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client");
+    let body = b"hashed before it is sent".to_vec();
+    let digest: [u8; 32] = Sha256::digest(&body).into();
+    put.put(
+        &http,
+        &Path::from("file"),
+        reqwest::Body::from(body.clone()),
+        body.len() as u64,
+        None,
+        Some(&digest),
+    )
+    .await
+    .expect("the signed checksum is taken");
+    let stored = store
+        .object_store()
+        .get(&Path::from("file"))
+        .await
+        .expect("stored")
+        .bytes()
+        .await
+        .expect("reads");
+    assert_eq!(stored.as_ref(), body.as_slice());
+
+    let signed = put
+        .url(
+            &Path::from("other"),
+            Some(&reqwest::header::HeaderValue::from_static(
+                "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=",
+            )),
+        )
+        .await
+        .expect("signs");
+    let swapped = http
+        .put(signed)
+        .header("x-amz-checksum-sha256", sha256_base64(b"something else"))
+        .body(b"something else".to_vec())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(swapped.status(), reqwest::StatusCode::FORBIDDEN);
 }

@@ -312,3 +312,58 @@ async fn files_reach_s3_in_one_streamed_put_each_and_only_once() {
         .expect("still there");
     assert_eq!(meta_again.e_tag, meta.e_tag);
 }
+
+/// A write-once bucket: each file still goes up in one streamed PUT, now naming its SHA-256
+/// (signed into the URL), which the bucket keeps as the object's checksum.
+#[tokio::test]
+async fn files_reach_a_write_once_bucket_in_one_checksummed_put_each() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    let mut config = config();
+    config.data.large_file_size = LARGE;
+    let (emu, client, links) = exported_links(config).await;
+    let server = servers::moto_locked();
+    let prefix = servers::unique_prefix("media-write-once");
+    let url = StoreUrl::S3 {
+        bucket: server.bucket.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = store::open_with(
+        &url,
+        &server.options(),
+        &[],
+        store::Access::Write,
+        store::Uploads::Checksummed,
+    )
+    .expect("S3 store opens");
+    let capturer = capturer_up_to(&emu, &client, &store, &RunCache::default(), ABOVE_LARGE);
+    let got = capturer.capture(links).await;
+    check_against_truth_up_to(&emu, &got, ABOVE_LARGE);
+    let stored: Vec<_> = got.iter().filter_map(|r| r.outcome.stored()).collect();
+    assert!(stored.iter().any(|s| s.size == LARGE), "the large file too");
+    for file in stored {
+        let key = layout::object_key("_media", &file.sha256);
+        let object = store
+            .object_store()
+            .get(&Path::from(key.as_str()))
+            .await
+            .expect("stored");
+        assert!(
+            object
+                .meta
+                .e_tag
+                .as_deref()
+                .is_some_and(|t| !t.contains('-')),
+            "one PUT, not a multipart upload: {:?}",
+            object.meta.e_tag
+        );
+        let bytes = object.bytes().await.expect("reads");
+        let want = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
+        assert_eq!(
+            server.stored_checksum(&format!("{prefix}/{key}")).await,
+            Some(want),
+            "{key}"
+        );
+    }
+}

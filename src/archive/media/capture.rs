@@ -342,10 +342,12 @@ impl Capturer {
         }
         file.flush().await.map_err(spooling)?;
         file.rewind().await.map_err(spooling)?;
+        let digest = hasher.finalize();
         Ok(Spool {
             file,
             size,
-            sha256: format!("{:x}", hasher.finalize()),
+            sha256: format!("{digest:x}"),
+            digest: digest.into(),
             content_type: sniff::content_type(&head),
         })
     }
@@ -402,7 +404,8 @@ impl Capturer {
     ) -> Result<Uploaded, UploadError> {
         // On S3, one PUT streamed from the spool: no file in memory and no multipart upload
         // for the server to assemble. Like a multipart upload it cannot be create-only; the
-        // HEAD found no object, and a racing writer sends the same bytes.
+        // HEAD found no object, and a racing writer sends the same bytes. The hash is known
+        // before the first byte goes, so a write-once bucket gets its checksum here too.
         if let Some(put) = self.store.signed_put() {
             let http = self
                 .uploads
@@ -413,7 +416,15 @@ impl Capturer {
                 spool.file, READ_CHUNK,
             ));
             let content_type = self.store.takes_attributes().then_some(spool.content_type);
-            put.put(http, path, body, spool.size, content_type).await?;
+            put.put(
+                http,
+                path,
+                body,
+                spool.size,
+                content_type,
+                Some(&spool.digest),
+            )
+            .await?;
             return Ok(Uploaded::Created);
         }
         let attributes = self.attributes(spool.content_type);
@@ -536,6 +547,8 @@ struct Spool {
     file: tokio::fs::File,
     size: u64,
     sha256: String,
+    /// The same hash as bytes, for a write-once bucket's checksum.
+    digest: [u8; 32],
     content_type: &'static str,
 }
 

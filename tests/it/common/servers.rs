@@ -48,6 +48,64 @@ impl S3Server {
     pub fn options(&self) -> chatvault::store::StoreOptions {
         self.options_via(&self.endpoint, &self.secret_key)
     }
+
+    /// `METHOD /bucket/PATH_AND_QUERY` with `headers`, signed with object_store's SigV4
+    /// authorizer, for what object_store does not ask (a version, a checksum): moto checks no
+    /// signature but refuses a request without one (as anonymous).
+    pub async fn signed(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        use object_store::aws::{AwsAuthorizer, AwsCredential};
+
+        let url = format!("{}/{}/{path_and_query}", self.endpoint, self.bucket);
+        let mut request = headers
+            .iter()
+            .fold(
+                axum::http::Request::builder()
+                    .method(method.clone())
+                    .uri(&url),
+                |r, (name, value)| r.header(*name, *value),
+            )
+            .body(object_store::client::HttpRequestBody::from(Vec::new()))
+            .expect("a request");
+        let credential = AwsCredential {
+            key_id: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            token: None,
+        };
+        AwsAuthorizer::new(&credential, "s3", &self.region)
+            .try_authorize(&mut request, None)
+            .expect("signs");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("an HTTP client");
+        http.request(method, &url)
+            .headers(request.headers().clone())
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// The SHA-256 checksum the server keeps for `key` (below the bucket), as
+    /// `x-amz-checksum-sha256` says it (base64; a multipart upload's ends in `-PARTS` on AWS).
+    pub async fn stored_checksum(&self, key: &str) -> Option<String> {
+        let head = self
+            .signed(
+                reqwest::Method::HEAD,
+                key,
+                &[("x-amz-checksum-mode", "ENABLED")],
+            )
+            .await;
+        assert!(head.status().is_success(), "HEAD {key}: {}", head.status());
+        head.headers()
+            .get("x-amz-checksum-sha256")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
 }
 
 /// fake-gcs-server with a bucket that already exists.
