@@ -709,10 +709,10 @@ mod tests {
             Uploads::Checksummed,
         )
         .expect("opens");
-        let put = write_once.signed_put().expect("streams too");
-        assert!(put.needs_sha256());
+        let checked = write_once.signed_put().expect("streams too");
+        assert!(checked.needs_sha256());
         let checksum = HeaderValue::from_static("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=");
-        let signed = put
+        let signed = checked
             .url(&Path::from("k.jsonl"), Some(&checksum))
             .await
             .expect("signs");
