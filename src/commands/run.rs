@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::keys::{signing_hint, signing_key};
 use super::progress::Bars;
 use super::signals::{Signal, Signals};
 use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output, runtime};
@@ -28,6 +29,7 @@ use crate::runner::{
     Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, Shutdown, TickOutcome,
     one_line,
 };
+use crate::signing::KeyError;
 use crate::state::InFlight;
 use crate::store::problem::Problem;
 use crate::store::{self, StoreError};
@@ -198,6 +200,8 @@ pub(super) enum StartError {
     Api(#[from] ApiError),
     #[error("state: {0}")]
     State(#[source] StoreError),
+    #[error("signing: {0}")]
+    Signing(#[source] KeyError),
     #[error("{0}")]
     Runner(#[from] RunError),
 }
@@ -212,6 +216,7 @@ impl StartError {
             StartError::Api(e) => e.hint(),
             StartError::Runner(e) => e.hint(),
             StartError::State(e) => crate::store::problem::diagnose(e).map(Problem::hint),
+            StartError::Signing(e) => signing_hint(e),
             StartError::SecretFile { .. } => None,
         }
     }
@@ -222,8 +227,9 @@ fn build_runner(
     clock: SharedClock,
     world: &World<'_>,
     reporter: Arc<dyn Reporter>,
-    options: RunnerOptions,
+    mut options: RunnerOptions,
 ) -> Result<Runner, StartError> {
+    options.signing_key = signing_key(&set.settings).map_err(StartError::Signing)?;
     let client = stream_client(set, clock.clone())?;
     let state = store::open(
         &set.settings.state,
