@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::archives::{say_empty, sources_and_settings};
-use super::keys::{signing_hint, signing_key};
+use super::keys::signing_key;
 use super::{World, exit, output, runtime};
 use crate::archive::catalog::{Indexed, index};
 use crate::archive::reading::{Listing, Problem};
@@ -19,7 +19,7 @@ pub fn run(args: &IndexArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let signer = match settings.as_ref().map(signing_key).transpose() {
         Ok(key) => key.flatten(),
         Err(e) => {
-            output::report_for("signing", &e, signing_hint(&e));
+            output::report_for("signing", &e, e.hint());
             return exit::INVALID;
         }
     };

@@ -124,9 +124,39 @@ fn create_new(path: &Path, text: &str, mode: u32) -> Result<(), GenerateError> {
     Ok(())
 }
 
+/// Why the configured signing key cannot be used. Names where the key came from, never its
+/// text.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub(super) enum LoadError {
+    #[error("{what} is empty: is its variable set?")]
+    Empty { what: String },
+    #[error("{0}")]
+    Key(#[from] KeyError),
+}
+
+impl LoadError {
+    /// What to do about it.
+    pub(super) fn hint(&self) -> Option<&'static str> {
+        match self {
+            LoadError::Empty { .. } => {
+                Some("set the variable signing.key names, or use signing.key_file")
+            }
+            LoadError::Key(KeyError::NotPrivate { .. }) => Some(
+                "`chatvault keys generate --out FILE` makes a key; name it with signing.key_file \
+                 (or signing.key as ${VAR}) in the global config",
+            ),
+            LoadError::Key(KeyError::Read { .. }) => {
+                Some("signing.key_file is read relative to the global config's folder")
+            }
+            LoadError::Key(_) => None,
+        }
+    }
+}
+
 /// The signing key the global config names (`signing.key` or `signing.key_file`), read now;
-/// `None` when it names none. Errors name where the key came from, never its text.
-pub(super) fn signing_key(settings: &Settings) -> Result<Option<Arc<SigningKey>>, KeyError> {
+/// `None` when it names none.
+pub(super) fn signing_key(settings: &Settings) -> Result<Option<Arc<SigningKey>>, LoadError> {
     let key = match &settings.signing.key {
         None => return Ok(None),
         Some(SecretSource::File(path)) => SigningKey::from_file(path)?,
@@ -135,23 +165,13 @@ pub(super) fn signing_key(settings: &Settings) -> Result<Option<Arc<SigningKey>>
                 Some(file) => format!("signing.key in {}", file.display()),
                 None => "signing.key".to_owned(),
             };
+            // An unset variable is only a warning where commands do not print warnings.
+            if text.trim().is_empty() {
+                return Err(LoadError::Empty { what });
+            }
             SigningKey::from_pem(text, &what)?
         }
     };
     tracing::info!(key_id = key.public().id(), "signing with key");
     Ok(Some(Arc::new(key)))
-}
-
-/// What to do about a signing key that cannot be loaded.
-pub(super) fn signing_hint(error: &KeyError) -> Option<&'static str> {
-    match error {
-        KeyError::NotPrivate { .. } => Some(
-            "`chatvault keys generate --out FILE` makes a key; name it with signing.key_file \
-             (or signing.key as ${VAR}) in the global config",
-        ),
-        KeyError::Read { .. } => {
-            Some("signing.key_file is read relative to the global config's folder")
-        }
-        _ => None,
-    }
 }

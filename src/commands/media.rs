@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::archives::{say_empty, sources};
-use super::keys::{signing_hint, signing_key};
+use super::keys::signing_key;
 use super::run::stream_client;
 use super::{Picked, Wanted, World, exit, load_and_pick, output, runtime};
 use crate::archive::manifest::Manifest;
@@ -91,7 +91,7 @@ fn setup(
         None
     } else {
         signing_key(&set.settings).map_err(|e| {
-            output::report_for("signing", &e, signing_hint(&e));
+            output::report_for("signing", &e, e.hint());
             exit::INVALID
         })?
     };

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::keys::{signing_hint, signing_key};
+use super::keys::{LoadError, signing_key};
 use super::progress::Bars;
 use super::signals::{Signal, Signals};
 use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output, runtime};
@@ -29,7 +29,6 @@ use crate::runner::{
     Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, Shutdown, TickOutcome,
     one_line,
 };
-use crate::signing::KeyError;
 use crate::state::InFlight;
 use crate::store::problem::Problem;
 use crate::store::{self, StoreError};
@@ -201,7 +200,7 @@ pub(super) enum StartError {
     #[error("state: {0}")]
     State(#[source] StoreError),
     #[error("signing: {0}")]
-    Signing(#[source] KeyError),
+    Signing(#[source] LoadError),
     #[error("{0}")]
     Runner(#[from] RunError),
 }
@@ -216,7 +215,7 @@ impl StartError {
             StartError::Api(e) => e.hint(),
             StartError::Runner(e) => e.hint(),
             StartError::State(e) => crate::store::problem::diagnose(e).map(Problem::hint),
-            StartError::Signing(e) => signing_hint(e),
+            StartError::Signing(e) => e.hint(),
             StartError::SecretFile { .. } => None,
         }
     }

@@ -869,6 +869,15 @@ mod tests {
         }
 
         #[test]
+        fn an_unset_variable_leaves_no_key_text_but_a_key_to_refuse() {
+            let loaded = config("signing:\n  key: ${UNSET_KEY}\n");
+            match &loaded.settings.signing.key {
+                Some(SecretSource::Value(text)) => assert_eq!(text, ""),
+                other => panic!("not an empty key: {other:?}"),
+            }
+        }
+
+        #[test]
         fn without_a_signing_section_nothing_is_signed() {
             let loaded = config("api:\n  key: k\n");
             assert!(loaded.settings.signing.key.is_none());

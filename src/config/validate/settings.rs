@@ -141,7 +141,10 @@ fn signing(spec: &ConfigFile, base_dir: &Path, ctx: &mut Ctx<'_, '_>) -> Signing
         );
     }
     let key = match (&signing.key, &signing.key_file) {
-        (Some(text), _) => Some(SecretSource::Value(text.clone())),
+        (Some(text), _) if ctx.known(&key_path) => Some(SecretSource::Value(text.clone())),
+        // An unset variable (a warning where commands go on without it): no text is known,
+        // and a command that needs the key says it is empty.
+        (Some(_), _) => Some(SecretSource::Value(String::new())),
         (None, Some(file)) => Some(SecretSource::File(base_dir.join(file))),
         (None, None) => None,
     };
