@@ -213,6 +213,16 @@ pub enum Command {
     /// files.
     /// Example: chatvault ui --listen 0.0.0.0:8080 --auth-token-file /run/secrets/ui-token
     Ui(UiArgs),
+    /// Make the Ed25519 key pair manifests, records and seals are signed with
+    ///
+    /// `keys generate --out FILE` writes a new private key to FILE (PKCS#8 PEM, created with
+    /// mode 0600; an existing FILE is never overwritten) and prints its public key (PEM) on
+    /// stdout. Name the private key in the global config (`signing: { key_file: FILE }`, or
+    /// `signing: { key: ${VAR} }` from a secret store) and hand the public key to whoever
+    /// checks the archives (`verify --public-key`, `signing.public_key_files`). Exits 0, 1
+    /// when FILE exists or cannot be written.
+    /// Example: chatvault keys generate --out chatvault-signing.pem --public-out chatvault-signing.pub
+    Keys(KeysArgs),
     /// Write the JSON Schemas of job files and of the global config
     ///
     /// Point editors at them with `# yaml-language-server: $schema=../schemas/job.schema.json`
@@ -533,6 +543,34 @@ pub struct UiArgs {
     /// The time zone days and times are shown in (an IANA name)
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub tz: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new private signing key to --out and print its public key
+    ///
+    /// The private key goes to --out only, created with mode 0600 (readable by its owner
+    /// alone, as chatvault insists when it loads it); an existing file is never overwritten.
+    /// The public key (PEM) goes to stdout, and to --public-out when given; the key's id and
+    /// what to do next go to stderr.
+    Generate(KeysGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysGenerateArgs {
+    /// The file to write the private key to (PKCS#8 PEM); must not exist yet
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Also write the public key (PEM) to this file; must not exist yet
+    #[arg(long, value_name = "FILE")]
+    pub public_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

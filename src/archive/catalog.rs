@@ -12,6 +12,7 @@ use super::manifest::Manifest;
 use super::read::{Keep, Message, ReadError, messages};
 use super::tally::{ChannelCount, Tally};
 use crate::query::Needles;
+use crate::signing::SigningKey;
 use crate::store::Store;
 use crate::store::json::{self, JsonError};
 
@@ -62,11 +63,13 @@ pub enum IndexError {
 }
 
 /// Makes sure the archive of `manifest` is counted somewhere: in its manifest, or in a
-/// catalog record, written now (create-only) when missing. Running it again changes nothing.
+/// catalog record, written now (create-only, signed by `signer` when there is one) when
+/// missing. Running it again changes nothing.
 pub async fn index(
     store: &Store,
     manifest: &Manifest,
     now: DateTime<Utc>,
+    signer: Option<&SigningKey>,
 ) -> Result<Indexed, IndexError> {
     if manifest.contents.is_some() {
         return Ok(Indexed::Counted);
@@ -92,7 +95,7 @@ pub async fn index(
         indexed_at: now,
     };
     let key = ObjectPath::from(catalog_key(&manifest.key));
-    match json::create(store, &key, &record).await {
+    match json::create_signed(store, &key, &record, signer).await {
         // Another index run got there first: its record counts the same bytes.
         Ok(_) => Ok(Indexed::Written),
         Err(JsonError::Store(e)) => Err(IndexError::Write(e.to_string())),

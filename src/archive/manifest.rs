@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::tally::Tally;
+use crate::signing::SigningKey;
 use crate::store::Store;
 use crate::store::json::{self, JsonError};
 
@@ -96,10 +97,16 @@ pub enum ManifestError {
     },
 }
 
-/// Commits an archive by writing its manifest, only if none exists yet.
-pub async fn write(store: &Store, manifest: &Manifest) -> Result<(), ManifestError> {
+/// Commits an archive by writing its manifest, only if none exists yet; signed by `signer`
+/// when there is one.
+pub async fn write(
+    store: &Store,
+    manifest: &Manifest,
+    signer: Option<&SigningKey>,
+) -> Result<(), ManifestError> {
     let key = manifest_key(&manifest.key);
-    match json::create(store, &ObjectPath::from(key.as_str()), manifest).await {
+    let at = ObjectPath::from(key.as_str());
+    match json::create_signed(store, &at, manifest, signer).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(ManifestError::Exists { key }),
         Err(JsonError::Store(source)) => Err(ManifestError::Write { key, source }),
@@ -124,5 +131,74 @@ pub async fn read_at(store: &Store, key: &str) -> Result<Option<Manifest>, Manif
         Err(JsonError::Encode(source) | JsonError::Decode(source)) => {
             Err(ManifestError::Invalid { key, source })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signing::{Check, Keyring, check};
+
+    fn manifest(key: &str) -> Manifest {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        Manifest {
+            format: FORMAT,
+            job: "daily".into(),
+            tick: at,
+            window_since: Some(at),
+            window_until: Some(at),
+            snapshot_at: None,
+            kind: "channels".into(),
+            batch: 1,
+            channels: vec!["messaging:general".into()],
+            users: Vec::new(),
+            missing: Vec::new(),
+            task_id: "task".into(),
+            export_version: "v2".into(),
+            key: key.into(),
+            bytes_source: 1,
+            bytes_stored: 1,
+            sha256: "ab".into(),
+            content_encoding: "gzip".into(),
+            exported_at: None,
+            archived_at: at,
+            chatvault_version: "0".into(),
+            contents: None,
+        }
+    }
+
+    async fn stored(store: &Store, key: &str) -> Vec<u8> {
+        let at = ObjectPath::from(manifest_key(key));
+        json::read_bytes(store, &at)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn a_manifest_written_with_a_key_is_signed_by_it_and_reads_back_the_same() {
+        let store = Store::memory();
+        let (key, _) = SigningKey::generate().unwrap_or_else(|e| panic!("{e}"));
+        let mut keys = Keyring::default();
+        keys.add(key.public().clone());
+        write(&store, &manifest("signed"), Some(&key))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        write(&store, &manifest("plain"), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let id = key.public().id().to_owned();
+        assert_eq!(
+            check(&stored(&store, "signed").await, &keys),
+            Check::Valid { key_id: id }
+        );
+        assert_eq!(
+            check(&stored(&store, "plain").await, &keys),
+            Check::Unsigned
+        );
+        let back = read(&store, "signed").await.ok().flatten();
+        assert_eq!(back, Some(manifest("signed")));
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{Wanted, World, exit, load_and_pick, output};
 use crate::archive::reading::{Listing, Source};
 use crate::cli::Archives;
-use crate::config::MissingVars;
+use crate::config::{MissingVars, Settings};
 use crate::store::url::StoreUrl;
 use crate::store::{self, StoreOptions};
 
@@ -17,6 +17,16 @@ pub fn sources(
     config: Option<PathBuf>,
     world: &World<'_>,
 ) -> Result<Vec<Source>, u8> {
+    sources_and_settings(chosen, config, world).map(|(sources, _)| sources)
+}
+
+/// [`sources`], and the global config's settings when the job files were read (not with
+/// `--url`): the commands that write beside archives sign with its key.
+pub fn sources_and_settings(
+    chosen: &Archives,
+    config: Option<PathBuf>,
+    world: &World<'_>,
+) -> Result<(Vec<Source>, Option<Settings>), u8> {
     if let Some(text) = &chosen.url {
         let url = StoreUrl::parse(text, Path::new(".")).map_err(|e| {
             output::error(&format!("--url: {e}"), None);
@@ -27,7 +37,7 @@ pub fn sources(
                 output::error(&format!("--url: {e}"), None);
                 exit::FAILED
             })?;
-        return Ok(vec![Source::any_job(store)]);
+        return Ok((vec![Source::any_job(store)], None));
     }
     let wanted = Wanted {
         paths: &chosen.paths.paths,
@@ -39,17 +49,17 @@ pub fn sources(
     };
     let picked = load_and_pick(&wanted, world)?;
     let mut sources = Vec::new();
-    for job in picked.jobs {
+    for job in &picked.jobs {
         let opened = job.destination.open_to_read(&world.env_vars);
         match opened {
-            Ok(store) => sources.push(Source::of_job(&job, store)),
+            Ok(store) => sources.push(Source::of_job(job, store)),
             Err(e) => {
                 output::error(&format!("job {}: destination: {e}", job.name), None);
                 return Err(exit::FAILED);
             }
         }
     }
-    Ok(sources)
+    Ok((sources, Some(picked.set.settings)))
 }
 
 /// What to check when a location holds no archive.

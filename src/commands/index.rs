@@ -3,16 +3,25 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::archives::{say_empty, sources};
+use super::archives::{say_empty, sources_and_settings};
+use super::keys::signing_key;
 use super::{World, exit, output, runtime};
 use crate::archive::catalog::{Indexed, index};
 use crate::archive::reading::{Listing, Problem};
 use crate::cli::IndexArgs;
 
 pub fn run(args: &IndexArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
-    let sources = match sources(&args.archives, config, world) {
-        Ok(sources) => sources,
+    let (sources, settings) = match sources_and_settings(&args.archives, config, world) {
+        Ok(found) => found,
         Err(code) => return code,
+    };
+    // With --url no global config is read: the records are written unsigned.
+    let signer = match settings.as_ref().map(signing_key).transpose() {
+        Ok(key) => key.flatten(),
+        Err(e) => {
+            output::report_for("signing", &e, e.hint());
+            return exit::INVALID;
+        }
     };
     let Some(runtime) = runtime() else {
         return exit::FAILED;
@@ -31,7 +40,8 @@ pub fn run(args: &IndexArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
                 cataloged += 1;
                 continue;
             }
-            match index(listing.store(listed), manifest, world.now).await {
+            let store = listing.store(listed);
+            match index(store, manifest, world.now, signer.as_deref()).await {
                 Ok(Indexed::Counted) => counted += 1,
                 Ok(Indexed::Cataloged) => cataloged += 1,
                 Ok(Indexed::Written) => written += 1,

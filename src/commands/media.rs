@@ -10,6 +10,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::archives::{say_empty, sources};
+use super::keys::signing_key;
 use super::run::stream_client;
 use super::{Picked, Wanted, World, exit, load_and_pick, output, runtime};
 use crate::archive::manifest::Manifest;
@@ -26,6 +27,7 @@ use crate::config::job::{Job, MediaSettings};
 use crate::links::without_query;
 use crate::runner::MediaTally;
 use crate::runner::media::MediaPass;
+use crate::signing::SigningKey;
 use crate::store::Store;
 use crate::text::escape_hidden;
 
@@ -35,6 +37,8 @@ struct Setup {
     /// Per source, its job (none with `--url`: the defaults apply, by the manifest's job).
     jobs: Vec<Option<Job>>,
     refresher: Arc<dyn Refresher>,
+    /// Signs the records written (none with --url: no global config is read).
+    signer: Option<Arc<SigningKey>>,
 }
 
 pub fn run(args: &MediaArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
@@ -71,6 +75,7 @@ fn setup(
             refresher: Arc::new(NoRefresh(
                 "no API settings with --url: expired links are refreshed only through job files",
             )),
+            signer: None,
         });
     }
     let wanted = Wanted {
@@ -82,6 +87,14 @@ fn setup(
         warnings: false,
     };
     let Picked { set, jobs, .. } = load_and_pick(&wanted, world)?;
+    let signer = if args.dry_run {
+        None
+    } else {
+        signing_key(&set.settings).map_err(|e| {
+            output::report_for("signing", &e, e.hint());
+            exit::INVALID
+        })?
+    };
     let mut sources = Vec::new();
     let mut kept = Vec::new();
     for job in jobs {
@@ -119,6 +132,7 @@ fn setup(
         sources,
         jobs: kept,
         refresher,
+        signer,
     })
 }
 
@@ -303,7 +317,8 @@ fn pass_for<'p>(
             cache.clone(),
             clock.clone(),
         )
-        .map_err(|e| format!("cannot fetch media: {e}"))?;
+        .map_err(|e| format!("cannot fetch media: {e}"))?
+        .signed_by(setup.signer.clone());
         passes.insert(key.clone(), pass);
     }
     passes

@@ -4,6 +4,7 @@ mod archives;
 mod args;
 mod completions;
 mod index;
+mod keys;
 mod ledgers;
 mod listen;
 mod logging;
@@ -75,6 +76,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
             Ok(zone) => ui::run(&args, zone, cli.config, cli.log_format, world),
             Err(invalid) => invalid.report(),
         },
+        Command::Keys(args) => keys::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args),
     };

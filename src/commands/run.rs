@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::keys::{LoadError, signing_key};
 use super::progress::Bars;
 use super::signals::{Signal, Signals};
 use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output, runtime};
@@ -198,6 +199,8 @@ pub(super) enum StartError {
     Api(#[from] ApiError),
     #[error("state: {0}")]
     State(#[source] StoreError),
+    #[error("signing: {0}")]
+    Signing(#[source] LoadError),
     #[error("{0}")]
     Runner(#[from] RunError),
 }
@@ -212,6 +215,7 @@ impl StartError {
             StartError::Api(e) => e.hint(),
             StartError::Runner(e) => e.hint(),
             StartError::State(e) => crate::store::problem::diagnose(e).map(Problem::hint),
+            StartError::Signing(e) => e.hint(),
             StartError::SecretFile { .. } => None,
         }
     }
@@ -222,8 +226,9 @@ fn build_runner(
     clock: SharedClock,
     world: &World<'_>,
     reporter: Arc<dyn Reporter>,
-    options: RunnerOptions,
+    mut options: RunnerOptions,
 ) -> Result<Runner, StartError> {
+    options.signing_key = signing_key(&set.settings).map_err(StartError::Signing)?;
     let client = stream_client(set, clock.clone())?;
     let state = store::open(
         &set.settings.state,

@@ -806,4 +806,138 @@ mod tests {
         assert_eq!(media_of("a.yaml", yaml), expected);
         assert_eq!(media_of("a.toml", toml), expected);
     }
+
+    /// The global config's `signing:`, by the rules in `validate/settings.rs`.
+    mod signing {
+        use std::path::{Path, PathBuf};
+
+        use crate::config::job::SecretSource;
+        use crate::config::load::{LoadOptions, Loaded, MissingVars, load_config_text};
+        use crate::diagnostics::Severity;
+
+        const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIKEYMATERIAL42\n-----END PRIVATE KEY-----";
+
+        fn config(yaml: &str) -> Loaded {
+            let env = |name: &str| (name == "SIGNING_KEY").then(|| PEM.to_owned());
+            let opts = LoadOptions {
+                paths: Vec::new(),
+                config: None,
+                env: &env,
+                missing_vars: MissingVars::Warn,
+            };
+            load_config_text(Path::new("chatvault.yaml"), yaml.as_bytes(), &opts)
+        }
+
+        /// Each diagnostic as `line: severity field: message`.
+        fn said(loaded: &Loaded) -> Vec<String> {
+            loaded
+                .diagnostics
+                .iter()
+                .map(|d| {
+                    let severity = match d.severity {
+                        Severity::Error => "error",
+                        Severity::Warning => "warning",
+                    };
+                    let line = d.pos.map_or(0, |p| p.line);
+                    format!("{line}: {severity} {}: {}", d.path, d.message)
+                })
+                .collect()
+        }
+
+        #[test]
+        fn a_key_from_the_environment_is_taken_without_a_word() {
+            let loaded = config("signing:\n  key: ${SIGNING_KEY}\n");
+            assert_eq!(said(&loaded), Vec::<String>::new());
+            match &loaded.settings.signing.key {
+                Some(SecretSource::Value(text)) => assert_eq!(text, PEM),
+                other => panic!("not the key's text: {other:?}"),
+            }
+        }
+
+        #[test]
+        fn an_inline_key_is_a_warning_at_the_field_that_does_not_quote_it() {
+            let loaded = config(&format!(
+                "signing:\n  key: |\n    {}\n",
+                PEM.replace('\n', "\n    ")
+            ));
+            let said = said(&loaded);
+            assert_eq!(said.len(), 1, "{said:?}");
+            assert!(
+                said[0].starts_with(
+                    "3: warning signing.key: the private signing key is written inline"
+                ),
+                "{said:?}"
+            );
+            assert!(!said[0].contains("KEYMATERIAL"), "{said:?}");
+            assert!(loaded.settings.signing.key.is_some());
+        }
+
+        #[test]
+        fn key_and_key_file_together_are_an_error_at_key_file() {
+            let loaded = config("signing:\n  key: ${SIGNING_KEY}\n  key_file: signing.pem\n");
+            assert_eq!(
+                said(&loaded),
+                ["3: error signing.key_file: set either `key` or `key_file`, not both"]
+            );
+        }
+
+        #[test]
+        fn files_are_read_from_the_configs_folder_and_not_at_load() {
+            let loaded = config(
+                "signing:\n  key_file: keys/signing.pem\n  public_key_files: [keys/old.pub, /etc/new.pub]\n",
+            );
+            assert_eq!(said(&loaded), Vec::<String>::new());
+            let signing = &loaded.settings.signing;
+            match &signing.key {
+                Some(SecretSource::File(path)) => {
+                    assert_eq!(path, &Path::new(".").join("keys/signing.pem"));
+                }
+                other => panic!("not the key file: {other:?}"),
+            }
+            assert_eq!(
+                signing.public_key_files,
+                [
+                    Path::new(".").join("keys/old.pub"),
+                    PathBuf::from("/etc/new.pub")
+                ]
+            );
+        }
+
+        #[test]
+        fn an_unset_variable_leaves_no_key_text_but_a_key_to_refuse() {
+            let loaded = config("signing:\n  key: ${UNSET_KEY}\n");
+            match &loaded.settings.signing.key {
+                Some(SecretSource::Value(text)) => assert_eq!(text, ""),
+                other => panic!("not an empty key: {other:?}"),
+            }
+        }
+
+        #[test]
+        fn without_a_signing_section_nothing_is_signed() {
+            let loaded = config("api:\n  key: k\n");
+            assert!(loaded.settings.signing.key.is_none());
+            assert!(loaded.settings.signing.public_key_files.is_empty());
+        }
+
+        #[test]
+        fn an_unknown_signing_field_names_the_known_ones() {
+            let loaded = config("signing:\n  keyfile: a.pem\n");
+            let said = said(&loaded);
+            assert_eq!(said.len(), 1, "{said:?}");
+            assert!(
+                said[0].starts_with("2: error signing.keyfile: unknown field"),
+                "{said:?}"
+            );
+            assert!(said[0].contains("key_file"), "{said:?}");
+        }
+
+        #[test]
+        fn the_settings_debug_never_shows_the_key() {
+            let loaded = config("signing:\n  key: ${SIGNING_KEY}\n");
+            let shown = format!("{:?} {:#?}", loaded.settings, loaded.settings);
+            assert!(!shown.contains("KEYMATERIAL"), "{shown}");
+            assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+            assert!(shown.contains("signing"), "{shown}");
+        }
+    }
 }

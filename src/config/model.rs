@@ -319,6 +319,27 @@ pub struct ConfigFile {
     pub defaults: Option<DefaultsSpec>,
     /// Notifications for every job that sets no `notify` of its own.
     pub notify: Option<NotifySpec>,
+    /// Signing what chatvault writes beside archives, and the public keys `verify` accepts.
+    pub signing: Option<SigningSpec>,
+}
+
+/// The Ed25519 key manifests, media and catalog records and seals are signed with, so anyone
+/// with the public key can tell they were written by chatvault and not changed since. Without
+/// a key nothing is signed.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSpec {
+    /// The private key's PEM text (`-----BEGIN PRIVATE KEY-----`); write it as `${VAR}` rather
+    /// than inline. Mutually exclusive with `key_file`.
+    pub key: Option<String>,
+    /// A file holding the private key (e.g. a mounted Kubernetes Secret), as `chatvault keys
+    /// generate` writes it; only its owner may read it (mode 0600). Relative to this file's
+    /// folder.
+    pub key_file: Option<String>,
+    /// Public key files (`-----BEGIN PUBLIC KEY-----`) whose signatures `verify` accepts: the
+    /// current key's, and after a rotation the old keys' too, so what they signed still
+    /// verifies. Relative to this file's folder; read when `verify` runs.
+    pub public_key_files: Option<Vec<String>>,
 }
 
 /// Stream API credentials and endpoint.

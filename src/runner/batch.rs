@@ -151,7 +151,7 @@ impl Runner {
             chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
             contents: Some(transferred.tally.clone()),
         };
-        match manifest::write(&dest, &record).await {
+        match manifest::write(&dest, &record, self.options.signing_key.as_deref()).await {
             Ok(()) => {}
             Err(manifest::ManifestError::Exists { .. }) => {
                 let theirs = manifest::read(&dest, &batch.key)

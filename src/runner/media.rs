@@ -10,8 +10,8 @@ use super::Runner;
 use super::error::RunError;
 use super::events::{Event, MediaTally, Phase};
 use crate::archive::manifest::Manifest;
-use crate::archive::media::capture::{Capturer, Refresher, RunCache, write_record};
-use crate::archive::media::record::{self, MediaRecord, Outcome, Reference};
+use crate::archive::media::capture::{Capturer, Refresher, RunCache};
+use crate::archive::media::record::{self, Draft, MediaRecord, Outcome, Reference};
 use crate::archive::media::refs::{FoundRef, refs_in_archive};
 use crate::archive::reading::standing::{newest_records, outstanding};
 use crate::archive::reading::{Listing, Source};
@@ -19,6 +19,7 @@ use crate::clock::SharedClock;
 use crate::config::job::{Job, MediaSettings};
 use crate::fetch::{Fetcher, Policy};
 use crate::links;
+use crate::signing::SigningKey;
 use crate::store::Store;
 
 /// References a tick retries at most, so a tick stays short; the rest waits for the next.
@@ -36,6 +37,8 @@ pub struct MediaPass {
     prefix: String,
     capturer: Capturer,
     clock: SharedClock,
+    /// Signs the records written; none: they are written unsigned.
+    signer: Option<Arc<SigningKey>>,
 }
 
 impl MediaPass {
@@ -65,7 +68,13 @@ impl MediaPass {
             prefix: settings.prefix.clone(),
             capturer,
             clock,
+            signer: None,
         })
+    }
+
+    /// The same pass, its records signed by `signer` when there is one.
+    pub fn signed_by(self, signer: Option<Arc<SigningKey>>) -> MediaPass {
+        MediaPass { signer, ..self }
     }
 
     /// Captures at most `limit` of `refs` (in order) of the archive at `archive` and writes its
@@ -158,16 +167,14 @@ impl MediaPass {
         references: Vec<Reference>,
         after: u32,
     ) -> Result<MediaRecord, record::RecordError> {
-        write_record(
-            &self.store,
-            &self.job,
+        let draft = Draft {
+            job: &self.job,
             archive,
-            &self.prefix,
-            references,
-            self.clock.now(),
+            prefix: &self.prefix,
+            now: self.clock.now(),
             after,
-        )
-        .await
+        };
+        record::write_next(&self.store, draft, references, self.signer.as_deref()).await
     }
 
     /// The links of an archive written without a record, read from the archive once.
@@ -208,7 +215,7 @@ impl Runner {
             cache.clone(),
             self.clock.clone(),
         ) {
-            Ok(pass) => Ok(Some(pass)),
+            Ok(pass) => Ok(Some(pass.signed_by(self.options.signing_key.clone()))),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot fetch media; the archives keep their links");
                 warnings.push(format!(

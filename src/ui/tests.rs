@@ -101,7 +101,7 @@ async fn archive_of(
             .await
             .expect("put the archive");
     }
-    manifest::write(store, &m)
+    manifest::write(store, &m, None)
         .await
         .expect("write the manifest");
     key
@@ -732,6 +732,7 @@ async fn media_day(store: &Store) -> Files {
             prefix: "_media".into(),
             references,
         },
+        None,
     )
     .await
     .expect("write the media record");

@@ -6,13 +6,14 @@ use std::process::Command;
 
 use crate::common::run;
 
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "validate",
     "plan",
     "run",
     "status",
     "verify",
     "media",
+    "keys",
     "schema",
     "completions",
 ];

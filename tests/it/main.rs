@@ -44,6 +44,7 @@ mod sdk_crosscheck;
 mod search;
 mod secrets;
 mod servers_smoke;
+mod signing;
 mod state;
 mod stores;
 mod storm;

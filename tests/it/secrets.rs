@@ -1,9 +1,10 @@
 //! Secret hygiene: every command (validate, plan, run --dry-run, run --once, the daemon with
 //! its metrics, status, verify), at trace log level, in both log formats, with known values
-//! for the API secret, the S3 keys and a webhook token, including runs that fail because a
-//! secret is wrong and a download link that is cut mid-transfer. Everything they print, and
-//! every object they write (state records, manifests), is searched for those values, for any
-//! JWT and for signed-URL query strings: none may appear.
+//! for the API secret, the S3 keys, a webhook token and the private signing key, including
+//! runs that fail because a secret is wrong and a download link that is cut mid-transfer.
+//! Everything they print, and every object they write (state records, manifests, media
+//! records), is searched for those values, for any JWT and for signed-URL query strings: none
+//! may appear.
 //!
 //! Real processes against the emulator (real clock, one-second tasks) and s3s-fs (which checks
 //! signatures, so the S3 keys are really used).
@@ -11,6 +12,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use chatvault::signing::SigningKey;
 use chatvault::store;
 use chatvault::store::url::StoreUrl;
 use chatvault_emulator::{Emulator, EmulatorConfig, Endpoint};
@@ -27,10 +29,12 @@ const API_SECRET: &str = "api-secret-7c1e9a04d2b35f86";
 const WRONG_API_SECRET: &str = "wrong-api-secret-3b8e5d1f90a2";
 const WRONG_S3_SECRET: &str = "wrong-s3-secret-6a2f0c9e7d14";
 const HOOK_TOKEN: &str = "hook-token-51d8c3e0f2a7";
+/// The body of a signing key that is not one (a run given it stops, and must not quote it).
+const WRONG_SIGNING_KEY: &str = "d3Jvbmctc2lnbmluZy1rZXktOGM0ZTJhMTk=";
 
 /// Text that must never appear: (what it is, the text).
-fn forbidden(s3_secret: &str) -> Vec<(&'static str, String)> {
-    vec![
+fn forbidden(s3_secret: &str, signing_key: &str) -> Vec<(&'static str, String)> {
+    let mut forbidden = vec![
         ("the API secret", API_SECRET.into()),
         ("a wrong API secret", WRONG_API_SECRET.into()),
         ("the S3 secret key", s3_secret.into()),
@@ -43,7 +47,16 @@ fn forbidden(s3_secret: &str) -> Vec<(&'static str, String)> {
         ("a signed-URL query", "AWSAccessKeyId=".into()),
         ("a signed-URL query", "X-Amz-Signature".into()),
         ("a signed-URL query", "X-Amz-Credential".into()),
-    ]
+        ("a wrong signing key", WRONG_SIGNING_KEY.into()),
+    ];
+    // Each line of the key's base64 body.
+    forbidden.extend(
+        signing_key
+            .lines()
+            .filter(|l| !l.starts_with("-----") && !l.is_empty())
+            .map(|l| ("the private signing key", l.to_owned())),
+    );
+    forbidden
 }
 
 async fn emulator() -> Emulator {
@@ -59,6 +72,8 @@ struct Setup {
     s3: servers::S3Server,
     prefix: String,
     project: common::Project,
+    /// The private signing key's PEM, given to chatvault as ${SIGNING_KEY}.
+    signing_key: String,
 }
 
 impl Setup {
@@ -76,7 +91,8 @@ impl Setup {
             format!(
                 "api:\n  base_url: {}\n\
                  state:\n  url: s3://{}/{prefix}/state\n{options}\
-                 notify:\n  webhooks:\n    - url: ${{HOOK_URL}}\n  ping: ${{HOOK_URL}}\n",
+                 notify:\n  webhooks:\n    - url: ${{HOOK_URL}}\n  ping: ${{HOOK_URL}}\n\
+                 signing:\n  key: ${{SIGNING_KEY}}\n",
                 emu.base_url(),
                 s3.bucket
             ),
@@ -90,11 +106,13 @@ impl Setup {
                 s3.bucket,
             ),
         );
+        let (_, signing_key) = SigningKey::generate().expect("a signing key");
         Setup {
             emu,
             s3,
             prefix,
             project,
+            signing_key,
         }
     }
 
@@ -113,6 +131,7 @@ impl Setup {
                 "HOOK_URL",
                 format!("http://127.0.0.1:9/hook?token={HOOK_TOKEN}"),
             )
+            .env("SIGNING_KEY", &self.signing_key)
             .env_remove("CHATVAULT_PAUSE_AT")
             .stdin(Stdio::null())
             .kill_on_drop(true);
@@ -192,6 +211,19 @@ async fn no_command_prints_or_stores_a_secret_a_jwt_or_a_signed_url() {
         1
     );
 
+    let mut wrong_key = setup.command(&["run", "--once", "jobs"]);
+    wrong_key.env(
+        "SIGNING_KEY",
+        format!("-----BEGIN PRIVATE KEY-----\n{WRONG_SIGNING_KEY}\n-----END PRIVATE KEY-----\n"),
+    );
+    assert_eq!(
+        record(
+            "run --once, a signing key that is not one",
+            finish(wrong_key).await
+        ),
+        2
+    );
+
     // A real run, its download link cut mid-transfer once (renewed and retried).
     setup.emu.faults().cut_next_downloads(1, 1024);
     let code = record(
@@ -261,8 +293,14 @@ async fn no_command_prints_or_stores_a_secret_a_jwt_or_a_signed_url() {
         objects.iter().map(|(k, _)| k).collect::<Vec<_>>()
     );
     assert!(
-        objects.iter().any(|(k, _)| k.ends_with(".manifest.json")),
-        "a manifest was written"
+        objects
+            .iter()
+            .any(|(k, text)| k.ends_with(".manifest.json") && text.contains("\"signature\"")),
+        "a signed manifest was written"
+    );
+    assert!(
+        objects.iter().any(|(k, _)| k.contains(".media.")),
+        "a media record was written"
     );
     for (key, text) in objects {
         seen.push((format!("object {key}"), text));
@@ -275,7 +313,7 @@ async fn no_command_prints_or_stores_a_secret_a_jwt_or_a_signed_url() {
     );
     let mut leaks = Vec::new();
     for (what, text) in &seen {
-        for (name, needle) in forbidden(&setup.s3.secret_key) {
+        for (name, needle) in forbidden(&setup.s3.secret_key, &setup.signing_key) {
             if let Some(at) = text.find(&needle) {
                 let from = text[..at].rfind('\n').map_or(0, |i| i + 1);
                 let to = text[at..].find('\n').map_or(text.len(), |i| at + i);

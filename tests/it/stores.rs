@@ -106,8 +106,10 @@ async fn round_trip(store: &Store) {
     assert_eq!(back, original, "{}: the archive is the export", store.url());
 
     let manifest = manifest_for(key, &done);
-    manifest::write(store, &manifest).await.expect("committed");
-    let again = manifest::write(store, &manifest).await;
+    manifest::write(store, &manifest, None)
+        .await
+        .expect("committed");
+    let again = manifest::write(store, &manifest, None).await;
     assert!(
         matches!(again, Err(ManifestError::Exists { .. })),
         "{}: a manifest is create-only: {again:?}",

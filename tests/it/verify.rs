@@ -59,6 +59,7 @@ async fn commit_as(store: &Store, job: &str, key: &str, bytes: &[u8]) {
             contents: None,
             chatvault_version: "test".into(),
         },
+        None,
     )
     .await
     .expect("manifest written");
@@ -110,6 +111,7 @@ async fn record(store: &Store, job: &str, archive: &str, attempt: u32, outcomes:
             prefix: "_media".into(),
             references,
         },
+        None,
     )
     .await
     .expect("record written");
@@ -187,7 +189,7 @@ async fn a_manifest_is_written_once() {
         .await
         .expect("read")
         .expect("there");
-    let err = manifest::write(&store, &again)
+    let err = manifest::write(&store, &again, None)
         .await
         .expect_err("create-only");
     assert!(

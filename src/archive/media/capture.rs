@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{StreamExt, stream};
 use object_store::path::Path as ObjectPath;
@@ -28,7 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::OnceCell;
 
 use super::layout;
-use super::record::{self, MediaRecord, Outcome, Owner, RecordError, Reference, Stored};
+use super::record::{Outcome, Owner, Reference, Stored};
 use super::refs::FoundRef;
 use super::sniff::{self, SNIFF_LEN};
 use crate::clock::SharedClock;
@@ -503,45 +502,6 @@ impl Capturer {
     }
 }
 
-/// Writes the archive's next record: attempt `after + 1`, or the next free number when
-/// another writer took that one.
-pub async fn write_record(
-    store: &Store,
-    job: &str,
-    archive_key: &str,
-    prefix: &str,
-    references: Vec<Reference>,
-    now: DateTime<Utc>,
-    after: u32,
-) -> Result<MediaRecord, RecordError> {
-    let mut record = MediaRecord {
-        format: record::FORMAT,
-        job: job.to_owned(),
-        archive: archive_key.to_owned(),
-        attempt: after.saturating_add(1),
-        written_at: now,
-        chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
-        prefix: prefix.to_owned(),
-        references,
-    };
-    loop {
-        if record::write(store, &record).await? {
-            return Ok(record);
-        }
-        let Some(next) = record.attempt.checked_add(1) else {
-            let key = record::record_key(archive_key, record.attempt);
-            return Err(RecordError::Write {
-                source: object_store::Error::AlreadyExists {
-                    path: key.clone(),
-                    source: "no attempt number is left".into(),
-                },
-                key,
-            });
-        };
-        record.attempt = next;
-    }
-}
-
 /// A downloaded file, rewound.
 struct Spool {
     file: tokio::fs::File,
@@ -642,6 +602,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::sync::atomic::AtomicUsize;
 
+    use chrono::{DateTime, Utc};
     use futures::TryStreamExt;
 
     use super::*;
@@ -1487,26 +1448,5 @@ mod tests {
         }
         assert!(media_objects(&store).await.is_empty());
         assert_eq!(capturer.counts().uploads, 0);
-    }
-
-    #[tokio::test]
-    async fn a_record_takes_the_next_attempt_or_the_next_free_one() {
-        let store = Store::memory();
-        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let write =
-            |after| write_record(&store, "job", "a.jsonl.gz", PREFIX, Vec::new(), at, after);
-        let first = write(0).await.map(|r| r.attempt).ok();
-        assert_eq!(first, Some(1));
-        // Another writer took 2 and 3 meanwhile.
-        for taken in [2, 3] {
-            let other = write(taken - 1).await.map(|r| r.attempt).ok();
-            assert_eq!(other, Some(taken));
-        }
-        let next = write(1).await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(next.attempt, 4);
-        assert_eq!(next.job, "job");
-        assert_eq!(next.prefix, PREFIX);
-        let back = record::read_at(&store, &record::record_key("a.jsonl.gz", 4)).await;
-        assert_eq!(back.ok(), Some(next));
     }
 }

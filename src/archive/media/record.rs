@@ -8,6 +8,7 @@ use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::signing::SigningKey;
 use crate::store::Store;
 use crate::store::json::{self, JsonError};
 
@@ -151,17 +152,71 @@ pub enum RecordError {
     Missing { key: String },
 }
 
-/// Writes `record` create-only under its `attempt`; `Ok(false)` when that attempt exists
-/// already (another writer got there first: the caller takes the next number).
-pub async fn write(store: &Store, record: &MediaRecord) -> Result<bool, RecordError> {
+/// Writes `record` create-only under its `attempt`, signed by `signer` when there is one;
+/// `Ok(false)` when that attempt exists already (another writer got there first: the caller
+/// takes the next number).
+pub async fn write(
+    store: &Store,
+    record: &MediaRecord,
+    signer: Option<&SigningKey>,
+) -> Result<bool, RecordError> {
     let key = record_key(&record.archive, record.attempt);
-    match json::create(store, &ObjectPath::from(key.as_str()), record).await {
+    match json::create_signed(store, &ObjectPath::from(key.as_str()), record, signer).await {
         Ok(created) => Ok(created),
         Err(JsonError::Store(source)) => Err(RecordError::Write { key, source }),
         Err(JsonError::Encode(source) | JsonError::Decode(source)) => {
             Err(RecordError::Invalid { key, source })
         }
     }
+}
+
+/// The archive's next record (attempt `after + 1`, or the next free number when another
+/// writer took that one) of `references`, written as [`write`] does.
+pub async fn write_next(
+    store: &Store,
+    draft: Draft<'_>,
+    references: Vec<Reference>,
+    signer: Option<&SigningKey>,
+) -> Result<MediaRecord, RecordError> {
+    let mut record = MediaRecord {
+        format: FORMAT,
+        job: draft.job.to_owned(),
+        archive: draft.archive.to_owned(),
+        attempt: draft.after.saturating_add(1),
+        written_at: draft.now,
+        chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
+        prefix: draft.prefix.to_owned(),
+        references,
+    };
+    loop {
+        if write(store, &record, signer).await? {
+            return Ok(record);
+        }
+        let Some(next) = record.attempt.checked_add(1) else {
+            let key = record_key(&record.archive, record.attempt);
+            return Err(RecordError::Write {
+                source: object_store::Error::AlreadyExists {
+                    path: key.clone(),
+                    source: "no attempt number is left".into(),
+                },
+                key,
+            });
+        };
+        record.attempt = next;
+    }
+}
+
+/// What a new record says besides its references.
+#[derive(Debug, Clone, Copy)]
+pub struct Draft<'a> {
+    pub job: &'a str,
+    /// The archive's key below the destination's root.
+    pub archive: &'a str,
+    /// Where the media objects live below the destination's root.
+    pub prefix: &'a str,
+    pub now: DateTime<Utc>,
+    /// The attempt the record follows (0: none yet).
+    pub after: u32,
 }
 
 /// The record stored at `key` (a record key from a listing).
@@ -180,6 +235,7 @@ pub async fn read_at(store: &Store, key: &str) -> Result<MediaRecord, RecordErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::{Check, Keyring, check};
 
     #[test]
     fn record_keys_read_back_and_others_do_not() {
@@ -231,5 +287,69 @@ mod tests {
         assert!(text.contains(r#""status":"stored""#), "{text}");
         let back: MediaRecord = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, record);
+    }
+
+    fn draft(after: u32) -> Draft<'static> {
+        Draft {
+            job: "job",
+            archive: "a.jsonl.gz",
+            prefix: "_media",
+            now: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+            after,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_takes_the_next_attempt_or_the_next_free_one() {
+        let store = Store::memory();
+        let write = |after| write_next(&store, draft(after), Vec::new(), None);
+        let first = write(0).await.map(|r| r.attempt).ok();
+        assert_eq!(first, Some(1));
+        // Another writer took 2 and 3 meanwhile.
+        for taken in [2, 3] {
+            let other = write(taken - 1).await.map(|r| r.attempt).ok();
+            assert_eq!(other, Some(taken));
+        }
+        let next = write(1).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(next.attempt, 4);
+        assert_eq!(next.job, "job");
+        assert_eq!(next.prefix, "_media");
+        let back = read_at(&store, &record_key("a.jsonl.gz", 4)).await;
+        assert_eq!(back.ok(), Some(next));
+    }
+
+    #[tokio::test]
+    async fn a_record_is_signed_by_the_key_it_is_given_and_reads_back_the_same() {
+        let store = Store::memory();
+        let (key, _) = SigningKey::generate().unwrap_or_else(|e| panic!("{e}"));
+        let mut keys = Keyring::default();
+        keys.add(key.public().clone());
+        let signed = write_next(&store, draft(0), Vec::new(), Some(&key))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let unsigned = write_next(&store, draft(1), Vec::new(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stored = |attempt| {
+            let store = store.clone();
+            async move {
+                let at = ObjectPath::from(record_key("a.jsonl.gz", attempt));
+                json::read_bytes(&store, &at)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            }
+        };
+        assert_eq!(
+            check(&stored(1).await, &keys),
+            Check::Valid {
+                key_id: key.public().id().to_owned()
+            }
+        );
+        assert_eq!(check(&stored(2).await, &keys), Check::Unsigned);
+        let back = read_at(&store, &record_key("a.jsonl.gz", 1)).await;
+        assert_eq!(back.ok(), Some(signed));
+        assert_eq!(unsigned.attempt, 2);
     }
 }

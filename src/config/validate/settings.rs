@@ -114,9 +114,50 @@ pub fn compile_settings(
         },
         state,
         state_options,
-        signing: SigningSettings::default(),
+        signing: signing(spec, base_dir, ctx),
     };
     (settings, defaults)
+}
+
+/// The global `signing`, by the API secret's rules: one of `key` and `key_file`, and `key`
+/// from the environment rather than inline. Files are read when a command needs them, as
+/// `api.secret_file` is.
+fn signing(spec: &ConfigFile, base_dir: &Path, ctx: &mut Ctx<'_, '_>) -> SigningSettings {
+    let Some(signing) = &spec.signing else {
+        return SigningSettings::default();
+    };
+    let root = FieldPath::root().key("signing");
+    if let (Some(_), Some(_)) = (&signing.key, &signing.key_file) {
+        ctx.error_at_key(
+            &root.key("key_file"),
+            "set either `key` or `key_file`, not both",
+        );
+    }
+    let key_path = root.key("key");
+    if signing.key.is_some() && !ctx.subs.interpolated.contains(&key_path) {
+        ctx.warning(
+            &key_path,
+            "the private signing key is written inline, so everyone who can read this file can \
+             sign as chatvault: use \"${SIGNING_KEY}\" (any variable) or `key_file`",
+        );
+    }
+    let key = match (&signing.key, &signing.key_file) {
+        (Some(text), _) if ctx.known(&key_path) => Some(SecretSource::Value(text.clone())),
+        // An unset variable (a warning where commands go on without it): no text is known,
+        // and a command that needs the key says it is empty.
+        (Some(_), _) => Some(SecretSource::Value(String::new())),
+        (None, Some(file)) => Some(SecretSource::File(base_dir.join(file))),
+        (None, None) => None,
+    };
+    SigningSettings {
+        key,
+        public_key_files: signing
+            .public_key_files
+            .iter()
+            .flatten()
+            .map(|file| base_dir.join(file))
+            .collect(),
+    }
 }
 
 fn compile_defaults(spec: &ConfigFile, base_dir: &Path, ctx: &mut Ctx<'_, '_>) -> Defaults {
