@@ -1582,3 +1582,44 @@ async fn with_a_signing_key_each_seal_carries_a_signature_the_public_key_checks(
     assert_sealed_once(&store, &job, &project.archive()).await;
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seal_that_cannot_be_written_warns_and_the_next_run_seals_what_it_missed() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("unsealed", &cids), start);
+    let store = Store::memory();
+    let (runner, _) = Api::of(&emu).replica(&store, "a");
+    // A file where the seals' folder would go: no seal can be written below it.
+    std::fs::create_dir_all(project.archive()).expect("mkdir");
+    let blocker = project.archive().join("_chatvault");
+    std::fs::write(&blocker, "not a folder").expect("write the file");
+    let tick = start + TimeDelta::days(1);
+    move_to(&emu, tick + TimeDelta::minutes(1));
+    let TickOutcome::Done { warnings, .. } = runner.run_tick(&job, tick).await else {
+        panic!("the run succeeds without its seal");
+    };
+    assert!(
+        warnings.iter().any(|w| w
+            .starts_with("the run's seal could not be written: ")
+            && w.ends_with("; the next run's seal covers its archives")),
+        "{warnings:?}"
+    );
+    assert_eq!(state(&runner, &job).await.seal, None);
+
+    std::fs::remove_file(&blocker).expect("remove the file");
+    let next = tick + TimeDelta::days(1);
+    move_to(&emu, next + TimeDelta::minutes(1));
+    assert_eq!(archives_of(&runner.run_tick(&job, next).await), 1);
+    let chain = seals(&job).await;
+    assert_eq!(chain.len(), 1);
+    assert_eq!(
+        chain[0].covers.len(),
+        documents(&project.archive(), "").len(),
+        "both runs' documents"
+    );
+    assert_sealed_once(&store, &job, &project.archive()).await;
+    emu.shutdown().await;
+}
