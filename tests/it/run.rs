@@ -634,7 +634,10 @@ async fn crash_and_resume(phase: Phase) {
     // Killed after its seal (the watermark comes after it): the seal is there, and the
     // ledger, whose update the kill prevented, does not name it yet.
     let sealed = matches!(phase, Phase::Seal | Phase::Watermark);
-    assert_eq!(at_crash.seal, None, "{phase}: the run's end was not recorded");
+    assert_eq!(
+        at_crash.seal, None,
+        "{phase}: the run's end was not recorded"
+    );
     assert_eq!(seals(&job).await.len(), usize::from(sealed), "{phase}");
     if sealed {
         assert!(recorded.is_empty(), "both batches committed: {recorded:?}");
@@ -1424,7 +1427,10 @@ async fn each_run_writes_the_next_seal_naming_what_it_wrote_and_the_previous_sea
         let newest = chain.last().expect("a seal");
         let new: Vec<&String> = now.keys().filter(|k| !before.contains_key(*k)).collect();
         let covered: Vec<&String> = newest.covers.iter().map(|c| &c.key).collect();
-        assert_eq!(covered, new, "day {day}: the run's manifest, nothing earlier");
+        assert_eq!(
+            covered, new,
+            "day {day}: the run's manifest, nothing earlier"
+        );
         assert!(newest.sealed_at > tick, "sealed by the run, on its clock");
         before = now;
     }
@@ -1473,7 +1479,10 @@ async fn two_jobs_sharing_a_destination_each_seal_only_their_own_documents() {
     let project = Project::new();
     let left = project.job(&JobSpec::daily("left", &cids[..10]), start);
     let right = project.job(&JobSpec::daily("right", &cids[10..]), start);
-    assert_eq!(left.destination.url, right.destination.url, "one destination");
+    assert_eq!(
+        left.destination.url, right.destination.url,
+        "one destination"
+    );
     let store = Store::memory();
     let (runner, _) = Api::of(&emu).replica(&store, "a");
     for day in 1..=2 {
@@ -1602,9 +1611,10 @@ async fn a_seal_that_cannot_be_written_warns_and_the_next_run_seals_what_it_miss
         panic!("the run succeeds without its seal");
     };
     assert!(
-        warnings.iter().any(|w| w
-            .starts_with("the run's seal could not be written: ")
-            && w.ends_with("; the next run's seal covers its archives")),
+        warnings
+            .iter()
+            .any(|w| w.starts_with("the run's seal could not be written: ")
+                && w.ends_with("; the next run's seal covers its archives")),
         "{warnings:?}"
     );
     assert_eq!(state(&runner, &job).await.seal, None);
