@@ -1538,6 +1538,7 @@ async fn a_media_record_written_between_runs_is_sealed_by_the_next_run() {
             prefix: "_media".into(),
             references: Vec::new(),
         },
+        None,
     )
     .await
     .expect("the record is written");
