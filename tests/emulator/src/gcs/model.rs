@@ -75,6 +75,14 @@ pub struct OpenUpload {
     pub upload_id: String,
 }
 
+/// What a write stores, before it gets its generation.
+struct Written {
+    data: Bytes,
+    etag: String,
+    md5: Option<String>,
+    attributes: Attributes,
+}
+
 #[derive(Debug)]
 struct Part {
     data: Bytes,
@@ -143,9 +151,13 @@ impl Model {
         now: DateTime<Utc>,
     ) -> Result<&Object, Refusal> {
         let md5 = Md5::digest(&data);
-        let etag = format!("\"{}\"", hex(&md5));
-        let md5 = Some(BASE64.encode(md5));
-        self.store(bucket, name, data, etag, md5, attributes, precondition, now)
+        let written = Written {
+            etag: format!("\"{}\"", hex(&md5)),
+            md5: Some(BASE64.encode(md5)),
+            data,
+            attributes,
+        };
+        self.store(bucket, name, written, precondition, now)
     }
 
     /// Copies the live `from` (its bytes and attributes) to `to` as a new generation.
@@ -157,16 +169,13 @@ impl Model {
         now: DateTime<Utc>,
     ) -> Result<&Object, Refusal> {
         let source = self.get(from.0, from.1, None)?.clone();
-        self.store(
-            to.0,
-            to.1,
-            source.data,
-            source.etag,
-            source.md5,
-            source.attributes,
-            precondition,
-            now,
-        )
+        let written = Written {
+            data: source.data,
+            etag: source.etag,
+            md5: source.md5,
+            attributes: source.attributes,
+        };
+        self.store(to.0, to.1, written, precondition, now)
     }
 
     pub fn delete(
@@ -262,19 +271,15 @@ impl Model {
             digests.extend_from_slice(&Md5::digest(&part.data));
         }
         let etag = format!("\"{}-{}\"", hex(&Md5::digest(&digests)), named.len());
-        let attributes = upload.attributes.clone();
+        let written = Written {
+            data: Bytes::from(joined),
+            etag,
+            md5: None,
+            attributes: upload.attributes.clone(),
+        };
         check(self.objects(bucket)?.get(name), precondition)?;
         self.uploads.remove(upload_id);
-        self.store(
-            bucket,
-            name,
-            Bytes::from(joined),
-            etag,
-            None,
-            attributes,
-            precondition,
-            now,
-        )
+        self.store(bucket, name, written, precondition, now)
     }
 
     pub fn abort(&mut self, bucket: &str, name: &str, upload_id: &str) -> Result<(), Refusal> {
@@ -312,15 +317,11 @@ impl Model {
             .ok_or(Refusal::NoSuchUpload)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn store(
         &mut self,
         bucket: &str,
         name: &str,
-        data: Bytes,
-        etag: String,
-        md5: Option<String>,
-        attributes: Attributes,
+        written: Written,
         precondition: Precondition,
         now: DateTime<Utc>,
     ) -> Result<&Object, Refusal> {
@@ -328,11 +329,11 @@ impl Model {
         let objects = self.buckets.get_mut(bucket).ok_or(Refusal::NoSuchBucket)?;
         check(objects.get(name), precondition)?;
         let object = Object {
-            data,
+            data: written.data,
             generation,
-            etag,
-            md5,
-            attributes,
+            etag: written.etag,
+            md5: written.md5,
+            attributes: written.attributes,
             updated: now,
         };
         objects.insert(name.to_owned(), object);
@@ -403,6 +404,44 @@ mod tests {
         );
         assert_eq!(
             m.get("b", "k", Some(first)).map(|_| ()),
+            Err(Refusal::NoSuchKey)
+        );
+    }
+
+    #[test]
+    fn deletes_and_completions_hold_their_preconditions_too() {
+        let mut m = model();
+        let live = put(&mut m, b"one", Precondition::None).expect("put");
+        assert_eq!(
+            m.delete("b", "k", Precondition::GenerationMatch(live + 1)),
+            Err(Refusal::PreconditionFailed)
+        );
+        let id = m
+            .initiate("b", "k", Attributes::default())
+            .expect("initiated");
+        let etag = m
+            .put_part("b", "k", &id, 1, Bytes::from_static(b"two"))
+            .expect("part");
+        let named = [NamedPart { number: 1, etag }];
+        let taken = m.complete(
+            "b",
+            "k",
+            &id,
+            &named,
+            Precondition::GenerationMatch(0),
+            Utc::now(),
+        );
+        assert_eq!(taken.map(|_| ()), Err(Refusal::PreconditionFailed));
+        assert_eq!(
+            m.open_uploads().len(),
+            1,
+            "a refused completion keeps the upload"
+        );
+        assert_eq!(&m.get("b", "k", None).expect("kept").data[..], b"one");
+        m.delete("b", "k", Precondition::GenerationMatch(live))
+            .expect("deleted at its generation");
+        assert_eq!(
+            m.delete("b", "k", Precondition::None),
             Err(Refusal::NoSuchKey)
         );
     }
