@@ -391,6 +391,108 @@ async fn a_run_into_s3_stores_each_file_once_under_its_hash() {
     emu.shutdown().await;
 }
 
+/// The whole tool on GCS: a run with media capture writes archives, manifests, media objects
+/// and records to `gs://` and its ledger and leases to another `gs://` bucket, all on the
+/// emulator crate's XML-API server; `verify` then finds every archive intact and `search`
+/// reads the messages back from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_into_gcs_with_its_state_there_verifies_and_searches() {
+    let gcs = servers::local_gcs().await;
+    let emu = start_emulator(media_config()).await;
+    let token_var = "CHATVAULT_TEST_GCS_TOKEN";
+    let options = gcs.options_yaml(token_var);
+    let destination = format!(
+        "gs://{}/archive\n  compression: gzip\n{options}",
+        servers::GCS_BUCKET
+    );
+    let job = format!(
+        "name: media\nschedule: \"0 0 * * *\"\n\
+         channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
+         destination:\n  url: {destination}{MEDIA}"
+    );
+    let project = Project::new();
+    project.file(
+        "chatvault.yaml",
+        format!(
+            "api:\n  base_url: {}\nstate:\n  url: gs://{}/state\n{options}",
+            emu.base_url(),
+            servers::GCS_STATE_BUCKET
+        ),
+    );
+    project.job("media.yaml", &job);
+    let gcs_run = |args: &[&str]| {
+        let mut cmd = command(&project, &emu, args);
+        cmd.env(token_var, servers::LOCAL_GCS_TOKEN);
+        finish(cmd)
+    };
+    let (code, stdout, stderr) = gcs_run(&["run", "--once", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(!stderr.contains("written inline"), "{stderr}");
+
+    let archive = gcs.store(servers::GCS_BUCKET, "archive");
+    let keys: Vec<String> = archive
+        .object_store()
+        .list(None)
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .expect("list the bucket");
+    let media: Vec<&String> = keys
+        .iter()
+        .filter(|k| layout::sha256_of("_media", k).is_some())
+        .collect();
+    assert!(!media.is_empty(), "media objects are stored: {keys:?}");
+    for key in &media {
+        let body = archive
+            .object_store()
+            .get(&ObjectPath::from(key.as_str()))
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("read");
+        let sha = layout::sha256_of("_media", key).unwrap_or_default();
+        assert_eq!(format!("{:x}", Sha256::digest(&body)), sha, "{key}");
+    }
+    assert!(
+        keys.iter().any(|k| record::parse_record_key(k).is_some()),
+        "media records are written: {keys:?}"
+    );
+    let state: Vec<String> = gcs
+        .store(servers::GCS_STATE_BUCKET, "state")
+        .object_store()
+        .list(None)
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .expect("list the state bucket");
+    assert!(
+        state.iter().any(|k| k.contains("media")),
+        "the ledger is on GCS: {state:?}"
+    );
+    assert_eq!(gcs.server.open_uploads(), []);
+
+    let (code, stdout, stderr) = gcs_run(&["verify", "--job", "media", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(" verified, 0 missing, 0 corrupt"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) =
+        gcs_run(&["search", "from:user-000", "--format", "jsonl", "jobs"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.lines().count() > 0,
+        "messages found on GCS: {stderr}"
+    );
+    for line in stdout.lines() {
+        let hit: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert_eq!(hit["user"].as_str(), Some("user-000"), "{line}");
+    }
+    emu.shutdown().await;
+}
+
 /// A server that answers every request with a redirect to `to`, counting them.
 async fn redirector(to: String) -> (u16, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -254,6 +254,53 @@ async fn a_failed_reference_is_retried_through_a_refresh() {
     );
 }
 
+/// On GCS a file goes as one create-only PUT, and one larger than a part as a multipart
+/// upload; each lands once under its hash, and a second capture uploads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_reach_gcs_once_each_the_large_one_in_parts() {
+    let mut config = config();
+    config.data.large_file_size = LARGE;
+    let (emu, client, links) = exported_links(config).await;
+    let gcs = servers::local_gcs().await;
+    let store = gcs.store(servers::GCS_BUCKET, "media-capture");
+    let first = capturer_up_to(&emu, &client, &store, &RunCache::default(), ABOVE_LARGE);
+    let got = first.capture(links.clone()).await;
+    check_against_truth_up_to(&emu, &got, ABOVE_LARGE);
+    let stored: Vec<_> = got.iter().filter_map(|r| r.outcome.stored()).collect();
+    let large = stored
+        .iter()
+        .find(|s| s.size == LARGE)
+        .expect("the large file is stored");
+    let small = stored
+        .iter()
+        .find(|s| s.size < LARGE)
+        .expect("a small file is stored");
+    let etag_of = |sha256: &str| {
+        let key = layout::object_key("_media", sha256);
+        let store = &store;
+        async move {
+            let meta = store
+                .object_store()
+                .head(&Path::from(key.as_str()))
+                .await
+                .expect("the object is there");
+            meta.e_tag.unwrap_or_default()
+        }
+    };
+    assert!(
+        etag_of(&large.sha256).await.contains('-'),
+        "a multipart upload"
+    );
+    assert!(!etag_of(&small.sha256).await.contains('-'), "one PUT");
+    assert!(first.counts().uploads > 1);
+    assert_eq!(gcs.server.open_uploads(), []);
+
+    let second = capturer_up_to(&emu, &client, &store, &RunCache::default(), ABOVE_LARGE);
+    let again = second.capture(links).await;
+    check_against_truth_up_to(&emu, &again, ABOVE_LARGE);
+    assert_eq!(second.counts().uploads, 0, "nothing uploaded twice");
+}
+
 async fn capturer_for_retry(
     emu: &Emulator,
     client: &Arc<chatvault::api::StreamClient>,

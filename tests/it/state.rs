@@ -1,6 +1,8 @@
 //! The state layer (ledger and leases) against every kind of store it runs on: in memory, a
-//! local folder, and S3 (moto on 127.0.0.1). Each behaviour is one async function below,
-//! run once per store by the `suite!` macro. `scripts/test-servers start` starts moto.
+//! local folder, S3 (moto on 127.0.0.1) and GCS (the emulator crate's XML-API server, whose
+//! generation preconditions carry the create-only writes). Each behaviour is one async
+//! function below, run once per store by the `suite!` macro. `scripts/test-servers start`
+//! starts moto; each GCS test starts its own server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,16 +24,18 @@ use crate::common::servers;
 const JOB: &str = "daily-export";
 const TTL: Duration = Duration::from_secs(300);
 
-/// A store and whatever must outlive it (the temporary folder).
+/// A store and whatever must outlive it (the temporary folder, the GCS server).
 struct Fixture {
     store: Store,
     _dir: Option<tempfile::TempDir>,
+    _gcs: Option<servers::LocalGcs>,
 }
 
 fn memory() -> Fixture {
     Fixture {
         store: Store::memory(),
         _dir: None,
+        _gcs: None,
     }
 }
 
@@ -44,6 +48,7 @@ fn local() -> Fixture {
     Fixture {
         store,
         _dir: Some(dir),
+        _gcs: None,
     }
 }
 
@@ -57,6 +62,16 @@ fn moto() -> Fixture {
     Fixture {
         store: store::open(&url, &options, &[]).expect("S3 store opens"),
         _dir: None,
+        _gcs: None,
+    }
+}
+
+async fn gcs() -> Fixture {
+    let gcs = servers::local_gcs().await;
+    Fixture {
+        store: gcs.store(servers::GCS_STATE_BUCKET, "state"),
+        _dir: None,
+        _gcs: Some(gcs),
     }
 }
 
@@ -71,6 +86,9 @@ macro_rules! suite {
         }
         mod moto_s3 {
             $(#[tokio::test] async fn $name() { let f = super::moto(); super::$name(&f.store).await })*
+        }
+        mod local_gcs {
+            $(#[tokio::test] async fn $name() { let f = super::gcs().await; super::$name(&f.store).await })*
         }
     };
 }

@@ -1,7 +1,11 @@
-//! The same archive round trip against every kind of store: a local folder, and real S3
-//! servers on 127.0.0.1 (moto for every write path, s3s-fs for signature checks); GCS
-//! configuration and read paths against fake-gcs-server, which takes no XML-API writes.
-//! `scripts/test` starts the servers; a test whose server is missing fails and says why.
+//! The same archive round trip against every kind of store: a local folder, real S3 servers on
+//! 127.0.0.1 (moto for every write path, s3s-fs for signature checks) and GCS through the
+//! emulator crate's XML-API server (every write path: single PUTs, multipart uploads and their
+//! aborts, create-only manifests), which each test starts for itself. fake-gcs-server, which
+//! takes no XML-API writes, checks GCS reads of objects seeded through its JSON API against a
+//! second implementation. `scripts/test` starts the S3 servers and fake-gcs-server; a test whose
+//! server is missing fails and says why. The round trip against real GCS is ignored unless asked
+//! for (`--run-ignored`), and then fails without credentials.
 
 use std::io::Read as _;
 
@@ -139,6 +143,20 @@ async fn moto_passes_the_round_trip() {
     round_trip(&s3_store(&server, &prefix, &server.secret_key)).await;
 }
 
+#[tokio::test]
+async fn the_local_gcs_server_passes_the_round_trip() {
+    let gcs = servers::local_gcs().await;
+    let store = gcs.store(servers::GCS_BUCKET, &servers::unique_prefix("round-trip"));
+    round_trip(&store).await;
+    let (_, etag, content_type) =
+        stored(&store, "conformance/2026/01/01/channels-0001.jsonl.zst").await;
+    assert!(
+        !etag.contains('-'),
+        "a small archive goes in one PUT: {etag}"
+    );
+    assert_eq!(content_type.as_deref(), Some("application/x-ndjson"));
+}
+
 /// A finished export of more than 16 MiB: two 8 MiB parts and some.
 async fn large_export(exact_content_length: bool) -> (Emulator, String, Vec<u8>) {
     let (emu, url, original) = export_link_of(EmulatorConfig {
@@ -255,6 +273,30 @@ async fn a_large_export_of_unknown_length_goes_up_to_s3_in_several_parts() {
             .ends_with(&format!("-{}", done.parts)),
         "a multipart ETag: {etag}"
     );
+    emu.shutdown().await;
+}
+
+/// GCS has no streaming PUT: an export larger than a part goes as an XML multipart upload of
+/// 8 MiB parts, which joins up to the export and leaves no upload open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_export_goes_up_to_gcs_in_several_parts() {
+    let gcs = servers::local_gcs().await;
+    let store = gcs.store(servers::GCS_BUCKET, &servers::unique_prefix("parts"));
+    assert!(store.signed_put().is_none());
+    let (emu, url, original) = large_export(true).await;
+    let done = send_large(&store, &url, "big.jsonl")
+        .await
+        .expect("transferred");
+    assert!(done.parts >= 3, "{} parts", done.parts);
+    let (bytes, etag, content_type) = stored(&store, "big.jsonl").await;
+    assert!(bytes == original, "the parts join up to the export");
+    assert!(
+        etag.trim_matches('"')
+            .ends_with(&format!("-{}", done.parts)),
+        "a multipart ETag: {etag}"
+    );
+    assert_eq!(content_type.as_deref(), Some("application/x-ndjson"));
+    assert_eq!(gcs.server.open_uploads(), []);
     emu.shutdown().await;
 }
 
@@ -389,6 +431,31 @@ async fn a_failed_upload_to_s3_is_aborted_and_invisible() {
     emu.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upload_to_gcs_is_aborted_and_invisible() {
+    let gcs = servers::local_gcs().await;
+    let store = gcs.store(servers::GCS_BUCKET, &servers::unique_prefix("abort"));
+    let (emu, url, _) = large_export(true).await;
+    // Cut the download after the first part has gone up: the upload must be aborted.
+    emu.faults().cut_next_downloads(1, 12 * 1024 * 1024);
+    let err = send_large(&store, &url, "cut.jsonl")
+        .await
+        .expect_err("cut");
+    assert!(err.is_retryable(), "{err}");
+    let listed = store
+        .object_store()
+        .list_with_delimiter(None)
+        .await
+        .expect("list");
+    assert!(listed.objects.is_empty(), "nothing visible: {listed:?}");
+    assert_eq!(
+        gcs.server.open_uploads(),
+        [],
+        "the multipart upload was aborted"
+    );
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn fake_gcs_serves_gcs_configuration_and_read_paths() {
     let server = servers::gcs();
@@ -450,18 +517,30 @@ async fn fake_gcs_serves_gcs_configuration_and_read_paths() {
     assert_eq!(report.verified, [key]);
 }
 
-/// Writes to real GCS need credentials this machine does not have; with them
-/// (`CHATVAULT_TEST_GCS_BUCKET` and `GOOGLE_APPLICATION_CREDENTIALS` or
-/// `GOOGLE_SERVICE_ACCOUNT`) the round trip runs against the real service.
+/// The variables [`real_gcs_round_trip_when_credentials_are_given`] needs.
+const REAL_GCS_SETTINGS: &str = "CHATVAULT_TEST_GCS_BUCKET (a bucket to write under) and \
+    GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_SERVICE_ACCOUNT or GOOGLE_SERVICE_ACCOUNT_KEY";
+
+/// The round trip against real GCS, with credentials this machine does not have. Run it with
+/// them set: `cargo nextest run --run-ignored only -E 'test(real_gcs_round_trip)'`.
 #[tokio::test]
+#[ignore = "needs real GCS: set CHATVAULT_TEST_GCS_BUCKET and GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT / GOOGLE_SERVICE_ACCOUNT_KEY), then run with --run-ignored"]
 async fn real_gcs_round_trip_when_credentials_are_given() {
-    let Ok(bucket) = std::env::var("CHATVAULT_TEST_GCS_BUCKET") else {
-        println!(
-            "SKIPPED real_gcs_round_trip: set CHATVAULT_TEST_GCS_BUCKET and Google credentials \
-             to run it against real GCS (fake-gcs-server takes no XML-API writes)"
-        );
-        return;
-    };
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    let bucket = std::env::var("CHATVAULT_TEST_GCS_BUCKET")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| panic!("CHATVAULT_TEST_GCS_BUCKET is not set: set {REAL_GCS_SETTINGS}"));
+    assert!(
+        [
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_SERVICE_ACCOUNT",
+            "GOOGLE_SERVICE_ACCOUNT_KEY"
+        ]
+        .iter()
+        .any(|name| set(name)),
+        "no Google credentials are set: set {REAL_GCS_SETTINGS}"
+    );
     let env: Vec<(String, String)> = std::env::vars().collect();
     let url = StoreUrl::Gcs {
         bucket,

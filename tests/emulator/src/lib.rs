@@ -37,6 +37,7 @@ mod error;
 mod export_api;
 mod export_file;
 mod faults;
+pub mod gcs;
 mod inspect;
 mod limits;
 mod log;

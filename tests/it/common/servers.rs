@@ -1,11 +1,14 @@
 //! The local storage servers integration tests run against: moto (S3, no signature checks; one
-//! of its buckets has Object Lock), s3s-fs (S3 with SigV4 checks) and fake-gcs-server (GCS JSON
-//! API).
+//! of its buckets has Object Lock), s3s-fs (S3 with SigV4 checks), fake-gcs-server (GCS JSON
+//! API: reads only) and the emulator crate's GCS XML-API server (every GCS call object_store
+//! makes, writes included).
 //!
-//! `scripts/test-servers start` starts them and writes `target/test-servers.env`; `scripts/test`
-//! does that and exports the variables. The values come from the process environment first and
-//! otherwise from that file, so a plain `cargo nextest run` works after a manual start. A test
-//! that asks for a server that is not there panics and says so: it never skips.
+//! `scripts/test-servers start` starts the first three and writes `target/test-servers.env`;
+//! `scripts/test` does that and exports the variables. The values come from the process
+//! environment first and otherwise from that file, so a plain `cargo nextest run` works after a
+//! manual start. A test that asks for a server that is not there panics and says so: it never
+//! skips. The GCS XML-API server needs no script: [`local_gcs`] starts one inside the test, in
+//! milliseconds, and it stops with the test's runtime.
 
 use std::collections::HashMap;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -114,6 +117,66 @@ pub struct GcsServer {
     /// `http://127.0.0.1:PORT`, no trailing slash; JSON API under `{endpoint}/storage/v1/`.
     pub endpoint: String,
     pub bucket: String,
+}
+
+/// The bucket archives go to on [`local_gcs`], and the one state goes to.
+pub const GCS_BUCKET: &str = "chatvault-test";
+pub const GCS_STATE_BUCKET: &str = "chatvault-state";
+
+/// The bearer token stores send to [`local_gcs`] (which checks none). A token, not
+/// `google_skip_signature`: object_store 0.14's GCS writes ask for a credential even when told to
+/// skip signing (only its reads honour that), and without one they go to the metadata server.
+pub const LOCAL_GCS_TOKEN: &str = "local-gcs-token";
+
+/// The emulator crate's GCS XML-API server, in this test's runtime, with [`GCS_BUCKET`] and
+/// [`GCS_STATE_BUCKET`] empty.
+pub struct LocalGcs {
+    pub server: chatvault_emulator::gcs::GcsServer,
+}
+
+pub async fn local_gcs() -> LocalGcs {
+    let server = chatvault_emulator::gcs::GcsServer::start(&[GCS_BUCKET, GCS_STATE_BUCKET])
+        .await
+        .expect("the GCS XML-API server starts on 127.0.0.1");
+    LocalGcs { server }
+}
+
+impl LocalGcs {
+    /// `http://127.0.0.1:PORT`: the `google_base_url`.
+    pub fn endpoint(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// chatvault's options for this server.
+    pub fn options(&self) -> chatvault::store::StoreOptions {
+        [
+            ("google_base_url", self.endpoint()),
+            ("google_allow_http", "true".to_owned()),
+            ("google_bearer_token", LOCAL_GCS_TOKEN.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The store `gs://{bucket}/{prefix}` on this server.
+    pub fn store(&self, bucket: &str, prefix: &str) -> chatvault::store::Store {
+        let url = chatvault::store::url::StoreUrl::Gcs {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        };
+        chatvault::store::open(&url, &self.options(), &[]).expect("GCS store opens")
+    }
+
+    /// The `options:` block of a config file for this server (indented for `destination:` or
+    /// `state:`), the token read from `${var}`: a token written inline draws a warning.
+    pub fn options_yaml(&self, var: &str) -> String {
+        format!(
+            "  options:\n    google_base_url: {}\n    google_allow_http: \"true\"\n    \
+             google_bearer_token: \"${{{var}}}\"\n",
+            self.endpoint()
+        )
+    }
 }
 
 /// moto: every S3 operation object_store uses; accepts any signature (and unsigned requests).
