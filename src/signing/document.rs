@@ -210,6 +210,7 @@ mod tests {
         let public = PublicKey::from_pem(&key.public().to_pem(), "test").unwrap();
         assert_eq!(public.id(), key.public().id());
         assert_eq!(public.id().len(), 16);
+        assert!(!private_pem.contains('\r') && private_pem.ends_with("-----\n"));
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl SigningKey {
             Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Generate)?;
         let der = document.as_ref().to_vec();
         let key = SigningKey::from_der(&der, "the new key")?;
-        Ok((key, pem::encode(&pem::Pem::new(PRIVATE_TAG, der))))
+        Ok((key, to_pem(PRIVATE_TAG, der)))
     }
 
     /// The key in `text` (PKCS#8 PEM); `what` names where it came from in errors.
@@ -160,7 +160,7 @@ impl PublicKey {
     }
 
     pub fn to_pem(&self) -> String {
-        pem::encode(&pem::Pem::new(PUBLIC_TAG, self.der.clone()))
+        to_pem(PUBLIC_TAG, self.der.clone())
     }
 
     pub(super) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
@@ -194,6 +194,12 @@ impl Keyring {
     pub(super) fn get(&self, id: &str) -> Option<&PublicKey> {
         self.keys.iter().find(|k| k.id == id)
     }
+}
+
+/// PEM with Unix line ends, as `openssl` writes it (the crate's default is CRLF).
+fn to_pem(tag: &str, der: Vec<u8>) -> String {
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(tag, der), config)
 }
 
 /// A private key file must not be readable by group or others, as ssh insists too.
