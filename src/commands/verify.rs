@@ -1,19 +1,32 @@
-//! `chatvault verify`: checks archives against their manifests, and captured files against
-//! their media records.
+//! `chatvault verify`: checks archives against their manifests, captured files against their
+//! media records, every document's signature against the public keys given, and each job's
+//! chain of seals against the documents.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::archives::EMPTY_HINT;
 use super::{Wanted, World, exit, load_and_pick, output, runtime};
-use crate::archive::verify::{Report, VerifyError, verify};
+use crate::archive::verify::{Checks, Report, VerifyError, verify_with};
 use crate::cli::{PlanFormat, VerifyArgs};
 use crate::config::MissingVars;
-use crate::config::job::DEFAULT_MEDIA_PREFIX;
+use crate::config::job::{DEFAULT_MEDIA_PREFIX, SecretSource, SigningSettings};
+use crate::signing::{KeyError, Keyring, PublicKey, SigningKey};
 use crate::store::url::StoreUrl;
 use crate::store::{self, StoreOptions};
 
 pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
+    let mut keys = Keyring::default();
+    for path in &args.public_keys {
+        match PublicKey::from_file(path) {
+            Ok(key) => keys.add(key),
+            Err(e) => {
+                output::error(&format!("--public-key: {e}"), None);
+                return exit::INVALID;
+            }
+        }
+    }
     let (url, options, media_prefix) = match (&args.job, &args.url) {
         (Some(name), _) => {
             let wanted = Wanted {
@@ -24,10 +37,15 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
                 now: world.now,
                 warnings: false,
             };
-            let Some(job) = (match load_and_pick(&wanted, world) {
-                Ok(picked) => picked.jobs.into_iter().next(),
+            let picked = match load_and_pick(&wanted, world) {
+                Ok(picked) => picked,
                 Err(code) => return code,
-            }) else {
+            };
+            if let Err(e) = add_configured(&mut keys, &picked.set.settings.signing) {
+                output::error(&format!("signing: {e}"), None);
+                return exit::INVALID;
+            }
+            let Some(job) = picked.jobs.into_iter().next() else {
                 return exit::INVALID;
             };
             (
@@ -54,7 +72,14 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
     let report = runtime.block_on(async {
         let store = store::open_to_read(&url, &options, &world.env_vars)
             .map_err(|e| (e.to_string(), false))?;
-        verify(&store, args.job.as_deref(), &media_prefix)
+        let checks = Checks {
+            job: args.job.as_deref(),
+            media_prefix: &media_prefix,
+            keys: &keys,
+            require_signatures: args.require_signatures,
+            heads: &BTreeMap::new(),
+        };
+        verify_with(&store, &checks)
             .await
             .map_err(|e| {
                 let empty = matches!(e, VerifyError::Nothing(_));
@@ -86,6 +111,20 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
     } else {
         exit::FAILED
     }
+}
+
+/// The config's public keys and its signing key's public half.
+fn add_configured(keys: &mut Keyring, signing: &SigningSettings) -> Result<(), KeyError> {
+    for path in &signing.public_key_files {
+        keys.add(PublicKey::from_file(path)?);
+    }
+    let own = match &signing.key {
+        Some(SecretSource::File(path)) => SigningKey::from_file(path)?,
+        Some(SecretSource::Value(text)) => SigningKey::from_pem(text, "signing.key")?,
+        None => return Ok(()),
+    };
+    keys.add(own.public().clone());
+    Ok(())
 }
 
 fn human(url: &str, report: &Report) -> String {
@@ -128,6 +167,39 @@ fn human(url: &str, report: &Report) -> String {
         media.extra.len(),
         media.not_captured,
         media.outstanding
+    );
+    let signatures = &report.signatures;
+    for p in &signatures.problems {
+        let _ = writeln!(out, "signature  {}: {}", p.key, p.problem);
+    }
+    let seals = &report.seals;
+    for p in &seals.problems {
+        let _ = writeln!(out, "seal     {}: {}", p.key, p.problem);
+    }
+    for not in &seals.not_sealed {
+        let _ = writeln!(
+            out,
+            "warning: job {}: {} document(s) not sealed yet: written before sealing began",
+            not.job, not.documents
+        );
+    }
+    let _ = writeln!(
+        out,
+        "signatures: {} valid, {} bad, {} unsigned, {} signed, not checked (give --public-key)",
+        signatures.valid,
+        signatures.problems.len(),
+        signatures.unsigned,
+        signatures.not_checked
+    );
+    let _ = writeln!(
+        out,
+        "seals: {} seal(s) of {} job(s), {} document(s) sealed, {} awaiting seal, {} not sealed yet, {} problem(s)",
+        seals.jobs.iter().map(|j| j.seals).sum::<usize>(),
+        seals.jobs.len(),
+        seals.sealed,
+        seals.awaiting,
+        seals.not_sealed.iter().map(|n| n.documents).sum::<usize>(),
+        seals.problems.len()
     );
     let _ = writeln!(
         out,
