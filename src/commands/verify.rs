@@ -79,12 +79,10 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
             require_signatures: args.require_signatures,
             heads: &BTreeMap::new(),
         };
-        verify_with(&store, &checks)
-            .await
-            .map_err(|e| {
-                let empty = matches!(e, VerifyError::Nothing(_));
-                (e.to_string(), empty)
-            })
+        verify_with(&store, &checks).await.map_err(|e| {
+            let empty = matches!(e, VerifyError::Nothing(_));
+            (e.to_string(), empty)
+        })
     });
     let report = match report {
         Ok(report) => report,

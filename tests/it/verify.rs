@@ -436,3 +436,359 @@ async fn listing_a_store_never_lists_below_the_media_prefix() {
     let extra: Vec<&String> = listing.locations[0].extra().collect();
     assert!(extra.is_empty(), "{extra:?}");
 }
+
+/// Tampering, through the binary on archives a run made against the emulator: each change an
+/// attacker with write access could make is exit 1, naming the object.
+mod tampering {
+    use std::io::{Read as _, Write as _};
+    use std::path::{Path, PathBuf};
+
+    use chatvault::archive::seal::{Covered, FORMAT, Seal, seal_key};
+    use chatvault::archive::transfer::hex;
+    use chatvault::signing::{SigningKey, signed_json};
+    use chatvault::store::json;
+    use chatvault::store::url::StoreUrl;
+    use chatvault::store::{self, Store, StoreOptions};
+    use chrono::{TimeDelta, Utc};
+    use object_store::path::Path as ObjectPath;
+    use sha2::{Digest, Sha256};
+
+    use crate::common::processes::{
+        command, finish, project_with_job, realtime_config, start_emulator,
+    };
+    use crate::common::{Project, files_below};
+
+    const JOB: &str = "daily";
+
+    /// A project whose job `daily` archived two channels (gzip, one archive) under `archive/`.
+    async fn archived() -> Project {
+        let emu = start_emulator(realtime_config(24)).await;
+        let project = project_with_job(
+            &emu,
+            "",
+            "daily.yaml",
+            "name: daily\nschedule: \"0 0 * * *\"\n\
+             channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
+             destination:\n  url: file://archive\n  compression: gzip\n",
+        );
+        let (code, stdout, stderr) =
+            finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(!manifests(&project).is_empty(), "{stdout}");
+        project
+    }
+
+    fn archive(project: &Project) -> PathBuf {
+        project.dir.path().join("archive")
+    }
+
+    fn open(project: &Project) -> Store {
+        let url = StoreUrl::File {
+            path: archive(project),
+        };
+        store::open(&url, &StoreOptions::new(), &[]).expect("store")
+    }
+
+    fn manifests(project: &Project) -> Vec<PathBuf> {
+        files_below(&archive(project), ".manifest.json")
+    }
+
+    /// The key of a file below the archive folder.
+    fn key_of(project: &Project, path: &Path) -> String {
+        path.strip_prefix(archive(project))
+            .expect("below the archive")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Every manifest and record below the archive, as a seal names them.
+    fn documents(project: &Project) -> Vec<Covered> {
+        let root = archive(project);
+        let mut covered: Vec<Covered> = files_below(&root, ".json")
+            .into_iter()
+            .filter(|p| !key_of(project, p).starts_with('_'))
+            .map(|path| Covered {
+                key: key_of(project, &path),
+                sha256: hex(&Sha256::digest(std::fs::read(&path).expect("read"))),
+            })
+            .collect();
+        covered.sort();
+        covered
+    }
+
+    /// Rewrites every manifest and record signed by `key`, as a run with a signing key writes
+    /// them.
+    fn sign_documents(project: &Project, key: &SigningKey) {
+        for document in documents(project) {
+            let path = archive(project).join(&document.key);
+            let value: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+            std::fs::write(&path, signed_json(&value, Some(key)).expect("sign")).expect("write");
+        }
+    }
+
+    /// Writes seals 1..=`n` of the job: the first names every document, the others none.
+    async fn seal(project: &Project, n: u64, key: Option<&SigningKey>) {
+        let store = open(project);
+        let mut previous: Option<String> = None;
+        for sequence in 1..=n {
+            let seal = Seal {
+                format: FORMAT,
+                job: JOB.into(),
+                sequence,
+                sealed_at: Utc::now() + TimeDelta::seconds(sequence as i64),
+                previous: previous.clone(),
+                covers: if sequence == 1 {
+                    documents(project)
+                } else {
+                    Vec::new()
+                },
+                chatvault_version: "test".into(),
+            };
+            let at = ObjectPath::from(seal_key(JOB, sequence));
+            let created = json::create_signed(&store, &at, &seal, key)
+                .await
+                .expect("sealed");
+            assert!(created);
+            let bytes = json::read_bytes(&store, &at)
+                .await
+                .expect("read")
+                .expect("there");
+            previous = Some(hex(&Sha256::digest(&bytes)));
+        }
+    }
+
+    /// Writes `key` as a PEM public key file in the project; its path.
+    fn public_key_file(project: &Project, name: &str, key: &SigningKey) -> String {
+        project.file(name, key.public().to_pem())
+    }
+
+    fn verify(project: &Project, extra: &[&str]) -> (i32, String) {
+        let (code, stdout, stderr) =
+            project.run(&[&["verify", "--url", "file://archive"], extra].concat());
+        assert!(stderr.is_empty() || code != 0, "{stderr}");
+        (code, stdout)
+    }
+
+    /// Changes a message's text in the archive behind `manifest`, re-compresses it, and
+    /// recomputes the manifest's size and SHA-256 (keeping the rest, signature included).
+    fn forge(project: &Project, manifest: &Path) {
+        let mut document: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(manifest).expect("read")).expect("json");
+        let key = document["key"].as_str().expect("a key").to_owned();
+        let path = archive(project).join(&key);
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&path).expect("open"))
+            .read_to_string(&mut text)
+            .expect("gunzip");
+        let forged = text.replacen("\"text\":\"", "\"text\":\"FORGED ", 1);
+        assert_ne!(forged, text, "a message's text was changed");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(forged.as_bytes()).expect("gzip");
+        let bytes = gz.finish().expect("gzip");
+        std::fs::write(&path, &bytes).expect("write the forged archive");
+        document["bytes_stored"] = bytes.len().into();
+        document["sha256"] = hex(&Sha256::digest(&bytes)).into();
+        std::fs::write(
+            manifest,
+            serde_json::to_vec_pretty(&document).expect("json"),
+        )
+        .expect("write the forged manifest");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signed_sealed_archive_verifies_with_the_right_key_and_not_with_another() {
+        let project = archived().await;
+        let (key, _) = SigningKey::generate().expect("a key");
+        sign_documents(&project, &key);
+        seal(&project, 2, Some(&key)).await;
+        let right = public_key_file(&project, "right.pem", &key);
+        let documents = documents(&project).len();
+
+        let (code, stdout) = verify(&project, &["--public-key", &right]);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "signatures: {} valid, 0 bad, 0 unsigned, 0 signed, not checked",
+                documents + 2
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "seals: 2 seal(s) of 1 job(s), {documents} document(s) sealed, 0 awaiting seal, \
+                 0 not sealed yet, 0 problem(s)"
+            )),
+            "{stdout}"
+        );
+
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "0 valid, 0 bad, 0 unsigned, {} signed, not checked (give --public-key)",
+                documents + 2
+            )),
+            "{stdout}"
+        );
+
+        let (other, _) = SigningKey::generate().expect("a key");
+        let wrong = public_key_file(&project, "wrong.pem", &other);
+        let (code, stdout) = verify(&project, &["--public-key", &wrong]);
+        assert_eq!(code, 1, "{stdout}");
+        let manifest = key_of(&project, &manifests(&project)[0]);
+        assert!(
+            stdout.contains(&format!(
+                "signature  {manifest}: signed by key {}, which is none of the public keys given",
+                key.public().id()
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("signature  {}: signed by key", seal_key(JOB, 1))),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_edited_archive_with_a_recomputed_manifest_is_caught_by_its_seal() {
+        let project = archived().await;
+        seal(&project, 1, None).await;
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 0, "{stdout}");
+
+        let manifest = manifests(&project)[0].clone();
+        forge(&project, &manifest);
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 1, "{stdout}");
+        let key = key_of(&project, &manifest);
+        assert!(
+            stdout.contains(&format!("seal     {key}: changed since seal 1 sealed it")),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_edited_signed_archive_is_caught_by_its_signature_and_its_seal() {
+        let project = archived().await;
+        let (key, _) = SigningKey::generate().expect("a key");
+        sign_documents(&project, &key);
+        seal(&project, 1, Some(&key)).await;
+        let public = public_key_file(&project, "public.pem", &key);
+
+        let manifest = manifests(&project)[0].clone();
+        forge(&project, &manifest);
+        let (code, stdout) = verify(&project, &["--public-key", &public]);
+        assert_eq!(code, 1, "{stdout}");
+        let named = key_of(&project, &manifest);
+        assert!(
+            stdout.contains(&format!(
+                "signature  {named}: its signature by key {} does not hold",
+                key.public().id()
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("seal     {named}: changed since seal 1 sealed it")),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_manifest_re_signed_with_another_key_is_caught() {
+        let project = archived().await;
+        let (key, _) = SigningKey::generate().expect("a key");
+        sign_documents(&project, &key);
+        seal(&project, 1, Some(&key)).await;
+        let public = public_key_file(&project, "public.pem", &key);
+
+        let manifest = manifests(&project)[0].clone();
+        forge(&project, &manifest);
+        let (forger, _) = SigningKey::generate().expect("a key");
+        let value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&manifest).expect("read")).expect("json");
+        std::fs::write(&manifest, signed_json(&value, Some(&forger)).expect("sign"))
+            .expect("replace the manifest");
+
+        let (code, stdout) = verify(&project, &["--public-key", &public]);
+        assert_eq!(code, 1, "{stdout}");
+        let named = key_of(&project, &manifest);
+        assert!(
+            stdout.contains(&format!(
+                "signature  {named}: signed by key {}, which is none of the public keys given",
+                forger.public().id()
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("seal     {named}: changed since seal 1 sealed it")),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_archive_deleted_with_its_manifest_is_named_by_its_seal() {
+        let project = archived().await;
+        seal(&project, 1, None).await;
+        let manifest = manifests(&project)[0].clone();
+        let named = key_of(&project, &manifest);
+        let archive_key = named.trim_end_matches(".manifest.json");
+        for path in files_below(&archive(&project), "")
+            .into_iter()
+            .filter(|p| key_of(&project, p).starts_with(archive_key))
+        {
+            std::fs::remove_file(path).expect("delete");
+        }
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&format!("seal     {named}: named by seal 1, missing")),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_seal_removed_from_the_middle_breaks_the_chain() {
+        let project = archived().await;
+        seal(&project, 3, None).await;
+        std::fs::remove_file(archive(&project).join(seal_key(JOB, 2))).expect("remove seal 2");
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "seal     {}: missing: seal 2 of job daily is gone, seal 3 follows it",
+                seal_key(JOB, 2)
+            )),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn archives_before_sealing_began_are_a_warning_and_an_error_when_required() {
+        let project = archived().await;
+        let documents = documents(&project).len();
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "warning: job daily: {documents} document(s) not sealed yet: written before \
+                 sealing began"
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("0 valid, 0 bad, {documents} unsigned")),
+            "{stdout}"
+        );
+        let (code, stdout) = verify(&project, &["--require-signatures"]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains("seal     _chatvault/seals/daily/: no seal:"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(": unsigned, and --require-signatures"),
+            "{stdout}"
+        );
+    }
+}
