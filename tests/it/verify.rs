@@ -450,6 +450,8 @@ mod tampering {
     use chatvault::store::url::StoreUrl;
     use chatvault::store::{self, Store, StoreOptions};
     use chrono::{TimeDelta, Utc};
+    use futures::TryStreamExt;
+    use object_store::ObjectStoreExt;
     use object_store::path::Path as ObjectPath;
     use sha2::{Digest, Sha256};
 
@@ -458,7 +460,7 @@ mod tampering {
     };
     use crate::common::{Project, files_below};
 
-    const JOB: &str = "daily";
+    pub(super) const JOB: &str = "daily";
 
     /// A project whose job `daily` archived two channels (gzip, one archive) under `archive/`.
     async fn archived() -> Project {
@@ -501,36 +503,57 @@ mod tampering {
             .into_owned()
     }
 
-    /// Every manifest and record below the archive, as a seal names them.
-    fn documents(project: &Project) -> Vec<Covered> {
-        let root = archive(project);
-        let mut covered: Vec<Covered> = files_below(&root, ".json")
+    /// Every manifest and record in `store`, as a seal names them.
+    pub(super) async fn documents(store: &Store) -> Vec<Covered> {
+        let keys: Vec<String> = store
+            .object_store()
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .expect("listed");
+        let mut covered = Vec::new();
+        for key in keys
             .into_iter()
-            .filter(|p| !key_of(project, p).starts_with('_'))
-            .map(|path| Covered {
-                key: key_of(project, &path),
-                sha256: hex(&Sha256::digest(std::fs::read(&path).expect("read"))),
-            })
-            .collect();
+            .filter(|k| !k.starts_with('_') && k.ends_with(".json"))
+        {
+            let bytes = read(store, &key).await;
+            covered.push(Covered {
+                sha256: hex(&Sha256::digest(&bytes)),
+                key,
+            });
+        }
         covered.sort();
         covered
     }
 
+    pub(super) async fn read(store: &Store, key: &str) -> Vec<u8> {
+        json::read_bytes(store, &ObjectPath::from(key))
+            .await
+            .expect("read")
+            .expect("there")
+            .to_vec()
+    }
+
     /// Rewrites every manifest and record signed by `key`, as a run with a signing key writes
     /// them.
-    fn sign_documents(project: &Project, key: &SigningKey) {
-        for document in documents(project) {
-            let path = archive(project).join(&document.key);
+    pub(super) async fn sign_documents(store: &Store, key: &SigningKey) {
+        for document in documents(store).await {
             let value: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
-            std::fs::write(&path, signed_json(&value, Some(key)).expect("sign")).expect("write");
+                serde_json::from_slice(&read(store, &document.key).await).expect("json");
+            let signed = signed_json(&value, Some(key)).expect("sign");
+            store
+                .object_store()
+                .put(&ObjectPath::from(document.key.as_str()), signed.into())
+                .await
+                .expect("rewritten");
         }
     }
 
     /// Writes seals 1..=`n` of the job: the first names every document, the others none.
-    async fn seal(project: &Project, n: u64, key: Option<&SigningKey>) {
-        let store = open(project);
+    pub(super) async fn seal(store: &Store, n: u64, key: Option<&SigningKey>) {
         let mut previous: Option<String> = None;
+        let covers = documents(store).await;
         for sequence in 1..=n {
             let seal = Seal {
                 format: FORMAT,
@@ -539,27 +562,23 @@ mod tampering {
                 sealed_at: Utc::now() + TimeDelta::seconds(sequence as i64),
                 previous: previous.clone(),
                 covers: if sequence == 1 {
-                    documents(project)
+                    covers.clone()
                 } else {
                     Vec::new()
                 },
                 chatvault_version: "test".into(),
             };
-            let at = ObjectPath::from(seal_key(JOB, sequence));
-            let created = json::create_signed(&store, &at, &seal, key)
+            let at = seal_key(JOB, sequence);
+            let created = json::create_signed(store, &ObjectPath::from(at.as_str()), &seal, key)
                 .await
                 .expect("sealed");
             assert!(created);
-            let bytes = json::read_bytes(&store, &at)
-                .await
-                .expect("read")
-                .expect("there");
-            previous = Some(hex(&Sha256::digest(&bytes)));
+            previous = Some(hex(&Sha256::digest(read(store, &at).await)));
         }
     }
 
     /// Writes `key` as a PEM public key file in the project; its path.
-    fn public_key_file(project: &Project, name: &str, key: &SigningKey) -> String {
+    pub(super) fn public_key_file(project: &Project, name: &str, key: &SigningKey) -> String {
         project.file(name, key.public().to_pem())
     }
 
@@ -600,10 +619,10 @@ mod tampering {
     async fn a_signed_sealed_archive_verifies_with_the_right_key_and_not_with_another() {
         let project = archived().await;
         let (key, _) = SigningKey::generate().expect("a key");
-        sign_documents(&project, &key);
-        seal(&project, 2, Some(&key)).await;
+        sign_documents(&open(&project), &key).await;
+        seal(&open(&project), 2, Some(&key)).await;
         let right = public_key_file(&project, "right.pem", &key);
-        let documents = documents(&project).len();
+        let documents = documents(&open(&project)).await.len();
 
         let (code, stdout) = verify(&project, &["--public-key", &right]);
         assert_eq!(code, 0, "{stdout}");
@@ -653,7 +672,7 @@ mod tampering {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_edited_archive_with_a_recomputed_manifest_is_caught_by_its_seal() {
         let project = archived().await;
-        seal(&project, 1, None).await;
+        seal(&open(&project), 1, None).await;
         let (code, stdout) = verify(&project, &[]);
         assert_eq!(code, 0, "{stdout}");
 
@@ -672,8 +691,8 @@ mod tampering {
     async fn an_edited_signed_archive_is_caught_by_its_signature_and_its_seal() {
         let project = archived().await;
         let (key, _) = SigningKey::generate().expect("a key");
-        sign_documents(&project, &key);
-        seal(&project, 1, Some(&key)).await;
+        sign_documents(&open(&project), &key).await;
+        seal(&open(&project), 1, Some(&key)).await;
         let public = public_key_file(&project, "public.pem", &key);
 
         let manifest = manifests(&project)[0].clone();
@@ -698,8 +717,8 @@ mod tampering {
     async fn a_manifest_re_signed_with_another_key_is_caught() {
         let project = archived().await;
         let (key, _) = SigningKey::generate().expect("a key");
-        sign_documents(&project, &key);
-        seal(&project, 1, Some(&key)).await;
+        sign_documents(&open(&project), &key).await;
+        seal(&open(&project), 1, Some(&key)).await;
         let public = public_key_file(&project, "public.pem", &key);
 
         let manifest = manifests(&project)[0].clone();
@@ -729,7 +748,7 @@ mod tampering {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_archive_deleted_with_its_manifest_is_named_by_its_seal() {
         let project = archived().await;
-        seal(&project, 1, None).await;
+        seal(&open(&project), 1, None).await;
         let manifest = manifests(&project)[0].clone();
         let named = key_of(&project, &manifest);
         let archive_key = named.trim_end_matches(".manifest.json");
@@ -750,7 +769,7 @@ mod tampering {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_seal_removed_from_the_middle_breaks_the_chain() {
         let project = archived().await;
-        seal(&project, 3, None).await;
+        seal(&open(&project), 3, None).await;
         std::fs::remove_file(archive(&project).join(seal_key(JOB, 2))).expect("remove seal 2");
         let (code, stdout) = verify(&project, &[]);
         assert_eq!(code, 1, "{stdout}");
@@ -766,7 +785,7 @@ mod tampering {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn archives_before_sealing_began_are_a_warning_and_an_error_when_required() {
         let project = archived().await;
-        let documents = documents(&project).len();
+        let documents = documents(&open(&project)).await.len();
         let (code, stdout) = verify(&project, &[]);
         assert_eq!(code, 0, "{stdout}");
         assert!(
@@ -790,5 +809,187 @@ mod tampering {
             stdout.contains(": unsigned, and --require-signatures"),
             "{stdout}"
         );
+    }
+}
+
+/// The auditor: `verify --url s3://… --public-key FILE` from a folder with no job files, no
+/// config and no state, through a gate that lets only reads reach the bucket.
+mod auditor {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::http::{Method, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use chatvault::signing::SigningKey;
+    use chatvault::store::url::StoreUrl;
+    use chatvault::store::{self, Store};
+    use object_store::ObjectStoreExt;
+    use object_store::path::Path as ObjectPath;
+
+    use super::tampering::{JOB, documents, public_key_file, seal, sign_documents};
+    use crate::common::processes::{
+        command, finish, project_with_job, realtime_config, start_emulator,
+    };
+    use crate::common::servers::{self, S3Server};
+    use crate::common::{Project, output};
+
+    /// An HTTP gate in front of an S3 server that relays reads (GET, HEAD) and answers every
+    /// other request AccessDenied, as read-only credentials do; it counts what it relayed and
+    /// what it refused.
+    struct ReadOnly {
+        endpoint: String,
+        relayed: Arc<AtomicUsize>,
+        refused: Arc<AtomicUsize>,
+    }
+
+    async fn read_only(upstream: &str) -> ReadOnly {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
+        let (relayed, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let counts = (relayed.clone(), refused.clone());
+        let (client, upstream) = (
+            reqwest::Client::new(),
+            upstream.trim_end_matches('/').to_owned(),
+        );
+        let app = Router::new().fallback(move |request: Request| {
+            let (client, upstream, counts) = (client.clone(), upstream.clone(), counts.clone());
+            async move { relay(&client, &upstream, (&counts.0, &counts.1), request).await }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        ReadOnly {
+            endpoint,
+            relayed,
+            refused,
+        }
+    }
+
+    async fn relay(
+        client: &reqwest::Client,
+        upstream: &str,
+        (relayed, refused): (&AtomicUsize, &AtomicUsize),
+        request: Request,
+    ) -> Response {
+        let method = request.method().clone();
+        if method != Method::GET && method != Method::HEAD {
+            refused.fetch_add(1, Ordering::SeqCst);
+            let denied = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+                <Error><Code>AccessDenied</Code><Message>read only</Message></Error>";
+            return (StatusCode::FORBIDDEN, denied).into_response();
+        }
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        relayed.fetch_add(1, Ordering::SeqCst);
+        let mut forward = client.request(method, format!("{upstream}{path}"));
+        for (name, value) in request.headers() {
+            if name != header::HOST {
+                forward = forward.header(name, value);
+            }
+        }
+        let answer = forward.send().await.expect("the server answers");
+        let mut response = Response::builder().status(answer.status());
+        for (name, value) in answer.headers() {
+            if name != header::TRANSFER_ENCODING && name != header::CONNECTION {
+                response = response.header(name, value);
+            }
+        }
+        let body = answer.bytes().await.expect("the answer's body");
+        response.body(Body::from(body)).expect("a response")
+    }
+
+    /// `chatvault verify --url URL --public-key public.pem` in `auditor`, reaching S3 through
+    /// `endpoint` with the keys from the environment.
+    fn verify(auditor: &Project, url: &str, s3: &S3Server, endpoint: &str) -> (i32, String) {
+        let (code, stdout, stderr) = output(
+            auditor
+                .chatvault()
+                .args(["verify", "--url", url, "--public-key", "public.pem"])
+                .env("AWS_ENDPOINT", endpoint)
+                .env("AWS_ALLOW_HTTP", "true")
+                .env("AWS_REGION", &s3.region)
+                .env("AWS_ACCESS_KEY_ID", &s3.access_key)
+                .env("AWS_SECRET_ACCESS_KEY", &s3.secret_key),
+        );
+        (code, format!("{stdout}{stderr}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_auditor_verifies_an_s3_bucket_with_read_access_and_the_public_key_alone() {
+        let emu = start_emulator(realtime_config(24)).await;
+        let moto = servers::moto();
+        let url = format!("s3://{}/{}", moto.bucket, servers::unique_prefix("auditor"));
+        let project = project_with_job(
+            &emu,
+            "",
+            "daily.yaml",
+            format!(
+                "name: {JOB}\nschedule: \"0 0 * * *\"\n\
+                 channels:\n  - type: messaging\n    ids: [general-000]\n\
+                 destination:\n  url: {url}\n  options:\n    aws_endpoint: {}\n    \
+                 aws_allow_http: \"true\"\n    aws_region: {}\n    aws_access_key_id: {}\n    \
+                 aws_secret_access_key: {}\n",
+                moto.endpoint, moto.region, moto.access_key, moto.secret_key
+            )
+            .as_str(),
+        );
+        let (code, stdout, stderr) =
+            finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let parsed = StoreUrl::parse(&url, std::path::Path::new(".")).expect("a URL");
+        let store: Store = store::open(&parsed, &moto.options(), &[]).expect("the bucket");
+        let (key, _) = SigningKey::generate().expect("a key");
+        sign_documents(&store, &key).await;
+        seal(&store, 2, Some(&key)).await;
+        let named = documents(&store).await;
+
+        let auditor = Project::new();
+        public_key_file(&auditor, "public.pem", &key);
+        let gate = read_only(&moto.endpoint).await;
+        let (code, stdout) = verify(&auditor, &url, &moto, &gate.endpoint);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(&format!("signatures: {} valid, 0 bad", named.len() + 2)),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(": 1 verified, 0 missing, 0 corrupt, 0 extra"),
+            "{stdout}"
+        );
+        assert!(
+            gate.relayed.load(Ordering::SeqCst) > 0,
+            "it went through the gate"
+        );
+        assert_eq!(gate.refused.load(Ordering::SeqCst), 0, "verify only reads");
+
+        let manifest = named
+            .iter()
+            .find(|d| d.key.ends_with(".manifest.json"))
+            .expect("a manifest");
+        let archive = manifest.key.trim_end_matches(".manifest.json");
+        for key in [archive, manifest.key.as_str()] {
+            store
+                .object_store()
+                .delete(&ObjectPath::from(key))
+                .await
+                .expect("deleted");
+        }
+        let (code, stdout) = verify(&auditor, &url, &moto, &gate.endpoint);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "seal     {}: named by seal 1, missing",
+                manifest.key
+            )),
+            "{stdout}"
+        );
+        assert_eq!(gate.refused.load(Ordering::SeqCst), 0, "verify only reads");
+        emu.shutdown().await;
     }
 }
