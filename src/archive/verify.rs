@@ -6,6 +6,7 @@ mod chain;
 mod documents;
 mod media;
 mod signatures;
+mod standing;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,6 +27,7 @@ use crate::store::{Store, json};
 pub use chain::{Head, JobChain, NotSealed, SealReport, StateHead};
 pub use media::MediaReport;
 pub use signatures::SignatureReport;
+pub use standing::{SealStatus, seal_status};
 
 /// Documents a seal names that are not among those read, read at once.
 const NAMED_AT_ONCE: usize = 16;

@@ -41,7 +41,7 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
                 Ok(picked) => picked,
                 Err(code) => return code,
             };
-            if let Err(e) = add_configured(&mut keys, &picked.set.settings.signing) {
+            if let Err(e) = configured_keys(&mut keys, &picked.set.settings.signing) {
                 output::error(&format!("signing: {e}"), None);
                 return exit::INVALID;
             }
@@ -111,8 +111,12 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
     }
 }
 
-/// The config's public keys and its signing key's public half.
-fn add_configured(keys: &mut Keyring, signing: &SigningSettings) -> Result<(), KeyError> {
+/// The config's public keys and its signing key's public half: what `verify --job` and the
+/// viewer check signatures against.
+pub(super) fn configured_keys(
+    keys: &mut Keyring,
+    signing: &SigningSettings,
+) -> Result<(), KeyError> {
     for path in &signing.public_key_files {
         keys.add(PublicKey::from_file(path)?);
     }
