@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{World, exit, jobs_and_state, ledgers, logging, output, runtime};
 use crate::archive::reading::standing::{newest_records, outstanding};
 use crate::archive::reading::{Listing, Source};
+use crate::archive::seal::SealHead;
 use crate::cli::{LogFormat, PlanFormat, StatusArgs};
 use crate::config::job::Job;
 use crate::plan::due::{due_ticks, next_tick};
@@ -69,6 +70,9 @@ struct LedgerStatus {
     /// What to do about `last_error`, as the run that failed recorded it.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_error_hint: Option<String>,
+    /// The newest seal of the job's chain a run recorded (sequence, SHA-256, key); `null`
+    /// before the first.
+    seal: Option<SealHead>,
 }
 
 #[derive(Debug, Serialize)]
@@ -206,6 +210,7 @@ fn status(job: &Job, state: &JobState, now: DateTime<Utc>) -> JobStatus {
         missing_channels: missing.channels,
         missing_users: missing.users,
         last_error_hint: failed.and_then(|o| o.hint.clone()),
+        seal: state.seal.clone(),
     };
     JobStatus {
         job: job.name.clone(),
@@ -334,6 +339,9 @@ fn human_ledger(out: &mut String, s: &LedgerStatus, next: Option<DateTime<Utc>>)
             String::new()
         }
     );
+    if let Some(seal) = &s.seal {
+        let _ = writeln!(out, "  last seal      {}", seal.sequence);
+    }
     if let Some(holder) = &s.running {
         let _ = writeln!(out, "  running        by {holder}");
     }

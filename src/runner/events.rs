@@ -339,17 +339,20 @@ pub enum Phase {
     Manifest,
     /// An archive is committed and its files fetched; its media record is not written.
     Media,
+    /// The run's seal is written; the run's end (the seal's head among it) is not recorded.
+    Seal,
     /// Every archive of the tick is committed; the watermark has not moved.
     Watermark,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 6] = [
+    pub const ALL: [Phase; 7] = [
         Phase::Created,
         Phase::Polling,
         Phase::Transfer,
         Phase::Manifest,
         Phase::Media,
+        Phase::Seal,
         Phase::Watermark,
     ];
 
@@ -360,6 +363,7 @@ impl Phase {
             Phase::Transfer => "transfer",
             Phase::Manifest => "manifest",
             Phase::Media => "media",
+            Phase::Seal => "seal",
             Phase::Watermark => "watermark",
         }
     }

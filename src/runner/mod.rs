@@ -1,6 +1,7 @@
 //! Running jobs. One tick of one job goes lease → claim → windows and batches → for each
 //! batch: create the export (its task id recorded at once) → poll → transfer → manifest →
-//! then the watermark, once every batch of the tick is committed → release (`tick`, `batch`;
+//! then the seal (`seal`) → the watermark, once every batch of the tick is committed →
+//! release (`tick`, `batch`;
 //! `claim` owns the ledger writes of a run). `plan::due` says which ticks to run; `daemon` runs
 //! them on schedule. Sibling files here never use each other in a cycle: what several of them
 //! share (`outcome`, `events`, `error`) sits below the ones that run.
@@ -16,6 +17,7 @@ mod missing;
 mod outcome;
 mod pause;
 mod recovery;
+mod seal;
 mod shutdown;
 mod tick;
 pub mod windows;
@@ -34,6 +36,7 @@ pub use shutdown::Shutdown;
 use crate::api::StreamClient;
 use crate::archive::media::capture::Refresher;
 use crate::archive::media::refresh::ApiRefresher;
+use crate::archive::seal::SealMemory;
 use crate::clock::SharedClock;
 use crate::config::job::Job;
 use crate::retry::RetryPolicy;
@@ -89,6 +92,9 @@ pub struct Runner {
     /// Per job, kept across runs: a ledger remembers the newest version it saw, so loads
     /// only ask the store whether there is a newer one.
     ledgers: Mutex<HashMap<String, Ledger>>,
+    /// Per destination and job, the seal chain as far as this process has read or written it,
+    /// so a daemon's tick reads only newer seals and no manifest of another job again.
+    seals: SealMemory,
     failures: recovery::Failures,
     reporter: Arc<dyn Reporter>,
     options: RunnerOptions,
@@ -140,6 +146,7 @@ impl Runner {
             holder: crate::state::process_id().to_owned(),
             destinations: Mutex::new(HashMap::new()),
             ledgers: Mutex::new(HashMap::new()),
+            seals: SealMemory::default(),
             failures: recovery::Failures::default(),
             reporter,
             options,

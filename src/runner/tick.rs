@@ -14,6 +14,7 @@ use super::outcome::{BatchFailure, TickError, TickOutcome};
 use super::windows::{batches, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
 use crate::archive::media::capture::RunCache;
+use crate::archive::seal::SealHead;
 use crate::config::job::Job;
 use crate::plan::batch::Batch;
 use crate::plan::due::{due_ticks, latest_tick};
@@ -163,7 +164,11 @@ impl Runner {
                     .push(outstanding_warning(retried.tally.outstanding));
             }
         }
-        let outcome = self.record_end(job, &ledger, tick, &windows, tally).await?;
+        let head = self.seal_run(job, &mut tally.warnings).await;
+        self.pause_point(&job.name, Phase::Seal).await;
+        let outcome = self
+            .record_end(job, &ledger, tick, &windows, tally, head)
+            .await?;
         let recovered = after_failure && matches!(outcome, TickOutcome::Done { .. });
         Ok(Ran { outcome, recovered })
     }
@@ -280,7 +285,8 @@ impl Runner {
     }
 
     /// Records how the run ended: on success, `windows` closed and the watermark moved past
-    /// them; either way the claim cleared and the outcome kept.
+    /// them; either way the claim cleared, the outcome kept, and the run's seal (when it was
+    /// written) kept as the job's newest.
     async fn record_end(
         &self,
         job: &Job,
@@ -288,6 +294,7 @@ impl Runner {
         tick: DateTime<Utc>,
         windows: &[OpenWindow],
         tally: Tally,
+        seal: Option<SealHead>,
     ) -> Result<TickOutcome, RunError> {
         let Tally {
             archives,
@@ -318,6 +325,9 @@ impl Runner {
                 s.last_tick = s.last_tick.max(Some(tick));
             }
             s.claim = None;
+            if seal.is_some() {
+                s.seal.clone_from(&seal);
+            }
             s.record_outcome(Outcome {
                 tick,
                 finished_at: now,

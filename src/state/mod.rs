@@ -1,6 +1,6 @@
 //! Durable state per job, in a store addressed by URL (a local folder by default; S3 or GCS
 //! when several replicas share jobs): the ledger (watermark, in-flight export tasks,
-//! outcomes) and leases per tick.
+//! outcomes, the head of its seal chain) and leases per tick.
 //!
 //! Everything rests on one conditional write, `PutMode::Create` (write only if absent),
 //! because it is the one local folders, S3 and GCS all support; `PutMode::Update` does not
@@ -13,6 +13,7 @@
 //! ```
 
 pub mod error;
+mod head;
 mod io;
 pub mod keys;
 pub mod lease;
@@ -22,6 +23,7 @@ pub mod record;
 use std::sync::OnceLock;
 
 pub use error::StateError;
+pub use head::seal_head;
 pub use lease::{Lease, LeaseRecord, Leases};
 pub use ledger::{Decision, Landed, Ledger, Versioned};
 pub use record::{Claim, InFlight, JobState, Missing, OpenWindow, Outcome};

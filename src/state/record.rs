@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::io::Nonced;
+use crate::archive::seal::SealHead;
 use crate::config::job::{ExportKind, STREAM_RETENTION};
 
 /// The ledger record layout; bumped on incompatible changes. A reader refuses records newer
@@ -44,6 +45,11 @@ pub struct JobState {
     /// The newest outcomes, oldest first, at most [`HISTORY_LIMIT`].
     #[serde(default)]
     pub history: Vec<Outcome>,
+    /// The newest seal a run of the job wrote, as the run's end recorded it: kept apart from
+    /// the destination, so `verify` can tell a chain cut short at its end. Absent before the
+    /// job's first seal and in ledgers written before seals existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<SealHead>,
 }
 
 impl JobState {

@@ -297,7 +297,7 @@ async fn every_line_of_a_run_carries_its_fields_and_info_lines_follow_state_chan
         .map(Line::message)
         .collect();
     info.sort_unstable();
-    let mut expected = vec!["run started", "run succeeded"];
+    let mut expected = vec!["run started", "run sealed", "run succeeded"];
     for _ in &tasks {
         expected.extend([
             "export task created",

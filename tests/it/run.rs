@@ -1,6 +1,7 @@
 //! The job runner in process against the emulator: a week of daily ticks with two days of
 //! downtime, a crash at every phase and the restart after it, an expired download link, lapsed
-//! and failed tasks, ticks on daylight-saving days, and two replicas on one tick.
+//! and failed tasks, ticks on daylight-saving days, two replicas on one tick, and the seal
+//! chain the runs write.
 //!
 //! The emulator's clock is chatvault's clock: schedules are moved through, never slept through.
 //! Jobs come from job files loaded like the command line loads them; archives are read back from
@@ -12,16 +13,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chatvault::api::{ClientConfig, StreamClient};
+use chatvault::archive::catalog::CATALOG_SUFFIX;
 use chatvault::archive::manifest::{MANIFEST_SUFFIX, Manifest};
+use chatvault::archive::media::record::{self, MediaRecord, parse_record_key};
+use chatvault::archive::seal::{Seal, read_chain};
+use chatvault::archive::transfer::hex;
 use chatvault::config::job::{Compression, Job};
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::plan::due::due_ticks;
 use chatvault::runner::{Event, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
-use chatvault::state::{Claim, InFlight, JobState};
+use chatvault::signing::{Check, Keyring, SigningKey, check};
+use chatvault::state::{Claim, InFlight, JobState, seal_head};
 use chatvault::store::Store;
 use chatvault::store::url::StoreUrl;
 use chatvault_emulator::{Emulator, EmulatorClock, EmulatorConfig, Endpoint, TaskInfo, TaskKind};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::common::emulated::{self, EmuClock};
 use crate::common::ground_truth::{self, Archive, assert_complete, extension};
@@ -624,7 +631,12 @@ async fn crash_and_resume(phase: Phase) {
     let recorded: Vec<InFlight> = at_crash.in_flight.clone();
     let tasks = channel_tasks(&emu);
     let archive_dir = project.archive();
-    if phase == Phase::Watermark {
+    // Killed after its seal (the watermark comes after it): the seal is there, and the
+    // ledger, whose update the kill prevented, does not name it yet.
+    let sealed = matches!(phase, Phase::Seal | Phase::Watermark);
+    assert_eq!(at_crash.seal, None, "{phase}: the run's end was not recorded");
+    assert_eq!(seals(&job).await.len(), usize::from(sealed), "{phase}");
+    if sealed {
         assert!(recorded.is_empty(), "both batches committed: {recorded:?}");
         assert_eq!(tasks.len(), 2);
         assert_eq!(read_archives(&archive_dir, compression).len(), 2);
@@ -663,7 +675,7 @@ async fn crash_and_resume(phase: Phase) {
     emu.clock().advance(TimeDelta::minutes(6));
 
     let outcome = b.run_tick(&job, tick).await;
-    let resumed_archives = if phase == Phase::Watermark { 0 } else { 2 };
+    let resumed_archives = if sealed { 0 } else { 2 };
     assert_eq!(archives_of(&outcome), resumed_archives, "{phase}");
     let after = state(&b, &job).await;
     assert_eq!(
@@ -723,10 +735,14 @@ async fn crash_and_resume(phase: Phase) {
         .iter()
         .filter(|e| matches!(e, Event::AlreadyArchived(_)))
         .count();
+    assert_eq!(already, if sealed { 2 } else { 0 }, "{phase}: {events:?}");
+    assert_sealed_once(&store, &job, &archive_dir).await;
+    let chain = seals(&job).await;
+    assert_eq!(chain.len(), 1 + usize::from(sealed), "{phase}");
     assert_eq!(
-        already,
-        if phase == Phase::Watermark { 2 } else { 0 },
-        "{phase}: {events:?}"
+        chain[0].covers.len(),
+        documents(&archive_dir, "").len(),
+        "{phase}: the first seal names every manifest and record, whichever run wrote it"
     );
     assert_complete(
         &emu,
@@ -757,6 +773,11 @@ async fn a_crash_mid_transfer_transfers_the_task_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_before_the_manifest_commits_the_archive() {
     crash_and_resume(Phase::Manifest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_seal_leaves_the_next_seal_naming_nothing_twice() {
+    crash_and_resume(Phase::Seal).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1300,5 +1321,264 @@ async fn two_replicas_on_one_tick_archive_it_once() {
 
     assert_eq!(a.run_tick(&job, tick).await, TickOutcome::AlreadyDone);
     assert_eq!(b.run_tick(&job, tick).await, TickOutcome::AlreadyDone);
+    emu.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Seals: each run ends with one, chained to the one before.
+
+/// The job's destination, opened as the runner opens it.
+fn destination(job: &Job) -> Store {
+    chatvault::store::open(&job.destination.url, &job.destination.options, &[])
+        .expect("the destination opens")
+}
+
+/// The job's seals, checked to be numbered 1, 2, … and each to name the SHA-256 of the one
+/// before.
+async fn seals(job: &Job) -> Vec<Seal> {
+    let chain = read_chain(&destination(job), &job.name)
+        .await
+        .expect("the chain reads");
+    let mut previous = None;
+    let mut seals = Vec::new();
+    for (at, stored) in chain.into_iter().enumerate() {
+        let seal = stored.seal.expect("a seal");
+        assert_eq!(seal.sequence, at as u64 + 1, "{}", stored.key);
+        assert_eq!(seal.previous, previous, "{}", stored.key);
+        assert_eq!(seal.job, job.name);
+        previous = Some(stored.sha256);
+        seals.push(seal);
+    }
+    seals
+}
+
+/// The keys of the manifests, media records and catalog records below `root` whose keys
+/// start with `prefix` (chatvault's own `_` folders aside), with the SHA-256 of their bytes.
+fn documents(root: &Path, prefix: &str) -> BTreeMap<String, String> {
+    let mut files = Vec::new();
+    files_below(root, &mut files);
+    files
+        .iter()
+        .filter_map(|path| {
+            let key = path.strip_prefix(root).ok()?.to_str()?.to_owned();
+            let document = key.ends_with(MANIFEST_SUFFIX)
+                || key.ends_with(CATALOG_SUFFIX)
+                || parse_record_key(&key).is_some();
+            (document && key.starts_with(prefix) && !key.starts_with('_')).then(|| {
+                let bytes = std::fs::read(path).expect("read a document");
+                (key, hex(&Sha256::digest(&bytes)))
+            })
+        })
+        .collect()
+}
+
+/// Every document of `job` below `root` (its keys start with the job's name) is named by
+/// exactly one of its seals, with the SHA-256 of its bytes, and no seal names anything else;
+/// the ledger's head is the newest seal.
+async fn assert_sealed_once(state: &Store, job: &Job, root: &Path) {
+    let chain = seals(job).await;
+    let mut named: BTreeMap<String, String> = BTreeMap::new();
+    for seal in &chain {
+        for covered in &seal.covers {
+            let earlier = named.insert(covered.key.clone(), covered.sha256.clone());
+            assert!(earlier.is_none(), "{} is named twice", covered.key);
+        }
+    }
+    assert_eq!(named, documents(root, &format!("{}/", job.name)));
+    let stored = read_chain(&destination(job), &job.name)
+        .await
+        .expect("the chain reads");
+    let newest = stored.last().expect("at least one seal");
+    let head = seal_head(state, &job.name)
+        .await
+        .expect("the ledger reads")
+        .expect("the ledger names a seal");
+    assert_eq!(
+        (head.sequence, head.sha256.as_str(), head.key.as_str()),
+        (
+            chain.len() as u64,
+            newest.sha256.as_str(),
+            newest.key.as_str()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_run_writes_the_next_seal_naming_what_it_wrote_and_the_previous_seal() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("sealed", &cids), start);
+    let store = Store::memory();
+    let (runner, _) = Api::of(&emu).replica(&store, "a");
+    let mut before = BTreeMap::new();
+    for day in 1..=3 {
+        let tick = start + TimeDelta::days(day);
+        move_to(&emu, tick + TimeDelta::minutes(1));
+        assert_eq!(archives_of(&runner.run_tick(&job, tick).await), 1);
+        assert_sealed_once(&store, &job, &project.archive()).await;
+        let now = documents(&project.archive(), "sealed/");
+        let chain = seals(&job).await;
+        assert_eq!(chain.len() as i64, day, "one seal per run");
+        let newest = chain.last().expect("a seal");
+        let new: Vec<&String> = now.keys().filter(|k| !before.contains_key(*k)).collect();
+        let covered: Vec<&String> = newest.covers.iter().map(|c| &c.key).collect();
+        assert_eq!(covered, new, "day {day}: the run's manifest, nothing earlier");
+        assert!(newest.sealed_at > tick, "sealed by the run, on its clock");
+        before = now;
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_seal_names_the_archives_written_before_seals_existed() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("older", &cids), start);
+    let store = Store::memory();
+    let api = Api::of(&emu);
+    let (before_seals, _) = api.replica(&store, "a");
+    for day in 1..=2 {
+        let tick = start + TimeDelta::days(day);
+        move_to(&emu, tick + TimeDelta::minutes(1));
+        assert_eq!(archives_of(&before_seals.run_tick(&job, tick).await), 1);
+    }
+    // As a version before seals left the destination.
+    std::fs::remove_dir_all(project.archive().join("_chatvault")).expect("remove the seals");
+    assert!(seals(&job).await.is_empty());
+
+    let (upgraded, _) = api.replica(&store, "b");
+    let tick = start + TimeDelta::days(3);
+    move_to(&emu, tick + TimeDelta::minutes(1));
+    assert_eq!(archives_of(&upgraded.run_tick(&job, tick).await), 1);
+    let chain = seals(&job).await;
+    assert_eq!(chain.len(), 1);
+    assert_eq!(
+        chain[0].covers.len(),
+        documents(&project.archive(), "").len(),
+        "all three days' manifests and records"
+    );
+    assert_sealed_once(&store, &job, &project.archive()).await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_jobs_sharing_a_destination_each_seal_only_their_own_documents() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 20);
+    let project = Project::new();
+    let left = project.job(&JobSpec::daily("left", &cids[..10]), start);
+    let right = project.job(&JobSpec::daily("right", &cids[10..]), start);
+    assert_eq!(left.destination.url, right.destination.url, "one destination");
+    let store = Store::memory();
+    let (runner, _) = Api::of(&emu).replica(&store, "a");
+    for day in 1..=2 {
+        let tick = start + TimeDelta::days(day);
+        move_to(&emu, tick + TimeDelta::minutes(1));
+        for job in [&left, &right] {
+            assert_eq!(archives_of(&runner.run_tick(job, tick).await), 1);
+        }
+    }
+    for job in [&left, &right] {
+        assert_eq!(seals(job).await.len(), 2);
+        assert_sealed_once(&store, job, &project.archive()).await;
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_record_written_between_runs_is_sealed_by_the_next_run() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("later", &cids), start);
+    let store = Store::memory();
+    let (runner, _) = Api::of(&emu).replica(&store, "a");
+    let tick = start + TimeDelta::days(1);
+    move_to(&emu, tick + TimeDelta::minutes(1));
+    assert_eq!(archives_of(&runner.run_tick(&job, tick).await), 1);
+    let [manifest] = <[Manifest; 1]>::try_from(
+        read_archives(&project.archive(), Compression::Gzip)
+            .into_iter()
+            .map(|a| a.manifest)
+            .collect::<Vec<_>>(),
+    )
+    .expect("one archive");
+    // What `chatvault media` writes for an archive: its next attempt.
+    let attempt = documents(&project.archive(), "")
+        .keys()
+        .filter_map(|k| parse_record_key(k).filter(|(a, _)| *a == manifest.key))
+        .map(|(_, n)| n)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let written = record::write(
+        &destination(&job),
+        &MediaRecord {
+            format: record::FORMAT,
+            job: job.name.clone(),
+            archive: manifest.key.clone(),
+            attempt,
+            written_at: tick + TimeDelta::hours(1),
+            chatvault_version: "0".into(),
+            prefix: "_media".into(),
+            references: Vec::new(),
+        },
+    )
+    .await
+    .expect("the record is written");
+    assert!(written);
+
+    let next = tick + TimeDelta::days(1);
+    move_to(&emu, next + TimeDelta::minutes(1));
+    assert_eq!(archives_of(&runner.run_tick(&job, next).await), 1);
+    let chain = seals(&job).await;
+    let named: Vec<&str> = chain[1].covers.iter().map(|c| c.key.as_str()).collect();
+    assert!(
+        named.contains(&record::record_key(&manifest.key, attempt).as_str()),
+        "{named:?}"
+    );
+    assert_sealed_once(&store, &job, &project.archive()).await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_signing_key_each_seal_carries_a_signature_the_public_key_checks() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("signed", &cids), start);
+    let store = Store::memory();
+    let (key, _) = SigningKey::generate().expect("a key");
+    let mut keyring = Keyring::default();
+    keyring.add(key.public().clone());
+    let options = RunnerOptions {
+        signing_key: Some(Arc::new(key)),
+        ..RunnerOptions::default()
+    };
+    let runner = Api::of(&emu).runner(&store, "a", options, Arc::default());
+    let tick = start + TimeDelta::days(1);
+    move_to(&emu, tick + TimeDelta::minutes(1));
+    assert_eq!(archives_of(&runner.run_tick(&job, tick).await), 1);
+    let chain = read_chain(&destination(&job), &job.name)
+        .await
+        .expect("the chain reads");
+    let [seal] = chain.as_slice() else {
+        panic!("one seal: {chain:?}");
+    };
+    let id = keyring.ids().next().expect("the key's id").to_owned();
+    assert_eq!(
+        check(&seal.bytes, &keyring),
+        Check::Valid { key_id: id },
+        "{}",
+        String::from_utf8_lossy(&seal.bytes)
+    );
+    assert_sealed_once(&store, &job, &project.archive()).await;
     emu.shutdown().await;
 }

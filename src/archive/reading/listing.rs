@@ -431,8 +431,12 @@ pub fn media_folder(prefix: &str) -> String {
 
 /// Every object key of `store` but those below `skip` or a top-level folder starting with
 /// `_`: the top level with a delimiter, then each other top-level folder whole (folders on
-/// the way to a nested media prefix with a delimiter too).
-async fn walk(store: &Store, skip: &BTreeSet<String>) -> object_store::Result<BTreeSet<String>> {
+/// the way to a nested media prefix with a delimiter too). The seal writer walks the same
+/// way, so it seals exactly what the readers see.
+pub async fn walk(
+    store: &Store,
+    skip: &BTreeSet<String>,
+) -> object_store::Result<BTreeSet<String>> {
     let objects = store.object_store();
     let mut keys = BTreeSet::new();
     let mut whole = Vec::new();

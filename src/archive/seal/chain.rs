@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use sha2::{Digest, Sha256};
 
-use super::{Seal, parse_seal_key, seals_folder};
+use super::{Seal, parse_seal_key, seal_key, seals_folder};
 use crate::archive::transfer::hex;
 use crate::store::Store;
 use crate::store::json;
@@ -45,10 +45,26 @@ pub enum ChainError {
 /// Every seal of `job` in `store`, by sequence (as their keys say; a gap is the caller's to
 /// find). Objects in the folder that are not seal keys are left out.
 pub async fn read_chain(store: &Store, job: &str) -> Result<Vec<StoredSeal>, ChainError> {
+    read_chain_after(store, job, 0).await
+}
+
+/// The seals of `job` numbered above `after`, listed from there on: a writer that holds the
+/// chain up to `after` reads only what is new, however long the chain.
+pub async fn read_chain_after(
+    store: &Store,
+    job: &str,
+    after: u64,
+) -> Result<Vec<StoredSeal>, ChainError> {
     let folder = ObjectPath::from(seals_folder(job).as_str());
-    let mut keys: Vec<(u64, String)> = store
-        .object_store()
-        .list(Some(&folder))
+    let listed = if after == 0 {
+        store.object_store().list(Some(&folder))
+    } else {
+        let offset = ObjectPath::from(seal_key(job, after).as_str());
+        store
+            .object_store()
+            .list_with_offset(Some(&folder), &offset)
+    };
+    let mut keys: Vec<(u64, String)> = listed
         .map_ok(|meta| meta.location.to_string())
         .try_collect::<Vec<String>>()
         .await
@@ -59,7 +75,7 @@ pub async fn read_chain(store: &Store, job: &str) -> Result<Vec<StoredSeal>, Cha
         .into_iter()
         .filter_map(|key| {
             parse_seal_key(&key)
-                .filter(|(j, _)| *j == job)
+                .filter(|&(j, n)| j == job && n > after)
                 .map(|(_, n)| (n, key.clone()))
         })
         .collect();

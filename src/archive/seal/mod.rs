@@ -10,11 +10,13 @@
 //! writer sealed first, and the writer reads the chain again and takes the next.
 
 mod chain;
+mod write;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use chain::{ChainError, StoredSeal, read_chain};
+pub use chain::{ChainError, StoredSeal, read_chain, read_chain_after};
+pub use write::{SealError, SealHead, SealMemory, Sealed, seal};
 
 /// Where the seals of every job live below a destination's root.
 pub const SEALS_PREFIX: &str = "_chatvault/seals";

@@ -1,0 +1,663 @@
+//! Writing a job's next seal: every manifest and record of the job that no earlier seal names,
+//! found with the readers' LIST-only walk (never into `_` folders or the media prefix), and
+//! the SHA-256 of the job's newest seal.
+//!
+//! Which documents are the job's: a destination may be shared by several jobs and a key
+//! template need not hold `{job}`, so a manifest is the job's when its `job` field says so,
+//! and a media or catalog record when the manifest of the archive it names is. Only manifests
+//! no seal of the job names are read; one found to be another job's is remembered (in
+//! [`SealMemory`]), so a daemon does not read it again every tick. The memory also holds the
+//! chain as far as this process has seen it, so a daemon reads only seals newer than that; a
+//! seal it holds that is later removed shows as a gap to `verify` instead of being written
+//! over by a new chain.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use object_store::path::Path as ObjectPath;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{ChainError, Covered, FORMAT, Seal, parse_seal_key, read_chain_after, seal_key};
+use crate::archive::catalog::CATALOG_SUFFIX;
+use crate::archive::manifest::{MANIFEST_SUFFIX, manifest_key};
+use crate::archive::media::record::parse_record_key;
+use crate::archive::reading::listing::{media_folder, walk};
+use crate::archive::transfer::hex;
+use crate::signing::SigningKey;
+use crate::store::Store;
+use crate::store::json::{self, JsonError};
+
+/// Tries at the next sequence before giving up, when other writers keep taking it.
+const ATTEMPTS: u32 = 5;
+
+/// Documents read at once.
+const DOCUMENTS_AT_ONCE: usize = 16;
+
+/// The newest seal of a job's chain: what the ledger keeps, so a chain cut short at its end
+/// is caught.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealHead {
+    pub sequence: u64,
+    /// The SHA-256 (hex) of the seal's stored bytes.
+    pub sha256: String,
+    pub key: String,
+}
+
+/// What one seal did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub head: SealHead,
+    /// The documents it names (none: it proves the chain's head at its time).
+    pub covered: usize,
+    /// Documents that could not be read, so are not sealed yet (the next seal tries again),
+    /// and seals that are not seals.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("cannot list {url}: {source}")]
+    List {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("cannot write the seal {key}: {source}")]
+    Write {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("cannot write the seal {key}: {source}")]
+    Encode {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the seal {key} was written but cannot be read back: {reason}")]
+    ReadBack { key: String, reason: String },
+    #[error("other writers took the job's next seal {attempts} times in a row; giving up for now")]
+    Contended { attempts: u32 },
+}
+
+/// What a process knows of its jobs' chains, per destination URL and job. A run of
+/// `run --once` starts with nothing and reads the whole chain; a daemon keeps it across ticks.
+#[derive(Debug, Default)]
+pub struct SealMemory {
+    chains: Mutex<HashMap<(String, String), Known>>,
+}
+
+/// One job's chain at one destination, as far as it was read or written.
+#[derive(Debug, Default)]
+struct Known {
+    head: Option<SealHead>,
+    /// Every key a seal of the job names.
+    covered: HashSet<String>,
+    /// Manifests of other jobs.
+    foreign: HashSet<String>,
+}
+
+impl SealMemory {
+    /// Taken out while a seal is written: a seal that fails leaves nothing behind, and the
+    /// next one reads the chain afresh.
+    fn take(&self, url: &str, job: &str) -> Known {
+        self.chains
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(url.to_owned(), job.to_owned()))
+            .unwrap_or_default()
+    }
+
+    fn keep(&self, url: &str, job: &str, known: Known) {
+        self.chains
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((url.to_owned(), job.to_owned()), known);
+    }
+}
+
+/// Writes `job`'s next seal in `store` (signed by `signer` when there is one), naming every
+/// document of the job no earlier seal names; written even when there is none, since it
+/// still proves the chain's head at `now`. The job's captured files live below
+/// `media_prefix`, which is never walked.
+pub async fn seal(
+    store: &Store,
+    job: &str,
+    media_prefix: &str,
+    signer: Option<&SigningKey>,
+    now: DateTime<Utc>,
+    memory: &SealMemory,
+) -> Result<Sealed, SealError> {
+    let mut known = memory.take(store.url(), job);
+    let mut warnings = Vec::new();
+    catch_up(store, job, &mut known, &mut warnings).await?;
+    let skip = BTreeSet::from([media_folder(media_prefix)]);
+    let objects = walk(store, &skip).await.map_err(|source| SealError::List {
+        url: store.url().to_owned(),
+        source,
+    })?;
+    let mut covers = uncovered(store, job, &objects, &mut known, &mut warnings).await;
+    for _ in 0..ATTEMPTS {
+        let sequence = known.head.as_ref().map_or(1, |h| h.sequence + 1);
+        let key = seal_key(job, sequence);
+        let document = Seal {
+            format: FORMAT,
+            job: job.to_owned(),
+            sequence,
+            sealed_at: now,
+            previous: known.head.as_ref().map(|h| h.sha256.clone()),
+            covers: covers.clone(),
+            chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        let path = ObjectPath::from(key.as_str());
+        match json::create_signed(store, &path, &document, signer).await {
+            Ok(true) => {
+                let sha256 = stored_sha256(store, &key).await?;
+                let head = SealHead {
+                    sequence,
+                    sha256,
+                    key,
+                };
+                known.covered.extend(covers.iter().map(|c| c.key.clone()));
+                known.head = Some(head.clone());
+                memory.keep(store.url(), job, known);
+                return Ok(Sealed {
+                    head,
+                    covered: covers.len(),
+                    warnings,
+                });
+            }
+            Ok(false) => {
+                // Another writer sealed first: what its seal names is sealed.
+                catch_up(store, job, &mut known, &mut warnings).await?;
+                covers.retain(|c| !known.covered.contains(&c.key));
+            }
+            Err(JsonError::Store(source)) => return Err(SealError::Write { key, source }),
+            Err(JsonError::Encode(source) | JsonError::Decode(source)) => {
+                return Err(SealError::Encode { key, source });
+            }
+        }
+    }
+    Err(SealError::Contended { attempts: ATTEMPTS })
+}
+
+/// Reads the seals of `job` newer than `known`'s head into it.
+async fn catch_up(
+    store: &Store,
+    job: &str,
+    known: &mut Known,
+    warnings: &mut Vec<String>,
+) -> Result<(), ChainError> {
+    let after = known.head.as_ref().map_or(0, |h| h.sequence);
+    for stored in read_chain_after(store, job, after).await? {
+        let Some((_, sequence)) = parse_seal_key(&stored.key) else {
+            continue;
+        };
+        match &stored.seal {
+            Ok(seal) => known
+                .covered
+                .extend(seal.covers.iter().map(|c| c.key.clone())),
+            // Still chained to, so the break shows where it is; what it named is sealed
+            // again.
+            Err(reason) => warnings.push(format!(
+                "the seal {} cannot be read ({reason}); `chatvault verify` reports it",
+                stored.key
+            )),
+        }
+        known.head = Some(SealHead {
+            sequence,
+            sha256: stored.sha256,
+            key: stored.key,
+        });
+    }
+    Ok(())
+}
+
+/// Just the field that says whose a manifest is (format 1 manifests have it too).
+#[derive(Deserialize)]
+struct JobOf {
+    job: String,
+}
+
+/// The documents of `job` among `objects` that no seal names, by key, with their SHA-256.
+/// Manifests found to be another job's go into `known.foreign`.
+async fn uncovered(
+    store: &Store,
+    job: &str,
+    objects: &BTreeSet<String>,
+    known: &mut Known,
+    warnings: &mut Vec<String>,
+) -> Vec<Covered> {
+    let manifests: Vec<String> = objects
+        .iter()
+        .filter(|k| {
+            k.ends_with(MANIFEST_SUFFIX)
+                && !known.covered.contains(*k)
+                && !known.foreign.contains(*k)
+        })
+        .cloned()
+        .collect();
+    let mut ours = HashSet::new();
+    let mut covers = Vec::new();
+    for (key, got) in read_all(store, manifests).await {
+        match got {
+            Ok(Some(bytes)) => match serde_json::from_slice::<JobOf>(&bytes) {
+                Ok(of) if of.job == job => {
+                    ours.insert(key.clone());
+                    covers.push(covered(key, &bytes));
+                }
+                Ok(_) => {
+                    known.foreign.insert(key);
+                }
+                Err(e) => warnings.push(format!(
+                    "the manifest {key} is not a chatvault manifest ({e}): not sealed"
+                )),
+            },
+            // Gone since the LIST: nothing to seal.
+            Ok(None) => {}
+            Err(e) => warnings.push(unreadable(&key, &e)),
+        }
+    }
+    let records: Vec<String> = objects
+        .iter()
+        .filter(|k| {
+            !known.covered.contains(*k)
+                && owner(k).is_some_and(|m| ours.contains(&m) || known.covered.contains(&m))
+        })
+        .cloned()
+        .collect();
+    for (key, got) in read_all(store, records).await {
+        match got {
+            Ok(Some(bytes)) => covers.push(covered(key, &bytes)),
+            Ok(None) => {}
+            Err(e) => warnings.push(unreadable(&key, &e)),
+        }
+    }
+    covers.sort();
+    covers
+}
+
+/// The manifest key of the archive a media or catalog record names; `None` for other keys.
+fn owner(key: &str) -> Option<String> {
+    key.strip_suffix(CATALOG_SUFFIX)
+        .or_else(|| parse_record_key(key).map(|(archive, _)| archive))
+        .map(manifest_key)
+}
+
+fn covered(key: String, bytes: &[u8]) -> Covered {
+    Covered {
+        key,
+        sha256: hex(&Sha256::digest(bytes)),
+    }
+}
+
+fn unreadable(key: &str, e: &object_store::Error) -> String {
+    format!("cannot read {key} to seal it: {e}; the next run's seal tries again")
+}
+
+async fn read_all(
+    store: &Store,
+    keys: Vec<String>,
+) -> Vec<(String, Result<Option<Bytes>, object_store::Error>)> {
+    futures::stream::iter(keys)
+        .map(|key| {
+            let store = store.clone();
+            async move {
+                let got = json::read_bytes(&store, &ObjectPath::from(key.as_str())).await;
+                (key, got)
+            }
+        })
+        .buffered(DOCUMENTS_AT_ONCE)
+        .collect()
+        .await
+}
+
+/// The SHA-256 of the seal as stored: what the next seal and the ledger name.
+async fn stored_sha256(store: &Store, key: &str) -> Result<String, SealError> {
+    let read_back = |reason: String| SealError::ReadBack {
+        key: key.to_owned(),
+        reason,
+    };
+    match json::read_bytes(store, &ObjectPath::from(key)).await {
+        Ok(Some(bytes)) => Ok(hex(&Sha256::digest(&bytes))),
+        Ok(None) => Err(read_back("it is gone".to_owned())),
+        Err(e) => Err(read_back(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+        ObjectStoreExt as _, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    };
+
+    use super::*;
+    use crate::archive::seal::read_chain;
+    use crate::signing::{Check, Keyring, check};
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        format!("2026-03-01T{hour:02}:00:00Z")
+            .parse()
+            .expect("a time")
+    }
+
+    async fn put(store: &Store, key: &str, body: &[u8]) {
+        store
+            .object_store()
+            .put(&ObjectPath::from(key), PutPayload::from(body.to_vec()))
+            .await
+            .expect("a put");
+    }
+
+    /// An archive of `job` at `key` with its manifest (only `job` matters here).
+    async fn archive(store: &Store, job: &str, key: &str) {
+        put(store, key, b"x").await;
+        let manifest = serde_json::json!({"job": job, "key": key});
+        put(store, &manifest_key(key), manifest.to_string().as_bytes()).await;
+    }
+
+    fn keys(sealed: &Seal) -> Vec<&str> {
+        sealed.covers.iter().map(|c| c.key.as_str()).collect()
+    }
+
+    async fn chain(store: &Store, job: &str) -> Vec<Seal> {
+        read_chain(store, job)
+            .await
+            .expect("the chain")
+            .into_iter()
+            .map(|s| s.seal.expect("a seal"))
+            .collect()
+    }
+
+    async fn seal_now(store: &Store, job: &str, hour: u32, memory: &SealMemory) -> Sealed {
+        seal(store, job, "_media", None, at(hour), memory)
+            .await
+            .expect("sealed")
+    }
+
+    #[tokio::test]
+    async fn each_seal_names_what_no_earlier_seal_names_and_chains_to_the_one_before() {
+        let store = Store::memory();
+        let memory = SealMemory::default();
+        archive(&store, "a", "a/1.jsonl").await;
+        put(&store, "a/1.jsonl.media.1.json", b"{}").await;
+        put(&store, "a/1.jsonl.catalog.json", b"{}").await;
+        let first = seal_now(&store, "a", 1, &memory).await;
+        assert_eq!(first.head.sequence, 1);
+        assert_eq!(first.covered, 3);
+        archive(&store, "a", "a/2.jsonl").await;
+        put(&store, "a/1.jsonl.media.2.json", b"{}").await;
+        let second = seal_now(&store, "a", 2, &memory).await;
+        let third = seal_now(&store, "a", 3, &memory).await;
+        assert_eq!(third.covered, 0, "nothing new: it proves the head");
+
+        let seals = chain(&store, "a").await;
+        assert_eq!(
+            keys(&seals[0]),
+            [
+                "a/1.jsonl.catalog.json",
+                "a/1.jsonl.manifest.json",
+                "a/1.jsonl.media.1.json"
+            ]
+        );
+        assert_eq!(
+            keys(&seals[1]),
+            ["a/1.jsonl.media.2.json", "a/2.jsonl.manifest.json"]
+        );
+        assert!(seals[2].covers.is_empty());
+        assert_eq!(seals[0].previous, None);
+        assert_eq!(seals[1].previous.as_ref(), Some(&first.head.sha256));
+        assert_eq!(seals[2].previous.as_ref(), Some(&second.head.sha256));
+        assert_eq!(seals[2].sealed_at, at(3));
+        let stored = read_chain(&store, "a").await.expect("the chain");
+        assert_eq!(stored[2].sha256, third.head.sha256);
+        assert_eq!(stored[2].key, third.head.key);
+        let manifest = json::read_bytes(&store, &ObjectPath::from("a/2.jsonl.manifest.json"))
+            .await
+            .expect("a read")
+            .expect("there");
+        assert_eq!(
+            seals[1].covers[1].sha256,
+            hex(&Sha256::digest(&manifest)),
+            "the SHA-256 of the stored bytes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shared_destination_seals_each_job_its_own_documents_and_reads_others_once() {
+        let store = Store::memory();
+        let memory = SealMemory::default();
+        archive(&store, "a", "x/1.jsonl").await;
+        archive(&store, "b", "x/2.jsonl").await;
+        put(&store, "x/2.jsonl.media.1.json", b"{}").await;
+        put(&store, "gone.jsonl.media.1.json", b"{}").await;
+        put(&store, "_media/sha256/ab/cd.manifest.json", b"{").await;
+        put(&store, "_other/y.manifest.json", b"{").await;
+        let a = seal_now(&store, "a", 1, &memory).await;
+        let b = seal_now(&store, "b", 1, &memory).await;
+        assert!(
+            a.warnings.is_empty() && b.warnings.is_empty(),
+            "`_` folders are never walked: {a:?} {b:?}"
+        );
+        assert_eq!(
+            keys(&chain(&store, "a").await[0]),
+            ["x/1.jsonl.manifest.json"]
+        );
+        assert_eq!(
+            keys(&chain(&store, "b").await[0]),
+            ["x/2.jsonl.manifest.json", "x/2.jsonl.media.1.json"]
+        );
+        let a = memory.take(store.url(), "a");
+        assert_eq!(
+            a.foreign,
+            HashSet::from(["x/2.jsonl.manifest.json".to_owned()]),
+            "another job's manifest is remembered, not read again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_written_after_its_archive_was_sealed_is_sealed_next() {
+        let store = Store::memory();
+        let memory = SealMemory::default();
+        archive(&store, "a", "a/1.jsonl").await;
+        seal_now(&store, "a", 1, &memory).await;
+        put(&store, "a/1.jsonl.media.1.json", b"{}").await;
+        // A fresh process, which knows nothing of the chain yet.
+        let second = seal_now(&store, "a", 2, &SealMemory::default()).await;
+        assert_eq!(second.head.sequence, 2);
+        assert_eq!(
+            keys(&chain(&store, "a").await[1]),
+            ["a/1.jsonl.media.1.json"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_manifest_that_cannot_be_read_is_reported_and_sealed_once_it_can() {
+        let store = Store::memory();
+        let memory = SealMemory::default();
+        put(&store, "a/1.jsonl.manifest.json", b"{").await;
+        let first = seal_now(&store, "a", 1, &memory).await;
+        assert_eq!(first.covered, 0);
+        assert_eq!(first.warnings.len(), 1, "{:?}", first.warnings);
+        assert!(
+            first.warnings[0].starts_with("the manifest a/1.jsonl.manifest.json is not"),
+            "{:?}",
+            first.warnings
+        );
+        let second = seal_now(&store, "a", 2, &memory).await;
+        assert_eq!(second.warnings.len(), 1, "tried again");
+        archive(&store, "a", "a/1.jsonl").await;
+        let third = seal_now(&store, "a", 3, &memory).await;
+        assert!(third.warnings.is_empty(), "{:?}", third.warnings);
+        assert_eq!(
+            keys(&chain(&store, "a").await[2]),
+            ["a/1.jsonl.manifest.json"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_seal_another_writer_wrote_is_read_and_the_next_sequence_taken() {
+        let store = Store::memory();
+        let daemon = SealMemory::default();
+        archive(&store, "a", "a/1.jsonl").await;
+        seal_now(&store, "a", 1, &daemon).await;
+        archive(&store, "a", "a/2.jsonl").await;
+        // Another process seals the new archive while the daemon holds sequence 1.
+        let other = seal_now(&store, "a", 2, &SealMemory::default()).await;
+        assert_eq!(other.head.sequence, 2);
+        let third = seal_now(&store, "a", 3, &daemon).await;
+        assert_eq!(third.head.sequence, 3);
+        assert_eq!(third.covered, 0, "sealed once only");
+        let seals = chain(&store, "a").await;
+        assert_eq!(seals[2].previous.as_ref(), Some(&other.head.sha256));
+    }
+
+    /// An in-memory store where another writer seals `covers` just before the first seal
+    /// this process tries to create.
+    #[derive(Debug)]
+    struct Racing {
+        inner: InMemory,
+        covers: Vec<Covered>,
+        raced: AtomicBool,
+    }
+
+    impl std::fmt::Display for Racing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Racing")
+        }
+    }
+
+    #[async_trait]
+    impl ObjectStore for Racing {
+        async fn put_opts(
+            &self,
+            location: &ObjectPath,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            if let Some((job, sequence)) = parse_seal_key(location.as_ref())
+                && !self.raced.swap(true, Ordering::SeqCst)
+            {
+                let theirs = Seal {
+                    format: FORMAT,
+                    job: job.to_owned(),
+                    sequence,
+                    sealed_at: at(0),
+                    previous: None,
+                    covers: self.covers.clone(),
+                    chatvault_version: "0".into(),
+                };
+                let body = serde_json::to_vec(&theirs).expect("json");
+                self.inner.put(location, PutPayload::from(body)).await?;
+            }
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+        ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sequence_taken_by_another_writer_is_read_and_the_next_one_taken() {
+        let racing = Racing {
+            inner: InMemory::new(),
+            covers: vec![Covered {
+                key: "a/1.jsonl.manifest.json".into(),
+                sha256: "00".into(),
+            }],
+            raced: AtomicBool::new(false),
+        };
+        let store = Store::wrap(Arc::new(racing), "racing://", true);
+        archive(&store, "a", "a/1.jsonl").await;
+        archive(&store, "a", "a/2.jsonl").await;
+        let mine = seal_now(&store, "a", 1, &SealMemory::default()).await;
+        assert_eq!(mine.head.sequence, 2);
+        let seals = chain(&store, "a").await;
+        assert_eq!(keys(&seals[0]), ["a/1.jsonl.manifest.json"]);
+        assert_eq!(
+            keys(&seals[1]),
+            ["a/2.jsonl.manifest.json"],
+            "what the other writer sealed is not sealed again"
+        );
+        let first = read_chain(&store, "a").await.expect("the chain");
+        assert_eq!(seals[1].previous.as_ref(), Some(&first[0].sha256));
+    }
+
+    #[tokio::test]
+    async fn a_seal_is_signed_with_the_key_given() {
+        let store = Store::memory();
+        let (key, _) = SigningKey::generate().expect("a key");
+        let sealed = seal(
+            &store,
+            "a",
+            "_media",
+            Some(&key),
+            at(1),
+            &SealMemory::default(),
+        )
+        .await
+        .expect("sealed");
+        let bytes = json::read_bytes(&store, &ObjectPath::from(sealed.head.key.as_str()))
+            .await
+            .expect("a read")
+            .expect("there");
+        let mut keyring = Keyring::default();
+        keyring.add(key.public().clone());
+        assert!(
+            matches!(check(&bytes, &keyring), Check::Valid { .. }),
+            "{:?}",
+            check(&bytes, &keyring)
+        );
+    }
+}
