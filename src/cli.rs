@@ -390,6 +390,12 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub require_signatures: bool,
 
+    /// With --url: the state store (s3://, gs:// or file://) whose ledgers record each job's
+    /// newest seal, so seals removed from the end of a chain are caught (with --job, the
+    /// config's state store is used)
+    #[arg(long, value_name = "STATE_URL", requires = "url")]
+    pub state: Option<String>,
+
     /// How to print the report
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,

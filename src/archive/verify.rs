@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::manifest::Manifest;
 use super::media::layout;
 use super::reading::{Listing, NoArchives, Problem, Source};
-use super::seal::{SEALS_PREFIX, read_chain, seals_folder};
+use super::seal::{SEALS_PREFIX, parse_seal_key, read_chain, seals_folder};
 use super::transfer::hex;
 use crate::signing::{self, Keyring};
 use crate::store::{Store, json};
@@ -62,6 +62,18 @@ impl Report {
             && self.signatures.problems.is_empty()
             && self.seals.problems.is_empty()
     }
+
+    /// Compares each job's chain with the newest seal the state store records for it: a
+    /// chain cut short at its end leaves no gap, only the state can tell.
+    pub fn compare_heads(&mut self, heads: &BTreeMap<String, StateHead>) {
+        let seals = &mut self.seals;
+        for chain in &seals.jobs {
+            if let Some(state) = heads.get(&chain.job) {
+                chain::state_head(&chain.job, state, &chain.links, &mut seals.problems);
+            }
+        }
+        seals.problems.sort();
+    }
 }
 
 /// What `verify` trusts and requires beyond the archives themselves.
@@ -76,8 +88,6 @@ pub struct Checks<'a> {
     pub keys: &'a Keyring,
     /// Unsigned documents and jobs without a seal are errors.
     pub require_signatures: bool,
-    /// Per job, the newest seal the state store records, when the state is known.
-    pub heads: &'a BTreeMap<String, StateHead>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +113,6 @@ pub async fn verify(
         media_prefix,
         keys: &Keyring::default(),
         require_signatures: false,
-        heads: &BTreeMap::new(),
     };
     verify_with(store, &checks).await
 }
@@ -242,13 +251,14 @@ async fn seals(
                 ),
             ));
         }
-        if let Some(state) = checks.heads.get(job) {
-            chain::state_head(job, state, &seals, &mut found.problems);
-        }
         found.jobs.push(JobChain {
             job: job.clone(),
             seals: seals.len(),
             head,
+            links: seals
+                .iter()
+                .filter_map(|s| parse_seal_key(&s.key).map(|(_, n)| (n, s.sha256.clone())))
+                .collect(),
         });
     }
     found.problems.sort();

@@ -7,14 +7,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::archives::EMPTY_HINT;
-use super::{Wanted, World, exit, load_and_pick, output, runtime};
-use crate::archive::verify::{Checks, Report, VerifyError, verify_with};
+use super::{Wanted, World, exit, load_and_pick, output, runtime, state_to_read};
+use crate::archive::verify::{Checks, Report, StateHead, VerifyError, verify_with};
 use crate::cli::{PlanFormat, VerifyArgs};
 use crate::config::MissingVars;
 use crate::config::job::{DEFAULT_MEDIA_PREFIX, SecretSource, SigningSettings};
 use crate::signing::{KeyError, Keyring, PublicKey, SigningKey};
+use crate::state::{StateError, seal_head};
 use crate::store::url::StoreUrl;
-use crate::store::{self, StoreOptions};
+use crate::store::{self, Store, StoreOptions};
 
 pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let mut keys = Keyring::default();
@@ -27,7 +28,7 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
             }
         }
     }
-    let (url, options, media_prefix) = match (&args.job, &args.url) {
+    let (url, options, media_prefix, state) = match (&args.job, &args.url) {
         (Some(name), _) => {
             let wanted = Wanted {
                 paths: &args.paths.paths,
@@ -45,6 +46,10 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
                 output::error(&format!("signing: {e}"), None);
                 return exit::INVALID;
             }
+            let state = match state_to_read(&picked.set, world) {
+                Ok(state) => state,
+                Err(code) => return code,
+            };
             let Some(job) = picked.jobs.into_iter().next() else {
                 return exit::INVALID;
             };
@@ -52,15 +57,29 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
                 job.destination.url,
                 job.destination.options,
                 job.media.prefix,
+                Some(state),
             )
         }
-        (None, Some(text)) => match StoreUrl::parse(text, Path::new(".")) {
-            Ok(url) => (url, StoreOptions::new(), DEFAULT_MEDIA_PREFIX.to_owned()),
-            Err(e) => {
-                output::error(&format!("--url: {e}"), None);
-                return exit::INVALID;
-            }
-        },
+        (None, Some(text)) => {
+            let url = match StoreUrl::parse(text, Path::new(".")) {
+                Ok(url) => url,
+                Err(e) => {
+                    output::error(&format!("--url: {e}"), None);
+                    return exit::INVALID;
+                }
+            };
+            let state = match args.state.as_deref().map(|text| open_state(text, world)) {
+                None => None,
+                Some(Ok(state)) => Some(state),
+                Some(Err(code)) => return code,
+            };
+            (
+                url,
+                StoreOptions::new(),
+                DEFAULT_MEDIA_PREFIX.to_owned(),
+                state,
+            )
+        }
         (None, None) => {
             output::error("say what to verify: --job NAME or --url URL", None);
             return exit::INVALID;
@@ -77,12 +96,18 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
             media_prefix: &media_prefix,
             keys: &keys,
             require_signatures: args.require_signatures,
-            heads: &BTreeMap::new(),
         };
-        verify_with(&store, &checks).await.map_err(|e| {
+        let mut report = verify_with(&store, &checks).await.map_err(|e| {
             let empty = matches!(e, VerifyError::Nothing(_));
             (e.to_string(), empty)
-        })
+        })?;
+        if let Some(state) = &state {
+            let heads = heads(state, &report)
+                .await
+                .map_err(|e| (format!("the state store: {e}"), false))?;
+            report.compare_heads(&heads);
+        }
+        Ok(report)
     });
     let report = match report {
         Ok(report) => report,
@@ -109,6 +134,35 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
     } else {
         exit::FAILED
     }
+}
+
+/// The state store at `text`, opened to read; `Err` holds the exit code, the problem printed.
+fn open_state(text: &str, world: &World<'_>) -> Result<Store, u8> {
+    let url = StoreUrl::parse(text, Path::new(".")).map_err(|e| {
+        output::error(&format!("--state: {e}"), None);
+        exit::INVALID
+    })?;
+    store::open_to_read(&url, &StoreOptions::new(), &world.env_vars).map_err(|e| {
+        output::error(&format!("--state: {e}"), None);
+        exit::FAILED
+    })
+}
+
+/// The newest seal the state's ledger records for each job the report found.
+async fn heads(state: &Store, report: &Report) -> Result<BTreeMap<String, StateHead>, StateError> {
+    let mut heads = BTreeMap::new();
+    for chain in &report.seals.jobs {
+        if let Some(head) = seal_head(state, &chain.job).await? {
+            heads.insert(
+                chain.job.clone(),
+                StateHead {
+                    sequence: head.sequence,
+                    sha256: head.sha256,
+                },
+            );
+        }
+    }
+    Ok(heads)
 }
 
 /// The config's public keys and its signing key's public half: what `verify --job` and the

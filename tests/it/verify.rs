@@ -443,7 +443,9 @@ mod tampering {
     use std::io::{Read as _, Write as _};
     use std::path::{Path, PathBuf};
 
-    use chatvault::archive::seal::{Covered, FORMAT, Seal, seal_key};
+    use std::collections::BTreeSet;
+
+    use chatvault::archive::seal::{Covered, FORMAT, Seal, read_chain, seal_key};
     use chatvault::archive::transfer::hex;
     use chatvault::signing::{SigningKey, signed_json};
     use chatvault::store::json;
@@ -537,7 +539,7 @@ mod tampering {
 
     /// Rewrites every manifest and record signed by `key`, as a run with a signing key writes
     /// them.
-    pub(super) async fn sign_documents(store: &Store, key: &SigningKey) {
+    async fn sign_documents(store: &Store, key: &SigningKey) {
         for document in documents(store).await {
             let value: serde_json::Value =
                 serde_json::from_slice(&read(store, &document.key).await).expect("json");
@@ -550,22 +552,30 @@ mod tampering {
         }
     }
 
-    /// Writes seals 1..=`n` of the job: the first names every document, the others none.
-    pub(super) async fn seal(store: &Store, n: u64, key: Option<&SigningKey>) {
-        let mut previous: Option<String> = None;
-        let covers = documents(store).await;
-        for sequence in 1..=n {
+    /// Adds `n` seals to the job's chain: the first names every document no seal names yet,
+    /// the others none.
+    pub(super) async fn extend_chain(store: &Store, n: u64, key: Option<&SigningKey>) {
+        let chain = read_chain(store, JOB).await.expect("the chain");
+        let named: BTreeSet<String> = chain
+            .iter()
+            .filter_map(|s| s.seal.as_ref().ok())
+            .flat_map(|s| s.covers.iter().map(|c| c.key.clone()))
+            .collect();
+        let mut covers: Vec<Covered> = documents(store)
+            .await
+            .into_iter()
+            .filter(|d| !named.contains(&d.key))
+            .collect();
+        let mut previous = chain.last().map(|s| s.sha256.clone());
+        let after = chain.len() as u64;
+        for sequence in after + 1..=after + n {
             let seal = Seal {
                 format: FORMAT,
                 job: JOB.into(),
                 sequence,
                 sealed_at: Utc::now() + TimeDelta::seconds(sequence as i64),
                 previous: previous.clone(),
-                covers: if sequence == 1 {
-                    covers.clone()
-                } else {
-                    Vec::new()
-                },
+                covers: std::mem::take(&mut covers),
                 chatvault_version: "test".into(),
             };
             let at = seal_key(JOB, sequence);
@@ -575,6 +585,20 @@ mod tampering {
             assert!(created);
             previous = Some(hex(&Sha256::digest(read(store, &at).await)));
         }
+    }
+
+    /// What a run with signing key `key` leaves (until runs sign, the tests sign for them):
+    /// its documents signed, and a chain of `n` seals signed by it naming them.
+    pub(super) async fn sign_and_seal(store: &Store, key: &SigningKey, n: u64) {
+        for seal in read_chain(store, JOB).await.expect("the chain") {
+            store
+                .object_store()
+                .delete(&ObjectPath::from(seal.key.as_str()))
+                .await
+                .expect("the run's unsigned seal removed");
+        }
+        sign_documents(store, key).await;
+        extend_chain(store, n, Some(key)).await;
     }
 
     /// Writes `key` as a PEM public key file in the project; its path.
@@ -619,8 +643,7 @@ mod tampering {
     async fn a_signed_sealed_archive_verifies_with_the_right_key_and_not_with_another() {
         let project = archived().await;
         let (key, _) = SigningKey::generate().expect("a key");
-        sign_documents(&open(&project), &key).await;
-        seal(&open(&project), 2, Some(&key)).await;
+        sign_and_seal(&open(&project), &key, 2).await;
         let right = public_key_file(&project, "right.pem", &key);
         let documents = documents(&open(&project)).await.len();
 
@@ -672,7 +695,6 @@ mod tampering {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_edited_archive_with_a_recomputed_manifest_is_caught_by_its_seal() {
         let project = archived().await;
-        seal(&open(&project), 1, None).await;
         let (code, stdout) = verify(&project, &[]);
         assert_eq!(code, 0, "{stdout}");
 
@@ -691,8 +713,7 @@ mod tampering {
     async fn an_edited_signed_archive_is_caught_by_its_signature_and_its_seal() {
         let project = archived().await;
         let (key, _) = SigningKey::generate().expect("a key");
-        sign_documents(&open(&project), &key).await;
-        seal(&open(&project), 1, Some(&key)).await;
+        sign_and_seal(&open(&project), &key, 1).await;
         let public = public_key_file(&project, "public.pem", &key);
 
         let manifest = manifests(&project)[0].clone();
@@ -717,8 +738,7 @@ mod tampering {
     async fn a_manifest_re_signed_with_another_key_is_caught() {
         let project = archived().await;
         let (key, _) = SigningKey::generate().expect("a key");
-        sign_documents(&open(&project), &key).await;
-        seal(&open(&project), 1, Some(&key)).await;
+        sign_and_seal(&open(&project), &key, 1).await;
         let public = public_key_file(&project, "public.pem", &key);
 
         let manifest = manifests(&project)[0].clone();
@@ -748,7 +768,6 @@ mod tampering {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_archive_deleted_with_its_manifest_is_named_by_its_seal() {
         let project = archived().await;
-        seal(&open(&project), 1, None).await;
         let manifest = manifests(&project)[0].clone();
         let named = key_of(&project, &manifest);
         let archive_key = named.trim_end_matches(".manifest.json");
@@ -769,7 +788,7 @@ mod tampering {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_seal_removed_from_the_middle_breaks_the_chain() {
         let project = archived().await;
-        seal(&open(&project), 3, None).await;
+        extend_chain(&open(&project), 2, None).await;
         std::fs::remove_file(archive(&project).join(seal_key(JOB, 2))).expect("remove seal 2");
         let (code, stdout) = verify(&project, &[]);
         assert_eq!(code, 1, "{stdout}");
@@ -783,8 +802,37 @@ mod tampering {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_newest_seal_removed_while_the_state_says_it_existed_is_named() {
+        let project = archived().await;
+        let (code, stdout) = verify(&project, &["--state", "file://.chatvault/state"]);
+        assert_eq!(code, 0, "the state's head is the run's seal: {stdout}");
+        let newest = seal_key(JOB, 1);
+        std::fs::remove_file(archive(&project).join(&newest)).expect("remove the seal");
+        let removed = format!(
+            "seal     {newest}: missing: the state says seal 1 of job daily was written, the \
+             newest found is 0: seals were removed from the end"
+        );
+        let (code, stdout) = verify(&project, &["--state", "file://.chatvault/state"]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(stdout.contains(&removed), "{stdout}");
+        let (code, stdout, _) = project.run(&["verify", "--job", JOB]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&removed),
+            "with --job, the config's state: {stdout}"
+        );
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(
+            code, 0,
+            "without the state, nothing shows the cut: {stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn archives_before_sealing_began_are_a_warning_and_an_error_when_required() {
         let project = archived().await;
+        // As a chatvault from before seals left them.
+        std::fs::remove_dir_all(archive(&project).join("_chatvault")).expect("no seals");
         let documents = documents(&open(&project)).await.len();
         let (code, stdout) = verify(&project, &[]);
         assert_eq!(code, 0, "{stdout}");
@@ -829,7 +877,7 @@ mod auditor {
     use object_store::ObjectStoreExt;
     use object_store::path::Path as ObjectPath;
 
-    use super::tampering::{JOB, documents, public_key_file, seal, sign_documents};
+    use super::tampering::{JOB, documents, public_key_file, sign_and_seal};
     use crate::common::processes::{
         command, finish, project_with_job, realtime_config, start_emulator,
     };
@@ -945,8 +993,7 @@ mod auditor {
         let parsed = StoreUrl::parse(&url, std::path::Path::new(".")).expect("a URL");
         let store: Store = store::open(&parsed, &moto.options(), &[]).expect("the bucket");
         let (key, _) = SigningKey::generate().expect("a key");
-        sign_documents(&store, &key).await;
-        seal(&store, 2, Some(&key)).await;
+        sign_and_seal(&store, &key, 2).await;
         let named = documents(&store).await;
 
         let auditor = Project::new();

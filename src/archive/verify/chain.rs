@@ -34,6 +34,9 @@ pub struct JobChain {
     pub seals: usize,
     /// The newest seal found: the chain's head.
     pub head: Option<Head>,
+    /// Each seal found: its sequence and SHA-256, for comparing the state's head.
+    #[serde(skip)]
+    pub links: Vec<(u64, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -211,25 +214,27 @@ pub fn coverage(
     }
 }
 
-/// Compares the state's head of a job with its chain.
-pub fn state_head(job: &str, state: &StateHead, seals: &[StoredSeal], problems: &mut Vec<Problem>) {
+/// Compares the state's head of a job with its chain, given as the sequence and SHA-256 of
+/// each seal found. A head older than the newest seal is no break (a run killed between its
+/// seal and its end leaves one behind); a head the chain lacks is.
+pub fn state_head(
+    job: &str,
+    state: &StateHead,
+    links: &[(u64, String)],
+    problems: &mut Vec<Problem>,
+) {
     let key = seal_key(job, state.sequence);
-    match seals.iter().find(|s| s.key == key) {
-        Some(stored) if stored.sha256 == state.sha256 => {}
-        Some(stored) => problems.push(Problem::new(
+    match links.iter().find(|(n, _)| *n == state.sequence) {
+        Some((_, sha256)) if *sha256 == state.sha256 => {}
+        Some((_, sha256)) => problems.push(Problem::new(
             key,
             format!(
-                "the state says the newest seal has SHA-256 {}, its bytes have {}",
-                state.sha256, stored.sha256
+                "the state says this seal has SHA-256 {}, its bytes have {sha256}",
+                state.sha256
             ),
         )),
         None => {
-            let newest = seals
-                .iter()
-                .filter_map(|s| parse_seal_key(&s.key))
-                .map(|(_, n)| n)
-                .max()
-                .unwrap_or(0);
+            let newest = links.iter().map(|(n, _)| *n).max().unwrap_or(0);
             let problem = if state.sequence > newest {
                 format!(
                     "missing: the state says seal {} of job {job} was written, the newest found \
@@ -455,12 +460,17 @@ mod tests {
     #[test]
     fn a_state_head_the_chain_does_not_hold_is_named() {
         let seals = chain("daily", &[&[], &[]]);
+        let seals: Vec<(u64, String)> = seals
+            .iter()
+            .zip(1..)
+            .map(|(s, n)| (n, s.sha256.clone()))
+            .collect();
         let mut found = Vec::new();
         let head = |sequence, sha256: &str| StateHead {
             sequence,
             sha256: sha256.to_owned(),
         };
-        state_head("daily", &head(2, &seals[1].sha256), &seals, &mut found);
+        state_head("daily", &head(2, &seals[1].1), &seals, &mut found);
         assert_eq!(found, []);
         state_head("daily", &head(3, "ab"), &seals, &mut found);
         state_head("daily", &head(2, "ab"), &seals, &mut found);
