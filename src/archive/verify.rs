@@ -143,7 +143,7 @@ pub async fn verify_with(store: &Store, checks: &Checks<'_>) -> Result<Report, V
     {
         return Err(VerifyError::Nothing(nothing));
     }
-    let jobs: BTreeSet<String> = jobs.into_iter().map(|(j, _)| j).collect();
+    let jobs: BTreeSet<String> = jobs.into_keys().collect();
     for listed in &listing.archives {
         let manifest = &listed.manifest;
         if !listed.present {

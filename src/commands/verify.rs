@@ -16,6 +16,7 @@ use crate::signing::{KeyError, Keyring, PublicKey, SigningKey};
 use crate::state::{StateError, seal_head};
 use crate::store::url::StoreUrl;
 use crate::store::{self, Store, StoreOptions};
+use crate::text;
 
 pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let mut keys = Keyring::default();
@@ -185,32 +186,42 @@ pub(super) fn configured_keys(
 
 fn human(url: &str, report: &Report) -> String {
     let mut out = String::new();
-    for key in &report.missing {
+    for key in report.missing.iter().map(|k| line(k)) {
         let _ = writeln!(
             out,
             "missing  {key}: the manifest names it, the store has no such object"
         );
     }
     for p in &report.corrupt {
-        let _ = writeln!(out, "corrupt  {}: {}", p.key, p.problem);
+        let _ = writeln!(out, "corrupt  {}: {}", line(&p.key), line(&p.problem));
     }
     for p in &report.unreadable {
-        let _ = writeln!(out, "unreadable manifest  {}: {}", p.key, p.problem);
+        let _ = writeln!(
+            out,
+            "unreadable manifest  {}: {}",
+            line(&p.key),
+            line(&p.problem)
+        );
     }
-    for key in &report.extra {
+    for key in report.extra.iter().map(|k| line(k)) {
         let _ = writeln!(out, "extra    {key}: no manifest names it");
     }
     let media = &report.media;
     for p in &media.missing {
-        let _ = writeln!(out, "missing media  {}: {}", p.key, p.problem);
+        let _ = writeln!(out, "missing media  {}: {}", line(&p.key), line(&p.problem));
     }
     for p in &media.corrupt {
-        let _ = writeln!(out, "corrupt media  {}: {}", p.key, p.problem);
+        let _ = writeln!(out, "corrupt media  {}: {}", line(&p.key), line(&p.problem));
     }
     for p in &media.unreadable {
-        let _ = writeln!(out, "unreadable media record  {}: {}", p.key, p.problem);
+        let _ = writeln!(
+            out,
+            "unreadable media record  {}: {}",
+            line(&p.key),
+            line(&p.problem)
+        );
     }
-    for key in &media.extra {
+    for key in media.extra.iter().map(|k| line(k)) {
         let _ = writeln!(out, "extra media  {key}: no media record names it");
     }
     let _ = writeln!(
@@ -226,17 +237,18 @@ fn human(url: &str, report: &Report) -> String {
     );
     let signatures = &report.signatures;
     for p in &signatures.problems {
-        let _ = writeln!(out, "signature  {}: {}", p.key, p.problem);
+        let _ = writeln!(out, "signature  {}: {}", line(&p.key), line(&p.problem));
     }
     let seals = &report.seals;
     for p in &seals.problems {
-        let _ = writeln!(out, "seal     {}: {}", p.key, p.problem);
+        let _ = writeln!(out, "seal     {}: {}", line(&p.key), line(&p.problem));
     }
     for not in &seals.not_sealed {
         let _ = writeln!(
             out,
             "warning: job {}: {} document(s) not sealed yet: written before sealing began",
-            not.job, not.documents
+            line(&not.job),
+            not.documents
         );
     }
     let _ = writeln!(
@@ -266,4 +278,47 @@ fn human(url: &str, report: &Report) -> String {
         report.extra.len()
     );
     out
+}
+
+/// `text` on one line as it is: control characters and the invisible ones that reorder text
+/// written as `\u{…}`, so an object's name can neither forge nor hide a line of the report.
+fn line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (_, c, hidden) in text::chars(text) {
+        if c.is_control() || hidden {
+            text::escape_char(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::reading::Problem;
+
+    #[test]
+    fn an_object_s_name_cannot_forge_or_hide_a_line_of_the_report() {
+        let mut report = Report::default();
+        report.seals.problems.push(Problem::new(
+            "a\nsignatures: 9 valid",
+            "named by seal 1, missing",
+        ));
+        report.extra.push("gnp\u{202e}.exe".to_owned());
+        let out = human("file://./archive", &report);
+        assert!(
+            out.contains("seal     a\\u{a}signatures: 9 valid: named by seal 1, missing\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("extra    gnp\\u{202e}.exe: no manifest names it"),
+            "{out}"
+        );
+        assert!(
+            !out.lines().any(|l| l.starts_with("signatures: 9")),
+            "{out}"
+        );
+    }
 }

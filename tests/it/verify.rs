@@ -664,6 +664,24 @@ mod tampering {
             "{stdout}"
         );
 
+        let (code, stdout) = verify(&project, &["--public-key", &right, "--format", "json"]);
+        assert_eq!(code, 0, "{stdout}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        assert_eq!(json["signatures"]["valid"], documents + 2, "{json}");
+        assert_eq!(
+            json["signatures"]["problems"],
+            serde_json::json!([]),
+            "{json}"
+        );
+        assert_eq!(json["seals"]["jobs"][0]["job"], JOB, "{json}");
+        assert_eq!(json["seals"]["jobs"][0]["seals"], 2, "{json}");
+        assert_eq!(
+            json["seals"]["jobs"][0]["head"]["key"],
+            seal_key(JOB, 2),
+            "{json}"
+        );
+        assert_eq!(json["seals"]["sealed"], documents, "{json}");
+
         let (code, stdout) = verify(&project, &[]);
         assert_eq!(code, 0, "{stdout}");
         assert!(
