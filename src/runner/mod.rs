@@ -1,10 +1,10 @@
 //! Running jobs. One tick of one job goes lease → claim → windows and batches → for each
 //! batch: create the export (its task id recorded at once) → poll → transfer → manifest →
-//! then the seal (`seal`) → the watermark, once every batch of the tick is committed →
-//! release (`tick`, `batch`;
-//! `claim` owns the ledger writes of a run). `plan::due` says which ticks to run; `daemon` runs
-//! them on schedule. Sibling files here never use each other in a cycle: what several of them
-//! share (`outcome`, `events`, `error`) sits below the ones that run.
+//! then the run's seal (`seal`) → the watermark, once every batch of the tick is committed →
+//! release (`tick`, `batch`; `claim` owns the ledger writes of a run). `plan::due` says which
+//! ticks to run; `daemon` runs them on schedule. Sibling files here never use each other in a
+//! cycle: what several of them share (`outcome`, `events`, `error`) sits below the ones that
+//! run.
 
 mod batch;
 mod claim;

@@ -186,6 +186,29 @@ async fn crash_and_resume(phase: Phase) {
         "the watermark moved to the tick: {stdout}"
     );
     assert_eq!(status[0]["in_flight"].as_array().map(Vec::len), Some(0));
+    // The killed run sealed when it got past its seal; the restart seals after it.
+    let seals = if matches!(phase, Phase::Seal | Phase::Watermark) {
+        2
+    } else {
+        1
+    };
+    assert_eq!(
+        status[0]["seal"]["sequence"].as_u64(),
+        Some(seals),
+        "{stdout}"
+    );
+    assert!(
+        status[0]["seal"]["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("_chatvault/seals/crash/")),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["status", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("  last seal      {seals}\n")),
+        "{stdout}"
+    );
 
     // The archive holds exactly the window's messages.
     let key = files(&archive)
@@ -239,6 +262,11 @@ async fn killed_mid_transfer_leaves_no_partial_archive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_before_the_manifest_transfers_again_and_commits() {
     crash_and_resume(Phase::Manifest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_seal_the_restart_seals_next_and_records_it() {
+    crash_and_resume(Phase::Seal).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -634,7 +634,10 @@ async fn crash_and_resume(phase: Phase) {
     // Killed after its seal (the watermark comes after it): the seal is there, and the
     // ledger, whose update the kill prevented, does not name it yet.
     let sealed = matches!(phase, Phase::Seal | Phase::Watermark);
-    assert_eq!(at_crash.seal, None, "{phase}: the run's end was not recorded");
+    assert_eq!(
+        at_crash.seal, None,
+        "{phase}: the run's end was not recorded"
+    );
     assert_eq!(seals(&job).await.len(), usize::from(sealed), "{phase}");
     if sealed {
         assert!(recorded.is_empty(), "both batches committed: {recorded:?}");
@@ -1424,7 +1427,10 @@ async fn each_run_writes_the_next_seal_naming_what_it_wrote_and_the_previous_sea
         let newest = chain.last().expect("a seal");
         let new: Vec<&String> = now.keys().filter(|k| !before.contains_key(*k)).collect();
         let covered: Vec<&String> = newest.covers.iter().map(|c| &c.key).collect();
-        assert_eq!(covered, new, "day {day}: the run's manifest, nothing earlier");
+        assert_eq!(
+            covered, new,
+            "day {day}: the run's manifest, nothing earlier"
+        );
         assert!(newest.sealed_at > tick, "sealed by the run, on its clock");
         before = now;
     }
@@ -1473,7 +1479,10 @@ async fn two_jobs_sharing_a_destination_each_seal_only_their_own_documents() {
     let project = Project::new();
     let left = project.job(&JobSpec::daily("left", &cids[..10]), start);
     let right = project.job(&JobSpec::daily("right", &cids[10..]), start);
-    assert_eq!(left.destination.url, right.destination.url, "one destination");
+    assert_eq!(
+        left.destination.url, right.destination.url,
+        "one destination"
+    );
     let store = Store::memory();
     let (runner, _) = Api::of(&emu).replica(&store, "a");
     for day in 1..=2 {
@@ -1578,6 +1587,48 @@ async fn with_a_signing_key_each_seal_carries_a_signature_the_public_key_checks(
         Check::Valid { key_id: id },
         "{}",
         String::from_utf8_lossy(&seal.bytes)
+    );
+    assert_sealed_once(&store, &job, &project.archive()).await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seal_that_cannot_be_written_warns_and_the_next_run_seals_what_it_missed() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("unsealed", &cids), start);
+    let store = Store::memory();
+    let (runner, _) = Api::of(&emu).replica(&store, "a");
+    // A file where the seals' folder would go: no seal can be written below it.
+    std::fs::create_dir_all(project.archive()).expect("mkdir");
+    let blocker = project.archive().join("_chatvault");
+    std::fs::write(&blocker, "not a folder").expect("write the file");
+    let tick = start + TimeDelta::days(1);
+    move_to(&emu, tick + TimeDelta::minutes(1));
+    let TickOutcome::Done { warnings, .. } = runner.run_tick(&job, tick).await else {
+        panic!("the run succeeds without its seal");
+    };
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("the run's seal could not be written: ")
+                && w.ends_with("; the next run's seal covers its archives")),
+        "{warnings:?}"
+    );
+    assert_eq!(state(&runner, &job).await.seal, None);
+
+    std::fs::remove_file(&blocker).expect("remove the file");
+    let next = tick + TimeDelta::days(1);
+    move_to(&emu, next + TimeDelta::minutes(1));
+    assert_eq!(archives_of(&runner.run_tick(&job, next).await), 1);
+    let chain = seals(&job).await;
+    assert_eq!(chain.len(), 1);
+    assert_eq!(
+        chain[0].covers.len(),
+        documents(&project.archive(), "").len(),
+        "both runs' documents"
     );
     assert_sealed_once(&store, &job, &project.archive()).await;
     emu.shutdown().await;

@@ -52,6 +52,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chatvault::api::{ClientConfig, StreamClient};
+use chatvault::archive::seal::read_chain;
 use chatvault::clock::SharedClock;
 use chatvault::config::job::{Compression, Job};
 use chatvault::config::{LoadOptions, MissingVars, load};
@@ -802,6 +803,43 @@ async fn a_storm_of_faults_leaves_every_window_archived_exactly_once() {
         state.open,
         state.in_flight,
         state.claim
+    );
+
+    // The seal chain through the outages: unbroken, no document named twice, and the
+    // ledger's head one of its seals (the newest, unless a run's end was cut after its seal).
+    let chain = read_chain(&archive_direct, JOB)
+        .await
+        .expect("the seals read");
+    let mut sealed = BTreeSet::new();
+    let mut previous = None;
+    for (at, stored) in chain.iter().enumerate() {
+        let seal = stored.seal.as_ref().expect("a seal");
+        assert_eq!(
+            (seal.sequence, &seal.previous),
+            (at as u64 + 1, &previous),
+            "{}",
+            stored.key
+        );
+        for covered in &seal.covers {
+            assert!(
+                sealed.insert(covered.key.clone()),
+                "{} is sealed twice",
+                covered.key
+            );
+        }
+        previous = Some(stored.sha256.clone());
+    }
+    let head = state.seal.as_ref().expect("the ledger names a seal");
+    assert!(
+        chain
+            .iter()
+            .any(|s| s.key == head.key && s.sha256 == head.sha256),
+        "the ledger's head {head:?} is in the chain"
+    );
+    println!(
+        "storm: {} seals naming {} documents",
+        chain.len(),
+        sealed.len()
     );
 
     // What the destination holds: each window's eight batches, once.

@@ -526,30 +526,38 @@ mod tests {
         assert_eq!(seals[2].previous.as_ref(), Some(&other.head.sha256));
     }
 
-    /// An in-memory store where another writer seals `covers` just before the first seal
-    /// this process tries to create.
-    #[derive(Debug)]
-    struct Racing {
+    /// An in-memory store that keeps the keys read, and where another writer seals `race`
+    /// (when there is one) just before the first seal this process tries to create.
+    #[derive(Debug, Default)]
+    struct Watched {
         inner: InMemory,
-        covers: Vec<Covered>,
+        race: Option<Vec<Covered>>,
         raced: AtomicBool,
+        reads: Mutex<Vec<String>>,
     }
 
-    impl std::fmt::Display for Racing {
+    impl Watched {
+        fn reads(&self) -> Vec<String> {
+            std::mem::take(&mut *self.reads.lock().expect("not poisoned"))
+        }
+    }
+
+    impl std::fmt::Display for Watched {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("Racing")
+            f.write_str("Watched")
         }
     }
 
     #[async_trait]
-    impl ObjectStore for Racing {
+    impl ObjectStore for Watched {
         async fn put_opts(
             &self,
             location: &ObjectPath,
             payload: PutPayload,
             opts: PutOptions,
         ) -> object_store::Result<PutResult> {
-            if let Some((job, sequence)) = parse_seal_key(location.as_ref())
+            if let Some(covers) = &self.race
+                && let Some((job, sequence)) = parse_seal_key(location.as_ref())
                 && !self.raced.swap(true, Ordering::SeqCst)
             {
                 let theirs = Seal {
@@ -558,7 +566,7 @@ mod tests {
                     sequence,
                     sealed_at: at(0),
                     previous: None,
-                    covers: self.covers.clone(),
+                    covers: covers.clone(),
                     chatvault_version: "0".into(),
                 };
                 let body = serde_json::to_vec(&theirs).expect("json");
@@ -578,6 +586,10 @@ mod tests {
             location: &ObjectPath,
             options: GetOptions,
         ) -> object_store::Result<GetResult> {
+            self.reads
+                .lock()
+                .expect("not poisoned")
+                .push(location.to_string());
             self.inner.get_opts(location, options).await
         }
         fn delete_stream(
@@ -610,13 +622,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_sequence_taken_by_another_writer_is_read_and_the_next_one_taken() {
-        let racing = Racing {
-            inner: InMemory::new(),
-            covers: vec![Covered {
+        let racing = Watched {
+            race: Some(vec![Covered {
                 key: "a/1.jsonl.manifest.json".into(),
                 sha256: "00".into(),
-            }],
-            raced: AtomicBool::new(false),
+            }]),
+            ..Watched::default()
         };
         let store = Store::wrap(Arc::new(racing), "racing://", true);
         archive(&store, "a", "a/1.jsonl").await;
@@ -632,6 +643,66 @@ mod tests {
         );
         let first = read_chain(&store, "a").await.expect("the chain");
         assert_eq!(seals[1].previous.as_ref(), Some(&first[0].sha256));
+    }
+
+    #[tokio::test]
+    async fn a_daemon_reads_only_what_is_new_since_its_last_seal() {
+        let watched = Arc::new(Watched::default());
+        let store = Store::wrap(watched.clone(), "watched://", true);
+        let daemon = SealMemory::default();
+        archive(&store, "a", "x/1.jsonl").await;
+        archive(&store, "b", "x/2.jsonl").await;
+        seal_now(&store, "a", 1, &daemon).await;
+        watched.reads();
+        archive(&store, "a", "x/3.jsonl").await;
+        put(&store, "x/1.jsonl.media.1.json", b"{}").await;
+        let second = seal_now(&store, "a", 2, &daemon).await;
+        assert_eq!(second.covered, 2);
+        let mut reads = watched.reads();
+        reads.sort();
+        assert_eq!(
+            reads,
+            [
+                "_chatvault/seals/a/000000000002.json",
+                "x/1.jsonl.media.1.json",
+                "x/3.jsonl.manifest.json",
+            ],
+            "no earlier seal, no sealed manifest, no other job's manifest"
+        );
+
+        // A process that starts afresh reads the chain and every manifest no seal names.
+        let fresh = seal_now(&store, "a", 3, &SealMemory::default()).await;
+        assert_eq!(fresh.covered, 0);
+        let mut reads = watched.reads();
+        reads.sort();
+        assert_eq!(
+            reads,
+            [
+                "_chatvault/seals/a/000000000001.json",
+                "_chatvault/seals/a/000000000002.json",
+                "_chatvault/seals/a/000000000003.json",
+                "x/2.jsonl.manifest.json",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_seal_that_is_not_one_is_chained_to_and_warned_about() {
+        let store = Store::memory();
+        put(&store, &seal_key("a", 1), b"not json").await;
+        archive(&store, "a", "a/1.jsonl").await;
+        let sealed = seal_now(&store, "a", 1, &SealMemory::default()).await;
+        assert_eq!(sealed.head.sequence, 2);
+        assert_eq!(sealed.covered, 1);
+        assert_eq!(sealed.warnings.len(), 1, "{:?}", sealed.warnings);
+        assert!(
+            sealed.warnings[0].starts_with("the seal _chatvault/seals/a/000000000001.json cannot"),
+            "{:?}",
+            sealed.warnings
+        );
+        let stored = read_chain(&store, "a").await.expect("the chain");
+        let second = stored[1].seal.as_ref().expect("a seal");
+        assert_eq!(second.previous.as_ref(), Some(&stored[0].sha256));
     }
 
     #[tokio::test]

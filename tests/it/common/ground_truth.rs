@@ -7,6 +7,7 @@ use std::io::Read as _;
 
 use chatvault::archive::manifest::{MANIFEST_SUFFIX, Manifest};
 use chatvault::archive::media::record::parse_record_key;
+use chatvault::archive::seal::parse_seal_key;
 use chatvault::config::job::{Compression, Job};
 use chatvault::store::Store;
 use chatvault_emulator::{Emulator, GroundTruthOptions};
@@ -92,7 +93,7 @@ pub fn archive(key: &str, stored: &[u8], manifest: Manifest, compression: Compre
 
 /// Every archive in `store`, each checked against its manifest (`concurrency` at a time), in
 /// no particular order. An archive without a manifest, a manifest without its archive, or any other
-/// object fails the test.
+/// object but the job's seals fails the test.
 pub async fn read_store(
     store: &Store,
     compression: Compression,
@@ -102,6 +103,7 @@ pub async fn read_store(
     let keys: Vec<String> = objects
         .list(None)
         .map_ok(|meta| meta.location.to_string())
+        .try_filter(|key| std::future::ready(parse_seal_key(key).is_none()))
         .try_collect()
         .await
         .expect("list the destination");
