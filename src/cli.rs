@@ -390,6 +390,22 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 
+    /// Check signatures against this public key (PEM; repeat the flag for several). With
+    /// --job, the config's signing.public_key_files and its signing key's public half count
+    /// too; with none, signed documents are counted as not checked
+    #[arg(long = "public-key", value_name = "FILE")]
+    pub public_keys: Vec<PathBuf>,
+
+    /// Fail on unsigned documents and on jobs without a seal, instead of counting them
+    #[arg(long)]
+    pub require_signatures: bool,
+
+    /// With --url: the state store (s3://, gs:// or file://) whose ledgers record each job's
+    /// newest seal, so seals removed from the end of a chain are caught (with --job, the
+    /// config's state store is used)
+    #[arg(long, value_name = "STATE_URL", requires = "url")]
+    pub state: Option<String>,
+
     /// How to print the report
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,

@@ -1,9 +1,16 @@
-//! Re-reading archives and checking them against their manifests, and their captured files
-//! against their media records: what `chatvault verify` reports.
+//! Re-reading archives and checking them against their manifests, their captured files
+//! against their media records, every document's signature, and each job's chain of seals
+//! against the documents: what `chatvault verify` reports.
 
+mod chain;
+mod documents;
 mod media;
+mod signatures;
+mod standing;
 
-use futures::TryStreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use serde::Serialize;
@@ -12,10 +19,18 @@ use sha2::{Digest, Sha256};
 use super::manifest::Manifest;
 use super::media::layout;
 use super::reading::{Listing, NoArchives, Problem, Source};
+use super::seal::{SEALS_PREFIX, parse_seal_key, read_chain, seals_folder};
 use super::transfer::hex;
-use crate::store::Store;
+use crate::signing::{self, Keyring};
+use crate::store::{Store, json};
 
+pub use chain::{Head, JobChain, NotSealed, SealReport, StateHead};
 pub use media::MediaReport;
+pub use signatures::SignatureReport;
+pub use standing::{SealStatus, seal_status};
+
+/// Documents a seal names that are not among those read, read at once.
+const NAMED_AT_ONCE: usize = 16;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -31,6 +46,10 @@ pub struct Report {
     pub unreadable: Vec<Problem>,
     /// The captured files of the archives verified.
     pub media: MediaReport,
+    /// The signatures of the manifests, records and seals.
+    pub signatures: SignatureReport,
+    /// Each job's chain of seals, and the documents against it.
+    pub seals: SealReport,
 }
 
 impl Report {
@@ -40,7 +59,35 @@ impl Report {
             && self.extra.is_empty()
             && self.unreadable.is_empty()
             && self.media.is_clean()
+            && self.signatures.problems.is_empty()
+            && self.seals.problems.is_empty()
     }
+
+    /// Compares each job's chain with the newest seal the state store records for it: a
+    /// chain cut short at its end leaves no gap, only the state can tell.
+    pub fn compare_heads(&mut self, heads: &BTreeMap<String, StateHead>) {
+        let seals = &mut self.seals;
+        for chain in &seals.jobs {
+            if let Some(state) = heads.get(&chain.job) {
+                chain::state_head(&chain.job, state, &chain.links, &mut seals.problems);
+            }
+        }
+        seals.problems.sort();
+    }
+}
+
+/// What `verify` trusts and requires beyond the archives themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks<'a> {
+    /// Only this job's archives and seals; every job found when `None`.
+    pub job: Option<&'a str>,
+    /// Where the job keeps captured files (`media.prefix`).
+    pub media_prefix: &'a str,
+    /// The public keys signatures are checked against; none given: signed documents are
+    /// counted as not checked.
+    pub keys: &'a Keyring,
+    /// Unsigned documents and jobs without a seal are errors.
+    pub require_signatures: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +108,20 @@ pub async fn verify(
     job: Option<&str>,
     media_prefix: &str,
 ) -> Result<Report, VerifyError> {
+    let checks = Checks {
+        job,
+        media_prefix,
+        keys: &Keyring::default(),
+        require_signatures: false,
+    };
+    verify_with(store, &checks).await
+}
+
+/// [`verify`], and the signatures and seals of each job found: by its manifests' `job` and by
+/// the folders of seals. A store with seals and no manifest is checked too: its archives may
+/// have been deleted.
+pub async fn verify_with(store: &Store, checks: &Checks<'_>) -> Result<Report, VerifyError> {
+    let (job, media_prefix) = (checks.job, checks.media_prefix);
     let source = Source {
         job: job.map(str::to_owned),
         store: store.clone(),
@@ -74,11 +135,15 @@ pub async fn verify(
         unreadable: listing.problems.clone(),
         ..Report::default()
     };
+    let jobs = jobs(store, &listing, job).await?;
+    let sealed_jobs = jobs.iter().filter(|j| *j.1).count();
     if report.unreadable.is_empty()
+        && sealed_jobs == 0
         && let Some(nothing) = listing.nothing()
     {
         return Err(VerifyError::Nothing(nothing));
     }
+    let jobs: BTreeSet<String> = jobs.into_keys().collect();
     for listed in &listing.archives {
         let manifest = &listed.manifest;
         if !listed.present {
@@ -90,8 +155,10 @@ pub async fn verify(
             Err(problem) => report.corrupt.push(Problem::new(&manifest.key, problem)),
         }
     }
-    let (media, prefixes) = media::check(&listing).await;
+    let documents = documents::read(&listing, &jobs, checks.keys).await;
+    let (media, prefixes) = media::check(&listing, &documents.media_records).await;
     report.media = media;
+    seals(store, checks, &jobs, &documents, &mut report).await;
     report.extra = listing
         .locations
         .iter()
@@ -100,6 +167,128 @@ pub async fn verify(
         .cloned()
         .collect();
     Ok(report)
+}
+
+/// Every job to check with whether it has a seals folder: `job` alone when given, else the
+/// jobs of the manifests listed and those with a folder of seals.
+async fn jobs(
+    store: &Store,
+    listing: &Listing,
+    job: Option<&str>,
+) -> Result<BTreeMap<String, bool>, VerifyError> {
+    let root = ObjectPath::from(SEALS_PREFIX);
+    let listed = store
+        .object_store()
+        .list_with_delimiter(Some(&root))
+        .await
+        .map_err(|e| VerifyError::List(format!("cannot list {SEALS_PREFIX}/: {e}")))?;
+    let sealed = listed
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename().map(str::to_owned));
+    let mut jobs: BTreeMap<String, bool> = match job {
+        Some(job) => [(job.to_owned(), false)].into(),
+        None => listing
+            .archives
+            .iter()
+            .map(|a| (a.manifest.job.clone(), false))
+            .collect(),
+    };
+    for found in sealed {
+        if job.is_none_or(|job| job == found) {
+            jobs.insert(found, true);
+        }
+    }
+    Ok(jobs)
+}
+
+/// Checks every job's signatures and chain, and its documents against the chain.
+async fn seals(
+    store: &Store,
+    checks: &Checks<'_>,
+    jobs: &BTreeSet<String>,
+    documents: &documents::Documents,
+    report: &mut Report,
+) {
+    let keys_given = !checks.keys.is_empty();
+    let require = checks.require_signatures;
+    for document in documents.found.values() {
+        report
+            .signatures
+            .count(&document.key, &document.signature, keys_given, require);
+    }
+    let found = &mut report.seals;
+    found.problems.extend(documents.unreadable.iter().cloned());
+    for job in jobs {
+        let seals = match read_chain(store, job).await {
+            Ok(seals) => seals,
+            Err(e) => {
+                found
+                    .problems
+                    .push(Problem::new(seals_folder(job), e.to_string()));
+                continue;
+            }
+        };
+        for seal in seals.iter().filter(|s| s.seal.is_ok()) {
+            let check = signing::check(&seal.bytes, checks.keys);
+            report
+                .signatures
+                .count(&seal.key, &check, keys_given, require);
+        }
+        let (head, newest) = chain::links(job, &seals, &mut found.problems);
+        let named = chain::named(&seals);
+        let (elsewhere, unreadable) = read_named(store, &named, &documents.found).await;
+        found.problems.extend(unreadable);
+        let before = found.not_sealed.len();
+        chain::coverage(job, &named, &documents.found, &elsewhere, newest, found);
+        if require && let Some(not_sealed) = found.not_sealed.get(before) {
+            found.problems.push(Problem::new(
+                seals_folder(job),
+                format!(
+                    "no seal: {} document(s) of job {job} are not sealed, and \
+                     --require-signatures says every one must be",
+                    not_sealed.documents
+                ),
+            ));
+        }
+        found.jobs.push(JobChain {
+            job: job.clone(),
+            seals: seals.len(),
+            head,
+            links: seals
+                .iter()
+                .filter_map(|s| parse_seal_key(&s.key).map(|(_, n)| (n, s.sha256.clone())))
+                .collect(),
+        });
+    }
+    found.problems.sort();
+    report.signatures.problems.sort();
+}
+
+/// The SHA-256 of every key the seals name that is not among the documents read (a record of
+/// an archive whose manifest is gone, say); `None` for those the store does not hold. Those
+/// that cannot be read are problems.
+async fn read_named(
+    store: &Store,
+    named: &BTreeMap<String, (u64, String)>,
+    found: &BTreeMap<String, documents::Document>,
+) -> (BTreeMap<String, Option<String>>, Vec<Problem>) {
+    let mut reads = futures::stream::iter(named.keys().filter(|k| !found.contains_key(*k)))
+        .map(|key| async move {
+            let got = json::read_bytes(store, &ObjectPath::from(key.as_str())).await;
+            (key, got)
+        })
+        .buffer_unordered(NAMED_AT_ONCE);
+    let (mut hashes, mut problems) = (BTreeMap::new(), Vec::new());
+    while let Some((key, got)) = reads.next().await {
+        match got {
+            Ok(bytes) => {
+                hashes.insert(key.clone(), bytes.map(|b| hex(&Sha256::digest(&b))));
+            }
+            Err(e) => problems.push(Problem::new(key, format!("cannot read: {e}"))),
+        }
+    }
+    (hashes, problems)
 }
 
 /// Streams the archive through SHA-256 and compares it with the manifest.

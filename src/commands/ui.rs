@@ -7,9 +7,12 @@ use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
 use super::signals::Signals;
-use super::{World, exit, jobs_and_state, logging, output, runtime};
+use super::verify::configured_keys;
+use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime, state_to_read};
 use crate::cli::{LogFormat, UiArgs};
 use crate::clock::SystemClock;
+use crate::config::MissingVars;
+use crate::signing::Keyring;
 use crate::store;
 
 use crate::ui::auth::{Token, listen_address};
@@ -40,10 +43,27 @@ pub fn run(
             return exit::INVALID;
         }
     };
-    let (jobs, state) = match jobs_and_state(&args.paths.paths, &args.jobs, config, world) {
-        Ok(loaded) => loaded,
+    let wanted = Wanted {
+        paths: &args.paths.paths,
+        config,
+        jobs: &args.jobs,
+        missing_vars: MissingVars::Warn,
+        now: world.now,
+        warnings: false,
+    };
+    let Picked { set, jobs, .. } = match load_and_pick(&wanted, world) {
+        Ok(picked) => picked,
         Err(code) => return code,
     };
+    let state = match state_to_read(&set, world) {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
+    let mut keys = Keyring::default();
+    if let Err(e) = configured_keys(&mut keys, &set.settings.signing) {
+        output::error(&format!("signing: {e}"), None);
+        return exit::INVALID;
+    }
     let mut shown = Vec::new();
     for job in jobs {
         match store::open_to_read(
@@ -80,7 +100,7 @@ pub fn run(
             signals.stop().await;
             stopping.cancel();
         });
-        let viewer = Viewer::new(shown, state, zone, Arc::new(SystemClock));
+        let viewer = Viewer::new(shown, state, zone, Arc::new(SystemClock)).with_keys(keys);
         match serve(listener, viewer, token, stop).await {
             Ok(()) => exit::OK,
             Err(e) => {

@@ -208,6 +208,7 @@ mod tests {
             manifest: m,
             cataloged: false,
             present: true,
+            stored: bytes::Bytes::new(),
         }
     }
 

@@ -30,6 +30,7 @@ pub use guard::CONTENT_SECURITY_POLICY;
 
 use crate::clock::SharedClock;
 use crate::config::job::Job;
+use crate::signing::Keyring;
 use crate::store::Store;
 use auth::Token;
 use index::Index;
@@ -47,6 +48,8 @@ pub struct Viewer {
     state: Store,
     zone: Tz,
     clock: SharedClock,
+    /// The public keys an archive's signature is checked against.
+    keys: Keyring,
 }
 
 impl Viewer {
@@ -58,7 +61,15 @@ impl Viewer {
             state,
             zone,
             clock,
+            keys: Keyring::default(),
         }
+    }
+
+    /// The viewer, checking signatures against `keys` (none by default: a signed archive
+    /// shows as signed by a key the viewer does not hold).
+    pub fn with_keys(mut self, keys: Keyring) -> Viewer {
+        self.keys = keys;
+        self
     }
 }
 

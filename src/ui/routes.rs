@@ -8,25 +8,29 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::calendar::{self, day_of, day_start};
 use super::conversation::{self, Wanted};
 use super::holdings::{self, holdings, last_message};
 use super::index::JobArchives;
 use super::media::Media;
+use super::pages::archive::Standing;
 use super::pages::jobs::JobView;
 use super::pages::{self, Section, channel_href};
 use super::reply::{PageError, Reply, page};
 use super::{Viewer, assets};
 use crate::archive::attachments::{self, File};
-use crate::archive::manifest::Manifest;
+use crate::archive::manifest::{Manifest, manifest_key};
 use crate::archive::read::Keep;
 use crate::archive::reading::thread::{Conversation, Thread};
 use crate::archive::reading::{Listed, Listing, Problem};
 use crate::archive::search::{Page, search_in};
-use crate::archive::verify;
+use crate::archive::transfer::hex;
+use crate::archive::verify::{self, seal_status};
 use crate::plan::due::next_tick;
 use crate::query::Query as SearchQuery;
+use crate::signing;
 use crate::state::Ledger;
 use crate::store::Store;
 
@@ -456,13 +460,14 @@ async fn find(viewer: &Viewer, params: &ArchiveParams) -> Result<(Store, Listed)
 }
 
 pub async fn archive(State(viewer): Shared, Query(params): Query<ArchiveParams>) -> Reply {
-    let (_, archived) = find(&viewer, &params).await?;
+    let (store, archived) = find(&viewer, &params).await?;
+    let standing = standing(&viewer, &store, &archived).await;
     Ok(page(
         StatusCode::OK,
         &format!("Archive {}", archived.manifest.key),
         Section::Other,
         "",
-        pages::archive::page(&archived, None, viewer.zone),
+        pages::archive::page(&archived, &standing, None, viewer.zone),
     ))
 }
 
@@ -470,6 +475,7 @@ pub async fn verify(State(viewer): Shared, Form(params): Form<ArchiveParams>) ->
     let (store, archived) = find(&viewer, &params).await?;
     let manifest = &archived.manifest;
     let verified = verify::check(&store, manifest).await;
+    let standing = standing(&viewer, &store, &archived).await;
     tracing::info!(
         target: "chatvault::ui::access",
         job = manifest.job,
@@ -482,8 +488,26 @@ pub async fn verify(State(viewer): Shared, Form(params): Form<ArchiveParams>) ->
         &format!("Archive {}", manifest.key),
         Section::Other,
         "",
-        pages::archive::page(&archived, Some(&verified), viewer.zone),
+        pages::archive::page(&archived, &standing, Some(&verified), viewer.zone),
     ))
+}
+
+/// The manifest's signature against the viewer's keys, and its place in its job's chain.
+async fn standing(viewer: &Viewer, store: &Store, archived: &Listed) -> Standing {
+    let manifest = &archived.manifest;
+    let sha256 = hex(&Sha256::digest(&archived.stored));
+    let seal = seal_status(
+        store,
+        &manifest.job,
+        &manifest_key(&manifest.key),
+        &sha256,
+        manifest.archived_at,
+    )
+    .await;
+    Standing {
+        signature: signing::check(&archived.stored, &viewer.keys),
+        seal,
+    }
 }
 
 #[cfg(test)]

@@ -881,3 +881,126 @@ async fn pages_show_stored_images_offer_other_files_and_say_why_the_rest_are_not
         }
     }
 }
+
+/// Rewrites the manifest of the archive at `key` signed by `signer`, as a run with a signing
+/// key writes it.
+async fn sign_manifest(store: &Store, key: &str, signer: &crate::signing::SigningKey) {
+    let at = ObjectPath::from(manifest::manifest_key(key));
+    let stored = crate::store::json::read_bytes(store, &at)
+        .await
+        .expect("read")
+        .expect("a manifest");
+    let value: serde_json::Value = serde_json::from_slice(&stored).expect("json");
+    let signed = crate::signing::signed_json(&value, Some(signer)).expect("signed");
+    store
+        .object_store()
+        .put(&at, signed.into())
+        .await
+        .expect("rewritten");
+}
+
+/// Seal 1 of job `daily`, sealed at `sealed_at`, naming the manifest of `key` as stored now.
+async fn seal_one(store: &Store, key: &str, sealed_at: DateTime<Utc>) {
+    use crate::archive::seal::{Covered, FORMAT, Seal, seal_key};
+    let manifest = manifest::manifest_key(key);
+    let stored = crate::store::json::read_bytes(store, &ObjectPath::from(manifest.as_str()))
+        .await
+        .expect("read")
+        .expect("a manifest");
+    let seal = Seal {
+        format: FORMAT,
+        job: "daily".into(),
+        sequence: 1,
+        sealed_at,
+        previous: None,
+        covers: vec![Covered {
+            key: manifest,
+            sha256: crate::archive::transfer::hex(&Sha256::digest(&stored)),
+        }],
+        chatvault_version: "0".into(),
+    };
+    let at = ObjectPath::from(seal_key("daily", 1));
+    let created = crate::store::json::create(store, &at, &seal)
+        .await
+        .expect("sealed");
+    assert!(created);
+}
+
+fn archive_page(key: &str) -> String {
+    format!("/archive?job=daily&key={}", key.replace('/', "%2F"))
+}
+
+#[tokio::test]
+async fn an_archive_page_shows_its_signature_and_seal_status() {
+    let store = Store::memory();
+    let (signer, _) = crate::signing::SigningKey::generate().expect("a key");
+    let id = signer.public().id().to_owned();
+    // Archived on the 3rd and sealed after it; the next archived after the seal.
+    let sealed = archive(&store, at(2, 0), 3, false).await;
+    let later = archive(&store, at(4, 0), 3, false).await;
+    sign_manifest(&store, &sealed, &signer).await;
+    let mut keys = crate::signing::Keyring::default();
+    keys.add(signer.public().clone());
+    let router = app(viewer(store.clone()).with_keys(keys.clone()), None);
+
+    let page = get(&router, &archive_page(&sealed)).await.body;
+    assert!(
+        page.contains(&format!(
+            "<dd class=\"ok\" id=\"signature\" data-status=\"valid\">signed by key <code>{id}</code>, valid</dd>"
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-status=\"not-sealed\">not sealed: the job has no seal yet"),
+        "{page}"
+    );
+
+    seal_one(&store, &sealed, at(3, 1)).await;
+    let router = app(viewer(store.clone()).with_keys(keys.clone()), None);
+    let page = get(&router, &archive_page(&sealed)).await.body;
+    assert!(
+        page.contains("<dd class=\"ok\" id=\"seal\" data-status=\"sealed\">sealed by seal 1</dd>"),
+        "{page}"
+    );
+    let page = get(&router, &archive_page(&later)).await.body;
+    assert!(
+        page.contains("id=\"signature\" data-status=\"unsigned\">unsigned: written before"),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"seal\" data-status=\"awaiting\">awaiting seal: written after"),
+        "{page}"
+    );
+
+    let router = app(viewer(store.clone()), None);
+    let page = get(&router, &archive_page(&sealed)).await.body;
+    assert!(
+        page.contains(&format!(
+            "data-status=\"unknown-key\">signed by key <code>{id}</code>, an unknown key"
+        )),
+        "a viewer without the key cannot tell: {page}"
+    );
+
+    // The signed manifest edited after it was signed and sealed.
+    let at_key = ObjectPath::from(manifest::manifest_key(&sealed));
+    let stored = crate::store::json::read_bytes(&store, &at_key)
+        .await
+        .expect("read")
+        .expect("a manifest");
+    let edited = String::from_utf8_lossy(&stored).replace("\"batch\": 1", "\"batch\": 2");
+    store
+        .object_store()
+        .put(&at_key, edited.into_bytes().into())
+        .await
+        .expect("edited");
+    let router = app(viewer(store).with_keys(keys), None);
+    let page = get(&router, &archive_page(&sealed)).await.body;
+    assert!(
+        page.contains("class=\"bad\" id=\"signature\" data-status=\"invalid\">signed by key"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-status=\"changed\">changed since seal 1 sealed it"),
+        "{page}"
+    );
+}

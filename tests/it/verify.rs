@@ -438,3 +438,625 @@ async fn listing_a_store_never_lists_below_the_media_prefix() {
     let extra: Vec<&String> = listing.locations[0].extra().collect();
     assert!(extra.is_empty(), "{extra:?}");
 }
+
+/// Tampering, through the binary on archives a run made against the emulator: each change an
+/// attacker with write access could make is exit 1, naming the object.
+mod tampering {
+    use std::io::{Read as _, Write as _};
+    use std::path::{Path, PathBuf};
+
+    use std::collections::BTreeSet;
+
+    use chatvault::archive::seal::{Covered, FORMAT, Seal, read_chain, seal_key};
+    use chatvault::archive::transfer::hex;
+    use chatvault::signing::{SigningKey, signed_json};
+    use chatvault::store::json;
+    use chatvault::store::url::StoreUrl;
+    use chatvault::store::{self, Store, StoreOptions};
+    use chrono::{TimeDelta, Utc};
+    use futures::TryStreamExt;
+    use object_store::ObjectStoreExt;
+    use object_store::path::Path as ObjectPath;
+    use sha2::{Digest, Sha256};
+
+    use crate::common::processes::{
+        command, finish, project_with_job, realtime_config, start_emulator,
+    };
+    use crate::common::{Project, files_below};
+
+    pub(super) const JOB: &str = "daily";
+
+    /// A project whose job `daily` archived two channels (gzip, one archive) under `archive/`.
+    async fn archived() -> Project {
+        let emu = start_emulator(realtime_config(24)).await;
+        let project = project_with_job(
+            &emu,
+            "",
+            "daily.yaml",
+            "name: daily\nschedule: \"0 0 * * *\"\n\
+             channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
+             destination:\n  url: file://archive\n  compression: gzip\n",
+        );
+        let (code, stdout, stderr) =
+            finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(!manifests(&project).is_empty(), "{stdout}");
+        project
+    }
+
+    fn archive(project: &Project) -> PathBuf {
+        project.dir.path().join("archive")
+    }
+
+    fn open(project: &Project) -> Store {
+        let url = StoreUrl::File {
+            path: archive(project),
+        };
+        store::open(&url, &StoreOptions::new(), &[]).expect("store")
+    }
+
+    fn manifests(project: &Project) -> Vec<PathBuf> {
+        files_below(&archive(project), ".manifest.json")
+    }
+
+    /// The key of a file below the archive folder.
+    fn key_of(project: &Project, path: &Path) -> String {
+        path.strip_prefix(archive(project))
+            .expect("below the archive")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Every manifest and record in `store`, as a seal names them.
+    pub(super) async fn documents(store: &Store) -> Vec<Covered> {
+        let keys: Vec<String> = store
+            .object_store()
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .expect("listed");
+        let mut covered = Vec::new();
+        for key in keys
+            .into_iter()
+            .filter(|k| !k.starts_with('_') && k.ends_with(".json"))
+        {
+            let bytes = read(store, &key).await;
+            covered.push(Covered {
+                sha256: hex(&Sha256::digest(&bytes)),
+                key,
+            });
+        }
+        covered.sort();
+        covered
+    }
+
+    pub(super) async fn read(store: &Store, key: &str) -> Vec<u8> {
+        json::read_bytes(store, &ObjectPath::from(key))
+            .await
+            .expect("read")
+            .expect("there")
+            .to_vec()
+    }
+
+    /// Rewrites every manifest and record signed by `key`, as a run with a signing key writes
+    /// them.
+    async fn sign_documents(store: &Store, key: &SigningKey) {
+        for document in documents(store).await {
+            let value: serde_json::Value =
+                serde_json::from_slice(&read(store, &document.key).await).expect("json");
+            let signed = signed_json(&value, Some(key)).expect("sign");
+            store
+                .object_store()
+                .put(&ObjectPath::from(document.key.as_str()), signed.into())
+                .await
+                .expect("rewritten");
+        }
+    }
+
+    /// Adds `n` seals to the job's chain: the first names every document no seal names yet,
+    /// the others none.
+    pub(super) async fn extend_chain(store: &Store, n: u64, key: Option<&SigningKey>) {
+        let chain = read_chain(store, JOB).await.expect("the chain");
+        let named: BTreeSet<String> = chain
+            .iter()
+            .filter_map(|s| s.seal.as_ref().ok())
+            .flat_map(|s| s.covers.iter().map(|c| c.key.clone()))
+            .collect();
+        let mut covers: Vec<Covered> = documents(store)
+            .await
+            .into_iter()
+            .filter(|d| !named.contains(&d.key))
+            .collect();
+        let mut previous = chain.last().map(|s| s.sha256.clone());
+        let after = chain.len() as u64;
+        for sequence in after + 1..=after + n {
+            let seal = Seal {
+                format: FORMAT,
+                job: JOB.into(),
+                sequence,
+                sealed_at: Utc::now() + TimeDelta::seconds(sequence as i64),
+                previous: previous.clone(),
+                covers: std::mem::take(&mut covers),
+                chatvault_version: "test".into(),
+            };
+            let at = seal_key(JOB, sequence);
+            let created = json::create_signed(store, &ObjectPath::from(at.as_str()), &seal, key)
+                .await
+                .expect("sealed");
+            assert!(created);
+            previous = Some(hex(&Sha256::digest(read(store, &at).await)));
+        }
+    }
+
+    /// What a run with signing key `key` leaves (until runs sign, the tests sign for them):
+    /// its documents signed, and a chain of `n` seals signed by it naming them.
+    pub(super) async fn sign_and_seal(store: &Store, key: &SigningKey, n: u64) {
+        for seal in read_chain(store, JOB).await.expect("the chain") {
+            store
+                .object_store()
+                .delete(&ObjectPath::from(seal.key.as_str()))
+                .await
+                .expect("the run's unsigned seal removed");
+        }
+        sign_documents(store, key).await;
+        extend_chain(store, n, Some(key)).await;
+    }
+
+    /// Writes `key` as a PEM public key file in the project; its path.
+    pub(super) fn public_key_file(project: &Project, name: &str, key: &SigningKey) -> String {
+        project.file(name, key.public().to_pem())
+    }
+
+    fn verify(project: &Project, extra: &[&str]) -> (i32, String) {
+        let (code, stdout, stderr) =
+            project.run(&[&["verify", "--url", "file://archive"], extra].concat());
+        assert!(stderr.is_empty() || code != 0, "{stderr}");
+        (code, stdout)
+    }
+
+    /// Changes a message's text in the archive behind `manifest`, re-compresses it, and
+    /// recomputes the manifest's size and SHA-256 (keeping the rest, signature included).
+    fn forge(project: &Project, manifest: &Path) {
+        let mut document: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(manifest).expect("read")).expect("json");
+        let key = document["key"].as_str().expect("a key").to_owned();
+        let path = archive(project).join(&key);
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&path).expect("open"))
+            .read_to_string(&mut text)
+            .expect("gunzip");
+        let forged = text.replacen("\"text\":\"", "\"text\":\"FORGED ", 1);
+        assert_ne!(forged, text, "a message's text was changed");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(forged.as_bytes()).expect("gzip");
+        let bytes = gz.finish().expect("gzip");
+        std::fs::write(&path, &bytes).expect("write the forged archive");
+        document["bytes_stored"] = bytes.len().into();
+        document["sha256"] = hex(&Sha256::digest(&bytes)).into();
+        std::fs::write(
+            manifest,
+            serde_json::to_vec_pretty(&document).expect("json"),
+        )
+        .expect("write the forged manifest");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signed_sealed_archive_verifies_with_the_right_key_and_not_with_another() {
+        let project = archived().await;
+        let (key, _) = SigningKey::generate().expect("a key");
+        sign_and_seal(&open(&project), &key, 2).await;
+        let right = public_key_file(&project, "right.pem", &key);
+        let documents = documents(&open(&project)).await.len();
+
+        let (code, stdout) = verify(&project, &["--public-key", &right]);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "signatures: {} valid, 0 bad, 0 unsigned, 0 signed, not checked",
+                documents + 2
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "seals: 2 seal(s) of 1 job(s), {documents} document(s) sealed, 0 awaiting seal, \
+                 0 not sealed yet, 0 problem(s)"
+            )),
+            "{stdout}"
+        );
+
+        let (code, stdout) = verify(&project, &["--public-key", &right, "--format", "json"]);
+        assert_eq!(code, 0, "{stdout}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        assert_eq!(json["signatures"]["valid"], documents + 2, "{json}");
+        assert_eq!(
+            json["signatures"]["problems"],
+            serde_json::json!([]),
+            "{json}"
+        );
+        assert_eq!(json["seals"]["jobs"][0]["job"], JOB, "{json}");
+        assert_eq!(json["seals"]["jobs"][0]["seals"], 2, "{json}");
+        assert_eq!(
+            json["seals"]["jobs"][0]["head"]["key"],
+            seal_key(JOB, 2),
+            "{json}"
+        );
+        assert_eq!(json["seals"]["sealed"], documents, "{json}");
+
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "0 valid, 0 bad, 0 unsigned, {} signed, not checked (give --public-key)",
+                documents + 2
+            )),
+            "{stdout}"
+        );
+
+        let (other, _) = SigningKey::generate().expect("a key");
+        let wrong = public_key_file(&project, "wrong.pem", &other);
+        let (code, stdout) = verify(&project, &["--public-key", &wrong]);
+        assert_eq!(code, 1, "{stdout}");
+        let manifest = key_of(&project, &manifests(&project)[0]);
+        assert!(
+            stdout.contains(&format!(
+                "signature  {manifest}: signed by key {}, which is none of the public keys given",
+                key.public().id()
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("signature  {}: signed by key", seal_key(JOB, 1))),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_edited_archive_with_a_recomputed_manifest_is_caught_by_its_seal() {
+        let project = archived().await;
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 0, "{stdout}");
+
+        let manifest = manifests(&project)[0].clone();
+        forge(&project, &manifest);
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 1, "{stdout}");
+        let key = key_of(&project, &manifest);
+        assert!(
+            stdout.contains(&format!("seal     {key}: changed since seal 1 sealed it")),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_edited_signed_archive_is_caught_by_its_signature_and_its_seal() {
+        let project = archived().await;
+        let (key, _) = SigningKey::generate().expect("a key");
+        sign_and_seal(&open(&project), &key, 1).await;
+        let public = public_key_file(&project, "public.pem", &key);
+
+        let manifest = manifests(&project)[0].clone();
+        forge(&project, &manifest);
+        let (code, stdout) = verify(&project, &["--public-key", &public]);
+        assert_eq!(code, 1, "{stdout}");
+        let named = key_of(&project, &manifest);
+        assert!(
+            stdout.contains(&format!(
+                "signature  {named}: its signature by key {} does not hold",
+                key.public().id()
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("seal     {named}: changed since seal 1 sealed it")),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_manifest_re_signed_with_another_key_is_caught() {
+        let project = archived().await;
+        let (key, _) = SigningKey::generate().expect("a key");
+        sign_and_seal(&open(&project), &key, 1).await;
+        let public = public_key_file(&project, "public.pem", &key);
+
+        let manifest = manifests(&project)[0].clone();
+        forge(&project, &manifest);
+        let (forger, _) = SigningKey::generate().expect("a key");
+        let value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&manifest).expect("read")).expect("json");
+        std::fs::write(&manifest, signed_json(&value, Some(&forger)).expect("sign"))
+            .expect("replace the manifest");
+
+        let (code, stdout) = verify(&project, &["--public-key", &public]);
+        assert_eq!(code, 1, "{stdout}");
+        let named = key_of(&project, &manifest);
+        assert!(
+            stdout.contains(&format!(
+                "signature  {named}: signed by key {}, which is none of the public keys given",
+                forger.public().id()
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("seal     {named}: changed since seal 1 sealed it")),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_archive_deleted_with_its_manifest_is_named_by_its_seal() {
+        let project = archived().await;
+        let manifest = manifests(&project)[0].clone();
+        let named = key_of(&project, &manifest);
+        let archive_key = named.trim_end_matches(".manifest.json");
+        for path in files_below(&archive(&project), "")
+            .into_iter()
+            .filter(|p| key_of(&project, p).starts_with(archive_key))
+        {
+            std::fs::remove_file(path).expect("delete");
+        }
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&format!("seal     {named}: named by seal 1, missing")),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_seal_removed_from_the_middle_breaks_the_chain() {
+        let project = archived().await;
+        extend_chain(&open(&project), 2, None).await;
+        std::fs::remove_file(archive(&project).join(seal_key(JOB, 2))).expect("remove seal 2");
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "seal     {}: missing: seal 2 of job daily is gone, seal 3 follows it",
+                seal_key(JOB, 2)
+            )),
+            "{stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_newest_seal_removed_while_the_state_says_it_existed_is_named() {
+        let project = archived().await;
+        let (code, stdout) = verify(&project, &["--state", "file://.chatvault/state"]);
+        assert_eq!(code, 0, "the state's head is the run's seal: {stdout}");
+        let newest = seal_key(JOB, 1);
+        std::fs::remove_file(archive(&project).join(&newest)).expect("remove the seal");
+        let removed = format!(
+            "seal     {newest}: missing: the state says seal 1 of job daily was written, the \
+             newest found is 0: seals were removed from the end"
+        );
+        let (code, stdout) = verify(&project, &["--state", "file://.chatvault/state"]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(stdout.contains(&removed), "{stdout}");
+        let (code, stdout, _) = project.run(&["verify", "--job", JOB]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&removed),
+            "with --job, the config's state: {stdout}"
+        );
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(
+            code, 0,
+            "without the state, nothing shows the cut: {stdout}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn archives_before_sealing_began_are_a_warning_and_an_error_when_required() {
+        let project = archived().await;
+        // As a chatvault from before seals left them.
+        std::fs::remove_dir_all(archive(&project).join("_chatvault")).expect("no seals");
+        let documents = documents(&open(&project)).await.len();
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "warning: job daily: {documents} document(s) not sealed yet: written before \
+                 sealing began"
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("0 valid, 0 bad, {documents} unsigned")),
+            "{stdout}"
+        );
+        let (code, stdout) = verify(&project, &["--require-signatures"]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains("seal     _chatvault/seals/daily/: no seal:"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(": unsigned, and --require-signatures"),
+            "{stdout}"
+        );
+    }
+}
+
+/// The auditor: `verify --url s3://… --public-key FILE` from a folder with no job files, no
+/// config and no state, through a gate that lets only reads reach the bucket.
+mod auditor {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::http::{Method, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use chatvault::signing::SigningKey;
+    use chatvault::store::url::StoreUrl;
+    use chatvault::store::{self, Store};
+    use object_store::ObjectStoreExt;
+    use object_store::path::Path as ObjectPath;
+
+    use super::tampering::{JOB, documents, public_key_file, sign_and_seal};
+    use crate::common::processes::{
+        command, finish, project_with_job, realtime_config, start_emulator,
+    };
+    use crate::common::servers::{self, S3Server};
+    use crate::common::{Project, output};
+
+    /// An HTTP gate in front of an S3 server that relays reads (GET, HEAD) and answers every
+    /// other request AccessDenied, as read-only credentials do; it counts what it relayed and
+    /// what it refused.
+    struct ReadOnly {
+        endpoint: String,
+        relayed: Arc<AtomicUsize>,
+        refused: Arc<AtomicUsize>,
+    }
+
+    async fn read_only(upstream: &str) -> ReadOnly {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
+        let (relayed, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let counts = (relayed.clone(), refused.clone());
+        let (client, upstream) = (
+            reqwest::Client::new(),
+            upstream.trim_end_matches('/').to_owned(),
+        );
+        let app = Router::new().fallback(move |request: Request| {
+            let (client, upstream, counts) = (client.clone(), upstream.clone(), counts.clone());
+            async move { relay(&client, &upstream, (&counts.0, &counts.1), request).await }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        ReadOnly {
+            endpoint,
+            relayed,
+            refused,
+        }
+    }
+
+    async fn relay(
+        client: &reqwest::Client,
+        upstream: &str,
+        (relayed, refused): (&AtomicUsize, &AtomicUsize),
+        request: Request,
+    ) -> Response {
+        let method = request.method().clone();
+        if method != Method::GET && method != Method::HEAD {
+            refused.fetch_add(1, Ordering::SeqCst);
+            let denied = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+                <Error><Code>AccessDenied</Code><Message>read only</Message></Error>";
+            return (StatusCode::FORBIDDEN, denied).into_response();
+        }
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        relayed.fetch_add(1, Ordering::SeqCst);
+        let mut forward = client.request(method, format!("{upstream}{path}"));
+        for (name, value) in request.headers() {
+            if name != header::HOST {
+                forward = forward.header(name, value);
+            }
+        }
+        let answer = forward.send().await.expect("the server answers");
+        let mut response = Response::builder().status(answer.status());
+        for (name, value) in answer.headers() {
+            if name != header::TRANSFER_ENCODING && name != header::CONNECTION {
+                response = response.header(name, value);
+            }
+        }
+        let body = answer.bytes().await.expect("the answer's body");
+        response.body(Body::from(body)).expect("a response")
+    }
+
+    /// `chatvault verify --url URL --public-key public.pem` in `auditor`, reaching S3 through
+    /// `endpoint` with the keys from the environment.
+    fn verify(auditor: &Project, url: &str, s3: &S3Server, endpoint: &str) -> (i32, String) {
+        let (code, stdout, stderr) = output(
+            auditor
+                .chatvault()
+                .args(["verify", "--url", url, "--public-key", "public.pem"])
+                .env("AWS_ENDPOINT", endpoint)
+                .env("AWS_ALLOW_HTTP", "true")
+                .env("AWS_REGION", &s3.region)
+                .env("AWS_ACCESS_KEY_ID", &s3.access_key)
+                .env("AWS_SECRET_ACCESS_KEY", &s3.secret_key),
+        );
+        (code, format!("{stdout}{stderr}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_auditor_verifies_an_s3_bucket_with_read_access_and_the_public_key_alone() {
+        let emu = start_emulator(realtime_config(24)).await;
+        let moto = servers::moto();
+        let url = format!("s3://{}/{}", moto.bucket, servers::unique_prefix("auditor"));
+        let project = project_with_job(
+            &emu,
+            "",
+            "daily.yaml",
+            format!(
+                "name: {JOB}\nschedule: \"0 0 * * *\"\n\
+                 channels:\n  - type: messaging\n    ids: [general-000]\n\
+                 destination:\n  url: {url}\n  options:\n    aws_endpoint: {}\n    \
+                 aws_allow_http: \"true\"\n    aws_region: {}\n    aws_access_key_id: {}\n    \
+                 aws_secret_access_key: {}\n",
+                moto.endpoint, moto.region, moto.access_key, moto.secret_key
+            )
+            .as_str(),
+        );
+        let (code, stdout, stderr) =
+            finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let parsed = StoreUrl::parse(&url, std::path::Path::new(".")).expect("a URL");
+        let store: Store = store::open(&parsed, &moto.options(), &[]).expect("the bucket");
+        let (key, _) = SigningKey::generate().expect("a key");
+        sign_and_seal(&store, &key, 2).await;
+        let named = documents(&store).await;
+
+        let auditor = Project::new();
+        public_key_file(&auditor, "public.pem", &key);
+        let gate = read_only(&moto.endpoint).await;
+        let (code, stdout) = verify(&auditor, &url, &moto, &gate.endpoint);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(&format!("signatures: {} valid, 0 bad", named.len() + 2)),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(": 1 verified, 0 missing, 0 corrupt, 0 extra"),
+            "{stdout}"
+        );
+        assert!(
+            gate.relayed.load(Ordering::SeqCst) > 0,
+            "it went through the gate"
+        );
+        assert_eq!(gate.refused.load(Ordering::SeqCst), 0, "verify only reads");
+
+        let manifest = named
+            .iter()
+            .find(|d| d.key.ends_with(".manifest.json"))
+            .expect("a manifest");
+        let archive = manifest.key.trim_end_matches(".manifest.json");
+        for key in [archive, manifest.key.as_str()] {
+            store
+                .object_store()
+                .delete(&ObjectPath::from(key))
+                .await
+                .expect("deleted");
+        }
+        let (code, stdout) = verify(&auditor, &url, &moto, &gate.endpoint);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "seal     {}: named by seal 1, missing",
+                manifest.key
+            )),
+            "{stdout}"
+        );
+        assert_eq!(gate.refused.load(Ordering::SeqCst), 0, "verify only reads");
+        emu.shutdown().await;
+    }
+}

@@ -12,16 +12,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 
 use super::problem::Problem;
 use crate::archive::catalog::{self, CATALOG_SUFFIX, catalog_key};
-use crate::archive::manifest::{self, MANIFEST_SUFFIX, Manifest};
+use crate::archive::manifest::{MANIFEST_SUFFIX, Manifest, ManifestError};
 use crate::archive::media::record::parse_record_key;
 use crate::config::job::{DEFAULT_MEDIA_PREFIX, Job};
 use crate::query::Query;
 use crate::store::Store;
+use crate::store::json;
 
 /// Manifests read at once.
 const MANIFESTS_AT_ONCE: usize = 16;
@@ -106,6 +108,24 @@ impl Location {
             .map(|(_, k)| k.as_str())
     }
 
+    /// The documents the LIST saw beside an archive: its catalog record and every attempt
+    /// of its media record (what a seal names besides the manifest).
+    pub fn sidecars<'a>(&'a self, archive_key: &'a str) -> impl Iterator<Item = &'a str> {
+        let catalog = catalog_key(archive_key);
+        let catalog = self.objects.get(&catalog).map(String::as_str);
+        let start = format!("{archive_key}.media.");
+        let records = self
+            .objects
+            .range::<str, _>((
+                std::ops::Bound::Included(start.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |k| k.starts_with(&start))
+            .filter(move |k| parse_record_key(k).is_some_and(|(a, _)| a == archive_key))
+            .map(String::as_str);
+        catalog.into_iter().chain(records)
+    }
+
     /// The newest media record of every archive key the LIST saw records of, whatever the
     /// job: what decides whether a captured file at this location is named by any record.
     pub fn newest_media_records(&self) -> impl Iterator<Item = &str> {
@@ -148,6 +168,9 @@ pub struct Listed {
     /// Whether the LIST that found the manifest found the archive object too: a manifest
     /// whose archive was deleted is known without another request.
     pub present: bool,
+    /// The manifest's bytes as stored: what `verify` hashes and checks the signature of,
+    /// without reading the manifest twice.
+    pub stored: Bytes,
 }
 
 #[derive(Debug, Default)]
@@ -235,7 +258,7 @@ impl Listing {
             .map(|key| {
                 let store = store.clone();
                 async move {
-                    let got = manifest::read_at(&store, &key).await;
+                    let got = read_manifest(&store, &key).await;
                     (key, got)
                 }
             })
@@ -246,8 +269,8 @@ impl Listing {
             .filter(|&s| self.of_source[s] == at)
             .collect();
         for (key, got) in read {
-            let mut manifest = match got {
-                Ok(Some(m)) => m,
+            let (mut manifest, stored) = match got {
+                Ok(Some(read)) => read,
                 Ok(None) => continue,
                 Err(e) => {
                     self.problems.push(Problem::manifest(&key, &e));
@@ -273,6 +296,7 @@ impl Listing {
                 manifest,
                 cataloged,
                 present,
+                stored,
             });
         }
         self.locations[at].objects = objects;
@@ -372,6 +396,29 @@ impl Listing {
         }
         self.empty_sources()
     }
+}
+
+/// The manifest stored at `key` (a manifest key from the LIST), with its bytes.
+async fn read_manifest(
+    store: &Store,
+    key: &str,
+) -> Result<Option<(Manifest, Bytes)>, ManifestError> {
+    let path = ObjectPath::from(key);
+    let Some(bytes) =
+        json::read_bytes(store, &path)
+            .await
+            .map_err(|source| ManifestError::Read {
+                key: key.to_owned(),
+                source,
+            })?
+    else {
+        return Ok(None);
+    };
+    let manifest = serde_json::from_slice(&bytes).map_err(|source| ManifestError::Invalid {
+        key: key.to_owned(),
+        source,
+    })?;
+    Ok(Some((manifest, bytes)))
 }
 
 /// The folder below which a media prefix's objects lie (`sha256` for an empty prefix).

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
@@ -64,7 +65,11 @@ struct Wanted {
 /// objects no record at their location names. Returns the report and the folder of every
 /// media prefix looked at (a record may name one the job's settings do not), so the caller
 /// does not call the objects below them extra archives.
-pub async fn check(listing: &Listing) -> (MediaReport, BTreeSet<String>) {
+/// `read` holds the bytes of records read already, which are not read again.
+pub async fn check(
+    listing: &Listing,
+    read: &BTreeMap<String, Bytes>,
+) -> (MediaReport, BTreeSet<String>) {
     let mut report = MediaReport::default();
     let mut prefixes = BTreeSet::new();
     for (at, location) in listing.locations.iter().enumerate() {
@@ -76,16 +81,27 @@ pub async fn check(listing: &Listing) -> (MediaReport, BTreeSet<String>) {
             .collect();
         let keys: Vec<&str> = location.newest_media_records().collect();
         let store = &location.store;
-        let read: Vec<(&str, Result<MediaRecord, record::RecordError>)> =
+        let records: Vec<(&str, Result<MediaRecord, record::RecordError>)> =
             futures::stream::iter(keys)
-                .map(|key| async move { (key, record::read_at(store, key).await) })
+                .map(|key| async move {
+                    let got = match read.get(key) {
+                        Some(bytes) => serde_json::from_slice(bytes).map_err(|source| {
+                            record::RecordError::Invalid {
+                                key: key.to_owned(),
+                                source,
+                            }
+                        }),
+                        None => record::read_at(store, key).await,
+                    };
+                    (key, got)
+                })
                 .buffered(RECORDS_AT_ONCE)
                 .collect()
                 .await;
         let mut named = BTreeSet::new();
         let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
         let mut here: BTreeSet<String> = location.media_folders().map(str::to_owned).collect();
-        for (key, got) in read {
+        for (key, got) in records {
             let found = match got {
                 Ok(found) => found,
                 Err(e) => {

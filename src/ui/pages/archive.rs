@@ -6,13 +6,27 @@ use maud::{Markup, html};
 
 use super::{UserText, bytes, channel_href, head, search_href, timestamp};
 use crate::archive::reading::Listed;
+use crate::archive::verify::SealStatus;
+use crate::signing::Check;
 use crate::ui::calendar::day_of;
 use crate::ui::pages::jobs::covers;
 
 /// What verifying found: `Ok` when size and SHA-256 match the manifest.
 pub type Verified = Result<(), String>;
 
-pub fn page(archived: &Listed, verified: Option<&Verified>, zone: Tz) -> Markup {
+/// What the manifest's signature says, against the viewer's keys, and where it stands in its
+/// job's chain of seals.
+pub struct Standing {
+    pub signature: Check,
+    pub seal: SealStatus,
+}
+
+pub fn page(
+    archived: &Listed,
+    standing: &Standing,
+    verified: Option<&Verified>,
+    zone: Tz,
+) -> Markup {
     let m = &archived.manifest;
     html! {
         h1 { "Archive " (UserText(&m.key)) }
@@ -37,6 +51,8 @@ pub fn page(archived: &Listed, verified: Option<&Verified>, zone: Tz) -> Markup 
                 (bytes(m.bytes_source)) " exported"
             }
             dt { "SHA-256" } dd { code.hash { (m.sha256) } }
+            dt { "Signature" } (signature(&standing.signature))
+            dt { "Seal" } (seal(&standing.seal))
             @if !m.missing.is_empty() {
                 dt { "Not at Stream" } dd { (UserText(&m.missing.join(", "))) }
             }
@@ -99,5 +115,64 @@ pub fn page(archived: &Listed, verified: Option<&Verified>, zone: Tz) -> Markup 
                 }
             }
         }
+    }
+}
+
+fn signature(check: &Check) -> Markup {
+    match check {
+        Check::Valid { key_id } => html! {
+            dd #signature .ok data-status="valid" { "signed by key " code { (key_id) } ", valid" }
+        },
+        Check::Invalid { key_id } => html! {
+            dd #signature .bad data-status="invalid" {
+                "signed by key " code { (key_id) } ", invalid: the manifest changed after it was "
+                "signed, or another key signed it under that key's id"
+            }
+        },
+        Check::UnknownKey { key_id } => html! {
+            dd #signature data-status="unknown-key" {
+                "signed by key " code { (key_id) } ", an unknown key: none of the viewer's "
+                "public keys (signing.public_key_files)"
+            }
+        },
+        Check::Unsigned => html! {
+            dd #signature data-status="unsigned" {
+                "unsigned: written before signing was configured"
+            }
+        },
+        Check::Malformed { reason } => html! {
+            dd #signature .bad data-status="malformed" { "cannot be checked: " (reason) }
+        },
+    }
+}
+
+fn seal(status: &SealStatus) -> Markup {
+    match status {
+        SealStatus::Sealed { sequence } => html! {
+            dd #seal .ok data-status="sealed" { "sealed by seal " (sequence) }
+        },
+        SealStatus::Changed { sequence } => html! {
+            dd #seal .bad data-status="changed" {
+                "changed since seal " (sequence) " sealed it"
+            }
+        },
+        SealStatus::Awaiting => html! {
+            dd #seal data-status="awaiting" {
+                "awaiting seal: written after the job's newest seal; the next run seals it"
+            }
+        },
+        SealStatus::NotSealed => html! {
+            dd #seal data-status="not-sealed" {
+                "not sealed: the job has no seal yet (written before sealing began)"
+            }
+        },
+        SealStatus::Unnamed { newest } => html! {
+            dd #seal .bad data-status="unnamed" {
+                "no seal names it, though it was written before seal " (newest)
+            }
+        },
+        SealStatus::Unreadable { reason } => html! {
+            dd #seal .bad data-status="unreadable" { "the seals cannot be read: " (reason) }
+        },
     }
 }

@@ -1,0 +1,485 @@
+//! A job's seals checked as one chain (sequences 1..n without a gap, each naming the SHA-256
+//! of the one before, each in its own job's folder), and the job's documents against what the
+//! seals name: every document a seal names is there with the bytes it had, and every document
+//! is named by a seal, unless it was written after the newest one.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::documents::Document;
+use crate::archive::reading::Problem;
+use crate::archive::seal::{StoredSeal, parse_seal_key, seal_key};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct SealReport {
+    /// Per job found (by its manifests and by its seals' folder), its chain.
+    pub jobs: Vec<JobChain>,
+    /// Documents a seal names that are there with the bytes it names.
+    pub sealed: usize,
+    /// Documents written after the newest seal of their job: the next run's seal names them.
+    pub awaiting: usize,
+    /// Jobs with documents and no seal at all: written before sealing began.
+    pub not_sealed: Vec<NotSealed>,
+    /// A broken chain, a document a seal names missing or changed, a document no seal
+    /// names, a state head the chain does not hold.
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobChain {
+    pub job: String,
+    /// Seals found.
+    pub seals: usize,
+    /// The newest seal found: the chain's head.
+    pub head: Option<Head>,
+    /// Each seal found: its sequence and SHA-256, for comparing the state's head.
+    #[serde(skip)]
+    pub links: Vec<(u64, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Head {
+    pub key: String,
+    pub sequence: u64,
+    /// The SHA-256 (hex) of its stored bytes.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotSealed {
+    pub job: String,
+    pub documents: usize,
+}
+
+/// What the state store says the newest seal of a job is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateHead {
+    pub sequence: u64,
+    pub sha256: String,
+}
+
+/// Checks that `seals` (of `job`, in key order) form one chain; returns the head and the
+/// newest `sealed_at`.
+pub fn links(
+    job: &str,
+    seals: &[StoredSeal],
+    problems: &mut Vec<Problem>,
+) -> (Option<Head>, Option<DateTime<Utc>>) {
+    let mut expected = 1u64;
+    let mut before: Option<(u64, &StoredSeal)> = None;
+    let mut newest_sealed_at = None;
+    for stored in seals {
+        let Some((_, n)) = parse_seal_key(&stored.key) else {
+            continue;
+        };
+        if n > expected {
+            let missing = if n == expected + 1 {
+                format!("missing: seal {expected} of job {job} is gone, seal {n} follows it")
+            } else {
+                format!(
+                    "missing: seals {expected} to {} of job {job} are gone, seal {n} follows them",
+                    n - 1
+                )
+            };
+            problems.push(Problem::new(seal_key(job, expected), missing));
+        }
+        match &stored.seal {
+            Err(reason) => problems.push(Problem::new(&stored.key, reason.clone())),
+            Ok(seal) => {
+                if seal.sequence != n {
+                    problems.push(Problem::new(
+                        &stored.key,
+                        format!("says it is seal {}, its key says {n}", seal.sequence),
+                    ));
+                }
+                if seal.job != job {
+                    problems.push(Problem::new(
+                        &stored.key,
+                        format!("names job {}, but lies in the seals of job {job}", seal.job),
+                    ));
+                }
+                match (&seal.previous, before) {
+                    (None, _) if n == 1 => {}
+                    (Some(_), _) if n == 1 => problems.push(Problem::new(
+                        &stored.key,
+                        "is the first seal but names a seal before it",
+                    )),
+                    (None, _) => problems.push(Problem::new(
+                        &stored.key,
+                        format!("names no seal before it, but is seal {n}"),
+                    )),
+                    (Some(previous), Some((m, prior))) if m + 1 == n => {
+                        if *previous != prior.sha256 {
+                            problems.push(Problem::new(
+                                &stored.key,
+                                format!(
+                                    "names SHA-256 {previous} for seal {m}, whose bytes have {}: \
+                                     seal {m} was replaced",
+                                    prior.sha256
+                                ),
+                            ));
+                        }
+                    }
+                    // The seal before is missing: reported as the gap.
+                    (Some(_), _) => {}
+                }
+                newest_sealed_at = newest_sealed_at.max(Some(seal.sealed_at));
+            }
+        }
+        before = Some((n, stored));
+        expected = n + 1;
+    }
+    let head = before.map(|(sequence, stored)| Head {
+        key: stored.key.clone(),
+        sequence,
+        sha256: stored.sha256.clone(),
+    });
+    (head, newest_sealed_at)
+}
+
+/// Each key the seals name, with the first seal naming it and the SHA-256 it names.
+pub fn named(seals: &[StoredSeal]) -> BTreeMap<String, (u64, String)> {
+    let mut named = BTreeMap::new();
+    for seal in seals.iter().filter_map(|s| s.seal.as_ref().ok()) {
+        for covered in &seal.covers {
+            named
+                .entry(covered.key.clone())
+                .or_insert_with(|| (seal.sequence, covered.sha256.clone()));
+        }
+    }
+    named
+}
+
+/// Compares what the seals of a job name with the documents: `found` the documents read,
+/// `elsewhere` the SHA-256 of the named keys not among them (`None`: not in the store; a key
+/// in neither could not be read),
+/// `mine` the job's documents. Without a seal, the job's documents count as not sealed.
+pub fn coverage(
+    job: &str,
+    named: &BTreeMap<String, (u64, String)>,
+    found: &BTreeMap<String, Document>,
+    elsewhere: &BTreeMap<String, Option<String>>,
+    newest_sealed_at: Option<DateTime<Utc>>,
+    report: &mut SealReport,
+) {
+    for (key, (sequence, sealed)) in named {
+        let now = match (found.get(key), elsewhere.get(key)) {
+            (Some(document), _) => Some(&document.sha256),
+            (None, Some(now)) => now.as_ref(),
+            // It could not be read: reported as such.
+            (None, None) => continue,
+        };
+        match now {
+            None => report.problems.push(Problem::new(
+                key,
+                format!("named by seal {sequence}, missing"),
+            )),
+            Some(now) if now != sealed => report.problems.push(Problem::new(
+                key,
+                format!(
+                    "changed since seal {sequence} sealed it: SHA-256 {now} where the seal \
+                     names {sealed}"
+                ),
+            )),
+            Some(_) => report.sealed += 1,
+        }
+    }
+    let mine: Vec<&Document> = found
+        .values()
+        .filter(|d| d.job == job && !named.contains_key(&d.key))
+        .collect();
+    let Some(newest) = newest_sealed_at else {
+        if named.is_empty() && !mine.is_empty() {
+            report.not_sealed.push(NotSealed {
+                job: job.to_owned(),
+                documents: mine.len(),
+            });
+        }
+        return;
+    };
+    for document in mine {
+        match document.written_at {
+            Some(at) if at > newest => report.awaiting += 1,
+            _ => report.problems.push(Problem::new(
+                &document.key,
+                format!(
+                    "no seal names it, though it was written before the newest seal of job \
+                     {job} ({})",
+                    newest.to_rfc3339()
+                ),
+            )),
+        }
+    }
+}
+
+/// Compares the state's head of a job with its chain, given as the sequence and SHA-256 of
+/// each seal found. A head older than the newest seal is no break (a run killed between its
+/// seal and its end leaves one behind); a head the chain lacks is.
+pub fn state_head(
+    job: &str,
+    state: &StateHead,
+    links: &[(u64, String)],
+    problems: &mut Vec<Problem>,
+) {
+    let key = seal_key(job, state.sequence);
+    match links.iter().find(|(n, _)| *n == state.sequence) {
+        Some((_, sha256)) if *sha256 == state.sha256 => {}
+        Some((_, sha256)) => problems.push(Problem::new(
+            key,
+            format!(
+                "the state says this seal has SHA-256 {}, its bytes have {sha256}",
+                state.sha256
+            ),
+        )),
+        None => {
+            let newest = links.iter().map(|(n, _)| *n).max().unwrap_or(0);
+            let problem = if state.sequence > newest {
+                format!(
+                    "missing: the state says seal {} of job {job} was written, the newest found \
+                     is {newest}: seals were removed from the end",
+                    state.sequence
+                )
+            } else {
+                format!("missing: the state names it as job {job}'s newest seal")
+            };
+            problems.push(Problem::new(key, problem));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use chrono::TimeZone as _;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::archive::seal::{Covered, FORMAT, Seal};
+    use crate::archive::transfer::hex;
+    use crate::signing::{Check, signed_json};
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, hour, 0, 0)
+            .single()
+            .expect("a time")
+    }
+
+    /// A chain of `n` seals of `job`, seal `i` sealed at hour `i` naming `covers[i - 1]`.
+    fn chain(job: &str, covers: &[&[(&str, &str)]]) -> Vec<StoredSeal> {
+        let mut seals: Vec<StoredSeal> = Vec::new();
+        for (i, covered) in covers.iter().enumerate() {
+            let sequence = i as u64 + 1;
+            let seal = Seal {
+                format: FORMAT,
+                job: job.to_owned(),
+                sequence,
+                sealed_at: at(sequence as u32),
+                previous: seals.last().map(|s| s.sha256.clone()),
+                covers: covered
+                    .iter()
+                    .map(|(key, sha256)| Covered {
+                        key: (*key).to_owned(),
+                        sha256: (*sha256).to_owned(),
+                    })
+                    .collect(),
+                chatvault_version: "test".to_owned(),
+            };
+            seals.push(stored(seal));
+        }
+        seals
+    }
+
+    fn stored(seal: Seal) -> StoredSeal {
+        let bytes = signed_json(&seal, None).expect("json");
+        StoredSeal {
+            key: seal_key(&seal.job, seal.sequence),
+            sha256: hex(&Sha256::digest(&bytes)),
+            bytes: Bytes::from(bytes),
+            seal: Ok(seal),
+        }
+    }
+
+    fn document(key: &str, sha256: &str, hour: u32) -> (String, Document) {
+        let document = Document {
+            key: key.to_owned(),
+            job: "daily".to_owned(),
+            sha256: sha256.to_owned(),
+            signature: Check::Unsigned,
+            written_at: Some(at(hour)),
+        };
+        (key.to_owned(), document)
+    }
+
+    fn problems(job: &str, seals: &[StoredSeal]) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        links(job, seals, &mut problems);
+        problems
+    }
+
+    #[test]
+    fn an_unbroken_chain_has_its_newest_seal_as_head() {
+        let seals = chain("daily", &[&[], &[], &[]]);
+        let mut found = Vec::new();
+        let (head, newest) = links("daily", &seals, &mut found);
+        assert_eq!(found, []);
+        let head = head.expect("a head");
+        assert_eq!((head.sequence, head.sha256), (3, seals[2].sha256.clone()));
+        assert_eq!(newest, Some(at(3)));
+    }
+
+    #[test]
+    fn a_seal_removed_from_the_middle_is_named() {
+        let mut seals = chain("daily", &[&[], &[], &[], &[], &[]]);
+        seals.remove(1);
+        let found = problems("daily", &seals);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, seal_key("daily", 2));
+        assert!(found[0].problem.starts_with("missing: seal 2"), "{found:?}");
+
+        seals.remove(1);
+        let found = problems("daily", &seals);
+        assert!(
+            found[0].problem.starts_with("missing: seals 2 to 3"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_replaced_seal_breaks_the_link_of_the_one_after_it() {
+        let mut seals = chain("daily", &[&[], &[], &[]]);
+        let mut forged = seals[1].seal.clone().expect("a seal");
+        forged.sealed_at = at(20);
+        seals[1] = stored(forged);
+        let found = problems("daily", &seals);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, seal_key("daily", 3));
+        assert!(
+            found[0].problem.contains("seal 2 was replaced"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_seal_of_another_job_or_number_is_named() {
+        let mut seals = chain("daily", &[&[], &[]]);
+        let mut moved = chain("hourly", &[&[], &[]])[1].clone();
+        moved.key = seal_key("daily", 2);
+        if let Ok(seal) = &mut moved.seal {
+            seal.previous = Some(seals[0].sha256.clone());
+            seal.sequence = 7;
+        }
+        seals[1] = moved;
+        let found: Vec<String> = problems("daily", &seals)
+            .into_iter()
+            .map(|p| p.problem)
+            .collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("seal 7"), "{found:?}");
+        assert!(found[1].contains("job hourly"), "{found:?}");
+    }
+
+    #[test]
+    fn documents_are_sealed_missing_changed_or_awaiting_by_what_the_seals_name() {
+        let seals = chain(
+            "daily",
+            &[
+                &[("a.manifest.json", "aa"), ("gone.manifest.json", "bb")],
+                &[("b.manifest.json", "cc"), ("b.media.1.json", "dd")],
+            ],
+        );
+        let found: BTreeMap<String, Document> = [
+            document("a.manifest.json", "aa", 0),
+            document("b.manifest.json", "c0", 1),
+            document("late.manifest.json", "ee", 5),
+            document("early.manifest.json", "ff", 1),
+        ]
+        .into_iter()
+        .collect();
+        let elsewhere = [("b.media.1.json".to_owned(), Some("dd".to_owned()))]
+            .into_iter()
+            .chain([("gone.manifest.json".to_owned(), None)])
+            .collect();
+        let mut report = SealReport::default();
+        let named = named(&seals);
+        coverage(
+            "daily",
+            &named,
+            &found,
+            &elsewhere,
+            Some(at(2)),
+            &mut report,
+        );
+        assert_eq!((report.sealed, report.awaiting), (2, 1));
+        let problems: Vec<(&str, &str)> = report
+            .problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.problem.as_str()))
+            .collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].0 == "b.manifest.json", "{problems:?}");
+        assert!(
+            problems[0].1.starts_with("changed since seal 2 sealed it"),
+            "{problems:?}"
+        );
+        assert_eq!(
+            problems[1],
+            ("gone.manifest.json", "named by seal 1, missing")
+        );
+        assert_eq!(problems[2].0, "early.manifest.json");
+        assert!(
+            problems[2].1.starts_with("no seal names it"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_job_without_seals_is_not_sealed_yet() {
+        let found: BTreeMap<String, Document> =
+            [document("a.manifest.json", "aa", 0)].into_iter().collect();
+        let mut report = SealReport::default();
+        coverage(
+            "daily",
+            &BTreeMap::new(),
+            &found,
+            &BTreeMap::new(),
+            None,
+            &mut report,
+        );
+        assert_eq!(
+            report.not_sealed,
+            [NotSealed {
+                job: "daily".into(),
+                documents: 1
+            }]
+        );
+        assert!(report.problems.is_empty());
+    }
+
+    #[test]
+    fn a_state_head_the_chain_does_not_hold_is_named() {
+        let seals = chain("daily", &[&[], &[]]);
+        let seals: Vec<(u64, String)> = seals
+            .iter()
+            .zip(1..)
+            .map(|(s, n)| (n, s.sha256.clone()))
+            .collect();
+        let mut found = Vec::new();
+        let head = |sequence, sha256: &str| StateHead {
+            sequence,
+            sha256: sha256.to_owned(),
+        };
+        state_head("daily", &head(2, &seals[1].1), &seals, &mut found);
+        assert_eq!(found, []);
+        state_head("daily", &head(3, "ab"), &seals, &mut found);
+        state_head("daily", &head(2, "ab"), &seals, &mut found);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].key, seal_key("daily", 3));
+        assert!(
+            found[0].problem.contains("seals were removed from the end"),
+            "{found:?}"
+        );
+        assert!(found[1].problem.contains("its bytes have"), "{found:?}");
+    }
+}
