@@ -12,7 +12,7 @@ use super::{exit, output};
 use crate::cli::{KeysArgs, KeysCommand, KeysGenerateArgs};
 use crate::config::Settings;
 use crate::config::job::SecretSource;
-use crate::signing::{KeyError, SigningKey};
+use crate::signing::{KeyError, Keyring, PublicKey, SigningKey};
 use crate::text::escape_hidden;
 
 pub fn run(args: &KeysArgs) -> u8 {
@@ -174,4 +174,17 @@ pub(super) fn signing_key(settings: &Settings) -> Result<Option<Arc<SigningKey>>
     };
     tracing::info!(key_id = key.public().id(), "signing with key");
     Ok(Some(Arc::new(key)))
+}
+
+/// Adds the keys a check accepts by the global config to `keys`: its `public_key_files` and
+/// the public half of its signing key, so a deployment's own archives verify without listing
+/// its current key twice.
+pub(super) fn configured_keys(keys: &mut Keyring, settings: &Settings) -> Result<(), LoadError> {
+    for path in &settings.signing.public_key_files {
+        keys.add(PublicKey::from_file(path)?);
+    }
+    if let Some(own) = signing_key(settings)? {
+        keys.add(own.public().clone());
+    }
+    Ok(())
 }

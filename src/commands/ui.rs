@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
 use super::signals::Signals;
-use super::verify::configured_keys;
+use super::keys::configured_keys;
 use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime, state_to_read};
 use crate::cli::{LogFormat, UiArgs};
 use crate::clock::SystemClock;
@@ -60,8 +60,8 @@ pub fn run(
         Err(code) => return code,
     };
     let mut keys = Keyring::default();
-    if let Err(e) = configured_keys(&mut keys, &set.settings.signing) {
-        output::error(&format!("signing: {e}"), None);
+    if let Err(e) = configured_keys(&mut keys, &set.settings) {
+        output::error(&format!("signing: {e}"), e.hint());
         return exit::INVALID;
     }
     let mut shown = Vec::new();

@@ -7,12 +7,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::archives::EMPTY_HINT;
+use super::keys::configured_keys;
 use super::{Wanted, World, exit, load_and_pick, output, runtime, state_to_read};
 use crate::archive::verify::{Checks, Report, StateHead, VerifyError, verify_with};
 use crate::cli::{PlanFormat, VerifyArgs};
 use crate::config::MissingVars;
-use crate::config::job::{DEFAULT_MEDIA_PREFIX, SecretSource, SigningSettings};
-use crate::signing::{KeyError, Keyring, PublicKey, SigningKey};
+use crate::config::job::DEFAULT_MEDIA_PREFIX;
+use crate::signing::{Keyring, PublicKey};
 use crate::state::{StateError, seal_head};
 use crate::store::url::StoreUrl;
 use crate::store::{self, Store, StoreOptions};
@@ -43,8 +44,8 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
                 Ok(picked) => picked,
                 Err(code) => return code,
             };
-            if let Err(e) = configured_keys(&mut keys, &picked.set.settings.signing) {
-                output::error(&format!("signing: {e}"), None);
+            if let Err(e) = configured_keys(&mut keys, &picked.set.settings) {
+                output::error(&format!("signing: {e}"), e.hint());
                 return exit::INVALID;
             }
             let state = match state_to_read(&picked.set, world) {
@@ -164,24 +165,6 @@ async fn heads(state: &Store, report: &Report) -> Result<BTreeMap<String, StateH
         }
     }
     Ok(heads)
-}
-
-/// The config's public keys and its signing key's public half: what `verify --job` and the
-/// viewer check signatures against.
-pub(super) fn configured_keys(
-    keys: &mut Keyring,
-    signing: &SigningSettings,
-) -> Result<(), KeyError> {
-    for path in &signing.public_key_files {
-        keys.add(PublicKey::from_file(path)?);
-    }
-    let own = match &signing.key {
-        Some(SecretSource::File(path)) => SigningKey::from_file(path)?,
-        Some(SecretSource::Value(text)) => SigningKey::from_pem(text, "signing.key")?,
-        None => return Ok(()),
-    };
-    keys.add(own.public().clone());
-    Ok(())
 }
 
 fn human(url: &str, report: &Report) -> String {
