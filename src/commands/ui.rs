@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
-use super::signals::Signals;
 use super::keys::configured_keys;
+use super::signals::Signals;
 use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime, state_to_read};
 use crate::cli::{LogFormat, UiArgs};
 use crate::clock::SystemClock;

@@ -455,7 +455,6 @@ mod tampering {
     use chatvault::store::{self, Store, StoreOptions};
     use chrono::{TimeDelta, Utc};
     use futures::TryStreamExt;
-    use object_store::ObjectStoreExt;
     use object_store::path::Path as ObjectPath;
     use sha2::{Digest, Sha256};
 
@@ -468,20 +467,46 @@ mod tampering {
 
     /// A project whose job `daily` archived two channels (gzip, one archive) under `archive/`.
     async fn archived() -> Project {
+        archived_by(None).await
+    }
+
+    /// [`archived`], with the global config's `signing.key_file` naming `key` (a PKCS#8 PEM)
+    /// when given: the run signs its documents and its seal.
+    async fn archived_by(key: Option<&str>) -> Project {
         let emu = start_emulator(realtime_config(24)).await;
+        let config = if key.is_some() {
+            "signing:\n  key_file: signing.pem\n"
+        } else {
+            ""
+        };
         let project = project_with_job(
             &emu,
-            "",
+            config,
             "daily.yaml",
             "name: daily\nschedule: \"0 0 * * *\"\n\
              channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
              destination:\n  url: file://archive\n  compression: gzip\n",
         );
+        if let Some(pem) = key {
+            private_key_file(&project, pem);
+        }
         let (code, stdout, stderr) =
             finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
         assert_eq!(code, 0, "{stdout}\n{stderr}");
         assert!(!manifests(&project).is_empty(), "{stdout}");
         project
+    }
+
+    /// Writes `pem` as the project's `signing.pem`, readable by its owner only.
+    pub(super) fn private_key_file(project: &Project, pem: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = project.dir.path().join(project.file("signing.pem", pem));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+    }
+
+    /// A new signing key and its PEM.
+    pub(super) fn new_key() -> (SigningKey, String) {
+        SigningKey::generate().expect("a key")
     }
 
     fn archive(project: &Project) -> PathBuf {
@@ -539,21 +564,6 @@ mod tampering {
             .to_vec()
     }
 
-    /// Rewrites every manifest and record signed by `key`, as a run with a signing key writes
-    /// them.
-    async fn sign_documents(store: &Store, key: &SigningKey) {
-        for document in documents(store).await {
-            let value: serde_json::Value =
-                serde_json::from_slice(&read(store, &document.key).await).expect("json");
-            let signed = signed_json(&value, Some(key)).expect("sign");
-            store
-                .object_store()
-                .put(&ObjectPath::from(document.key.as_str()), signed.into())
-                .await
-                .expect("rewritten");
-        }
-    }
-
     /// Adds `n` seals to the job's chain: the first names every document no seal names yet,
     /// the others none.
     pub(super) async fn extend_chain(store: &Store, n: u64, key: Option<&SigningKey>) {
@@ -587,20 +597,6 @@ mod tampering {
             assert!(created);
             previous = Some(hex(&Sha256::digest(read(store, &at).await)));
         }
-    }
-
-    /// What a run with signing key `key` leaves (until runs sign, the tests sign for them):
-    /// its documents signed, and a chain of `n` seals signed by it naming them.
-    pub(super) async fn sign_and_seal(store: &Store, key: &SigningKey, n: u64) {
-        for seal in read_chain(store, JOB).await.expect("the chain") {
-            store
-                .object_store()
-                .delete(&ObjectPath::from(seal.key.as_str()))
-                .await
-                .expect("the run's unsigned seal removed");
-        }
-        sign_documents(store, key).await;
-        extend_chain(store, n, Some(key)).await;
     }
 
     /// Writes `key` as a PEM public key file in the project; its path.
@@ -643,9 +639,9 @@ mod tampering {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_signed_sealed_archive_verifies_with_the_right_key_and_not_with_another() {
-        let project = archived().await;
-        let (key, _) = SigningKey::generate().expect("a key");
-        sign_and_seal(&open(&project), &key, 2).await;
+        let (key, pem) = new_key();
+        let project = archived_by(Some(&pem)).await;
+        extend_chain(&open(&project), 1, Some(&key)).await;
         let right = public_key_file(&project, "right.pem", &key);
         let documents = documents(&open(&project)).await.len();
 
@@ -731,9 +727,8 @@ mod tampering {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_edited_signed_archive_is_caught_by_its_signature_and_its_seal() {
-        let project = archived().await;
-        let (key, _) = SigningKey::generate().expect("a key");
-        sign_and_seal(&open(&project), &key, 1).await;
+        let (key, pem) = new_key();
+        let project = archived_by(Some(&pem)).await;
         let public = public_key_file(&project, "public.pem", &key);
 
         let manifest = manifests(&project)[0].clone();
@@ -756,9 +751,8 @@ mod tampering {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_manifest_re_signed_with_another_key_is_caught() {
-        let project = archived().await;
-        let (key, _) = SigningKey::generate().expect("a key");
-        sign_and_seal(&open(&project), &key, 1).await;
+        let (key, pem) = new_key();
+        let project = archived_by(Some(&pem)).await;
         let public = public_key_file(&project, "public.pem", &key);
 
         let manifest = manifests(&project)[0].clone();
@@ -891,13 +885,14 @@ mod auditor {
     use axum::extract::Request;
     use axum::http::{Method, StatusCode, header};
     use axum::response::{IntoResponse, Response};
-    use chatvault::signing::SigningKey;
     use chatvault::store::url::StoreUrl;
     use chatvault::store::{self, Store};
     use object_store::ObjectStoreExt;
     use object_store::path::Path as ObjectPath;
 
-    use super::tampering::{JOB, documents, public_key_file, sign_and_seal};
+    use super::tampering::{
+        JOB, documents, extend_chain, new_key, private_key_file, public_key_file,
+    };
     use crate::common::processes::{
         command, finish, project_with_job, realtime_config, start_emulator,
     };
@@ -993,9 +988,10 @@ mod auditor {
         let emu = start_emulator(realtime_config(24)).await;
         let moto = servers::moto();
         let url = format!("s3://{}/{}", moto.bucket, servers::unique_prefix("auditor"));
+        let (key, pem) = new_key();
         let project = project_with_job(
             &emu,
-            "",
+            "signing:\n  key_file: signing.pem\n",
             "daily.yaml",
             format!(
                 "name: {JOB}\nschedule: \"0 0 * * *\"\n\
@@ -1007,13 +1003,13 @@ mod auditor {
             )
             .as_str(),
         );
+        private_key_file(&project, &pem);
         let (code, stdout, stderr) =
             finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
         assert_eq!(code, 0, "{stdout}\n{stderr}");
         let parsed = StoreUrl::parse(&url, std::path::Path::new(".")).expect("a URL");
         let store: Store = store::open(&parsed, &moto.options(), &[]).expect("the bucket");
-        let (key, _) = SigningKey::generate().expect("a key");
-        sign_and_seal(&store, &key, 2).await;
+        extend_chain(&store, 1, Some(&key)).await;
         let named = documents(&store).await;
 
         let auditor = Project::new();
