@@ -27,6 +27,8 @@ pub fn run(args: &KeysArgs) -> u8 {
 enum GenerateError {
     #[error("{} exists already: chatvault never overwrites a key file", path.display())]
     Exists { path: PathBuf },
+    #[error("--out and --public-out both name {}: the two keys need two files", path.display())]
+    Same { path: PathBuf },
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -43,7 +45,9 @@ impl GenerateError {
             GenerateError::Exists { .. } => {
                 Some("name a new file, or move the old one away if it is really not needed")
             }
-            GenerateError::Write { .. } | GenerateError::Key(_) => None,
+            GenerateError::Same { .. } | GenerateError::Write { .. } | GenerateError::Key(_) => {
+                None
+            }
         }
     }
 }
@@ -59,27 +63,37 @@ fn generate(args: &KeysGenerateArgs) -> u8 {
 }
 
 fn write_pair(args: &KeysGenerateArgs) -> Result<(), GenerateError> {
-    // Checked first so that a taken --public-out does not leave a new private key behind.
-    if let Some(public_out) = &args.public_out
-        && public_out.symlink_metadata().is_ok()
-    {
-        return Err(GenerateError::Exists {
-            path: public_out.clone(),
-        });
+    if let Some(public_out) = &args.public_out {
+        if public_out == &args.out {
+            return Err(GenerateError::Same {
+                path: public_out.clone(),
+            });
+        }
+        // Checked first so that a taken --public-out does not leave a new private key behind.
+        if public_out.symlink_metadata().is_ok() {
+            return Err(GenerateError::Exists {
+                path: public_out.clone(),
+            });
+        }
     }
     let (key, private_pem) = SigningKey::generate()?;
     create_new(&args.out, &private_pem, 0o600)?;
     let public_pem = key.public().to_pem();
-    output::stdout(&public_pem);
-    if let Some(public_out) = &args.public_out {
-        create_new(public_out, &public_pem, 0o644)?;
+    if let Some(public_out) = &args.public_out
+        && let Err(e) = create_new(public_out, &public_pem, 0o644)
+    {
+        // A pair half written is no pair: the private key nobody was told of goes too.
+        let _ = std::fs::remove_file(&args.out);
+        return Err(e);
     }
+    output::stdout(&public_pem);
     let out = escape_hidden(&args.out.to_string_lossy()).into_owned();
     output::stderr(&format!(
         "wrote the private key {id} to {out} (mode 0600); its public key is above.\n\
          next: give the public key to whoever checks the archives (`verify --public-key`, \
          signing.public_key_files), keep {out} where only chatvault reads it, and name it in \
-         the global config: `signing: {{ key_file: {out} }}`\n",
+         the global config as `signing: {{ key_file: PATH }}` (a relative PATH is read from the \
+         config's folder)\n",
         id = key.public().id(),
     ));
     Ok(())

@@ -50,10 +50,12 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// A new key, and its PKCS#8 PEM to store.
+    /// A new key, and its PKCS#8 PEM to store: version 1 (the private key alone), which
+    /// OpenSSL 3.0 and most tools read; version 2 documents, which carry the public key too,
+    /// are refused by `openssl pkey` there.
     pub fn generate() -> Result<(SigningKey, String), KeyError> {
-        let document =
-            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Generate)?;
+        let document = Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new())
+            .map_err(|_| KeyError::Generate)?;
         let der = document.as_ref().to_vec();
         let key = SigningKey::from_der(&der, "the new key")?;
         Ok((key, to_pem(PRIVATE_TAG, der)))

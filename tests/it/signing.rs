@@ -87,9 +87,57 @@ fn keys_generate_writes_a_private_key_only_its_owner_reads_and_prints_its_public
         "only the public key is printed: {stdout}"
     );
     assert!(
-        stderr.contains(key.public().id()) && stderr.contains("key_file: signing.pem"),
+        stderr.contains(key.public().id())
+            && stderr.contains("to signing.pem")
+            && stderr.contains("key_file: PATH"),
         "stderr names the key and how to use it: {stderr}"
     );
+}
+
+/// The README tells an auditor to get the public key back with `openssl pkey -pubout`: the
+/// key must be one OpenSSL 3.0 reads (PKCS#8 v1), and give the same public key.
+#[test]
+fn openssl_reads_a_generated_key_and_derives_the_same_public_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, stdout, stderr) = generate(dir.path(), &["--out", "signing.pem"]);
+    assert_eq!(code, 0, "{stderr}");
+    let derived = std::process::Command::new("openssl")
+        .args(["pkey", "-in", "signing.pem", "-pubout"])
+        .current_dir(dir.path())
+        .output()
+        .expect("openssl runs (the Debian package openssl)");
+    assert!(
+        derived.status.success(),
+        "{}",
+        String::from_utf8_lossy(&derived.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&derived.stdout), stdout);
+}
+
+#[test]
+fn keys_generate_leaves_no_half_pair() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, stdout, stderr) = generate(
+        dir.path(),
+        &[
+            "--out",
+            "signing.pem",
+            "--public-out",
+            "missing/signing.pub",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("missing/signing.pub"), "{stderr}");
+    assert!(stdout.is_empty(), "no key printed: {stdout}");
+    assert!(
+        !dir.path().join("signing.pem").exists(),
+        "no private key left"
+    );
+
+    let (code, _, stderr) = generate(dir.path(), &["--out", "k.pem", "--public-out", "k.pem"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("two files"), "{stderr}");
+    assert!(!dir.path().join("k.pem").exists());
 }
 
 #[test]
