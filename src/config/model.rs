@@ -167,7 +167,8 @@ pub enum Compression {
 #[serde(deny_unknown_fields)]
 pub struct DestinationSpec {
     /// `s3://bucket/prefix`, `gs://bucket/prefix` or `file://path` (a relative path is read
-    /// from the folder holding the jobs folder). Default `file://archive`.
+    /// from the global config's folder, which is the one holding the jobs folder unless
+    /// `--config` names a config elsewhere). Default `file://archive`.
     pub url: Option<String>,
     /// Object key template below the URL's prefix. Placeholders: `{job}`,
     /// `{window_start}` and `{window_end}` (UTC; optionally with a strftime format, e.g.
