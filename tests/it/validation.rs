@@ -1376,6 +1376,24 @@ fn a_store_credential_written_inline_is_a_warning_that_hides_it() {
     assert!(!stdout.contains("s3cr3t-VALUE-42"), "{stdout}");
 }
 
+/// object_store 0.14 ignores `google_skip_signature` when it writes to GCS and goes for a
+/// token: a store chatvault writes to is told so before a run hangs on the metadata server.
+#[test]
+fn skipping_signatures_on_a_gcs_store_is_a_warning_that_writes_still_sign() {
+    let project = Project::new();
+    let file = project.job(
+        "gcs.yaml",
+        "schedule: \"@daily\"\nusers: [alice]\ndestination:\n  url: gs://acme-archive/chat\n  \
+         options:\n    google_skip_signature: \"true\"\n",
+    );
+    let (code, stdout, _) = project.run(&["validate", &file]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("warning: destination.options.google_skip_signature: object_store skips signatures on GCS reads only"),
+        "{stdout}"
+    );
+}
+
 /// Every command run where there is no `jobs/` folder, without a PATH, says what to do
 /// rather than "cannot read: No such file or directory".
 #[test]

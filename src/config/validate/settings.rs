@@ -241,6 +241,15 @@ pub fn store_options(
                 format!("`{name}` is a credential written inline: write it as \"${{VAR}}\""),
             );
         }
+        if name == "google_skip_signature" && value.trim().eq_ignore_ascii_case("true") {
+            ctx.warning(
+                &path,
+                "object_store skips signatures on GCS reads only: every write here still asks \
+                 for a token, which without credentials comes from the metadata server (off \
+                 Google Cloud: retried for minutes, then an error); give credentials, or \
+                 `google_bearer_token` for a local server that checks none",
+            );
+        }
         checked.insert(name.clone(), value.clone());
     }
     checked
