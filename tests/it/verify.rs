@@ -883,12 +883,8 @@ mod tampering {
     #[test]
     fn require_signatures_without_a_public_key_is_refused_up_front() {
         let project = Project::new();
-        let (code, stdout, stderr) = project.run(&[
-            "verify",
-            "--url",
-            "file://archive",
-            "--require-signatures",
-        ]);
+        let (code, stdout, stderr) =
+            project.run(&["verify", "--url", "file://archive", "--require-signatures"]);
         assert_eq!(code, 2, "{stdout}{stderr}");
         assert!(
             stderr.contains("--require-signatures needs a public key"),
@@ -1029,15 +1025,14 @@ mod tampering {
         let (code, stdout, stderr) = project.run(&["verify", "--job", JOB]);
         assert_eq!(code, 0, "{stdout}{stderr}");
         assert!(
-            stdout.contains("signed, not checked (give --public-key or set signing.public_key_files)"),
+            stdout.contains(
+                "signed, not checked (give --public-key or set signing.public_key_files)"
+            ),
             "{stdout}"
         );
         let config = project.dir.path().join("chatvault.yaml");
         let text = std::fs::read_to_string(&config).expect("the config");
-        let listed = text.replace(
-            "signing:\n",
-            "signing:\n  public_key_files: [public.pem]\n",
-        );
+        let listed = text.replace("signing:\n", "signing:\n  public_key_files: [public.pem]\n");
         std::fs::write(&config, &listed).expect("list the public key");
         let (code, stdout, stderr) = project.run(&["verify", "--job", JOB]);
         assert_eq!(code, 0, "{stdout}{stderr}");
