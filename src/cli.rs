@@ -110,11 +110,25 @@ pub enum Command {
     /// their age and the days left before Stream deletes their file (60 days). Exits 0 when
     /// all is well, 1 when a job's last run failed or a task is close to lapsing.
     Status(StatusArgs),
-    /// Re-read archives and check them against their manifests
+    /// Re-read archives; check their manifests, signatures and each job's chain of seals
     ///
     /// Streams every archive of a job (--job) or of a whole destination (--url) through
     /// SHA-256 and compares size and hash with the manifest written when the archive was
     /// committed. Lists missing archives, corrupt ones, and extra objects no manifest names.
+    ///
+    /// Signatures: every manifest, record and seal that carries one is checked against the
+    /// public keys (--public-key, repeatable; with --job also signing.public_key_files). A
+    /// signature that does not hold or is by another key is an error; unsigned documents are
+    /// counted, or are errors with --require-signatures (which needs a key). Without a key,
+    /// signed documents are counted as not checked.
+    ///
+    /// Seals (_chatvault/seals/<job>/): they must form one chain, every document a seal names
+    /// must be there with the bytes it names, and every other document must have been written
+    /// after the newest seal (awaiting the next one); where the seals are signed, only
+    /// documents that verify may await. Signed documents with no seal at all are an error.
+    /// --state (with --url) compares each chain's newest seal with the one the state's ledger
+    /// records, which catches seals removed from the end.
+    ///
     /// Exits 0 when all match, 1 on any mismatch or when the location holds no archive (of
     /// the job), 2 on bad usage or invalid job files.
     Verify(VerifyArgs),
@@ -391,19 +405,25 @@ pub struct VerifyArgs {
     pub url: Option<String>,
 
     /// Check signatures against this public key (PEM; repeat the flag for several). With
-    /// --job, the config's signing.public_key_files and its signing key's public half count
-    /// too; with none, signed documents are counted as not checked
+    /// --job, the config's signing.public_key_files count too (never its private key); with
+    /// none, signed documents are counted as not checked
     #[arg(long = "public-key", value_name = "FILE")]
     pub public_keys: Vec<PathBuf>,
 
-    /// Fail on unsigned documents and on jobs without a seal, instead of counting them
+    /// Fail on unsigned documents and on jobs without a seal, instead of counting them. Needs
+    /// a public key (--public-key, or with --job signing.public_key_files)
     #[arg(long)]
     pub require_signatures: bool,
 
     /// With --url: the state store (s3://, gs:// or file://) whose ledgers record each job's
-    /// newest seal, so seals removed from the end of a chain are caught (with --job, the
-    /// config's state store is used)
-    #[arg(long, value_name = "STATE_URL", requires = "url")]
+    /// newest seal, so seals removed from the end of a chain are caught. Not with --job: the
+    /// config's state store is used there
+    #[arg(
+        long,
+        value_name = "STATE_URL",
+        requires = "url",
+        conflicts_with = "job"
+    )]
     pub state: Option<String>,
 
     /// How to print the report

@@ -21,13 +21,14 @@ use super::media::layout;
 use super::reading::{Listing, NoArchives, Problem, Source};
 use super::seal::{SEALS_PREFIX, parse_seal_key, read_chain, seals_folder};
 use super::transfer::hex;
-use crate::signing::{self, Keyring};
+use crate::signing::{self, Check, Keyring};
 use crate::store::{Store, json};
 
+use chain::Newest;
 pub use chain::{Head, JobChain, NotSealed, SealReport, StateHead};
 pub use media::MediaReport;
 pub use signatures::SignatureReport;
-pub use standing::{SealStatus, seal_status};
+pub use standing::{SealStatus, Shown as SealShown, seal_status};
 
 /// Documents a seal names that are not among those read, read at once.
 const NAMED_AT_ONCE: usize = 16;
@@ -159,13 +160,15 @@ pub async fn verify_with(store: &Store, checks: &Checks<'_>) -> Result<Report, V
     let (media, prefixes) = media::check(&listing, &documents.media_records).await;
     report.media = media;
     seals(store, checks, &jobs, &documents, &mut report).await;
-    report.extra = listing
-        .locations
-        .iter()
-        .flat_map(|l| l.extra())
-        .filter(|key| !prefixes.iter().any(|p| layout::is_media_key(p, key)))
-        .cloned()
-        .collect();
+    report.extra.extend(
+        listing
+            .locations
+            .iter()
+            .flat_map(|l| l.extra())
+            .filter(|key| !prefixes.iter().any(|p| layout::is_media_key(p, key)))
+            .cloned(),
+    );
+    report.extra.sort();
     Ok(report)
 }
 
@@ -229,18 +232,36 @@ async fn seals(
                 continue;
             }
         };
+        let mut newest_signed = false;
         for seal in seals.iter().filter(|s| s.seal.is_ok()) {
             let check = signing::check(&seal.bytes, checks.keys);
+            newest_signed = check != Check::Unsigned;
             report
                 .signatures
                 .count(&seal.key, &check, keys_given, require);
         }
+        match stray_seal_files(store, job).await {
+            Ok(stray) => report.extra.extend(stray),
+            Err(problem) => found.problems.push(problem),
+        }
         let (head, newest) = chain::links(job, &seals, &mut found.problems);
+        let newest = newest.map(|sealed_at| Newest {
+            sealed_at,
+            signed: newest_signed,
+        });
         let named = chain::named(&seals);
         let (elsewhere, unreadable) = read_named(store, &named, &documents.found).await;
         found.problems.extend(unreadable);
         let before = found.not_sealed.len();
-        chain::coverage(job, &named, &documents.found, &elsewhere, newest, found);
+        chain::coverage(
+            job,
+            &named,
+            &documents.found,
+            &elsewhere,
+            newest,
+            keys_given,
+            found,
+        );
         if require && let Some(not_sealed) = found.not_sealed.get(before) {
             found.problems.push(Problem::new(
                 seals_folder(job),
@@ -263,6 +284,23 @@ async fn seals(
     }
     found.problems.sort();
     report.signatures.problems.sort();
+}
+
+/// The objects in the seals folder of `job` that are no seal of it (a `notes.txt`, a
+/// `….json.bak`): a seal is read only by its key, so anything else there is extra.
+async fn stray_seal_files(store: &Store, job: &str) -> Result<Vec<String>, Problem> {
+    let folder = seals_folder(job);
+    let keys: Vec<String> = store
+        .object_store()
+        .list(Some(&ObjectPath::from(folder.as_str())))
+        .map_ok(|meta| meta.location.to_string())
+        .try_collect()
+        .await
+        .map_err(|e| Problem::new(&folder, format!("cannot list: {e}")))?;
+    Ok(keys
+        .into_iter()
+        .filter(|key| parse_seal_key(key).is_none_or(|(j, _)| j != job))
+        .collect())
 }
 
 /// The SHA-256 of every key the seals name that is not among the documents read (a record of

@@ -147,6 +147,9 @@ pub(super) enum LoadError {
     Empty { what: String },
     #[error("{0}")]
     Key(#[from] KeyError),
+    /// A file `signing.public_key_files` names.
+    #[error("{0}")]
+    Public(KeyError),
 }
 
 impl LoadError {
@@ -163,6 +166,13 @@ impl LoadError {
             LoadError::Key(KeyError::Read { .. }) => {
                 Some("signing.key_file is read relative to the global config's folder")
             }
+            LoadError::Public(KeyError::Read { .. }) => Some(
+                "each of signing.public_key_files is read relative to the global config's folder",
+            ),
+            LoadError::Public(_) => Some(
+                "signing.public_key_files names public keys (-----BEGIN PUBLIC KEY-----), as \
+                 `chatvault keys generate` prints them",
+            ),
             LoadError::Key(_) => None,
         }
     }
@@ -190,15 +200,12 @@ pub(super) fn signing_key(settings: &Settings) -> Result<Option<Arc<SigningKey>>
     Ok(Some(Arc::new(key)))
 }
 
-/// Adds the keys a check accepts by the global config to `keys`: its `public_key_files` and
-/// the public half of its signing key, so a deployment's own archives verify without listing
-/// its current key twice.
+/// Adds the keys a check accepts by the global config to `keys`: its `public_key_files`
+/// only. The private signing key is never read to check: an auditor's or a viewer's machine
+/// has no business holding it, so the current key's public half is listed there too.
 pub(super) fn configured_keys(keys: &mut Keyring, settings: &Settings) -> Result<(), LoadError> {
     for path in &settings.signing.public_key_files {
-        keys.add(PublicKey::from_file(path)?);
-    }
-    if let Some(own) = signing_key(settings)? {
-        keys.add(own.public().clone());
+        keys.add(PublicKey::from_file(path).map_err(LoadError::Public)?);
     }
     Ok(())
 }

@@ -87,6 +87,13 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
             return exit::INVALID;
         }
     };
+    if args.require_signatures && keys.is_empty() {
+        output::error(
+            "--require-signatures needs a public key to check the signatures with",
+            Some("give --public-key FILE, or set signing.public_key_files in the global config"),
+        );
+        return exit::INVALID;
+    }
     let Some(runtime) = runtime() else {
         return exit::FAILED;
     };
@@ -124,7 +131,7 @@ pub fn run(args: &VerifyArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 
         }
     };
     match args.format {
-        PlanFormat::Human => output::stdout(&human(&url.to_string(), &report)),
+        PlanFormat::Human => output::stdout(&human(&url.to_string(), &report, !keys.is_empty())),
         PlanFormat::Json => {
             let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
             text.push('\n');
@@ -167,7 +174,8 @@ async fn heads(state: &Store, report: &Report) -> Result<BTreeMap<String, StateH
     Ok(heads)
 }
 
-fn human(url: &str, report: &Report) -> String {
+/// The report for people; `keys_given`: whether signatures were checked at all.
+fn human(url: &str, report: &Report, keys_given: bool) -> String {
     let mut out = String::new();
     for key in report.missing.iter().map(|k| line(k)) {
         let _ = writeln!(
@@ -234,21 +242,40 @@ fn human(url: &str, report: &Report) -> String {
             not.documents
         );
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "signatures: {} valid, {} bad, {} unsigned, {} signed, not checked (give --public-key)",
+        "signatures: {} valid, {} bad, {} unsigned",
         signatures.valid,
         signatures.problems.len(),
         signatures.unsigned,
-        signatures.not_checked
     );
-    let _ = writeln!(
+    if keys_given {
+        out.push('\n');
+    } else {
+        let _ = writeln!(
+            out,
+            ", {} signed, not checked (give --public-key or set signing.public_key_files)",
+            signatures.not_checked
+        );
+    }
+    let _ = write!(
         out,
-        "seals: {} seal(s) of {} job(s), {} document(s) sealed, {} awaiting seal, {} not sealed yet, {} problem(s)",
+        "seals: {} seal(s) of {} job(s), {} document(s) sealed, {} awaiting seal",
         seals.jobs.iter().map(|j| j.seals).sum::<usize>(),
         seals.jobs.len(),
         seals.sealed,
         seals.awaiting,
+    );
+    if seals.awaiting_not_checked > 0 {
+        let _ = write!(
+            out,
+            " ({} of them signed, signatures not checked)",
+            seals.awaiting_not_checked
+        );
+    }
+    let _ = writeln!(
+        out,
+        ", {} not sealed yet, {} problem(s)",
         seals.not_sealed.iter().map(|n| n.documents).sum::<usize>(),
         seals.problems.len()
     );
@@ -290,7 +317,7 @@ mod tests {
             "named by seal 1, missing",
         ));
         report.extra.push("gnp\u{202e}.exe".to_owned());
-        let out = human("file://./archive", &report);
+        let out = human("file://./archive", &report, true);
         assert!(
             out.contains("seal     a\\u{a}signatures: 9 valid: named by seal 1, missing\n"),
             "{out}"
@@ -302,6 +329,24 @@ mod tests {
         assert!(
             !out.lines().any(|l| l.starts_with("signatures: 9")),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn the_summary_asks_for_a_public_key_only_when_none_was_given() {
+        let report = Report::default();
+        let checked = human("file://./archive", &report, true);
+        assert!(
+            checked.contains("signatures: 0 valid, 0 bad, 0 unsigned\n"),
+            "{checked}"
+        );
+        assert!(!checked.contains("not checked"), "{checked}");
+        let unchecked = human("file://./archive", &report, false);
+        assert!(
+            unchecked.contains(
+                "0 signed, not checked (give --public-key or set signing.public_key_files)"
+            ),
+            "{unchecked}"
         );
     }
 }

@@ -27,7 +27,7 @@ use crate::archive::reading::thread::{Conversation, Thread};
 use crate::archive::reading::{Listed, Listing, Problem};
 use crate::archive::search::{Page, search_in};
 use crate::archive::transfer::hex;
-use crate::archive::verify::{self, seal_status};
+use crate::archive::verify::{self, SealShown, seal_status};
 use crate::plan::due::next_tick;
 use crate::query::Query as SearchQuery;
 use crate::signing;
@@ -496,18 +496,15 @@ pub async fn verify(State(viewer): Shared, Form(params): Form<ArchiveParams>) ->
 async fn standing(viewer: &Viewer, store: &Store, archived: &Listed) -> Standing {
     let manifest = &archived.manifest;
     let sha256 = hex(&Sha256::digest(&archived.stored));
-    let seal = seal_status(
-        store,
-        &manifest.job,
-        &manifest_key(&manifest.key),
-        &sha256,
-        manifest.archived_at,
-    )
-    .await;
-    Standing {
-        signature: signing::check(&archived.stored, &viewer.keys),
-        seal,
-    }
+    let signature = signing::check(&archived.stored, &viewer.keys);
+    let shown = SealShown {
+        key: &manifest_key(&manifest.key),
+        sha256: &sha256,
+        written_at: manifest.archived_at,
+        signature: &signature,
+    };
+    let seal = seal_status(store, &manifest.job, &shown, &viewer.keys).await;
+    Standing { signature, seal }
 }
 
 #[cfg(test)]

@@ -899,8 +899,14 @@ async fn sign_manifest(store: &Store, key: &str, signer: &crate::signing::Signin
         .expect("rewritten");
 }
 
-/// Seal 1 of job `daily`, sealed at `sealed_at`, naming the manifest of `key` as stored now.
-async fn seal_one(store: &Store, key: &str, sealed_at: DateTime<Utc>) {
+/// Seal 1 of job `daily`, sealed at `sealed_at`, naming the manifest of `key` as stored now;
+/// signed by `signer` when given.
+async fn seal_one(
+    store: &Store,
+    key: &str,
+    sealed_at: DateTime<Utc>,
+    signer: Option<&crate::signing::SigningKey>,
+) {
     use crate::archive::seal::{Covered, FORMAT, Seal, seal_key};
     let manifest = manifest::manifest_key(key);
     let stored = crate::store::json::read_bytes(store, &ObjectPath::from(manifest.as_str()))
@@ -920,7 +926,7 @@ async fn seal_one(store: &Store, key: &str, sealed_at: DateTime<Utc>) {
         chatvault_version: "0".into(),
     };
     let at = ObjectPath::from(seal_key("daily", 1));
-    let created = crate::store::json::create(store, &at, &seal)
+    let created = crate::store::json::create_signed(store, &at, &seal, signer)
         .await
         .expect("sealed");
     assert!(created);
@@ -928,6 +934,34 @@ async fn seal_one(store: &Store, key: &str, sealed_at: DateTime<Utc>) {
 
 fn archive_page(key: &str) -> String {
     format!("/archive?job=daily&key={}", key.replace('/', "%2F"))
+}
+
+#[tokio::test]
+async fn an_unsigned_archive_after_a_signed_seal_is_shown_as_planted() {
+    let store = Store::memory();
+    let (signer, _) = crate::signing::SigningKey::generate().expect("a key");
+    let sealed = archive(&store, at(2, 0), 3, false).await;
+    sign_manifest(&store, &sealed, &signer).await;
+    seal_one(&store, &sealed, at(3, 1), Some(&signer)).await;
+    let planted = archive(&store, at(4, 0), 3, false).await;
+    let own = archive(&store, at(5, 0), 3, false).await;
+    sign_manifest(&store, &own, &signer).await;
+    let mut keys = crate::signing::Keyring::default();
+    keys.add(signer.public().clone());
+    let router = app(viewer(store).with_keys(keys), None);
+
+    let page = get(&router, &archive_page(&planted)).await.body;
+    assert!(
+        page.contains(
+            "class=\"bad\" id=\"seal\" data-status=\"planted\">not sealed and not signed"
+        ),
+        "{page}"
+    );
+    let page = get(&router, &archive_page(&own)).await.body;
+    assert!(
+        page.contains("data-status=\"awaiting\">awaiting seal"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -951,11 +985,19 @@ async fn an_archive_page_shows_its_signature_and_seal_status() {
         "{page}"
     );
     assert!(
+        page.contains(
+            "class=\"bad\" id=\"seal\" data-status=\"signed-unsealed\">signed, but the job has \
+             no seal"
+        ),
+        "{page}"
+    );
+    let page = get(&router, &archive_page(&later)).await.body;
+    assert!(
         page.contains("data-status=\"not-sealed\">not sealed: the job has no seal yet"),
         "{page}"
     );
 
-    seal_one(&store, &sealed, at(3, 1)).await;
+    seal_one(&store, &sealed, at(3, 1), None).await;
     let router = app(viewer(store.clone()).with_keys(keys.clone()), None);
     let page = get(&router, &archive_page(&sealed)).await.body;
     assert!(
@@ -976,7 +1018,8 @@ async fn an_archive_page_shows_its_signature_and_seal_status() {
     let page = get(&router, &archive_page(&sealed)).await.body;
     assert!(
         page.contains(&format!(
-            "data-status=\"unknown-key\">signed by key <code>{id}</code>, an unknown key"
+            "class=\"bad\" id=\"signature\" data-status=\"unknown-key\">signed by key \
+             <code>{id}</code>, an unknown key"
         )),
         "a viewer without the key cannot tell: {page}"
     );

@@ -437,3 +437,26 @@ async fn the_jobs_page_says_a_run_was_interrupted_and_what_it_left_to_resume() {
     assert!(!body.contains("failed"), "not a failure: {body}");
     viewer.stop().await;
 }
+
+#[tokio::test]
+async fn the_viewer_starts_with_public_keys_only_never_reading_the_signing_key() {
+    let project = hostile_project();
+    let (key, _) = chatvault::signing::SigningKey::generate().expect("a key");
+    project.file("public.pem", key.public().to_pem());
+    // A viewer's machine: the config names the signing key, which is not there.
+    project.file(
+        "chatvault.yaml",
+        "signing:\n  key_file: missing.pem\n  public_key_files: [public.pem]\n",
+    );
+    let viewer = start(project.dir.path(), &["--listen", "127.0.0.1:0"]).await;
+    let key = "hostile/2026/01/01/channels-0001.jsonl";
+    let page = format!(
+        "{}/archive?job=hostile&key={}",
+        viewer.url,
+        key.replace('/', "%2F")
+    );
+    let response = client().get(page).send().await.expect("GET");
+    assert_eq!(response.status().as_u16(), 200);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("data-status=\"unsigned\""), "{body}");
+}

@@ -649,7 +649,7 @@ mod tampering {
         assert_eq!(code, 0, "{stdout}");
         assert!(
             stdout.contains(&format!(
-                "signatures: {} valid, 0 bad, 0 unsigned, 0 signed, not checked",
+                "signatures: {} valid, 0 bad, 0 unsigned\n",
                 documents + 2
             )),
             "{stdout}"
@@ -684,7 +684,8 @@ mod tampering {
         assert_eq!(code, 0, "{stdout}");
         assert!(
             stdout.contains(&format!(
-                "0 valid, 0 bad, 0 unsigned, {} signed, not checked (give --public-key)",
+                "0 valid, 0 bad, 0 unsigned, {} signed, not checked (give --public-key or set \
+                 signing.public_key_files)",
                 documents + 2
             )),
             "{stdout}"
@@ -861,7 +862,9 @@ mod tampering {
             stdout.contains(&format!("0 valid, 0 bad, {documents} unsigned")),
             "{stdout}"
         );
-        let (code, stdout) = verify(&project, &["--require-signatures"]);
+        let (key, _) = new_key();
+        let public = public_key_file(&project, "public.pem", &key);
+        let (code, stdout) = verify(&project, &["--require-signatures", "--public-key", &public]);
         assert_eq!(code, 1, "{stdout}");
         assert!(
             stdout.contains("seal     _chatvault/seals/daily/: no seal:"),
@@ -870,6 +873,177 @@ mod tampering {
         assert!(
             stdout.contains(": unsigned, and --require-signatures"),
             "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("0 valid, {documents} bad, 0 unsigned\n")),
+            "an unsigned document is counted once, as bad: {stdout}"
+        );
+    }
+
+    #[test]
+    fn require_signatures_without_a_public_key_is_refused_up_front() {
+        let project = Project::new();
+        let (code, stdout, stderr) =
+            project.run(&["verify", "--url", "file://archive", "--require-signatures"]);
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(
+            stderr.contains("--require-signatures needs a public key"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("give --public-key FILE"), "{stderr}");
+    }
+
+    #[test]
+    fn state_is_refused_with_job() {
+        let project = Project::new();
+        let (code, _, stderr) =
+            project.run(&["verify", "--job", JOB, "--state", "file://.chatvault/state"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("cannot be used with"), "{stderr}");
+    }
+
+    /// Copies the archive behind `manifest` and its manifest under a new name, unsigned and
+    /// archived an hour from now, as someone with write access but not the key would plant
+    /// one; the planted manifest's key.
+    fn plant(project: &Project, manifest: &Path) -> String {
+        let mut document: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(manifest).expect("read")).expect("json");
+        let key = document["key"].as_str().expect("a key").to_owned();
+        let (folder, name) = key.rsplit_once('/').expect("a folder");
+        let planted = format!("{folder}/planted-{name}");
+        std::fs::copy(archive(project).join(&key), archive(project).join(&planted))
+            .expect("copy the archive");
+        let object = document.as_object_mut().expect("an object");
+        object.remove("signature");
+        object.insert("key".into(), planted.clone().into());
+        let later = (Utc::now() + TimeDelta::hours(1)).to_rfc3339();
+        object.insert("archived_at".into(), later.into());
+        let at = format!("{planted}.manifest.json");
+        std::fs::write(
+            archive(project).join(&at),
+            serde_json::to_vec_pretty(&document).expect("json"),
+        )
+        .expect("plant the manifest");
+        at
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unsigned_archive_planted_after_a_signed_seal_is_caught() {
+        let (key, pem) = new_key();
+        let project = archived_by(Some(&pem)).await;
+        let public = public_key_file(&project, "public.pem", &key);
+        let planted = plant(&project, &manifests(&project)[0]);
+        let problem = format!(
+            "seal     {planted}: unsigned and not sealed, though the seals of job daily are \
+             signed: planted after the fact?"
+        );
+        for keys in [&["--public-key", public.as_str()][..], &[]] {
+            let (code, stdout) = verify(&project, keys);
+            assert_eq!(code, 1, "{stdout}");
+            assert!(stdout.contains(&problem), "{keys:?}: {stdout}");
+            assert!(stdout.contains(", 0 awaiting seal"), "{stdout}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unsigned_archive_after_unsigned_seals_awaits_the_next_seal() {
+        let project = archived().await;
+        plant(&project, &manifests(&project)[0]);
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 0, "without signatures anywhere, as before: {stdout}");
+        assert!(stdout.contains(", 1 awaiting seal, "), "{stdout}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signed_archive_after_a_signed_seal_awaits_unchecked_without_a_key() {
+        let (key, pem) = new_key();
+        let project = archived_by(Some(&pem)).await;
+        let manifest = manifests(&project)[0].clone();
+        let planted = plant(&project, &manifest);
+        let path = archive(&project).join(&planted);
+        let value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        std::fs::write(&path, signed_json(&value, Some(&key)).expect("sign")).expect("sign it");
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(
+            stdout.contains(", 1 awaiting seal (1 of them signed, signatures not checked), "),
+            "{stdout}"
+        );
+        let public = public_key_file(&project, "public.pem", &key);
+        let (code, stdout) = verify(&project, &["--public-key", &public]);
+        assert_eq!(code, 0, "{stdout}");
+        assert!(stdout.contains(", 1 awaiting seal, "), "{stdout}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signed_archives_whose_seals_were_removed_are_an_error() {
+        let (_, pem) = new_key();
+        let project = archived_by(Some(&pem)).await;
+        std::fs::remove_dir_all(archive(&project).join("_chatvault")).expect("remove the seals");
+        let documents = documents(&open(&project)).await.len();
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "seal     _chatvault/seals/daily/: {documents} signed document(s) and no seal: \
+                 the job's seals were removed, or its first signed run has not written its seal \
+                 yet"
+            )),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("written before sealing began"), "{stdout}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stray_files_in_a_seals_folder_are_extra() {
+        let project = archived().await;
+        let folder = archive(&project).join("_chatvault/seals/daily");
+        std::fs::write(folder.join("notes.txt"), "hi").expect("write");
+        std::fs::copy(
+            archive(&project).join(seal_key(JOB, 1)),
+            folder.join("000000000003.json.bak"),
+        )
+        .expect("copy");
+        let (code, stdout) = verify(&project, &[]);
+        assert_eq!(code, 1, "{stdout}");
+        for stray in ["notes.txt", "000000000003.json.bak"] {
+            assert!(
+                stdout.contains(&format!("extra    _chatvault/seals/daily/{stray}:")),
+                "{stdout}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn verify_by_job_checks_with_public_keys_only() {
+        let (key, pem) = new_key();
+        let project = archived_by(Some(&pem)).await;
+        public_key_file(&project, "public.pem", &key);
+        // An auditor's copy of the config: the private key is not there.
+        std::fs::remove_file(project.dir.path().join("signing.pem")).expect("no private key");
+        let (code, stdout, stderr) = project.run(&["verify", "--job", JOB]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(
+            stdout.contains(
+                "signed, not checked (give --public-key or set signing.public_key_files)"
+            ),
+            "{stdout}"
+        );
+        let config = project.dir.path().join("chatvault.yaml");
+        let text = std::fs::read_to_string(&config).expect("the config");
+        let listed = text.replace("signing:\n", "signing:\n  public_key_files: [public.pem]\n");
+        std::fs::write(&config, &listed).expect("list the public key");
+        let (code, stdout, stderr) = project.run(&["verify", "--job", JOB]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains(" valid, 0 bad, 0 unsigned\n"), "{stdout}");
+
+        std::fs::write(&config, listed.replace("[public.pem]", "[gone.pem]")).expect("write");
+        let (code, _, stderr) = project.run(&["verify", "--job", JOB]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains("each of signing.public_key_files is read relative"),
+            "{stderr}"
         );
     }
 }

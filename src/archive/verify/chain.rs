@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::documents::Document;
 use crate::archive::reading::Problem;
-use crate::archive::seal::{StoredSeal, parse_seal_key, seal_key};
+use crate::archive::seal::{StoredSeal, parse_seal_key, seal_key, seals_folder};
+use crate::signing::Check;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct SealReport {
@@ -20,7 +21,10 @@ pub struct SealReport {
     pub sealed: usize,
     /// Documents written after the newest seal of their job: the next run's seal names them.
     pub awaiting: usize,
-    /// Jobs with documents and no seal at all: written before sealing began.
+    /// Of those, signed ones in a job whose seals are signed, counted as awaiting although no
+    /// public key was given to check them.
+    pub awaiting_not_checked: usize,
+    /// Jobs with unsigned documents and no seal at all: written before sealing began.
     pub not_sealed: Vec<NotSealed>,
     /// A broken chain, a document a seal names missing or changed, a document no seal
     /// names, a state head the chain does not hold.
@@ -115,8 +119,9 @@ pub fn links(
                             problems.push(Problem::new(
                                 &stored.key,
                                 format!(
-                                    "names SHA-256 {previous} for seal {m}, whose bytes have {}: \
-                                     seal {m} was replaced",
+                                    "its link does not match seal {m}: it names SHA-256 \
+                                     {previous}, seal {m}'s bytes have {}; seal {m} was \
+                                     replaced, or this seal's link was changed",
                                     prior.sha256
                                 ),
                             ));
@@ -152,16 +157,27 @@ pub fn named(seals: &[StoredSeal]) -> BTreeMap<String, (u64, String)> {
     named
 }
 
+/// The newest seal of a job, as far as the documents after it are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Newest {
+    pub sealed_at: DateTime<Utc>,
+    /// It carries a signature (whether or not it could be checked): the job signs, so a
+    /// document written since that does not verify was not written by it.
+    pub signed: bool,
+}
+
 /// Compares what the seals of a job name with the documents: `found` the documents read,
 /// `elsewhere` the SHA-256 of the named keys not among them (`None`: not in the store; a key
-/// in neither could not be read),
-/// `mine` the job's documents. Without a seal, the job's documents count as not sealed.
+/// in neither could not be read). Without a seal, the job's unsigned documents count as not
+/// sealed; signed ones are an error, since signing and sealing came in the same version.
+/// `keys_given`: whether signatures could be checked at all.
 pub fn coverage(
     job: &str,
     named: &BTreeMap<String, (u64, String)>,
     found: &BTreeMap<String, Document>,
     elsewhere: &BTreeMap<String, Option<String>>,
-    newest_sealed_at: Option<DateTime<Utc>>,
+    newest: Option<Newest>,
+    keys_given: bool,
     report: &mut SealReport,
 ) {
     for (key, (sequence, sealed)) in named {
@@ -190,28 +206,90 @@ pub fn coverage(
         .values()
         .filter(|d| d.job == job && !named.contains_key(&d.key))
         .collect();
-    let Some(newest) = newest_sealed_at else {
+    let Some(newest) = newest else {
         if named.is_empty() && !mine.is_empty() {
-            report.not_sealed.push(NotSealed {
-                job: job.to_owned(),
-                documents: mine.len(),
-            });
+            not_sealed(job, &mine, report);
         }
         return;
     };
     for document in mine {
         match document.written_at {
-            Some(at) if at > newest => report.awaiting += 1,
+            Some(at) if at > newest.sealed_at => {
+                awaiting(job, document, newest, keys_given, report)
+            }
             _ => report.problems.push(Problem::new(
                 &document.key,
                 format!(
                     "no seal names it, though it was written before the newest seal of job \
                      {job} ({})",
-                    newest.to_rfc3339()
+                    newest.sealed_at.to_rfc3339()
                 ),
             )),
         }
     }
+}
+
+/// The documents of a job without any seal: unsigned ones were written before sealing
+/// began; signed ones cannot have been, so the seals were removed (or the first signed run
+/// has not written its seal yet).
+fn not_sealed(job: &str, mine: &[&Document], report: &mut SealReport) {
+    let signed = mine
+        .iter()
+        .filter(|d| d.signature != Check::Unsigned)
+        .count();
+    let unsigned = mine.len() - signed;
+    if signed > 0 {
+        report.problems.push(Problem::new(
+            seals_folder(job),
+            format!(
+                "{signed} signed document(s) and no seal: the job's seals were removed, or its \
+                 first signed run has not written its seal yet"
+            ),
+        ));
+    }
+    if unsigned > 0 {
+        report.not_sealed.push(NotSealed {
+            job: job.to_owned(),
+            documents: unsigned,
+        });
+    }
+}
+
+/// A document written after the newest seal. In a job whose seals are signed, only one
+/// that verifies with a key given awaits its seal; without keys, a signed one is counted as
+/// awaiting, its signature not checked.
+fn awaiting(
+    job: &str,
+    document: &Document,
+    newest: Newest,
+    keys_given: bool,
+    report: &mut SealReport,
+) {
+    if !newest.signed {
+        report.awaiting += 1;
+        return;
+    }
+    let why = match &document.signature {
+        Check::Valid { .. } => {
+            report.awaiting += 1;
+            return;
+        }
+        Check::UnknownKey { .. } if !keys_given => {
+            report.awaiting += 1;
+            report.awaiting_not_checked += 1;
+            return;
+        }
+        Check::Unsigned => "unsigned",
+        Check::UnknownKey { .. } => "signed by a key none of the public keys given is",
+        Check::Invalid { .. } | Check::Malformed { .. } => "its signature does not hold",
+    };
+    report.problems.push(Problem::new(
+        &document.key,
+        format!(
+            "{why} and not sealed, though the seals of job {job} are signed: planted after the \
+             fact?"
+        ),
+    ));
 }
 
 /// Compares the state's head of a job with its chain, given as the sequence and SHA-256 of
@@ -356,7 +434,9 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].key, seal_key("daily", 3));
         assert!(
-            found[0].problem.contains("seal 2 was replaced"),
+            found[0]
+                .problem
+                .starts_with("its link does not match seal 2"),
             "{found:?}"
         );
     }
@@ -408,7 +488,8 @@ mod tests {
             &named,
             &found,
             &elsewhere,
-            Some(at(2)),
+            Some(unsigned_at(2)),
+            true,
             &mut report,
         );
         assert_eq!((report.sealed, report.awaiting), (2, 1));
@@ -445,6 +526,7 @@ mod tests {
             &found,
             &BTreeMap::new(),
             None,
+            true,
             &mut report,
         );
         assert_eq!(
@@ -455,6 +537,121 @@ mod tests {
             }]
         );
         assert!(report.problems.is_empty());
+    }
+
+    fn signed(key: &str, hour: u32, signature: Check) -> (String, Document) {
+        let (key, mut document) = document(key, "aa", hour);
+        document.signature = signature;
+        (key, document)
+    }
+
+    fn unsigned_at(hour: u32) -> Newest {
+        Newest {
+            sealed_at: at(hour),
+            signed: false,
+        }
+    }
+
+    fn after_signed_seal(found: &[(String, Document)], keys_given: bool) -> SealReport {
+        let found: BTreeMap<String, Document> = found.iter().cloned().collect();
+        let newest = Newest {
+            sealed_at: at(2),
+            signed: true,
+        };
+        let mut report = SealReport::default();
+        let (named, elsewhere) = (BTreeMap::new(), BTreeMap::new());
+        coverage(
+            "daily",
+            &named,
+            &found,
+            &elsewhere,
+            Some(newest),
+            keys_given,
+            &mut report,
+        );
+        report
+    }
+
+    #[test]
+    fn after_a_signed_seal_only_documents_that_verify_await_the_next_seal() {
+        let key_id = || "k1".to_owned();
+        let found = [
+            signed("valid.manifest.json", 5, Check::Valid { key_id: key_id() }),
+            signed("planted.manifest.json", 5, Check::Unsigned),
+            signed(
+                "other.manifest.json",
+                5,
+                Check::UnknownKey { key_id: key_id() },
+            ),
+            signed(
+                "forged.manifest.json",
+                5,
+                Check::Invalid { key_id: key_id() },
+            ),
+        ];
+        let report = after_signed_seal(&found, true);
+        assert_eq!((report.awaiting, report.awaiting_not_checked), (1, 0));
+        let named: Vec<&str> = report.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            named,
+            [
+                "forged.manifest.json",
+                "other.manifest.json",
+                "planted.manifest.json"
+            ]
+        );
+        assert!(
+            report.problems[2]
+                .problem
+                .starts_with("unsigned and not sealed, though the seals of job daily are signed"),
+            "{report:?}"
+        );
+
+        let unchecked = [signed(
+            "a.manifest.json",
+            5,
+            Check::UnknownKey { key_id: key_id() },
+        )];
+        let report = after_signed_seal(&unchecked, false);
+        assert_eq!((report.awaiting, report.awaiting_not_checked), (1, 1));
+        assert_eq!(report.problems, []);
+    }
+
+    #[test]
+    fn signed_documents_without_any_seal_mean_the_seals_were_removed() {
+        let key_id = "k1".to_owned();
+        let found: BTreeMap<String, Document> = [
+            signed("a.manifest.json", 1, Check::UnknownKey { key_id }),
+            signed("old.manifest.json", 0, Check::Unsigned),
+        ]
+        .into_iter()
+        .collect();
+        let mut report = SealReport::default();
+        let none = BTreeMap::new();
+        coverage(
+            "daily",
+            &none,
+            &found,
+            &BTreeMap::new(),
+            None,
+            false,
+            &mut report,
+        );
+        assert_eq!(report.problems.len(), 1, "{report:?}");
+        assert_eq!(report.problems[0].key, seals_folder("daily"));
+        assert!(
+            report.problems[0]
+                .problem
+                .starts_with("1 signed document(s) and no seal: the job's seals were removed"),
+            "{report:?}"
+        );
+        assert_eq!(
+            report.not_sealed,
+            [NotSealed {
+                job: "daily".into(),
+                documents: 1
+            }]
+        );
     }
 
     #[test]

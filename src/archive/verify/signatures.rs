@@ -11,7 +11,8 @@ use crate::signing::Check;
 pub struct SignatureReport {
     /// Documents whose signature holds with a public key given.
     pub valid: usize,
-    /// Documents without a signature (written before signing was configured).
+    /// Documents without a signature (written before signing was configured); under
+    /// `--require-signatures` they are problems instead, counted once.
     pub unsigned: usize,
     /// Signed documents not checked: no public key was given.
     pub not_checked: usize,
@@ -26,15 +27,11 @@ impl SignatureReport {
     pub fn count(&mut self, key: &str, check: &Check, keys_given: bool, require: bool) {
         match check {
             Check::Valid { .. } => self.valid += 1,
-            Check::Unsigned => {
-                self.unsigned += 1;
-                if require {
-                    self.problems.push(Problem::new(
-                        key,
-                        "unsigned, and --require-signatures says every document must be signed",
-                    ));
-                }
-            }
+            Check::Unsigned if require => self.problems.push(Problem::new(
+                key,
+                "unsigned, and --require-signatures says every document must be signed",
+            )),
+            Check::Unsigned => self.unsigned += 1,
             Check::UnknownKey { .. } if !keys_given => self.not_checked += 1,
             Check::UnknownKey { key_id } => self.problems.push(Problem::new(
                 key,
@@ -82,6 +79,10 @@ mod tests {
         report.count("g", &Check::Unsigned, false, true);
         let named: Vec<&str> = report.problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(named, ["d", "e", "f", "g"]);
+        assert_eq!(
+            report.unsigned, 1,
+            "an unsigned problem is not counted as unsigned too"
+        );
         assert!(report.problems[0].problem.contains("k1"), "{report:?}");
     }
 }

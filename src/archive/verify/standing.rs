@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::chain;
 use crate::archive::seal::read_chain;
+use crate::signing::{self, Check, Keyring};
 use crate::store::Store;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,20 +18,41 @@ pub enum SealStatus {
     Awaiting,
     /// The job has no seal: written before sealing began.
     NotSealed,
+    /// Signed, though the job has no seal: its seals were removed, or its first signed run
+    /// has not sealed yet.
+    SignedUnsealed,
+    /// Written after the newest seal, which is signed, but does not verify with a key given:
+    /// not written by the job, planted after the fact.
+    Planted,
     /// No seal names it, though it was written before seal `newest`.
     Unnamed { newest: u64 },
     /// The chain could not be read.
     Unreadable { reason: String },
 }
 
-/// Where the document at `key` of `job` (with `sha256` and written at `written_at`) stands.
+/// The document a page shows: its key, the SHA-256 of its stored bytes, when it says it was
+/// written and what its signature says against the viewer's keys.
+pub struct Shown<'a> {
+    pub key: &'a str,
+    pub sha256: &'a str,
+    pub written_at: DateTime<Utc>,
+    pub signature: &'a Check,
+}
+
+/// Where the document of `job` stands, by the same rules as `verify`: `keys` are those its
+/// signature was checked against.
 pub async fn seal_status(
     store: &Store,
     job: &str,
-    key: &str,
-    sha256: &str,
-    written_at: DateTime<Utc>,
+    shown: &Shown<'_>,
+    keys: &Keyring,
 ) -> SealStatus {
+    let Shown {
+        key,
+        sha256,
+        written_at,
+        signature,
+    } = *shown;
     let seals = match read_chain(store, job).await {
         Ok(seals) => seals,
         Err(e) => {
@@ -46,15 +68,26 @@ pub async fn seal_status(
             SealStatus::Changed { sequence }
         };
     }
-    let newest = seals
+    let Some((stored, seal)) = seals
         .iter()
-        .filter_map(|s| s.seal.as_ref().ok())
-        .max_by_key(|s| s.sequence);
-    match newest {
-        None => SealStatus::NotSealed,
-        Some(seal) if written_at > seal.sealed_at => SealStatus::Awaiting,
-        Some(seal) => SealStatus::Unnamed {
+        .filter_map(|s| s.seal.as_ref().ok().map(|seal| (s, seal)))
+        .max_by_key(|(_, seal)| seal.sequence)
+    else {
+        return match signature {
+            Check::Unsigned => SealStatus::NotSealed,
+            _ => SealStatus::SignedUnsealed,
+        };
+    };
+    if written_at <= seal.sealed_at {
+        return SealStatus::Unnamed {
             newest: seal.sequence,
-        },
+        };
+    }
+    let seals_signed = signing::check(&stored.bytes, keys) != Check::Unsigned;
+    match signature {
+        _ if !seals_signed => SealStatus::Awaiting,
+        Check::Valid { .. } => SealStatus::Awaiting,
+        Check::UnknownKey { .. } if keys.is_empty() => SealStatus::Awaiting,
+        _ => SealStatus::Planted,
     }
 }

@@ -130,7 +130,7 @@ fn signature(check: &Check) -> Markup {
             }
         },
         Check::UnknownKey { key_id } => html! {
-            dd #signature data-status="unknown-key" {
+            dd #signature .bad data-status="unknown-key" {
                 "signed by key " code { (key_id) } ", an unknown key: none of the viewer's "
                 "public keys (signing.public_key_files)"
             }
@@ -164,6 +164,18 @@ fn seal(status: &SealStatus) -> Markup {
         SealStatus::NotSealed => html! {
             dd #seal data-status="not-sealed" {
                 "not sealed: the job has no seal yet (written before sealing began)"
+            }
+        },
+        SealStatus::SignedUnsealed => html! {
+            dd #seal .bad data-status="signed-unsealed" {
+                "signed, but the job has no seal: its seals were removed, or its first signed "
+                "run has not sealed yet"
+            }
+        },
+        SealStatus::Planted => html! {
+            dd #seal .bad data-status="planted" {
+                "not sealed and not signed by a known key, though the job's seals are signed: "
+                "planted after the fact?"
             }
         },
         SealStatus::Unnamed { newest } => html! {
