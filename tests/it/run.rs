@@ -1452,9 +1452,14 @@ async fn the_first_seal_names_the_archives_written_before_seals_existed() {
         move_to(&emu, tick + TimeDelta::minutes(1));
         assert_eq!(archives_of(&before_seals.run_tick(&job, tick).await), 1);
     }
-    // As a version before seals left the destination.
+    // As a version before seals left the destination and the ledger.
     std::fs::remove_dir_all(project.archive().join("_chatvault")).expect("remove the seals");
     assert!(seals(&job).await.is_empty());
+    before_seals
+        .ledger(&job.name)
+        .update(|s| s.seal = None)
+        .await
+        .expect("the ledger updates");
 
     let (upgraded, _) = api.replica(&store, "b");
     let tick = start + TimeDelta::days(3);
