@@ -20,8 +20,8 @@ use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output,
 use crate::api::{ApiError, ClientConfig, StreamClient};
 use crate::cli::{LogFormat, RunArgs};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::MissingVars;
 use crate::config::job::{Job, JobSet, SecretSource};
+use crate::config::{MissingVars, Settings};
 use crate::notify::Notifier;
 use crate::plan::due::next_tick;
 use crate::runner::daemon::{self, Control, DaemonOptions};
@@ -29,6 +29,7 @@ use crate::runner::{
     Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, Shutdown, TickOutcome,
     one_line,
 };
+use crate::signing::{Keyring, PublicKey, SigningKey};
 use crate::state::InFlight;
 use crate::store::problem::Problem;
 use crate::store::{self, StoreError};
@@ -229,6 +230,9 @@ fn build_runner(
     mut options: RunnerOptions,
 ) -> Result<Runner, StartError> {
     options.signing_key = signing_key(&set.settings).map_err(StartError::Signing)?;
+    if let Some(key) = &options.signing_key {
+        options.keyring = deployment_keys(key, &set.settings).map_err(StartError::Signing)?;
+    }
     let client = stream_client(set, clock.clone())?;
     let state = store::open(
         &set.settings.state,
@@ -244,6 +248,17 @@ fn build_runner(
         reporter,
         options,
     )?)
+}
+
+/// The keys whose documents a run that signs with `key` seals: its own and the global
+/// config's `signing.public_key_files` (documents signed just before a key rotation).
+fn deployment_keys(key: &SigningKey, settings: &Settings) -> Result<Keyring, LoadError> {
+    let mut keyring = Keyring::default();
+    keyring.add(key.public().clone());
+    for path in &settings.signing.public_key_files {
+        keyring.add(PublicKey::from_file(path)?);
+    }
+    Ok(keyring)
 }
 
 /// The Stream client the global config's API settings make.

@@ -40,7 +40,7 @@ use crate::archive::seal::SealMemory;
 use crate::clock::SharedClock;
 use crate::config::job::Job;
 use crate::retry::RetryPolicy;
-use crate::signing::SigningKey;
+use crate::signing::{Keyring, SigningKey};
 use crate::state::{Leases, Ledger};
 use crate::store::url::StoreUrl;
 use crate::store::{Store, StoreOptions};
@@ -59,6 +59,10 @@ pub struct RunnerOptions {
     pub pause_at: Option<Phase>,
     /// Signs every manifest, record and seal the runs write; none: they are written unsigned.
     pub signing_key: Option<Arc<SigningKey>>,
+    /// The deployment's public keys (the signing key's own half and the global config's
+    /// `signing.public_key_files`): with a signing key, a run seals only documents whose
+    /// signature holds with one of them.
+    pub keyring: Keyring,
 }
 
 impl Default for RunnerOptions {
@@ -69,6 +73,7 @@ impl Default for RunnerOptions {
             transfer_retry: RetryPolicy::new(5, Duration::from_secs(1), Duration::from_secs(30)),
             pause_at: None,
             signing_key: None,
+            keyring: Keyring::default(),
         }
     }
 }

@@ -146,6 +146,7 @@ impl Runner {
             Claimed::Busy(holder) => return Ok(Ran::of(TickOutcome::Busy { holder })),
         };
         let after_failure = state.last_finished().is_some_and(Outcome::failed);
+        let recorded = state.seal.clone();
         let windows = self.open_windows(job, &ledger, tick, state).await?;
         let mut media_warnings = Vec::new();
         // One cache for the run: a link named by several of its archives is fetched once.
@@ -164,7 +165,9 @@ impl Runner {
                     .push(outstanding_warning(retried.tally.outstanding));
             }
         }
-        let head = self.seal_run(job, &mut tally.warnings).await;
+        let head = self
+            .seal_run(job, recorded.as_ref(), &mut tally.warnings)
+            .await;
         self.pause_point(&job.name, Phase::Seal).await;
         let outcome = self
             .record_end(job, &ledger, tick, &windows, tally, head)

@@ -22,7 +22,7 @@ use chatvault::config::job::{Compression, Job};
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::plan::due::due_ticks;
 use chatvault::runner::{Event, Phase, Reporter, Runner, RunnerOptions, TickOutcome};
-use chatvault::signing::{Check, Keyring, SigningKey, check};
+use chatvault::signing::{Check, Keyring, SigningKey, check, signed_json};
 use chatvault::state::{Claim, InFlight, JobState, seal_head};
 use chatvault::store::Store;
 use chatvault::store::url::StoreUrl;
@@ -1452,9 +1452,14 @@ async fn the_first_seal_names_the_archives_written_before_seals_existed() {
         move_to(&emu, tick + TimeDelta::minutes(1));
         assert_eq!(archives_of(&before_seals.run_tick(&job, tick).await), 1);
     }
-    // As a version before seals left the destination.
+    // As a version before seals left the destination and the ledger.
     std::fs::remove_dir_all(project.archive().join("_chatvault")).expect("remove the seals");
     assert!(seals(&job).await.is_empty());
+    before_seals
+        .ledger(&job.name)
+        .update(|s| s.seal = None)
+        .await
+        .expect("the ledger updates");
 
     let (upgraded, _) = api.replica(&store, "b");
     let tick = start + TimeDelta::days(3);
@@ -1632,5 +1637,189 @@ async fn a_seal_that_cannot_be_written_warns_and_the_next_run_seals_what_it_miss
         "both runs' documents"
     );
     assert_sealed_once(&store, &job, &project.archive()).await;
+    emu.shutdown().await;
+}
+
+/// Removes the job's newest seal and every document it names, with the archives those
+/// manifests describe: what someone hiding the newest archives would do. Returns its key.
+async fn cut_the_newest_seal(job: &Job, root: &Path) -> String {
+    let chain = read_chain(&destination(job), &job.name)
+        .await
+        .expect("the chain reads");
+    let newest = chain.last().expect("a seal");
+    for covered in &newest.seal.as_ref().expect("a seal").covers {
+        std::fs::remove_file(root.join(&covered.key)).expect("remove a document");
+        if let Some(archive) = covered.key.strip_suffix(MANIFEST_SUFFIX) {
+            std::fs::remove_file(root.join(archive)).expect("remove an archive");
+        }
+    }
+    std::fs::remove_file(root.join(&newest.key)).expect("remove the seal");
+    newest.key.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_writes_no_seal_over_a_chain_cut_at_the_seal_the_ledger_records() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("cut", &cids), start);
+    let store = Store::memory();
+    let api = Api::of(&emu);
+    let (daemon, _) = api.replica(&store, "a");
+    for day in 1..=3 {
+        let tick = start + TimeDelta::days(day);
+        move_to(&emu, tick + TimeDelta::minutes(1));
+        assert_eq!(archives_of(&daemon.run_tick(&job, tick).await), 1);
+    }
+    let cut = cut_the_newest_seal(&job, &project.archive()).await;
+    let recorded = seal_head(&store, &job.name)
+        .await
+        .expect("the ledger reads")
+        .expect("a head");
+    assert_eq!(
+        (recorded.sequence, recorded.key.as_str()),
+        (3, cut.as_str())
+    );
+
+    // The daemon that wrote seal 3 and remembers it, then a process starting afresh.
+    let (fresh, _) = api.replica(&store, "b");
+    for (day, runner) in [(4, &daemon), (5, &fresh)] {
+        let tick = start + TimeDelta::days(day);
+        move_to(&emu, tick + TimeDelta::minutes(1));
+        let TickOutcome::Done { warnings, .. } = runner.run_tick(&job, tick).await else {
+            panic!("day {day}: the run's archives are committed all the same");
+        };
+        let refused = format!(
+            "the chain was cut: seal 3 ({cut}), which the ledger records, is gone; no seal is \
+             written over it: run chatvault verify --job cut and see the README's Auditing \
+             section; sealing is stopped until the seal is back"
+        );
+        assert!(warnings.contains(&refused), "day {day}: {warnings:?}");
+        assert_eq!(
+            seals(&job).await.len(),
+            2,
+            "day {day}: the chain stays 1..2"
+        );
+        let after = state(runner, &job).await;
+        assert_eq!(after.seal.as_ref(), Some(&recorded), "day {day}");
+        assert_eq!(
+            after.watermark,
+            Some(tick - TimeDelta::minutes(5)),
+            "day {day}: the watermark moved"
+        );
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_after_its_seal_leaves_the_ledger_one_behind_and_the_next_run_seals() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("behind", &cids), start);
+    let store = Store::memory();
+    let api = Api::of(&emu);
+    let (first, _) = api.replica(&store, "first");
+    let tick = start + TimeDelta::days(1);
+    move_to(&emu, tick + TimeDelta::minutes(1));
+    assert_eq!(archives_of(&first.run_tick(&job, tick).await), 1);
+
+    let tick = start + TimeDelta::days(2);
+    move_to(&emu, tick + TimeDelta::minutes(1));
+    crash_at(&api, &store, &job, tick, Phase::Seal).await;
+    let (b, _) = api.replica(&store, "b");
+    assert_eq!(seals(&job).await.len(), 2);
+    assert_eq!(state(&b, &job).await.seal.map(|h| h.sequence), Some(1));
+    emu.clock().advance(TimeDelta::minutes(6));
+    let TickOutcome::Done { warnings, .. } = b.run_tick(&job, tick).await else {
+        panic!("the run resumes");
+    };
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(seals(&job).await.len(), 3);
+    assert_sealed_once(&store, &job, &project.archive()).await;
+    emu.shutdown().await;
+}
+
+/// An archive and manifest of `job` at `key`, copied from `model`'s manifest (its own
+/// signature dropped), signed by `by` when there is one: a document someone planted.
+fn plant(root: &Path, model: &str, key: &str, by: Option<&SigningKey>) -> String {
+    let text = std::fs::read(root.join(model)).expect("read the model manifest");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&text).expect("a manifest");
+    let members = manifest.as_object_mut().expect("an object");
+    members.remove("signature");
+    members.insert("key".into(), key.into());
+    std::fs::write(root.join(key), b"planted").expect("write the archive");
+    let manifest_key = format!("{key}{MANIFEST_SUFFIX}");
+    let bytes = signed_json(&manifest, by).expect("json");
+    std::fs::write(root.join(&manifest_key), bytes).expect("write the manifest");
+    manifest_key
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_signs_seals_no_planted_document_and_those_a_listed_key_signed() {
+    let start = utc(2026, 1, 1, 0, 0);
+    let emu = emulator(start, 8, 24).await;
+    let cids = live_cids(&emu, 10);
+    let project = Project::new();
+    let job = project.job(&JobSpec::daily("planted", &cids), start);
+    let store = Store::memory();
+    let (own, _) = SigningKey::generate().expect("a key");
+    let (rotated, _) = SigningKey::generate().expect("a key");
+    let (stranger, _) = SigningKey::generate().expect("a key");
+    let mut keyring = Keyring::default();
+    keyring.add(own.public().clone());
+    keyring.add(rotated.public().clone());
+    let options = RunnerOptions {
+        signing_key: Some(Arc::new(own)),
+        keyring,
+        ..RunnerOptions::default()
+    };
+    let runner = Api::of(&emu).runner(&store, "a", options, Arc::default());
+    let tick = start + TimeDelta::days(1);
+    move_to(&emu, tick + TimeDelta::minutes(1));
+    assert_eq!(archives_of(&runner.run_tick(&job, tick).await), 1);
+    let root = project.archive();
+    let model = seals(&job).await[0]
+        .covers
+        .iter()
+        .find(|c| c.key.ends_with(MANIFEST_SUFFIX))
+        .expect("a manifest")
+        .key
+        .clone();
+    let unsigned = plant(&root, &model, "planted/unsigned.jsonl.gz", None);
+    let foreign = plant(&root, &model, "planted/foreign.jsonl.gz", Some(&stranger));
+    let before_rotation = plant(&root, &model, "planted/rotated.jsonl.gz", Some(&rotated));
+
+    for day in [2, 3] {
+        let tick = start + TimeDelta::days(day);
+        move_to(&emu, tick + TimeDelta::minutes(1));
+        let TickOutcome::Done { warnings, .. } = runner.run_tick(&job, tick).await else {
+            panic!("day {day}: the run succeeds");
+        };
+        let refused = |key: &str, why: &str| {
+            format!(
+                "not sealed: {key} {why}, though this deployment signs: was it planted? \
+                 `chatvault verify` reports it"
+            )
+        };
+        for warning in [
+            refused(&unsigned, "is unsigned"),
+            refused(&foreign, "is signed by an unknown key"),
+        ] {
+            assert!(warnings.contains(&warning), "day {day}: {warnings:?}");
+        }
+    }
+    let named: BTreeSet<String> = seals(&job)
+        .await
+        .iter()
+        .flat_map(|s| s.covers.iter().map(|c| c.key.clone()))
+        .collect();
+    assert!(named.contains(&before_rotation), "{named:?}");
+    assert!(
+        !named.contains(&unsigned) && !named.contains(&foreign),
+        "{named:?}"
+    );
     emu.shutdown().await;
 }

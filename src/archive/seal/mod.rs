@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use chain::{ChainError, StoredSeal, read_chain, read_chain_after};
-pub use write::{SealError, SealHead, SealMemory, Sealed, seal};
+pub use write::{SealError, SealHead, SealMemory, Sealed, Sealing, seal};
 
 /// Where the seals of every job live below a destination's root.
 pub const SEALS_PREFIX: &str = "_chatvault/seals";

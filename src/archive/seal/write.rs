@@ -7,9 +7,16 @@
 //! and a media or catalog record when the manifest of the archive it names is. Only manifests
 //! no seal of the job names are read; one found to be another job's is remembered (in
 //! [`SealMemory`]), so a daemon does not read it again every tick. The memory also holds the
-//! chain as far as this process has seen it, so a daemon reads only seals newer than that; a
-//! seal it holds that is later removed shows as a gap to `verify` instead of being written
-//! over by a new chain.
+//! chain as far as this process has seen it, so a daemon reads only seals newer than that.
+//!
+//! Two rules keep a seal from vouching for what it should not. A chain cut at its end (the
+//! newest seals removed with what they named) is never sealed over: the seal the job's ledger
+//! records, and the newest one the process remembers, must be in the store with the SHA-256
+//! known for them, or no seal is written ([`SealError::Cut`]); otherwise a new seal at the
+//! freed sequence would make the removal invisible. And a deployment that signs seals only
+//! documents whose signature holds with its keys, since it writes no other: an unsigned one,
+//! or one signed by another key, was planted. Only a job's first seal names everything
+//! already there, which includes documents written before signing began.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
@@ -27,7 +34,7 @@ use crate::archive::manifest::{MANIFEST_SUFFIX, manifest_key};
 use crate::archive::media::record::parse_record_key;
 use crate::archive::reading::listing::{media_folder, walk};
 use crate::archive::transfer::hex;
-use crate::signing::SigningKey;
+use crate::signing::{Check, Keyring, SigningKey, check};
 use crate::store::Store;
 use crate::store::json::{self, JsonError};
 
@@ -45,6 +52,20 @@ pub struct SealHead {
     /// The SHA-256 (hex) of the seal's stored bytes.
     pub sha256: String,
     pub key: String,
+}
+
+/// What a seal is signed with and checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Sealing<'a> {
+    /// Signs the seal; with it, a seal after the job's first names only documents whose
+    /// signature holds with `keyring`.
+    pub signer: Option<&'a SigningKey>,
+    /// The deployment's keys: its own key's public half and the ones it lists, so documents
+    /// signed just before a key rotation still seal.
+    pub keyring: &'a Keyring,
+    /// The newest seal the job's ledger records: the chain must still hold it. A head one
+    /// behind the chain (a run killed between its seal and its end) is no cut.
+    pub recorded: Option<&'a SealHead>,
 }
 
 /// What one seal did.
@@ -85,6 +106,18 @@ pub enum SealError {
     ReadBack { key: String, reason: String },
     #[error("other writers took the job's next seal {attempts} times in a row; giving up for now")]
     Contended { attempts: u32 },
+    #[error(
+        "the chain was cut: seal {sequence} ({key}), which {witness}, {found}; no seal is \
+         written over it"
+    )]
+    Cut {
+        sequence: u64,
+        key: String,
+        /// Who knows of the seal: the ledger, or this process.
+        witness: &'static str,
+        /// What the store holds instead.
+        found: &'static str,
+    },
 }
 
 /// What a process knows of its jobs' chains, per destination URL and job. A run of
@@ -123,27 +156,40 @@ impl SealMemory {
     }
 }
 
-/// Writes `job`'s next seal in `store` (signed by `signer` when there is one), naming every
-/// document of the job no earlier seal names; written even when there is none, since it
-/// still proves the chain's head at `now`. The job's captured files live below
+/// Writes `job`'s next seal in `store` (signed by `sealing.signer` when there is one),
+/// naming every document of the job no earlier seal names; written even when there is none,
+/// since it still proves the chain's head at `now`. The job's captured files live below
 /// `media_prefix`, which is never walked.
 pub async fn seal(
     store: &Store,
     job: &str,
     media_prefix: &str,
-    signer: Option<&SigningKey>,
+    sealing: Sealing<'_>,
     now: DateTime<Utc>,
     memory: &SealMemory,
 ) -> Result<Sealed, SealError> {
     let mut known = memory.take(store.url(), job);
     let mut warnings = Vec::new();
+    let remembered = known.head.clone();
     catch_up(store, job, &mut known, &mut warnings).await?;
+    // A head read just now is in the store; one only remembered may be gone since.
+    let unread = remembered.filter(|r| known.head.as_ref() == Some(r));
+    if let Err(cut) = check_heads(store, job, sealing.recorded, unread.as_ref()).await {
+        // Kept, so a daemon refuses again next tick until the seal is back.
+        memory.keep(store.url(), job, known);
+        return Err(cut);
+    }
     let skip = BTreeSet::from([media_folder(media_prefix)]);
     let objects = walk(store, &skip).await.map_err(|source| SealError::List {
         url: store.url().to_owned(),
         source,
     })?;
-    let mut covers = uncovered(store, job, &objects, &mut known, &mut warnings).await;
+    // The first seal names what was there before signing (or sealing) began.
+    let keyring = sealing
+        .signer
+        .filter(|_| known.head.is_some())
+        .map(|_| sealing.keyring);
+    let mut covers = uncovered(store, job, &objects, keyring, &mut known, &mut warnings).await;
     for _ in 0..ATTEMPTS {
         let sequence = known.head.as_ref().map_or(1, |h| h.sequence + 1);
         let key = seal_key(job, sequence);
@@ -157,7 +203,7 @@ pub async fn seal(
             chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         let path = ObjectPath::from(key.as_str());
-        match json::create_signed(store, &path, &document, signer).await {
+        match json::create_signed(store, &path, &document, sealing.signer).await {
             Ok(true) => {
                 let sha256 = stored_sha256(store, &key).await?;
                 let head = SealHead {
@@ -220,18 +266,55 @@ async fn catch_up(
     Ok(())
 }
 
+/// Checks that the seal the ledger records (`recorded`) and the newest one this process
+/// remembers without having read it this time (`remembered`) are in the store as they were.
+async fn check_heads(
+    store: &Store,
+    job: &str,
+    recorded: Option<&SealHead>,
+    remembered: Option<&SealHead>,
+) -> Result<(), SealError> {
+    let heads = [
+        (recorded, "the ledger records"),
+        (
+            remembered.filter(|r| recorded.is_none_or(|h| h.sequence != r.sequence)),
+            "this process sealed or read before",
+        ),
+    ];
+    for (head, witness) in heads {
+        let Some(head) = head else { continue };
+        let key = seal_key(job, head.sequence);
+        let found = match json::read_bytes(store, &ObjectPath::from(key.as_str())).await {
+            Ok(Some(bytes)) if hex(&Sha256::digest(&bytes)) == head.sha256 => continue,
+            Ok(Some(_)) => "is not the seal stored there (its SHA-256 differs)",
+            Ok(None) => "is gone",
+            Err(source) => return Err(ChainError::Read { key, source }.into()),
+        };
+        return Err(SealError::Cut {
+            sequence: head.sequence,
+            key,
+            witness,
+            found,
+        });
+    }
+    Ok(())
+}
+
 /// Just the field that says whose a manifest is (format 1 manifests have it too).
 #[derive(Deserialize)]
 struct JobOf {
     job: String,
 }
 
-/// The documents of `job` among `objects` that no seal names, by key, with their SHA-256.
-/// Manifests found to be another job's go into `known.foreign`.
+/// The documents of `job` among `objects` that no seal names, by key, with their SHA-256;
+/// with a `keyring`, only those whose signature holds with it (the others are warned about
+/// and looked at again next time). Manifests found to be another job's go into
+/// `known.foreign`.
 async fn uncovered(
     store: &Store,
     job: &str,
     objects: &BTreeSet<String>,
+    keyring: Option<&Keyring>,
     known: &mut Known,
     warnings: &mut Vec<String>,
 ) -> Vec<Covered> {
@@ -251,7 +334,7 @@ async fn uncovered(
             Ok(Some(bytes)) => match serde_json::from_slice::<JobOf>(&bytes) {
                 Ok(of) if of.job == job => {
                     ours.insert(key.clone());
-                    covers.push(covered(key, &bytes));
+                    admit(keyring, key, &bytes, &mut covers, warnings);
                 }
                 Ok(_) => {
                     known.foreign.insert(key);
@@ -275,7 +358,7 @@ async fn uncovered(
         .collect();
     for (key, got) in read_all(store, records).await {
         match got {
-            Ok(Some(bytes)) => covers.push(covered(key, &bytes)),
+            Ok(Some(bytes)) => admit(keyring, key, &bytes, &mut covers, warnings),
             Ok(None) => {}
             Err(e) => warnings.push(unreadable(&key, &e)),
         }
@@ -289,6 +372,28 @@ fn owner(key: &str) -> Option<String> {
     key.strip_suffix(CATALOG_SUFFIX)
         .or_else(|| parse_record_key(key).map(|(archive, _)| archive))
         .map(manifest_key)
+}
+
+/// Adds the document to `covers` when there is no `keyring` or its signature holds with it;
+/// otherwise says why it is left unsealed.
+fn admit(
+    keyring: Option<&Keyring>,
+    key: String,
+    bytes: &[u8],
+    covers: &mut Vec<Covered>,
+    warnings: &mut Vec<String>,
+) {
+    let why = match keyring.map(|k| check(bytes, k)) {
+        None | Some(Check::Valid { .. }) => return covers.push(covered(key, bytes)),
+        Some(Check::Unsigned) => "is unsigned".to_owned(),
+        Some(Check::UnknownKey { .. }) => "is signed by an unknown key".to_owned(),
+        Some(Check::Invalid { .. }) => "has a signature that does not hold".to_owned(),
+        Some(Check::Malformed { reason }) => format!("has a malformed signature ({reason})"),
+    };
+    warnings.push(format!(
+        "not sealed: {key} {why}, though this deployment signs: was it planted? \
+         `chatvault verify` reports it"
+    ));
 }
 
 fn covered(key: String, bytes: &[u8]) -> Covered {
@@ -347,7 +452,7 @@ mod tests {
 
     use super::*;
     use crate::archive::seal::read_chain;
-    use crate::signing::{Check, Keyring, check};
+    use crate::signing::signed_json;
 
     fn at(hour: u32) -> DateTime<Utc> {
         format!("2026-03-01T{hour:02}:00:00Z")
@@ -383,10 +488,63 @@ mod tests {
             .collect()
     }
 
+    fn unsigned<'a>(keyring: &'a Keyring, recorded: Option<&'a SealHead>) -> Sealing<'a> {
+        Sealing {
+            signer: None,
+            keyring,
+            recorded,
+        }
+    }
+
     async fn seal_now(store: &Store, job: &str, hour: u32, memory: &SealMemory) -> Sealed {
-        seal(store, job, "_media", None, at(hour), memory)
-            .await
-            .expect("sealed")
+        seal(
+            store,
+            job,
+            "_media",
+            unsigned(&Keyring::default(), None),
+            at(hour),
+            memory,
+        )
+        .await
+        .expect("sealed")
+    }
+
+    /// Seals 1 to 5 of job `a`, the fifth naming `a/5.jsonl`'s manifest; the newest head.
+    async fn five_seals(store: &Store, memory: &SealMemory) -> SealHead {
+        let mut head = None;
+        for n in 1..=5 {
+            archive(store, "a", &format!("a/{n}.jsonl")).await;
+            head = Some(seal_now(store, "a", n, memory).await.head);
+        }
+        head.expect("five seals")
+    }
+
+    /// Removes seal 5 with the archive and manifest it names, as someone hiding them would.
+    async fn cut_seal_five(store: &Store) {
+        for key in [&seal_key("a", 5), "a/5.jsonl", "a/5.jsonl.manifest.json"] {
+            store
+                .object_store()
+                .delete(&ObjectPath::from(key))
+                .await
+                .expect("a delete");
+        }
+    }
+
+    fn assert_cut(got: Result<Sealed, SealError>, witness: &str, found: &str) {
+        match got {
+            Err(SealError::Cut {
+                sequence: 5,
+                key,
+                witness: w,
+                found: f,
+            }) => {
+                assert_eq!(
+                    (key.as_str(), w, f),
+                    (seal_key("a", 5).as_str(), witness, found)
+                );
+            }
+            other => panic!("not refused as cut: {other:?}"),
+        }
     }
 
     #[tokio::test]
@@ -663,11 +821,13 @@ mod tests {
         assert_eq!(
             reads,
             [
+                "_chatvault/seals/a/000000000001.json",
                 "_chatvault/seals/a/000000000002.json",
                 "x/1.jsonl.media.1.json",
                 "x/3.jsonl.manifest.json",
             ],
-            "no earlier seal, no sealed manifest, no other job's manifest"
+            "its newest seal to see it is still there, then no earlier seal, no sealed \
+             manifest, no other job's manifest"
         );
 
         // A process that starts afresh reads the chain and every manifest no seal names.
@@ -709,11 +869,17 @@ mod tests {
     async fn a_seal_is_signed_with_the_key_given() {
         let store = Store::memory();
         let (key, _) = SigningKey::generate().expect("a key");
+        let keyring = Keyring::default();
+        let sealing = Sealing {
+            signer: Some(&key),
+            keyring: &keyring,
+            recorded: None,
+        };
         let sealed = seal(
             &store,
             "a",
             "_media",
-            Some(&key),
+            sealing,
             at(1),
             &SealMemory::default(),
         )
@@ -730,5 +896,170 @@ mod tests {
             "{:?}",
             check(&bytes, &keyring)
         );
+    }
+
+    #[tokio::test]
+    async fn a_chain_cut_at_the_seal_the_ledger_records_is_not_sealed_over() {
+        let store = Store::memory();
+        let recorded = five_seals(&store, &SealMemory::default()).await;
+        cut_seal_five(&store).await;
+        // A fresh process: the chain it reads ends at seal 4.
+        let keyring = Keyring::default();
+        let got = seal(
+            &store,
+            "a",
+            "_media",
+            unsigned(&keyring, Some(&recorded)),
+            at(6),
+            &SealMemory::default(),
+        )
+        .await;
+        assert_cut(got, "the ledger records", "is gone");
+        assert_eq!(chain(&store, "a").await.len(), 4, "no new seal 5");
+    }
+
+    #[tokio::test]
+    async fn a_daemon_that_remembers_a_seal_now_gone_refuses_to_seal_every_tick() {
+        let store = Store::memory();
+        let daemon = SealMemory::default();
+        five_seals(&store, &daemon).await;
+        cut_seal_five(&store).await;
+        let keyring = Keyring::default();
+        for hour in [6, 7] {
+            // No ledger head: the process's own memory is the witness.
+            let got = seal(
+                &store,
+                "a",
+                "_media",
+                unsigned(&keyring, None),
+                at(hour),
+                &daemon,
+            )
+            .await;
+            assert_cut(got, "this process sealed or read before", "is gone");
+        }
+        assert_eq!(chain(&store, "a").await.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_seal_the_ledger_records_that_was_replaced_stops_sealing() {
+        let store = Store::memory();
+        let recorded = five_seals(&store, &SealMemory::default()).await;
+        put(&store, &seal_key("a", 5), b"{}").await;
+        let keyring = Keyring::default();
+        let got = seal(
+            &store,
+            "a",
+            "_media",
+            unsigned(&keyring, Some(&recorded)),
+            at(6),
+            &SealMemory::default(),
+        )
+        .await;
+        assert_cut(
+            got,
+            "the ledger records",
+            "is not the seal stored there (its SHA-256 differs)",
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ledger_one_seal_behind_the_chain_is_no_cut() {
+        let store = Store::memory();
+        let memory = SealMemory::default();
+        five_seals(&store, &memory).await;
+        let fourth = read_chain(&store, "a").await.expect("the chain")[3].clone();
+        let recorded = SealHead {
+            sequence: 4,
+            sha256: fourth.sha256,
+            key: fourth.key,
+        };
+        archive(&store, "a", "a/6.jsonl").await;
+        let keyring = Keyring::default();
+        for memory in [&memory, &SealMemory::default()] {
+            let sealed = seal(
+                &store,
+                "a",
+                "_media",
+                unsigned(&keyring, Some(&recorded)),
+                at(6),
+                memory,
+            )
+            .await
+            .expect("sealed");
+            assert!(sealed.head.sequence > 5, "{sealed:?}");
+        }
+        assert_eq!(chain(&store, "a").await.len(), 7);
+    }
+
+    /// A manifest of job `a` for `key`, signed by `by` when there is one.
+    async fn signed_archive(store: &Store, key: &str, by: Option<&SigningKey>) {
+        put(store, key, b"x").await;
+        let manifest = serde_json::json!({"job": "a", "key": key});
+        let bytes = signed_json(&manifest, by).expect("json");
+        put(store, &manifest_key(key), &bytes).await;
+    }
+
+    #[tokio::test]
+    async fn a_deployment_that_signs_seals_only_documents_its_keys_signed() {
+        let store = Store::memory();
+        let memory = SealMemory::default();
+        let (own, _) = SigningKey::generate().expect("a key");
+        let (rotated, _) = SigningKey::generate().expect("a key");
+        let (stranger, _) = SigningKey::generate().expect("a key");
+        let mut keyring = Keyring::default();
+        keyring.add(own.public().clone());
+        keyring.add(rotated.public().clone());
+        let sealing = Sealing {
+            signer: Some(&own),
+            keyring: &keyring,
+            recorded: None,
+        };
+        // Before signing began: the first seal names it all the same.
+        archive(&store, "a", "a/0.jsonl").await;
+        let first = seal(&store, "a", "_media", sealing, at(1), &memory)
+            .await
+            .expect("sealed");
+        assert_eq!((first.covered, first.warnings.len()), (1, 0), "{first:?}");
+
+        signed_archive(&store, "a/1.jsonl", Some(&own)).await;
+        signed_archive(&store, "a/2.jsonl", Some(&rotated)).await;
+        signed_archive(&store, "a/3.jsonl", None).await;
+        signed_archive(&store, "a/4.jsonl", Some(&stranger)).await;
+        put(&store, "a/1.jsonl.media.1.json", b"{}").await;
+        for hour in [2, 3] {
+            let sealed = seal(&store, "a", "_media", sealing, at(hour), &memory)
+                .await
+                .expect("sealed");
+            assert_eq!(
+                sealed.warnings,
+                [
+                    "not sealed: a/3.jsonl.manifest.json is unsigned, though this deployment \
+                     signs: was it planted? `chatvault verify` reports it",
+                    "not sealed: a/4.jsonl.manifest.json is signed by an unknown key, though \
+                     this deployment signs: was it planted? `chatvault verify` reports it",
+                    "not sealed: a/1.jsonl.media.1.json is unsigned, though this deployment \
+                     signs: was it planted? `chatvault verify` reports it",
+                ],
+                "looked at again each run"
+            );
+        }
+        let seals = chain(&store, "a").await;
+        assert_eq!(
+            keys(&seals[1]),
+            ["a/1.jsonl.manifest.json", "a/2.jsonl.manifest.json"],
+            "its own key's and a listed key's"
+        );
+        assert!(seals[2].covers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_a_signing_key_unsigned_documents_are_sealed() {
+        let store = Store::memory();
+        let memory = SealMemory::default();
+        seal_now(&store, "a", 1, &memory).await;
+        signed_archive(&store, "a/1.jsonl", None).await;
+        let sealed = seal_now(&store, "a", 2, &memory).await;
+        assert_eq!((sealed.covered, sealed.warnings.len()), (1, 0));
     }
 }
