@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::keys::{LoadError, signing_key};
+use super::keys::{LoadError, configured_keys, signing_key};
 use super::progress::Bars;
 use super::signals::{Signal, Signals};
 use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output, runtime};
@@ -29,7 +29,7 @@ use crate::runner::{
     Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, Shutdown, TickOutcome,
     one_line,
 };
-use crate::signing::{Keyring, PublicKey, SigningKey};
+use crate::signing::{Keyring, SigningKey};
 use crate::state::InFlight;
 use crate::store::problem::Problem;
 use crate::store::{self, StoreError};
@@ -255,9 +255,7 @@ fn build_runner(
 fn deployment_keys(key: &SigningKey, settings: &Settings) -> Result<Keyring, LoadError> {
     let mut keyring = Keyring::default();
     keyring.add(key.public().clone());
-    for path in &settings.signing.public_key_files {
-        keyring.add(PublicKey::from_file(path)?);
-    }
+    configured_keys(&mut keyring, settings)?;
     Ok(keyring)
 }
 
