@@ -232,14 +232,30 @@ async fn seals(
                 continue;
             }
         };
-        let mut newest_signed = false;
-        for seal in seals.iter().filter(|s| s.seal.is_ok()) {
+        // Once a job's seals are signed they stay signed: an unsigned seal after a signed one
+        // was added by someone without the key (and would otherwise "seal" what it names).
+        let mut first_signed: Option<u64> = None;
+        for (seal, doc) in seals
+            .iter()
+            .filter_map(|s| s.seal.as_ref().ok().map(|doc| (s, doc)))
+        {
             let check = signing::check(&seal.bytes, checks.keys);
-            newest_signed = check != Check::Unsigned;
+            match (check == Check::Unsigned, first_signed) {
+                (false, None) => first_signed = Some(doc.sequence),
+                (true, Some(signed)) => found.problems.push(Problem::new(
+                    &seal.key,
+                    format!(
+                        "unsigned, though seal {signed} before it is signed: a seal added by \
+                         someone without the key?"
+                    ),
+                )),
+                _ => {}
+            }
             report
                 .signatures
                 .count(&seal.key, &check, keys_given, require);
         }
+        let newest_signed = first_signed.is_some();
         match stray_seal_files(store, job).await {
             Ok(stray) => report.extra.extend(stray),
             Err(problem) => found.problems.push(problem),

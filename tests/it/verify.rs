@@ -945,6 +945,26 @@ mod tampering {
         }
     }
 
+    /// The planter adds an unsigned seal naming the planted archive: it "seals" it, and the
+    /// chain's links hold, but an unsigned seal after a signed one is itself the error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unsigned_seal_appended_after_a_signed_one_is_caught() {
+        let (key, pem) = new_key();
+        let project = archived_by(Some(&pem)).await;
+        let public = public_key_file(&project, "public.pem", &key);
+        plant(&project, &manifests(&project)[0]);
+        extend_chain(&open(&project), 1, None).await;
+        let (code, stdout) = verify(&project, &["--public-key", &public]);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stdout.contains(
+                "seal     _chatvault/seals/daily/000000000002.json: unsigned, though seal 1 \
+                 before it is signed: a seal added by someone without the key?"
+            ),
+            "{stdout}"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unsigned_archive_after_unsigned_seals_awaits_the_next_seal() {
         let project = archived().await;
