@@ -48,19 +48,19 @@ mod query_channels;
 mod refresh;
 mod rng;
 mod routes;
+mod serving;
 mod signed_url;
 mod state;
 mod tasks;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+use crate::serving::Serving;
 
 pub use crate::cdn_file::MediaKind;
 pub use crate::clock::{ClockMode, EmulatorClock};
@@ -77,16 +77,12 @@ pub use crate::tasks::{
 
 use crate::state::Shared;
 
-/// How long [`Emulator::shutdown`] lets open connections finish before closing them.
-const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(2);
-
 /// A running emulator, listening on loopback. Dropping it stops the server at once;
 /// [`Emulator::shutdown`] lets open requests finish first.
 pub struct Emulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    serving: Serving,
 }
 
 impl Emulator {
@@ -101,19 +97,10 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config, format!("http://{addr}")));
         let app = routes::router(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            // The listener is bound already; serving itself only ends with the shutdown signal.
-            let _ = serve.await;
-        });
         Ok(Emulator {
             shared,
             addr,
-            stop: Some(stop),
-            server: Some(server),
+            serving: Serving::start(listener, app),
         })
     }
 
@@ -254,18 +241,8 @@ impl Emulator {
     }
 
     /// Stops accepting connections, lets open requests finish (up to two seconds), then stops.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut server) = self.server.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
-                .await
-                .is_err()
-            {
-                server.abort();
-            }
-        }
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
     }
 }
 
@@ -275,13 +252,5 @@ impl std::fmt::Debug for Emulator {
         f.debug_struct("Emulator")
             .field("base_url", &self.base_url())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
     }
 }

@@ -22,27 +22,22 @@ mod xml;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use model::OpenUpload;
 
 use model::Model;
 use routes::Shared;
 
-/// How long [`GcsServer::shutdown`] lets open requests finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+use crate::serving::Serving;
 
 /// A running server on loopback. It does not check credentials: clients skip signing. Dropping
 /// it stops the server at once.
 pub struct GcsServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    serving: Serving,
 }
 
 impl GcsServer {
@@ -60,19 +55,10 @@ impl GcsServer {
             base_url: format!("http://{addr}"),
         });
         let app = routes::router(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            // The listener is bound already; serving itself only ends with the shutdown signal.
-            let _ = serve.await;
-        });
         Ok(GcsServer {
             shared,
             addr,
-            stop: Some(stop),
-            server: Some(server),
+            serving: Serving::start(listener, app),
         })
     }
 
@@ -91,17 +77,8 @@ impl GcsServer {
     }
 
     /// Stops accepting connections, lets open requests finish (up to two seconds), then stops.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut server) = self.server.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
-                .await
-                .is_err()
-        {
-            server.abort();
-        }
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
     }
 }
 
@@ -110,13 +87,5 @@ impl std::fmt::Debug for GcsServer {
         f.debug_struct("GcsServer")
             .field("base_url", &self.base_url())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for GcsServer {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
     }
 }
