@@ -40,6 +40,19 @@ install_s3s() { # as scripts/test-servers, same cache and lock
     [[ -x "$S3S_BIN" ]] || die "cargo install finished but $S3S_BIN is missing"
 }
 
+need_signing_curl() { # the signed PUT's --aws-sigv4 with a caller-given x-amz-content-sha256
+    local version
+    version=$(curl --version | awk 'NR==1 {print $2}')
+    python3 -c 'import sys; v = tuple(int(x) for x in sys.argv[1].split(".")[:2]); sys.exit(v < (7, 86))' "$version" \
+        || die "curl $version is too old for the signed PUT (needs >= 7.86)"
+}
+
+build_release() { # chatvault and the emulator, release, in one cargo call; read with `artifact`
+    (cd "$REPO" && timeout 3600 cargo build --release --locked --workspace \
+        --bin chatvault --bin chatvault-emulator --message-format=json-render-diagnostics \
+        >"$WORK/build.json" 2>"$LOGS/build.log") || die "cargo build (log above)"
+}
+
 artifact() { # TARGET_NAME: the executable cargo reported for that binary
     python3 - "$WORK/build.json" "$1" <<'PY'
 import json, sys

@@ -123,9 +123,7 @@ COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 [[ -z "$(GIT_OPTIONAL_LOCKS=0 git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]] \
     || COMMIT="$COMMIT (+ uncommitted changes)"
 say "building release binaries (chatvault, chatvault-emulator)"
-(cd "$REPO" && timeout 3600 cargo build --release --locked --workspace \
-    --bin chatvault --bin chatvault-emulator --message-format=json-render-diagnostics \
-    >"$WORK/build.json" 2>"$LOGS/build.log") || die "cargo build (log above)"
+build_release
 # Copies, so a build elsewhere sharing CARGO_TARGET_DIR (another worktree) cannot swap them
 # mid-run.
 mkdir -p "$WORK/bin"

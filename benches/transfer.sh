@@ -149,10 +149,7 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v sha256sum >/dev/null || need+=(coreutils)
 [[ ${#need[@]} == 0 ]] || apt_install "${need[@]}"
 command -v cargo >/dev/null || die "cargo not found"
-# --aws-sigv4 with a caller-given x-amz-content-sha256 needs curl >= 7.86.
-curl_version=$(curl --version | awk 'NR==1 {print $2}')
-python3 -c 'import sys; v = tuple(int(x) for x in sys.argv[1].split(".")[:2]); sys.exit(v < (7, 86))' "$curl_version" \
-    || die "curl $curl_version is too old for the signed PUT (needs >= 7.86)"
+need_signing_curl
 
 install_s3s
 
@@ -160,9 +157,7 @@ install_s3s
 # build: chatvault and the emulator, release, in one cargo call
 
 say "building release binaries (chatvault, chatvault-emulator; cold: ~15 min on 2 cores)"
-(cd "$REPO" && timeout 3600 cargo build --release --locked --workspace \
-    --bin chatvault --bin chatvault-emulator --message-format=json-render-diagnostics \
-    >"$WORK/build.json" 2>"$LOGS/build.log") || die "cargo build (log above)"
+build_release
 EMU_BIN=$(artifact chatvault-emulator)
 CV_BIN=$(artifact chatvault)
 

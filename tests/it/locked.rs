@@ -228,18 +228,7 @@ async fn a_locked_version_cannot_be_deleted_and_a_delete_marker_is_reported_miss
 async fn a_write_once_store_checksums_single_and_multipart_uploads() {
     let server = servers::moto_locked();
     let prefix = servers::unique_prefix("write-once-store");
-    let url = StoreUrl::S3 {
-        bucket: server.bucket.clone(),
-        prefix: prefix.clone(),
-    };
-    let store = store::open_with(
-        &url,
-        &server.options(),
-        &[],
-        store::Access::Write,
-        store::Uploads::Checksummed,
-    )
-    .expect("opens");
+    let store = server.write_once_store(&prefix);
     let objects = store.object_store();
 
     let small = b"one PUT".to_vec();
@@ -276,6 +265,10 @@ async fn a_write_once_store_checksums_single_and_multipart_uploads() {
         "{composite}"
     );
 
+    let url = StoreUrl::S3 {
+        bucket: server.bucket.clone(),
+        prefix,
+    };
     let plain = store::open(&url, &server.options(), &[]).expect("opens");
     let refused = plain
         .object_store()
@@ -296,18 +289,7 @@ async fn a_write_once_store_checksums_single_and_multipart_uploads() {
 async fn a_checksummed_streaming_put_passes_a_signature_check() {
     let server = servers::s3s();
     let prefix = servers::unique_prefix("checksummed-put");
-    let url = StoreUrl::S3 {
-        bucket: server.bucket.clone(),
-        prefix: prefix.clone(),
-    };
-    let store = store::open_with(
-        &url,
-        &server.options(),
-        &[],
-        store::Access::Write,
-        store::Uploads::Checksummed,
-    )
-    .expect("opens");
+    let store = server.write_once_store(&prefix);
     let put = store.signed_put().expect("a streaming PUT");
     let http = reqwest::Client::builder()
         .no_proxy()

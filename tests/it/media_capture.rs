@@ -372,18 +372,7 @@ async fn files_reach_a_write_once_bucket_in_one_checksummed_put_each() {
     let (emu, client, links) = exported_links(config).await;
     let server = servers::moto_locked();
     let prefix = servers::unique_prefix("media-write-once");
-    let url = StoreUrl::S3 {
-        bucket: server.bucket.clone(),
-        prefix: prefix.clone(),
-    };
-    let store = store::open_with(
-        &url,
-        &server.options(),
-        &[],
-        store::Access::Write,
-        store::Uploads::Checksummed,
-    )
-    .expect("S3 store opens");
+    let store = server.write_once_store(&prefix);
     let capturer = capturer_up_to(&emu, &client, &store, &RunCache::default(), ABOVE_LARGE);
     let got = capturer.capture(links).await;
     check_against_truth_up_to(&emu, &got, ABOVE_LARGE);

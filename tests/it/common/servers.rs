@@ -32,6 +32,23 @@ pub struct S3Server {
 }
 
 impl S3Server {
+    /// `prefix` of this server's bucket, opened as chatvault opens a write-once destination:
+    /// every upload carries its SHA-256.
+    pub fn write_once_store(&self, prefix: &str) -> chatvault::store::Store {
+        let url = chatvault::store::url::StoreUrl::S3 {
+            bucket: self.bucket.clone(),
+            prefix: prefix.to_owned(),
+        };
+        chatvault::store::open_with(
+            &url,
+            &self.options(),
+            &[],
+            chatvault::store::Access::Write,
+            chatvault::store::Uploads::Checksummed,
+        )
+        .expect("the write-once store opens")
+    }
+
     /// chatvault's options for this server: its region and keys, signing with `secret`, reached
     /// at `endpoint` (its own, or a proxy in front of it).
     pub fn options_via(&self, endpoint: &str, secret: &str) -> chatvault::store::StoreOptions {
