@@ -10,6 +10,7 @@ pub mod diagnostics;
 pub mod fetch;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod lifecycle;
 pub mod links;
 pub mod notify;
 pub mod plan;

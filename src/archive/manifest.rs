@@ -7,6 +7,7 @@ use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::replacement::Supersedes;
 use super::tally::Tally;
 use crate::signing::SigningKey;
 use crate::store::Store;
@@ -66,11 +67,27 @@ pub struct Manifest {
     /// first and last time, per user their messages. Absent before format 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<Tally>,
+    /// A replacement an erasure wrote: the archive it takes the place of, and what it left
+    /// out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<Supersedes>,
 }
 
-/// 2: `contents`, and users exports as snapshots (`snapshot_at`, no window). Format 1
-/// manifests still read.
-pub const FORMAT: u32 = 2;
+/// 2: `contents`, and users exports as snapshots (`snapshot_at`, no window). 3: `contents`
+/// counts every user an item names (reactions, memberships, mentions, read state, user
+/// records), not only message authors; `supersedes`. Formats 1 and 2 still read.
+pub const FORMAT: u32 = 3;
+
+/// The first format whose counts name every user an archive holds anything of.
+pub const COUNTS_EVERYONE: u32 = 3;
+
+impl Manifest {
+    /// Whether `contents` names every user the archive holds anything of, so that a hold or
+    /// an erasure can decide from it without reading the archive.
+    pub fn counts_everyone(&self) -> bool {
+        self.format >= COUNTS_EVERYONE && self.contents.is_some()
+    }
+}
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -164,6 +181,7 @@ mod tests {
             archived_at: at,
             chatvault_version: "0".into(),
             contents: None,
+            supersedes: None,
         }
     }
 

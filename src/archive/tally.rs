@@ -19,9 +19,34 @@ pub struct ChannelCount {
     pub last_message_at: Option<DateTime<Utc>>,
 }
 
+/// What an archive holds of one user. Before manifest format 3 only `messages` was counted,
+/// and only for authors and a users export's users.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserCount {
+    /// Messages they wrote.
     pub messages: u64,
+    /// Their reactions (reaction lines, and reactions inside messages).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reactions: u64,
+    /// Their memberships of channels.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub memberships: u64,
+    /// Messages of others that mention them, or quote them, or name them otherwise
+    /// (thread participants, pinned by).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mentions: u64,
+    /// Their read state in channels.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reads: u64,
+    /// Their user record (a users export's line).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub records: u64,
+}
+
+// serde's `skip_serializing_if` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The counts of one archive.
@@ -29,8 +54,8 @@ pub struct UserCount {
 pub struct Tally {
     /// By cid: every channel the file holds, with no messages too.
     pub channels: BTreeMap<String, ChannelCount>,
-    /// By user id: the users a users export holds (with no messages too) and the authors of
-    /// the file's messages.
+    /// By user id: every user an item of the file names (format 3 on; before, the users a
+    /// users export holds and the authors of the file's messages).
     pub users: BTreeMap<String, UserCount>,
 }
 

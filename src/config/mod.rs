@@ -3,6 +3,7 @@
 //! with file/line/field diagnostics.
 
 pub mod discover;
+pub mod hold;
 pub mod hosts;
 pub mod interpolate;
 pub mod job;

@@ -150,6 +150,7 @@ impl Runner {
             archived_at: self.clock.now(),
             chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
             contents: Some(transferred.tally.clone()),
+            supersedes: None,
         };
         match manifest::write(&dest, &record, self.options.signing_key.as_deref()).await {
             Ok(()) => {}

@@ -10,8 +10,10 @@
 //! ```text
 //! jobs/<job>/ledger/<seq:012>.json                the job's state, version <seq>
 //! jobs/<job>/leases/<tick>/<attempt:06>.json      who runs <tick> (e.g. 20240131T235900Z)
+//! erasures/<id>.json, erasures/<id>.done.json     erasure requests and what they removed
 //! ```
 
+pub mod erasures;
 pub mod error;
 mod head;
 mod io;

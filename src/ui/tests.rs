@@ -924,6 +924,7 @@ async fn seal_one(
             sha256: crate::archive::transfer::hex(&Sha256::digest(&stored)),
         }],
         chatvault_version: "0".into(),
+        removal: None,
     };
     let at = ObjectPath::from(seal_key("daily", 1));
     let created = crate::store::json::create_signed(store, &at, &seal, signer)

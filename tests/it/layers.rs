@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["api", "fetch"],
     &["archive"],
     &["state"],
+    &["lifecycle"],
     &["runner"],
     &["notify", "telemetry", "ui"],
     &["cli"],

@@ -72,6 +72,7 @@ fn manifest_for(key: &str, done: &chatvault::archive::transfer::Transferred) -> 
         archived_at: now,
         chatvault_version: "test".into(),
         contents: Some(done.tally.clone()),
+        supersedes: None,
     }
 }
 

@@ -57,6 +57,7 @@ async fn commit_as(store: &Store, job: &str, key: &str, bytes: &[u8]) {
             exported_at: Some(at),
             archived_at: at,
             contents: None,
+            supersedes: None,
             chatvault_version: "test".into(),
         },
         None,
@@ -589,6 +590,7 @@ mod tampering {
                 previous: previous.clone(),
                 covers: std::mem::take(&mut covers),
                 chatvault_version: "test".into(),
+                removal: None,
             };
             let at = seal_key(JOB, sequence);
             let created = json::create_signed(store, &ObjectPath::from(at.as_str()), &seal, key)

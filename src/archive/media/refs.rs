@@ -526,6 +526,7 @@ mod tests {
             archived_at: at,
             chatvault_version: "0".into(),
             contents: None,
+            supersedes: None,
         }
     }
 

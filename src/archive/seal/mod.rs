@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use chain::{ChainError, StoredSeal, read_chain, read_chain_after};
-pub use write::{SealError, SealHead, SealMemory, Sealed, Sealing, seal};
+pub use write::{SealError, SealHead, SealMemory, Sealed, Sealing, record_removal, seal};
 
 /// Where the seals of every job live below a destination's root.
 pub const SEALS_PREFIX: &str = "_chatvault/seals";
@@ -40,6 +40,53 @@ pub struct Seal {
     /// The documents this seal names, by key.
     pub covers: Vec<Covered>,
     pub chatvault_version: String,
+    /// Set on an expiry or erasure record: what it removes from the archive and why, so a
+    /// verifier accepts exactly that gap and still catches any other removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal: Option<Removal>,
+}
+
+/// Why documents a seal named were removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovalKind {
+    /// The job's `keep_for` ran out and no hold covered the archives.
+    Expiry,
+    /// A person's data was erased: each archive holding it was replaced (`replacements`).
+    Erasure,
+}
+
+/// What an expiry or erasure record removes. It names documents, not people: an erasure
+/// record carries the id of the erasure document in the state store, never the user id or
+/// the request's reason text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub kind: RemovalKind,
+    /// In words, for the auditor: e.g. `keep_for 7y: windows that ended before 2019-12-08`,
+    /// or `erasure 20261208T031500Z-1a2b3c4d`.
+    pub reason: String,
+    /// The erasure document's id in the state store (erasure records only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<String>,
+    /// The archives removed, by key.
+    pub archives: Vec<String>,
+    /// Their documents (manifests, media records, catalog records) with the SHA-256 they
+    /// had: a document removed while holding other bytes is still a break.
+    pub documents: Vec<Covered>,
+    /// Captured files (the SHA-256 hex of their content) only the removed archives referred
+    /// to: deleted after the record, each only while no remaining archive refers to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<String>,
+    /// Erasure records: each replaced archive and the archive that replaces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replacements: Vec<Replacement>,
+}
+
+/// An archive an erasure replaced, and its replacement (`<key>.erased-<n>.<ext>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replacement {
+    pub original: String,
+    pub replacement: String,
 }
 
 /// A document a seal names: a manifest, a media record or a catalog record.

@@ -28,7 +28,9 @@ use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{ChainError, Covered, FORMAT, Seal, parse_seal_key, read_chain_after, seal_key};
+use super::{
+    ChainError, Covered, FORMAT, Removal, Seal, parse_seal_key, read_chain_after, seal_key,
+};
 use crate::archive::catalog::CATALOG_SUFFIX;
 use crate::archive::manifest::{MANIFEST_SUFFIX, manifest_key};
 use crate::archive::media::record::parse_record_key;
@@ -168,6 +170,42 @@ pub async fn seal(
     now: DateTime<Utc>,
     memory: &SealMemory,
 ) -> Result<Sealed, SealError> {
+    write_next(store, job, media_prefix, sealing, now, memory, None).await
+}
+
+/// Writes `job`'s next seal as an expiry or erasure record: it names what [`seal`] would
+/// (the replacement archives' documents among them) and carries `removal`, which must be
+/// written before anything it names is deleted.
+pub async fn record_removal(
+    store: &Store,
+    job: &str,
+    media_prefix: &str,
+    sealing: Sealing<'_>,
+    now: DateTime<Utc>,
+    memory: &SealMemory,
+    removal: Removal,
+) -> Result<Sealed, SealError> {
+    write_next(
+        store,
+        job,
+        media_prefix,
+        sealing,
+        now,
+        memory,
+        Some(removal),
+    )
+    .await
+}
+
+async fn write_next(
+    store: &Store,
+    job: &str,
+    media_prefix: &str,
+    sealing: Sealing<'_>,
+    now: DateTime<Utc>,
+    memory: &SealMemory,
+    removal: Option<Removal>,
+) -> Result<Sealed, SealError> {
     let mut known = memory.take(store.url(), job);
     let mut warnings = Vec::new();
     let remembered = known.head.clone();
@@ -201,6 +239,7 @@ pub async fn seal(
             previous: known.head.as_ref().map(|h| h.sha256.clone()),
             covers: covers.clone(),
             chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
+            removal: removal.clone(),
         };
         let path = ObjectPath::from(key.as_str());
         match json::create_signed(store, &path, &document, sealing.signer).await {
@@ -726,6 +765,7 @@ mod tests {
                     previous: None,
                     covers: covers.clone(),
                     chatvault_version: "0".into(),
+                    removal: None,
                 };
                 let body = serde_json::to_vec(&theirs).expect("json");
                 self.inner.put(location, PutPayload::from(body)).await?;

@@ -363,6 +363,7 @@ mod tests {
                     })
                     .collect(),
                 chatvault_version: "test".to_owned(),
+                removal: None,
             };
             seals.push(stored(seal));
         }
