@@ -54,6 +54,8 @@ pub struct Settings {
     /// The global `signing`: the key documents are signed with, the public keys `verify`
     /// accepts.
     pub signing: SigningSettings,
+    /// The legal holds of the `holds/` folder beside the global config.
+    pub holds: Vec<crate::config::hold::Hold>,
 }
 
 /// Where the signing key comes from and which public keys verify. The key is read when a

@@ -3,3 +3,4 @@
 //! the job's chain of seals first, and the hold always wins.
 
 pub mod holds;
+pub mod pause;

@@ -115,6 +115,7 @@ pub fn compile_settings(
         state,
         state_options,
         signing: signing(spec, base_dir, ctx),
+        holds: Vec::new(),
     };
     (settings, defaults)
 }
