@@ -188,6 +188,28 @@ pub enum Command {
     /// Jobs with media.capture: false are left alone. Exits 0, 1 when an archive or record could not be read or written
     /// (named on stderr) or the location holds none, 2 on invalid job files.
     Media(MediaArgs),
+    /// Erase one person from the archive: their items out, an erasure record in each chain
+    ///
+    /// Finds every archive of the selected jobs (all by default) holding anything of the
+    /// user (their messages, reactions, memberships, read state or user record; from the
+    /// manifests' counts, older archives read) and writes a replacement without it beside
+    /// each (`<stem>.erased-<n>.<ext>`, same compression), with a manifest naming what it
+    /// supersedes and how many items went. In other people's messages their id and name
+    /// become the placeholder `erased-user` / "Erased user"; message text that names them
+    /// in words is not rewritten. Then, per job, an erasure record in the chain of seals
+    /// (signed when a key is set) names the replaced archives, their documents and the
+    /// captured files only their items referred to, and those are deleted. The request
+    /// (`erasures/<id>.json` in the state store, with --reason) is written first, so runs
+    /// leave the user out of new exports from then on; its completion
+    /// (`erasures/<id>.done.json`) last. Rerun for the same user after a failure or a
+    /// crash, it takes the unfinished request up again and finishes it. Archives a hold
+    /// covers are left untouched and listed. Refused before anything is written when a
+    /// destination is immutable. --dry-run lists the archives and what would go, and writes
+    /// nothing. Exits 0 when all is done, 1 when an archive was held, could not be read or a
+    /// step failed (rerun to finish), 2 on bad usage or invalid job files.
+    /// Example: chatvault erase --user u42 --reason 'Art. 17 request 2026-118'
+    #[command(verbatim_doc_comment)]
+    Erase(EraseArgs),
     /// Print one channel's conversation: HTML to hand over, Markdown, text or JSON Lines
     ///
     /// Reads the channel's messages from the archives of the selected jobs (all by default)
@@ -505,6 +527,28 @@ pub struct MediaArgs {
     pub recheck: bool,
 
     /// Print what would be fetched, per archive, and fetch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// The user id to erase, exactly as Stream has it
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+
+    /// Only these jobs' archives (repeat the flag for several); by default every job's
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
+    /// Why: kept in the state store's erasure document, never in the archive
+    #[arg(long, value_name = "TEXT", required_unless_present = "dry_run")]
+    pub reason: Option<String>,
+
+    /// List the archives holding the user and what would be removed; write nothing
     #[arg(long)]
     pub dry_run: bool,
 }

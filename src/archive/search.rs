@@ -126,7 +126,7 @@ fn candidate(m: &Message) -> Candidate<'_> {
 /// Lists `sources` and searches what they hold. The listing comes back too, so a caller can
 /// tell a location without archives from a search without hits.
 pub async fn search(sources: &[Source], query: &Query, page: Page, keep: Keep) -> (Listing, Found) {
-    let listing = Listing::list(sources).await;
+    let listing = Listing::newest(sources).await;
     let mut found = search_in(listing.with_stores(), query, page, keep).await;
     found.problems.extend(listing.problems.iter().cloned());
     found.problems.sort();

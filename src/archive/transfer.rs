@@ -241,6 +241,18 @@ pub async fn transfer(
     })
 }
 
+/// Stores bytes already encoded as `target` says (an erasure's rewritten archive) the way an
+/// export is stored: one PUT when they fit in the first part, else a multipart upload, and
+/// nothing under the key when it fails. `(bytes stored, sha256, parts)`.
+pub async fn store_encoded(
+    http: &reqwest::Client,
+    input: Pin<Box<dyn AsyncRead + Send>>,
+    store: &Store,
+    target: Target<'_>,
+) -> Result<(u64, String, usize), TransferError> {
+    store_stream(http, input, None, store, target).await
+}
+
 /// Writes `input` under the target's key: `(bytes stored, sha256, parts)`.
 ///
 /// The first part's worth is read before anything is sent. An archive that ends within it

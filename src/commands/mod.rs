@@ -3,6 +3,7 @@
 mod archives;
 mod args;
 mod completions;
+mod erase;
 mod index;
 mod keys;
 mod ledgers;
@@ -68,6 +69,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
         },
         Command::Index(args) => index::run(&args, cli.config, world),
         Command::Media(args) => media::run(&args, cli.config, world),
+        Command::Erase(args) => erase::run(&args, cli.config, cli.log_format, world),
         Command::Transcript(args) => match args::transcript(&args) {
             Ok(resolved) => transcript::run(&args, resolved, cli.config, world),
             Err(invalid) => invalid.report(),

@@ -46,7 +46,7 @@ impl Index {
         {
             return listing.clone();
         }
-        let listing = Arc::new(Listing::list(&self.sources).await);
+        let listing = Arc::new(Listing::newest(&self.sources).await);
         *held = Some((Instant::now(), listing.clone()));
         listing
     }

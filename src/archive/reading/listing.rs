@@ -20,6 +20,7 @@ use super::problem::Problem;
 use crate::archive::catalog::{self, CATALOG_SUFFIX, catalog_key};
 use crate::archive::manifest::{MANIFEST_SUFFIX, Manifest, ManifestError};
 use crate::archive::media::record::parse_record_key;
+use crate::archive::replacement::parse_replacement_key;
 use crate::config::job::{DEFAULT_MEDIA_PREFIX, Job};
 use crate::query::Query;
 use crate::store::Store;
@@ -234,6 +235,45 @@ impl Listing {
             .sort_by(|a, b| (a.source, &a.manifest.key).cmp(&(b.source, &b.manifest.key)));
         listing.problems.sort();
         listing
+    }
+
+    /// Lists `sources` as readers see them: an archive an erasure replaced only by its newest
+    /// replacement (search, the viewer, transcripts and the calendar then show each message
+    /// once, even while an unfinished erasure has not deleted the original). `verify` and the
+    /// writers list everything ([`Listing::list`]).
+    pub async fn newest(sources: &[Source]) -> Listing {
+        let mut listing = Listing::list(sources).await;
+        let superseded = listing.superseded();
+        let mut at = 0;
+        listing.archives.retain(|_| {
+            at += 1;
+            !superseded[at - 1]
+        });
+        listing
+    }
+
+    /// Per listed archive, whether a newer replacement of the same original, with a
+    /// manifest, is listed for the same source.
+    pub fn superseded(&self) -> Vec<bool> {
+        let original = |listed: &Listed| {
+            parse_replacement_key(&listed.manifest.key)
+                .unwrap_or_else(|| (listed.manifest.key.clone(), 0))
+        };
+        let mut newest: BTreeMap<(usize, String), u32> = BTreeMap::new();
+        for listed in &self.archives {
+            let (key, n) = original(listed);
+            let held = newest.entry((listed.source, key)).or_insert(n);
+            *held = (*held).max(n);
+        }
+        self.archives
+            .iter()
+            .map(|listed| {
+                let (key, n) = original(listed);
+                newest
+                    .get(&(listed.source, key))
+                    .is_some_and(|&top| top > n)
+            })
+            .collect()
     }
 
     async fn list_location(&mut self, at: usize) {
@@ -505,6 +545,33 @@ mod tests {
             .put(&ObjectPath::from(key), PutPayload::from(body.to_vec()))
             .await
             .expect("a put");
+    }
+
+    #[tokio::test]
+    async fn readers_see_only_the_newest_replacement_of_an_archive_and_verify_sees_all() {
+        let store = Store::memory();
+        let keys = [
+            "a/1.jsonl",
+            "a/1.erased-1.jsonl",
+            "a/1.erased-2.jsonl",
+            "a/2.jsonl",
+            "a/3.jsonl",
+        ];
+        for key in keys {
+            let m = serde_json::to_vec(&manifest("a", key)).expect("json");
+            put(&store, &format!("{key}{MANIFEST_SUFFIX}"), &m).await;
+            put(&store, key, b"x").await;
+        }
+        put(&store, "a/3.erased-1.jsonl", b"not committed: no manifest").await;
+        let sources = [Source::any_job(store.clone())];
+        let newest: Vec<String> = Listing::newest(&sources)
+            .await
+            .archives
+            .into_iter()
+            .map(|a| a.manifest.key)
+            .collect();
+        assert_eq!(newest, ["a/1.erased-2.jsonl", "a/2.jsonl", "a/3.jsonl"]);
+        assert_eq!(Listing::list(&sources).await.archives.len(), keys.len());
     }
 
     #[tokio::test]
