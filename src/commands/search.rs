@@ -11,20 +11,23 @@ use chrono::SecondsFormat;
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::archives::{say_empty, sources};
+use super::archives::{say_empty, sources_and_settings};
 use super::args::Search;
 use super::{World, exit, output, runtime};
 use crate::archive::read::Keep;
 use crate::archive::search::{Found, Hit, Page, search};
 use crate::cli::{SearchArgs, SearchFormat};
+use crate::config::Settings;
 use crate::links;
 use crate::query::Query;
+use crate::state::erasures;
+use crate::store;
 use crate::text;
 
 pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let Search { query, zone } = resolved;
-    let sources = match sources(&args.archives, config, world) {
-        Ok(sources) => sources,
+    let (sources, settings) = match sources_and_settings(&args.archives, config, world) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let Some(runtime) = runtime() else {
@@ -63,7 +66,32 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
     for hint in listing.case_hints(&query) {
         output::stderr(&format!("hint: {}\n", terminal_safe(&hint)));
     }
+    if found.total == 0
+        && !query.from.is_empty()
+        && let Some(settings) = &settings
+    {
+        runtime.block_on(say_erased(settings, &query, world));
+    }
     report(&found, "the hits above")
+}
+
+/// Says which `from:` users were erased, when nothing was found: the archive holds nothing of
+/// them on purpose, not by a wrong id. Read from the state store's erasure documents; when
+/// they cannot be read, nothing is said.
+async fn say_erased(settings: &Settings, query: &Query, world: &World<'_>) {
+    let Ok(state) = store::open_to_read(&settings.state, &settings.state_options, &world.env_vars)
+    else {
+        return;
+    };
+    let Ok(erased) = erasures::erased_users(&state).await else {
+        return;
+    };
+    for user in query.from.iter().filter(|u| erased.contains(*u)) {
+        output::stderr(&format!(
+            "note: {} was erased (chatvault erase): the archives hold nothing of them\n",
+            terminal_safe(user)
+        ));
+    }
 }
 
 /// `N message(s)`, or `N of M message(s)` when a limit left some out.

@@ -13,7 +13,7 @@ use crate::common::Project;
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
 
 /// The tools venv's python with duckdb, or a failure saying how to get it.
-fn duckdb_python() -> PathBuf {
+pub(crate) fn duckdb_python() -> PathBuf {
     let python = std::env::var_os("CHATVAULT_LINT_TOOLS")
         .map(|dir| PathBuf::from(dir).join("python"))
         .filter(|p| p.exists());

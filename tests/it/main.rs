@@ -26,6 +26,7 @@ mod contents;
 mod daemon;
 mod duckdb;
 mod empty;
+mod erase;
 mod errors;
 mod examples;
 mod fuzz_corpus;
