@@ -68,6 +68,26 @@ pub struct Seen<'a> {
 pub struct Day {
     pub date: NaiveDate,
     pub status: Status,
+    /// An archive of the day is an erasure's replacement: someone's items were taken out.
+    pub erased: bool,
+}
+
+/// The days of the archives an erasure replaced (their manifests say what they supersede):
+/// a channels archive's window, a users snapshot's day.
+fn erased_days(zone: Tz, manifests: &[&Manifest]) -> BTreeSet<NaiveDate> {
+    let mut days = BTreeSet::new();
+    for m in manifests.iter().filter(|m| m.supersedes.is_some()) {
+        match (m.kind.as_str(), m.window_since, m.window_until) {
+            ("channels", Some(since), Some(until)) if since < until => {
+                let last = day_of(zone, until - TimeDelta::microseconds(1));
+                days.extend(dates(day_of(zone, since), last));
+            }
+            _ => {
+                days.insert(day_of(zone, m.snapshot_at.unwrap_or(m.tick)));
+            }
+        }
+    }
+    days
 }
 
 /// When `date` starts in `zone`. A midnight that a clock change skips starts at the first
@@ -254,6 +274,7 @@ pub fn messages(
         return Vec::new();
     }
     let (archived, whole, lost) = (union(archived), union(whole), union(lost));
+    let erased = erased_days(zone, manifests);
     let last = day_of(zone, end - TimeDelta::microseconds(1));
     dates(day_of(zone, start), last)
         .into_iter()
@@ -276,7 +297,11 @@ pub fn messages(
                         }
                     }
                 };
-            Day { date, status }
+            Day {
+                date,
+                status,
+                erased: erased.contains(&date),
+            }
         })
         .collect()
 }
@@ -302,6 +327,12 @@ pub fn snapshots(seen: Seen<'_>, manifests: &[&Manifest], state: &JobState) -> V
         .filter(|t| t.kind == ExportKind::Users)
         .map(|t| day_of(zone, t.tick));
     let every: BTreeSet<NaiveDate> = taken.iter().chain(&open).copied().chain(tasks).collect();
+    let users: Vec<&Manifest> = manifests
+        .iter()
+        .filter(|m| m.kind == "users")
+        .copied()
+        .collect();
+    let erased = erased_days(zone, &users);
     let Some(&first) = every.first() else {
         return Vec::new();
     };
@@ -322,7 +353,11 @@ pub fn snapshots(seen: Seen<'_>, manifests: &[&Manifest], state: &JobState) -> V
             } else {
                 Status::NoSnapshot
             };
-            Day { date, status }
+            Day {
+                date,
+                status,
+                erased: erased.contains(&date),
+            }
         })
         .collect()
 }
@@ -369,6 +404,37 @@ mod tests {
         days.iter()
             .map(|d| (d.date.day(), d.status.name()))
             .collect()
+    }
+
+    #[test]
+    fn the_days_of_an_erasure_replacement_are_marked_erased_and_still_archived() {
+        let mut replaced = archive(at(2, 0), at(3, 0));
+        replaced.supersedes = Some(crate::archive::replacement::Supersedes {
+            key: "j/original".into(),
+            sha256: "00".into(),
+            erasure: "20260304T000000Z-00000000".into(),
+            removed: crate::archive::replacement::Removed::default(),
+        });
+        let plain = archive(at(1, 0), at(2, 0));
+        let state = JobState {
+            watermark: Some(at(3, 0)),
+            ..JobState::default()
+        };
+        let days = messages(
+            seen(Tz::UTC, at(4, 0)),
+            None,
+            &[&plain, &replaced],
+            &HashSet::new(),
+            &state,
+        );
+        let erased: Vec<(u32, &str, bool)> = days
+            .iter()
+            .map(|d| {
+                use chrono::Datelike as _;
+                (d.date.day(), d.status.name(), d.erased)
+            })
+            .collect();
+        assert_eq!(erased, [(1, "archived", false), (2, "archived", true)]);
     }
 
     #[test]

@@ -520,3 +520,102 @@ pub fn total(erased: &[ErasedArchive]) -> Removed {
         sum
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use object_store::path::Path as ObjectPath;
+    use object_store::{ObjectStoreExt as _, PutPayload};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::archive::manifest::{self, Manifest};
+    use crate::archive::transfer::hex;
+    use crate::config::hold::HoldCovers;
+
+    const KEY: &str = "support/2026/01/01/channels-1.jsonl";
+
+    async fn archive(store: &Store) -> Vec<u8> {
+        let body = concat!(
+            r#"{"type":"message","item":{"id":"a1","cid":"messaging:x","user":{"id":"alice"}}}"#,
+            "\n",
+            r#"{"type":"message","item":{"id":"b1","cid":"messaging:x","user":{"id":"bob"}}}"#,
+            "\n",
+        )
+        .as_bytes()
+        .to_vec();
+        store
+            .object_store()
+            .put(&ObjectPath::from(KEY), PutPayload::from(body.clone()))
+            .await
+            .expect("archive written");
+        let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "format": 1, "job": "support", "tick": at, "kind": "channels", "batch": 1,
+            "window_since": at, "window_until": at + chrono::TimeDelta::days(1),
+            "task_id": "t", "export_version": "v2", "key": KEY,
+            "bytes_source": body.len(), "bytes_stored": body.len(),
+            "sha256": hex(&Sha256::digest(&body)), "content_encoding": "none",
+            "exported_at": null, "archived_at": at, "chatvault_version": "0"
+        }))
+        .expect("a manifest");
+        manifest::write(store, &manifest, None)
+            .await
+            .expect("manifest written");
+        body
+    }
+
+    #[tokio::test]
+    async fn an_archive_under_a_hold_is_left_as_it_is_and_reported() {
+        let store = Store::memory();
+        let state = Store::memory();
+        let body = archive(&store).await;
+        let holds = [Hold {
+            name: "matter-7".into(),
+            reason: "litigation".into(),
+            set_by: "legal".into(),
+            set_at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            covers: HoldCovers {
+                users: vec!["bob".into()],
+                ..HoldCovers::default()
+            },
+            file: "holds/matter-7.yaml".into(),
+        }];
+        let jobs = [JobAt {
+            name: "support".into(),
+            store: store.clone(),
+            media_prefix: "_media".into(),
+        }];
+        let keyring = Keyring::default();
+        let pause = PauseAt::default();
+        let asked = Erase {
+            user: "alice",
+            reason: "r",
+            named_jobs: Vec::new(),
+            jobs: &jobs,
+            holds: &holds,
+            state: &state,
+            signer: None,
+            keyring: &keyring,
+            now: Utc::now(),
+            pause: &pause,
+            dry_run: false,
+        };
+        let outcome = erase(&asked).await.expect("an erasure");
+        assert!(outcome.erased.is_empty());
+        assert_eq!(outcome.held.len(), 1);
+        assert_eq!(outcome.held[0].key, KEY);
+        assert_eq!(outcome.held[0].holds, ["matter-7"]);
+        let there = store
+            .object_store()
+            .get(&ObjectPath::from(KEY))
+            .await
+            .expect("still there")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(there.to_vec(), body, "untouched");
+        let listed = erasures::list(&state).await.expect("erasures");
+        let done = listed[0].done.as_ref().expect("finished");
+        assert_eq!(done.held.len(), 1, "the completion names the held archive");
+    }
+}

@@ -119,12 +119,16 @@ const WEEKDAYS: [(&str, &str); 7] = [
 fn cell_of(job: &str, day: &Day) -> Markup {
     let risk = matches!(day.status, Status::InFlight { at_risk: true, .. });
     html! {
-        td class={ "day s-" (day.status.name()) @if risk { " risk" } }
+        td class={ "day s-" (day.status.name()) @if risk { " risk" } @if day.erased { " erased" } }
             data-day=(day.date) data-status=(day.status.name())
-            data-lost=[matches!(day.status, Status::Missing { lost: true }).then_some("true")] {
-            a href=(job_day_href(job, day.date)) title=(describe(day)) {
+            data-lost=[matches!(day.status, Status::Missing { lost: true }).then_some("true")]
+            data-erased=[day.erased.then_some("true")] {
+            a href=(job_day_href(job, day.date)) title={
+                (describe(day))
+                @if day.erased { "; erased: an archive of the day was replaced without a person's items" }
+            } {
                 (day.date.day())
-                span.sr { " " (day.status.name()) }
+                span.sr { " " (day.status.name()) @if day.erased { " erased" } }
             }
         }
     }
@@ -158,6 +162,9 @@ fn legend(days: &[Day]) -> Markup {
                 @if days.iter().any(|d| d.status.name() == name) {
                     li { span class={ "swatch s-" (name) } {} (meaning) }
                 }
+            }
+            @if days.iter().any(|d| d.erased) {
+                li { span class="swatch erased" {} "erased: an archive of the day was replaced without a person's items" }
             }
         }
     }
