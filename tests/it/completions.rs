@@ -6,13 +6,14 @@ use std::process::Command;
 
 use crate::common::run;
 
-const SUBCOMMANDS: [&str; 9] = [
+const SUBCOMMANDS: [&str; 10] = [
     "validate",
     "plan",
     "run",
     "status",
     "verify",
     "media",
+    "erase",
     "keys",
     "schema",
     "completions",
