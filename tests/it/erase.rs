@@ -296,6 +296,45 @@ fn an_immutable_destination_is_refused_before_anything_is_written() {
     assert_eq!(state_documents(&project).0.len(), 0, "no request either");
 }
 
+#[test]
+fn an_archive_a_hold_file_covers_is_left_untouched_and_reported_with_exit_1() {
+    // Needs the hold files loaded into the settings (built on the holds branch).
+    let project = project();
+    project.file("chatvault.yaml", "{}\n");
+    std::fs::create_dir(project.dir.path().join("holds")).expect("mkdir holds");
+    project.file(
+        "holds/matter-7.yaml",
+        "name: matter-7\nreason: litigation 7\nset_by: legal@example.com\n\
+         set_at: 2026-01-05T00:00:00Z\ncovers:\n  users: [bob]\n",
+    );
+    let before = std::fs::read(
+        project
+            .dir
+            .path()
+            .join("archive/support/2026/01/01/channels-1.jsonl"),
+    )
+    .expect("the archive");
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("under a hold"), "{stderr}");
+    assert!(stderr.contains("matter-7"), "{stderr}");
+    assert!(stdout.contains("0 archive(s) replaced"), "{stdout}");
+    let after = std::fs::read(
+        project
+            .dir
+            .path()
+            .join("archive/support/2026/01/01/channels-1.jsonl"),
+    )
+    .expect("the archive is still there");
+    assert_eq!(after, before, "untouched");
+    let (_, done) = state_documents(&project);
+    assert_eq!(
+        done[0].held.len(),
+        1,
+        "the completion names the held archive"
+    );
+}
+
 /// Starts `erase` frozen at `step`, waits until it says so, and kills it with SIGKILL.
 async fn kill_at(project: &Project, step: &str) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatvault"));
