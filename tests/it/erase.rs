@@ -204,21 +204,15 @@ fn erase_takes_the_user_out_of_search_and_transcripts_and_keeps_everyone_else() 
     let project = project();
     let (code, stdout, stderr) = project.run(&["erase", "--user", "alice", "--dry-run", "jobs"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("1 archive(s) hold alice and would be replaced"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("support/2026/01/01/channels-1.jsonl  2 message(s)"));
+    insta::assert_snapshot!("dry_run", stdout);
     assert_eq!(archive_keys(&project).len(), 2, "a dry run writes nothing");
     assert_eq!(state_documents(&project).0.len(), 0);
 
     let (code, stdout, stderr) = erase(&project);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("1 archive(s) replaced"), "{stdout}");
-    assert!(
-        stdout.contains("removed: 2 message(s), 1 reaction(s), 1 membership(s)"),
-        "{stdout}"
-    );
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d{8}T\d{6}Z-[0-9a-f]{8}\b", "[ERASURE ID]");
+    settings.bind(|| insta::assert_snapshot!("erased", stdout));
     assert_erased(&project);
 
     let (code, stdout, stderr) = project.run(&[
@@ -238,6 +232,109 @@ fn erase_takes_the_user_out_of_search_and_transcripts_and_keeps_everyone_else() 
     let (code, stdout, stderr) = project.run(&["search", "from:alice", "jobs"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stderr.contains("alice was erased"), "{stderr}");
+}
+
+/// Writes a captured file below `archive/_media` and returns its SHA-256.
+fn captured(project: &Project, bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let sha256 = chatvault::archive::transfer::hex(&sha2::Sha256::digest(bytes));
+    let path =
+        project
+            .dir
+            .path()
+            .join("archive")
+            .join(chatvault::archive::media::layout::object_key(
+                "_media", &sha256,
+            ));
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+    std::fs::write(&path, bytes).expect("write the file");
+    sha256
+}
+
+#[test]
+fn the_files_only_the_users_items_linked_go_and_the_others_stay_in_the_new_record() {
+    use chatvault::archive::media::record::{MediaRecord, Outcome, Owner, Reference, Stored};
+    let project = Project::new();
+    project.job("support.yaml", JOB);
+    let key = "support/2026/01/01/channels-1.jsonl";
+    let link = |name: &str| format!("https://cdn.example.com/{name}.png");
+    let with_image = |id: &str, user: &str, name: &str, second: u32| {
+        let mut m = message(id, user, &format!("{user} says {name}"), second);
+        m["item"]["attachments"] = json!([{"type": "image", "image_url": link(name)}]);
+        m
+    };
+    write_archive(
+        &project.dir.path().join("archive"),
+        key,
+        "support",
+        &[
+            with_image("a1", "alice", "hers", 0),
+            with_image("b1", "bob", "his", 1),
+        ],
+    );
+    let (hers, his) = (
+        captured(&project, b"her photo"),
+        captured(&project, b"his photo"),
+    );
+    let reference = |id: &str, name: &str, sha256: &str| Reference {
+        owner: Owner::Message(id.into()),
+        field: "attachments[0].image_url".into(),
+        url: link(name),
+        outcome: Outcome::Stored(Stored {
+            sha256: sha256.into(),
+            size: 9,
+            content_type: "image/png".into(),
+        }),
+    };
+    let record = MediaRecord {
+        format: chatvault::archive::media::record::FORMAT,
+        job: "support".into(),
+        archive: key.into(),
+        attempt: 1,
+        written_at: chrono::Utc::now(),
+        chatvault_version: "test".into(),
+        prefix: "_media".into(),
+        references: vec![reference("a1", "hers", &hers), reference("b1", "his", &his)],
+    };
+    project.file(
+        &format!("archive/{key}.media.1.json"),
+        serde_json::to_string(&record).expect("json"),
+    );
+
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 captured file(s) deleted"), "{stdout}");
+    let media = |sha256: &str| {
+        project
+            .dir
+            .path()
+            .join("archive")
+            .join(chatvault::archive::media::layout::object_key(
+                "_media", sha256,
+            ))
+            .exists()
+    };
+    assert!(
+        !media(&hers),
+        "the file only alice's message linked is gone"
+    );
+    assert!(media(&his), "bob's stays");
+    let replaced: MediaRecord = serde_json::from_str(
+        &std::fs::read_to_string(
+            project
+                .dir
+                .path()
+                .join("archive/support/2026/01/01/channels-1.erased-1.jsonl.media.1.json"),
+        )
+        .expect("the replacement's record"),
+    )
+    .expect("a record");
+    assert_eq!(replaced.references, [reference("b1", "his", &his)]);
+    let removal = seals(&project)
+        .into_iter()
+        .find_map(|s| s.removal)
+        .expect("an erasure record");
+    assert_eq!(removal.media, [hers]);
 }
 
 #[test]
