@@ -373,6 +373,23 @@ async fn the_viewer_shows_nothing_of_an_erased_user() {
         assert!(!body.contains("alice secret"), "{path}: {body}");
         assert!(body.contains("bob first"), "{path}: {body}");
     }
+    let calendar = http
+        .get(format!("{}/", viewer.url))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("a page");
+    assert!(
+        calendar.contains(r#"data-day="2026-01-01" data-status="archived" data-erased="true""#),
+        "the day of the replaced archive is marked erased: {calendar}"
+    );
+    assert_eq!(
+        calendar.matches(r#"data-erased="true""#).count(),
+        1,
+        "{calendar}"
+    );
     viewer.stop().await;
 }
 
