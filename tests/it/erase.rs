@@ -603,6 +603,17 @@ async fn after_erase_runs_archives_give_duckdb_and_search_nothing_of_the_user() 
         "",
         "DuckDB finds no message of the erased user"
     );
+    let (_, stdout, stderr) = run(&["status", "--format", "json", "jobs"]).await;
+    let status: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let seals = files_below(
+        &project.dir.path().join("archive/_chatvault/seals/hive"),
+        ".json",
+    );
+    assert_eq!(
+        status[0]["seal"]["sequence"].as_u64(),
+        Some(seals.len() as u64),
+        "the ledger records the erasure record as the newest seal: {stdout}"
+    );
     // Needs verify to accept what erasure records name (built on the expire branch).
     let (code, stdout, stderr) = run(&["verify", "--job", "hive", "jobs"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");

@@ -34,15 +34,15 @@ use crate::archive::read::ReadError;
 use crate::archive::reading::{Listing, Source};
 use crate::archive::replacement::{Removed, replacement_key};
 use crate::archive::seal::{
-    ChainError, Removal, RemovalKind, Replacement, SealError, SealMemory, Sealing, read_chain,
-    record_removal,
+    ChainError, Removal, RemovalKind, Replacement, SealError, SealHead, SealMemory, Sealing,
+    read_chain, record_removal,
 };
 use crate::archive::tally::UserCount;
 use crate::archive::transfer::TransferError;
 use crate::config::hold::Hold;
 use crate::signing::{Keyring, SigningKey};
 use crate::state::erasures::{self, ErasedArchive, ErasureDone, ErasureRequest, HeldArchive};
-use crate::state::{StateError, seal_head};
+use crate::state::{Ledger, StateError, seal_head};
 use crate::store::Store;
 
 /// The steps a crash test can stop at (`CHATVAULT_PAUSE_AT`), in order.
@@ -337,7 +337,7 @@ async fn one_job(
                 keyring: asked.keyring,
                 recorded: head.as_ref(),
             };
-            record_removal(
+            let sealed = record_removal(
                 store,
                 &job.name,
                 &job.media_prefix,
@@ -351,6 +351,7 @@ async fn one_job(
                 job: job.name.clone(),
                 source,
             })?;
+            record_head(asked.state, &job.name, &sealed.head).await?;
             removal
         }
     };
@@ -358,6 +359,24 @@ async fn one_job(
     remove::delete_archives(store, &removal.archives, &removal.documents).await?;
     asked.pause.point(PAUSE_POINTS[5]).await;
     outcome.media_deleted += remove::delete_media(store, &job.media_prefix, &removal.media).await?;
+    Ok(())
+}
+
+/// Moves the job's ledger to the erasure record as the chain's newest seal, as a run's end
+/// does with its seal, so that the record removed from the end of the chain would show. A job
+/// without a ledger (no run recorded anything yet) gets none.
+async fn record_head(state: &Store, job: &str, head: &SealHead) -> Result<(), EraseError> {
+    let ledger = Ledger::open(state.clone(), job);
+    if ledger.load().await?.seq() == 0 {
+        return Ok(());
+    }
+    ledger
+        .update(|s| {
+            if s.seal.as_ref().is_none_or(|h| h.sequence < head.sequence) {
+                s.seal = Some(head.clone());
+            }
+        })
+        .await?;
     Ok(())
 }
 
