@@ -449,6 +449,32 @@ fn an_archive_a_hold_file_covers_is_left_untouched_and_reported_with_exit_1() {
     );
 }
 
+#[test]
+fn a_corrupt_archive_is_not_replaced_and_the_erasure_stays_unfinished_until_it_can_be() {
+    let project = project();
+    let path = project
+        .dir
+        .path()
+        .join("archive/support/2026/01/01/channels-1.jsonl");
+    let good = std::fs::read(&path).expect("the archive");
+    let mut bad = good.clone();
+    bad[10] ^= 1;
+    std::fs::write(&path, &bad).expect("corrupt it");
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("is corrupt"), "{stderr}");
+    assert!(stderr.contains("the erasure is not finished"), "{stderr}");
+    assert_eq!(archive_keys(&project).len(), 2, "nothing replaced");
+    let (requests, done) = state_documents(&project);
+    assert_eq!((requests.len(), done.len()), (1, 0));
+
+    std::fs::write(&path, &good).expect("restored from a backup");
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("taken up again"), "{stdout}");
+    assert_erased(&project);
+}
+
 /// Starts `erase` frozen at `step`, waits until it says so, and kills it with SIGKILL.
 async fn kill_at(project: &Project, step: &str) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatvault"));

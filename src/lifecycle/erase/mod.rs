@@ -303,7 +303,12 @@ async fn one_job(
                 continue;
             };
             let key = replacement_key(&manifest.key, group.highest + 1);
-            replace(asked, &listing, &group, &key, id, erased, http).await?;
+            match replace(asked, &listing, &group, &key, id, erased, http).await {
+                Ok(()) => {}
+                // The others are still replaced; this one stays, and the request unfinished.
+                Err(e @ EraseError::Corrupt { .. }) => outcome.problems.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
         }
     }
     let Some(id) = id else {
