@@ -304,6 +304,10 @@ fn the_files_only_the_users_items_linked_go_and_the_others_stay_in_the_new_recor
     let (code, stdout, stderr) = erase(&project);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("1 captured file(s) deleted"), "{stdout}");
+    assert!(
+        stdout.contains("1 captured file(s) only theirs"),
+        "{stdout}"
+    );
     let media = |sha256: &str| {
         project
             .dir

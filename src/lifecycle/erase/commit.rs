@@ -24,8 +24,6 @@ pub fn replacement_manifest(
     erasure: &str,
     now: DateTime<Utc>,
 ) -> Manifest {
-    let mut removed = written.removed.clone();
-    removed.media = 0;
     Manifest {
         format: FORMAT,
         key: key.to_owned(),
@@ -39,7 +37,7 @@ pub fn replacement_manifest(
             key: replaced.key.clone(),
             sha256: replaced.sha256.clone(),
             erasure: erasure.to_owned(),
-            removed,
+            removed: written.removed.clone(),
         }),
         ..replaced.clone()
     }
