@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use chatvault::archive::manifest::Manifest;
+use chatvault::archive::media::record::{MediaRecord, Outcome, Owner, Reference, Stored};
 use chatvault::archive::seal::Seal;
 use chatvault::lifecycle::erase::PAUSE_POINTS;
 use chatvault::state::erasures::{ErasureDone, ErasureRequest};
@@ -251,41 +252,29 @@ fn captured(project: &Project, bytes: &[u8]) -> String {
     sha256
 }
 
-#[test]
-fn the_files_only_the_users_items_linked_go_and_the_others_stay_in_the_new_record() {
-    use chatvault::archive::media::record::{MediaRecord, Outcome, Owner, Reference, Stored};
-    let project = Project::new();
-    project.job("support.yaml", JOB);
+/// Links a picture from alice's first message and one from bob's first, captured both, with
+/// the archive's media record: (hers, his), their SHA-256.
+fn with_media(project: &Project) -> (String, String) {
     let key = "support/2026/01/01/channels-1.jsonl";
-    let link = |name: &str| format!("https://cdn.example.com/{name}.png");
-    let with_image = |id: &str, user: &str, name: &str, second: u32| {
-        let mut m = message(id, user, &format!("{user} says {name}"), second);
-        m["item"]["attachments"] = json!([{"type": "image", "image_url": link(name)}]);
-        m
-    };
-    write_archive(
-        &project.dir.path().join("archive"),
-        key,
-        "support",
-        &[
-            with_image("a1", "alice", "hers", 0),
-            with_image("b1", "bob", "his", 1),
-        ],
-    );
+    let path = project.dir.path().join("archive").join(key);
+    let text = std::fs::read_to_string(&path).expect("the archive");
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a line"))
+        .collect();
+    for line in &mut lines {
+        let name = match line["item"]["id"].as_str() {
+            Some("a1") => "hers",
+            Some("b1") => "his",
+            _ => continue,
+        };
+        line["item"]["attachments"] = json!([{"type": "image", "image_url": link(name)}]);
+    }
+    write_archive(&project.dir.path().join("archive"), key, "support", &lines);
     let (hers, his) = (
-        captured(&project, b"her photo"),
-        captured(&project, b"his photo"),
+        captured(project, b"her photo"),
+        captured(project, b"his photo"),
     );
-    let reference = |id: &str, name: &str, sha256: &str| Reference {
-        owner: Owner::Message(id.into()),
-        field: "attachments[0].image_url".into(),
-        url: link(name),
-        outcome: Outcome::Stored(Stored {
-            sha256: sha256.into(),
-            size: 9,
-            content_type: "image/png".into(),
-        }),
-    };
     let record = MediaRecord {
         format: chatvault::archive::media::record::FORMAT,
         job: "support".into(),
@@ -300,14 +289,28 @@ fn the_files_only_the_users_items_linked_go_and_the_others_stay_in_the_new_recor
         &format!("archive/{key}.media.1.json"),
         serde_json::to_string(&record).expect("json"),
     );
+    (hers, his)
+}
 
-    let (code, stdout, stderr) = erase(&project);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("1 captured file(s) deleted"), "{stdout}");
-    assert!(
-        stdout.contains("1 captured file(s) only theirs"),
-        "{stdout}"
-    );
+fn link(name: &str) -> String {
+    format!("https://cdn.example.com/{name}.png")
+}
+
+fn reference(id: &str, name: &str, sha256: &str) -> Reference {
+    Reference {
+        owner: Owner::Message(id.into()),
+        field: "attachments[0].image_url".into(),
+        url: link(name),
+        outcome: Outcome::Stored(Stored {
+            sha256: sha256.into(),
+            size: 9,
+            content_type: "image/png".into(),
+        }),
+    }
+}
+
+/// Her file is gone and named by the erasure record; his stays, in the replacement's record.
+fn assert_media_erased(project: &Project, hers: &str, his: &str) {
     let media = |sha256: &str| {
         project
             .dir
@@ -318,11 +321,8 @@ fn the_files_only_the_users_items_linked_go_and_the_others_stay_in_the_new_recor
             ))
             .exists()
     };
-    assert!(
-        !media(&hers),
-        "the file only alice's message linked is gone"
-    );
-    assert!(media(&his), "bob's stays");
+    assert!(!media(hers), "the file only alice's message linked is gone");
+    assert!(media(his), "bob's stays");
     let replaced: MediaRecord = serde_json::from_str(
         &std::fs::read_to_string(
             project
@@ -333,12 +333,26 @@ fn the_files_only_the_users_items_linked_go_and_the_others_stay_in_the_new_recor
         .expect("the replacement's record"),
     )
     .expect("a record");
-    assert_eq!(replaced.references, [reference("b1", "his", &his)]);
-    let removal = seals(&project)
+    assert_eq!(replaced.references, [reference("b1", "his", his)]);
+    let removal = seals(project)
         .into_iter()
         .find_map(|s| s.removal)
         .expect("an erasure record");
     assert_eq!(removal.media, [hers]);
+}
+
+#[test]
+fn the_files_only_the_users_items_linked_go_and_the_others_stay_in_the_new_record() {
+    let project = project();
+    let (hers, his) = with_media(&project);
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 captured file(s) deleted"), "{stdout}");
+    assert!(
+        stdout.contains("1 captured file(s) only theirs"),
+        "{stdout}"
+    );
+    assert_media_erased(&project, &hers, &his);
 }
 
 #[test]
@@ -524,6 +538,7 @@ async fn kill_at(project: &Project, step: &str) {
 async fn killed_at_any_step_a_rerun_finishes_the_same_erasure() {
     for step in PAUSE_POINTS {
         let project = project();
+        let (hers, his) = with_media(&project);
         kill_at(&project, step).await;
         let (code, ids, stderr) = search(&project, "from:bob");
         assert_eq!(code, 0, "{step}: {stderr}");
@@ -547,6 +562,7 @@ async fn killed_at_any_step_a_rerun_finishes_the_same_erasure() {
             "{step}: the rerun says it resumes: {stdout}"
         );
         assert_erased(&project);
+        assert_media_erased(&project, &hers, &his);
     }
 }
 
