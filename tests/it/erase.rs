@@ -356,6 +356,39 @@ fn the_files_only_the_users_items_linked_go_and_the_others_stay_in_the_new_recor
 }
 
 #[test]
+fn with_a_key_the_replacement_its_record_and_the_erasure_record_are_signed() {
+    use chatvault::signing::{Check, Keyring, PublicKey, check};
+    let project = project();
+    with_media(&project);
+    project.file("chatvault.yaml", "signing:\n  key_file: signing.pem\n");
+    let (code, public, stderr) = project.run(&["keys", "generate", "--out", "signing.pem"]);
+    assert_eq!(code, 0, "{stderr}");
+    let public = PublicKey::from_pem(&public, "stdout").unwrap_or_else(|e| panic!("{e}"));
+    let mut keys = Keyring::default();
+    keys.add(public.clone());
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let archive = project.dir.path().join("archive");
+    let replacement = "support/2026/01/01/channels-1.erased-1.jsonl";
+    let seal = files_below(&archive.join("_chatvault/seals/support"), ".json");
+    for path in [
+        archive.join(format!("{replacement}.manifest.json")),
+        archive.join(format!("{replacement}.media.1.json")),
+        seal[0].clone(),
+    ] {
+        let bytes = std::fs::read(&path).expect("a document");
+        assert_eq!(
+            check(&bytes, &keys),
+            Check::Valid {
+                key_id: public.id().to_owned()
+            },
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
 fn verify_passes_after_an_erasure() {
     // Needs verify to accept what erasure records name (built on the expire branch).
     let project = project();
