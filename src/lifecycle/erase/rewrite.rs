@@ -503,6 +503,78 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_zstd_archive_is_rewritten_as_zstd_and_reads_back_with_what_was_written() {
+        let store = Store::memory();
+        let plain = concat!(
+            r#"{"type":"message","item":{"id":"1","cid":"messaging:a","user":{"id":"gone"},"text":"x"}}"#,
+            "\n",
+            r#"{"type":"message","item":{"id":"2","cid":"messaging:a","user":{"id":"v"},"text":"y"}}"#,
+            "\n",
+        );
+        let stored = zstd::encode_all(plain.as_bytes(), 3).unwrap_or_default();
+        store
+            .object_store()
+            .put(
+                &ObjectPath::from("a.jsonl.zst"),
+                object_store::PutPayload::from(stored.clone()),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let original: Manifest = serde_json::from_value(serde_json::json!({
+            "format": 2, "job": "j", "tick": "2026-03-02T00:00:00Z", "kind": "channels",
+            "batch": 1, "task_id": "t", "export_version": "v2", "key": "a.jsonl.zst",
+            "bytes_source": plain.len(), "bytes_stored": stored.len(),
+            "sha256": crate::archive::transfer::hex(&Sha256::digest(&stored)),
+            "content_encoding": "zstd", "archived_at": "2026-03-02T00:00:00Z",
+            "exported_at": null, "chatvault_version": "0"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let erased = BTreeSet::from(["gone".to_owned()]);
+        let http = reqwest::Client::new();
+        let key = "a.erased-1.jsonl.zst";
+        let written = rewrite(&http, &store, &original, key, &erased)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written.removed.messages, 1);
+        assert_eq!(written.tally.channels["messaging:a"].messages, 1);
+        let replacement = Manifest {
+            key: key.to_owned(),
+            bytes_stored: written.bytes_stored,
+            sha256: written.sha256.clone(),
+            ..original.clone()
+        };
+        let mut ids = Vec::new();
+        crate::archive::read::entities(
+            &store,
+            &replacement,
+            Splitter::new(Layout::Lines),
+            &mut |_, bytes| {
+                let item: Value = serde_json::from_slice(bytes).unwrap_or_default();
+                ids.push(item["id"].as_str().unwrap_or_default().to_owned());
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the replacement reads back as written: {e}"));
+        assert_eq!(ids, ["2"]);
+
+        let mut tampered = original;
+        tampered.sha256 = "00".repeat(32);
+        let refused = rewrite(&http, &store, &tampered, "a.erased-2.jsonl.zst", &erased).await;
+        assert!(
+            matches!(refused, Err(EraseError::Corrupt { .. })),
+            "{refused:?}"
+        );
+        let left = store
+            .object_store()
+            .head(&ObjectPath::from("a.erased-2.jsonl.zst"))
+            .await;
+        assert!(
+            left.is_err(),
+            "nothing is left of a replacement of a corrupt archive"
+        );
+    }
+
+    #[tokio::test]
     async fn a_line_that_is_not_json_stops_the_rewrite() {
         let erased = BTreeSet::from(["gone".to_owned()]);
         let mut found = Found::new(Layout::Lines, erased);
