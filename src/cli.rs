@@ -611,7 +611,7 @@ pub struct KeysGenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// Folder to write job.schema.json and config.schema.json into
+    /// Folder to write job.schema.json, config.schema.json and hold.schema.json into
     #[arg(long, value_name = "DIR", default_value = "schemas")]
     pub out: PathBuf,
 

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use super::discover::{find_config, job_files, project_dir};
+use super::hold::HoldFile;
+use super::holds::{CompiledHold, compile_hold, hold_files, holds_dir};
 use super::interpolate::{Env, expand};
 use super::job::{Job, JobSet, Settings};
 use super::model::{ConfigFile, JobFile};
@@ -81,7 +83,7 @@ pub struct Loaded {
     /// Every job that compiled without errors, in file order.
     pub jobs: Vec<Compiled>,
     pub diagnostics: Diagnostics,
-    /// Job files read (the config not counted).
+    /// Job and hold files read (the config not counted).
     pub files: usize,
     pub blocked: Vec<Blocked>,
 }
@@ -132,7 +134,12 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
         );
 
     let parsed = match &config_file {
-        Some(path) => read::<ConfigFile>(path, parse_file(path), Document::Config, opts),
+        Some(path) => read::<ConfigFile>(
+            path,
+            parse_file(path, Document::Config),
+            Document::Config,
+            Some(opts),
+        ),
         None => Parsed::empty(),
     };
     let (settings, defaults) = settings_from(
@@ -158,26 +165,86 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
     }
 
     let outcomes = in_parallel(&files, |file| {
-        let parsed = read::<JobFile>(file, parse_file(file), Document::Job, opts);
+        let parsed = read::<JobFile>(
+            file,
+            parse_file(file, Document::Job),
+            Document::Job,
+            Some(opts),
+        );
         load_job(file, parsed, &defaults, &config_dir)
     });
     let mut jobs: Vec<Compiled> = Vec::new();
     let mut blocked = Vec::new();
+    let mut job_names = Vec::new();
+    let mut all_named = true;
     for outcome in outcomes {
         diagnostics.extend(outcome.diagnostics);
         jobs.extend(outcome.job);
         blocked.extend(outcome.blocked);
+        all_named &= outcome.name.is_some();
+        job_names.extend(outcome.name);
     }
-
     cross_check(&jobs, &mut diagnostics);
+
+    // Holds name jobs: all of them can be checked only when every job file was read.
+    let all_jobs = all_named && paths.iter().all(|p| p.is_dir());
+    let (holds, hold_count) = load_holds(&config_dir, &job_names, all_jobs, &mut diagnostics);
+    let mut settings = settings;
+    settings.holds = holds;
     diagnostics.sort();
     Loaded {
         settings,
         jobs,
         diagnostics,
-        files: files.len(),
+        files: files.len() + hold_count,
         blocked,
     }
+}
+
+/// The holds of the `holds/` folder beside the global config, each checked on its own, then
+/// against each other and the job names; the holds without errors, and how many files were read.
+fn load_holds(
+    config_dir: &Path,
+    job_names: &[String],
+    all_jobs: bool,
+    diagnostics: &mut Diagnostics,
+) -> (Vec<super::hold::Hold>, usize) {
+    let dir = holds_dir(config_dir);
+    let (files, problems) = hold_files(&dir);
+    for p in problems {
+        let mut sink = FileSink::new(&p.path, None);
+        sink.error_at(None, p.message);
+        diagnostics.extend(sink.diagnostics);
+    }
+    let mut compiled = Vec::new();
+    for file in &files {
+        let file = relative_to_cwd(file.clone());
+        // Hold files take no `${VAR}`: a reason may well hold a `$`, and nothing in a hold is
+        // secret or differs between machines.
+        let parsed = read::<HoldFile>(
+            &file,
+            parse_file(&file, Document::Hold),
+            Document::Hold,
+            None,
+        );
+        let mut sink = FileSink::new(&file, parsed.node.as_ref());
+        sink.diagnostics.extend(parsed.diagnostics);
+        if let Some(spec) = &parsed.value {
+            let mut ctx = Ctx {
+                sink: &mut sink,
+                subs: &parsed.subs,
+            };
+            if let Some(hold) = compile_hold(spec, &file, &mut ctx) {
+                compiled.push(CompiledHold {
+                    hold,
+                    node: parsed.node.clone(),
+                });
+            }
+        }
+        diagnostics.extend(sink.diagnostics);
+    }
+    super::holds::cross_check(&compiled, job_names, all_jobs, diagnostics);
+    (compiled.into_iter().map(|c| c.hold).collect(), files.len())
 }
 
 /// One valid job from YAML text (no variables set), for unit tests elsewhere in the crate
@@ -208,7 +275,12 @@ pub fn load_job_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loade
     let config_dir = PathBuf::from(".");
     let (settings, defaults) =
         settings_from(Parsed::empty(), None, &config_dir, opts, &mut diagnostics);
-    let parsed = read::<JobFile>(file, parse_bytes(file, bytes), Document::Job, opts);
+    let parsed = read::<JobFile>(
+        file,
+        parse_bytes(file, bytes, Document::Job),
+        Document::Job,
+        Some(opts),
+    );
     let outcome = load_job(file, parsed, &defaults, &config_dir);
     diagnostics.extend(outcome.diagnostics);
     diagnostics.sort();
@@ -226,7 +298,12 @@ pub fn load_job_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loade
 pub fn load_config_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let config_dir = PathBuf::from(".");
-    let parsed = read::<ConfigFile>(file, parse_bytes(file, bytes), Document::Config, opts);
+    let parsed = read::<ConfigFile>(
+        file,
+        parse_bytes(file, bytes, Document::Config),
+        Document::Config,
+        Some(opts),
+    );
     let (settings, _) = settings_from(parsed, Some(file), &config_dir, opts, &mut diagnostics);
     diagnostics.sort();
     Loaded {
@@ -270,6 +347,9 @@ fn relative_to_cwd(path: PathBuf) -> PathBuf {
 
 /// What one job file came to.
 struct JobOutcome {
+    /// The job's name as written (or from the file name), whether or not the job is valid;
+    /// `None` when the file could not be parsed.
+    name: Option<String>,
     diagnostics: Diagnostics,
     job: Option<Compiled>,
     blocked: Option<Blocked>,
@@ -285,6 +365,13 @@ fn load_job(
     let mut sink = FileSink::new(file, parsed.node.as_ref());
     sink.diagnostics.extend(parsed.diagnostics);
     let mut outcome = JobOutcome {
+        name: parsed.value.as_ref().map(|spec| {
+            spec.name.clone().unwrap_or_else(|| {
+                file.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+        }),
         diagnostics: Diagnostics::default(),
         job: None,
         blocked: None,
@@ -425,11 +512,12 @@ impl<T> Parsed<T> {
     }
 }
 
+/// `vars`: where `${VAR}` values come from; `None` for files that take none (holds).
 fn read<T: DeserializeOwned>(
     path: &Path,
     parsed: Result<Node, Diagnostics>,
     doc: Document,
-    opts: &LoadOptions<'_>,
+    vars: Option<&LoadOptions<'_>>,
 ) -> Parsed<T> {
     let mut out = Parsed::empty();
     let mut node = match parsed {
@@ -439,7 +527,10 @@ fn read<T: DeserializeOwned>(
             return out;
         }
     };
-    let found = interpolate(&mut node, opts.env, opts.missing_vars);
+    let found = match vars {
+        Some(opts) => interpolate(&mut node, opts.env, opts.missing_vars),
+        None => Interpolated::nothing(),
+    };
     let mut sink = FileSink::new(path, Some(&node));
     for (field, message) in &found.errors {
         sink.error(field, message.clone());
@@ -536,9 +627,9 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn parse_file(path: &Path) -> Result<Node, Diagnostics> {
+fn parse_file(path: &Path, doc: Document) -> Result<Node, Diagnostics> {
     match read_bounded(path) {
-        Ok(bytes) => parse_bytes(path, &bytes),
+        Ok(bytes) => parse_bytes(path, &bytes, doc),
         Err(message) => {
             let mut sink = FileSink::new(path, None);
             sink.error_at(None, message);
@@ -548,7 +639,7 @@ fn parse_file(path: &Path) -> Result<Node, Diagnostics> {
 }
 
 /// A file's bytes as a tree; the format follows `path`'s extension.
-fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Node, Diagnostics> {
+fn parse_bytes(path: &Path, bytes: &[u8], doc: Document) -> Result<Node, Diagnostics> {
     let mut sink = FileSink::new(path, None);
     if bytes.len() as u64 > MAX_FILE_BYTES {
         sink.error_at(
@@ -590,9 +681,13 @@ fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Node, Diagnostics> {
     match node.value {
         Value::Map(_) => Ok(node),
         Value::Null => {
+            let expected = match doc {
+                Document::Hold => "`reason`, `set_by`, `set_at` and `covers`",
+                Document::Job | Document::Config => "`schedule` and `channels`",
+            };
             sink.error_at(
                 Some(node.pos),
-                "the file is empty: expected fields such as `schedule` and `channels`",
+                format!("the file is empty: expected fields such as {expected}"),
             );
             Err(sink.diagnostics)
         }
@@ -616,15 +711,21 @@ struct Interpolated {
     warnings: Vec<(FieldPath, String)>,
 }
 
+impl Interpolated {
+    fn nothing() -> Self {
+        Interpolated {
+            subs: Substitutions::default(),
+            missing: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Substitutes `${VAR}` in every string, recording which fields came from the environment.
 /// An unset variable in a dry run leaves its field as written and marks it unchecked.
 fn interpolate(node: &mut Node, env: Env<'_>, missing_vars: MissingVars) -> Interpolated {
-    let mut out = Interpolated {
-        subs: Substitutions::default(),
-        missing: Vec::new(),
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut out = Interpolated::nothing();
     walk_strings(
         node,
         &FieldPath::root(),
