@@ -227,6 +227,19 @@ pub enum Command {
     /// files.
     /// Example: chatvault ui --listen 0.0.0.0:8080 --auth-token-file /run/secrets/ui-token
     Ui(UiArgs),
+    /// List the legal holds in force, each with the archives and bytes it covers
+    ///
+    /// Holds are the files in `holds/` beside the global config (`*.yaml`, `*.yml`, `*.toml`;
+    /// validated with the job files). For each hold: its reason, who set it and when, what it
+    /// covers, and per job the archives it keeps (nothing they hold is expired or erased)
+    /// with their stored bytes. Reads the destinations of the jobs a hold may cover, never
+    /// writes. Where a hold names users and an archive's manifest does not count everyone
+    /// it names (manifests before format 3), the archive (or its catalog record) is read. An
+    /// archive that cannot be read is named on stderr and counted as held: the hold wins. A
+    /// channel or user a hold names that no archive holds is pointed out (not an error).
+    /// Exits 0, 1 when a store, manifest or archive could not be read, 2 on invalid job or
+    /// hold files.
+    Holds(HoldsArgs),
     /// Make the Ed25519 key pair manifests, records and seals are signed with
     ///
     /// `keys generate --out FILE` writes a new private key to FILE (PKCS#8 PEM, created with
@@ -446,6 +459,26 @@ pub struct Archives {
     /// AWS_* / GOOGLE_* environment
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldsArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// For people, or one JSON document for scripts
+    #[arg(long, value_enum, default_value_t = HoldsFormat::Human)]
+    pub format: HoldsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HoldsFormat {
+    /// Each hold, what it covers, and per job its archives (key and size)
+    Human,
+    /// `{"holds": [...], "problems": [...]}`: each hold with name, file, reason, set_by,
+    /// set_at, covers, archives, bytes, jobs[] (job, archives, bytes, keys) and unmatched
+    /// (channels, users no archive holds)
+    Json,
 }
 
 #[derive(Debug, Args)]

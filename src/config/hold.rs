@@ -43,6 +43,33 @@ pub struct HoldCovers {
     pub until: Option<DateTime<Utc>>,
 }
 
+impl HoldCovers {
+    /// One line for people: each part given, e.g. `jobs support; users alice; message time
+    /// from 2026-01-01T00:00:00Z`. Entries are user text: escape the line for its output.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for (what, items) in [
+            ("jobs", &self.jobs),
+            ("channels", &self.channels),
+            ("users", &self.users),
+        ] {
+            if !items.is_empty() {
+                parts.push(format!("{what} {}", items.join(", ")));
+            }
+        }
+        let utc = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        match (self.from, self.until) {
+            (Some(from), Some(until)) => {
+                parts.push(format!("message time {} to {}", utc(from), utc(until)));
+            }
+            (Some(from), None) => parts.push(format!("message time from {}", utc(from))),
+            (None, Some(until)) => parts.push(format!("message time before {}", utc(until))),
+            (None, None) => {}
+        }
+        parts.join("; ")
+    }
+}
+
 /// One legal hold, as written in `holds/<name>.yaml` (or `.yml`, `.toml`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

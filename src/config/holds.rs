@@ -11,6 +11,7 @@ use crate::diagnostics::tree::{FieldPath, Node};
 use crate::diagnostics::{Diagnostics, FileSink};
 use crate::query::{is_cid, parse_time};
 use crate::suggest::did_you_mean;
+use crate::text::has_hidden;
 
 const HOLD_EXTENSIONS: [&str; 3] = ["yaml", "yml", "toml"];
 const MAX_NAME_LEN: usize = 64;
@@ -47,20 +48,47 @@ pub fn hold_files(dir: &Path) -> (Vec<PathBuf>, Vec<PathProblem>) {
     (files, Vec::new())
 }
 
-/// A hold file that passed its own rules, with its document to place later problems.
+/// A hold file that could be parsed, by the name it gives its hold (valid or not), with its
+/// document to place the problems found across files.
 #[derive(Debug, Clone)]
-pub struct CompiledHold {
-    pub hold: Hold,
+pub struct NamedHold {
+    pub name: String,
+    pub file: PathBuf,
     pub node: Option<Node>,
 }
 
+/// The name a hold file gives its hold: `name`, else the file name without its extension.
+pub fn name_of(spec: &HoldFile, file: &Path) -> String {
+    spec.name.clone().unwrap_or_else(|| {
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// The jobs a hold may name.
+pub struct KnownJobs<'a> {
+    pub names: &'a [String],
+    /// Every job file was read: a name among none of them is an error. Otherwise (only some
+    /// job files were named, or some could not be parsed) it is a warning.
+    pub all: bool,
+}
+
 /// The hold a schema-valid file describes, every problem reported; `None` when any.
-pub fn compile_hold(spec: &HoldFile, file: &Path, ctx: &mut Ctx<'_, '_>) -> Option<Hold> {
+pub fn compile_hold(
+    spec: &HoldFile,
+    file: &Path,
+    jobs: &KnownJobs<'_>,
+    ctx: &mut Ctx<'_, '_>,
+) -> Option<Hold> {
     let before = ctx.sink.diagnostics.has_errors();
     let name = hold_name(spec, file, ctx);
     let root = FieldPath::root();
     let set_at = time(ctx, &root.key("set_at"), Some(&spec.set_at));
     let covers = covers(spec, ctx);
+    if let Some(named) = spec.covers.as_ref().and_then(|c| c.jobs.as_ref()) {
+        known_jobs(named, jobs, ctx);
+    }
     if before || ctx.sink.diagnostics.has_errors() {
         return None;
     }
@@ -77,15 +105,7 @@ pub fn compile_hold(spec: &HoldFile, file: &Path, ctx: &mut Ctx<'_, '_>) -> Opti
 /// Hold names show in listings and the viewer: keep them plain, as job names are.
 fn hold_name(spec: &HoldFile, file: &Path, ctx: &mut Ctx<'_, '_>) -> Option<String> {
     let path = FieldPath::root().key("name");
-    let (name, from_file) = match &spec.name {
-        Some(n) => (n.clone(), false),
-        None => (
-            file.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            true,
-        ),
-    };
+    let (name, from_file) = (name_of(spec, file), spec.name.is_none());
     let starts_ok = name
         .chars()
         .next()
@@ -210,6 +230,13 @@ fn list(
         if item.is_empty() {
             ctx.error(&item_path, "must not be empty");
             ok = false;
+        } else if item.chars().any(char::is_control) || has_hidden(item) {
+            // Entries are shown on terminals as they are (the plan, `chatvault holds`).
+            ctx.error(
+                &item_path,
+                "holds a control or invisible character: write the id as it is",
+            );
+            ok = false;
         } else if !fits(item) {
             let shown = ctx.show(&item_path, item);
             ctx.error(
@@ -222,233 +249,49 @@ fn list(
     (items.to_vec(), ok)
 }
 
-/// The rules across hold files: names are unique, and every job a hold names is a job.
-/// `jobs` are the names of the jobs loaded; with `all_jobs` false (only some job files were
-/// loaded, or some could not be read) a name among none of them is a warning, not an error.
-pub fn cross_check(
-    holds: &[CompiledHold],
-    jobs: &[String],
-    all_jobs: bool,
-    diagnostics: &mut Diagnostics,
-) {
-    let name_path = FieldPath::root().key("name");
-    for (i, CompiledHold { hold, node }) in holds.iter().enumerate() {
-        let mut sink = FileSink::new(&hold.file, node.as_ref());
-        let others: Vec<String> = holds
-            .iter()
-            .enumerate()
-            .filter(|(j, other)| *j != i && other.hold.name == hold.name)
-            .map(|(_, other)| other.hold.file.display().to_string())
-            .collect();
-        if !others.is_empty() {
-            sink.error(
-                &name_path,
-                format!(
-                    "hold name `{}` is also used by {}: names must be unique (set `name`)",
-                    hold.name,
-                    others.join(", ")
-                ),
+/// Every job a hold names is a job.
+fn known_jobs(named: &[String], jobs: &KnownJobs<'_>, ctx: &mut Ctx<'_, '_>) {
+    for (j, job) in named.iter().enumerate() {
+        let path = FieldPath::root().key("covers").key("jobs").index(j);
+        if job.is_empty() || jobs.names.contains(job) || !ctx.known(&path) {
+            continue;
+        }
+        let hint = did_you_mean(job, jobs.names.iter().map(String::as_str))
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        if jobs.all {
+            ctx.error(&path, format!("no job named `{job}`{hint}"));
+        } else {
+            ctx.warning(
+                &path,
+                format!("no job named `{job}` among the job files read{hint}"),
             );
         }
-        for (j, job) in hold.covers.jobs.iter().enumerate() {
-            if jobs.contains(job) {
-                continue;
-            }
-            let path = FieldPath::root().key("covers").key("jobs").index(j);
-            let hint = did_you_mean(job, jobs.iter().map(String::as_str))
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            if all_jobs {
-                sink.error(&path, format!("no job named `{job}`{hint}"));
-            } else {
-                sink.warning(
-                    &path,
-                    format!("no job named `{job}` among the job files read{hint}"),
-                );
-            }
-        }
-        diagnostics.extend(sink.diagnostics);
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use crate::config::load::{LoadOptions, Loaded, MissingVars, load};
-    use crate::diagnostics::Severity;
-
-    const JOB: &str = "schedule: \"@daily\"\nusers: [alice]\n";
-
-    /// A project with jobs `support` and `sales`, the global config left out, and these hold
-    /// files; loaded from its jobs folder.
-    fn project(holds: &[(&str, &str)], run: impl FnOnce(&Path, Loaded)) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("jobs")).expect("mkdir");
-        std::fs::create_dir_all(root.join("holds")).expect("mkdir");
-        for job in ["support", "sales"] {
-            std::fs::write(root.join(format!("jobs/{job}.yaml")), JOB).expect("job");
-        }
-        for (name, text) in holds {
-            std::fs::write(root.join("holds").join(name), text).expect("hold");
-        }
-        let env = |_: &str| None;
-        let loaded = load(&LoadOptions {
-            paths: vec![root.join("jobs")],
-            config: None,
-            env: &env,
-            missing_vars: MissingVars::Warn,
-        });
-        run(root, loaded);
-    }
-
-    /// Each diagnostic as `file:line: severity field: message`.
-    fn said(root: &Path, loaded: &Loaded) -> Vec<String> {
-        loaded
-            .diagnostics
+/// The rule across hold files: names are unique.
+pub fn cross_check(holds: &[NamedHold], diagnostics: &mut Diagnostics) {
+    let name_path = FieldPath::root().key("name");
+    for (i, hold) in holds.iter().enumerate() {
+        let others: Vec<String> = holds
             .iter()
-            .map(|d| {
-                let severity = match d.severity {
-                    Severity::Error => "error",
-                    Severity::Warning => "warning",
-                };
-                let file = d.file.strip_prefix(root).unwrap_or(&d.file);
-                let line = d.pos.map_or(0, |p| p.line);
-                format!(
-                    "{}:{line}: {severity} {}: {}",
-                    file.display(),
-                    d.path,
-                    d.message
-                )
-            })
-            .collect()
-    }
-
-    const GOOD: &str = "reason: Matter 2026-014\nset_by: legal@example.com\nset_at: 2026-03-01\ncovers:\n  jobs: [support]\n  users: [alice]\n  from: 2026-01-01\n  until: 2026-02-01T12:00:00+01:00\n";
-
-    #[test]
-    fn a_valid_hold_fills_the_settings_and_takes_its_name_from_the_file() {
-        project(&[("matter-14.yaml", GOOD)], |root, loaded| {
-            assert_eq!(said(root, &loaded), Vec::<String>::new());
-            assert_eq!(loaded.files, 3, "job and hold files counted");
-            let holds = &loaded.settings.holds;
-            assert_eq!(holds.len(), 1);
-            let hold = &holds[0];
-            assert_eq!(hold.name, "matter-14");
-            assert_eq!(hold.reason, "Matter 2026-014");
-            assert_eq!(hold.set_at.to_rfc3339(), "2026-03-01T00:00:00+00:00");
-            assert_eq!(hold.covers.jobs, ["support"]);
-            assert_eq!(hold.covers.users, ["alice"]);
-            assert!(hold.covers.channels.is_empty());
-            assert_eq!(
-                hold.covers.until.map(|t| t.to_rfc3339()).as_deref(),
-                Some("2026-02-01T11:00:00+00:00")
-            );
-            assert!(hold.file.ends_with("holds/matter-14.yaml"));
-        });
-    }
-
-    #[test]
-    fn toml_hold_files_are_read_too_and_a_dollar_is_just_text() {
-        let toml = "name = \"m\"\nreason = \"costs ${A} and $5\"\nset_by = \"legal\"\nset_at = \"2026-03-01T10:00:00Z\"\n[covers]\nchannels = [\"messaging:general\"]\n";
-        project(&[("m.toml", toml)], |root, loaded| {
-            assert_eq!(said(root, &loaded), Vec::<String>::new());
-            assert_eq!(loaded.settings.holds[0].reason, "costs ${A} and $5");
-        });
-    }
-
-    #[test]
-    fn every_problem_of_every_hold_file_is_reported_at_its_line() {
-        let bad = "name: matter 1\nreason: \"\"\nset_by: legal\nset_at: last tuesday\nowner: me\ncovers:\n  jobs: [suport, billing]\n  channels: [general, \"messaging:ok\"]\n  users: []\n  from: 2026-02-01\n  until: 2026-01-01\n";
-        let empty_covers = "reason: r\nset_by: s\nset_at: 2026-03-01\ncovers: {}\n";
-        let missing = "reason: r\ncovers:\n  jobs: sales\n";
-        project(
-            &[
-                ("a.yaml", bad),
-                ("b.yml", empty_covers),
-                ("c.yaml", missing),
-                ("d.yaml", ""),
-            ],
-            |root, loaded| {
-                assert_eq!(
-                    said(root, &loaded),
-                    [
-                        "holds/a.yaml:1: error name: `matter 1` is not a valid hold name: use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters",
-                        "holds/a.yaml:2: error reason: must not be empty",
-                        "holds/a.yaml:4: error set_at: `last tuesday`: expected an RFC 3339 time (2026-03-01T09:30:00Z) or a date (2026-03-01)",
-                        "holds/a.yaml:5: error owner: unknown field `owner` (expected one of: covers, name, reason, set_at, set_by)",
-                        "holds/a.yaml:8: error covers.channels[0]: `general` is not a channel: expected `type:id`, e.g. `messaging:general`",
-                        "holds/a.yaml:9: error covers.users: must not be empty: list at least one, or leave the part out",
-                        "holds/a.yaml:11: error covers.until: `until` must be after `from` (2026-02-01T00:00:00Z), which it is not",
-                        "holds/b.yml:4: error covers: covers nothing: give at least one of `jobs`, `channels`, `users`, `from`, `until`",
-                        "holds/c.yaml:1: error set_at: missing required field",
-                        "holds/c.yaml:1: error set_by: missing required field",
-                        "holds/c.yaml:3: error covers.jobs: expected a list, found a string \"sales\"",
-                        "holds/d.yaml:1: error (file): the file is empty: expected fields such as `reason`, `set_by`, `set_at` and `covers`",
-                    ]
-                );
-                assert!(loaded.settings.holds.is_empty());
-            },
-        );
-    }
-
-    #[test]
-    fn unknown_jobs_and_shared_names_are_errors_across_files() {
-        let naming = |name: &str, job: &str| {
+            .enumerate()
+            .filter(|(j, other)| *j != i && other.name == hold.name)
+            .map(|(_, other)| other.file.display().to_string())
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let mut sink = FileSink::new(&hold.file, hold.node.as_ref());
+        sink.error(
+            &name_path,
             format!(
-                "name: {name}\nreason: r\nset_by: s\nset_at: 2026-03-01\ncovers:\n  jobs: [{job}]\n"
-            )
-        };
-        project(
-            &[
-                ("a.yaml", &naming("same", "suport")),
-                ("b.yaml", &naming("same", "sales")),
-            ],
-            |root, loaded| {
-                assert_eq!(
-                    said(root, &loaded),
-                    [
-                        format!(
-                            "holds/a.yaml:1: error name: hold name `same` is also used by {}: names must be unique (set `name`)",
-                            root.join("holds/b.yaml").display()
-                        ),
-                        "holds/a.yaml:6: error covers.jobs[0]: no job named `suport`; did you mean `support`?".to_owned(),
-                        format!(
-                            "holds/b.yaml:1: error name: hold name `same` is also used by {}: names must be unique (set `name`)",
-                            root.join("holds/a.yaml").display()
-                        ),
-                    ]
-                );
-            },
+                "hold name `{}` is also used by {}: names must be unique (set `name`)",
+                hold.name,
+                others.join(", ")
+            ),
         );
-    }
-
-    #[test]
-    fn with_only_some_job_files_read_an_unknown_job_is_a_warning() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("jobs")).expect("mkdir");
-        std::fs::create_dir_all(root.join("holds")).expect("mkdir");
-        std::fs::write(root.join("jobs/support.yaml"), JOB).expect("job");
-        std::fs::write(
-            root.join("holds/m.yaml"),
-            "reason: r\nset_by: s\nset_at: 2026-03-01\ncovers:\n  jobs: [sales]\n",
-        )
-        .expect("hold");
-        let env = |_: &str| None;
-        let loaded = load(&LoadOptions {
-            paths: vec![root.join("jobs/support.yaml")],
-            config: None,
-            env: &env,
-            missing_vars: MissingVars::Warn,
-        });
-        assert_eq!(
-            said(root, &loaded),
-            [
-                "holds/m.yaml:5: warning covers.jobs[0]: no job named `sales` among the job files read"
-            ]
-        );
-        assert_eq!(loaded.settings.holds.len(), 1);
+        diagnostics.extend(sink.diagnostics);
     }
 }

@@ -29,6 +29,7 @@ mod empty;
 mod errors;
 mod examples;
 mod fuzz_corpus;
+mod holds;
 mod layers;
 mod locked;
 mod logs;
