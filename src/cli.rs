@@ -215,7 +215,9 @@ pub enum Command {
     /// with its message count and time span; a channel day by day, thread replies under their
     /// parent, captured images inline and other captured files as downloads (at
     /// /media/SHA256), files not captured with why; search (the query language of `chatvault
-    /// search`, at /search?q=QUERY); an archive's manifest, verified on request. It reads the
+    /// search`, at /search?q=QUERY); an archive's manifest, verified on request. Archives a
+    /// legal hold covers are marked with the holds (on the archive's page) and so are their
+    /// days (on the calendars). It reads the
     /// jobs' destinations and the state store and writes to neither. No page runs a script or
     /// loads anything from elsewhere; message text is always shown as text.
     ///
