@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::search::terminal_safe;
 use super::{Wanted, World, exit, load_and_pick, output, runtime};
+use crate::archive::read::ReadError;
 use crate::archive::reading::{Listing, Problem, Source};
 use crate::archive::tally::Tally;
 use crate::cli::{HoldsArgs, HoldsFormat};
@@ -121,7 +122,14 @@ async fn look(holds: &[Hold], sources: &[Source]) -> Looked {
         ..Looked::default()
     };
     let counts: Vec<_> = futures::stream::iter(&listing.archives)
-        .map(|listed| deciding_counts(holds, listing.store(listed), &listed.manifest))
+        .map(|listed| async {
+            // A manifest without its archive: named, and counted as held like any archive that
+            // cannot be read.
+            if !listed.present {
+                return Err(ReadError::Missing);
+            }
+            deciding_counts(holds, listing.store(listed), &listed.manifest).await
+        })
         .buffered(READS_AT_ONCE)
         .collect()
         .await;
