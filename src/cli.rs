@@ -59,7 +59,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check job files and the global config, and report every problem of every file at once
+    /// Check job files, the global config and hold files, and report every problem at once
     ///
     /// Prints each problem as `file:line:col: field.path: message`, then a summary. Exits 0 when
     /// every file is valid (warnings allowed unless --deny-warnings), 2 otherwise. Needs no

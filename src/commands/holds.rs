@@ -50,8 +50,10 @@ pub fn run(args: &HoldsArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let Some(runtime) = runtime() else {
         return exit::FAILED;
     };
-    let looked = runtime.block_on(look(holds, &sources));
+    let mut looked = runtime.block_on(look(holds, &sources));
     problems.extend(looked.problems.iter().cloned());
+    // A store not opened or listed may hold what a hold names.
+    looked.all_known &= problems.is_empty();
     let job_order: Vec<&str> = picked.jobs.iter().map(|j| j.name.as_str()).collect();
     let report = Report {
         holds: holds
@@ -74,7 +76,12 @@ pub fn run(args: &HoldsArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     }
     let mut text = String::new();
     for p in &problems {
-        let _ = writeln!(text, "error: {}: {}", p.key, terminal_safe(&p.problem));
+        let _ = writeln!(
+            text,
+            "error: {}: {}",
+            terminal_safe(&p.key),
+            terminal_safe(&p.problem)
+        );
     }
     output::stderr(&text);
     exit::FAILED
@@ -99,7 +106,7 @@ struct Seen {
 struct Looked {
     archives: Vec<Seen>,
     problems: Vec<Problem>,
-    /// Every archive's counts were known, so what no archive holds can be told.
+    /// Every archive was listed and its counts known, so what no archive holds can be told.
     all_known: bool,
     /// The channels and users the archives' counts name.
     channels: BTreeSet<String>,
