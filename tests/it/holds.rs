@@ -257,3 +257,30 @@ async fn holds_lists_the_archives_a_run_wrote_that_each_hold_keeps_and_the_hold_
         serde_json::json!([])
     );
 }
+
+#[test]
+fn holds_shows_hold_text_escaped_and_a_hold_keeping_nothing_with_zero_archives() {
+    let project = project_with_holds(&[(
+        "hostile.yaml",
+        "reason: \"\\e[31mred\\r\\nforged \\u202egnp.exe\"\nset_by: legal\nset_at: 2026-03-01\n\
+         covers:\n  jobs: [support]\n",
+    )]);
+    let (code, stdout, stderr) = project.run(&["holds", "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        "hold hostile  (holds/hostile.yaml)\n\
+         \x20 reason  \\u{1b}[31mred\\u{d}\\nforged \\u{202e}gnp.exe\n\
+         \x20 set by  legal at 2026-03-01T00:00:00Z\n\
+         \x20 covers  jobs support\n\
+         \x20 keeps   0 archive(s), 0 bytes\n"
+    );
+    let (code, stdout, _) = project.run(&["holds", "--format", "json", "jobs"]);
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        report["holds"][0]["reason"],
+        "\u{1b}[31mred\r\nforged \u{202e}gnp.exe"
+    );
+    assert_eq!(report["holds"][0]["archives"], 0);
+}
