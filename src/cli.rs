@@ -59,7 +59,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check job files and the global config, and report every problem of every file at once
+    /// Check job files, the global config and hold files, and report every problem at once
     ///
     /// Prints each problem as `file:line:col: field.path: message`, then a summary. Exits 0 when
     /// every file is valid (warnings allowed unless --deny-warnings), 2 otherwise. Needs no
@@ -237,7 +237,9 @@ pub enum Command {
     /// with its message count and time span; a channel day by day, thread replies under their
     /// parent, captured images inline and other captured files as downloads (at
     /// /media/SHA256), files not captured with why; search (the query language of `chatvault
-    /// search`, at /search?q=QUERY); an archive's manifest, verified on request. It reads the
+    /// search`, at /search?q=QUERY); an archive's manifest, verified on request. Archives a
+    /// legal hold covers are marked with the holds (on the archive's page) and so are their
+    /// days (on the calendars). It reads the
     /// jobs' destinations and the state store and writes to neither. No page runs a script or
     /// loads anything from elsewhere; message text is always shown as text.
     ///
@@ -249,6 +251,19 @@ pub enum Command {
     /// files.
     /// Example: chatvault ui --listen 0.0.0.0:8080 --auth-token-file /run/secrets/ui-token
     Ui(UiArgs),
+    /// List the legal holds in force, each with the archives and bytes it covers
+    ///
+    /// Holds are the files in `holds/` beside the global config (`*.yaml`, `*.yml`, `*.toml`;
+    /// validated with the job files). For each hold: its reason, who set it and when, what it
+    /// covers, and per job the archives it keeps (nothing they hold is expired or erased)
+    /// with their stored bytes. Reads the destinations of the jobs a hold may cover, never
+    /// writes. Where a hold names users and an archive's manifest does not count everyone
+    /// it names (manifests before format 3), the archive (or its catalog record) is read. An
+    /// archive that cannot be read is named on stderr and counted as held: the hold wins. A
+    /// channel or user a hold names that no archive holds is pointed out (not an error).
+    /// Exits 0, 1 when a store, manifest or archive could not be read, 2 on invalid job or
+    /// hold files.
+    Holds(HoldsArgs),
     /// Make the Ed25519 key pair manifests, records and seals are signed with
     ///
     /// `keys generate --out FILE` writes a new private key to FILE (PKCS#8 PEM, created with
@@ -471,6 +486,26 @@ pub struct Archives {
 }
 
 #[derive(Debug, Args)]
+pub struct HoldsArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// For people, or one JSON document for scripts
+    #[arg(long, value_enum, default_value_t = HoldsFormat::Human)]
+    pub format: HoldsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HoldsFormat {
+    /// Each hold, what it covers, and per job its archives (key and size)
+    Human,
+    /// `{"holds": [...], "problems": [...]}`: each hold with name, file, reason, set_by,
+    /// set_at, covers, archives, bytes, jobs[] (job, archives, bytes, keys) and unmatched
+    /// (channels, users no archive holds)
+    Json,
+}
+
+#[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The query, as one argument (quote it in the shell)
     #[arg(value_name = "QUERY", allow_hyphen_values = true)]
@@ -655,7 +690,7 @@ pub struct KeysGenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// Folder to write job.schema.json and config.schema.json into
+    /// Folder to write job.schema.json, config.schema.json and hold.schema.json into
     #[arg(long, value_name = "DIR", default_value = "schemas")]
     pub out: PathBuf,
 

@@ -4,6 +4,7 @@ mod archives;
 mod args;
 mod completions;
 mod erase;
+mod holds;
 mod index;
 mod keys;
 mod ledgers;
@@ -78,6 +79,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
             Ok(zone) => ui::run(&args, zone, cli.config, cli.log_format, world),
             Err(invalid) => invalid.report(),
         },
+        Command::Holds(args) => holds::run(&args, cli.config, world),
         Command::Keys(args) => keys::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args),

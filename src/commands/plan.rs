@@ -10,7 +10,7 @@ use crate::cli::{PlanFormat, PlanOptions};
 use crate::config::MissingVars;
 use crate::plan::now::{Recorded, RecordedWindow, ResumePlan, plan_now};
 use crate::plan::window::Span;
-use crate::plan::{Plan, human, next_ticks, plan};
+use crate::plan::{HoldPlan, Plan, human, next_ticks, plan};
 use crate::state::JobState;
 
 /// `names`: `--job`; the plan then holds only those jobs.
@@ -41,6 +41,7 @@ pub fn run(
         &[]
     };
     let mut plan = plan(&picked.jobs, blocked, now, opts.next);
+    plan.holds = picked.set.settings.holds.iter().map(HoldPlan::of).collect();
     if opts.state
         && let Err(code) = add_now(&mut plan, &picked, now, opts.next, world)
     {

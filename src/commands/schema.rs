@@ -4,11 +4,11 @@ use std::fs;
 
 use super::{exit, output};
 use crate::cli::SchemaArgs;
-use crate::config::schema::{Document, render};
+use crate::config::schema::{DOCUMENTS, render};
 
 pub fn run(args: &SchemaArgs) -> u8 {
     let mut stale = Vec::new();
-    for doc in [Document::Job, Document::Config] {
+    for doc in DOCUMENTS {
         let path = args.out.join(doc.file_name());
         let text = render(doc);
         if args.check {

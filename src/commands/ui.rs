@@ -100,7 +100,9 @@ pub fn run(
             signals.stop().await;
             stopping.cancel();
         });
-        let viewer = Viewer::new(shown, state, zone, Arc::new(SystemClock)).with_keys(keys);
+        let viewer = Viewer::new(shown, state, zone, Arc::new(SystemClock))
+            .with_keys(keys)
+            .with_holds(set.settings.holds.clone());
         match serve(listener, viewer, token, stop).await {
             Ok(()) => exit::OK,
             Err(e) => {

@@ -3,6 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::hold::HOLDS_FOLDER;
+
 pub const CONFIG_NAMES: [&str; 3] = ["chatvault.yaml", "chatvault.yml", "chatvault.toml"];
 const JOB_EXTENSIONS: [&str; 3] = ["yaml", "yml", "toml"];
 
@@ -25,8 +27,8 @@ pub fn is_job_file(path: &Path) -> bool {
     ext_ok && !is_config
 }
 
-/// Job files under `paths` (files as given, folders searched recursively, hidden folders and
-/// symlinked folders skipped), sorted and each once.
+/// Job files under `paths` (files as given, folders searched recursively, hidden folders,
+/// symlinked folders and `holds` folders skipped), sorted and each once.
 pub fn job_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathProblem>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
@@ -37,6 +39,11 @@ pub fn job_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathProblem>) {
         };
         match fs::metadata(path) {
             Err(e) => problems.push(problem(format!("cannot read: {e}"))),
+            Ok(meta) if meta.is_dir() && is_holds_folder(path) => problems.push(problem(
+                "a holds folder holds legal holds, not jobs: they are read from beside the \
+                 global config; pass the jobs folder"
+                    .into(),
+            )),
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
                 walk(path, &mut files, &mut problems);
@@ -74,11 +81,20 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<PathProblem>) {
         let path = entry.path();
         let hidden = entry.file_name().to_string_lossy().starts_with('.');
         match entry.file_type() {
-            Ok(t) if t.is_dir() && !hidden => walk(&path, files, problems),
+            Ok(t) if t.is_dir() && !hidden && !is_holds_folder(&path) => {
+                walk(&path, files, problems);
+            }
             Ok(t) if !t.is_dir() && is_job_file(&path) => files.push(path),
             _ => {}
         }
     }
+}
+
+/// A folder named `holds` holds hold files, which must never load as jobs (`validate .` in
+/// the folder of the global config would otherwise walk into them).
+fn is_holds_folder(path: &Path) -> bool {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    absolute.file_name().is_some_and(|n| n == HOLDS_FOLDER)
 }
 
 /// The folder that holds the jobs folder: relative `file://` URLs and the config are read
@@ -127,6 +143,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         fs::create_dir_all(root.join("jobs/team/.hidden")).expect("mkdir");
+        fs::create_dir_all(root.join("jobs/holds")).expect("mkdir");
         for f in [
             "jobs/a.yaml",
             "jobs/team/b.toml",
@@ -134,6 +151,7 @@ mod tests {
             "jobs/notes.md",
             "jobs/chatvault.yaml",
             "jobs/team/.hidden/d.yaml",
+            "jobs/holds/e.yaml",
         ] {
             fs::write(root.join(f), "").expect("write");
         }
@@ -152,6 +170,17 @@ mod tests {
             ["jobs/a.yaml", "jobs/team/b.toml", "jobs/team/c.yml"]
         );
         assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn a_holds_folder_given_as_a_path_is_refused_not_loaded_as_jobs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir_all(dir.path().join("holds")).expect("mkdir");
+        fs::write(dir.path().join("holds/matter.yaml"), "").expect("write");
+        let (files, problems) = job_files(&[dir.path().join("holds")]);
+        assert!(files.is_empty(), "{files:?}");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("not jobs"), "{problems:?}");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use super::discover::{find_config, job_files, project_dir};
+use super::hold::HoldFile;
+use super::holds::{KnownJobs, NamedHold, compile_hold, hold_files, holds_dir, name_of};
 use super::interpolate::{Env, expand};
 use super::job::{Job, JobSet, Settings};
 use super::model::{ConfigFile, JobFile};
@@ -81,7 +83,7 @@ pub struct Loaded {
     /// Every job that compiled without errors, in file order.
     pub jobs: Vec<Compiled>,
     pub diagnostics: Diagnostics,
-    /// Job files read (the config not counted).
+    /// Job and hold files read (the config not counted).
     pub files: usize,
     pub blocked: Vec<Blocked>,
 }
@@ -132,7 +134,12 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
         );
 
     let parsed = match &config_file {
-        Some(path) => read::<ConfigFile>(path, parse_file(path), Document::Config, opts),
+        Some(path) => read::<ConfigFile>(
+            path,
+            parse_file(path, Document::Config),
+            Document::Config,
+            Some(opts),
+        ),
         None => Parsed::empty(),
     };
     let (settings, defaults) = settings_from(
@@ -158,26 +165,90 @@ pub fn load(opts: &LoadOptions<'_>) -> Loaded {
     }
 
     let outcomes = in_parallel(&files, |file| {
-        let parsed = read::<JobFile>(file, parse_file(file), Document::Job, opts);
+        let parsed = read::<JobFile>(
+            file,
+            parse_file(file, Document::Job),
+            Document::Job,
+            Some(opts),
+        );
         load_job(file, parsed, &defaults, &config_dir)
     });
     let mut jobs: Vec<Compiled> = Vec::new();
     let mut blocked = Vec::new();
+    let mut job_names = Vec::new();
+    let mut all_named = true;
     for outcome in outcomes {
         diagnostics.extend(outcome.diagnostics);
         jobs.extend(outcome.job);
         blocked.extend(outcome.blocked);
+        all_named &= outcome.name.is_some();
+        job_names.extend(outcome.name);
     }
-
     cross_check(&jobs, &mut diagnostics);
+
+    // Holds name jobs: all of them can be checked only when every job file was read.
+    let all_jobs = all_named && paths.iter().all(|p| p.is_dir());
+    let known = KnownJobs {
+        names: &job_names,
+        all: all_jobs,
+    };
+    let (holds, hold_count) = load_holds(&config_dir, &known, &mut diagnostics);
+    let mut settings = settings;
+    settings.holds = holds;
     diagnostics.sort();
     Loaded {
         settings,
         jobs,
         diagnostics,
-        files: files.len(),
+        files: files.len() + hold_count,
         blocked,
     }
+}
+
+/// The holds of the `holds/` folder beside the global config, each checked on its own, then
+/// against each other and the job names; the holds without errors, and how many files were read.
+fn load_holds(
+    config_dir: &Path,
+    jobs: &KnownJobs<'_>,
+    diagnostics: &mut Diagnostics,
+) -> (Vec<super::hold::Hold>, usize) {
+    let dir = holds_dir(config_dir);
+    let (files, problems) = hold_files(&dir);
+    for p in problems {
+        let mut sink = FileSink::new(&p.path, None);
+        sink.error_at(None, p.message);
+        diagnostics.extend(sink.diagnostics);
+    }
+    let mut holds = Vec::new();
+    let mut named = Vec::new();
+    for file in &files {
+        let file = relative_to_cwd(file.clone());
+        // Hold files take no `${VAR}`: a reason may well hold a `$`, and nothing in a hold is
+        // secret or differs between machines.
+        let parsed = read::<HoldFile>(
+            &file,
+            parse_file(&file, Document::Hold),
+            Document::Hold,
+            None,
+        );
+        let mut sink = FileSink::new(&file, parsed.node.as_ref());
+        sink.diagnostics.extend(parsed.diagnostics);
+        if let Some(spec) = &parsed.value {
+            let mut ctx = Ctx {
+                sink: &mut sink,
+                subs: &parsed.subs,
+            };
+            holds.extend(compile_hold(spec, &file, jobs, &mut ctx));
+            named.push(NamedHold {
+                name: name_of(spec, &file),
+                file: file.clone(),
+                node: parsed.node.clone(),
+            });
+        }
+        diagnostics.extend(sink.diagnostics);
+    }
+    super::holds::cross_check(&named, diagnostics);
+    (holds, files.len())
 }
 
 /// One valid job from YAML text (no variables set), for unit tests elsewhere in the crate
@@ -208,7 +279,12 @@ pub fn load_job_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loade
     let config_dir = PathBuf::from(".");
     let (settings, defaults) =
         settings_from(Parsed::empty(), None, &config_dir, opts, &mut diagnostics);
-    let parsed = read::<JobFile>(file, parse_bytes(file, bytes), Document::Job, opts);
+    let parsed = read::<JobFile>(
+        file,
+        parse_bytes(file, bytes, Document::Job),
+        Document::Job,
+        Some(opts),
+    );
     let outcome = load_job(file, parsed, &defaults, &config_dir);
     diagnostics.extend(outcome.diagnostics);
     diagnostics.sort();
@@ -226,7 +302,12 @@ pub fn load_job_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loade
 pub fn load_config_text(file: &Path, bytes: &[u8], opts: &LoadOptions<'_>) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let config_dir = PathBuf::from(".");
-    let parsed = read::<ConfigFile>(file, parse_bytes(file, bytes), Document::Config, opts);
+    let parsed = read::<ConfigFile>(
+        file,
+        parse_bytes(file, bytes, Document::Config),
+        Document::Config,
+        Some(opts),
+    );
     let (settings, _) = settings_from(parsed, Some(file), &config_dir, opts, &mut diagnostics);
     diagnostics.sort();
     Loaded {
@@ -270,6 +351,9 @@ fn relative_to_cwd(path: PathBuf) -> PathBuf {
 
 /// What one job file came to.
 struct JobOutcome {
+    /// The job's name as written (or from the file name), whether or not the job is valid;
+    /// `None` when the file could not be parsed.
+    name: Option<String>,
     diagnostics: Diagnostics,
     job: Option<Compiled>,
     blocked: Option<Blocked>,
@@ -285,6 +369,13 @@ fn load_job(
     let mut sink = FileSink::new(file, parsed.node.as_ref());
     sink.diagnostics.extend(parsed.diagnostics);
     let mut outcome = JobOutcome {
+        name: parsed.value.as_ref().map(|spec| {
+            spec.name.clone().unwrap_or_else(|| {
+                file.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+        }),
         diagnostics: Diagnostics::default(),
         job: None,
         blocked: None,
@@ -425,11 +516,12 @@ impl<T> Parsed<T> {
     }
 }
 
+/// `vars`: where `${VAR}` values come from; `None` for files that take none (holds).
 fn read<T: DeserializeOwned>(
     path: &Path,
     parsed: Result<Node, Diagnostics>,
     doc: Document,
-    opts: &LoadOptions<'_>,
+    vars: Option<&LoadOptions<'_>>,
 ) -> Parsed<T> {
     let mut out = Parsed::empty();
     let mut node = match parsed {
@@ -439,7 +531,10 @@ fn read<T: DeserializeOwned>(
             return out;
         }
     };
-    let found = interpolate(&mut node, opts.env, opts.missing_vars);
+    let found = match vars {
+        Some(opts) => interpolate(&mut node, opts.env, opts.missing_vars),
+        None => Interpolated::nothing(),
+    };
     let mut sink = FileSink::new(path, Some(&node));
     for (field, message) in &found.errors {
         sink.error(field, message.clone());
@@ -536,9 +631,9 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn parse_file(path: &Path) -> Result<Node, Diagnostics> {
+fn parse_file(path: &Path, doc: Document) -> Result<Node, Diagnostics> {
     match read_bounded(path) {
-        Ok(bytes) => parse_bytes(path, &bytes),
+        Ok(bytes) => parse_bytes(path, &bytes, doc),
         Err(message) => {
             let mut sink = FileSink::new(path, None);
             sink.error_at(None, message);
@@ -548,7 +643,7 @@ fn parse_file(path: &Path) -> Result<Node, Diagnostics> {
 }
 
 /// A file's bytes as a tree; the format follows `path`'s extension.
-fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Node, Diagnostics> {
+fn parse_bytes(path: &Path, bytes: &[u8], doc: Document) -> Result<Node, Diagnostics> {
     let mut sink = FileSink::new(path, None);
     if bytes.len() as u64 > MAX_FILE_BYTES {
         sink.error_at(
@@ -590,9 +685,13 @@ fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Node, Diagnostics> {
     match node.value {
         Value::Map(_) => Ok(node),
         Value::Null => {
+            let expected = match doc {
+                Document::Hold => "`reason`, `set_by`, `set_at` and `covers`",
+                Document::Job | Document::Config => "`schedule` and `channels`",
+            };
             sink.error_at(
                 Some(node.pos),
-                "the file is empty: expected fields such as `schedule` and `channels`",
+                format!("the file is empty: expected fields such as {expected}"),
             );
             Err(sink.diagnostics)
         }
@@ -616,15 +715,21 @@ struct Interpolated {
     warnings: Vec<(FieldPath, String)>,
 }
 
+impl Interpolated {
+    fn nothing() -> Self {
+        Interpolated {
+            subs: Substitutions::default(),
+            missing: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Substitutes `${VAR}` in every string, recording which fields came from the environment.
 /// An unset variable in a dry run leaves its field as written and marks it unchecked.
 fn interpolate(node: &mut Node, env: Env<'_>, missing_vars: MissingVars) -> Interpolated {
-    let mut out = Interpolated {
-        subs: Substitutions::default(),
-        missing: Vec::new(),
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut out = Interpolated::nothing();
     walk_strings(
         node,
         &FieldPath::root(),
@@ -938,6 +1043,191 @@ mod tests {
             assert!(!shown.contains("KEYMATERIAL"), "{shown}");
             assert!(!shown.contains("PRIVATE KEY"), "{shown}");
             assert!(shown.contains("signing"), "{shown}");
+        }
+    }
+
+    /// Hold files in `holds/` beside the global config, by the rules in `holds.rs`.
+    mod hold_files {
+        use std::path::Path;
+
+        use crate::config::load::{LoadOptions, Loaded, MissingVars, load};
+        use crate::diagnostics::Severity;
+
+        const JOB: &str = "schedule: \"@daily\"\nusers: [alice]\n";
+
+        /// A project with jobs `support` and `sales`, the global config left out, and these hold
+        /// files; loaded from its jobs folder.
+        fn project(holds: &[(&str, &str)], run: impl FnOnce(&Path, Loaded)) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let root = dir.path();
+            std::fs::create_dir_all(root.join("jobs")).expect("mkdir");
+            std::fs::create_dir_all(root.join("holds")).expect("mkdir");
+            for job in ["support", "sales"] {
+                std::fs::write(root.join(format!("jobs/{job}.yaml")), JOB).expect("job");
+            }
+            for (name, text) in holds {
+                std::fs::write(root.join("holds").join(name), text).expect("hold");
+            }
+            let env = |_: &str| None;
+            let loaded = load(&LoadOptions {
+                paths: vec![root.join("jobs")],
+                config: None,
+                env: &env,
+                missing_vars: MissingVars::Warn,
+            });
+            run(root, loaded);
+        }
+
+        /// Each diagnostic as `file:line: severity field: message`.
+        fn said(root: &Path, loaded: &Loaded) -> Vec<String> {
+            loaded
+                .diagnostics
+                .iter()
+                .map(|d| {
+                    let severity = match d.severity {
+                        Severity::Error => "error",
+                        Severity::Warning => "warning",
+                    };
+                    let file = d.file.strip_prefix(root).unwrap_or(&d.file);
+                    let line = d.pos.map_or(0, |p| p.line);
+                    format!(
+                        "{}:{line}: {severity} {}: {}",
+                        file.display(),
+                        d.path,
+                        d.message
+                    )
+                })
+                .collect()
+        }
+
+        const GOOD: &str = "reason: Matter 2026-014\nset_by: legal@example.com\nset_at: 2026-03-01\ncovers:\n  jobs: [support]\n  users: [alice]\n  from: 2026-01-01\n  until: 2026-02-01T12:00:00+01:00\n";
+
+        #[test]
+        fn a_valid_hold_fills_the_settings_and_takes_its_name_from_the_file() {
+            project(&[("matter-14.yaml", GOOD)], |root, loaded| {
+                assert_eq!(said(root, &loaded), Vec::<String>::new());
+                assert_eq!(loaded.files, 3, "job and hold files counted");
+                let holds = &loaded.settings.holds;
+                assert_eq!(holds.len(), 1);
+                let hold = &holds[0];
+                assert_eq!(hold.name, "matter-14");
+                assert_eq!(hold.reason, "Matter 2026-014");
+                assert_eq!(hold.set_at.to_rfc3339(), "2026-03-01T00:00:00+00:00");
+                assert_eq!(hold.covers.jobs, ["support"]);
+                assert_eq!(hold.covers.users, ["alice"]);
+                assert!(hold.covers.channels.is_empty());
+                assert_eq!(
+                    hold.covers.until.map(|t| t.to_rfc3339()).as_deref(),
+                    Some("2026-02-01T11:00:00+00:00")
+                );
+                assert!(hold.file.ends_with("holds/matter-14.yaml"));
+            });
+        }
+
+        #[test]
+        fn toml_hold_files_are_read_too_and_a_dollar_is_just_text() {
+            let toml = "name = \"m\"\nreason = \"costs ${A} and $5\"\nset_by = \"legal\"\nset_at = \"2026-03-01T10:00:00Z\"\n[covers]\nchannels = [\"messaging:general\"]\n";
+            project(&[("m.toml", toml)], |root, loaded| {
+                assert_eq!(said(root, &loaded), Vec::<String>::new());
+                assert_eq!(loaded.settings.holds[0].reason, "costs ${A} and $5");
+            });
+        }
+
+        #[test]
+        fn every_problem_of_every_hold_file_is_reported_at_its_line() {
+            let bad = "name: matter 1\nreason: \"\"\nset_by: legal\nset_at: last tuesday\nowner: me\ncovers:\n  jobs: [suport, billing]\n  channels: [general, \"messaging:ok\", \"messaging:\\u202egnp\"]\n  users: []\n  from: 2026-02-01\n  until: 2026-01-01\n";
+            let empty_covers = "reason: r\nset_by: s\nset_at: 2026-03-01\ncovers: {}\n";
+            let missing = "reason: r\ncovers:\n  jobs: sales\n";
+            project(
+                &[
+                    ("a.yaml", bad),
+                    ("b.yml", empty_covers),
+                    ("c.yaml", missing),
+                    ("d.yaml", ""),
+                ],
+                |root, loaded| {
+                    assert_eq!(
+                        said(root, &loaded),
+                        [
+                            "holds/a.yaml:1: error name: `matter 1` is not a valid hold name: use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters",
+                            "holds/a.yaml:2: error reason: must not be empty",
+                            "holds/a.yaml:4: error set_at: `last tuesday`: expected an RFC 3339 time (2026-03-01T09:30:00Z) or a date (2026-03-01)",
+                            "holds/a.yaml:5: error owner: unknown field `owner` (expected one of: covers, name, reason, set_at, set_by)",
+                            "holds/a.yaml:7: error covers.jobs[0]: no job named `suport`; did you mean `support`?",
+                            "holds/a.yaml:7: error covers.jobs[1]: no job named `billing`",
+                            "holds/a.yaml:8: error covers.channels[0]: `general` is not a channel: expected `type:id`, e.g. `messaging:general`",
+                            "holds/a.yaml:8: error covers.channels[2]: holds a control or invisible character: write the id as it is",
+                            "holds/a.yaml:9: error covers.users: must not be empty: list at least one, or leave the part out",
+                            "holds/a.yaml:11: error covers.until: `until` must be after `from` (2026-02-01T00:00:00Z), which it is not",
+                            "holds/b.yml:4: error covers: covers nothing: give at least one of `jobs`, `channels`, `users`, `from`, `until`",
+                            "holds/c.yaml:1: error set_at: missing required field",
+                            "holds/c.yaml:1: error set_by: missing required field",
+                            "holds/c.yaml:3: error covers.jobs: expected a list, found a string \"sales\"",
+                            "holds/d.yaml:1: error (file): the file is empty: expected fields such as `reason`, `set_by`, `set_at` and `covers`",
+                        ]
+                    );
+                    assert!(loaded.settings.holds.is_empty());
+                },
+            );
+        }
+
+        #[test]
+        fn unknown_jobs_and_shared_names_are_errors_across_files() {
+            let naming = |name: &str, job: &str| {
+                format!(
+                    "name: {name}\nreason: r\nset_by: s\nset_at: 2026-03-01\ncovers:\n  jobs: [{job}]\n"
+                )
+            };
+            project(
+                &[
+                    ("a.yaml", &naming("same", "suport")),
+                    ("b.yaml", &naming("same", "sales")),
+                ],
+                |root, loaded| {
+                    assert_eq!(
+                        said(root, &loaded),
+                        [
+                            format!(
+                                "holds/a.yaml:1: error name: hold name `same` is also used by {}: names must be unique (set `name`)",
+                                root.join("holds/b.yaml").display()
+                            ),
+                            "holds/a.yaml:6: error covers.jobs[0]: no job named `suport`; did you mean `support`?".to_owned(),
+                            format!(
+                                "holds/b.yaml:1: error name: hold name `same` is also used by {}: names must be unique (set `name`)",
+                                root.join("holds/a.yaml").display()
+                            ),
+                        ]
+                    );
+                },
+            );
+        }
+
+        #[test]
+        fn with_only_some_job_files_read_an_unknown_job_is_a_warning() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let root = dir.path();
+            std::fs::create_dir_all(root.join("jobs")).expect("mkdir");
+            std::fs::create_dir_all(root.join("holds")).expect("mkdir");
+            std::fs::write(root.join("jobs/support.yaml"), JOB).expect("job");
+            std::fs::write(
+                root.join("holds/m.yaml"),
+                "reason: r\nset_by: s\nset_at: 2026-03-01\ncovers:\n  jobs: [sales]\n",
+            )
+            .expect("hold");
+            let env = |_: &str| None;
+            let loaded = load(&LoadOptions {
+                paths: vec![root.join("jobs/support.yaml")],
+                config: None,
+                env: &env,
+                missing_vars: MissingVars::Warn,
+            });
+            assert_eq!(
+                said(root, &loaded),
+                [
+                    "holds/m.yaml:5: warning covers.jobs[0]: no job named `sales` among the job files read"
+                ]
+            );
+            assert_eq!(loaded.settings.holds.len(), 1);
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod discover;
 pub mod hold;
+pub mod holds;
 pub mod hosts;
 pub mod interpolate;
 pub mod job;

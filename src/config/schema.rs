@@ -1,4 +1,4 @@
-//! JSON Schemas of the job file and the global config, generated from the Rust types, and
+//! JSON Schemas of the job file, the global config and the hold file, generated from the Rust types, and
 //! the check of a document against them.
 //!
 //! The schema is both what editors use (through `# yaml-language-server: $schema=…`) and the
@@ -12,6 +12,7 @@ use jsonschema::paths::LocationSegment;
 use schemars::generate::SchemaSettings;
 use serde_json::Value as Json;
 
+use super::hold::HoldFile;
 use super::model::{ConfigFile, JobFile};
 use crate::diagnostics::tree::FieldPath;
 use crate::suggest::did_you_mean;
@@ -20,6 +21,7 @@ use crate::suggest::did_you_mean;
 pub enum Document {
     Job,
     Config,
+    Hold,
 }
 
 impl Document {
@@ -28,6 +30,7 @@ impl Document {
         match self {
             Document::Job => "job.schema.json",
             Document::Config => "config.schema.json",
+            Document::Hold => "hold.schema.json",
         }
     }
 }
@@ -39,17 +42,22 @@ pub fn render(doc: Document) -> String {
     text
 }
 
-/// Both schemas: the fields of every file chatvault reads.
-pub fn schemas() -> [&'static Json; 2] {
-    [schema(Document::Job), schema(Document::Config)]
+/// Every document chatvault reads, in the order `chatvault schema` writes them.
+pub const DOCUMENTS: [Document; 3] = [Document::Job, Document::Config, Document::Hold];
+
+/// The three schemas: the fields of every file chatvault reads.
+pub fn schemas() -> [&'static Json; 3] {
+    DOCUMENTS.map(schema)
 }
 
 pub fn schema(doc: Document) -> &'static Json {
     static JOB: OnceLock<Json> = OnceLock::new();
     static CONFIG: OnceLock<Json> = OnceLock::new();
+    static HOLD: OnceLock<Json> = OnceLock::new();
     match doc {
         Document::Job => JOB.get_or_init(generate::<JobFile>),
         Document::Config => CONFIG.get_or_init(generate::<ConfigFile>),
+        Document::Hold => HOLD.get_or_init(generate::<HoldFile>),
     }
 }
 
@@ -117,9 +125,11 @@ fn drop_null_alternatives(json: &mut Json) {
 fn validator(doc: Document) -> Option<&'static jsonschema::Validator> {
     static JOB: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
     static CONFIG: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    static HOLD: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
     let cell = match doc {
         Document::Job => &JOB,
         Document::Config => &CONFIG,
+        Document::Hold => &HOLD,
     };
     cell.get_or_init(|| jsonschema::validator_for(schema(doc)).ok())
         .as_ref()

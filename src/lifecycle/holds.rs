@@ -6,13 +6,32 @@
 use chrono::{DateTime, Utc};
 
 use crate::archive::manifest::Manifest;
+use crate::archive::people;
+use crate::archive::read::ReadError;
 use crate::archive::tally::Tally;
 use crate::config::hold::{Hold, HoldCovers};
+use crate::store::Store;
 
 /// Whether deciding `holds` needs every user an archive names: any hold names users. Then an
 /// archive whose manifest does not count everyone must be counted (`people::everyone`).
 pub fn need_everyone(holds: &[Hold]) -> bool {
     holds.iter().any(|h| !h.covers.users.is_empty())
+}
+
+/// The counts to decide `holds` on for the archive of `manifest` in `store`: every user it
+/// names when a hold names users and the manifest does not count everyone (the archive is
+/// read, or its catalog record), else the manifest's own counts (`None` when it has none,
+/// which [`covering`] takes as "may hold anything"). `Err` when the archive could not be read:
+/// the caller reports it and decides with `None`, so the hold wins.
+pub async fn deciding_counts(
+    holds: &[Hold],
+    store: &Store,
+    manifest: &Manifest,
+) -> Result<Option<Tally>, ReadError> {
+    if need_everyone(holds) && !manifest.counts_everyone() {
+        return people::everyone(store, manifest).await.map(Some);
+    }
+    Ok(manifest.contents.clone())
 }
 
 /// The holds that cover the archive of `manifest`, whose counts are `contents` (every user,

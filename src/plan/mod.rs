@@ -22,6 +22,7 @@ pub use render::human;
 use window::{MAX_PIECES, Span, piece_count, split_at_most, window_for_tick};
 
 use crate::config::Blocked;
+use crate::config::hold::Hold;
 use crate::config::job::{Cid, ExportKind, Job};
 use crate::config::key::KeyContext;
 use crate::schedule::{DstNote, Tick};
@@ -32,6 +33,28 @@ pub struct Plan {
     pub jobs: Vec<JobPlan>,
     /// Jobs that could not be planned because variables they use are unset.
     pub not_planned: Vec<NotPlanned>,
+    /// The legal holds in force (`holds/` beside the global config); left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<HoldPlan>,
+}
+
+/// A hold in force: nothing it covers is expired or erased.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldPlan {
+    pub name: String,
+    pub file: String,
+    /// What it covers, in words (`chatvault holds --format json` has the parts).
+    pub covers: String,
+}
+
+impl HoldPlan {
+    pub fn of(hold: &Hold) -> Self {
+        HoldPlan {
+            name: hold.name.clone(),
+            file: hold.file.display().to_string(),
+            covers: hold.covers.summary(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +156,7 @@ pub fn plan(jobs: &[Job], blocked: &[Blocked], now: DateTime<Utc>, next: usize) 
                 unset_variables: b.vars.clone(),
             })
             .collect(),
+        holds: Vec::new(),
     }
 }
 

@@ -29,6 +29,21 @@ pub fn human(plan: &Plan) -> String {
                 .join(", ")
         );
     }
+    if !plan.holds.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nholds in force (nothing they cover is expired or erased)"
+        );
+        // Hold names and what they cover hold no control or invisible characters (the hold
+        // file's rules refuse them).
+        for hold in &plan.holds {
+            let _ = writeln!(
+                out,
+                "  hold {}  ({}): {}",
+                hold.name, hold.file, hold.covers
+            );
+        }
+    }
     out
 }
 

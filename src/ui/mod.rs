@@ -10,6 +10,7 @@ pub mod calendar;
 mod conversation;
 mod file;
 mod guard;
+mod held;
 mod holdings;
 mod index;
 mod media;
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 pub use guard::CONTENT_SECURITY_POLICY;
 
 use crate::clock::SharedClock;
+use crate::config::hold::Hold;
 use crate::config::job::Job;
 use crate::signing::Keyring;
 use crate::store::Store;
@@ -50,6 +52,8 @@ pub struct Viewer {
     clock: SharedClock,
     /// The public keys an archive's signature is checked against.
     keys: Keyring,
+    /// The legal holds in force: held archives and days are marked.
+    holds: Vec<Hold>,
 }
 
 impl Viewer {
@@ -62,6 +66,7 @@ impl Viewer {
             zone,
             clock,
             keys: Keyring::default(),
+            holds: Vec::new(),
         }
     }
 
@@ -69,6 +74,12 @@ impl Viewer {
     /// shows as signed by a key the viewer does not hold).
     pub fn with_keys(mut self, keys: Keyring) -> Viewer {
         self.keys = keys;
+        self
+    }
+
+    /// The viewer, marking the archives and days `holds` cover (none by default).
+    pub fn with_holds(mut self, holds: Vec<Hold>) -> Viewer {
+        self.holds = holds;
         self
     }
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::calendar::{self, day_of, day_start};
 use super::conversation::{self, Wanted};
+use super::held::{held_by, held_days};
 use super::holdings::{self, holdings, last_message};
 use super::index::JobArchives;
 use super::media::Media;
@@ -114,6 +115,7 @@ async fn job_view<'a>(
             &known,
         ),
         snapshots: calendar::snapshots(seen, &manifests, &known),
+        held: held_days(&viewer.holds, &manifests, viewer.zone),
         state,
         recent,
         archives: manifests.len(),
@@ -467,7 +469,13 @@ pub async fn archive(State(viewer): Shared, Query(params): Query<ArchiveParams>)
         &format!("Archive {}", archived.manifest.key),
         Section::Other,
         "",
-        pages::archive::page(&archived, &standing, None, viewer.zone),
+        pages::archive::page(
+            &archived,
+            &standing,
+            &held_by(&viewer.holds, &archived.manifest),
+            None,
+            viewer.zone,
+        ),
     ))
 }
 
@@ -488,7 +496,13 @@ pub async fn verify(State(viewer): Shared, Form(params): Form<ArchiveParams>) ->
         &format!("Archive {}", manifest.key),
         Section::Other,
         "",
-        pages::archive::page(&archived, &standing, Some(&verified), viewer.zone),
+        pages::archive::page(
+            &archived,
+            &standing,
+            &held_by(&viewer.holds, manifest),
+            Some(&verified),
+            viewer.zone,
+        ),
     ))
 }
 

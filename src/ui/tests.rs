@@ -1048,3 +1048,75 @@ async fn an_archive_page_shows_its_signature_and_seal_status() {
         "{page}"
     );
 }
+
+fn hold(
+    name: &str,
+    reason: &str,
+    covers: crate::config::hold::HoldCovers,
+) -> crate::config::hold::Hold {
+    crate::config::hold::Hold {
+        name: name.into(),
+        reason: reason.into(),
+        set_by: "legal <legal@example.com>".into(),
+        set_at: at(1, 0),
+        covers,
+        file: format!("holds/{name}.yaml").into(),
+    }
+}
+
+#[tokio::test]
+async fn held_archives_and_their_days_are_marked_with_the_holds_escaped() {
+    let (store, keys) = three_days().await;
+    let early = hold(
+        "early",
+        "<script>alert(1)</script> matter",
+        crate::config::hold::HoldCovers {
+            until: Some(at(3, 0)),
+            ..Default::default()
+        },
+    );
+    let router = app(viewer(store.clone()).with_holds(vec![early]), None);
+    let jobs = get(&router, "/").await.body;
+    assert!(
+        jobs.contains(
+            "<td class=\"day s-archived held\" data-day=\"2026-03-02\" data-status=\"archived\" \
+             data-held=\"true\"><a href=\"/jobs/daily/days/2026-03-02\" title=\"2026-03-02: \
+             archived; under legal hold: early\">"
+        ),
+        "{jobs}"
+    );
+    assert!(
+        jobs.contains("<td class=\"day s-archived\" data-day=\"2026-03-04\""),
+        "{jobs}"
+    );
+    assert!(jobs.contains("<span class=\"swatch held\">"), "{jobs}");
+
+    let page = get(&router, &archive_page(&keys[0])).await.body;
+    assert!(
+        page.contains("id=\"holds\" data-certain=\"true\">held: 1 legal hold(s) keep it"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<li data-hold=\"early\"><strong>early</strong>: <bdi>&lt;script&gt;alert(1)&lt;/script&gt; matter</bdi>"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"), "{page}");
+    let page = get(&router, &archive_page(&keys[2])).await.body;
+    assert!(!page.contains("id=\"holds\""), "{page}");
+
+    // The manifests (format 2) do not count everyone: a hold on a user may cover them.
+    let on_user = hold(
+        "u1",
+        "r",
+        crate::config::hold::HoldCovers {
+            users: vec!["u1".into()],
+            ..Default::default()
+        },
+    );
+    let router = app(viewer(store).with_holds(vec![on_user]), None);
+    let page = get(&router, &archive_page(&keys[2])).await.body;
+    assert!(
+        page.contains("id=\"holds\" data-certain=\"false\">may be held:"),
+        "{page}"
+    );
+}

@@ -846,3 +846,29 @@ fn the_workflow_checks_pull_requests_and_may_upload_sarif() {
         "{uses:?}"
     );
 }
+
+/// `examples/holds/` sits beside `examples/chatvault.yaml`, so that config loads the example
+/// hold: it is valid against the repository's jobs and the plan lists it.
+#[test]
+fn the_example_hold_is_valid_and_in_force_beside_the_example_config() {
+    let (code, stdout, stderr) = output(
+        chatvault()
+            .args(["plan", "--config", "examples/chatvault.yaml", "jobs"])
+            .env("STREAM_API_KEY", "key")
+            .env("STREAM_API_SECRET", "secret")
+            .env(
+                "SLACK_WEBHOOK_URL",
+                "https://hooks.slack.test/services/T0/B0/x",
+            )
+            .env("HC_PING_KEY", "ping-key"),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "\n  hold matter-2026-014  (examples/holds/matter-2026-014.yaml): jobs \
+             support-nightly; users carol.smith; message time 2026-01-01T00:00:00Z to \
+             2026-04-01T00:00:00Z\n"
+        ),
+        "{stdout}"
+    );
+}

@@ -30,6 +30,7 @@ mod erase;
 mod errors;
 mod examples;
 mod fuzz_corpus;
+mod holds;
 mod layers;
 mod locked;
 mod logs;

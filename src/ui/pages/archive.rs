@@ -9,6 +9,7 @@ use crate::archive::reading::Listed;
 use crate::archive::verify::SealStatus;
 use crate::signing::Check;
 use crate::ui::calendar::day_of;
+use crate::ui::held::HeldBy;
 use crate::ui::pages::jobs::covers;
 
 /// What verifying found: `Ok` when size and SHA-256 match the manifest.
@@ -24,6 +25,7 @@ pub struct Standing {
 pub fn page(
     archived: &Listed,
     standing: &Standing,
+    held: &HeldBy<'_>,
     verified: Option<&Verified>,
     zone: Tz,
 ) -> Markup {
@@ -53,6 +55,7 @@ pub fn page(
             dt { "SHA-256" } dd { code.hash { (m.sha256) } }
             dt { "Signature" } (signature(&standing.signature))
             dt { "Seal" } (seal(&standing.seal))
+            @if !held.holds.is_empty() { dt { "Legal holds" } (holds(held)) }
             @if !m.missing.is_empty() {
                 dt { "Not at Stream" } dd { (UserText(&m.missing.join(", "))) }
             }
@@ -111,6 +114,30 @@ pub fn page(
                                 }
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The holds keeping the archive: nothing expires or erases it while one is in force.
+fn holds(held: &HeldBy<'_>) -> Markup {
+    html! {
+        dd #holds data-certain=(held.certain) {
+            @if held.certain {
+                "held: " (held.holds.len()) " legal hold(s) keep it; it is never expired nor erased"
+            } @else {
+                "may be held: its manifest does not count everyone it names, so the holds "
+                "on users below count it as held (" code { "chatvault holds" } " reads it to "
+                "decide); it is never expired nor erased while they are in force"
+            }
+            ul {
+                @for hold in &held.holds {
+                    li data-hold=(hold.name) {
+                        strong { (hold.name) } ": " (UserText(&hold.reason))
+                        " (set by " (UserText(&hold.set_by)) " on " (hold.set_at.format("%Y-%m-%d"))
+                        "; " code { (UserText(&hold.file.display().to_string())) } ")"
                     }
                 }
             }

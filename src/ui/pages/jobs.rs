@@ -26,6 +26,8 @@ pub struct JobView<'a> {
     pub state: Result<JobState, String>,
     pub messages: Vec<Day>,
     pub snapshots: Vec<Day>,
+    /// Per day, the legal holds covering an archive of it.
+    pub held: BTreeMap<NaiveDate, BTreeSet<&'a str>>,
     /// The newest windows' archives first.
     pub recent: Vec<&'a Listed>,
     pub archives: usize,
@@ -75,7 +77,7 @@ pub fn describe(day: &Day) -> String {
 
 /// One month as a wall calendar: a row per week, Monday first, the days before the 1st and
 /// after the last (and those outside the job's days) empty. Each day links to what holds it.
-fn month(job: &str, first: NaiveDate, days: &BTreeMap<NaiveDate, &Day>) -> Markup {
+fn month(job: &str, first: NaiveDate, days: &BTreeMap<NaiveDate, &Day>, held: &Held<'_>) -> Markup {
     let lead = first.weekday().num_days_from_monday() as usize;
     let length = first
         .checked_add_months(Months::new(1))
@@ -94,7 +96,7 @@ fn month(job: &str, first: NaiveDate, days: &BTreeMap<NaiveDate, &Day>) -> Marku
                     tr {
                         @for cell in week {
                             @match cell.and_then(|date| days.get(&date)) {
-                                Some(day) => (cell_of(job, day)),
+                                Some(day) => (cell_of(job, day, held.get(&day.date))),
                                 None => td.pad {},
                             }
                         }
@@ -116,19 +118,34 @@ const WEEKDAYS: [(&str, &str); 7] = [
     ("Su", "Sunday"),
 ];
 
-fn cell_of(job: &str, day: &Day) -> Markup {
+/// Per day, the names of the legal holds covering an archive of it.
+type Held<'a> = BTreeMap<NaiveDate, BTreeSet<&'a str>>;
+
+fn cell_of(job: &str, day: &Day, held: Option<&BTreeSet<&str>>) -> Markup {
     let risk = matches!(day.status, Status::InFlight { at_risk: true, .. });
+    let mut title = describe(day);
+    if let Some(names) = held {
+        let names: Vec<&str> = names.iter().copied().collect();
+        title.push_str(&format!("; under legal hold: {}", names.join(", ")));
+    }
+    if day.erased {
+        title.push_str("; erased: an archive of the day was replaced without a person's items");
+    }
     html! {
-        td class={ "day s-" (day.status.name()) @if risk { " risk" } @if day.erased { " erased" } }
+        td class={
+                "day s-" (day.status.name()) @if risk { " risk" }
+                @if held.is_some() { " held" } @if day.erased { " erased" }
+            }
             data-day=(day.date) data-status=(day.status.name())
+            data-held=[held.map(|_| "true")]
             data-lost=[matches!(day.status, Status::Missing { lost: true }).then_some("true")]
             data-erased=[day.erased.then_some("true")] {
-            a href=(job_day_href(job, day.date)) title={
-                (describe(day))
-                @if day.erased { "; erased: an archive of the day was replaced without a person's items" }
-            } {
+            a href=(job_day_href(job, day.date)) title=(title) {
                 (day.date.day())
-                span.sr { " " (day.status.name()) @if day.erased { " erased" } }
+                span.sr {
+                    " " (day.status.name()) @if held.is_some() { ", held" }
+                    @if day.erased { ", erased" }
+                }
             }
         }
     }
@@ -136,7 +153,7 @@ fn cell_of(job: &str, day: &Day) -> Markup {
 
 /// The days as months laid out by weekday, and the legend of the statuses shown; nothing when
 /// there are no days.
-fn calendar(what: &str, job: &str, zone: Tz, days: &[Day]) -> Markup {
+fn calendar(what: &str, job: &str, zone: Tz, days: &[Day], held: &Held<'_>) -> Markup {
     let by_date: BTreeMap<NaiveDate, &Day> = days.iter().map(|d| (d.date, d)).collect();
     let months: BTreeSet<NaiveDate> = days
         .iter()
@@ -147,15 +164,15 @@ fn calendar(what: &str, job: &str, zone: Tz, days: &[Day]) -> Markup {
             section.calendar aria-label=(what) {
                 h3 { (what) ", by day (" (zone.name()) ")" }
                 div.months {
-                    @for first in &months { (month(job, *first, &by_date)) }
+                    @for first in &months { (month(job, *first, &by_date, held)) }
                 }
-                (legend(days))
+                (legend(days, held))
             }
         }
     }
 }
 
-fn legend(days: &[Day]) -> Markup {
+fn legend(days: &[Day], held: &Held<'_>) -> Markup {
     html! {
         ul.legend {
             @for (name, meaning) in LEGEND {
@@ -165,6 +182,12 @@ fn legend(days: &[Day]) -> Markup {
             }
             @if days.iter().any(|d| d.erased) {
                 li { span class="swatch erased" {} "erased: an archive of the day was replaced without a person's items" }
+            }
+            @if days.iter().any(|d| held.contains_key(&d.date)) {
+                li {
+                    span class="swatch held" {}
+                    "under legal hold: an archive of the day is kept, never expired nor erased"
+                }
             }
         }
     }
@@ -213,8 +236,8 @@ fn job(view: &JobView<'_>, zone: Tz, now: DateTime<Utc>) -> Markup {
             @if view.empty {
                 p.problem.empty { "No archive yet at " code { (view.url) } "." }
             }
-            (calendar("Message time archived", &job.name, zone, &view.messages))
-            (calendar("Users snapshots", &job.name, zone, &view.snapshots))
+            (calendar("Message time archived", &job.name, zone, &view.messages, &view.held))
+            (calendar("Users snapshots", &job.name, zone, &view.snapshots, &view.held))
             @if view.messages.is_empty() && view.snapshots.is_empty() {
                 p { "Nothing archived or planned yet." }
             }
