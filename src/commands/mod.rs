@@ -3,6 +3,7 @@
 mod archives;
 mod args;
 mod completions;
+mod expire;
 mod index;
 mod keys;
 mod ledgers;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
             Err(invalid) => invalid.report(),
         },
         Command::Index(args) => index::run(&args, cli.config, world),
+        Command::Expire(args) => expire::run(&args, cli.config, world),
         Command::Media(args) => media::run(&args, cli.config, world),
         Command::Transcript(args) => match args::transcript(&args) {
             Ok(resolved) => transcript::run(&args, resolved, cli.config, world),

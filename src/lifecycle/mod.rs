@@ -2,5 +2,6 @@
 //! erasure. All of it removes or replaces archives, so all of it writes removal records into
 //! the job's chain of seals first, and the hold always wins.
 
+pub mod expire;
 pub mod holds;
 pub mod pause;
