@@ -8,9 +8,9 @@ use chrono::SecondsFormat;
 
 use super::keys::signing_key;
 use super::run::deployment_keys;
-use super::{Picked, Wanted, World, exit, load_and_pick, output, runtime, state_to_read};
+use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime, state_to_read};
 use crate::archive::seal::{SealMemory, Sealing};
-use crate::cli::ExpireArgs;
+use crate::cli::{ExpireArgs, LogFormat};
 use crate::config::MissingVars;
 use crate::config::job::{Job, JobSet};
 use crate::lifecycle::expire::{self, Done, Inputs, Plan, Recording};
@@ -23,7 +23,8 @@ use crate::text::escape_hidden;
 /// Set to a step name (`expire-record`, …), expire freezes there (for crash tests).
 const PAUSE_VAR: &str = "CHATVAULT_PAUSE_AT";
 
-pub fn run(args: &ExpireArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
+pub fn run(args: &ExpireArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
+    logging::init(log, "warn");
     let wanted = Wanted {
         paths: &args.paths.paths,
         config,
@@ -167,7 +168,11 @@ async fn one_job(
         Ok(done) => {
             output::stdout(&summary(&plan, &done));
             for warning in &done.warnings {
-                output::stderr(&format!("warning: job {}: {}\n", job.name, escape_hidden(warning)));
+                output::stderr(&format!(
+                    "warning: job {}: {}\n",
+                    job.name,
+                    escape_hidden(warning)
+                ));
             }
             match &done.refused {
                 None => true,
@@ -180,7 +185,9 @@ async fn one_job(
                             escape_hidden(&refused.key),
                             escape_hidden(&refused.reason)
                         ),
-                        Some("fix the store's permissions and run expire again: the expiry record already names what goes"),
+                        Some(
+                            "fix the store's permissions and run expire again: the expiry record already names what goes",
+                        ),
                     );
                     false
                 }

@@ -68,7 +68,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
             Err(invalid) => invalid.report(),
         },
         Command::Index(args) => index::run(&args, cli.config, world),
-        Command::Expire(args) => expire::run(&args, cli.config, world),
+        Command::Expire(args) => expire::run(&args, cli.config, cli.log_format, world),
         Command::Media(args) => media::run(&args, cli.config, world),
         Command::Transcript(args) => match args::transcript(&args) {
             Ok(resolved) => transcript::run(&args, resolved, cli.config, world),

@@ -398,7 +398,11 @@ fn ended(manifest: &Manifest) -> Option<DateTime<Utc>> {
 
 /// The names of the holds covering the archive of `manifest`; `Err` when that needs the
 /// archive read and it cannot be.
-async fn holding(store: &Store, holds: &[Hold], manifest: &Manifest) -> Result<Vec<String>, String> {
+async fn holding(
+    store: &Store,
+    holds: &[Hold],
+    manifest: &Manifest,
+) -> Result<Vec<String>, String> {
     if holds.is_empty() {
         return Ok(Vec::new());
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::documents::Document;
 use crate::archive::reading::Problem;
-use crate::archive::seal::{StoredSeal, parse_seal_key, seal_key, seals_folder};
+use crate::archive::seal::{RemovalKind, StoredSeal, parse_seal_key, seal_key, seals_folder};
 use crate::signing::Check;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +29,77 @@ pub struct SealReport {
     /// A broken chain, a document a seal names missing or changed, a document no seal
     /// names, a state head the chain does not hold.
     pub problems: Vec<Problem>,
+    /// Documents a seal named that an expiry or erasure record names with the same bytes,
+    /// and that are gone: the gap the record accounts for.
+    pub removed: Vec<Removed>,
+    /// Things a removal record names that are still there: an `expire` or `erase` killed
+    /// half-way, which a rerun finishes. A warning, not an error.
+    pub unfinished: Vec<Problem>,
+}
+
+/// A document a removal record accounts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub key: String,
+    /// In words: `expiry record 4`, `erasure record 7`.
+    pub by: String,
+}
+
+/// What the removal records of a chain name, each with the first record naming it.
+#[derive(Debug, Default, Clone)]
+pub struct Removals {
+    /// Per document key: the record's sequence and kind, and the SHA-256 it names.
+    pub documents: BTreeMap<String, (u64, RemovalKind, String)>,
+    pub archives: BTreeMap<String, (u64, RemovalKind)>,
+    /// Captured files, by SHA-256.
+    pub media: BTreeMap<String, (u64, RemovalKind)>,
+}
+
+impl Removals {
+    pub fn extend(&mut self, other: Removals) {
+        for (key, at) in other.documents {
+            self.documents.entry(key).or_insert(at);
+        }
+        for (key, at) in other.archives {
+            self.archives.entry(key).or_insert(at);
+        }
+        for (key, at) in other.media {
+            self.media.entry(key).or_insert(at);
+        }
+    }
+}
+
+/// A removal record in words.
+pub fn record_name(kind: RemovalKind, sequence: u64) -> String {
+    match kind {
+        RemovalKind::Expiry => format!("expiry record {sequence}"),
+        RemovalKind::Erasure => format!("erasure record {sequence}"),
+    }
+}
+
+/// What the removal records among `seals` name.
+pub fn removals(seals: &[StoredSeal]) -> Removals {
+    let mut found = Removals::default();
+    for seal in seals.iter().filter_map(|s| s.seal.as_ref().ok()) {
+        let Some(removal) = &seal.removal else {
+            continue;
+        };
+        let at = (seal.sequence, removal.kind);
+        for covered in &removal.documents {
+            found.documents.entry(covered.key.clone()).or_insert((
+                seal.sequence,
+                removal.kind,
+                covered.sha256.clone(),
+            ));
+        }
+        for key in &removal.archives {
+            found.archives.entry(key.clone()).or_insert(at);
+        }
+        for sha256 in &removal.media {
+            found.media.entry(sha256.clone()).or_insert(at);
+        }
+    }
+    found
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -171,35 +242,80 @@ pub struct Newest {
 /// in neither could not be read). Without a seal, the job's unsigned documents count as not
 /// sealed; signed ones are an error, since signing and sealing came in the same version.
 /// `keys_given`: whether signatures could be checked at all.
+/// A document a removal record names (`removals`) is accepted as gone when the record
+/// names the bytes a seal sealed; one it names with other bytes, or that no seal named, is an
+/// error, and one still there is unfinished.
+#[allow(clippy::too_many_arguments)]
 pub fn coverage(
     job: &str,
     named: &BTreeMap<String, (u64, String)>,
+    removals: &Removals,
     found: &BTreeMap<String, Document>,
     elsewhere: &BTreeMap<String, Option<String>>,
     newest: Option<Newest>,
     keys_given: bool,
     report: &mut SealReport,
 ) {
+    for (key, (record, kind, _)) in &removals.documents {
+        if !named.contains_key(key) {
+            report.problems.push(Problem::new(
+                key,
+                format!(
+                    "{} names it as removed, but no seal of job {job} sealed it",
+                    record_name(*kind, *record)
+                ),
+            ));
+        }
+    }
     for (key, (sequence, sealed)) in named {
+        let removal = removals.documents.get(key);
+        if let Some((record, kind, named_as)) = removal
+            && named_as != sealed
+        {
+            report.problems.push(Problem::new(
+                key,
+                format!(
+                    "{} names it with SHA-256 {named_as}, but seal {sequence} sealed \
+                     {sealed}: the record does not account for these bytes",
+                    record_name(*kind, *record)
+                ),
+            ));
+            continue;
+        }
         let now = match (found.get(key), elsewhere.get(key)) {
             (Some(document), _) => Some(&document.sha256),
             (None, Some(now)) => now.as_ref(),
             // It could not be read: reported as such.
             (None, None) => continue,
         };
-        match now {
-            None => report.problems.push(Problem::new(
+        match (now, removal) {
+            (None, Some((record, kind, _))) => report.removed.push(Removed {
+                key: key.clone(),
+                by: record_name(*kind, *record),
+            }),
+            (None, None) => report.problems.push(Problem::new(
                 key,
                 format!("named by seal {sequence}, missing"),
             )),
-            Some(now) if now != sealed => report.problems.push(Problem::new(
+            (Some(now), _) if now != sealed => report.problems.push(Problem::new(
                 key,
                 format!(
                     "changed since seal {sequence} sealed it: SHA-256 {now} where the seal \
                      names {sealed}"
                 ),
             )),
-            Some(_) => report.sealed += 1,
+            (Some(_), Some((record, kind, _))) => {
+                report.sealed += 1;
+                report.unfinished.push(Problem::new(
+                    key,
+                    format!(
+                        "{} removes it, but it is still there: run expire (or erase) again to \
+                         finish",
+                        record_name(*kind, *record)
+                    ),
+                ));
+            }
+            (Some(_), None) => report.sealed += 1,
         }
     }
     let mine: Vec<&Document> = found
@@ -487,6 +603,7 @@ mod tests {
         coverage(
             "daily",
             &named,
+            &Removals::default(),
             &found,
             &elsewhere,
             Some(unsigned_at(2)),
@@ -524,6 +641,7 @@ mod tests {
         coverage(
             "daily",
             &BTreeMap::new(),
+            &Removals::default(),
             &found,
             &BTreeMap::new(),
             None,
@@ -564,6 +682,7 @@ mod tests {
         coverage(
             "daily",
             &named,
+            &Removals::default(),
             &found,
             &elsewhere,
             Some(newest),
@@ -632,6 +751,7 @@ mod tests {
         coverage(
             "daily",
             &none,
+            &Removals::default(),
             &found,
             &BTreeMap::new(),
             None,
