@@ -28,6 +28,7 @@ mod duckdb;
 mod empty;
 mod errors;
 mod examples;
+mod expire;
 mod fuzz_corpus;
 mod layers;
 mod locked;
