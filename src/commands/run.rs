@@ -120,6 +120,7 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
                 concurrency: usize::from(args.concurrency),
                 jitter: args.jitter,
                 grace: args.grace,
+                expire: args.expire.then(|| Arc::new(set.settings.holds.clone())),
                 ..DaemonOptions::default()
             };
             let watch = Watch {

@@ -484,13 +484,16 @@ async fn media_named<'a>(
 
 /// Of the captured files `sha256s` below `prefix`, those the store holds.
 async fn present(store: &Store, prefix: &str, sha256s: &[String]) -> Vec<String> {
-    let found: Vec<Option<String>> = futures::stream::iter(sha256s)
-        .map(|sha256| async move {
-            let key = ObjectPath::from(layout::object_key(prefix, sha256));
-            // A file that cannot be checked counts as there: deleting it is tried again.
-            match store.object_store().head(&key).await {
-                Err(object_store::Error::NotFound { .. }) => None,
-                _ => Some(sha256.clone()),
+    let found: Vec<Option<String>> = futures::stream::iter(sha256s.to_vec())
+        .map(|sha256| {
+            let key = ObjectPath::from(layout::object_key(prefix, &sha256));
+            let store = store.clone();
+            async move {
+                // A file that cannot be checked counts as there: deleting it is tried again.
+                match store.object_store().head(&key).await {
+                    Err(object_store::Error::NotFound { .. }) => None,
+                    _ => Some(sha256),
+                }
             }
         })
         .buffered(AT_ONCE)
