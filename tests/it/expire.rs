@@ -405,3 +405,151 @@ async fn killed_at_any_step_a_rerun_finishes_the_expiry_and_verify_passes() {
         assert!(!out.contains("unfinished"), "{step}: {out}");
     }
 }
+
+/// `run --expire` in a daemon on a clock the test drives: the archive long past `keep_for`
+/// goes at start, the other once a daily pass finds it past retention; no sleep waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_expires_at_start_and_then_once_a_day() {
+    use chatvault::api::{ClientConfig, StreamClient};
+    use chatvault::clock::SharedClock;
+    use chatvault::runner::daemon::{self, Control, DaemonOptions};
+    use chatvault::runner::{LogReporter, Runner, RunnerOptions};
+    use chatvault_emulator::{ClockMode, Emulator, EmulatorConfig};
+    use chrono::TimeZone as _;
+    use std::sync::Arc;
+
+    use crate::common::driven::DrivenClock;
+    use crate::common::write_archive;
+
+    let start = Utc
+        .with_ymd_and_hms(2026, 5, 4, 0, 30, 0)
+        .single()
+        .expect("a time");
+    let emu = Emulator::start(EmulatorConfig {
+        clock: ClockMode::Manual,
+        start_time: start,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts");
+    let dir = tempfile::tempdir().expect("a folder");
+    let archive = dir.path().join("archive");
+    std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs/");
+    std::fs::write(
+        dir.path().join("chatvault.yaml"),
+        format!(
+            "state:\n  url: file://{}\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    // A yearly job that never runs here (catch_up none): only the duty touches the archives.
+    std::fs::write(
+        dir.path().join("jobs/daily.yaml"),
+        format!(
+            "name: daily\nschedule: \"0 0 1 1 *\"\ncatch_up: none\nkeep_for: 30d\nusers: [alice]\n\
+             destination:\n  url: file://{}\n",
+            archive.display()
+        ),
+    )
+    .expect("job");
+    let line = serde_json::json!({"type": "message", "id": "m1"});
+    write_archive(&archive, "old.jsonl", JOB, std::slice::from_ref(&line));
+    write_archive(&archive, "recent.jsonl", JOB, std::slice::from_ref(&line));
+    let recent = archive.join("recent.jsonl.manifest.json");
+    let text = std::fs::read_to_string(&recent).expect("read");
+    std::fs::write(
+        &recent,
+        text.replace(
+            "\"window_until\":\"2026-01-02T00:00:00Z\"",
+            "\"window_until\":\"2026-05-01T00:00:00Z\"",
+        ),
+    )
+    .expect("write");
+
+    let env = |_: &str| None;
+    let loaded = load(&LoadOptions {
+        paths: vec![dir.path().join("jobs")],
+        config: Some(dir.path().join("chatvault.yaml")),
+        env: &env,
+        missing_vars: MissingVars::Error,
+    });
+    let set = loaded.into_set().expect("valid jobs");
+    let driven = DrivenClock::new(emu.clock().clone());
+    let clock: SharedClock = Arc::new(driven.clone());
+    let client = StreamClient::new(
+        &ClientConfig::new(&emu.base_url(), emu.api_key(), &emu.config().api_secret),
+        clock.clone(),
+    )
+    .expect("client");
+    let state = store::open(&set.settings.state, &set.settings.state_options, &[]).expect("state");
+    let runner = Runner::new(
+        client,
+        state,
+        clock,
+        vec![],
+        Arc::new(LogReporter),
+        RunnerOptions::default(),
+    )
+    .expect("runner");
+    let (stop, control) = tokio::sync::mpsc::channel(1);
+    let options = DaemonOptions {
+        expire: Some(Arc::new(Vec::new())),
+        ..DaemonOptions::default()
+    };
+    let daemon = tokio::spawn(daemon::run(
+        Arc::new(runner),
+        set.jobs.clone(),
+        options,
+        control,
+    ));
+
+    let gone = |key: &str| !archive.join(format!("{key}.manifest.json")).exists();
+    let mut waited = 0;
+    while !gone("old.jsonl") {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+        assert!(waited < 3000, "the start pass never expired old.jsonl");
+    }
+    assert!(!gone("recent.jsonl"), "not past keep_for yet");
+    // 1 May + 30 days: past retention from 31 May; the daily pass of 1 June takes it.
+    let mut hours = 0;
+    while !gone("recent.jsonl") {
+        driven.advance(TimeDelta::hours(1));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        hours += 1;
+        assert!(hours < 24 * 40, "recent.jsonl never expired");
+    }
+    let now = driven.now();
+    assert!(
+        now > Utc
+            .with_ymd_and_hms(2026, 5, 31, 0, 0, 0)
+            .single()
+            .expect("a time"),
+        "expired before its retention ended: {now}"
+    );
+    stop.send(Control::Stop).await.expect("daemon listening");
+    daemon.await.expect("daemon task");
+    let chain = read_chain(&archived_store(&archive), JOB)
+        .await
+        .expect("chain");
+    let records: Vec<Vec<String>> = chain
+        .iter()
+        .filter_map(|s| s.seal.as_ref().ok()?.removal.clone())
+        .map(|r| r.archives)
+        .collect();
+    assert_eq!(
+        records,
+        [
+            vec!["old.jsonl".to_owned()],
+            vec!["recent.jsonl".to_owned()]
+        ]
+    );
+}
+
+fn archived_store(path: &Path) -> Store {
+    let url = StoreUrl::File {
+        path: path.to_path_buf(),
+    };
+    store::open(&url, &StoreOptions::new(), &[]).expect("store")
+}
