@@ -160,7 +160,7 @@ async fn the_dry_run_lists_exactly_what_expire_removes_and_verify_accepts_the_ga
     let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("expiry record 2 written"), "{stdout}");
-    assert_eq!(archived.archives(), [second.clone()]);
+    assert_eq!(archived.archives(), std::slice::from_ref(&second));
     assert!(
         archived.objects().iter().all(|k| !k.starts_with(&first)),
         "everything of {first} is gone: {:?}",
@@ -175,7 +175,7 @@ async fn the_dry_run_lists_exactly_what_expire_removes_and_verify_accepts_the_ga
         .clone()
         .expect("an expiry record");
     assert_eq!(removal.kind, RemovalKind::Expiry);
-    assert_eq!(removal.archives, [first.clone()]);
+    assert_eq!(removal.archives, std::slice::from_ref(&first));
     assert!(
         removal
             .reason
@@ -192,7 +192,7 @@ async fn the_dry_run_lists_exactly_what_expire_removes_and_verify_accepts_the_ga
         !stdout.contains("expiry record 3"),
         "nothing more to record: {stdout}"
     );
-    assert_eq!(archived.archives(), [second.clone()]);
+    assert_eq!(archived.archives(), std::slice::from_ref(&second));
 
     // Any other removal is still caught.
     for key in archived
@@ -394,7 +394,7 @@ async fn killed_at_any_step_a_rerun_finishes_the_expiry_and_verify_passes() {
             !stdout.contains("expiry record 3"),
             "{step}: no second record: {stdout}"
         );
-        assert_eq!(archived.archives(), [second.clone()], "{step}");
+        assert_eq!(archived.archives(), std::slice::from_ref(&second), "{step}");
         assert!(
             archived.objects().iter().all(|k| !k.starts_with(&first)),
             "{step}: {:?}",
