@@ -125,7 +125,9 @@ pub enum Command {
     /// Seals (_chatvault/seals/<job>/): they must form one chain, every document a seal names
     /// must be there with the bytes it names, and every other document must have been written
     /// after the newest seal (awaiting the next one); where the seals are signed, only
-    /// documents that verify may await. Signed documents with no seal at all are an error.
+    /// documents that verify may await. A document gone that an expiry or erasure record
+    /// names with the bytes its seal named is removed, not missing; what such a record names
+    /// and is still there is a warning (run expire or erase again). Signed documents with no seal at all are an error.
     /// --state (with --url) compares each chain's newest seal with the one the state's ledger
     /// records, which catches seals removed from the end.
     ///
