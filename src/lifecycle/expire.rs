@@ -30,14 +30,33 @@ use crate::archive::people;
 use crate::archive::reading::listing::{Listed, Listing, Source};
 use crate::archive::replacement::parse_replacement_key;
 use crate::archive::seal::{
-    ChainError, Covered, Removal, RemovalKind, SealError, SealMemory, Sealing, read_chain,
-    record_removal,
+    ChainError, Covered, Removal, RemovalKind, SealError, SealMemory, Sealing, StoredSeal,
+    read_chain, record_removal,
 };
 use crate::archive::transfer::hex;
 use crate::config::hold::Hold;
 use crate::config::job::{Job, KeepFor};
 use crate::store::Store;
 use crate::store::json;
+
+/// What an expiry record's reason says before its cutoff: the calendar reads it back.
+const REASON_BEFORE: &str = "windows that ended before ";
+
+/// The latest cutoff among the expiry records of a chain: the days before it that no archive
+/// covers went by `keep_for`.
+pub fn expired_before(seals: &[StoredSeal]) -> Option<DateTime<Utc>> {
+    seals
+        .iter()
+        .filter_map(|s| s.seal.as_ref().ok()?.removal.as_ref())
+        .filter(|r| r.kind == RemovalKind::Expiry)
+        .filter_map(|r| {
+            let (_, after) = r.reason.split_once(REASON_BEFORE)?;
+            DateTime::parse_from_rfc3339(after.trim())
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        })
+        .max()
+}
 
 /// Documents and captured files read or checked at once.
 const AT_ONCE: usize = 16;
@@ -534,7 +553,7 @@ pub async fn carry_out(
         let removal = Removal {
             kind: RemovalKind::Expiry,
             reason: format!(
-                "keep_for {}: windows that ended before {}",
+                "keep_for {}: {REASON_BEFORE}{}",
                 plan.keep_for,
                 plan.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
