@@ -3,10 +3,12 @@
 //! names and still catches any other removal, a hold keeps its archives, an immutable
 //! destination is refused, and a kill -9 at every step is finished by a rerun.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use chatvault::archive::media::layout;
 use chatvault::archive::seal::{FORMAT, Removal, RemovalKind, Seal, read_chain, seal_key};
 use chatvault::archive::transfer::hex;
 use chatvault::config::hold::{Hold, HoldCovers};
@@ -63,6 +65,46 @@ impl Archived {
         keys
     }
 
+    /// The captured files the newest media record of the archive at `key` names as stored.
+    fn captured_by(&self, key: &str) -> BTreeSet<String> {
+        let mut records: Vec<PathBuf> = files_below(&self.archive(), ".json")
+            .into_iter()
+            .filter(|p| {
+                let k = p
+                    .strip_prefix(self.archive())
+                    .expect("below")
+                    .to_string_lossy()
+                    .into_owned();
+                k.starts_with(&format!("{key}.media."))
+            })
+            .collect();
+        records.sort_by_key(|p| {
+            p.to_string_lossy()
+                .rsplit('.')
+                .nth(1)
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0)
+        });
+        let Some(newest) = records.last() else {
+            return BTreeSet::new();
+        };
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(newest).expect("read")).expect("json");
+        record["references"]
+            .as_array()
+            .expect("references")
+            .iter()
+            .filter_map(|r| r["sha256"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Whether the captured file `sha256` is in the store.
+    fn has_file(&self, sha256: &str) -> bool {
+        self.archive()
+            .join(layout::object_key("_media", sha256))
+            .exists()
+    }
+
     /// Objects outside `_chatvault`, by key.
     fn objects(&self) -> Vec<String> {
         let root = self.archive();
@@ -101,7 +143,21 @@ impl Archived {
 /// pieces of 12 hours, ending a day ago; `config` goes into the global config, `destination`
 /// lines into the job's destination.
 async fn archived(config: &str, destination: &str) -> Archived {
-    let emu = start_emulator(realtime_config(24)).await;
+    archived_with(config, destination, false).await
+}
+
+/// [`archived`]; with `media`, messages carry files (some shared by both windows) that the
+/// run captures.
+async fn archived_with(config: &str, destination: &str, media: bool) -> Archived {
+    let mut emulated = realtime_config(24);
+    let mut media_block = "";
+    if media {
+        emulated.data.media_every = 2;
+        emulated.data.avatars = true;
+        media_block = "media:\n  hosts: [localhost]\n  allow_http: true\n  \
+                       allow_private_addresses: true\n  max_file_size: 1MiB\n";
+    }
+    let emu = start_emulator(emulated).await;
     let until = Utc::now()
         .duration_trunc(TimeDelta::hours(1))
         .expect("an hour")
@@ -115,7 +171,7 @@ async fn archived(config: &str, destination: &str) -> Archived {
             "name: daily\nschedule: \"0 0 * * *\"\nkeep_for: 1d\n\
              window:\n  mode: fixed\n  since: {}\n  until: {}\n  max: 12h\n\
              channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
-             destination:\n  url: file://archive\n  compression: gzip\n{destination}",
+             destination:\n  url: file://archive\n  compression: gzip\n{destination}{media_block}",
             since.to_rfc3339_opts(SecondsFormat::Secs, true),
             until.to_rfc3339_opts(SecondsFormat::Secs, true),
         ),
@@ -208,6 +264,57 @@ async fn the_dry_run_lists_exactly_what_expire_removes_and_verify_accepts_the_ga
         out.contains(&format!("{second}.manifest.json: named by seal 1, missing")),
         "{out}"
     );
+}
+
+/// Captured files go with the archive only it referred to; those the remaining archive
+/// refers to stay, and a kill between two deletes is finished by a rerun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captured_files_only_the_expired_archive_refers_to_go_and_a_kill_among_them_is_finished() {
+    let archived = archived_with("", "", true).await;
+    let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+    let (gone, kept) = (archived.captured_by(&first), archived.captured_by(&second));
+    let only_first: BTreeSet<String> = gone.difference(&kept).cloned().collect();
+    assert!(
+        only_first.len() > 1,
+        "the first archive has files of its own: {gone:?}"
+    );
+    assert!(!kept.is_empty());
+    assert!(gone.iter().chain(&kept).all(|f| archived.has_file(f)));
+
+    kill_at(&archived, "expire-media").await;
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("removes this captured file, still there"),
+        "{out}"
+    );
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &archived.now(), "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("unfinished: expiry record 2"), "{stdout}");
+
+    assert!(
+        only_first.iter().all(|f| !archived.has_file(f)),
+        "{only_first:?}"
+    );
+    assert!(
+        kept.iter().all(|f| archived.has_file(f)),
+        "shared files stay"
+    );
+    let chain = read_chain(&archived.store(), JOB).await.expect("the chain");
+    let removal = chain[1]
+        .seal
+        .as_ref()
+        .expect("a seal")
+        .removal
+        .clone()
+        .expect("a record");
+    assert_eq!(
+        removal.media.iter().cloned().collect::<BTreeSet<_>>(),
+        only_first
+    );
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("unfinished"), "{out}");
 }
 
 /// Someone with write access and no key deletes an archive and appends an expiry record
