@@ -633,6 +633,119 @@ mod tests {
         );
     }
 
+    /// A removal record (seal `sequence`, after `before`) naming `documents`.
+    fn removal_record(
+        before: &StoredSeal,
+        sequence: u64,
+        documents: &[(&str, &str)],
+    ) -> StoredSeal {
+        let covered = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(key, sha256)| Covered {
+                    key: (*key).to_owned(),
+                    sha256: (*sha256).to_owned(),
+                })
+                .collect::<Vec<_>>()
+        };
+        stored(Seal {
+            format: FORMAT,
+            job: "daily".to_owned(),
+            sequence,
+            sealed_at: at(sequence as u32),
+            previous: Some(before.sha256.clone()),
+            covers: Vec::new(),
+            chatvault_version: "test".to_owned(),
+            removal: Some(crate::archive::seal::Removal {
+                kind: RemovalKind::Expiry,
+                reason: "keep_for 1d".to_owned(),
+                erasure: None,
+                archives: vec!["a".to_owned()],
+                documents: covered(documents),
+                media: Vec::new(),
+                replacements: Vec::new(),
+            }),
+        })
+    }
+
+    #[test]
+    fn a_removal_record_accounts_for_exactly_the_bytes_it_names() {
+        let mut seals = chain(
+            "daily",
+            &[&[
+                ("gone.manifest.json", "aa"),
+                ("other.manifest.json", "bb"),
+                ("left.manifest.json", "cc"),
+                ("also-gone.manifest.json", "dd"),
+            ]],
+        );
+        let record = removal_record(
+            &seals[0],
+            2,
+            &[
+                ("gone.manifest.json", "aa"),
+                ("other.manifest.json", "b0"),
+                ("left.manifest.json", "cc"),
+                ("never-sealed.manifest.json", "ee"),
+            ],
+        );
+        seals.push(record);
+        let found: BTreeMap<String, Document> = [document("left.manifest.json", "cc", 0)]
+            .into_iter()
+            .collect();
+        let elsewhere = [
+            ("gone.manifest.json".to_owned(), None),
+            ("other.manifest.json".to_owned(), None),
+            ("also-gone.manifest.json".to_owned(), None),
+        ]
+        .into_iter()
+        .collect();
+        let mut report = SealReport::default();
+        coverage(
+            "daily",
+            &named(&seals),
+            &removals(&seals),
+            &found,
+            &elsewhere,
+            Some(unsigned_at(3)),
+            true,
+            &mut report,
+        );
+        assert_eq!(
+            report.removed,
+            [Removed {
+                key: "gone.manifest.json".into(),
+                by: "expiry record 2".into()
+            }]
+        );
+        let problems: Vec<(&str, &str)> = report
+            .problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.problem.as_str()))
+            .collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|(k, p)| *k == "never-sealed.manifest.json"
+                    && p.contains("no seal of job daily sealed it")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|(k, p)| *k == "other.manifest.json"
+                && p.starts_with("expiry record 2 names it with SHA-256 b0")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|(k, p)| *k == "also-gone.manifest.json" && *p == "named by seal 1, missing"),
+            "{problems:?}"
+        );
+        assert_eq!(report.unfinished.len(), 1);
+        assert_eq!(report.unfinished[0].key, "left.manifest.json");
+        assert_eq!(report.sealed, 1);
+    }
+
     #[test]
     fn a_job_without_seals_is_not_sealed_yet() {
         let found: BTreeMap<String, Document> =
