@@ -234,6 +234,9 @@ fn describe(plan: &Plan, dry_run: bool) -> String {
         };
         let _ = writeln!(out, "  kept {}  {why}", escape_hidden(&held.key));
     }
+    for problem in &plan.unreadable {
+        let _ = writeln!(out, "  kept (cannot be read) {}", escape_hidden(problem));
+    }
     for unfinished in &plan.unfinished {
         let _ = writeln!(
             out,

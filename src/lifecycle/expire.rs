@@ -154,6 +154,8 @@ pub struct Plan {
     pub unfinished: Vec<Unfinished>,
     /// Captured files only the expiring archives refer to (SHA-256 hex).
     pub media: Vec<String>,
+    /// Manifests that could not be read: their archives are kept, whatever their age.
+    pub unreadable: Vec<String>,
     #[serde(skip)]
     documents: Vec<Covered>,
     /// Per archive to delete (expiring or unfinished): its key, sidecars and manifest.
@@ -403,6 +405,11 @@ pub async fn plan(inputs: &Inputs<'_>) -> Result<Plan, ExpireError> {
         held,
         unfinished,
         media,
+        unreadable: listing
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.key, p.problem))
+            .collect(),
         documents,
         objects,
         media_prefix: prefix.to_owned(),
