@@ -660,3 +660,44 @@ fn archived_store(path: &Path) -> Store {
     };
     store::open(&url, &StoreOptions::new(), &[]).expect("store")
 }
+
+/// An archive and its erasure replacement are one: past retention, both are listed and go
+/// together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_and_its_erasure_replacement_expire_together() {
+    use chatvault::archive::replacement::replacement_key;
+
+    let archived = archived("", "").await;
+    let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+    let replacement = replacement_key(&first, 1);
+    let root = archived.archive();
+    std::fs::copy(root.join(&first), root.join(&replacement)).expect("copy the archive");
+    let mut manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join(format!("{first}.manifest.json"))).expect("read"),
+    )
+    .expect("json");
+    manifest["key"] = replacement.clone().into();
+    manifest
+        .as_object_mut()
+        .expect("an object")
+        .remove("signature");
+    std::fs::write(
+        root.join(format!("{replacement}.manifest.json")),
+        serde_json::to_vec(&manifest).expect("json"),
+    )
+    .expect("write the manifest");
+
+    let now = archived.now();
+    let (code, stdout, stderr) = archived.run(&["expire", "--dry-run", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for key in [&first, &replacement] {
+        assert!(
+            stdout.contains(&format!("would expire {key}  ")),
+            "{stdout}"
+        );
+    }
+    assert!(!stdout.contains(&second), "{stdout}");
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(archived.archives(), std::slice::from_ref(&second));
+}
