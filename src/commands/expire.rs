@@ -37,6 +37,15 @@ pub fn run(args: &ExpireArgs, config: Option<PathBuf>, log: LogFormat, world: &W
         Ok(picked) => picked,
         Err(code) => return code,
     };
+    for job in jobs
+        .iter()
+        .filter(|j| j.keep_for.is_none() && !args.jobs.is_empty())
+    {
+        output::stdout(&format!(
+            "job {}: no keep_for, every archive is kept\n",
+            job.name
+        ));
+    }
     let jobs: Vec<Job> = jobs.into_iter().filter(|j| j.keep_for.is_some()).collect();
     if jobs.is_empty() {
         output::stdout("no job has keep_for: every archive is kept\n");
@@ -146,6 +155,11 @@ async fn one_job(
     };
     output::stdout(&describe(&plan, dry_run));
     if dry_run {
+        if job.destination.immutable {
+            output::stdout(
+                "  its destination is marked `immutable: true`: expire would delete nothing there\n",
+            );
+        }
         return true;
     }
     let recorded = match seal_head(context.state, &job.name).await {

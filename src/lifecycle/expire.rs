@@ -676,3 +676,65 @@ async fn delete(store: &Store, key: &str) -> Result<(), Refused> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::archive::seal::{FORMAT, Seal};
+
+    fn record(sequence: u64, kind: RemovalKind, reason: &str) -> StoredSeal {
+        let at: DateTime<Utc> = "2026-12-08T03:00:00Z".parse().expect("a time");
+        StoredSeal {
+            key: format!("{sequence}"),
+            sha256: String::new(),
+            bytes: Bytes::new(),
+            seal: Ok(Seal {
+                format: FORMAT,
+                job: "daily".into(),
+                sequence,
+                sealed_at: at,
+                previous: None,
+                covers: Vec::new(),
+                chatvault_version: "test".into(),
+                removal: Some(Removal {
+                    kind,
+                    reason: reason.into(),
+                    erasure: None,
+                    archives: Vec::new(),
+                    documents: Vec::new(),
+                    media: Vec::new(),
+                    replacements: Vec::new(),
+                }),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_calendar_s_cutoff_is_the_latest_an_expiry_record_names() {
+        let seals = [
+            record(
+                1,
+                RemovalKind::Expiry,
+                "keep_for 7y: windows that ended before 2019-12-08T03:00:00Z",
+            ),
+            record(
+                2,
+                RemovalKind::Expiry,
+                "keep_for 7y: windows that ended before 2019-12-09T03:00:00Z",
+            ),
+            record(
+                3,
+                RemovalKind::Erasure,
+                "erasure x: windows that ended before 2030-01-01T00:00:00Z",
+            ),
+            record(4, RemovalKind::Expiry, "by hand"),
+        ];
+        assert_eq!(
+            expired_before(&seals),
+            "2019-12-09T03:00:00Z".parse::<DateTime<Utc>>().ok()
+        );
+        assert_eq!(expired_before(&seals[3..]), None);
+    }
+}

@@ -372,6 +372,13 @@ async fn a_forged_expiry_record_in_a_signing_deployment_fails_verify() {
 async fn an_immutable_destination_is_refused_before_anything_is_deleted() {
     let archived = archived("", "  immutable: true\n").await;
     let before = archived.objects();
+    let (code, stdout, _) =
+        archived.run(&["expire", "--dry-run", "--now", &archived.now(), "jobs"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("expire would delete nothing there"),
+        "{stdout}"
+    );
     let (code, _, stderr) = archived.run(&["expire", "--now", &archived.now(), "jobs"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
