@@ -125,7 +125,9 @@ pub enum Command {
     /// Seals (_chatvault/seals/<job>/): they must form one chain, every document a seal names
     /// must be there with the bytes it names, and every other document must have been written
     /// after the newest seal (awaiting the next one); where the seals are signed, only
-    /// documents that verify may await. Signed documents with no seal at all are an error.
+    /// documents that verify may await. A document gone that an expiry or erasure record
+    /// names with the bytes its seal named is removed, not missing; what such a record names
+    /// and is still there is a warning (run expire or erase again). Signed documents with no seal at all are an error.
     /// --state (with --url) compares each chain's newest seal with the one the state's ledger
     /// records, which catches seals removed from the end.
     ///
@@ -169,6 +171,24 @@ pub enum Command {
     /// catalog records like manifests, not as extra objects. Exits 0, 1 when an archive could
     /// not be read (named on stderr) or the location holds none, 2 on invalid job files.
     Index(IndexArgs),
+    /// Delete the archives past their job's keep_for that no legal hold covers
+    ///
+    /// For each selected job with `keep_for` (all by default), the archives whose window ended
+    /// (a users snapshot: was taken) longer than keep_for before now, and that no hold in
+    /// holds/ covers, go with their manifests, catalog and media records, and the captured
+    /// files no remaining archive refers to. First an expiry record is written into the job's
+    /// chain of seals (signed when a signing key is set) naming everything about to go, so
+    /// `verify` accepts the gap and still catches any other removal. An archive and its
+    /// erasure replacements go together or stay together. A destination with `immutable:
+    /// true` is refused before anything is deleted.
+    ///
+    /// Killed half-way, run it again: it finishes what an expiry record names and is still
+    /// there, and writes no second record for it.
+    ///
+    /// Exits 0, 1 when a job could not be expired (a store refused a delete, named on stderr;
+    /// nothing else of that job is touched), 2 on an immutable destination or invalid job
+    /// files.
+    Expire(ExpireArgs),
     /// Capture the files older archives link to, and retry what runs could not fetch
     ///
     /// For each archive without a media record (written before media capture, or with
@@ -404,8 +424,32 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_refresh, default_value = "5m", requires = "listen")]
     pub state_refresh: std::time::Duration,
 
+    /// Daemon only: also expire the archives of the jobs with keep_for, once a day (as
+    /// `chatvault expire` does); off by default
+    #[arg(long, conflicts_with_all = ["once", "dry_run"])]
+    pub expire: bool,
+
     #[command(flatten)]
     pub plan: PlanOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct ExpireArgs {
+    #[command(flatten)]
+    pub paths: Paths,
+
+    /// Only these jobs (repeat the flag for several); by default every job with keep_for
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
+    /// List the archives that would go (key, job, end of window, bytes) and the holds that
+    /// keep others; write and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Expire as if it were this time (RFC 3339, e.g. 2033-03-28T12:00:00Z) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Args)]

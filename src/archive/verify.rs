@@ -24,8 +24,8 @@ use super::transfer::hex;
 use crate::signing::{self, Check, Keyring};
 use crate::store::{Store, json};
 
-use chain::Newest;
-pub use chain::{Head, JobChain, NotSealed, SealReport, StateHead};
+pub use chain::{Head, JobChain, NotSealed, Removed, SealReport, StateHead};
+use chain::{Newest, Removals};
 pub use media::MediaReport;
 pub use signatures::SignatureReport;
 pub use standing::{SealStatus, Shown as SealShown, seal_status};
@@ -159,7 +159,10 @@ pub async fn verify_with(store: &Store, checks: &Checks<'_>) -> Result<Report, V
     let documents = documents::read(&listing, &jobs, checks.keys).await;
     let (media, prefixes) = media::check(&listing, &documents.media_records).await;
     report.media = media;
-    seals(store, checks, &jobs, &documents, &mut report).await;
+    let removals = seals(store, checks, &jobs, &documents, &mut report).await;
+    let mut media_prefixes: Vec<String> = prefixes.iter().cloned().collect();
+    media_prefixes.push(media_prefix.to_owned());
+    unfinished(&removals, &media_prefixes, &mut report);
     report.extra.extend(
         listing
             .locations
@@ -205,14 +208,60 @@ async fn jobs(
     Ok(jobs)
 }
 
-/// Checks every job's signatures and chain, and its documents against the chain.
+/// What removal records name and is still there is unfinished, not missing or extra: an
+/// archive whose manifest stays (the archive deleted first), a captured file whose records
+/// are gone.
+fn unfinished(removals: &Removals, prefixes: &[String], report: &mut Report) {
+    let still = &mut report.seals.unfinished;
+    report
+        .missing
+        .retain(|key| match removals.archives.get(key) {
+            Some((record, kind)) => {
+                still.push(Problem::new(
+                    key,
+                    format!(
+                        "{} removes this archive; its manifest is still there: run expire (or \
+                     erase) again to finish",
+                        chain::record_name(*kind, *record)
+                    ),
+                ));
+                false
+            }
+            None => true,
+        });
+    report.media.extra.retain(|key| {
+        let named = prefixes
+            .iter()
+            .find_map(|p| layout::sha256_of(p, key))
+            .and_then(|sha256| removals.media.get(&sha256));
+        match named {
+            Some((record, kind)) => {
+                still.push(Problem::new(
+                    key,
+                    format!(
+                        "{} removes this captured file, still there: run expire (or erase) \
+                         again to finish",
+                        chain::record_name(*kind, *record)
+                    ),
+                ));
+                false
+            }
+            None => true,
+        }
+    });
+    still.sort();
+}
+
+/// Checks every job's signatures and chain, and its documents against the chain; what the
+/// removal records of every job name.
 async fn seals(
     store: &Store,
     checks: &Checks<'_>,
     jobs: &BTreeSet<String>,
     documents: &documents::Documents,
     report: &mut Report,
-) {
+) -> Removals {
+    let mut all_removals = Removals::default();
     let keys_given = !checks.keys.is_empty();
     let require = checks.require_signatures;
     for document in documents.found.values() {
@@ -266,12 +315,14 @@ async fn seals(
             signed: newest_signed,
         });
         let named = chain::named(&seals);
+        let removals = chain::removals(&seals);
         let (elsewhere, unreadable) = read_named(store, &named, &documents.found).await;
         found.problems.extend(unreadable);
         let before = found.not_sealed.len();
         chain::coverage(
             job,
             &named,
+            &removals,
             &documents.found,
             &elsewhere,
             newest,
@@ -297,9 +348,13 @@ async fn seals(
                 .filter_map(|s| parse_seal_key(&s.key).map(|(_, n)| (n, s.sha256.clone())))
                 .collect(),
         });
+        all_removals.extend(removals);
     }
     found.problems.sort();
+    found.removed.sort_by(|a, b| a.key.cmp(&b.key));
+    found.unfinished.sort();
     report.signatures.problems.sort();
+    all_removals
 }
 
 /// The objects in the seals folder of `job` that are no seal of it (a `notes.txt`, a

@@ -4,6 +4,7 @@ mod archives;
 mod args;
 mod completions;
 mod erase;
+mod expire;
 mod holds;
 mod index;
 mod keys;
@@ -69,6 +70,7 @@ pub fn run(cli: Cli, world: &World<'_>) -> ExitCode {
             Err(invalid) => invalid.report(),
         },
         Command::Index(args) => index::run(&args, cli.config, world),
+        Command::Expire(args) => expire::run(&args, cli.config, cli.log_format, world),
         Command::Media(args) => media::run(&args, cli.config, world),
         Command::Erase(args) => erase::run(&args, cli.config, cli.log_format, world),
         Command::Transcript(args) => match args::transcript(&args) {

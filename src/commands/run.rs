@@ -120,6 +120,7 @@ pub fn run(args: &RunArgs, config: Option<PathBuf>, log: LogFormat, world: &Worl
                 concurrency: usize::from(args.concurrency),
                 jitter: args.jitter,
                 grace: args.grace,
+                expire: args.expire.then(|| Arc::new(set.settings.holds.clone())),
                 ..DaemonOptions::default()
             };
             let watch = Watch {
@@ -252,7 +253,7 @@ fn build_runner(
 
 /// The keys whose documents a run that signs with `key` seals: its own and the global
 /// config's `signing.public_key_files` (documents signed just before a key rotation).
-fn deployment_keys(key: &SigningKey, settings: &Settings) -> Result<Keyring, LoadError> {
+pub(super) fn deployment_keys(key: &SigningKey, settings: &Settings) -> Result<Keyring, LoadError> {
     let mut keyring = Keyring::default();
     keyring.add(key.public().clone());
     configured_keys(&mut keyring, settings)?;

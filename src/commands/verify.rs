@@ -234,6 +234,24 @@ fn human(url: &str, report: &Report, keys_given: bool) -> String {
     for p in &seals.problems {
         let _ = writeln!(out, "seal     {}: {}", line(&p.key), line(&p.problem));
     }
+    let mut by_record: BTreeMap<&str, usize> = BTreeMap::new();
+    for removed in &seals.removed {
+        *by_record.entry(removed.by.as_str()).or_default() += 1;
+    }
+    for (record, documents) in &by_record {
+        let _ = writeln!(
+            out,
+            "removed  {documents} document(s) named by seals are gone, as {record} says"
+        );
+    }
+    for p in &seals.unfinished {
+        let _ = writeln!(
+            out,
+            "warning: unfinished  {}: {}",
+            line(&p.key),
+            line(&p.problem)
+        );
+    }
     for not in &seals.not_sealed {
         let _ = writeln!(
             out,
@@ -275,7 +293,8 @@ fn human(url: &str, report: &Report, keys_given: bool) -> String {
     }
     let _ = writeln!(
         out,
-        ", {} not sealed yet, {} problem(s)",
+        ", {} removed by removal records, {} not sealed yet, {} problem(s)",
+        seals.removed.len(),
         seals.not_sealed.iter().map(|n| n.documents).sum::<usize>(),
         seals.problems.len()
     );

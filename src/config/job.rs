@@ -117,6 +117,8 @@ pub struct Job {
     pub export: ExportOptions,
     pub destination: Destination,
     pub retention: Retention,
+    /// How long archives are kept; `None`: forever.
+    pub keep_for: Option<KeepFor>,
     pub notify: Notify,
     pub media: MediaSettings,
 }
@@ -337,6 +339,76 @@ impl Retention {
     }
 }
 
+/// A job's `keep_for`: calendar years, then days. Years are counted on the calendar (the same
+/// date that many years earlier; from a 29 February, the 28th), so a 7-year schedule does not
+/// drift by the leap days in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepFor {
+    pub years: u32,
+    pub days: u32,
+}
+
+impl KeepFor {
+    /// Reads `7y`, `30d` or `1y30d`: years before days, each at most once, together longer
+    /// than zero.
+    pub fn parse(text: &str) -> Result<KeepFor, String> {
+        let refuse = || {
+            format!("`{text}` is not a keep_for: expected years and/or days, e.g. 7y, 30d or 1y30d")
+        };
+        let mut keep = KeepFor { years: 0, days: 0 };
+        let mut rest = text.trim();
+        if rest.is_empty() {
+            return Err(refuse());
+        }
+        let mut seen_days = false;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let (number, after) = rest.split_at(digits);
+            let n: u32 = number.parse().map_err(|_| refuse())?;
+            let mut unit = after.chars();
+            match unit.next() {
+                Some('y') if !seen_days && keep.years == 0 => keep.years = n,
+                Some('d') if !seen_days => {
+                    keep.days = n;
+                    seen_days = true;
+                }
+                _ => return Err(refuse()),
+            }
+            rest = unit.as_str();
+        }
+        if keep.years == 0 && keep.days == 0 {
+            return Err(format!(
+                "`{text}` keeps nothing: keep_for must be longer than zero"
+            ));
+        }
+        if keep.years > 1000 || keep.days > 366_000 {
+            return Err(format!(
+                "`{text}` is longer than chatvault can count (at most 1000y)"
+            ));
+        }
+        Ok(keep)
+    }
+
+    /// The time `keep_for` before `now`: archives that ended before it are past retention.
+    /// `None` when that lies before the calendar chrono knows (nothing is that old).
+    pub fn cutoff(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        now.checked_sub_months(chrono::Months::new(self.years.checked_mul(12)?))?
+            .checked_sub_signed(TimeDelta::days(i64::from(self.days)))
+    }
+}
+
+impl fmt::Display for KeepFor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.years > 0 {
+            write!(f, "{}y", self.years)?;
+        }
+        if self.days > 0 {
+            write!(f, "{}d", self.days)?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for ExportVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -372,5 +444,49 @@ impl fmt::Display for Overlap {
             Overlap::Skip => "skip",
             Overlap::Queue => "queue",
         })
+    }
+}
+
+#[cfg(test)]
+mod keep_for_tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().expect("a time")
+    }
+
+    #[test]
+    fn keep_for_reads_years_days_and_both_and_refuses_anything_else() {
+        assert_eq!(KeepFor::parse("7y"), Ok(KeepFor { years: 7, days: 0 }));
+        assert_eq!(KeepFor::parse("30d"), Ok(KeepFor { years: 0, days: 30 }));
+        assert_eq!(KeepFor::parse("1y30d"), Ok(KeepFor { years: 1, days: 30 }));
+        for bad in [
+            "", "7", "y", "30d1y", "7y7y", "7 years", "0d", "0y0d", "-1d", "7w", "1.5y",
+        ] {
+            assert!(KeepFor::parse(bad).is_err(), "{bad:?} was taken");
+        }
+        assert_eq!(
+            KeepFor::parse("1y30d").map(|k| k.to_string()),
+            Ok("1y30d".into())
+        );
+    }
+
+    #[test]
+    fn years_are_calendar_years_and_a_29_february_falls_back_to_the_28th() {
+        let seven = KeepFor { years: 7, days: 0 };
+        assert_eq!(
+            seven.cutoff(at("2026-12-08T03:00:00Z")),
+            Some(at("2019-12-08T03:00:00Z"))
+        );
+        let one = KeepFor { years: 1, days: 1 };
+        assert_eq!(
+            one.cutoff(at("2028-02-29T00:00:00Z")),
+            Some(at("2027-02-27T00:00:00Z"))
+        );
+        let huge = KeepFor {
+            years: 1000,
+            days: 0,
+        };
+        assert!(huge.cutoff(at("2026-01-01T00:00:00Z")).is_some());
     }
 }

@@ -55,6 +55,11 @@ pub struct JobFile {
     pub destination: Option<DestinationSpec>,
     /// When to warn about exports nearing Stream's 60-day file retention.
     pub retention: Option<RetentionSpec>,
+    /// How long archives are kept: `7y` (calendar years), `30d` (days) or both (`1y30d`).
+    /// `chatvault expire` deletes the archives whose window ended (a users snapshot: was
+    /// taken) longer ago than this, unless a legal hold covers them, and records what it
+    /// deleted in the job's chain of seals. Unset: archives are kept forever.
+    pub keep_for: Option<String>,
     /// Who to tell when a run fails or recovers, or an export nears its 60-day lapse. Replaces
     /// the global `notify` as a whole when set.
     pub notify: Option<NotifySpec>,

@@ -3,5 +3,6 @@
 //! the job's chain of seals first, and the hold always wins.
 
 pub mod erase;
+pub mod expire;
 pub mod holds;
 pub mod pause;

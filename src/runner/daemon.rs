@@ -6,6 +6,10 @@
 //! is checked again at its next tick, so a failure is retried on schedule, never in a loop.
 //! `overlap: queue` checks again at the first tick after the run started (at once when ticks
 //! came during it; they run then); `skip` waits for the next tick after the run.
+//!
+//! With the expiry duty (`run --expire`), every job with `keep_for` is expired when the daemon
+//! starts and then once a day, on the same clock as the schedules, beside the runs. Expiry is
+//! safe to stop at any point (a rerun finishes it), so a stopping daemon does not wait for it.
 
 use std::collections::HashMap;
 use std::pin::pin;
@@ -17,6 +21,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::{Runner, Shutdown};
+use crate::config::hold::Hold;
 use crate::config::job::{Job, Overlap};
 use crate::plan::due::next_tick;
 
@@ -25,6 +30,8 @@ use crate::plan::due::next_tick;
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// How long interrupted runs get to record where they stopped before they are abandoned.
 const STOP_WAIT: Duration = Duration::from_secs(10);
+/// How often the expiry duty runs.
+const EXPIRE_EVERY: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
@@ -37,6 +44,9 @@ pub struct DaemonOptions {
     pub grace: Duration,
     /// Beats each time the loop wakes (the liveness check reads it).
     pub heartbeat: Heartbeat,
+    /// `run --expire`: the holds that keep archives; with it, the jobs' archives past their
+    /// `keep_for` are expired at start and once a day. `None`: never.
+    pub expire: Option<Arc<Vec<Hold>>>,
 }
 
 impl Default for DaemonOptions {
@@ -46,6 +56,7 @@ impl Default for DaemonOptions {
             jitter: Duration::ZERO,
             grace: Duration::from_secs(60),
             heartbeat: Heartbeat::default(),
+            expire: None,
         }
     }
 }
@@ -112,10 +123,27 @@ pub async fn run(
     // Whose run each task is, for a run that panics and so returns no name.
     let mut runs: HashMap<tokio::task::Id, String> = HashMap::new();
     tracing::info!(jobs = slots.len(), "daemon started");
+    let mut next_expiry = options.expire.as_ref().map(|_| now);
+    let mut expiring: Option<tokio::task::JoinHandle<()>> = None;
 
     let drain = loop {
         options.heartbeat.beat();
         let now = clock.now();
+        if let (Some(holds), Some(at)) = (&options.expire, next_expiry)
+            && at <= now
+        {
+            if expiring.as_ref().is_none_or(|pass| pass.is_finished()) {
+                let jobs: Vec<Job> = slots.values().map(|s| s.job.clone()).collect();
+                expiring = Some(tokio::spawn(expire_all(
+                    runner.clone(),
+                    jobs,
+                    holds.clone(),
+                )));
+            } else {
+                tracing::warn!("the expiry pass of a day ago still runs; the next starts tomorrow");
+            }
+            next_expiry = Some(next_expiry_after(at, now));
+        }
         for slot in slots.values_mut().filter(|s| !s.running && s.next <= now) {
             slot.running = true;
             slot.started = now;
@@ -131,6 +159,7 @@ pub async fn run(
             .values()
             .filter(|s| !s.running)
             .map(|s| s.next)
+            .chain(next_expiry)
             .min()
             .map_or(MAX_SLEEP, |next| {
                 (next - now).to_std().unwrap_or_default().min(MAX_SLEEP)
@@ -165,6 +194,10 @@ pub async fn run(
         }
     };
 
+    if let Some(pass) = expiring {
+        // Killed anywhere, an expiry is finished by the next pass.
+        pass.abort();
+    }
     if !running.is_empty() {
         let how = Shutdown {
             at_recorded_points: false,
@@ -199,6 +232,24 @@ fn next_check(job: &Job, started: DateTime<Utc>, now: DateTime<Utc>) -> DateTime
         Overlap::Skip => now,
     };
     next_tick(job, after).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The expiry pass after the one due at `at`, seen at `now`: a day later, or the first such
+/// time after `now` when the clock jumped (a suspended host runs one pass, not one a day).
+fn next_expiry_after(at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let mut next = at + EXPIRE_EVERY;
+    if next <= now {
+        let behind = (now - at).num_seconds() / EXPIRE_EVERY.num_seconds();
+        next = at + EXPIRE_EVERY * i32::try_from(behind + 1).unwrap_or(i32::MAX);
+    }
+    next
+}
+
+/// One expiry pass over `jobs`, one job after another.
+async fn expire_all(runner: Arc<Runner>, jobs: Vec<Job>, holds: Arc<Vec<Hold>>) {
+    for job in jobs.iter().filter(|j| j.keep_for.is_some()) {
+        runner.expire_job(job, &holds).await;
+    }
 }
 
 fn slot(job: Job, now: DateTime<Utc>) -> Slot {
@@ -270,6 +321,23 @@ mod tests {
     fn hourly(overlap: &str) -> Job {
         let text = format!("schedule: \"0 * * * *\"\noverlap: {overlap}\nusers: [alice]\n");
         test_job(&text)
+    }
+
+    #[test]
+    fn expiry_passes_come_a_day_apart_and_once_after_a_clock_jump() {
+        assert_eq!(
+            next_expiry_after(at(10, 0), at(10, 0)),
+            at(10, 0) + EXPIRE_EVERY
+        );
+        assert_eq!(
+            next_expiry_after(at(10, 0), at(10, 5)),
+            at(10, 0) + EXPIRE_EVERY
+        );
+        let jumped = at(10, 0) + EXPIRE_EVERY * 3 + chrono::TimeDelta::minutes(1);
+        assert_eq!(
+            next_expiry_after(at(10, 0), jumped),
+            at(10, 0) + EXPIRE_EVERY * 4
+        );
     }
 
     #[test]

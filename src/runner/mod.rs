@@ -11,6 +11,7 @@ mod claim;
 pub mod daemon;
 mod error;
 pub mod events;
+mod expire;
 mod lease_keeper;
 pub mod media;
 mod missing;

@@ -27,6 +27,9 @@ pub enum Status {
     /// No archive covers any of the day. `lost`: a manifest says one did, and its archive
     /// object is gone.
     Missing { lost: bool },
+    /// No archive covers the day, and it ended before what an expiry record of the job
+    /// removed: its archives went by the job's `keep_for`.
+    Expired,
     /// A run planned the day and failed to archive it; the next run retries.
     Failed,
     /// A run is working on the day now.
@@ -46,6 +49,7 @@ impl Status {
             Status::Archived => "archived",
             Status::Partial => "partial",
             Status::Missing { .. } => "missing",
+            Status::Expired => "expired",
             Status::Failed => "failed",
             Status::Running => "running",
             Status::InFlight { .. } => "in-flight",
@@ -229,13 +233,15 @@ pub fn configured_start(window: &Window) -> Option<DateTime<Utc>> {
 /// The days of message time of a job's channel exports, from its first window (`start`, see
 /// [`configured_start`], or the oldest known) to its watermark. A day counts as archived when
 /// archives cover all of it: the first and last days of a job's span, which its windows may
-/// cover only in part in the zone shown, are partial.
+/// cover only in part in the zone shown, are partial. A day no archive covers that ended
+/// before `expired_before` (what the job's expiry records removed) is expired, not missing.
 pub fn messages(
     seen: Seen<'_>,
     start: Option<DateTime<Utc>>,
     manifests: &[&Manifest],
     gone: &HashSet<&str>,
     state: &JobState,
+    expired_before: Option<DateTime<Utc>>,
 ) -> Vec<Day> {
     let zone = seen.zone;
     let Windows {
@@ -291,6 +297,10 @@ pub fn messages(
                         Status::Archived
                     } else if covered(&archived, day) > TimeDelta::zero() {
                         Status::Partial
+                    } else if covered(&lost, day) == TimeDelta::zero()
+                        && expired_before.is_some_and(|before| day.1 <= before)
+                    {
+                        Status::Expired
                     } else {
                         Status::Missing {
                             lost: covered(&lost, day) > TimeDelta::zero(),
@@ -426,6 +436,7 @@ mod tests {
             &[&plain, &replaced],
             &HashSet::new(),
             &state,
+            None,
         );
         let erased: Vec<(u32, &str, bool)> = days
             .iter()
@@ -453,6 +464,7 @@ mod tests {
             &[&a, &b, &c, &d],
             &HashSet::new(),
             &state,
+            None,
         );
         assert_eq!(
             statuses(&days),
@@ -498,7 +510,14 @@ mod tests {
             ..JobState::default()
         };
         let now = at(4, 0) + TimeDelta::days(55);
-        let days = messages(seen(Tz::UTC, now), None, &[&a], &HashSet::new(), &state);
+        let days = messages(
+            seen(Tz::UTC, now),
+            None,
+            &[&a],
+            &HashSet::new(),
+            &state,
+            None,
+        );
         assert_eq!(
             statuses(&days),
             [(1, "archived"), (2, "failed"), (3, "in-flight")]
@@ -514,7 +533,14 @@ mod tests {
             tick: at(4, 0),
             holder: "p".into(),
         });
-        let days = messages(seen(Tz::UTC, now), None, &[&a], &HashSet::new(), &state);
+        let days = messages(
+            seen(Tz::UTC, now),
+            None,
+            &[&a],
+            &HashSet::new(),
+            &state,
+            None,
+        );
         assert_eq!(days[1].status, Status::Running);
     }
 
@@ -529,6 +555,7 @@ mod tests {
             &[&a],
             &HashSet::new(),
             &JobState::default(),
+            None,
         );
         assert_eq!(statuses(&days), [(2, "archived")]);
     }
@@ -549,6 +576,7 @@ mod tests {
             &[&a, &b],
             &HashSet::new(),
             &state,
+            None,
         );
         assert_eq!(
             statuses(&days),
@@ -573,6 +601,7 @@ mod tests {
             &[&a1, &a2, &b1, &b3, &c2],
             &HashSet::new(),
             &state,
+            None,
         );
         assert_eq!(
             statuses(&days),
@@ -602,6 +631,7 @@ mod tests {
             &[&a, &b, &c1, &c2],
             &gone,
             &state,
+            None,
         );
         assert_eq!(
             statuses(&days),
@@ -633,6 +663,7 @@ mod tests {
             &[&b],
             &HashSet::new(),
             &state,
+            None,
         );
         assert_eq!(statuses(&days), [(1, "missing"), (2, "archived")]);
         let fresh = messages(
@@ -641,14 +672,53 @@ mod tests {
             &[],
             &HashSet::new(),
             &JobState::default(),
+            None,
         );
         assert!(fresh.is_empty(), "a job that never ran has no days to miss");
     }
 
     #[test]
+    fn days_before_an_expiry_record_s_cutoff_are_expired_and_later_gaps_missing() {
+        let c = archive(at(3, 0), at(4, 0));
+        let e = archive(at(5, 0), at(6, 0));
+        let state = JobState {
+            watermark: Some(at(6, 0)),
+            ..JobState::default()
+        };
+        let days = messages(
+            seen(Tz::UTC, at(7, 0)),
+            Some(at(1, 0)),
+            &[&c, &e],
+            &HashSet::new(),
+            &state,
+            Some(at(3, 0)),
+        );
+        assert_eq!(
+            statuses(&days),
+            [
+                (1, "expired"),
+                (2, "expired"),
+                (3, "archived"),
+                (4, "missing"),
+                (5, "archived")
+            ]
+        );
+    }
+
+    #[test]
     fn nothing_archived_or_planned_draws_no_calendar() {
         let state = JobState::default();
-        assert!(messages(seen(Tz::UTC, at(1, 0)), None, &[], &HashSet::new(), &state).is_empty());
+        assert!(
+            messages(
+                seen(Tz::UTC, at(1, 0)),
+                None,
+                &[],
+                &HashSet::new(),
+                &state,
+                None
+            )
+            .is_empty()
+        );
         assert!(snapshots(seen(Tz::UTC, at(1, 0)), &[], &state).is_empty());
     }
 

@@ -26,9 +26,11 @@ use crate::archive::manifest::{Manifest, manifest_key};
 use crate::archive::read::Keep;
 use crate::archive::reading::thread::{Conversation, Thread};
 use crate::archive::reading::{Listed, Listing, Problem};
+use crate::archive::seal::read_chain;
 use crate::archive::search::{Page, search_in};
 use crate::archive::transfer::hex;
 use crate::archive::verify::{self, SealShown, seal_status};
+use crate::lifecycle::expire::expired_before;
 use crate::plan::due::next_tick;
 use crate::query::Query as SearchQuery;
 use crate::signing;
@@ -98,6 +100,11 @@ async fn job_view<'a>(
     let mut recent = listing.by_window(i);
     recent.truncate(RECENT);
     let known = state.as_ref().cloned().unwrap_or_default();
+    // A chain that cannot be read shows no day as expired: those days stay missing.
+    let expired_before = read_chain(&shown.store, &shown.job.name)
+        .await
+        .ok()
+        .and_then(|seals| expired_before(&seals));
     let seen = calendar::Seen {
         zone: viewer.zone,
         retention: &shown.job.retention,
@@ -113,6 +120,7 @@ async fn job_view<'a>(
             &manifests,
             &listing.gone(i),
             &known,
+            expired_before,
         ),
         snapshots: calendar::snapshots(seen, &manifests, &known),
         held: held_days(&viewer.holds, &manifests, viewer.zone),

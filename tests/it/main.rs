@@ -29,6 +29,7 @@ mod empty;
 mod erase;
 mod errors;
 mod examples;
+mod expire;
 mod fuzz_corpus;
 mod holds;
 mod layers;

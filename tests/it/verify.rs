@@ -659,7 +659,7 @@ mod tampering {
         assert!(
             stdout.contains(&format!(
                 "seals: 2 seal(s) of 1 job(s), {documents} document(s) sealed, 0 awaiting seal, \
-                 0 not sealed yet, 0 problem(s)"
+                 0 removed by removal records, 0 not sealed yet, 0 problem(s)"
             )),
             "{stdout}"
         );

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::documents::Document;
 use crate::archive::reading::Problem;
-use crate::archive::seal::{StoredSeal, parse_seal_key, seal_key, seals_folder};
+use crate::archive::seal::{RemovalKind, StoredSeal, parse_seal_key, seal_key, seals_folder};
 use crate::signing::Check;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +29,77 @@ pub struct SealReport {
     /// A broken chain, a document a seal names missing or changed, a document no seal
     /// names, a state head the chain does not hold.
     pub problems: Vec<Problem>,
+    /// Documents a seal named that an expiry or erasure record names with the same bytes,
+    /// and that are gone: the gap the record accounts for.
+    pub removed: Vec<Removed>,
+    /// Things a removal record names that are still there: an `expire` or `erase` killed
+    /// half-way, which a rerun finishes. A warning, not an error.
+    pub unfinished: Vec<Problem>,
+}
+
+/// A document a removal record accounts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub key: String,
+    /// In words: `expiry record 4`, `erasure record 7`.
+    pub by: String,
+}
+
+/// What the removal records of a chain name, each with the first record naming it.
+#[derive(Debug, Default, Clone)]
+pub struct Removals {
+    /// Per document key: the record's sequence and kind, and the SHA-256 it names.
+    pub documents: BTreeMap<String, (u64, RemovalKind, String)>,
+    pub archives: BTreeMap<String, (u64, RemovalKind)>,
+    /// Captured files, by SHA-256.
+    pub media: BTreeMap<String, (u64, RemovalKind)>,
+}
+
+impl Removals {
+    pub fn extend(&mut self, other: Removals) {
+        for (key, at) in other.documents {
+            self.documents.entry(key).or_insert(at);
+        }
+        for (key, at) in other.archives {
+            self.archives.entry(key).or_insert(at);
+        }
+        for (key, at) in other.media {
+            self.media.entry(key).or_insert(at);
+        }
+    }
+}
+
+/// A removal record in words.
+pub fn record_name(kind: RemovalKind, sequence: u64) -> String {
+    match kind {
+        RemovalKind::Expiry => format!("expiry record {sequence}"),
+        RemovalKind::Erasure => format!("erasure record {sequence}"),
+    }
+}
+
+/// What the removal records among `seals` name.
+pub fn removals(seals: &[StoredSeal]) -> Removals {
+    let mut found = Removals::default();
+    for seal in seals.iter().filter_map(|s| s.seal.as_ref().ok()) {
+        let Some(removal) = &seal.removal else {
+            continue;
+        };
+        let at = (seal.sequence, removal.kind);
+        for covered in &removal.documents {
+            found.documents.entry(covered.key.clone()).or_insert((
+                seal.sequence,
+                removal.kind,
+                covered.sha256.clone(),
+            ));
+        }
+        for key in &removal.archives {
+            found.archives.entry(key.clone()).or_insert(at);
+        }
+        for sha256 in &removal.media {
+            found.media.entry(sha256.clone()).or_insert(at);
+        }
+    }
+    found
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -171,35 +242,80 @@ pub struct Newest {
 /// in neither could not be read). Without a seal, the job's unsigned documents count as not
 /// sealed; signed ones are an error, since signing and sealing came in the same version.
 /// `keys_given`: whether signatures could be checked at all.
+/// A document a removal record names (`removals`) is accepted as gone when the record
+/// names the bytes a seal sealed; one it names with other bytes, or that no seal named, is an
+/// error, and one still there is unfinished.
+#[allow(clippy::too_many_arguments)]
 pub fn coverage(
     job: &str,
     named: &BTreeMap<String, (u64, String)>,
+    removals: &Removals,
     found: &BTreeMap<String, Document>,
     elsewhere: &BTreeMap<String, Option<String>>,
     newest: Option<Newest>,
     keys_given: bool,
     report: &mut SealReport,
 ) {
+    for (key, (record, kind, _)) in &removals.documents {
+        if !named.contains_key(key) {
+            report.problems.push(Problem::new(
+                key,
+                format!(
+                    "{} names it as removed, but no seal of job {job} sealed it",
+                    record_name(*kind, *record)
+                ),
+            ));
+        }
+    }
     for (key, (sequence, sealed)) in named {
+        let removal = removals.documents.get(key);
+        if let Some((record, kind, named_as)) = removal
+            && named_as != sealed
+        {
+            report.problems.push(Problem::new(
+                key,
+                format!(
+                    "{} names it with SHA-256 {named_as}, but seal {sequence} sealed \
+                     {sealed}: the record does not account for these bytes",
+                    record_name(*kind, *record)
+                ),
+            ));
+            continue;
+        }
         let now = match (found.get(key), elsewhere.get(key)) {
             (Some(document), _) => Some(&document.sha256),
             (None, Some(now)) => now.as_ref(),
             // It could not be read: reported as such.
             (None, None) => continue,
         };
-        match now {
-            None => report.problems.push(Problem::new(
+        match (now, removal) {
+            (None, Some((record, kind, _))) => report.removed.push(Removed {
+                key: key.clone(),
+                by: record_name(*kind, *record),
+            }),
+            (None, None) => report.problems.push(Problem::new(
                 key,
                 format!("named by seal {sequence}, missing"),
             )),
-            Some(now) if now != sealed => report.problems.push(Problem::new(
+            (Some(now), _) if now != sealed => report.problems.push(Problem::new(
                 key,
                 format!(
                     "changed since seal {sequence} sealed it: SHA-256 {now} where the seal \
                      names {sealed}"
                 ),
             )),
-            Some(_) => report.sealed += 1,
+            (Some(_), Some((record, kind, _))) => {
+                report.sealed += 1;
+                report.unfinished.push(Problem::new(
+                    key,
+                    format!(
+                        "{} removes it, but it is still there: run expire (or erase) again to \
+                         finish",
+                        record_name(*kind, *record)
+                    ),
+                ));
+            }
+            (Some(_), None) => report.sealed += 1,
         }
     }
     let mine: Vec<&Document> = found
@@ -487,6 +603,7 @@ mod tests {
         coverage(
             "daily",
             &named,
+            &Removals::default(),
             &found,
             &elsewhere,
             Some(unsigned_at(2)),
@@ -516,6 +633,119 @@ mod tests {
         );
     }
 
+    /// A removal record (seal `sequence`, after `before`) naming `documents`.
+    fn removal_record(
+        before: &StoredSeal,
+        sequence: u64,
+        documents: &[(&str, &str)],
+    ) -> StoredSeal {
+        let covered = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(key, sha256)| Covered {
+                    key: (*key).to_owned(),
+                    sha256: (*sha256).to_owned(),
+                })
+                .collect::<Vec<_>>()
+        };
+        stored(Seal {
+            format: FORMAT,
+            job: "daily".to_owned(),
+            sequence,
+            sealed_at: at(sequence as u32),
+            previous: Some(before.sha256.clone()),
+            covers: Vec::new(),
+            chatvault_version: "test".to_owned(),
+            removal: Some(crate::archive::seal::Removal {
+                kind: RemovalKind::Expiry,
+                reason: "keep_for 1d".to_owned(),
+                erasure: None,
+                archives: vec!["a".to_owned()],
+                documents: covered(documents),
+                media: Vec::new(),
+                replacements: Vec::new(),
+            }),
+        })
+    }
+
+    #[test]
+    fn a_removal_record_accounts_for_exactly_the_bytes_it_names() {
+        let mut seals = chain(
+            "daily",
+            &[&[
+                ("gone.manifest.json", "aa"),
+                ("other.manifest.json", "bb"),
+                ("left.manifest.json", "cc"),
+                ("also-gone.manifest.json", "dd"),
+            ]],
+        );
+        let record = removal_record(
+            &seals[0],
+            2,
+            &[
+                ("gone.manifest.json", "aa"),
+                ("other.manifest.json", "b0"),
+                ("left.manifest.json", "cc"),
+                ("never-sealed.manifest.json", "ee"),
+            ],
+        );
+        seals.push(record);
+        let found: BTreeMap<String, Document> = [document("left.manifest.json", "cc", 0)]
+            .into_iter()
+            .collect();
+        let elsewhere = [
+            ("gone.manifest.json".to_owned(), None),
+            ("other.manifest.json".to_owned(), None),
+            ("also-gone.manifest.json".to_owned(), None),
+        ]
+        .into_iter()
+        .collect();
+        let mut report = SealReport::default();
+        coverage(
+            "daily",
+            &named(&seals),
+            &removals(&seals),
+            &found,
+            &elsewhere,
+            Some(unsigned_at(3)),
+            true,
+            &mut report,
+        );
+        assert_eq!(
+            report.removed,
+            [Removed {
+                key: "gone.manifest.json".into(),
+                by: "expiry record 2".into()
+            }]
+        );
+        let problems: Vec<(&str, &str)> = report
+            .problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.problem.as_str()))
+            .collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|(k, p)| *k == "never-sealed.manifest.json"
+                    && p.contains("no seal of job daily sealed it")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|(k, p)| *k == "other.manifest.json"
+                && p.starts_with("expiry record 2 names it with SHA-256 b0")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|(k, p)| *k == "also-gone.manifest.json" && *p == "named by seal 1, missing"),
+            "{problems:?}"
+        );
+        assert_eq!(report.unfinished.len(), 1);
+        assert_eq!(report.unfinished[0].key, "left.manifest.json");
+        assert_eq!(report.sealed, 1);
+    }
+
     #[test]
     fn a_job_without_seals_is_not_sealed_yet() {
         let found: BTreeMap<String, Document> =
@@ -524,6 +754,7 @@ mod tests {
         coverage(
             "daily",
             &BTreeMap::new(),
+            &Removals::default(),
             &found,
             &BTreeMap::new(),
             None,
@@ -564,6 +795,7 @@ mod tests {
         coverage(
             "daily",
             &named,
+            &Removals::default(),
             &found,
             &elsewhere,
             Some(newest),
@@ -632,6 +864,7 @@ mod tests {
         coverage(
             "daily",
             &none,
+            &Removals::default(),
             &found,
             &BTreeMap::new(),
             None,

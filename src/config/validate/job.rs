@@ -8,8 +8,8 @@ use chrono::TimeDelta;
 use super::Ctx;
 use super::settings::{Defaults, key_template, merge_export, store_options, store_url, timezone};
 use crate::config::job::{
-    ChannelFilter, ChannelSet, Cid, Destination, ExportOptions, Job, Retention, STREAM_RETENTION,
-    Window,
+    ChannelFilter, ChannelSet, Cid, Destination, ExportOptions, Job, KeepFor, Retention,
+    STREAM_RETENTION, Window,
 };
 use crate::config::key::KeyTemplate;
 use crate::config::model::{ChannelSelector, JobFile, WindowMode, WindowSpec};
@@ -63,6 +63,7 @@ pub fn compile_job(
     let export = merge_export(spec.export.as_ref(), &defaults.export);
     let destination = destination(spec, defaults, base_dir, ctx);
     let retention = retention(spec, ctx);
+    let keep_for = keep_for(spec, ctx);
     let notify = match &spec.notify {
         Some(own) => super::notify::notify(ctx, &root.key("notify"), own),
         None => Some(defaults.notify.clone()),
@@ -94,6 +95,7 @@ pub fn compile_job(
         },
         destination: destination?,
         retention: retention?,
+        keep_for: keep_for?,
         notify: notify?,
         media: media?,
     })
@@ -475,4 +477,19 @@ fn retention(spec: &JobFile, ctx: &mut Ctx<'_, '_>) -> Option<Retention> {
         return None;
     }
     Some(Retention { warn_before })
+}
+
+/// `Some(None)` when unset (kept forever); `None` when refused.
+fn keep_for(spec: &JobFile, ctx: &mut Ctx<'_, '_>) -> Option<Option<KeepFor>> {
+    let path = FieldPath::root().key("keep_for");
+    let Some(text) = spec.keep_for.as_deref().filter(|_| ctx.known(&path)) else {
+        return Some(None);
+    };
+    match KeepFor::parse(text) {
+        Ok(keep) => Some(Some(keep)),
+        Err(e) => {
+            ctx.refuse(&path, e, "years and/or days, e.g. 7y, 30d or 1y30d");
+            None
+        }
+    }
 }

@@ -36,12 +36,16 @@ pub struct JobView<'a> {
     pub outstanding: usize,
 }
 
-const LEGEND: [(&str, &str); 8] = [
+const LEGEND: [(&str, &str); 9] = [
     ("archived", "archived"),
     ("partial", "partly archived"),
     (
         "missing",
         "missing: no archive covers any of the day, or only a manifest without its archive",
+    ),
+    (
+        "expired",
+        "expired: its archives were deleted by the job's keep_for, as an expiry record says",
     ),
     ("failed", "failed: the next run retries"),
     ("running", "a run is archiving it now"),

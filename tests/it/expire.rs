@@ -1,0 +1,710 @@
+//! `chatvault expire` through the binary, on archives real runs wrote against the emulator:
+//! what `--dry-run` lists is exactly what goes, `verify` accepts the gap the expiry record
+//! names and still catches any other removal, a hold keeps its archives, an immutable
+//! destination is refused, and a kill -9 at every step is finished by a rerun.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use chatvault::archive::media::layout;
+use chatvault::archive::seal::{FORMAT, Removal, RemovalKind, Seal, read_chain, seal_key};
+use chatvault::archive::transfer::hex;
+use chatvault::config::hold::{Hold, HoldCovers};
+use chatvault::config::{LoadOptions, MissingVars, load};
+use chatvault::lifecycle::expire::{Inputs, plan};
+use chatvault::store::url::StoreUrl;
+use chatvault::store::{self, Store, StoreOptions, json};
+use chrono::{DateTime, DurationRound as _, SecondsFormat, TimeDelta, Utc};
+use object_store::path::Path as ObjectPath;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+use crate::common::processes::{
+    command, finish, project_with_job, realtime_config, start_emulator,
+};
+use crate::common::{Project, files_below};
+
+const JOB: &str = "daily";
+
+/// The two windows the job archives: the first ends 12 hours before the second.
+struct Archived {
+    project: Project,
+    /// When the first window ends; the second ends 12 hours later.
+    first_end: DateTime<Utc>,
+}
+
+impl Archived {
+    fn dir(&self) -> &Path {
+        self.project.dir.path()
+    }
+
+    fn archive(&self) -> PathBuf {
+        self.dir().join("archive")
+    }
+
+    fn store(&self) -> Store {
+        let url = StoreUrl::File {
+            path: self.archive(),
+        };
+        store::open(&url, &StoreOptions::new(), &[]).expect("store")
+    }
+
+    /// Archive keys, from the manifests there.
+    fn archives(&self) -> Vec<String> {
+        let mut keys: Vec<String> = files_below(&self.archive(), ".manifest.json")
+            .iter()
+            .map(|p| {
+                let manifest: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
+                manifest["key"].as_str().expect("a key").to_owned()
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The captured files the newest media record of the archive at `key` names as stored.
+    fn captured_by(&self, key: &str) -> BTreeSet<String> {
+        let mut records: Vec<PathBuf> = files_below(&self.archive(), ".json")
+            .into_iter()
+            .filter(|p| {
+                let k = p
+                    .strip_prefix(self.archive())
+                    .expect("below")
+                    .to_string_lossy()
+                    .into_owned();
+                k.starts_with(&format!("{key}.media."))
+            })
+            .collect();
+        records.sort_by_key(|p| {
+            p.to_string_lossy()
+                .rsplit('.')
+                .nth(1)
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0)
+        });
+        let Some(newest) = records.last() else {
+            return BTreeSet::new();
+        };
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(newest).expect("read")).expect("json");
+        record["references"]
+            .as_array()
+            .expect("references")
+            .iter()
+            .filter_map(|r| r["sha256"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Whether the captured file `sha256` is in the store.
+    fn has_file(&self, sha256: &str) -> bool {
+        self.archive()
+            .join(layout::object_key("_media", sha256))
+            .exists()
+    }
+
+    /// Objects outside `_chatvault`, by key.
+    fn objects(&self) -> Vec<String> {
+        let root = self.archive();
+        let mut keys: Vec<String> = files_below(&root, "")
+            .iter()
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .expect("below")
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|k| !k.starts_with("_chatvault"))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// `--now` for expire: one hour after the first window ended a day ago (keep_for 1d), so
+    /// only the first is past retention.
+    fn now(&self) -> String {
+        (self.first_end + TimeDelta::days(1) + TimeDelta::hours(1))
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.project.run(args)
+    }
+
+    fn verify(&self, extra: &[&str]) -> (i32, String) {
+        let (code, stdout, stderr) = self.run(&[&["verify", "--job", JOB, "jobs"], extra].concat());
+        (code, format!("{stdout}{stderr}"))
+    }
+}
+
+/// A project whose job `daily` (keep_for 1d) archived a fixed window of two channels in two
+/// pieces of 12 hours, ending a day ago; `config` goes into the global config, `destination`
+/// lines into the job's destination.
+async fn archived(config: &str, destination: &str) -> Archived {
+    archived_with(config, destination, false).await
+}
+
+/// [`archived`]; with `media`, messages carry files (some shared by both windows) that the
+/// run captures.
+async fn archived_with(config: &str, destination: &str, media: bool) -> Archived {
+    let mut emulated = realtime_config(24);
+    let mut media_block = "";
+    if media {
+        emulated.data.media_every = 2;
+        emulated.data.avatars = true;
+        media_block = "media:\n  hosts: [localhost]\n  allow_http: true\n  \
+                       allow_private_addresses: true\n  max_file_size: 1MiB\n";
+    }
+    let emu = start_emulator(emulated).await;
+    let until = Utc::now()
+        .duration_trunc(TimeDelta::hours(1))
+        .expect("an hour")
+        - TimeDelta::days(1);
+    let since = until - TimeDelta::days(1);
+    let project = project_with_job(
+        &emu,
+        config,
+        "daily.yaml",
+        &format!(
+            "name: daily\nschedule: \"0 0 * * *\"\nkeep_for: 1d\n\
+             window:\n  mode: fixed\n  since: {}\n  until: {}\n  max: 12h\n\
+             channels:\n  - type: messaging\n    ids: [general-000, general-001]\n\
+             destination:\n  url: file://archive\n  compression: gzip\n{destination}{media_block}",
+            since.to_rfc3339_opts(SecondsFormat::Secs, true),
+            until.to_rfc3339_opts(SecondsFormat::Secs, true),
+        ),
+    );
+    if config.contains("signing.pem") {
+        signing_key_file(&project);
+    }
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let archived = Archived {
+        project,
+        first_end: since + TimeDelta::hours(12),
+    };
+    assert_eq!(archived.archives().len(), 2, "{stdout}\n{stderr}");
+    archived
+}
+
+fn signing_key_file(project: &Project) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (_, pem) = chatvault::signing::SigningKey::generate().expect("a key");
+    let path = project.dir.path().join(project.file("signing.pem", pem));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dry_run_lists_exactly_what_expire_removes_and_verify_accepts_the_gap() {
+    let archived = archived("", "").await;
+    let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+    let before = archived.objects();
+    let now = archived.now();
+
+    let (code, stdout, stderr) = archived.run(&["expire", "--dry-run", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("would expire {first}  job daily  ended ")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&second), "{stdout}");
+    assert!(stdout.contains("  1 archive(s), "), "{stdout}");
+    assert_eq!(archived.objects(), before, "a dry run deletes nothing");
+
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("expiry record 2 written"), "{stdout}");
+    assert_eq!(archived.archives(), std::slice::from_ref(&second));
+    assert!(
+        archived.objects().iter().all(|k| !k.starts_with(&first)),
+        "everything of {first} is gone: {:?}",
+        archived.objects()
+    );
+    let chain = read_chain(&archived.store(), JOB).await.expect("the chain");
+    let removal = chain[1]
+        .seal
+        .as_ref()
+        .expect("a seal")
+        .removal
+        .clone()
+        .expect("an expiry record");
+    assert_eq!(removal.kind, RemovalKind::Expiry);
+    assert_eq!(removal.archives, std::slice::from_ref(&first));
+    assert!(
+        removal
+            .reason
+            .starts_with("keep_for 1d: windows that ended before ")
+    );
+
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("as expiry record 2 says"), "{out}");
+
+    let (code, stdout, _) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        !stdout.contains("expiry record 3"),
+        "nothing more to record: {stdout}"
+    );
+    assert_eq!(archived.archives(), std::slice::from_ref(&second));
+
+    // Any other removal is still caught.
+    for key in archived
+        .objects()
+        .into_iter()
+        .filter(|k| k.starts_with(&second))
+    {
+        std::fs::remove_file(archived.archive().join(key)).expect("delete");
+    }
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("{second}.manifest.json: named by seal 1, missing")),
+        "{out}"
+    );
+}
+
+/// Captured files go with the archive only it referred to; those the remaining archive
+/// refers to stay, and a kill between two deletes is finished by a rerun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captured_files_only_the_expired_archive_refers_to_go_and_a_kill_among_them_is_finished() {
+    let archived = archived_with("", "", true).await;
+    let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+    let (gone, kept) = (archived.captured_by(&first), archived.captured_by(&second));
+    let only_first: BTreeSet<String> = gone.difference(&kept).cloned().collect();
+    assert!(
+        only_first.len() > 1,
+        "the first archive has files of its own: {gone:?}"
+    );
+    assert!(!kept.is_empty());
+    assert!(gone.iter().chain(&kept).all(|f| archived.has_file(f)));
+
+    kill_at(&archived, "expire-media").await;
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("removes this captured file, still there"),
+        "{out}"
+    );
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &archived.now(), "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("unfinished: expiry record 2"), "{stdout}");
+
+    assert!(
+        only_first.iter().all(|f| !archived.has_file(f)),
+        "{only_first:?}"
+    );
+    assert!(
+        kept.iter().all(|f| archived.has_file(f)),
+        "shared files stay"
+    );
+    let chain = read_chain(&archived.store(), JOB).await.expect("the chain");
+    let removal = chain[1]
+        .seal
+        .as_ref()
+        .expect("a seal")
+        .removal
+        .clone()
+        .expect("a record");
+    assert_eq!(
+        removal.media.iter().cloned().collect::<BTreeSet<_>>(),
+        only_first
+    );
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("unfinished"), "{out}");
+}
+
+/// Someone with write access and no key deletes an archive and appends an expiry record
+/// naming it: the record's missing signature gives it away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_expiry_record_in_a_signing_deployment_fails_verify() {
+    let archived = archived("signing:\n  key_file: signing.pem\n", "").await;
+    let store = archived.store();
+    let chain = read_chain(&store, JOB).await.expect("the chain");
+    let head = chain.last().expect("a seal");
+    let key = archived.archives()[0].clone();
+    let manifest = format!("{key}.manifest.json");
+    let bytes = json::read_bytes(&store, &ObjectPath::from(manifest.as_str()))
+        .await
+        .expect("read")
+        .expect("there");
+    let forged = Seal {
+        format: FORMAT,
+        job: JOB.into(),
+        sequence: chain.len() as u64 + 1,
+        sealed_at: Utc::now(),
+        previous: Some(head.sha256.clone()),
+        covers: Vec::new(),
+        chatvault_version: "forged".into(),
+        removal: Some(Removal {
+            kind: RemovalKind::Expiry,
+            reason: "keep_for 1d".into(),
+            erasure: None,
+            archives: vec![key.clone()],
+            documents: vec![chatvault::archive::seal::Covered {
+                key: manifest.clone(),
+                sha256: hex(&Sha256::digest(&bytes)),
+            }],
+            media: Vec::new(),
+            replacements: Vec::new(),
+        }),
+    };
+    let at = seal_key(JOB, forged.sequence);
+    assert!(
+        json::create_signed(&store, &ObjectPath::from(at.as_str()), &forged, None)
+            .await
+            .expect("written")
+    );
+    std::fs::remove_file(archived.archive().join(&key)).expect("delete");
+    std::fs::remove_file(archived.archive().join(&manifest)).expect("delete");
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("unsigned, though seal 1 before it is signed"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immutable_destination_is_refused_before_anything_is_deleted() {
+    let archived = archived("", "  immutable: true\n").await;
+    let before = archived.objects();
+    let (code, stdout, _) =
+        archived.run(&["expire", "--dry-run", "--now", &archived.now(), "jobs"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("expire would delete nothing there"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = archived.run(&["expire", "--now", &archived.now(), "jobs"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("job daily: its destination is marked `immutable: true`"),
+        "{stderr}"
+    );
+    assert_eq!(archived.objects(), before);
+    assert_eq!(
+        read_chain(&archived.store(), JOB)
+            .await
+            .expect("chain")
+            .len(),
+        1
+    );
+}
+
+/// A hold on the job keeps both archives; the plan names the hold for the one past
+/// retention. (Hold files are loaded by the holds part; here the hold is given directly.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_keeps_the_archives_it_covers_and_is_named_for_each() {
+    let archived = archived("", "").await;
+    let env = |_: &str| None;
+    let loaded = load(&LoadOptions {
+        paths: vec![archived.dir().join("jobs")],
+        config: Some(archived.dir().join("chatvault.yaml")),
+        env: &env,
+        missing_vars: MissingVars::Warn,
+    });
+    let set = loaded.into_set().expect("valid jobs");
+    let job = set.jobs.iter().find(|j| j.name == JOB).expect("the job");
+    let store = archived.store();
+    let now: DateTime<Utc> = archived.now().parse().expect("a time");
+    let hold = Hold {
+        name: "matter-7".into(),
+        reason: "litigation".into(),
+        set_by: "legal".into(),
+        set_at: now,
+        covers: HoldCovers {
+            jobs: vec![JOB.into()],
+            ..HoldCovers::default()
+        },
+        file: "holds/matter-7.yaml".into(),
+    };
+    let keep_for = job.keep_for.expect("keep_for");
+    let inputs = |holds| Inputs {
+        job,
+        keep_for,
+        store: &store,
+        holds,
+        now,
+    };
+    let unheld = plan(&inputs(&[])).await.expect("a plan");
+    assert_eq!(unheld.expiring.len(), 1);
+    let holds = [hold];
+    let held = plan(&inputs(&holds)).await.expect("a plan");
+    assert!(held.expiring.is_empty(), "{held:?}");
+    assert_eq!(held.held.len(), 1);
+    assert_eq!(held.held[0].key, unheld.expiring[0].key);
+    assert_eq!(held.held[0].holds, ["matter-7"]);
+}
+
+/// Runs expire frozen at `step`, kills it (SIGKILL) once it says so.
+async fn kill_at(archived: &Archived, step: &str) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatvault"));
+    cmd.args(["expire", "--now", &archived.now(), "jobs"])
+        .current_dir(archived.dir())
+        .env("CHATVAULT_PAUSE_AT", step)
+        .env_remove("CHATVAULT_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("chatvault starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let paused = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            let found = line.contains(&format!("paused at {step}"));
+            seen.push(line);
+            if found {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(paused, Ok(true)),
+        "expire never paused at {step}; it printed:\n{}",
+        seen.join("\n")
+    );
+    child.kill().await.expect("SIGKILL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_any_step_a_rerun_finishes_the_expiry_and_verify_passes() {
+    // After the manifests, only captured files are left (none here): the work is done.
+    for (step, unfinished) in [
+        ("expire-record", true),
+        ("expire-archives", true),
+        ("expire-sidecars", true),
+        ("expire-manifests", false),
+    ] {
+        let archived = archived("", "").await;
+        let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+        kill_at(&archived, step).await;
+        let (code, out) = archived.verify(&[]);
+        assert_eq!(
+            code, 0,
+            "{step}: half-done is unfinished, not broken: {out}"
+        );
+        assert_eq!(
+            out.contains("warning: unfinished"),
+            unfinished,
+            "{step}: {out}"
+        );
+
+        let (code, stdout, stderr) = archived.run(&["expire", "--now", &archived.now(), "jobs"]);
+        assert_eq!(code, 0, "{step}: {stdout}{stderr}");
+        assert_eq!(
+            stdout.contains("unfinished: expiry record 2"),
+            unfinished,
+            "{step}: {stdout}"
+        );
+        assert!(
+            !stdout.contains("expiry record 3"),
+            "{step}: no second record: {stdout}"
+        );
+        assert_eq!(archived.archives(), std::slice::from_ref(&second), "{step}");
+        assert!(
+            archived.objects().iter().all(|k| !k.starts_with(&first)),
+            "{step}: {:?}",
+            archived.objects()
+        );
+        let (code, out) = archived.verify(&[]);
+        assert_eq!(code, 0, "{step}: {out}");
+        assert!(!out.contains("unfinished"), "{step}: {out}");
+    }
+}
+
+/// `run --expire` in a daemon on a clock the test drives: the archive long past `keep_for`
+/// goes at start, the other once a daily pass finds it past retention; no sleep waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_expires_at_start_and_then_once_a_day() {
+    use chatvault::api::{ClientConfig, StreamClient};
+    use chatvault::clock::SharedClock;
+    use chatvault::runner::daemon::{self, Control, DaemonOptions};
+    use chatvault::runner::{LogReporter, Runner, RunnerOptions};
+    use chatvault_emulator::{ClockMode, Emulator, EmulatorConfig};
+    use chrono::TimeZone as _;
+    use std::sync::Arc;
+
+    use crate::common::driven::DrivenClock;
+    use crate::common::write_archive;
+
+    let start = Utc
+        .with_ymd_and_hms(2026, 5, 4, 0, 30, 0)
+        .single()
+        .expect("a time");
+    let emu = Emulator::start(EmulatorConfig {
+        clock: ClockMode::Manual,
+        start_time: start,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts");
+    let dir = tempfile::tempdir().expect("a folder");
+    let archive = dir.path().join("archive");
+    std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs/");
+    std::fs::write(
+        dir.path().join("chatvault.yaml"),
+        format!(
+            "state:\n  url: file://{}\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    // A yearly job that never runs here (catch_up none): only the duty touches the archives.
+    std::fs::write(
+        dir.path().join("jobs/daily.yaml"),
+        format!(
+            "name: daily\nschedule: \"0 0 1 1 *\"\ncatch_up: none\nkeep_for: 30d\nusers: [alice]\n\
+             destination:\n  url: file://{}\n",
+            archive.display()
+        ),
+    )
+    .expect("job");
+    let line = serde_json::json!({"type": "message", "id": "m1"});
+    write_archive(&archive, "old.jsonl", JOB, std::slice::from_ref(&line));
+    write_archive(&archive, "recent.jsonl", JOB, std::slice::from_ref(&line));
+    let recent = archive.join("recent.jsonl.manifest.json");
+    let text = std::fs::read_to_string(&recent).expect("read");
+    std::fs::write(
+        &recent,
+        text.replace(
+            "\"window_until\":\"2026-01-02T00:00:00Z\"",
+            "\"window_until\":\"2026-05-01T00:00:00Z\"",
+        ),
+    )
+    .expect("write");
+
+    let env = |_: &str| None;
+    let loaded = load(&LoadOptions {
+        paths: vec![dir.path().join("jobs")],
+        config: Some(dir.path().join("chatvault.yaml")),
+        env: &env,
+        missing_vars: MissingVars::Error,
+    });
+    let set = loaded.into_set().expect("valid jobs");
+    let driven = DrivenClock::new(emu.clock().clone());
+    let clock: SharedClock = Arc::new(driven.clone());
+    let client = StreamClient::new(
+        &ClientConfig::new(&emu.base_url(), emu.api_key(), &emu.config().api_secret),
+        clock.clone(),
+    )
+    .expect("client");
+    let state = store::open(&set.settings.state, &set.settings.state_options, &[]).expect("state");
+    let runner = Runner::new(
+        client,
+        state,
+        clock,
+        vec![],
+        Arc::new(LogReporter),
+        RunnerOptions::default(),
+    )
+    .expect("runner");
+    let (stop, control) = tokio::sync::mpsc::channel(1);
+    let options = DaemonOptions {
+        expire: Some(Arc::new(Vec::new())),
+        ..DaemonOptions::default()
+    };
+    let daemon = tokio::spawn(daemon::run(
+        Arc::new(runner),
+        set.jobs.clone(),
+        options,
+        control,
+    ));
+
+    let gone = |key: &str| !archive.join(format!("{key}.manifest.json")).exists();
+    let mut waited = 0;
+    while !gone("old.jsonl") {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+        assert!(waited < 3000, "the start pass never expired old.jsonl");
+    }
+    assert!(!gone("recent.jsonl"), "not past keep_for yet");
+    // 1 May + 30 days: past retention from 31 May; the daily pass of 1 June takes it.
+    let mut hours = 0;
+    while !gone("recent.jsonl") {
+        driven.advance(TimeDelta::hours(1));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        hours += 1;
+        assert!(hours < 24 * 40, "recent.jsonl never expired");
+    }
+    let now = driven.now();
+    assert!(
+        now > Utc
+            .with_ymd_and_hms(2026, 5, 31, 0, 0, 0)
+            .single()
+            .expect("a time"),
+        "expired before its retention ended: {now}"
+    );
+    stop.send(Control::Stop).await.expect("daemon listening");
+    daemon.await.expect("daemon task");
+    let chain = read_chain(&archived_store(&archive), JOB)
+        .await
+        .expect("chain");
+    let records: Vec<Vec<String>> = chain
+        .iter()
+        .filter_map(|s| s.seal.as_ref().ok()?.removal.clone())
+        .map(|r| r.archives)
+        .collect();
+    assert_eq!(
+        records,
+        [
+            vec!["old.jsonl".to_owned()],
+            vec!["recent.jsonl".to_owned()]
+        ]
+    );
+}
+
+fn archived_store(path: &Path) -> Store {
+    let url = StoreUrl::File {
+        path: path.to_path_buf(),
+    };
+    store::open(&url, &StoreOptions::new(), &[]).expect("store")
+}
+
+/// An archive and its erasure replacement are one: past retention, both are listed and go
+/// together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_and_its_erasure_replacement_expire_together() {
+    use chatvault::archive::replacement::replacement_key;
+
+    let archived = archived("", "").await;
+    let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+    let replacement = replacement_key(&first, 1);
+    let root = archived.archive();
+    std::fs::copy(root.join(&first), root.join(&replacement)).expect("copy the archive");
+    let mut manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join(format!("{first}.manifest.json"))).expect("read"),
+    )
+    .expect("json");
+    manifest["key"] = replacement.clone().into();
+    manifest
+        .as_object_mut()
+        .expect("an object")
+        .remove("signature");
+    std::fs::write(
+        root.join(format!("{replacement}.manifest.json")),
+        serde_json::to_vec(&manifest).expect("json"),
+    )
+    .expect("write the manifest");
+
+    let now = archived.now();
+    let (code, stdout, stderr) = archived.run(&["expire", "--dry-run", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for key in [&first, &replacement] {
+        assert!(
+            stdout.contains(&format!("would expire {key}  ")),
+            "{stdout}"
+        );
+    }
+    assert!(!stdout.contains(&second), "{stdout}");
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(archived.archives(), std::slice::from_ref(&second));
+}
