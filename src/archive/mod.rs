@@ -13,6 +13,7 @@ pub mod people;
 pub mod read;
 pub mod reading;
 pub mod replacement;
+pub mod scrubbing;
 pub mod seal;
 pub mod search;
 pub mod tally;
