@@ -231,7 +231,7 @@ async fn a_run_leaves_an_erased_user_out_of_new_exports_and_keeps_everyone_else(
     for (name, folder) in [("erased", "archive-erased"), ("plain", "archive-plain")] {
         project.job(
             &format!("{name}.yaml"),
-            &format!(
+            format!(
                 "name: {name}\nschedule: \"0 0 * * *\"\n\
                  channels:\n  - cid: messaging:general-000\n\
                  destination:\n  url: file://{folder}\n  compression: none\n"
