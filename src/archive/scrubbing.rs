@@ -45,8 +45,8 @@ pub enum ScrubError {
     /// Storing it could store an erased user's data; not storing it fails the run, which is
     /// the lesser harm.
     #[error(
-        "the export is not valid JSON and holds the id of an erased user: it cannot be stored \
-         without them"
+        "the export is not valid JSON and may name an erased user: it cannot be stored without \
+         them"
     )]
     Unreadable,
 }
@@ -162,10 +162,11 @@ impl Scrubber {
             }
             return;
         };
+        // An envelope as the reader takes one: a `type` string and an `item` that is not null.
         let envelope = value
             .get("type")
             .and_then(Value::as_str)
-            .filter(|_| value.get("item").is_some())
+            .filter(|_| value.get("item").is_some_and(|i| !i.is_null()))
             .map(envelope_kind);
         let verdict = match envelope {
             Some(kind) => match value.get_mut("item") {
@@ -175,10 +176,15 @@ impl Scrubber {
             None => scrub(bare_kind(body), &mut value, &self.erased),
         };
         match verdict {
-            Verdict::Keep => keep(out),
+            // Their id in a field no one is named by (a message's text): kept, but written
+            // anew, so that a field given twice cannot hide them from the scrub while a
+            // reader takes the other copy.
+            Verdict::Keep if !self.holds_id(body) => keep(out),
             Verdict::Drop(_) => self.done.dropped += 1,
-            Verdict::Rewritten => {
-                self.done.rewritten += 1;
+            Verdict::Keep | Verdict::Rewritten => {
+                if verdict == Verdict::Rewritten {
+                    self.done.rewritten += 1;
+                }
                 // A Value always serializes.
                 if serde_json::to_writer(&mut *out, &value).is_ok() && newline {
                     out.push(b'\n');
@@ -192,12 +198,10 @@ impl Scrubber {
             out.extend_from_slice(bytes);
             return Ok(());
         }
+        // The reader cuts values out of a broken document too, escapes and all: one that may
+        // name them and does not parse cannot be stored.
         let Ok(mut document) = serde_json::from_slice::<Value>(bytes) else {
-            if self.holds_id(bytes) {
-                return Err(ScrubError::Unreadable);
-            }
-            out.extend_from_slice(bytes);
-            return Ok(());
+            return Err(ScrubError::Unreadable);
         };
         let before = self.done;
         // The shapes the reader takes: one channel's fields at the top, several channels'
@@ -208,7 +212,9 @@ impl Scrubber {
                 self.channel_document(channel);
             }
         }
-        if self.done == before {
+        // Written anew also when it holds their id and nothing changed: a field given twice
+        // must not keep a copy the scrub did not see.
+        if self.done == before && !self.holds_id(bytes) {
             out.extend_from_slice(bytes);
         } else if let Err(e) = serde_json::to_writer(&mut *out, &document) {
             tracing::warn!(error = %e, "could not write the scrubbed document");
@@ -421,6 +427,16 @@ mod tests {
     }
 
     #[test]
+    fn a_field_given_twice_cannot_hide_them() {
+        let line = r#"{"type":"message","item":{"id":"1","user":{"id":"gone"},"user":{"id":"x"}}}"#;
+        let (stored, _) = through(Layout::Lines, line, 4096);
+        assert!(!stored.contains("gone"), "{stored}");
+        let document = r#"{"messages":[{"id":"1","user":{"id":"gone"}}],"messages":[]}"#;
+        let (stored, _) = through(Layout::Document, document, 4096);
+        assert_eq!(stored, r#"{"messages":[]}"#);
+    }
+
+    #[test]
     fn a_document_naming_nobody_erased_is_stored_as_it_came() {
         let untouched = DOCUMENT.replace("gone", "kept");
         let (stored, done) = through(Layout::Document, &untouched, 4096);
@@ -434,6 +450,12 @@ mod tests {
         let mut out = Vec::new();
         scrubber.push(br#"{"messages":[{"user":{"id":"gone"}"#, &mut out);
         assert!(scrubber.finish(&mut out).is_err());
+        let mut scrubber = Scrubber::new(Layout::Document, erased());
+        scrubber.push(br#"{"messages":[{"user":{"id":"g\u006fne"}"#, &mut out);
+        assert!(
+            scrubber.finish(&mut out).is_err(),
+            "an escape may spell them"
+        );
         let mut scrubber = Scrubber::new(Layout::Document, erased());
         scrubber.push(br#"{"messages":[{"user":{"id":"kept"}"#, &mut out);
         assert!(scrubber.finish(&mut out).is_ok(), "nobody erased in it");
