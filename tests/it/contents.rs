@@ -311,3 +311,82 @@ async fn a_run_leaves_an_erased_user_out_of_new_exports_and_keeps_everyone_else(
         others(&kept).len() as u64
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v1_document_is_stored_without_an_erased_user() {
+    let emu = start_emulator(realtime_config(48)).await;
+    let members = emu
+        .channels()
+        .into_iter()
+        .find(|c| c.cid == "messaging:general-000")
+        .expect("the channel")
+        .members;
+    let gone = members[0].clone();
+    let project = project(
+        &emu,
+        "name: contents\nschedule: \"0 0 * * *\"\nexport:\n  version: v1\n\
+         channels:\n  - cid: messaging:general-000\n\
+         destination:\n  url: file://archive\n  compression: none\n",
+    );
+    let url = chatvault::store::url::StoreUrl::parse("file://.chatvault/state", project.dir.path())
+        .expect("a state URL");
+    let state =
+        chatvault::store::open(&url, &chatvault::store::StoreOptions::new(), &[]).expect("opens");
+    let request = chatvault::state::erasures::ErasureRequest::new(
+        gone.clone(),
+        "Art. 17 request".into(),
+        Vec::new(),
+        midnight(),
+    );
+    chatvault::state::erasures::request(&state, &request)
+        .await
+        .expect("the request is recorded");
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    let files = files_below(&project.dir.path().join("archive"), ".json");
+    let archive = files
+        .iter()
+        .find(|p| {
+            !p.to_string_lossy().ends_with(".manifest.json")
+                && !p.to_string_lossy().contains("_chatvault")
+        })
+        .expect("the archive");
+    let text = std::fs::read_to_string(archive).expect("read");
+    let document: serde_json::Value = serde_json::from_str(&text).expect("one JSON document");
+    assert!(!text.contains(&format!("\"{gone}\"")), "no trace of the id");
+    assert_eq!(document["channel"]["created_by"]["id"], "erased-user");
+    let kept_members: Vec<&str> = document["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["user_id"].as_str())
+        .collect();
+    assert_eq!(
+        kept_members,
+        members[1..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let truth = emu.messages(
+        "messaging:general-000",
+        Some(midnight() - TimeDelta::days(1)),
+        Some(midnight()),
+        GroundTruthOptions {
+            include_truncated_messages: false,
+            include_soft_deleted_channels: false,
+            as_of: None,
+        },
+    );
+    let others: Vec<&str> = truth
+        .iter()
+        .filter(|m| m.user != gone)
+        .map(|m| m.id.as_str())
+        .collect();
+    assert!(others.len() < truth.len(), "they wrote in the window");
+    let stored: Vec<&str> = document["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert_eq!(stored, others, "every other message stays, in order");
+}
