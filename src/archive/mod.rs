@@ -9,6 +9,7 @@ pub mod entities;
 pub mod files;
 pub mod manifest;
 pub mod media;
+pub mod naming;
 pub mod people;
 pub mod read;
 pub mod reading;

@@ -4,7 +4,7 @@
 //!
 //! JSON Lines go a line at a time: a line that cannot name an erased user (none of their ids
 //! in its bytes, no escape that could spell one) passes as it came, unparsed; any other is
-//! parsed, its item (an envelope's, or the bare line) scrubbed by [`people::scrub`], and the
+//! parsed, its item (an envelope's, or the bare line) scrubbed by [`scrub`], and the
 //! line dropped, passed as it came, or written anew. A v1 document is one JSON value, read
 //! whole (a v1 export is one call's channels, so it is as large as one answer of Stream), and
 //! its channel, messages and members scrubbed the same way; it is written anew only when
@@ -22,7 +22,7 @@ use thiserror::Error;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::entities::{Kind, Layout, bare_kind, envelope_kind};
-use super::people::{Verdict, scrub};
+use super::naming::{Verdict, scrub};
 
 /// What the stage did to one export.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

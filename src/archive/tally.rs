@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::entities::{Kind, Layout, Splitter};
-use super::people;
+use super::naming::{Role, named};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelCount {
@@ -63,8 +63,23 @@ pub struct Tally {
     pub users: BTreeMap<String, UserCount>,
 }
 
+/// Adds what `item` names to `tally`'s users (also `people::count`).
+pub fn count(tally: &mut Tally, kind: Kind, item: &Value) {
+    named(kind, item, &mut |role, id| {
+        let user: &mut UserCount = tally.users.entry(id.to_owned()).or_default();
+        match role {
+            Role::Author => user.messages += 1,
+            Role::Reaction => user.reactions += 1,
+            Role::Member => user.memberships += 1,
+            Role::Mention => user.mentions += 1,
+            Role::Read => user.reads += 1,
+            Role::Record => user.records += 1,
+        }
+    });
+}
+
 /// Counts entities one at a time, each parsed once: the channels and their messages here,
-/// every user an entity names through [`people::count`]. A message without a `cid` (a v1
+/// every user an entity names through [`count`]. A message without a `cid` (a v1
 /// document may leave it to the channel it sits in) counts for the channel before it, as
 /// readers place it.
 #[derive(Debug, Default)]
@@ -113,7 +128,7 @@ impl Tallying {
             }
             Kind::User | Kind::Other => {}
         }
-        people::count(tally, kind, item);
+        count(tally, kind, item);
     }
 
     pub fn finish(self) -> Tally {
@@ -170,6 +185,32 @@ impl Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_add_up_by_role() {
+        let mut tally = Tally::default();
+        count(
+            &mut tally,
+            Kind::Message,
+            &serde_json::json!({
+                "id": "m", "cid": "messaging:a", "user": {"id": "author"},
+                "mentioned_users": [{"id": "gone"}, {"id": "other"}],
+                "thread_participants": [{"id": "gone"}, {"id": "author"}],
+                "pinned_by": {"id": "gone"},
+                "latest_reactions": [{"user": {"id": "gone"}}, {"user_id": "other"}],
+                "own_reactions": [{"user_id": "gone"}],
+                "quoted_message": {"id": "q", "user": {"id": "quoted"}, "mentioned_users": [{"id": "gone"}]}
+            }),
+        );
+        let gone = &tally.users["gone"];
+        assert_eq!(
+            (gone.messages, gone.mentions, gone.reactions),
+            (0, 4, 2),
+            "{gone:?}"
+        );
+        assert_eq!(tally.users["author"].messages, 1);
+        assert_eq!(tally.users["quoted"].mentions, 1);
+    }
 
     #[test]
     fn channels_users_and_times_are_counted_and_an_empty_channel_is_there_too() {
