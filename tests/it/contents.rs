@@ -9,7 +9,7 @@ use chatvault_emulator::{Emulator, Endpoint, GroundTruthOptions};
 use chrono::TimeDelta;
 
 use crate::common::processes::{command, finish, realtime_config, start_emulator};
-use crate::common::{Project, files_below, manifests_below, midnight};
+use crate::common::{Project, files_below, manifests_below, midnight, write_archive};
 
 fn project(emu: &Emulator, job: &str) -> Project {
     let project = Project::new();
@@ -389,4 +389,63 @@ async fn a_v1_document_is_stored_without_an_erased_user() {
         .filter_map(|m| m["id"].as_str())
         .collect();
     assert_eq!(stored, others, "every other message stays, in order");
+}
+
+#[test]
+fn index_writes_records_counting_everyone_for_format_1_and_2_manifests_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let lines = |author: &str| {
+        vec![
+            serde_json::json!({"type": "channel", "item": {"cid": "messaging:x", "created_by": {"id": "boss"}}}),
+            serde_json::json!({"type": "member", "item": {"user_id": "quiet"}}),
+            serde_json::json!({"type": "message", "item": {
+                "id": format!("{author}-1"), "cid": "messaging:x", "text": "hello",
+                "user": {"id": author}, "created_at": "2026-01-01T00:00:01Z",
+            }}),
+        ]
+    };
+    write_archive(&store, "old/1/channels-0001.jsonl", "old", &lines("alice"));
+    write_archive(&store, "old/2/channels-0001.jsonl", "old", &lines("bob"));
+    // The second as manifest format 2 wrote it: counts of its authors only.
+    let second = store.join("old/2/channels-0001.jsonl.manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&second).expect("read")).expect("json");
+    manifest["format"] = 2.into();
+    manifest["contents"] = serde_json::json!({
+        "channels": {"messaging:x": {"messages": 1}},
+        "users": {"bob": {"messages": 1}},
+    });
+    std::fs::write(&second, manifest.to_string()).expect("write");
+    let url = format!("file://{}", store.display());
+    let index = || {
+        let out = crate::common::chatvault_in(dir.path())
+            .args(["index", "--url", &url])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), stdout)
+    };
+    let (code, stdout) = index();
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("2 catalog record(s) written"),
+        "{stdout}"
+    );
+    for (n, author) in [(1, "alice"), (2, "bob")] {
+        let path = store.join(format!("old/{n}/channels-0001.jsonl.catalog.json"));
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("a record")).expect("json");
+        assert_eq!(record["format"], 2);
+        let users = &record["contents"]["users"];
+        assert_eq!(users[author]["messages"], 1, "{users}");
+        assert_eq!(users["quiet"]["memberships"], 1, "{users}");
+        assert_eq!(users["boss"]["mentions"], 1, "{users}");
+    }
+    let (code, stdout) = index();
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.starts_with("0 catalog record(s) written; 2 archive(s) had one"),
+        "{stdout}"
+    );
 }
