@@ -449,3 +449,30 @@ fn index_writes_records_counting_everyone_for_format_1_and_2_manifests_once() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_cannot_read_the_erasures_stores_nothing() {
+    let emu = start_emulator(realtime_config(48)).await;
+    let project = project(
+        &emu,
+        "name: contents\nschedule: \"0 0 * * *\"\n\
+         channels:\n  - cid: messaging:general-000\n\
+         destination:\n  url: file://archive\n  compression: none\n",
+    );
+    // A completion without its request: the list of erased users cannot be known.
+    let erasures = project.dir.path().join(".chatvault/state/erasures");
+    std::fs::create_dir_all(&erasures).expect("mkdir");
+    std::fs::write(erasures.join("20260101T000000Z-0badf00d.done.json"), "{}").expect("write");
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("a completion without its request")
+            || stderr.contains("a completion without its request"),
+        "the failure says why:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        files_below(&project.dir.path().join("archive"), ".jsonl").is_empty(),
+        "nothing stored"
+    );
+    assert_eq!(creates(&emu, Endpoint::ExportChannels), 0, "no export made");
+}
