@@ -1,8 +1,8 @@
 //! Where an export names people: every user id an item holds, by the role it holds it in
 //! (the counts of holds and erasure need all of them, not only message authors), and taking
 //! one person out of an item (erasure, and the runs that drop erased users from new exports).
-//! `people` is the face of it; this file sits below the counting (`tally`) and catalog
-//! records, which `people::everyone` uses.
+//! `people` is the face of it; this file sits below the counting (`tally`), which
+//! `people::everyone` uses through catalog records and reading archives.
 //!
 //! The places, in Stream's regular API shapes (the export files use them):
 //! - a message: `user` (or `user_id`), its author; `mentioned_users[]`,

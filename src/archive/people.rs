@@ -33,11 +33,10 @@ pub async fn everyone(store: &Store, manifest: &Manifest) -> Result<Tally, ReadE
 
 #[cfg(test)]
 mod tests {
-    use object_store::{ObjectStoreExt, PutPayload};
-    use sha2::{Digest, Sha256};
-
     use chrono::DateTime;
     use object_store::path::Path as ObjectPath;
+    use object_store::{ObjectStoreExt, PutPayload};
+    use sha2::{Digest, Sha256};
 
     use super::*;
     use crate::archive::catalog::{Catalog, Indexed, catalog_key, index, read, read_everyone};
