@@ -164,10 +164,11 @@ pub enum Command {
     Search(SearchArgs),
     /// Count what older archives hold, so that searches can skip them
     ///
-    /// Archives written before manifests counted their channels, users and message times
-    /// (manifest format 1) are read once each and get a catalog record beside them
-    /// (`<key>.catalog.json`, written create-only; the manifest is never rewritten). Archives
-    /// counted already are left alone, so running it again changes nothing. `verify` treats
+    /// Archives whose manifests do not count everything they hold (format 1 counts nothing,
+    /// format 2 only message authors) are read once each and get a catalog record beside them
+    /// (`<key>.catalog.json`, written create-only; the manifest is never rewritten) counting
+    /// their channels, message times and every user they name. Archives counted already, or
+    /// with a catalog record already, are left alone, so running it again changes nothing. `verify` treats
     /// catalog records like manifests, not as extra objects. Exits 0, 1 when an archive could
     /// not be read (named on stderr) or the location holds none, 2 on invalid job files.
     Index(IndexArgs),

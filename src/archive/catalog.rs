@@ -1,17 +1,23 @@
-//! Catalog records for archives written before manifests counted what they hold (format 1):
+//! Catalog records for archives whose manifests do not count everything they hold: format 1
+//! manifests count nothing, format 2 ones only message authors and users exports' users.
 //! `chatvault index` reads such an archive once and writes `<key>.catalog.json` beside it, so
-//! that searches can rule it out without reading it. Manifests are create-only commit records
-//! and are never rewritten; the catalog record is a sidecar, also written create-only, and
-//! names the archive's SHA-256 so a record that does not belong to the bytes is ignored.
+//! that searches can rule it out without reading it, and holds and erasure can tell whom it
+//! holds. Manifests are create-only commit records and are never rewritten; the catalog record
+//! is a sidecar, also written create-only, and names the archive's SHA-256 so a record that
+//! does not belong to the bytes is ignored.
+//!
+//! Catalog format 1 counted like format 2 manifests; format 2 counts every user an item names,
+//! as format 3 manifests do. A format 1 record stays as it is (records are create-only and
+//! sealed): its counts still serve searches, and whoever needs everyone reads the archive.
 
 use chrono::{DateTime, Utc};
 use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
 
+use super::entities::{Kind, Splitter};
 use super::manifest::Manifest;
-use super::read::{Keep, Message, ReadError, messages};
-use super::tally::{ChannelCount, Tally};
-use crate::query::Needles;
+use super::read::{ReadError, entities, layout};
+use super::tally::{Tally, Tallying};
 use crate::signing::SigningKey;
 use crate::store::Store;
 use crate::store::json::{self, JsonError};
@@ -33,23 +39,42 @@ pub struct Catalog {
     pub indexed_at: DateTime<Utc>,
 }
 
-const FORMAT: u32 = 1;
+/// 2: `contents` counts every user an item names (reactions, memberships, mentions, read
+/// state, user records), as manifest format 3 does.
+const FORMAT: u32 = 2;
+
+/// The first catalog format whose counts name everyone.
+const COUNTS_EVERYONE: u32 = 2;
 
 /// The catalog record of `manifest`'s archive, when there is one for these bytes.
-pub async fn read(store: &Store, manifest: &Manifest) -> Option<Tally> {
+async fn record(store: &Store, manifest: &Manifest) -> Option<Catalog> {
     let key = ObjectPath::from(catalog_key(&manifest.key));
     match json::read::<Catalog>(store, &key).await {
-        Ok(Some(c)) if c.sha256 == manifest.sha256 && c.key == manifest.key => Some(c.contents),
+        Ok(Some(c)) if c.sha256 == manifest.sha256 && c.key == manifest.key => Some(c),
         _ => None,
     }
+}
+
+/// The counts of the catalog record of `manifest`'s archive, of any format: channels, their
+/// times and message authors, which is what searches need.
+pub async fn read(store: &Store, manifest: &Manifest) -> Option<Tally> {
+    record(store, manifest).await.map(|c| c.contents)
+}
+
+/// The counts of the catalog record of `manifest`'s archive when they name everyone.
+pub async fn read_everyone(store: &Store, manifest: &Manifest) -> Option<Tally> {
+    record(store, manifest)
+        .await
+        .filter(|c| c.format >= COUNTS_EVERYONE)
+        .map(|c| c.contents)
 }
 
 /// What `index` did with one archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Indexed {
-    /// Its manifest counts what it holds already.
+    /// Its manifest counts everyone it holds already (format 3 on).
     Counted,
-    /// A catalog record was there already.
+    /// A catalog record was there already (a format 1 one is left as it is).
     Cataloged,
     Written,
 }
@@ -62,36 +87,29 @@ pub enum IndexError {
     Write(String),
 }
 
-/// Makes sure the archive of `manifest` is counted somewhere: in its manifest, or in a
-/// catalog record, written now (create-only, signed by `signer` when there is one) when
-/// missing. Running it again changes nothing.
+/// Makes sure the archive of `manifest` is counted somewhere: in its manifest when that counts
+/// everyone, or in a catalog record, written now (create-only, signed by `signer` when there
+/// is one) when missing, counting as a run counts. Running it again changes nothing.
 pub async fn index(
     store: &Store,
     manifest: &Manifest,
     now: DateTime<Utc>,
     signer: Option<&SigningKey>,
 ) -> Result<Indexed, IndexError> {
-    if manifest.contents.is_some() {
+    if manifest.counts_everyone() {
         return Ok(Indexed::Counted);
     }
-    if read(store, manifest).await.is_some() {
+    if record(store, manifest).await.is_some() {
         return Ok(Indexed::Cataloged);
     }
-    let mut contents = Tally::default();
-    let mut count = |m: Message| count_message(&mut contents, &m);
-    messages(
-        store,
-        manifest,
-        &Needles::default(),
-        Keep::Fields,
-        &mut count,
-    )
-    .await?;
+    let mut tallying = Tallying::default();
+    let mut count = |kind: Kind, bytes: &[u8]| tallying.entity(kind, bytes);
+    entities(store, manifest, Splitter::new(layout(manifest)), &mut count).await?;
     let record = Catalog {
         format: FORMAT,
         key: manifest.key.clone(),
         sha256: manifest.sha256.clone(),
-        contents,
+        contents: tallying.finish(),
         indexed_at: now,
     };
     let key = ObjectPath::from(catalog_key(&manifest.key));
@@ -100,19 +118,5 @@ pub async fn index(
         Ok(_) => Ok(Indexed::Written),
         Err(JsonError::Store(e)) => Err(IndexError::Write(e.to_string())),
         Err(JsonError::Encode(e) | JsonError::Decode(e)) => Err(IndexError::Write(e.to_string())),
-    }
-}
-
-fn count_message(tally: &mut Tally, m: &Message) {
-    if let Some(cid) = &m.cid {
-        let count: &mut ChannelCount = tally.channels.entry(cid.clone()).or_default();
-        count.messages += 1;
-        if let Some(at) = m.created_at {
-            count.first_message_at = Some(count.first_message_at.map_or(at, |t| t.min(at)));
-            count.last_message_at = Some(count.last_message_at.map_or(at, |t| t.max(at)));
-        }
-    }
-    if let Some(user) = m.user_id() {
-        tally.users.entry(user.to_owned()).or_default().messages += 1;
     }
 }

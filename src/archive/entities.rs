@@ -10,7 +10,6 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// How an export file is laid out.
@@ -134,22 +133,26 @@ fn emit_line(line: &[u8], found: &mut dyn FnMut(Kind, &[u8])) {
             kind: Some(kind),
             item: Some(item),
         }) => {
-            let kind = match kind.as_ref() {
-                "channel" => Kind::Channel,
-                "message" => Kind::Message,
-                "user" => Kind::User,
-                _ => Kind::Other,
-            };
-            found(kind, item.get().as_bytes());
+            found(envelope_kind(&kind), item.get().as_bytes());
         }
         _ => found(bare_kind(line), line),
+    }
+}
+
+/// What an envelope's `type` says its item is.
+pub fn envelope_kind(kind: &str) -> Kind {
+    match kind {
+        "channel" => Kind::Channel,
+        "message" => Kind::Message,
+        "user" => Kind::User,
+        _ => Kind::Other,
     }
 }
 
 /// What a bare entity (no envelope) is, from the fields only it has: a message has an `id`, a
 /// `cid` and `text` or `html`; a channel a `cid` and a `config` or `member_count`, and no
 /// `text`; a reaction a `message_id`. Anything else is `Other`.
-fn bare_kind(object: &[u8]) -> Kind {
+pub fn bare_kind(object: &[u8]) -> Kind {
     #[derive(Deserialize)]
     struct Fields<'a> {
         #[serde(borrow)]
@@ -288,24 +291,6 @@ impl DocumentState {
     }
 }
 
-/// The fields of a message that say where and when it was written, and by whom.
-#[derive(Debug, Deserialize)]
-pub struct MessageHead<'a> {
-    #[serde(borrow)]
-    pub id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub cid: Option<Cow<'a, str>>,
-    pub created_at: Option<DateTime<Utc>>,
-    #[serde(borrow)]
-    pub user: Option<UserHead<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct UserHead<'a> {
-    #[serde(borrow)]
-    pub id: Option<Cow<'a, str>>,
-}
-
 /// The field of a channel that names it.
 #[derive(Debug, Deserialize)]
 pub struct ChannelHead<'a> {
@@ -377,8 +362,8 @@ mod tests {
                 ],
                 "pieces of {chunk}"
             );
-            let message: MessageHead<'_> = serde_json::from_str(&got[2].1).expect("a message");
-            assert_eq!(message.id.as_deref(), Some("m1"));
+            let message: serde_json::Value = serde_json::from_str(&got[2].1).expect("a message");
+            assert_eq!(message["id"], "m1");
         }
     }
 

@@ -1,175 +1,164 @@
-//! Where an export names people: every user id an item holds, by the role it holds it in
-//! (the counts of holds and erasure need all of them, not only message authors), and taking
-//! one person out of an item (erasure, and the runs that drop erased users from new exports).
+//! Where an export names people, and whom an archive holds: what items name
+//! (`naming`: roles, `named`, `scrub`, the placeholder), counting it (`tally::count`), and the
+//! counts of everyone an archive holds anything of ([`everyone`]), from wherever they are
+//! kept.
 
-use std::collections::BTreeSet;
+pub use super::naming::{PLACEHOLDER_ID, PLACEHOLDER_NAME, Role, Verdict, named, scrub};
+pub use super::tally::count;
 
-use serde_json::Value;
-
+use super::catalog;
 use super::entities::{Kind, Splitter};
 use super::manifest::Manifest;
 use super::read::{ReadError, entities, layout};
-use super::tally::{Tally, UserCount};
+use super::tally::{Tally, Tallying};
 use crate::store::Store;
 
-/// Stands for an erased user inside other people's items: in `user`, `mentioned_users`,
-/// reactions and read state.
-pub const PLACEHOLDER_ID: &str = "erased-user";
-pub const PLACEHOLDER_NAME: &str = "Erased user";
-
-/// The part a user has in an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Wrote the message.
-    Author,
-    Reaction,
-    Member,
-    /// Named in someone else's item: mentioned, quoted, a thread participant, pinned by.
-    Mention,
-    Read,
-    /// Their user record.
-    Record,
-}
-
-/// Hands `found` every user id `item` (an entity of `kind`) names, with its role; an id
-/// named twice in one item comes twice.
-pub fn named(kind: Kind, item: &Value, found: &mut dyn FnMut(Role, &str)) {
-    let id_of = |v: &Value| {
-        v.get("id")
-            .or_else(|| v.get("user_id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let user_of = |v: &Value| {
-        v.get("user")
-            .and_then(|u| u.get("id"))
-            .or_else(|| v.get("user_id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let each = |v: &Value, key: &str, role: Role, f: &mut dyn FnMut(Role, &str), by_user: bool| {
-        if let Some(list) = v.get(key).and_then(Value::as_array) {
-            for entry in list {
-                let id = if by_user {
-                    user_of(entry)
-                } else {
-                    id_of(entry)
-                };
-                if let Some(id) = id {
-                    f(role, &id);
-                }
-            }
-        }
-    };
-    match kind {
-        Kind::Message => {
-            if let Some(id) = user_of(item) {
-                found(Role::Author, &id);
-            }
-            each(item, "mentioned_users", Role::Mention, found, false);
-            each(item, "thread_participants", Role::Mention, found, false);
-            each(item, "latest_reactions", Role::Reaction, found, true);
-            each(item, "own_reactions", Role::Reaction, found, true);
-        }
-        Kind::Channel => {
-            each(item, "members", Role::Member, found, true);
-            each(item, "read", Role::Read, found, true);
-        }
-        Kind::User => {
-            if let Some(id) = id_of(item) {
-                found(Role::Record, &id);
-            }
-        }
-        Kind::Other => {
-            if let Some(id) = user_of(item) {
-                let role = if item.get("message_id").is_some() {
-                    Role::Reaction
-                } else {
-                    Role::Member
-                };
-                found(role, &id);
-            }
-        }
-    }
-}
-
-/// Adds what `item` names to `count`'s users.
-pub fn count(tally: &mut Tally, kind: Kind, item: &Value) {
-    named(kind, item, &mut |role, id| {
-        let user: &mut UserCount = tally.users.entry(id.to_owned()).or_default();
-        match role {
-            Role::Author => user.messages += 1,
-            Role::Reaction => user.reactions += 1,
-            Role::Member => user.memberships += 1,
-            Role::Mention => user.mentions += 1,
-            Role::Read => user.reads += 1,
-            Role::Record => user.records += 1,
-        }
-    });
-}
-
-/// What taking the erased users out of an item did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Names none of them.
-    Keep,
-    /// Theirs (their message, reaction, membership, read state or record): leave it out.
-    Drop(Role),
-    /// Someone else's item that named them: their id and name are now the placeholder.
-    Rewritten,
-}
-
-/// Takes the users of `erased` out of `item` (an entity of `kind`).
-pub fn scrub(kind: Kind, item: &mut Value, erased: &BTreeSet<String>) -> Verdict {
-    let mut theirs = None;
-    named(kind, item, &mut |role, id| {
-        if erased.contains(id) && matches!(role, Role::Author | Role::Record) {
-            theirs = Some(role);
-        }
-        if erased.contains(id) && kind == Kind::Other {
-            theirs = Some(role);
-        }
-    });
-    if let Some(role) = theirs {
-        return Verdict::Drop(role);
-    }
-    let mut rewritten = false;
-    if let Some(list) = item
-        .get_mut("mentioned_users")
-        .and_then(Value::as_array_mut)
-    {
-        for user in list {
-            if user
-                .get("id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| erased.contains(id))
-            {
-                *user = serde_json::json!({ "id": PLACEHOLDER_ID, "name": PLACEHOLDER_NAME });
-                rewritten = true;
-            }
-        }
-    }
-    if rewritten {
-        Verdict::Rewritten
-    } else {
-        Verdict::Keep
-    }
-}
-
 /// The counts of every user the archive of `manifest` holds anything of: from its manifest
-/// when it counts everyone (format 3 on), else by reading the archive.
+/// when it counts everyone (format 3 on), else from a catalog record that does (`index`,
+/// catalog format 2 on), else by reading the archive, counted as a run counts.
 pub async fn everyone(store: &Store, manifest: &Manifest) -> Result<Tally, ReadError> {
     if manifest.counts_everyone()
         && let Some(contents) = &manifest.contents
     {
         return Ok(contents.clone());
     }
-    let mut tally = Tally::default();
-    let mut found = |kind: Kind, bytes: &[u8]| {
-        if let Ok(item) = serde_json::from_slice::<Value>(bytes) {
-            count(&mut tally, kind, &item);
-        }
-    };
+    if let Some(contents) = catalog::read_everyone(store, manifest).await {
+        return Ok(contents);
+    }
+    let mut tallying = Tallying::default();
+    let mut found = |kind: Kind, bytes: &[u8]| tallying.entity(kind, bytes);
     entities(store, manifest, Splitter::new(layout(manifest)), &mut found).await?;
-    Ok(tally)
+    Ok(tallying.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use object_store::path::Path as ObjectPath;
+    use object_store::{ObjectStoreExt, PutPayload};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::archive::catalog::{Catalog, Indexed, catalog_key, index, read, read_everyone};
+    use crate::archive::tally::Counter;
+    use crate::store::json;
+
+    const ARCHIVE: &str = concat!(
+        r#"{"type":"channel","item":{"cid":"messaging:a","created_by":{"id":"boss"}}}"#,
+        "\n",
+        r#"{"type":"member","item":{"user_id":"quiet","user":{"id":"quiet"}}}"#,
+        "\n",
+        r#"{"type":"message","item":{"id":"1","cid":"messaging:a","user":{"id":"author"},"created_at":"2026-01-01T00:00:00Z","mentioned_users":[{"id":"named"}]}}"#,
+        "\n",
+        r#"{"type":"reaction","item":{"message_id":"1","user":{"id":"fan"},"type":"like"}}"#,
+        "\n",
+    );
+
+    /// What a run of today counts of [`ARCHIVE`].
+    fn as_a_run_counts() -> Tally {
+        let mut counter = Counter::new(crate::archive::entities::Layout::Lines);
+        counter.push(ARCHIVE.as_bytes(), &mut |_, _| {});
+        counter.finish(&mut |_, _| {})
+    }
+
+    /// [`ARCHIVE`] stored under a manifest of `format` counting `contents`.
+    async fn stored(format: u32, contents: Option<Tally>) -> (Store, Manifest) {
+        let store = Store::memory();
+        let key = "j/channels-0001.jsonl";
+        store
+            .object_store()
+            .put(&ObjectPath::from(key), PutPayload::from(ARCHIVE.as_bytes()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let manifest = Manifest {
+            format,
+            job: "j".into(),
+            tick: at,
+            window_since: Some(at),
+            window_until: Some(at),
+            snapshot_at: None,
+            kind: "channels".into(),
+            batch: 1,
+            channels: vec!["messaging:a".into()],
+            users: Vec::new(),
+            missing: Vec::new(),
+            task_id: "t".into(),
+            export_version: "v2".into(),
+            key: key.into(),
+            bytes_source: ARCHIVE.len() as u64,
+            bytes_stored: ARCHIVE.len() as u64,
+            sha256: format!("{:x}", Sha256::digest(ARCHIVE.as_bytes())),
+            content_encoding: "none".into(),
+            exported_at: None,
+            archived_at: at,
+            chatvault_version: "0".into(),
+            contents,
+            supersedes: None,
+        };
+        (store, manifest)
+    }
+
+    fn authors_only() -> Tally {
+        let mut tally = as_a_run_counts();
+        tally.users.retain(|id, _| id == "author");
+        tally
+    }
+
+    #[tokio::test]
+    async fn a_format_2_manifest_gets_a_catalog_record_counting_everyone() {
+        let (store, manifest) = stored(2, Some(authors_only())).await;
+        let now = manifest.archived_at;
+        let done = index(&store, &manifest, now, None).await;
+        assert!(matches!(done, Ok(Indexed::Written)), "{done:?}");
+        let everyone_counted = read_everyone(&store, &manifest).await;
+        assert_eq!(everyone_counted, Some(as_a_run_counts()));
+        let users = as_a_run_counts().users;
+        for id in ["boss", "quiet", "author", "named", "fan"] {
+            assert!(users.contains_key(id), "{id}: {users:?}");
+        }
+        let again = index(&store, &manifest, now, None).await;
+        assert!(matches!(again, Ok(Indexed::Cataloged)), "{again:?}");
+        // The archive is not read again: it is gone, and the record answers.
+        store
+            .object_store()
+            .delete(&ObjectPath::from(manifest.key.as_str()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let full = everyone(&store, &manifest).await.ok();
+        assert_eq!(full, Some(as_a_run_counts()));
+    }
+
+    #[tokio::test]
+    async fn a_format_1_catalog_record_is_left_and_the_archive_read_for_everyone() {
+        let (store, manifest) = stored(1, None).await;
+        let old = Catalog {
+            format: 1,
+            key: manifest.key.clone(),
+            sha256: manifest.sha256.clone(),
+            contents: authors_only(),
+            indexed_at: manifest.archived_at,
+        };
+        let at = ObjectPath::from(catalog_key(&manifest.key));
+        json::create(&store, &at, &old)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let done = index(&store, &manifest, manifest.archived_at, None).await;
+        assert!(matches!(done, Ok(Indexed::Cataloged)), "{done:?}");
+        let kept = json::read::<Catalog>(&store, &at).await.ok().flatten();
+        assert_eq!(kept, Some(old), "create-only: the old record stays");
+        assert_eq!(read(&store, &manifest).await, Some(authors_only()));
+        assert_eq!(read_everyone(&store, &manifest).await, None);
+        let full = everyone(&store, &manifest).await.ok();
+        assert_eq!(full, Some(as_a_run_counts()), "read from the archive");
+    }
+
+    #[tokio::test]
+    async fn a_format_3_manifest_is_counted_already() {
+        let (store, manifest) = stored(3, Some(as_a_run_counts())).await;
+        let done = index(&store, &manifest, manifest.archived_at, None).await;
+        assert!(matches!(done, Ok(Indexed::Counted)), "{done:?}");
+        let full = everyone(&store, &manifest).await.ok();
+        assert_eq!(full, Some(as_a_run_counts()));
+    }
 }

@@ -1,14 +1,18 @@
 //! What an archive holds, counted while it streams into the store: per channel its messages
-//! and the first and last message time, per user their messages. The manifest records it, so
-//! that a reader can tell which archives can hold a channel, a user or a time without opening
-//! them, and a run can tell a channel that was asked for but is not in the file at all.
+//! and the first and last message time, per user what the archive holds of them (their
+//! messages, reactions, memberships, mentions, read state and record: `people`). The manifest
+//! records it, so that a reader can tell which archives can hold a channel, a user or a time
+//! without opening them, and a run can tell a channel that was asked for but is not in the
+//! file at all.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::entities::{ChannelHead, Kind, Layout, MessageHead, Splitter, UserHead};
+use super::entities::{Kind, Layout, Splitter};
+use super::naming::{Role, named};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelCount {
@@ -59,45 +63,86 @@ pub struct Tally {
     pub users: BTreeMap<String, UserCount>,
 }
 
-impl Tally {
-    fn entity(&mut self, kind: Kind, bytes: &[u8]) {
+/// Adds what `item` names to `tally`'s users (also `people::count`).
+pub fn count(tally: &mut Tally, kind: Kind, item: &Value) {
+    named(kind, item, &mut |role, id| {
+        let user: &mut UserCount = tally.users.entry(id.to_owned()).or_default();
+        match role {
+            Role::Author => user.messages += 1,
+            Role::Reaction => user.reactions += 1,
+            Role::Member => user.memberships += 1,
+            Role::Mention => user.mentions += 1,
+            Role::Read => user.reads += 1,
+            Role::Record => user.records += 1,
+        }
+    });
+}
+
+/// Counts entities one at a time, each parsed once: the channels and their messages here,
+/// every user an entity names through [`count`]. A message without a `cid` (a v1
+/// document may leave it to the channel it sits in) counts for the channel before it, as
+/// readers place it.
+#[derive(Debug, Default)]
+pub struct Tallying {
+    tally: Tally,
+    channel: Option<String>,
+}
+
+impl Tallying {
+    pub fn entity(&mut self, kind: Kind, bytes: &[u8]) {
+        let Ok(item) = serde_json::from_slice::<Value>(bytes) else {
+            return;
+        };
+        self.item(kind, &item);
+    }
+
+    pub fn item(&mut self, kind: Kind, item: &Value) {
+        let tally = &mut self.tally;
         match kind {
             Kind::Channel => {
-                if let Some(cid) = serde_json::from_slice::<ChannelHead<'_>>(bytes)
-                    .ok()
-                    .and_then(|c| c.cid())
-                {
-                    self.channels.entry(cid).or_default();
+                if let Some(cid) = cid_of(item) {
+                    tally.channels.entry(cid.clone()).or_default();
+                    self.channel = Some(cid);
                 }
             }
             Kind::Message => {
-                let Ok(message) = serde_json::from_slice::<MessageHead<'_>>(bytes) else {
-                    return;
-                };
-                if let Some(cid) = &message.cid {
-                    let count = self.channels.entry(cid.to_string()).or_default();
+                let cid = item
+                    .get("cid")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| self.channel.clone());
+                if let Some(cid) = cid {
+                    let count = tally.channels.entry(cid).or_default();
                     count.messages += 1;
-                    if let Some(at) = message.created_at {
+                    let at = item
+                        .get("created_at")
+                        .and_then(Value::as_str)
+                        .and_then(|t| t.parse::<DateTime<Utc>>().ok());
+                    if let Some(at) = at {
                         count.first_message_at =
                             Some(count.first_message_at.map_or(at, |t| t.min(at)));
                         count.last_message_at =
                             Some(count.last_message_at.map_or(at, |t| t.max(at)));
                     }
                 }
-                if let Some(user) = message.user.as_ref().and_then(|u| u.id.as_ref()) {
-                    self.users.entry(user.to_string()).or_default().messages += 1;
-                }
             }
-            Kind::User => {
-                if let Some(id) = serde_json::from_slice::<UserHead<'_>>(bytes)
-                    .ok()
-                    .and_then(|u| u.id)
-                {
-                    self.users.entry(id.into_owned()).or_default();
-                }
-            }
-            Kind::Other => {}
+            Kind::User | Kind::Other => {}
         }
+        count(tally, kind, item);
+    }
+
+    pub fn finish(self) -> Tally {
+        self.tally
+    }
+}
+
+/// A channel's `type:id`, from `cid` or from the two fields.
+fn cid_of(channel: &Value) -> Option<String> {
+    let field = |k: &str| channel.get(k).and_then(Value::as_str);
+    match (field("cid"), field("type"), field("id")) {
+        (Some(cid), _, _) => Some(cid.to_owned()),
+        (None, Some(t), Some(id)) => Some(format!("{t}:{id}")),
+        _ => None,
     }
 }
 
@@ -106,40 +151,66 @@ impl Tally {
 #[derive(Debug)]
 pub struct Counter {
     splitter: Splitter,
-    tally: Tally,
+    tallying: Tallying,
 }
 
 impl Counter {
     pub fn new(layout: Layout) -> Counter {
         Counter {
             splitter: Splitter::new(layout),
-            tally: Tally::default(),
+            tallying: Tallying::default(),
         }
     }
 
     /// Feeds the next bytes; `also` sees every entity they complete, after the count.
     pub fn push(&mut self, bytes: &[u8], also: &mut dyn FnMut(Kind, &[u8])) {
-        let tally = &mut self.tally;
+        let tallying = &mut self.tallying;
         self.splitter.push(bytes, &mut |kind, entity| {
-            tally.entity(kind, entity);
+            tallying.entity(kind, entity);
             also(kind, entity);
         });
     }
 
     /// The end of the file (`also` as for [`Counter::push`]).
     pub fn finish(mut self, also: &mut dyn FnMut(Kind, &[u8])) -> Tally {
-        let tally = &mut self.tally;
+        let tallying = &mut self.tallying;
         self.splitter.finish(&mut |kind, entity| {
-            tally.entity(kind, entity);
+            tallying.entity(kind, entity);
             also(kind, entity);
         });
-        self.tally
+        self.tallying.finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_add_up_by_role() {
+        let mut tally = Tally::default();
+        count(
+            &mut tally,
+            Kind::Message,
+            &serde_json::json!({
+                "id": "m", "cid": "messaging:a", "user": {"id": "author"},
+                "mentioned_users": [{"id": "gone"}, {"id": "other"}],
+                "thread_participants": [{"id": "gone"}, {"id": "author"}],
+                "pinned_by": {"id": "gone"},
+                "latest_reactions": [{"user": {"id": "gone"}}, {"user_id": "other"}],
+                "own_reactions": [{"user_id": "gone"}],
+                "quoted_message": {"id": "q", "user": {"id": "quoted"}, "mentioned_users": [{"id": "gone"}]}
+            }),
+        );
+        let gone = &tally.users["gone"];
+        assert_eq!(
+            (gone.messages, gone.mentions, gone.reactions),
+            (0, 4, 2),
+            "{gone:?}"
+        );
+        assert_eq!(tally.users["author"].messages, 1);
+        assert_eq!(tally.users["quoted"].mentions, 1);
+    }
 
     #[test]
     fn channels_users_and_times_are_counted_and_an_empty_channel_is_there_too() {

@@ -1,7 +1,7 @@
 //! Moving one export file from its presigned link into a store, streaming.
 //!
-//! HTTP body → (gzip from Stream undone, if the file came compressed) → the destination's
-//! compression → one PUT if it all fits in the first part; else, on S3 with the length known,
+//! HTTP body → (gzip from Stream undone, if the file came compressed) → (erased users left
+//! out, when there are any: `scrubbing`) → the destination's compression → one PUT if it all fits in the first part; else, on S3 with the length known,
 //! one streaming PUT through a presigned URL; else a multipart upload. Nothing is held whole
 //! in memory or on disk: parts are cut as bytes arrive, at most a few are in flight, and their
 //! size grows with the upload so that even a terabyte stays under S3's 10,000-part limit. The
@@ -9,6 +9,7 @@
 //! all of it arrives; a failed multipart transfer aborts its upload, and a multipart object
 //! only appears under its key when completed, so a half-written archive never does.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -33,6 +34,7 @@ use tracing::Instrument as _;
 
 use super::entities::Layout;
 use super::media::refs::{FoundRef, RefCollector};
+use super::scrubbing::{Scrubbed, Scrubber, Scrubbing};
 use super::tally::{Counter, Tally};
 use crate::api::ApiError;
 use crate::clock::Clock;
@@ -67,6 +69,9 @@ pub struct Target<'a> {
     pub layout: Layout,
     /// Told the bytes handed to the store so far, as each part goes out.
     pub progress: Option<&'a (dyn Fn(u64) + Send + Sync)>,
+    /// Users whose items are left out of what is stored (erasures); with none, the bytes are
+    /// stored as they come.
+    pub erased: &'a BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Target<'_> {
@@ -82,7 +87,8 @@ impl std::fmt::Debug for Target<'_> {
 /// What was stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transferred {
-    /// The export's size before chatvault's compression (after undoing Stream's, if any).
+    /// The export's size before chatvault's compression (after undoing Stream's, if any, and
+    /// leaving out erased users).
     pub bytes_source: u64,
     /// The archive's size as stored.
     pub bytes_stored: u64,
@@ -93,6 +99,8 @@ pub struct Transferred {
     pub tally: Tally,
     /// The media links it holds, signed as they stand: for the capture, never written.
     pub media: Vec<FoundRef>,
+    /// What leaving out erased users did.
+    pub scrubbed: Scrubbed,
 }
 
 #[derive(Debug, Error)]
@@ -205,13 +213,20 @@ pub async fn transfer(
         .await
         .map_err(TransferError::Read)?
         .starts_with(&[0x1f, 0x8b]);
+    let scrubbing = !target.erased.is_empty();
     // The stored size is known in advance only when the bytes are stored as they come.
-    let stored_length = length.filter(|_| !gzipped && target.compression == Compression::None);
-    let source: Pin<Box<dyn AsyncRead + Send>> = if gzipped {
+    let stored_length =
+        length.filter(|_| !gzipped && !scrubbing && target.compression == Compression::None);
+    let mut source: Pin<Box<dyn AsyncRead + Send>> = if gzipped {
         Box::pin(GzipDecoder::new(raw))
     } else {
         Box::pin(raw)
     };
+    let scrubbed = Arc::new(Mutex::new(Scrubbed::default()));
+    if scrubbing {
+        let scrubber = Scrubber::new(target.layout, target.erased.clone());
+        source = Box::pin(Scrubbing::new(source, scrubber, scrubbed.clone()));
+    }
     let source_bytes = Arc::new(AtomicU64::new(0));
     let counter = Arc::new(Mutex::new(Counted::new(target.layout)));
     let counted = BufReader::new(Counting {
@@ -231,6 +246,7 @@ pub async fn transfer(
         Counted::new(target.layout),
     );
     let (tally, media) = counted.finish();
+    let scrubbed = *scrubbed.lock().unwrap_or_else(PoisonError::into_inner);
     Ok(Transferred {
         bytes_source: source_bytes.load(Ordering::Relaxed),
         bytes_stored,
@@ -238,6 +254,7 @@ pub async fn transfer(
         parts,
         tally,
         media,
+        scrubbed,
     })
 }
 
@@ -776,6 +793,7 @@ mod tests {
             content_type: "application/x-ndjson",
             layout: Layout::Lines,
             progress: Some(&progress),
+            erased: &BTreeSet::new(),
         };
         let length = Some(data.len() as u64);
         let input: Pin<Box<dyn AsyncRead + Send>> = Box::pin(io::Cursor::new(data));

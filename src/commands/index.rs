@@ -1,4 +1,5 @@
-//! `chatvault index`: catalog records for archives whose manifests do not count what they hold.
+//! `chatvault index`: catalog records for archives whose manifests do not count everyone they
+//! hold (formats 1 and 2).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! One batch of a tick: create (or resume) the export task, poll it, stream the file into the
 //! destination, commit it with its manifest.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -37,6 +38,14 @@ pub enum BatchDone {
     NothingToExport { missing: Vec<String> },
 }
 
+/// What every batch of a run shares besides the job: the run's media pass (when the job
+/// captures media) and the users left out of its exports (erasures).
+#[derive(Clone, Copy)]
+pub(super) struct Shared<'a> {
+    pub media: Option<&'a MediaPass>,
+    pub erased: &'a BTreeSet<String>,
+}
+
 impl Runner {
     pub(super) fn batch_ref(
         &self,
@@ -62,8 +71,9 @@ impl Runner {
         tick: DateTime<Utc>,
         run_id: &str,
         batch: &Batch,
-        media: Option<&MediaPass>,
+        shared: Shared<'_>,
     ) -> Result<BatchDone, RunError> {
+        let Shared { media, erased } = shared;
         let me = self.batch_ref(job, tick, run_id, batch);
         let dest = self.destination(job)?;
         if let Some(committed) = manifest::read(&dest, &batch.key).await? {
@@ -109,7 +119,7 @@ impl Runner {
             task_id: task.task_id.clone(),
         });
 
-        let transfer = self.transfer(job, &dest, batch, &task, &me);
+        let transfer = self.transfer(job, &dest, batch, &task, &me, erased);
         let transferred = match self.unless_draining(transfer).await? {
             Ok(t) => t,
             Err(e @ TransferError::Gone) => {
@@ -124,7 +134,13 @@ impl Runner {
             ExportKind::Channels => &task.channels,
             ExportKind::Users => &task.users,
         };
-        let mut warnings = wanting(batch.kind, exported, &transferred.tally);
+        // An erased user asked for is left out on purpose: not a user Stream lacks.
+        let exported: Vec<String> = exported
+            .iter()
+            .filter(|id| batch.kind != ExportKind::Users || !erased.contains(*id))
+            .cloned()
+            .collect();
+        let mut warnings = wanting(batch.kind, &exported, &transferred.tally);
         self.pause_point(&job.name, Phase::Manifest).await;
         let snapshot = batch.window.since == batch.window.until;
         let record = Manifest {
@@ -173,6 +189,7 @@ impl Runner {
             batch: me,
             bytes_source: transferred.bytes_source,
             bytes_stored: transferred.bytes_stored,
+            scrubbed: transferred.scrubbed,
         });
         if let Some(pass) = media {
             let done = self
@@ -300,6 +317,7 @@ impl Runner {
         batch: &Batch,
         task: &InFlight,
         me: &BatchRef,
+        erased: &BTreeSet<String>,
     ) -> Result<Transferred, TransferError> {
         let kind = task_kind(batch.kind);
         let stored = Arc::new(AtomicU64::new(0));
@@ -326,6 +344,7 @@ impl Runner {
             content_type: content_type(job.export.version, batch.kind),
             layout: layout(job.export.version, batch.kind),
             progress: Some(&progress),
+            erased,
         };
         let transfer = transfer_with_retries(
             &self.http,
@@ -382,9 +401,16 @@ fn wanting(kind: ExportKind, exported: &[String], tally: &Tally) -> Vec<String> 
                 )
             })
             .collect(),
+        // A user the export holds has their record or messages in it; being named in
+        // someone else's items does not make them exported.
         ExportKind::Users => exported
             .iter()
-            .filter(|user| !tally.users.contains_key(*user))
+            .filter(|user| {
+                tally
+                    .users
+                    .get(*user)
+                    .is_none_or(|c| c.records == 0 && c.messages == 0)
+            })
             .map(|user| {
                 tracing::warn!(
                     user = %user,

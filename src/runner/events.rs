@@ -10,6 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::Failure;
 use super::outcome::TickOutcome;
+use crate::archive::scrubbing::Scrubbed;
 use crate::config::job::ExportKind;
 
 /// One batch: an export request and the archive it becomes.
@@ -61,6 +62,8 @@ pub enum Event {
         batch: BatchRef,
         bytes_source: u64,
         bytes_stored: u64,
+        /// The items of erased users left out, and others' items rewritten without them.
+        scrubbed: Scrubbed,
     },
     BatchFailed {
         batch: BatchRef,
@@ -205,8 +208,18 @@ pub fn log(event: &Event) {
         Event::Archived {
             bytes_source,
             bytes_stored,
+            scrubbed,
             ..
-        } => tracing::info!(bytes_source, bytes_stored, "archived"),
+        } => {
+            if !scrubbed.is_empty() {
+                tracing::info!(
+                    dropped = scrubbed.dropped,
+                    rewritten = scrubbed.rewritten,
+                    "left the items of erased users out of the export"
+                );
+            }
+            tracing::info!(bytes_source, bytes_stored, "archived");
+        }
         Event::BatchFailed { error, .. } => {
             tracing::error!(%error, hint = error.hint(), "batch failed")
         }

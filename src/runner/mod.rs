@@ -1,4 +1,5 @@
-//! Running jobs. One tick of one job goes lease → claim → windows and batches → for each
+//! Running jobs. One tick of one job goes lease → the erased users (read from the state
+//! store, left out of every export the run stores) → claim → windows and batches → for each
 //! batch: create the export (its task id recorded at once) → poll → transfer → manifest →
 //! then the run's seal (`seal`) → the watermark, once every batch of the tick is committed →
 //! release (`tick`, `batch`; `claim` owns the ledger writes of a run). `plan::due` says which

@@ -1,15 +1,17 @@
 //! One tick of one job, from lease to release.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tracing::{Instrument as _, Span};
 
-use super::batch::BatchDone;
+use super::batch::{BatchDone, Shared};
 use super::claim::Claimed;
 use super::error::{Failure, RunError, one_line};
 use super::events::{Event, Phase, log_time};
 use super::lease_keeper::LeaseKeeper;
-use super::media::{MediaPass, outstanding_warning};
+use super::media::outstanding_warning;
 use super::outcome::{BatchFailure, TickError, TickOutcome};
 use super::windows::{batches, new_spans, resolve_channels};
 use super::{RunError as E, Runner};
@@ -18,7 +20,7 @@ use crate::archive::seal::SealHead;
 use crate::config::job::Job;
 use crate::plan::batch::Batch;
 use crate::plan::due::{due_ticks, latest_tick};
-use crate::state::{JobState, Ledger, Missing, OpenWindow, Outcome, StateError};
+use crate::state::{JobState, Ledger, Missing, OpenWindow, Outcome, StateError, erasures};
 
 impl Runner {
     /// Runs the job's due ticks (by its `catch_up` policy and the ledger) in order, stopping at
@@ -131,14 +133,18 @@ impl Runner {
         }
     }
 
-    /// The run under the tick's lease: claim the job, open the tick's windows, archive every
-    /// open window batch by batch, record the end.
+    /// The run under the tick's lease: read who is erased, claim the job, open the tick's
+    /// windows, archive every open window batch by batch, record the end.
     async fn run_leased(
         &self,
         job: &Job,
         tick: DateTime<Utc>,
         run_id: &str,
     ) -> Result<Ran, RunError> {
+        // Read at every run, so that an erasure requested meanwhile holds from the next run
+        // on. Not knowing fails the run: storing an erased person's data is worse than not
+        // archiving for now.
+        let erased = self.erased_from(job).await?;
         let ledger = self.ledger(&job.name);
         let state = match self.claim(job, &ledger, tick).await? {
             Claimed::Ours(state) => state,
@@ -151,8 +157,12 @@ impl Runner {
         let mut media_warnings = Vec::new();
         // One cache for the run: a link named by several of its archives is fetched once.
         let media = self.media_pass(job, &RunCache::default(), &mut media_warnings)?;
+        let shared = Shared {
+            media: media.as_ref(),
+            erased: &erased,
+        };
         let mut tally = self
-            .run_batches(job, &ledger, tick, run_id, &windows, media.as_ref())
+            .run_batches(job, &ledger, tick, run_id, &windows, shared)
             .await?;
         tally.warnings.extend(media_warnings);
         if let Some(pass) = &media {
@@ -174,6 +184,22 @@ impl Runner {
             .await?;
         let recovered = after_failure && matches!(outcome, TickOutcome::Done { .. });
         Ok(Ran { outcome, recovered })
+    }
+
+    /// The users whose items `job`'s runs leave out of new exports: every erasure requested
+    /// for all jobs or for this one.
+    async fn erased_from(&self, job: &Job) -> Result<BTreeSet<String>, StateError> {
+        let erased: BTreeSet<String> = erasures::list(&self.state)
+            .await?
+            .into_iter()
+            .map(|e| e.request)
+            .filter(|r| r.jobs.is_empty() || r.jobs.contains(&job.name))
+            .map(|r| r.user)
+            .collect();
+        if !erased.is_empty() {
+            tracing::debug!(users = ?erased, "leaving erased users out of new exports");
+        }
+        Ok(erased)
     }
 
     /// Adds the tick's new windows (and its users snapshot) to the job's open ones, with the
@@ -232,7 +258,7 @@ impl Runner {
         tick: DateTime<Utc>,
         run_id: &str,
         windows: &[OpenWindow],
-        media: Option<&MediaPass>,
+        shared: Shared<'_>,
     ) -> Result<Tally, RunError> {
         let mut all: Vec<Batch> = Vec::new();
         for window in windows {
@@ -250,7 +276,7 @@ impl Runner {
             futures::stream::iter(all.into_iter().map(|batch| async {
                 let span = batch_span(&batch);
                 let result = self
-                    .run_batch(job, ledger, tick, run_id, &batch, media)
+                    .run_batch(job, ledger, tick, run_id, &batch, shared)
                     .instrument(span.clone())
                     .await;
                 (batch, span, result)

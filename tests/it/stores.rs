@@ -7,6 +7,7 @@
 //! server is missing fails and says why. The round trip against real GCS is ignored unless asked
 //! for (`--run-ignored`), and then fails without credentials.
 
+use std::collections::BTreeSet;
 use std::io::Read as _;
 
 use chatvault::archive::entities::Layout;
@@ -90,6 +91,7 @@ async fn round_trip(store: &Store) {
             content_type: "application/x-ndjson",
             layout: Layout::Lines,
             progress: None,
+            erased: &BTreeSet::new(),
         },
     )
     .await
@@ -189,6 +191,7 @@ async fn send_large(
         content_type: "application/x-ndjson",
         layout: Layout::Lines,
         progress: None,
+        erased: &BTreeSet::new(),
     };
     transfer(&reqwest::Client::new(), url, store, target).await
 }
@@ -376,6 +379,7 @@ async fn a_wrong_secret_fails_clearly_against_a_signature_checking_server() {
             content_type: "application/x-ndjson",
             layout: Layout::Lines,
             progress: None,
+            erased: &BTreeSet::new(),
         },
     )
     .await
@@ -408,6 +412,7 @@ async fn a_failed_upload_to_s3_is_aborted_and_invisible() {
             content_type: "application/x-ndjson",
             layout: Layout::Lines,
             progress: None,
+            erased: &BTreeSet::new(),
         },
     )
     .await
@@ -483,6 +488,7 @@ async fn fake_gcs_serves_gcs_configuration_and_read_paths() {
         parts: 1,
         tally: chatvault::archive::tally::Tally::default(),
         media: Vec::new(),
+        scrubbed: chatvault::archive::scrubbing::Scrubbed::default(),
     };
     let manifest = serde_json::to_vec(&manifest_for(key, &done)).expect("json");
     let seeded = seed(

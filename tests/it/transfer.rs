@@ -2,6 +2,7 @@
 //! folder, a store that fails mid-upload, and moto for how a small archive reaches S3 (one
 //! PUT, no multipart upload). The round trip against every real server is in `stores.rs`.
 
+use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +54,9 @@ fn decompress(bytes: &[u8], compression: Compression) -> Vec<u8> {
 /// Three attempts, waits on the emulator's clock (moved, not waited for).
 const RETRY: RetryPolicy = RetryPolicy::new(3, Duration::from_secs(1), Duration::from_secs(30));
 
+/// Nobody erased: the bytes are stored as they come.
+static NO_ONE: BTreeSet<String> = BTreeSet::new();
+
 fn target(key: &str, compression: Compression) -> Target<'_> {
     Target {
         key,
@@ -60,6 +64,7 @@ fn target(key: &str, compression: Compression) -> Target<'_> {
         content_type: "application/x-ndjson",
         layout: Layout::Lines,
         progress: None,
+        erased: &NO_ONE,
     }
 }
 

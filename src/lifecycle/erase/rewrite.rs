@@ -367,6 +367,7 @@ pub async fn rewrite(
         },
         layout,
         progress: None,
+        erased: &BTreeSet::new(),
     };
     let (bytes_stored, sha256, _) =
         store_encoded(http, encoded, store, target)
