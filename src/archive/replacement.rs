@@ -32,7 +32,7 @@ pub struct Supersedes {
 }
 
 /// Items an erasure took out of one archive, and the items of others it rewrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Removed {
     pub messages: u64,
     pub reactions: u64,

@@ -22,7 +22,8 @@ use thiserror::Error;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::entities::{Kind, Layout, bare_kind, envelope_kind};
-use super::naming::{Verdict, scrub};
+use super::naming::{Role, Verdict, scrub};
+use super::replacement::Removed;
 
 /// What the stage did to one export.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,11 +33,32 @@ pub struct Scrubbed {
     pub dropped: u64,
     /// Other people's items that named them, now naming the placeholder instead.
     pub rewritten: u64,
+    /// The same by kind of item, as an erasure's replacement manifest records them.
+    pub items: Removed,
 }
 
 impl Scrubbed {
     pub fn is_empty(&self) -> bool {
         self.dropped == 0 && self.rewritten == 0
+    }
+
+    fn drop(&mut self, role: Option<Role>) {
+        self.dropped += 1;
+        let items = &mut self.items;
+        match role {
+            Some(Role::Author) => items.messages += 1,
+            Some(Role::Reaction) => items.reactions += 1,
+            Some(Role::Member) => items.memberships += 1,
+            Some(Role::Read) => items.reads += 1,
+            Some(Role::Record) => items.users += 1,
+            // Their name in someone else's item, or an item nobody can read.
+            Some(Role::Mention) | None => {}
+        }
+    }
+
+    fn rewrite(&mut self) {
+        self.rewritten += 1;
+        self.items.rewritten += 1;
     }
 }
 
@@ -156,7 +178,7 @@ impl Scrubber {
             // Nobody can tell whose it is, readers included; one that holds an erased id
             // goes rather than keep their data.
             if self.holds_id(body) {
-                self.done.dropped += 1;
+                self.done.drop(None);
             } else {
                 keep(out);
             }
@@ -180,13 +202,13 @@ impl Scrubber {
             // anew, so that a field given twice cannot hide them from the scrub while a
             // reader takes the other copy.
             Verdict::Keep if !self.holds_id(body) => keep(out),
-            Verdict::Drop(_) => self.done.dropped += 1,
+            Verdict::Drop(role) => self.done.drop(Some(role)),
             Verdict::Keep | Verdict::Rewritten => {
                 if verdict == Verdict::Rewritten {
-                    self.done.rewritten += 1;
+                    self.done.rewrite();
                 }
                 // A Value always serializes.
-                if serde_json::to_writer(&mut *out, &value).is_ok() && newline {
+                if write_line(out, &value, envelope.is_some()).is_ok() && newline {
                     out.push(b'\n');
                 }
             }
@@ -228,7 +250,7 @@ impl Scrubber {
         if let Some(channel) = document.get_mut("channel")
             && scrub(Kind::Channel, channel, &self.erased) == Verdict::Rewritten
         {
-            self.done.rewritten += 1;
+            self.done.rewrite();
         }
         for (key, kind) in [("messages", Kind::Message), ("members", Kind::Other)] {
             let Some(items) = document.get_mut(key).and_then(Value::as_array_mut) else {
@@ -238,17 +260,39 @@ impl Scrubber {
             let done = &mut self.done;
             items.retain_mut(|item| match scrub(kind, item, erased) {
                 Verdict::Keep => true,
-                Verdict::Drop(_) => {
-                    done.dropped += 1;
+                Verdict::Drop(role) => {
+                    done.drop(Some(role));
                     false
                 }
                 Verdict::Rewritten => {
-                    done.rewritten += 1;
+                    done.rewrite();
                     true
                 }
             });
         }
     }
+}
+
+/// A line written anew: an envelope with `type` and `item` first, as exports write it.
+fn write_line(out: &mut Vec<u8>, value: &Value, envelope: bool) -> serde_json::Result<()> {
+    let Some(fields) = value.as_object().filter(|_| envelope) else {
+        return serde_json::to_writer(out, value);
+    };
+    let first = ["type", "item"]
+        .into_iter()
+        .filter_map(|k| fields.get_key_value(k));
+    let rest = fields.iter().filter(|(k, _)| *k != "type" && *k != "item");
+    out.push(b'{');
+    for (i, (key, field)) in first.chain(rest).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        out.push(b':');
+        serde_json::to_writer(&mut *out, field)?;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// The stage as a reader: reads the export from `inner`, hands on the export without the
@@ -364,9 +408,16 @@ mod tests {
                 done,
                 Scrubbed {
                     dropped: 5,
-                    rewritten: 1
+                    rewritten: 1,
+                    items: Removed {
+                        messages: 2,
+                        reactions: 1,
+                        memberships: 1,
+                        rewritten: 1,
+                        ..Removed::default()
+                    },
                 },
-                "pieces of {chunk}: {stored}"
+                "pieces of {chunk}: {stored}; the broken line holding their id is no kind"
             );
             let lines: Vec<&str> = stored.lines().collect();
             assert_eq!(lines.len(), 5, "{stored}");
@@ -401,13 +452,7 @@ mod tests {
     #[test]
     fn a_document_loses_the_erased_users_items_and_keeps_the_rest() {
         let (stored, done) = through(Layout::Document, DOCUMENT, 9);
-        assert_eq!(
-            done,
-            Scrubbed {
-                dropped: 2,
-                rewritten: 2
-            }
-        );
+        assert_eq!((done.dropped, done.rewritten), (2, 2));
         let doc: Value = serde_json::from_str(&stored).expect("json");
         let channel = &doc["channels"][0];
         assert_eq!(channel["channel"]["created_by"]["id"], "erased-user");
@@ -469,12 +514,7 @@ mod tests {
         let mut stored = String::new();
         reader.read_to_string(&mut stored).await.expect("read");
         assert_eq!(stored, through(Layout::Lines, LINES, 4096).0);
-        assert_eq!(
-            *report.lock().expect("not poisoned"),
-            Scrubbed {
-                dropped: 5,
-                rewritten: 1
-            }
-        );
+        let done = *report.lock().expect("not poisoned");
+        assert_eq!((done.dropped, done.rewritten), (5, 1));
     }
 }

@@ -213,17 +213,31 @@ pub async fn transfer(
         .await
         .map_err(TransferError::Read)?
         .starts_with(&[0x1f, 0x8b]);
-    let scrubbing = !target.erased.is_empty();
     // The stored size is known in advance only when the bytes are stored as they come.
-    let stored_length =
-        length.filter(|_| !gzipped && !scrubbing && target.compression == Compression::None);
-    let mut source: Pin<Box<dyn AsyncRead + Send>> = if gzipped {
+    let stored_length = length.filter(|_| {
+        !gzipped && target.erased.is_empty() && target.compression == Compression::None
+    });
+    let source: Pin<Box<dyn AsyncRead + Send>> = if gzipped {
         Box::pin(GzipDecoder::new(raw))
     } else {
         Box::pin(raw)
     };
+    store_export(http, source, stored_length, store, target).await
+}
+
+/// Stores an export's plain bytes (`source`) under the target's key as a download is
+/// stored: without the target's erased users, counted, compressed as the target says, and
+/// hashed on the way; an erasure rewrites an archive through it too. `length` is the stored
+/// size when known in advance.
+pub async fn store_export(
+    http: &reqwest::Client,
+    mut source: Pin<Box<dyn AsyncRead + Send>>,
+    length: Option<u64>,
+    store: &Store,
+    target: Target<'_>,
+) -> Result<Transferred, TransferError> {
     let scrubbed = Arc::new(Mutex::new(Scrubbed::default()));
-    if scrubbing {
+    if !target.erased.is_empty() {
         let scrubber = Scrubber::new(target.layout, target.erased.clone());
         source = Box::pin(Scrubbing::new(source, scrubber, scrubbed.clone()));
     }
@@ -239,8 +253,7 @@ pub async fn transfer(
         Compression::Gzip => Box::pin(GzipEncoder::new(counted)),
         Compression::Zstd => Box::pin(ZstdEncoder::new(counted)),
     };
-    let (bytes_stored, sha256, parts) =
-        store_stream(http, encoded, stored_length, store, target).await?;
+    let (bytes_stored, sha256, parts) = store_stream(http, encoded, length, store, target).await?;
     let counted = std::mem::replace(
         &mut *counter.lock().unwrap_or_else(PoisonError::into_inner),
         Counted::new(target.layout),
@@ -256,18 +269,6 @@ pub async fn transfer(
         media,
         scrubbed,
     })
-}
-
-/// Stores bytes already encoded as `target` says (an erasure's rewritten archive) the way an
-/// export is stored: one PUT when they fit in the first part, else a multipart upload, and
-/// nothing under the key when it fails. `(bytes stored, sha256, parts)`.
-pub async fn store_encoded(
-    http: &reqwest::Client,
-    input: Pin<Box<dyn AsyncRead + Send>>,
-    store: &Store,
-    target: Target<'_>,
-) -> Result<(u64, String, usize), TransferError> {
-    store_stream(http, input, None, store, target).await
 }
 
 /// Writes `input` under the target's key: `(bytes stored, sha256, parts)`.

@@ -37,7 +37,7 @@ pub fn replacement_manifest(
             key: replaced.key.clone(),
             sha256: replaced.sha256.clone(),
             erasure: erasure.to_owned(),
-            removed: written.removed.clone(),
+            removed: written.removed,
         }),
         ..replaced.clone()
     }

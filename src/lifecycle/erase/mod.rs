@@ -326,7 +326,7 @@ async fn one_job(
                 job: job.name.clone(),
                 original: supersedes.key.clone(),
                 replacement: group.current.manifest.key.clone(),
-                removed: supersedes.removed.clone(),
+                removed: supersedes.removed,
             });
         }
     }
