@@ -102,7 +102,22 @@ pub fn page(
                         }
                     }
                 }
-                @if !contents.users.is_empty() {
+                @if !contents.users.is_empty() && m.counts_everyone() {
+                    table.users {
+                        caption { "Users the archive names" }
+                        (head(&["User", "Messages", "Reactions", "Memberships", "Mentions", "Read state", "Record"]))
+                        tbody {
+                            @for (user, c) in &contents.users {
+                                tr {
+                                    td { a href=(search_href(&format!("from:{user}"))) { (UserText(user)) } }
+                                    @for n in [c.messages, c.reactions, c.memberships, c.mentions, c.reads, c.records] {
+                                        td.num { (n) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } @else if !contents.users.is_empty() {
                     table.users {
                         caption { "Messages by user" }
                         (head(&["User", "Messages"]))
