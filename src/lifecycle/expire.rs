@@ -39,9 +39,6 @@ use crate::config::job::{Job, KeepFor};
 use crate::store::Store;
 use crate::store::json;
 
-/// What an expiry record's reason says before its cutoff: the calendar reads it back.
-const REASON_BEFORE: &str = "windows that ended before ";
-
 /// The latest cutoff among the expiry records of a chain: the days before it that no archive
 /// covers went by `keep_for`.
 pub fn expired_before(seals: &[StoredSeal]) -> Option<DateTime<Utc>> {
@@ -49,12 +46,7 @@ pub fn expired_before(seals: &[StoredSeal]) -> Option<DateTime<Utc>> {
         .iter()
         .filter_map(|s| s.seal.as_ref().ok()?.removal.as_ref())
         .filter(|r| r.kind == RemovalKind::Expiry)
-        .filter_map(|r| {
-            let (_, after) = r.reason.split_once(REASON_BEFORE)?;
-            DateTime::parse_from_rfc3339(after.trim())
-                .ok()
-                .map(|t| t.with_timezone(&Utc))
-        })
+        .filter_map(|r| r.ended_before)
         .max()
 }
 
@@ -560,11 +552,12 @@ pub async fn carry_out(
         let removal = Removal {
             kind: RemovalKind::Expiry,
             reason: format!(
-                "keep_for {}: {REASON_BEFORE}{}",
+                "keep_for {}: windows that ended before {}",
                 plan.keep_for,
                 plan.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
             erasure: None,
+            ended_before: Some(plan.cutoff),
             archives: plan.expiring.iter().map(|e| e.key.clone()).collect(),
             documents: plan.documents.clone(),
             media: plan.media.clone(),
@@ -684,7 +677,7 @@ mod tests {
     use super::*;
     use crate::archive::seal::{FORMAT, Seal};
 
-    fn record(sequence: u64, kind: RemovalKind, reason: &str) -> StoredSeal {
+    fn record(sequence: u64, kind: RemovalKind, ended_before: Option<&str>) -> StoredSeal {
         let at: DateTime<Utc> = "2026-12-08T03:00:00Z".parse().expect("a time");
         StoredSeal {
             key: format!("{sequence}"),
@@ -700,8 +693,9 @@ mod tests {
                 chatvault_version: "test".into(),
                 removal: Some(Removal {
                     kind,
-                    reason: reason.into(),
+                    reason: "a reason".into(),
                     erasure: None,
+                    ended_before: ended_before.and_then(|t| t.parse().ok()),
                     archives: Vec::new(),
                     documents: Vec::new(),
                     media: Vec::new(),
@@ -714,22 +708,10 @@ mod tests {
     #[test]
     fn the_calendar_s_cutoff_is_the_latest_an_expiry_record_names() {
         let seals = [
-            record(
-                1,
-                RemovalKind::Expiry,
-                "keep_for 7y: windows that ended before 2019-12-08T03:00:00Z",
-            ),
-            record(
-                2,
-                RemovalKind::Expiry,
-                "keep_for 7y: windows that ended before 2019-12-09T03:00:00Z",
-            ),
-            record(
-                3,
-                RemovalKind::Erasure,
-                "erasure x: windows that ended before 2030-01-01T00:00:00Z",
-            ),
-            record(4, RemovalKind::Expiry, "by hand"),
+            record(1, RemovalKind::Expiry, Some("2019-12-08T03:00:00Z")),
+            record(2, RemovalKind::Expiry, Some("2019-12-09T03:00:00Z")),
+            record(3, RemovalKind::Erasure, Some("2030-01-01T00:00:00Z")),
+            record(4, RemovalKind::Expiry, None),
         ];
         assert_eq!(
             expired_before(&seals),

@@ -343,6 +343,7 @@ async fn a_forged_expiry_record_in_a_signing_deployment_fails_verify() {
             kind: RemovalKind::Expiry,
             reason: "keep_for 1d".into(),
             erasure: None,
+            ended_before: None,
             archives: vec![key.clone()],
             documents: vec![chatvault::archive::seal::Covered {
                 key: manifest.clone(),

@@ -68,6 +68,10 @@ pub struct Removal {
     /// The erasure document's id in the state store (erasure records only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erasure: Option<String>,
+    /// Expiry records: archives whose window ended before this went by `keep_for` (the
+    /// calendar shows the days before it that no archive covers as expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_before: Option<DateTime<Utc>>,
     /// The archives removed, by key.
     pub archives: Vec<String>,
     /// Their documents (manifests, media records, catalog records) with the SHA-256 they

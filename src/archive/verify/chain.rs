@@ -659,6 +659,7 @@ mod tests {
                 kind: RemovalKind::Expiry,
                 reason: "keep_for 1d".to_owned(),
                 erasure: None,
+                ended_before: None,
                 archives: vec!["a".to_owned()],
                 documents: covered(documents),
                 media: Vec::new(),

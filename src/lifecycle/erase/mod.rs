@@ -523,6 +523,7 @@ async fn removal_of(
         kind: RemovalKind::Erasure,
         reason: format!("erasure {id}"),
         erasure: Some(id.to_owned()),
+        ended_before: None,
         archives,
         documents,
         media,
