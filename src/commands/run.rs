@@ -167,10 +167,10 @@ fn wanted<'a>(args: &'a RunArgs, config: Option<PathBuf>, world: &World<'_>) -> 
 
 /// SIGHUP: the job files read again; `None` (and the problems logged) when the new set is
 /// invalid, so the old one keeps running.
-fn reload(args: &RunArgs, config: Option<PathBuf>, world: &World<'_>) -> Option<Vec<Job>> {
-    tracing::info!("SIGHUP: reloading the job files");
+fn reload(args: &RunArgs, config: Option<PathBuf>, world: &World<'_>) -> Option<Picked> {
+    tracing::info!("SIGHUP: reloading the job files and the holds");
     match load_and_pick(&wanted(args, config, world), world) {
-        Ok(picked) => Some(picked.jobs),
+        Ok(picked) => Some(picked),
         Err(_) => {
             tracing::error!("the job files are invalid (see above); keeping the current jobs");
             None
@@ -496,13 +496,14 @@ async fn serve(
         let mut stopping = false;
         loop {
             if signals.next().await == Signal::Reload {
-                if let Some(jobs) = reload(args, config.clone(), world) {
+                if let Some(Picked { set, jobs, .. }) = reload(args, config.clone(), world) {
                     let added = watch
                         .metrics
                         .track_jobs(jobs.iter().map(|j| j.name.as_str()));
                     watch.metrics.ledgers_changed(added);
                     watch.notifier.set_jobs(&jobs);
-                    let _ = tx.send(Control::Reload(jobs)).await;
+                    let holds = set.settings.holds;
+                    let _ = tx.send(Control::Reload { jobs, holds }).await;
                 }
                 continue;
             }

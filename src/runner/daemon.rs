@@ -87,8 +87,8 @@ impl Heartbeat {
 /// What the outside tells a running daemon.
 #[derive(Debug)]
 pub enum Control {
-    /// Replace the jobs (already validated).
-    Reload(Vec<Job>),
+    /// Replace the jobs and the holds (already validated).
+    Reload { jobs: Vec<Job>, holds: Vec<Hold> },
     /// Drain: start nothing new, let running jobs finish within the grace period.
     Stop,
     /// Interrupt running jobs now.
@@ -123,13 +123,14 @@ pub async fn run(
     // Whose run each task is, for a run that panics and so returns no name.
     let mut runs: HashMap<tokio::task::Id, String> = HashMap::new();
     tracing::info!(jobs = slots.len(), "daemon started");
-    let mut next_expiry = options.expire.as_ref().map(|_| now);
+    let mut expire = options.expire.clone();
+    let mut next_expiry = expire.as_ref().map(|_| now);
     let mut expiring: Option<tokio::task::JoinHandle<()>> = None;
 
     let drain = loop {
         options.heartbeat.beat();
         let now = clock.now();
-        if let (Some(holds), Some(at)) = (&options.expire, next_expiry)
+        if let (Some(holds), Some(at)) = (&expire, next_expiry)
             && at <= now
         {
             if expiring.as_ref().is_none_or(|pass| pass.is_finished()) {
@@ -187,7 +188,13 @@ pub async fn run(
                 }
             }
             message = control.recv() => match message {
-                Some(Control::Reload(jobs)) => reload(&mut slots, jobs, clock.now()),
+                Some(Control::Reload { jobs, holds }) => {
+                    reload(&mut slots, jobs, clock.now());
+                    // The next expiry pass keeps what the holds in force then cover.
+                    if let Some(kept) = &mut expire {
+                        *kept = Arc::new(holds);
+                    }
+                }
                 Some(Control::Stop) | None => break true,
                 Some(Control::StopNow) => break false,
             },

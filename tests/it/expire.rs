@@ -522,9 +522,10 @@ async fn killed_at_any_step_a_rerun_finishes_the_expiry_and_verify_passes() {
 }
 
 /// `run --expire` in a daemon on a clock the test drives: the archive long past `keep_for`
-/// goes at start, the other once a daily pass finds it past retention; no sleep waits.
+/// goes at start; a hold the daemon is given on reload (SIGHUP) keeps the other past its
+/// retention; once the hold is lifted the next daily pass takes it; no sleep waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_daemon_expires_at_start_and_then_once_a_day() {
+async fn the_daemon_expires_at_start_then_daily_and_keeps_what_a_reloaded_hold_covers() {
     use chatvault::api::{ClientConfig, StreamClient};
     use chatvault::clock::SharedClock;
     use chatvault::runner::daemon::{self, Control, DaemonOptions};
@@ -627,22 +628,53 @@ async fn the_daemon_expires_at_start_and_then_once_a_day() {
         assert!(waited < 3000, "the start pass never expired old.jsonl");
     }
     assert!(!gone("recent.jsonl"), "not past keep_for yet");
-    // 1 May + 30 days: past retention from 31 May; the daily pass of 1 June takes it.
+    // A hold set meanwhile (SIGHUP) keeps it past its retention.
+    let hold = Hold {
+        name: "matter-1".into(),
+        reason: "a matter".into(),
+        set_by: "legal".into(),
+        set_at: start,
+        covers: HoldCovers {
+            jobs: vec![JOB.to_owned()],
+            ..HoldCovers::default()
+        },
+        file: dir.path().join("holds/matter-1.yaml"),
+    };
+    let reload = |holds: Vec<Hold>| Control::Reload {
+        jobs: set.jobs.clone(),
+        holds,
+    };
+    stop.send(reload(vec![hold]))
+        .await
+        .expect("daemon listening");
+    let held_until = Utc
+        .with_ymd_and_hms(2026, 6, 10, 0, 0, 0)
+        .single()
+        .expect("a time");
+    while driven.now() < held_until {
+        driven.advance(TimeDelta::hours(1));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        !gone("recent.jsonl"),
+        "the hold kept it through ten daily passes"
+    );
+    // The hold lifted: the next daily pass takes it.
+    stop.send(reload(Vec::new()))
+        .await
+        .expect("daemon listening");
     let mut hours = 0;
     while !gone("recent.jsonl") {
         driven.advance(TimeDelta::hours(1));
         tokio::time::sleep(Duration::from_millis(5)).await;
         hours += 1;
-        assert!(hours < 24 * 40, "recent.jsonl never expired");
+        assert!(
+            hours < 24 * 3,
+            "recent.jsonl never expired once the hold was lifted"
+        );
     }
     let now = driven.now();
-    assert!(
-        now > Utc
-            .with_ymd_and_hms(2026, 5, 31, 0, 0, 0)
-            .single()
-            .expect("a time"),
-        "expired before its retention ended: {now}"
-    );
+    assert!(now > held_until, "expired while held: {now}");
     stop.send(Control::Stop).await.expect("daemon listening");
     daemon.await.expect("daemon task");
     let chain = read_chain(&archived_store(&archive), JOB)
