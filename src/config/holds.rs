@@ -21,31 +21,72 @@ pub fn holds_dir(config_dir: &Path) -> PathBuf {
     config_dir.join(HOLDS_FOLDER)
 }
 
-/// The hold files directly in `dir` (hidden files left out), sorted. No folder, no holds.
-pub fn hold_files(dir: &Path) -> (Vec<PathBuf>, Vec<PathProblem>) {
+/// What is in a holds folder: the hold files, and whatever else is there.
+#[derive(Debug, Default)]
+pub struct HoldFiles {
+    /// Sorted.
+    pub files: Vec<PathBuf>,
+    /// Entries that look meant as holds but are not read as such (a subfolder, `.YAML`,
+    /// `.json`), and a folder that cannot be read: errors, since a hold someone believes in
+    /// force and chatvault never reads would let its archives be deleted.
+    pub errors: Vec<PathProblem>,
+    /// Other files (a README): not holds, said so.
+    pub warnings: Vec<PathProblem>,
+}
+
+/// The hold files directly in `dir` (hidden files left out), and what else is there. No
+/// folder, no holds.
+pub fn hold_files(dir: &Path) -> HoldFiles {
+    let mut found = HoldFiles::default();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return found,
         Err(e) => {
-            let problem = PathProblem {
+            found.errors.push(PathProblem {
                 path: dir.to_path_buf(),
                 message: format!("cannot read the holds folder: {e}"),
-            };
-            return (Vec::new(), vec![problem]);
+            });
+            return found;
         }
     };
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| HOLD_EXTENSIONS.contains(&e))
-        })
-        .collect();
-    files.sort();
-    (files, Vec::new())
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let problem = |message: &str| PathProblem {
+            path: path.clone(),
+            message: message.to_owned(),
+        };
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.errors.push(problem(
+                "a folder in the holds folder is not read: hold files lie directly in it; move \
+                 its files up",
+            ));
+        } else if HOLD_EXTENSIONS.contains(&extension.as_str()) {
+            found.files.push(path);
+        } else if HOLD_EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str())
+            || extension.eq_ignore_ascii_case("json")
+        {
+            found.errors.push(problem(
+                "not read as a hold: a hold file ends in .yaml, .yml or .toml, in lower case; \
+                 rename it",
+            ));
+        } else {
+            found
+                .warnings
+                .push(problem("not a hold file (.yaml, .yml or .toml): not read"));
+        }
+    }
+    found.files.sort();
+    found.errors.sort_by(|a, b| a.path.cmp(&b.path));
+    found.warnings.sort_by(|a, b| a.path.cmp(&b.path));
+    found
 }
 
 /// A hold file that could be parsed, by the name it gives its hold (valid or not), with its

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::discover::{find_config, job_files, project_dir};
 use super::hold::HoldFile;
-use super::holds::{KnownJobs, NamedHold, compile_hold, hold_files, holds_dir, name_of};
+use super::holds::{HoldFiles, KnownJobs, NamedHold, compile_hold, hold_files, holds_dir, name_of};
 use super::interpolate::{Env, expand};
 use super::job::{Job, JobSet, Settings};
 use super::model::{ConfigFile, JobFile};
@@ -213,10 +213,19 @@ fn load_holds(
     diagnostics: &mut Diagnostics,
 ) -> (Vec<super::hold::Hold>, usize) {
     let dir = holds_dir(config_dir);
-    let (files, problems) = hold_files(&dir);
-    for p in problems {
+    let HoldFiles {
+        files,
+        errors,
+        warnings,
+    } = hold_files(&dir);
+    for p in errors {
         let mut sink = FileSink::new(&p.path, None);
         sink.error_at(None, p.message);
+        diagnostics.extend(sink.diagnostics);
+    }
+    for p in warnings {
+        let mut sink = FileSink::new(&p.path, None);
+        sink.warning(&FieldPath::root(), p.message);
         diagnostics.extend(sink.diagnostics);
     }
     let mut holds = Vec::new();
@@ -1122,6 +1131,45 @@ mod tests {
                 );
                 assert!(hold.file.ends_with("holds/matter-14.yaml"));
             });
+        }
+
+        #[test]
+        fn what_looks_meant_as_a_hold_but_is_not_read_is_an_error_and_other_files_a_warning() {
+            let holds = [
+                ("caps.YAML", GOOD),
+                ("j.json", "{}"),
+                ("README.md", "what these holds are"),
+                ("2026/sub.yaml", GOOD),
+                ("kept.yaml", GOOD),
+            ];
+            let dir = tempfile::tempdir().expect("tempdir");
+            let root = dir.path();
+            std::fs::create_dir_all(root.join("jobs")).expect("mkdir");
+            std::fs::create_dir_all(root.join("holds/2026")).expect("mkdir");
+            std::fs::write(root.join("jobs/support.yaml"), JOB).expect("job");
+            for (name, text) in holds {
+                std::fs::write(root.join("holds").join(name), text).expect("hold");
+            }
+            let env = |_: &str| None;
+            let loaded = load(&LoadOptions {
+                paths: vec![root.join("jobs")],
+                config: None,
+                env: &env,
+                missing_vars: MissingVars::Warn,
+            });
+            assert_eq!(
+                said(root, &loaded),
+                [
+                    "holds/2026:0: error (file): a folder in the holds folder is not read: hold files \
+                     lie directly in it; move its files up",
+                    "holds/README.md:0: warning (file): not a hold file (.yaml, .yml or .toml): not read",
+                    "holds/caps.YAML:0: error (file): not read as a hold: a hold file ends in .yaml, \
+                     .yml or .toml, in lower case; rename it",
+                    "holds/j.json:0: error (file): not read as a hold: a hold file ends in .yaml, .yml \
+                     or .toml, in lower case; rename it",
+                ]
+            );
+            assert_eq!(loaded.settings.holds.len(), 1, "kept.yaml is read");
         }
 
         #[test]
