@@ -21,6 +21,7 @@ use super::reading::copies::{self, merge};
 use super::reading::many::{Collect, read_each};
 use super::reading::{Listing, Problem, Source};
 use crate::query::{Candidate, Query};
+use crate::signing::Keyring;
 use crate::store::Store;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,10 +124,17 @@ fn candidate(m: &Message) -> Candidate<'_> {
     }
 }
 
-/// Lists `sources` and searches what they hold. The listing comes back too, so a caller can
-/// tell a location without archives from a search without hits.
-pub async fn search(sources: &[Source], query: &Query, page: Page, keep: Keep) -> (Listing, Found) {
-    let listing = Listing::newest(sources).await;
+/// Lists `sources` and searches what they hold, taking only the replacements `keys` vouch
+/// for ([`Listing::newest`]). The listing comes back too, so a caller can tell a location
+/// without archives from a search without hits.
+pub async fn search(
+    sources: &[Source],
+    keys: &Keyring,
+    query: &Query,
+    page: Page,
+    keep: Keep,
+) -> (Listing, Found) {
+    let listing = Listing::newest(sources, keys).await;
     let mut found = search_in(listing.with_stores(), query, page, keep).await;
     found.problems.extend(listing.problems.iter().cloned());
     found.problems.sort();
@@ -290,7 +298,8 @@ mod tests {
             skip: 1,
             limit: Some(2),
         };
-        let (listing, found) = search(&sources, &query, page, Keep::Fields).await;
+        let (listing, found) =
+            search(&sources, &Keyring::default(), &query, page, Keep::Fields).await;
         assert_eq!(listing.archives.len(), 2);
         let hits: Vec<(&str, &str)> = found
             .hits

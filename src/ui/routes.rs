@@ -525,8 +525,12 @@ async fn standing(viewer: &Viewer, store: &Store, archived: &Listed) -> Standing
         written_at: manifest.archived_at,
         signature: &signature,
     };
-    let seal = seal_status(store, &manifest.job, &shown, &viewer.keys).await;
-    Standing { signature, seal }
+    let placed = seal_status(store, &manifest.job, &shown, &viewer.keys).await;
+    Standing {
+        signature,
+        seal: placed.status,
+        chain_signed: placed.chain_signed,
+    }
 }
 
 #[cfg(test)]
