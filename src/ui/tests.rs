@@ -1074,6 +1074,82 @@ async fn with_public_keys_the_viewer_shows_only_replacements_signed_by_them() {
     );
 }
 
+/// An expiry record as seal 1 of job `daily`: the days before the 4th went by retention;
+/// signed by `signer` when given.
+async fn expiry_record(store: &Store, signer: Option<&crate::signing::SigningKey>) {
+    use crate::archive::seal::{FORMAT, Removal, RemovalKind, Seal, seal_key};
+    let seal = Seal {
+        format: FORMAT,
+        job: "daily".into(),
+        sequence: 1,
+        sealed_at: at(9, 0),
+        previous: None,
+        covers: Vec::new(),
+        chatvault_version: "0".into(),
+        removal: Some(Removal {
+            kind: RemovalKind::Expiry,
+            reason: "keep_for".into(),
+            erasure: None,
+            ended_before: Some(at(4, 0)),
+            archives: Vec::new(),
+            documents: Vec::new(),
+            media: Vec::new(),
+            replacements: Vec::new(),
+        }),
+    };
+    let at_key = ObjectPath::from(seal_key("daily", 1));
+    let created = crate::store::json::create_signed(store, &at_key, &seal, signer)
+        .await
+        .expect("sealed");
+    assert!(created);
+}
+
+#[tokio::test]
+async fn the_calendar_shows_days_expired_only_by_records_it_can_vouch_for_of_a_job_that_expires() {
+    let (signer, _) = crate::signing::SigningKey::generate().expect("a key");
+    let mut keys = crate::signing::Keyring::default();
+    keys.add(signer.public().clone());
+    let keeping = |store: Store| {
+        let job = test_job(
+            "name: daily\nschedule: \"0 0 * * *\"\nchannels:\n  - cid: messaging:a\n\
+             destination:\n  url: file://archive\n  compression: none\nkeep_for: 1y\n",
+        );
+        Viewer::new(
+            vec![Shown { job, store }],
+            Store::memory(),
+            chrono_tz::Tz::UTC,
+            Arc::new(ManualClock::new(at(10, 12))),
+        )
+    };
+    let expired = "data-day=\"2026-03-03\" data-status=\"expired\"";
+    let missing = "data-day=\"2026-03-03\" data-status=\"missing\"";
+    for (signed, keep_for, with_keys, shown) in [
+        (false, false, false, missing),
+        (false, true, false, expired),
+        (false, true, true, missing),
+        (true, true, true, expired),
+        (true, false, true, missing),
+    ] {
+        let store = Store::memory();
+        archive(&store, at(2, 0), 3, false).await;
+        archive(&store, at(4, 0), 3, false).await;
+        expiry_record(&store, signed.then_some(&signer)).await;
+        let mut viewer = if keep_for {
+            keeping(store)
+        } else {
+            viewer(store)
+        };
+        if with_keys {
+            viewer = viewer.with_keys(keys.clone());
+        }
+        let jobs = get(&app(viewer, None), "/").await.body;
+        assert!(
+            jobs.contains(shown),
+            "signed {signed}, keep_for {keep_for}, keys {with_keys}: {jobs}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_archive_page_shows_its_signature_and_seal_status() {
     let store = Store::memory();
