@@ -156,9 +156,11 @@ pub enum Command {
     /// operator (form:, inn:) is an error; quote it ("form:x") to search for the text.
     /// Links to files are printed without their signed query string.
     ///
-    /// Hits come in time order, a message found in several archives once. Exits 0, 1 when an
-    /// archive is missing or corrupt (named on stderr; the search goes on) or the location
-    /// holds no archive at all, 2 on a malformed query or invalid job files.
+    /// Hits come in time order, a message found in several archives once. With the global
+    /// config's signing.public_key_files, an erasure replacement not signed by one of them is
+    /// not read (the original is). Exits 0, 1 when an archive is missing or corrupt or such a
+    /// replacement is left out (named on stderr; the search goes on) or the location holds no
+    /// archive at all, 2 on a malformed query or invalid job files.
     /// Example: chatvault search 'refund OR invoice from:u42 after:2026-03-01'
     #[command(verbatim_doc_comment)]
     Search(SearchArgs),

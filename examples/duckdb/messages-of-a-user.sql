@@ -7,6 +7,11 @@
 -- archives (overlapping windows, a users snapshot) is kept once, its last-updated copy, as
 -- `chatvault search` does.
 --
+-- Finish every erasure before querying raw files: `chatvault erase` again. While one is
+-- unfinished, an archive and its replacement (`*.erased-<n>.jsonl.gz`) are both there and the
+-- glob reads both, the erased user's items included. Nor does DuckDB check signatures: run
+-- `chatvault verify` first.
+--
 -- Set the user and the month first, then run this file, e.g. in the duckdb shell:
 --   SET VARIABLE user_id = 'u42';
 --   SET VARIABLE month_start = TIMESTAMP '2026-03-01 00:00:00';

@@ -12,7 +12,8 @@
 //! few ids and times, some hundreds of bytes for a typical chat message); never an archive.
 //! Hits past a page are counted, not kept.
 
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::manifest::Manifest;
@@ -20,7 +21,9 @@ use super::read::{Keep, Message};
 use super::reading::copies::{self, merge};
 use super::reading::many::{Collect, read_each};
 use super::reading::{Listing, Problem, Source};
+use super::seal::{RemovalKind, StoredSeal, read_chain};
 use crate::query::{Candidate, Query};
+use crate::signing::{Check, Keyring, check};
 use crate::store::Store;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,14 +126,68 @@ fn candidate(m: &Message) -> Candidate<'_> {
     }
 }
 
-/// Lists `sources` and searches what they hold. The listing comes back too, so a caller can
-/// tell a location without archives from a search without hits.
-pub async fn search(sources: &[Source], query: &Query, page: Page, keep: Keep) -> (Listing, Found) {
-    let listing = Listing::newest(sources).await;
+/// Lists `sources` and searches what they hold, taking only the replacements `keys` vouch
+/// for ([`Listing::newest`]). The listing comes back too, so a caller can tell a location
+/// without archives from a search without hits.
+pub async fn search(
+    sources: &[Source],
+    keys: &Keyring,
+    query: &Query,
+    page: Page,
+    keep: Keep,
+) -> (Listing, Found) {
+    let listing = Listing::newest(sources, keys).await;
     let mut found = search_in(listing.with_stores(), query, page, keep).await;
+    name_removals(&listing, keys, &mut found.problems).await;
     found.problems.extend(listing.problems.iter().cloned());
     found.problems.sort();
     (listing, found)
+}
+
+/// Says of an archive gone that a removal record of its job names (an `expire` or `erase`
+/// stopped after writing the record, before deleting the manifest) which record, and that
+/// running the command again finishes it, instead of only that it is missing. Only the chains
+/// of jobs with such an archive are read; with public `keys`, only records whose signature
+/// is valid with them count, as for the calendar.
+async fn name_removals(listing: &Listing, keys: &Keyring, problems: &mut [Problem]) {
+    let mut chains: BTreeMap<(usize, &str), Vec<StoredSeal>> = BTreeMap::new();
+    for listed in listing.archives.iter().filter(|a| !a.present) {
+        let key = &listed.manifest.key;
+        if !problems.iter().any(|p| p.key == *key) {
+            continue;
+        }
+        let job = listed.manifest.job.as_str();
+        let chain = match chains.entry((listed.location, job)) {
+            Entry::Occupied(held) => held.into_mut(),
+            Entry::Vacant(empty) => empty.insert(
+                read_chain(listing.store(listed), job)
+                    .await
+                    .unwrap_or_default(),
+            ),
+        };
+        let Some((sequence, kind)) = chain
+            .iter()
+            .filter(|s| keys.is_empty() || matches!(check(&s.bytes, keys), Check::Valid { .. }))
+            .filter_map(|s| s.seal.as_ref().ok())
+            .filter_map(|seal| Some((seal.sequence, seal.removal.as_ref()?)))
+            .find(|(_, removal)| removal.archives.contains(key))
+            .map(|(sequence, removal)| (sequence, removal.kind))
+        else {
+            continue;
+        };
+        let said = match kind {
+            RemovalKind::Expiry => format!(
+                "removed by expiry record {sequence}; run `chatvault expire` again to finish"
+            ),
+            RemovalKind::Erasure => format!(
+                "removed by erasure record {sequence}; run the unfinished `chatvault erase` \
+                 again to finish"
+            ),
+        };
+        for problem in problems.iter_mut().filter(|p| p.key == *key) {
+            problem.problem.clone_from(&said);
+        }
+    }
 }
 
 /// Searches listed archives (with their counts, or catalog records, filled in), reading only
@@ -275,6 +332,73 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_archive_gone_that_an_expiry_record_names_is_said_to_be_removed_by_it() {
+        use crate::archive::seal::{FORMAT, Removal, Seal, seal_key};
+        let store = Store::memory();
+        for key in ["a.jsonl", "b.jsonl", "c.jsonl"] {
+            archive(&store, key, &[("m1", 1, 1)]).await;
+        }
+        for key in ["a.jsonl", "b.jsonl"] {
+            store
+                .object_store()
+                .delete(&ObjectPath::from(key))
+                .await
+                .expect("deleted");
+        }
+        let record = Seal {
+            format: FORMAT,
+            job: "j".into(),
+            sequence: 1,
+            sealed_at: chrono::DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            previous: None,
+            covers: Vec::new(),
+            chatvault_version: "0".into(),
+            removal: Some(Removal {
+                kind: RemovalKind::Expiry,
+                reason: "keep_for 1y".into(),
+                erasure: None,
+                ended_before: None,
+                archives: vec!["a.jsonl".into()],
+                documents: Vec::new(),
+                media: Vec::new(),
+                replacements: Vec::new(),
+            }),
+        };
+        let at = ObjectPath::from(seal_key("j", 1));
+        crate::store::json::create_signed(&store, &at, &record, None)
+            .await
+            .expect("a record");
+        let sources = [Source::any_job(store.clone())];
+        let query = Query::parse("refund").expect("a query");
+        let (_, found) = search(
+            &sources,
+            &Keyring::default(),
+            &query,
+            Page::default(),
+            Keep::Fields,
+        )
+        .await;
+        let problems: Vec<(&str, &str)> = found
+            .problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.problem.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    "a.jsonl",
+                    "removed by expiry record 1; run `chatvault expire` again to finish"
+                ),
+                (
+                    "b.jsonl",
+                    "missing: its manifest names it, the store has no such object"
+                ),
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn a_page_of_hits_comes_with_the_total_and_the_archives_read() {
         let store = Store::memory();
         archive(
@@ -290,7 +414,8 @@ mod tests {
             skip: 1,
             limit: Some(2),
         };
-        let (listing, found) = search(&sources, &query, page, Keep::Fields).await;
+        let (listing, found) =
+            search(&sources, &Keyring::default(), &query, page, Keep::Fields).await;
         assert_eq!(listing.archives.len(), 2);
         let hits: Vec<(&str, &str)> = found
             .hits

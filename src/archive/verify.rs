@@ -28,7 +28,7 @@ pub use chain::{Head, JobChain, NotSealed, Removed, SealReport, StateHead};
 use chain::{Newest, Removals};
 pub use media::MediaReport;
 pub use signatures::SignatureReport;
-pub use standing::{SealStatus, Shown as SealShown, seal_status};
+pub use standing::{Placed as SealPlaced, SealStatus, Shown as SealShown, seal_status};
 
 /// Documents a seal names that are not among those read, read at once.
 const NAMED_AT_ONCE: usize = 16;

@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::keys::configured_keys;
 use super::{Wanted, World, exit, load_and_pick, output};
 use crate::archive::reading::{Listing, Source};
 use crate::cli::Archives;
 use crate::config::{MissingVars, Settings};
+use crate::signing::Keyring;
 use crate::store::url::StoreUrl;
 use crate::store::{self, StoreOptions};
 
@@ -60,6 +62,20 @@ pub fn sources_and_settings(
         }
     }
     Ok((sources, Some(picked.set.settings)))
+}
+
+/// The public keys a reader checks replacements against: the global config's
+/// `signing.public_key_files` (never its private key); none with `--url`. `Err` holds the
+/// exit code, the problem printed.
+pub fn reading_keys(settings: Option<&Settings>) -> Result<Keyring, u8> {
+    let mut keys = Keyring::default();
+    if let Some(settings) = settings
+        && let Err(e) = configured_keys(&mut keys, settings)
+    {
+        output::error(&format!("signing: {e}"), e.hint());
+        return Err(exit::INVALID);
+    }
+    Ok(keys)
 }
 
 /// What to check when a location holds no archive.

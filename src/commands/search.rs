@@ -11,7 +11,7 @@ use chrono::SecondsFormat;
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::archives::{say_empty, sources_and_settings};
+use super::archives::{reading_keys, say_empty, sources_and_settings};
 use super::args::Search;
 use super::{World, exit, output, runtime};
 use crate::archive::read::Keep;
@@ -20,7 +20,7 @@ use crate::cli::{SearchArgs, SearchFormat};
 use crate::config::Settings;
 use crate::links;
 use crate::query::Query;
-use crate::state::erasures;
+use crate::state::erasures::{self, Erasure};
 use crate::store;
 use crate::text;
 
@@ -30,6 +30,10 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
         Ok(found) => found,
         Err(code) => return code,
     };
+    let keys = match reading_keys(settings.as_ref()) {
+        Ok(keys) => keys,
+        Err(code) => return code,
+    };
     let Some(runtime) = runtime() else {
         return exit::FAILED;
     };
@@ -37,7 +41,7 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
         skip: 0,
         limit: args.limit,
     };
-    let (listing, found) = runtime.block_on(search(&sources, &query, page, Keep::Fields));
+    let (listing, found) = runtime.block_on(search(&sources, &keys, &query, page, Keep::Fields));
     if let Err(code) = say_empty(&listing) {
         report(&found, "the hits above");
         return code;
@@ -83,14 +87,45 @@ async fn say_erased(settings: &Settings, query: &Query, world: &World<'_>) {
     else {
         return;
     };
-    let Ok(erased) = erasures::erased_users(&state).await else {
+    let Ok(listed) = erasures::list(&state).await else {
         return;
     };
-    for user in query.from.iter().filter(|u| erased.contains(*u)) {
-        output::stderr(&format!(
-            "note: {} was erased (chatvault erase): the archives hold nothing of them\n",
-            terminal_safe(user)
+    for user in &query.from {
+        if let Some(note) = erased_note(user, &listed) {
+            output::stderr(&format!(
+                "note: {note}
+"
+            ));
+        }
+    }
+}
+
+/// What the erasures of `user` say of the archives: only a finished erasure (its completion
+/// written) took every archive's items of the user out, but for those a legal hold kept;
+/// while one is unfinished, an archive may still hold them, or an original and its
+/// replacement both be there.
+fn erased_note(user: &str, listed: &[Erasure]) -> Option<String> {
+    let theirs: Vec<&Erasure> = listed.iter().filter(|e| e.request.user == user).collect();
+    let user = terminal_safe(user);
+    if theirs.iter().any(|e| e.done.is_none()) {
+        return Some(format!(
+            "an erasure of {user} is unfinished: run `chatvault erase --user {user}` again to \
+             finish it"
         ));
+    }
+    let held: usize = theirs
+        .iter()
+        .filter_map(|e| e.done.as_ref())
+        .map(|d| d.held.len())
+        .sum();
+    match (theirs.is_empty(), held) {
+        (true, _) => None,
+        (false, 0) => Some(format!(
+            "{user} was erased (chatvault erase): the archives hold nothing of them"
+        )),
+        (false, n) => Some(format!(
+            "{user} was erased (chatvault erase) from every archive but {n} a legal hold keeps"
+        )),
     }
 }
 
@@ -337,6 +372,78 @@ fn table(found: &Found, query: &Query, zone: Tz) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_erased_note_claims_nothing_is_left_only_for_a_finished_erasure() {
+        use crate::state::erasures::{ErasureDone, ErasureRequest, HeldArchive};
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let asked = |user: &str| ErasureRequest::new(user.into(), "r".into(), vec![], now);
+        let done = |request: &ErasureRequest, held: usize| {
+            let held = (0..held)
+                .map(|n| HeldArchive {
+                    job: "j".into(),
+                    key: format!("k{n}"),
+                    holds: vec!["h".into()],
+                })
+                .collect();
+            Some(ErasureDone::new(request.id.clone(), now, vec![], held))
+        };
+        let (alice, bob, carol) = (asked("alice"), asked("bob"), asked("carol"));
+        let listed = [
+            Erasure {
+                done: done(&alice, 0),
+                request: alice.clone(),
+            },
+            Erasure {
+                done: None,
+                request: bob,
+            },
+            Erasure {
+                done: done(&carol, 2),
+                request: carol,
+            },
+            Erasure {
+                done: None,
+                request: asked("alice"),
+            },
+        ];
+        assert_eq!(
+            erased_note("alice", &listed[..1]).as_deref(),
+            Some("alice was erased (chatvault erase): the archives hold nothing of them")
+        );
+        let unfinished = Some(
+            "an erasure of alice is unfinished: run `chatvault erase --user alice` again to \
+             finish it",
+        );
+        assert_eq!(
+            erased_note("alice", &listed).as_deref(),
+            unfinished,
+            "a finished erasure does not finish a later one"
+        );
+        assert!(
+            erased_note("bob", &listed)
+                .is_some_and(|note| note.starts_with("an erasure of bob is unfinished"))
+        );
+        assert_eq!(
+            erased_note("carol", &listed).as_deref(),
+            Some("carol was erased (chatvault erase) from every archive but 2 a legal hold keeps")
+        );
+        assert_eq!(erased_note("dave", &listed), None);
+        assert_eq!(
+            erased_note(
+                "e\u{1b}[2J",
+                &[Erasure {
+                    done: None,
+                    request: asked("e\u{1b}[2J"),
+                }]
+            )
+            .as_deref(),
+            Some(
+                "an erasure of e\\u{1b}[2J is unfinished: run `chatvault erase --user \
+                 e\\u{1b}[2J` again to finish it"
+            )
+        );
+    }
 
     #[test]
     fn csv_cells_cannot_start_a_formula_and_quote_what_needs_it() {

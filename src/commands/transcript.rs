@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::archives::{say_empty, sources};
+use super::archives::{reading_keys, say_empty, sources_and_settings};
 use super::args::Transcript;
 use super::search::report;
 use super::{World, exit, output, runtime};
@@ -27,8 +27,12 @@ pub fn run(
         after,
         before,
     } = resolved;
-    let sources = match sources(&args.archives, config, world) {
-        Ok(sources) => sources,
+    let (sources, settings) = match sources_and_settings(&args.archives, config, world) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let keys = match reading_keys(settings.as_ref()) {
+        Ok(keys) => keys,
         Err(code) => return code,
     };
     let query = Query {
@@ -45,7 +49,7 @@ pub fn run(
     } else {
         Keep::Fields
     };
-    let (listing, found) = runtime.block_on(search(&sources, &query, Page::default(), keep));
+    let (listing, found) = runtime.block_on(search(&sources, &keys, &query, Page::default(), keep));
     if let Err(code) = say_empty(&listing) {
         report(&found, "the transcript's messages");
         return code;

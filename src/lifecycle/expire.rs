@@ -40,10 +40,17 @@ use crate::store::Store;
 use crate::store::json;
 
 /// The latest cutoff among the expiry records of a chain: the days before it that no archive
-/// covers went by `keep_for`.
-pub fn expired_before(seals: &[StoredSeal]) -> Option<DateTime<Utc>> {
+/// covers went by `keep_for`. With public `keys`, only records whose signature is valid with
+/// them count: anyone who can write to the bucket can plant a record to pass a deletion off
+/// as retention, only the key holder can sign one.
+pub fn expired_before(
+    seals: &[StoredSeal],
+    keys: &crate::signing::Keyring,
+) -> Option<DateTime<Utc>> {
+    use crate::signing::{Check, check};
     seals
         .iter()
+        .filter(|s| keys.is_empty() || matches!(check(&s.bytes, keys), Check::Valid { .. }))
         .filter_map(|s| s.seal.as_ref().ok()?.removal.as_ref())
         .filter(|r| r.kind == RemovalKind::Expiry)
         .filter_map(|r| r.ended_before)
@@ -714,9 +721,12 @@ mod tests {
             record(4, RemovalKind::Expiry, None),
         ];
         assert_eq!(
-            expired_before(&seals),
+            expired_before(&seals, &crate::signing::Keyring::default()),
             "2019-12-09T03:00:00Z".parse::<DateTime<Utc>>().ok()
         );
-        assert_eq!(expired_before(&seals[3..]), None);
+        assert_eq!(
+            expired_before(&seals[3..], &crate::signing::Keyring::default()),
+            None
+        );
     }
 }

@@ -14,12 +14,15 @@ use super::Shown;
 use super::media::Media;
 use crate::archive::manifest::Manifest;
 use crate::archive::reading::{Listed, Listing, Source};
+use crate::signing::Keyring;
 
 /// How long a listing is trusted; a run that archives meanwhile shows up after this.
 const FRESH_FOR: Duration = Duration::from_secs(30);
 
 pub struct Index {
     sources: Vec<Source>,
+    /// The public keys a replacement must be signed with to take its original's place.
+    keys: Keyring,
     held: Mutex<Option<(Instant, Arc<Listing>)>>,
     /// The media records of the listing held, read the first time a page asks for them.
     media: Mutex<Option<(Arc<Listing>, Arc<Media>)>>,
@@ -32,9 +35,16 @@ impl Index {
                 .iter()
                 .map(|shown| Source::of_job(&shown.job, shown.store.clone()))
                 .collect(),
+            keys: Keyring::default(),
             held: Mutex::new(None),
             media: Mutex::new(None),
         }
+    }
+
+    /// The index, taking only the replacements `keys` vouch for ([`Listing::newest`]).
+    pub fn with_keys(mut self, keys: Keyring) -> Index {
+        self.keys = keys;
+        self
     }
 
     /// The listing, read again when older than [`FRESH_FOR`]. Requests arriving meanwhile wait
@@ -46,7 +56,7 @@ impl Index {
         {
             return listing.clone();
         }
-        let listing = Arc::new(Listing::newest(&self.sources).await);
+        let listing = Arc::new(Listing::newest(&self.sources, &self.keys).await);
         *held = Some((Instant::now(), listing.clone()));
         listing
     }

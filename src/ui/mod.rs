@@ -71,8 +71,10 @@ impl Viewer {
     }
 
     /// The viewer, checking signatures against `keys` (none by default: a signed archive
-    /// shows as signed by a key the viewer does not hold).
+    /// shows as signed by a key the viewer does not hold, and every replacement is taken in
+    /// place of its original).
     pub fn with_keys(mut self, keys: Keyring) -> Viewer {
+        self.index = self.index.with_keys(keys.clone());
         self.keys = keys;
         self
     }

@@ -100,11 +100,15 @@ async fn job_view<'a>(
     let mut recent = listing.by_window(i);
     recent.truncate(RECENT);
     let known = state.as_ref().cloned().unwrap_or_default();
-    // A chain that cannot be read shows no day as expired: those days stay missing.
-    let expired_before = read_chain(&shown.store, &shown.job.name)
-        .await
-        .ok()
-        .and_then(|seals| expired_before(&seals));
+    // A chain that cannot be read shows no day as expired: those days stay missing. So does
+    // a job without keep_for, which nothing expires: an expiry record there was planted.
+    let expired_before = match shown.job.keep_for {
+        Some(_) => read_chain(&shown.store, &shown.job.name)
+            .await
+            .ok()
+            .and_then(|seals| expired_before(&seals, &viewer.keys)),
+        None => None,
+    };
     let seen = calendar::Seen {
         zone: viewer.zone,
         retention: &shown.job.retention,
@@ -525,8 +529,12 @@ async fn standing(viewer: &Viewer, store: &Store, archived: &Listed) -> Standing
         written_at: manifest.archived_at,
         signature: &signature,
     };
-    let seal = seal_status(store, &manifest.job, &shown, &viewer.keys).await;
-    Standing { signature, seal }
+    let placed = seal_status(store, &manifest.job, &shown, &viewer.keys).await;
+    Standing {
+        signature,
+        seal: placed.status,
+        chain_signed: placed.chain_signed,
+    }
 }
 
 #[cfg(test)]

@@ -945,6 +945,8 @@ async fn an_unsigned_archive_after_a_signed_seal_is_shown_as_planted() {
     sign_manifest(&store, &sealed, &signer).await;
     seal_one(&store, &sealed, at(3, 1), Some(&signer)).await;
     let planted = archive(&store, at(4, 0), 3, false).await;
+    // Claims to have been archived before the seal, which does not name it.
+    let backdated = archive(&store, at(1, 0), 3, false).await;
     let own = archive(&store, at(5, 0), 3, false).await;
     sign_manifest(&store, &own, &signer).await;
     let mut keys = crate::signing::Keyring::default();
@@ -958,11 +960,194 @@ async fn an_unsigned_archive_after_a_signed_seal_is_shown_as_planted() {
         ),
         "{page}"
     );
+    for key in [&planted, &backdated] {
+        let page = get(&router, &archive_page(key)).await.body;
+        assert!(
+            page.contains(
+                "class=\"bad\" id=\"signature\" data-status=\"unsigned\">unsigned: not \
+                 written by this deployment's key"
+            ),
+            "an unsigned manifest in a job that signs is not said to predate signing: {page}"
+        );
+    }
+    let page = get(&router, &archive_page(&sealed)).await.body;
+    assert!(page.contains("data-status=\"valid\""), "{page}");
     let page = get(&router, &archive_page(&own)).await.body;
     assert!(
         page.contains("data-status=\"awaiting\">awaiting seal"),
         "{page}"
     );
+}
+
+/// Writes `daily`'s replacement `n` of the archive at `key`, its messages' text `text`, with a
+/// manifest that supersedes it, signed by `signer` when given.
+async fn replacement(
+    store: &Store,
+    key: &str,
+    n: u32,
+    text: &str,
+    signer: Option<&crate::signing::SigningKey>,
+) -> String {
+    let at_key = ObjectPath::from(manifest::manifest_key(key));
+    let stored = crate::store::json::read_bytes(store, &at_key)
+        .await
+        .expect("read")
+        .expect("a manifest");
+    let original: Manifest = serde_json::from_slice(&stored).expect("a manifest");
+    let body = String::from_utf8(
+        store
+            .object_store()
+            .get(&ObjectPath::from(key))
+            .await
+            .expect("the archive")
+            .bytes()
+            .await
+            .expect("its bytes")
+            .to_vec(),
+    )
+    .expect("text")
+    .replace("hello", text);
+    let mut m = original.clone();
+    m.key = crate::archive::replacement::replacement_key(key, n);
+    m.sha256 = crate::archive::transfer::hex(&Sha256::digest(body.as_bytes()));
+    m.bytes_stored = body.len() as u64;
+    m.supersedes = Some(crate::archive::replacement::Supersedes {
+        key: key.to_owned(),
+        sha256: original.sha256.clone(),
+        erasure: "20260310T000000Z-00000000".into(),
+        removed: Default::default(),
+    });
+    store
+        .object_store()
+        .put(&ObjectPath::from(m.key.as_str()), body.into_bytes().into())
+        .await
+        .expect("put the replacement");
+    manifest::write(store, &m, signer)
+        .await
+        .expect("write the manifest");
+    m.key
+}
+
+#[tokio::test]
+async fn with_public_keys_the_viewer_shows_only_replacements_signed_by_them() {
+    let store = Store::memory();
+    let (signer, _) = crate::signing::SigningKey::generate().expect("a key");
+    let day2 = archive(&store, at(2, 0), 3, false).await;
+    let day3 = archive(&store, at(3, 0), 3, false).await;
+    let planted = replacement(&store, &day2, 1, "FORGED", None).await;
+    replacement(&store, &day3, 1, "rewritten", Some(&signer)).await;
+    let mut keys = crate::signing::Keyring::default();
+    keys.add(signer.public().clone());
+    let router = app(viewer(store.clone()).with_keys(keys), None);
+
+    let day = get(&router, "/channels/messaging%3Aa?day=2026-03-02")
+        .await
+        .body;
+    assert!(!day.contains("FORGED"), "{day}");
+    assert!(day.contains("hello 1"), "the original stays shown: {day}");
+    assert!(
+        day.contains(&planted),
+        "the planted replacement is named: {day}"
+    );
+    assert!(
+        day.contains("a replacement whose signature does not hold: not read"),
+        "{day}"
+    );
+    let day = get(&router, "/channels/messaging%3Aa?day=2026-03-03")
+        .await
+        .body;
+    assert!(
+        day.contains("rewritten 1"),
+        "a signed replacement is taken: {day}"
+    );
+    assert!(!day.contains("hello 1"), "{day}");
+    let answer = get(&router, &archive_page(&planted)).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+
+    let trusting = app(viewer(store), None);
+    let day = get(&trusting, "/channels/messaging%3Aa?day=2026-03-02")
+        .await
+        .body;
+    assert!(
+        day.contains("FORGED 1"),
+        "without keys nothing tells a planted replacement apart: {day}"
+    );
+}
+
+/// An expiry record as seal 1 of job `daily`: the days before the 4th went by retention;
+/// signed by `signer` when given.
+async fn expiry_record(store: &Store, signer: Option<&crate::signing::SigningKey>) {
+    use crate::archive::seal::{FORMAT, Removal, RemovalKind, Seal, seal_key};
+    let seal = Seal {
+        format: FORMAT,
+        job: "daily".into(),
+        sequence: 1,
+        sealed_at: at(9, 0),
+        previous: None,
+        covers: Vec::new(),
+        chatvault_version: "0".into(),
+        removal: Some(Removal {
+            kind: RemovalKind::Expiry,
+            reason: "keep_for".into(),
+            erasure: None,
+            ended_before: Some(at(4, 0)),
+            archives: Vec::new(),
+            documents: Vec::new(),
+            media: Vec::new(),
+            replacements: Vec::new(),
+        }),
+    };
+    let at_key = ObjectPath::from(seal_key("daily", 1));
+    let created = crate::store::json::create_signed(store, &at_key, &seal, signer)
+        .await
+        .expect("sealed");
+    assert!(created);
+}
+
+#[tokio::test]
+async fn the_calendar_shows_days_expired_only_by_records_it_can_vouch_for_of_a_job_that_expires() {
+    let (signer, _) = crate::signing::SigningKey::generate().expect("a key");
+    let mut keys = crate::signing::Keyring::default();
+    keys.add(signer.public().clone());
+    let keeping = |store: Store| {
+        let job = test_job(
+            "name: daily\nschedule: \"0 0 * * *\"\nchannels:\n  - cid: messaging:a\n\
+             destination:\n  url: file://archive\n  compression: none\nkeep_for: 1y\n",
+        );
+        Viewer::new(
+            vec![Shown { job, store }],
+            Store::memory(),
+            chrono_tz::Tz::UTC,
+            Arc::new(ManualClock::new(at(10, 12))),
+        )
+    };
+    let expired = "data-day=\"2026-03-03\" data-status=\"expired\"";
+    let missing = "data-day=\"2026-03-03\" data-status=\"missing\"";
+    for (signed, keep_for, with_keys, shown) in [
+        (false, false, false, missing),
+        (false, true, false, expired),
+        (false, true, true, missing),
+        (true, true, true, expired),
+        (true, false, true, missing),
+    ] {
+        let store = Store::memory();
+        archive(&store, at(2, 0), 3, false).await;
+        archive(&store, at(4, 0), 3, false).await;
+        expiry_record(&store, signed.then_some(&signer)).await;
+        let mut viewer = if keep_for {
+            keeping(store)
+        } else {
+            viewer(store)
+        };
+        if with_keys {
+            viewer = viewer.with_keys(keys.clone());
+        }
+        let jobs = get(&app(viewer, None), "/").await.body;
+        assert!(
+            jobs.contains(shown),
+            "signed {signed}, keep_for {keep_for}, keys {with_keys}: {jobs}"
+        );
+    }
 }
 
 #[tokio::test]

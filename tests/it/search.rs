@@ -921,3 +921,74 @@ fn has_finds_messages_by_attachment_type_and_no_output_keeps_a_signed_query() {
         "{stdout}"
     );
 }
+
+/// A replacement planted beside an archive (an `.erased-1` file whose manifest no key signed):
+/// with the deployment's public key listed, search and transcripts leave it out, say so and
+/// read the original; without one they cannot tell it apart.
+#[test]
+fn search_and_transcripts_with_public_keys_read_no_planted_replacement() {
+    let project = Project::new();
+    project.job(
+        "support.yaml",
+        "name: support\nschedule: \"0 0 * * *\"\nchannels:\n  - cid: messaging:x\n\
+         destination:\n  url: file://archive\n  compression: none\n",
+    );
+    let archive = project.dir.path().join("archive");
+    let message = |text: &str| {
+        serde_json::json!({"type": "message", "item": {
+            "id": "m1", "cid": "messaging:x", "text": text, "user": {"id": "bob"},
+            "created_at": "2026-01-01T00:00:01Z",
+        }})
+    };
+    write_archive(
+        &archive,
+        "support/2026/01/01/channels-1.jsonl",
+        "support",
+        &[message("the real words")],
+    );
+    let planted = "support/2026/01/01/channels-1.erased-1.jsonl";
+    write_archive(&archive, planted, "support", &[message("FORGED words")]);
+    let search = |query: &str| project.run(&["search", query, "--format", "jsonl", "jobs"]);
+
+    let (code, stdout, stderr) = search("words");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("FORGED") && !stdout.contains("real"),
+        "without keys a replacement is taken as it is: {stdout}"
+    );
+
+    let (code, public, stderr) = project.run(&["keys", "generate", "--out", "signing.pem"]);
+    assert_eq!(code, 0, "{stderr}");
+    project.file("signing.pub", &public);
+    project.file(
+        "chatvault.yaml",
+        "signing:\n  public_key_files: [signing.pub]\n",
+    );
+    let (code, stdout, stderr) = search("words");
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("the real words") && !stdout.contains("FORGED"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "error: {planted}: a replacement whose signature does not hold: not read; \
+             `chatvault verify` says more"
+        )),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = project.run(&[
+        "transcript",
+        "--in",
+        "messaging:x",
+        "--format",
+        "txt",
+        "jobs",
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("the real words") && !stdout.contains("FORGED"),
+        "{stdout}"
+    );
+    assert!(stderr.contains(planted), "{stderr}");
+}

@@ -23,8 +23,13 @@ use crate::archive::media::record::parse_record_key;
 use crate::archive::replacement::parse_replacement_key;
 use crate::config::job::{DEFAULT_MEDIA_PREFIX, Job};
 use crate::query::Query;
+use crate::signing::{self, Check, Keyring};
 use crate::store::Store;
 use crate::store::json;
+
+/// What a reader says of a replacement it left out for its signature.
+pub const UNVOUCHED: &str =
+    "a replacement whose signature does not hold: not read; `chatvault verify` says more";
 
 /// Manifests read at once.
 const MANIFESTS_AT_ONCE: usize = 16;
@@ -241,8 +246,17 @@ impl Listing {
     /// replacement (search, the viewer, transcripts and the calendar then show each message
     /// once, even while an unfinished erasure has not deleted the original). `verify` and the
     /// writers list everything ([`Listing::list`]).
-    pub async fn newest(sources: &[Source]) -> Listing {
+    ///
+    /// A replacement takes an original's place only when the reader can vouch for it: with
+    /// public `keys`, a replacement whose manifest's signature is not valid with them is left
+    /// out and named as a problem, and the original it claims to supersede stays. Anyone who
+    /// can write to the bucket can plant a replacement; only the key holder can sign one.
+    /// Without keys nothing can be told apart, and every replacement counts.
+    pub async fn newest(sources: &[Source], keys: &Keyring) -> Listing {
         let mut listing = Listing::list(sources).await;
+        if !keys.is_empty() {
+            listing.drop_unvouched(keys);
+        }
         let superseded = listing.superseded();
         let mut at = 0;
         listing.archives.retain(|_| {
@@ -250,6 +264,24 @@ impl Listing {
             !superseded[at - 1]
         });
         listing
+    }
+
+    /// Leaves out the replacements whose manifest's signature is not valid with `keys`, each
+    /// named as a problem.
+    fn drop_unvouched(&mut self, keys: &Keyring) {
+        let mut unvouched = Vec::new();
+        self.archives.retain(|listed| {
+            let replacement = listed.manifest.supersedes.is_some()
+                || parse_replacement_key(&listed.manifest.key).is_some();
+            let vouched =
+                !replacement || matches!(signing::check(&listed.stored, keys), Check::Valid { .. });
+            if !vouched {
+                unvouched.push(Problem::new(&listed.manifest.key, UNVOUCHED));
+            }
+            vouched
+        });
+        self.problems.append(&mut unvouched);
+        self.problems.sort();
     }
 
     /// Per listed archive, whether a newer replacement of the same original, with a
@@ -528,6 +560,7 @@ mod tests {
     use object_store::{ObjectStoreExt as _, PutPayload};
 
     use super::*;
+    use crate::signing::{SigningKey, signed_json};
 
     fn manifest(job: &str, key: &str) -> serde_json::Value {
         serde_json::json!({
@@ -564,7 +597,7 @@ mod tests {
         }
         put(&store, "a/3.erased-1.jsonl", b"not committed: no manifest").await;
         let sources = [Source::any_job(store.clone())];
-        let newest: Vec<String> = Listing::newest(&sources)
+        let newest: Vec<String> = Listing::newest(&sources, &Keyring::default())
             .await
             .archives
             .into_iter()
@@ -572,6 +605,68 @@ mod tests {
             .collect();
         assert_eq!(newest, ["a/1.erased-2.jsonl", "a/2.jsonl", "a/3.jsonl"]);
         assert_eq!(Listing::list(&sources).await.archives.len(), keys.len());
+    }
+
+    #[tokio::test]
+    async fn with_public_keys_readers_take_only_replacements_signed_by_them() {
+        let key = SigningKey::generate().expect("a key").0;
+        let other = SigningKey::generate().expect("a key").0;
+        let store = Store::memory();
+        let signed = [
+            ("a/1.jsonl", Some(&key)),
+            ("a/1.erased-1.jsonl", Some(&key)),
+            ("a/2.jsonl", Some(&key)),
+            ("a/2.erased-1.jsonl", None),
+            ("a/3.jsonl", Some(&key)),
+            ("a/3.erased-1.jsonl", Some(&key)),
+            ("a/3.erased-2.jsonl", Some(&other)),
+        ];
+        for (archive, by) in signed {
+            let m = signed_json(&manifest("a", archive), by).expect("json");
+            put(&store, &format!("{archive}{MANIFEST_SUFFIX}"), &m).await;
+            put(&store, archive, b"x").await;
+        }
+        let sources = [Source::any_job(store.clone())];
+        let mut keys = Keyring::default();
+        keys.add(key.public().clone());
+        let listing = Listing::newest(&sources, &keys).await;
+        let shown: Vec<&str> = listing
+            .archives
+            .iter()
+            .map(|a| a.manifest.key.as_str())
+            .collect();
+        assert_eq!(
+            shown,
+            ["a/1.erased-1.jsonl", "a/2.jsonl", "a/3.erased-1.jsonl"]
+        );
+        let problems: Vec<(&str, &str)> = listing
+            .problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.problem.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                ("a/2.erased-1.jsonl", UNVOUCHED),
+                ("a/3.erased-2.jsonl", UNVOUCHED)
+            ]
+        );
+        let trusting = Listing::newest(&sources, &Keyring::default()).await;
+        let shown: Vec<&str> = trusting
+            .archives
+            .iter()
+            .map(|a| a.manifest.key.as_str())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "a/1.erased-1.jsonl",
+                "a/2.erased-1.jsonl",
+                "a/3.erased-2.jsonl"
+            ],
+            "without keys every replacement counts"
+        );
+        assert!(trusting.problems.is_empty());
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::chain;
-use crate::archive::seal::read_chain;
+use crate::archive::seal::{StoredSeal, read_chain};
 use crate::signing::{self, Check, Keyring};
 use crate::store::Store;
 
@@ -39,29 +39,45 @@ pub struct Shown<'a> {
     pub signature: &'a Check,
 }
 
+/// Where a document stands in its job's chain, and whether the chain is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub status: SealStatus,
+    /// Whether any seal of the job is signed: the job signs what it writes, so an unsigned
+    /// document no seal vouches for is not the deployment's.
+    pub chain_signed: bool,
+}
+
 /// Where the document of `job` stands, by the same rules as `verify`: `keys` are those its
 /// signature was checked against.
-pub async fn seal_status(
-    store: &Store,
-    job: &str,
-    shown: &Shown<'_>,
-    keys: &Keyring,
-) -> SealStatus {
+pub async fn seal_status(store: &Store, job: &str, shown: &Shown<'_>, keys: &Keyring) -> Placed {
+    let seals = match read_chain(store, job).await {
+        Ok(seals) => seals,
+        Err(e) => {
+            return Placed {
+                status: SealStatus::Unreadable {
+                    reason: e.to_string(),
+                },
+                chain_signed: false,
+            };
+        }
+    };
+    Placed {
+        chain_signed: seals
+            .iter()
+            .any(|s| signing::check(&s.bytes, keys) != Check::Unsigned),
+        status: status(&seals, shown, keys),
+    }
+}
+
+fn status(seals: &[StoredSeal], shown: &Shown<'_>, keys: &Keyring) -> SealStatus {
     let Shown {
         key,
         sha256,
         written_at,
         signature,
     } = *shown;
-    let seals = match read_chain(store, job).await {
-        Ok(seals) => seals,
-        Err(e) => {
-            return SealStatus::Unreadable {
-                reason: e.to_string(),
-            };
-        }
-    };
-    if let Some((sequence, sealed)) = chain::named(&seals).remove(key) {
+    if let Some((sequence, sealed)) = chain::named(seals).remove(key) {
         return if sealed == sha256 {
             SealStatus::Sealed { sequence }
         } else {

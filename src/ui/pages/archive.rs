@@ -20,6 +20,8 @@ pub type Verified = Result<(), String>;
 pub struct Standing {
     pub signature: Check,
     pub seal: SealStatus,
+    /// Whether the job's seals are signed: the deployment signs what it writes.
+    pub chain_signed: bool,
 }
 
 pub fn page(
@@ -53,7 +55,7 @@ pub fn page(
                 (bytes(m.bytes_source)) " exported"
             }
             dt { "SHA-256" } dd { code.hash { (m.sha256) } }
-            dt { "Signature" } (signature(&standing.signature))
+            dt { "Signature" } (signature(standing))
             dt { "Seal" } (seal(&standing.seal))
             @if !held.holds.is_empty() { dt { "Legal holds" } (holds(held)) }
             @if !m.missing.is_empty() {
@@ -160,8 +162,8 @@ fn holds(held: &HeldBy<'_>) -> Markup {
     }
 }
 
-fn signature(check: &Check) -> Markup {
-    match check {
+fn signature(standing: &Standing) -> Markup {
+    match &standing.signature {
         Check::Valid { key_id } => html! {
             dd #signature .ok data-status="valid" { "signed by key " code { (key_id) } ", valid" }
         },
@@ -177,6 +179,12 @@ fn signature(check: &Check) -> Markup {
                 "public keys (signing.public_key_files)"
             }
         },
+        Check::Unsigned if planted(standing) => html! {
+            dd #signature .bad data-status="unsigned" {
+                "unsigned: not written by this deployment's key, which signs this job's seals "
+                "(planted?); " code { "chatvault verify" } " says more"
+            }
+        },
         Check::Unsigned => html! {
             dd #signature data-status="unsigned" {
                 "unsigned: written before signing was configured"
@@ -186,6 +194,18 @@ fn signature(check: &Check) -> Markup {
             dd #signature .bad data-status="malformed" { "cannot be checked: " (reason) }
         },
     }
+}
+
+/// Whether an unsigned manifest cannot be the job's own: the job signs (its seals are
+/// signed), and no seal named it when it was there (a job's first seal names everything
+/// written before signing began, and a signed seal names nothing unsigned after that), nor is
+/// it waiting for a seal after unsigned ones.
+fn planted(standing: &Standing) -> bool {
+    standing.chain_signed
+        && !matches!(
+            standing.seal,
+            SealStatus::Sealed { .. } | SealStatus::Awaiting | SealStatus::NotSealed
+        )
 }
 
 fn seal(status: &SealStatus) -> Markup {
