@@ -30,6 +30,7 @@ impl Runner {
             keep_for,
             store: &store,
             holds,
+            keyring: &self.options.keyring,
             now,
         };
         let plan = match expire::plan(&inputs).await {
@@ -59,6 +60,7 @@ impl Runner {
                 keyring: &self.options.keyring,
                 recorded: recorded.as_ref(),
             },
+            state: &self.state,
             memory: &self.seals,
             pause: &pause,
         };

@@ -14,6 +14,7 @@ use chatvault::archive::transfer::hex;
 use chatvault::config::hold::{Hold, HoldCovers};
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::lifecycle::expire::{Inputs, plan};
+use chatvault::signing::Keyring;
 use chatvault::store::url::StoreUrl;
 use chatvault::store::{self, Store, StoreOptions, json};
 use chrono::{DateTime, DurationRound as _, SecondsFormat, TimeDelta, Utc};
@@ -424,11 +425,13 @@ async fn a_hold_keeps_the_archives_it_covers_and_is_named_for_each() {
         file: "holds/matter-7.yaml".into(),
     };
     let keep_for = job.keep_for.expect("keep_for");
+    let keyring = Keyring::default();
     let inputs = |holds| Inputs {
         job,
         keep_for,
         store: &store,
         holds,
+        keyring: &keyring,
         now,
     };
     let unheld = plan(&inputs(&[])).await.expect("a plan");
@@ -702,10 +705,12 @@ fn archived_store(path: &Path) -> Store {
 }
 
 /// An archive and its erasure replacement are one: past retention, both are listed and go
-/// together.
+/// together, once a seal vouches for the replacement's manifest; before, a replacement
+/// planted in the bucket keeps them both, reported, exit 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archive_and_its_erasure_replacement_expire_together() {
     use chatvault::archive::replacement::replacement_key;
+    use chatvault::archive::seal::{SealMemory, Sealing, seal};
 
     let archived = archived("", "").await;
     let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
@@ -728,6 +733,33 @@ async fn an_archive_and_its_erasure_replacement_expire_together() {
     .expect("write the manifest");
 
     let now = archived.now();
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "kept: its manifest is not the one sealed/signed (changed after the fact?) \
+             {replacement}"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(archived.archives().len(), 3, "nothing deleted: {stdout}");
+
+    let keyring = Keyring::default();
+    let sealing = Sealing {
+        signer: None,
+        keyring: &keyring,
+        recorded: None,
+    };
+    seal(
+        &archived.store(),
+        JOB,
+        "_media",
+        sealing,
+        Utc::now(),
+        &SealMemory::default(),
+    )
+    .await
+    .expect("the replacement sealed");
     let (code, stdout, stderr) = archived.run(&["expire", "--dry-run", "--now", &now, "jobs"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     for key in [&first, &replacement] {
