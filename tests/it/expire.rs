@@ -877,3 +877,32 @@ async fn expire_runs_without_the_api_key_and_secret() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(archived.archives().len(), 1, "{stdout}");
 }
+
+/// After a delete the store refuses, the summary counts only the archives deleted and says
+/// what is left for the rerun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_refused_delete_the_summary_counts_only_what_was_deleted() {
+    let archived = archived("", "").await;
+    let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+    // A folder where the second archive was: the local store cannot delete it as an object.
+    let path = archived.archive().join(&second);
+    std::fs::remove_file(&path).expect("remove the archive");
+    std::fs::create_dir(&path).expect("a folder in its place");
+    std::fs::write(path.join("x"), b"x").expect("a file inside");
+
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", "2030-01-01T00:00:00Z", "jobs"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("refused to delete {second}")),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("1 archive(s) and 1 object(s) deleted"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("left for the rerun: 1 archive(s)"),
+        "{stdout}"
+    );
+    assert!(!archived.archive().join(&first).exists());
+}
