@@ -30,6 +30,10 @@ impl Group<'_> {
     }
 }
 
+/// Of one original: the highest replacement number listed, and the members accepted, each
+/// with its number.
+type Members<'a> = (u32, Vec<(u32, &'a Listed)>);
+
 /// The groups of the archives listed that `trusted` accepts, by source and original key, and
 /// the archives it does not accept. A group's `highest` counts those too, so a new
 /// replacement never lands on a key one of them holds.
@@ -37,7 +41,7 @@ pub fn groups(
     listing: &Listing,
     trusted: impl Fn(&Listed) -> bool,
 ) -> (Vec<Group<'_>>, Vec<&Listed>) {
-    let mut by_original: BTreeMap<(usize, String), (u32, Vec<(u32, &Listed)>)> = BTreeMap::new();
+    let mut by_original: BTreeMap<(usize, String), Members<'_>> = BTreeMap::new();
     let mut untrusted = Vec::new();
     for listed in &listing.archives {
         let (original, n) = parse_replacement_key(&listed.manifest.key)
