@@ -73,3 +73,91 @@ impl<'a> Vouching<'a> {
 pub fn same(stored: &[u8], sha256: &str) -> bool {
     hex(&Sha256::digest(stored)) == sha256
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::archive::manifest::Manifest;
+    use crate::archive::seal::{Covered, FORMAT, Seal};
+    use crate::signing::{SigningKey, signed_json};
+
+    const KEY: &str = "support/2026/01/01/channels-1.jsonl";
+
+    fn manifest() -> Manifest {
+        let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        serde_json::from_value(serde_json::json!({
+            "format": 1, "job": "support", "tick": at, "kind": "channels", "batch": 1,
+            "window_since": at, "window_until": at, "task_id": "t", "export_version": "v2",
+            "key": KEY, "bytes_source": 1, "bytes_stored": 1, "sha256": "00",
+            "content_encoding": "none", "exported_at": null, "archived_at": at,
+            "chatvault_version": "0"
+        }))
+        .expect("a manifest")
+    }
+
+    fn listed(stored: Vec<u8>) -> Listed {
+        Listed {
+            source: 0,
+            location: 0,
+            manifest: manifest(),
+            cataloged: false,
+            present: true,
+            stored: Bytes::from(stored),
+        }
+    }
+
+    fn sealing(bytes: &[u8]) -> StoredSeal {
+        StoredSeal {
+            key: "1".into(),
+            sha256: String::new(),
+            bytes: Bytes::new(),
+            seal: Ok(Seal {
+                format: FORMAT,
+                job: "support".into(),
+                sequence: 1,
+                sealed_at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+                previous: None,
+                covers: vec![Covered {
+                    key: manifest_key(KEY),
+                    sha256: hex(&Sha256::digest(bytes)),
+                }],
+                chatvault_version: "0".into(),
+                removal: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_bytes_a_seal_names_are_vouched_for_and_any_change_is_not() {
+        let bytes = serde_json::to_vec_pretty(&manifest()).expect("json");
+        let seals = [sealing(&bytes)];
+        let keyring = Keyring::default();
+        let vouching = Vouching::new(&seals, &keyring);
+        assert!(vouching.vouches(&listed(bytes.clone())));
+        let mut changed = bytes;
+        changed.push(b'\n');
+        assert!(!vouching.vouches(&listed(changed)));
+    }
+
+    #[test]
+    fn a_signature_that_holds_vouches_and_one_by_an_unknown_key_does_not() {
+        let (key, _) = SigningKey::generate().expect("a key");
+        let signed = signed_json(&manifest(), Some(&key)).expect("signed");
+        let seals = [sealing(b"other bytes")];
+        let mut keyring = Keyring::default();
+        assert!(!Vouching::new(&seals, &keyring).vouches(&listed(signed.clone())));
+        keyring.add(key.public().clone());
+        assert!(Vouching::new(&seals, &keyring).vouches(&listed(signed)));
+    }
+
+    #[test]
+    fn a_job_without_seals_takes_unsigned_manifests_as_they_are() {
+        let bytes = serde_json::to_vec_pretty(&manifest()).expect("json");
+        let keyring = Keyring::default();
+        assert!(Vouching::new(&[], &keyring).vouches(&listed(bytes.clone())));
+        assert!(!Vouching::new(&[sealing(b"x")], &keyring).vouches(&listed(bytes)));
+    }
+}
