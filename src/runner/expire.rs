@@ -40,6 +40,9 @@ impl Runner {
                 return;
             }
         };
+        for key in &plan.unvouched {
+            tracing::error!(job = %job.name, archive = %key, "expire: {}", crate::lifecycle::vouch::NOT_VOUCHED);
+        }
         for held in &plan.held {
             tracing::info!(job = %job.name, archive = %held.key, holds = ?held.holds, "expire: kept by a hold");
         }
