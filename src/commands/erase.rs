@@ -22,8 +22,8 @@ const PAUSE_VAR: &str = "CHATVAULT_PAUSE_AT";
 
 pub fn run(args: &EraseArgs, config: Option<PathBuf>, log: LogFormat, world: &World<'_>) -> u8 {
     super::logging::init(log, "warn");
-    if args.user.trim().is_empty() {
-        output::error("--user is empty", None);
+    if let Some(problem) = bad_arguments(args) {
+        output::error(problem, None);
         return exit::INVALID;
     }
     let wanted = Wanted {
@@ -137,9 +137,38 @@ pub fn run(args: &EraseArgs, config: Option<PathBuf>, log: LogFormat, world: &Wo
     }
 }
 
+/// What is wrong with `--user` or `--reason`, before anything is read or written: a padded
+/// id matches no one, and a request is permanent.
+fn bad_arguments(args: &EraseArgs) -> Option<&'static str> {
+    let user = args.user.as_str();
+    if user.trim().is_empty() {
+        return Some("--user is empty");
+    }
+    if user.trim() != user {
+        return Some("--user has leading or trailing whitespace; ids are matched exactly");
+    }
+    if user.chars().any(char::is_control) {
+        return Some("--user holds a control character; ids are matched exactly");
+    }
+    if args.reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        return Some("--reason is empty: say why, it is kept with the request");
+    }
+    None
+}
+
 /// Prints what was done (or would be), and the exit code it makes.
 fn report(user: &str, outcome: &Outcome) -> u8 {
     let user = escape_hidden(user);
+    if outcome.nothing {
+        output::error(
+            &format!("no archive of the jobs holds anything of {user}; nothing was written"),
+            Some(
+                "ids are case-sensitive and matched exactly: `chatvault search from:ID` finds \
+                 their messages, and `chatvault holds` lists the holds",
+            ),
+        );
+        return exit::FAILED;
+    }
     let mut out = String::new();
     match &outcome.id {
         None => {

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use chrono::SecondsFormat;
 
-use super::keys::signing_key;
-use super::run::deployment_keys;
+use super::keys::{configured_keys, signing_key};
 use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime, state_to_read};
 use crate::archive::seal::{SealMemory, Sealing};
 use crate::cli::{ExpireArgs, LogFormat};
@@ -15,6 +14,7 @@ use crate::config::MissingVars;
 use crate::config::job::{Job, JobSet};
 use crate::lifecycle::expire::{self, Done, Inputs, Plan, Recording};
 use crate::lifecycle::pause::PauseAt;
+use crate::lifecycle::vouch::NOT_VOUCHED;
 use crate::signing::Keyring;
 use crate::state::seal_head;
 use crate::store::Store;
@@ -29,7 +29,8 @@ pub fn run(args: &ExpireArgs, config: Option<PathBuf>, log: LogFormat, world: &W
         paths: &args.paths.paths,
         config,
         jobs: &args.jobs,
-        missing_vars: MissingVars::Error,
+        // Expire never calls Stream: the API key and secret may be unset.
+        missing_vars: MissingVars::Warn,
         now: world.now,
         warnings: false,
     };
@@ -72,20 +73,21 @@ pub fn run(args: &ExpireArgs, config: Option<PathBuf>, log: LogFormat, world: &W
             return exit::INVALID;
         }
     };
-    let keyring = match &signer {
-        Some(key) => match deployment_keys(key, &set.settings) {
-            Ok(keyring) => keyring,
-            Err(e) => {
-                output::report_for("signing", &e, e.hint());
-                return exit::INVALID;
-            }
-        },
-        None => Keyring::default(),
-    };
+    // The keys a manifest's signature may hold with: the signing key's and the configured
+    // public keys (documents signed before a rotation, or by a deployment that signs).
+    let mut keyring = Keyring::default();
+    if let Some(key) = &signer {
+        keyring.add(key.public().clone());
+    }
+    if let Err(e) = configured_keys(&mut keyring, &set.settings) {
+        output::report_for("signing", &e, e.hint());
+        return exit::INVALID;
+    }
     let state = match state_to_read(&set, world) {
         Ok(state) => state,
         Err(code) => return code,
     };
+    // `--now` moves only the cutoff; the expiry record is sealed at the real time.
     let now = args.now.unwrap_or(world.now);
     let pause = PauseAt::at((world.env)(PAUSE_VAR));
     let Some(runtime) = runtime() else {
@@ -144,6 +146,7 @@ async fn one_job(
         keep_for,
         store: &store,
         holds: &context.set.settings.holds,
+        keyring: context.keyring,
         now,
     };
     let plan = match expire::plan(&inputs).await {
@@ -154,13 +157,24 @@ async fn one_job(
         }
     };
     output::stdout(&describe(&plan, dry_run));
+    let vouched = plan.unvouched.is_empty();
+    if !vouched {
+        output::error(
+            &format!(
+                "job {}: {} archive(s) kept because nothing vouches for their manifest",
+                job.name,
+                plan.unvouched.len()
+            ),
+            Some("`chatvault verify --job NAME` shows what changed; restore it from a backup"),
+        );
+    }
     if dry_run {
         if job.destination.immutable {
             output::stdout(
                 "  its destination is marked `immutable: true`: expire would delete nothing there\n",
             );
         }
-        return true;
+        return vouched;
     }
     let recorded = match seal_head(context.state, &job.name).await {
         Ok(head) => head,
@@ -175,10 +189,11 @@ async fn one_job(
             keyring: context.keyring,
             recorded: recorded.as_ref(),
         },
+        state: context.state,
         memory: context.memory,
         pause: context.pause,
     };
-    match expire::carry_out(job, &store, &plan, &recording, now).await {
+    match expire::carry_out(job, &store, &plan, &recording, context.world.now).await {
         Ok(done) => {
             output::stdout(&summary(&plan, &done));
             for warning in &done.warnings {
@@ -189,7 +204,7 @@ async fn one_job(
                 ));
             }
             match &done.refused {
-                None => true,
+                None => vouched,
                 Some(refused) => {
                     output::error(
                         &format!(
@@ -248,6 +263,9 @@ fn describe(plan: &Plan, dry_run: bool) -> String {
         };
         let _ = writeln!(out, "  kept {}  {why}", escape_hidden(&held.key));
     }
+    for key in &plan.unvouched {
+        let _ = writeln!(out, "  {} {}", NOT_VOUCHED, escape_hidden(key));
+    }
     for problem in &plan.unreadable {
         let _ = writeln!(out, "  kept (cannot be read) {}", escape_hidden(problem));
     }
@@ -282,9 +300,18 @@ fn summary(plan: &Plan, done: &Done) -> String {
     } else {
         String::new()
     };
+    let left = if done.refused.is_some() {
+        format!(
+            "; stopped at the refused delete, left for the rerun: {} archive(s), and the \
+             sidecars, manifests and captured files not yet deleted",
+            done.archives_left
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "  {record}{} archive(s) and {} object(s) deleted, {} captured file(s) among them{kept} \
-         (job {})\n",
+        "  {record}{} archive(s) and {} object(s) deleted, {} captured file(s) among them{kept}\
+         {left} (job {})\n",
         done.archives, done.objects, done.media, plan.job
     )
 }

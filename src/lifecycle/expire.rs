@@ -21,8 +21,10 @@ use object_store::path::Path as ObjectPath;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::head::record_head;
 use super::holds::{covering, need_everyone};
 use super::pause::PauseAt;
+use super::vouch::{Vouching, same};
 use crate::archive::manifest::{Manifest, manifest_key};
 use crate::archive::media::layout;
 use crate::archive::media::record;
@@ -36,6 +38,8 @@ use crate::archive::seal::{
 use crate::archive::transfer::hex;
 use crate::config::hold::Hold;
 use crate::config::job::{Job, KeepFor};
+use crate::signing::Keyring;
+use crate::state::StateError;
 use crate::store::Store;
 use crate::store::json;
 
@@ -92,6 +96,12 @@ pub enum ExpireError {
         #[source]
         source: SealError,
     },
+    #[error("job {job}: cannot move the ledger to the expiry record: {source}")]
+    Head {
+        job: String,
+        #[source]
+        source: StateError,
+    },
 }
 
 impl ExpireError {
@@ -135,7 +145,8 @@ pub struct Held {
 pub struct Unfinished {
     /// The record's sequence in the job's chain.
     pub record: u64,
-    /// Archives (with any of their documents) still present.
+    /// Archives (with any of their documents) still present, whose manifest, if still
+    /// there, has the bytes the record names.
     pub archives: Vec<String>,
     /// Captured files still present.
     pub media: Vec<String>,
@@ -155,6 +166,9 @@ pub struct Plan {
     pub media: Vec<String>,
     /// Manifests that could not be read: their archives are kept, whatever their age.
     pub unreadable: Vec<String>,
+    /// Archives past retention (or named by an unfinished expiry) whose manifest neither a
+    /// seal nor a signature vouches for: kept with their group, whatever they say.
+    pub unvouched: Vec<String>,
     #[serde(skip)]
     documents: Vec<Covered>,
     /// Per archive to delete (expiring or unfinished): its key, sidecars and manifest.
@@ -190,7 +204,11 @@ pub struct Refused {
 pub struct Done {
     /// The sequence of the expiry record written, if one was.
     pub record: Option<u64>,
+    /// Archives whose archive object was deleted.
     pub archives: usize,
+    /// Archives the plan deletes whose archive object is still there (a refused delete
+    /// stopped the job): a rerun deletes them.
+    pub archives_left: usize,
     /// Objects deleted, captured files among them.
     pub objects: usize,
     pub media: usize,
@@ -208,6 +226,9 @@ pub struct Inputs<'a> {
     pub keep_for: KeepFor,
     pub store: &'a Store,
     pub holds: &'a [Hold],
+    /// The deployment's keys: a manifest's signature holding with one of them vouches for it.
+    pub keyring: &'a Keyring,
+    /// What the cutoff counts back from (`--now`).
     pub now: DateTime<Utc>,
 }
 
@@ -218,6 +239,7 @@ pub async fn plan(inputs: &Inputs<'_>) -> Result<Plan, ExpireError> {
         keep_for,
         store,
         holds,
+        keyring,
         now,
     } = *inputs;
     // Nothing is older than what the calendar can count back to.
@@ -241,6 +263,7 @@ pub async fn plan(inputs: &Inputs<'_>) -> Result<Plan, ExpireError> {
         .filter_map(|s| s.removal.clone().map(|r| (s.sequence, r)))
         .filter(|(_, r)| r.kind == RemovalKind::Expiry)
         .collect();
+    let vouching = Vouching::new(&seals, keyring);
     let already: BTreeSet<&str> = recorded
         .iter()
         .flat_map(|(_, r)| r.archives.iter().map(String::as_str))
@@ -257,11 +280,36 @@ pub async fn plan(inputs: &Inputs<'_>) -> Result<Plan, ExpireError> {
     }
     let mut expiring_listed = Vec::new();
     let mut held = Vec::new();
+    let mut unvouched = Vec::new();
     for members in groups.values() {
         let Some(ended) = members.iter().filter_map(|l| ended(&l.manifest)).max() else {
             continue;
         };
         if ended >= cutoff {
+            continue;
+        }
+        // What a manifest says decides nothing unless a seal or a signature vouches for it;
+        // one that nothing does keeps its whole group.
+        let doubted: Vec<&str> = members
+            .iter()
+            .filter(|l| !vouching.vouches(l))
+            .map(|l| l.manifest.key.as_str())
+            .collect();
+        if !doubted.is_empty() {
+            unvouched.extend(doubted.iter().map(|k| (*k).to_owned()));
+            held.extend(
+                members
+                    .iter()
+                    .filter(|l| !doubted.contains(&l.manifest.key.as_str()))
+                    .map(|l| Held {
+                        key: l.manifest.key.clone(),
+                        ended,
+                        holds: Vec::new(),
+                        unreadable: Some(
+                            "kept with the archive it replaces or is replaced by".to_owned(),
+                        ),
+                    }),
+            );
             continue;
         }
         let mut covered = Vec::new();
@@ -362,15 +410,26 @@ pub async fn plan(inputs: &Inputs<'_>) -> Result<Plan, ExpireError> {
 
     let mut unfinished = Vec::new();
     for (sequence, removal) in &recorded {
-        let archives: Vec<String> = removal
-            .archives
-            .iter()
-            .filter(|key| {
-                listing.archives.iter().any(|l| l.manifest.key == **key)
-                    || location.sidecars(key).next().is_some()
-            })
-            .cloned()
-            .collect();
+        let mut archives = Vec::new();
+        for key in &removal.archives {
+            let listed = listing.archives.iter().find(|l| l.manifest.key == *key);
+            if listed.is_none() && location.sidecars(key).next().is_none() {
+                continue;
+            }
+            // A manifest still there must be the one the record names, bytes and all.
+            if let Some(listed) = listed {
+                let named = manifest_key(key);
+                let vouched = removal
+                    .documents
+                    .iter()
+                    .any(|d| d.key == named && same(&listed.stored, &d.sha256));
+                if !vouched {
+                    unvouched.push(key.clone());
+                    continue;
+                }
+            }
+            archives.push(key.clone());
+        }
         for key in &archives {
             objects.push(objects_of(key, manifest_key(key)));
         }
@@ -409,6 +468,7 @@ pub async fn plan(inputs: &Inputs<'_>) -> Result<Plan, ExpireError> {
             .iter()
             .map(|p| format!("{}: {}", p.key, p.problem))
             .collect(),
+        unvouched,
         documents,
         objects,
         media_prefix: prefix.to_owned(),
@@ -530,12 +590,15 @@ async fn present(store: &Store, prefix: &str, sha256s: &[String]) -> Vec<String>
 /// What [`carry_out`] signs and checks the record with.
 pub struct Recording<'a> {
     pub sealing: Sealing<'a>,
+    /// The state store, whose ledger of the job follows the chain's newest seal.
+    pub state: &'a Store,
     pub memory: &'a SealMemory,
     pub pause: &'a PauseAt,
 }
 
-/// Carries out `plan` for `job`: the expiry record, then archives, sidecars, manifests and
-/// captured files. Refuses an immutable destination before anything. A delete the store
+/// Carries out `plan` for `job`: the expiry record (sealed at `now`, the real time, whatever
+/// the cutoff counted back from) and the ledger's seal head moved to it, then archives,
+/// sidecars, manifests and captured files. Refuses an immutable destination before anything. A delete the store
 /// refuses stops the job there (in `Done::refused`); the record already names the rest, so a
 /// rerun finishes it.
 pub async fn carry_out(
@@ -586,9 +649,15 @@ pub async fn carry_out(
         })?;
         done.record = Some(sealed.head.sequence);
         done.warnings.extend(sealed.warnings);
+        record_head(recording.state, &job.name, &sealed.head)
+            .await
+            .map_err(|source| ExpireError::Head {
+                job: job.name.clone(),
+                source,
+            })?;
     }
     pause.point(PAUSE_RECORD).await;
-    done.archives = plan.objects.len();
+    done.archives_left = plan.objects.len();
     let steps: [(Vec<&str>, &str); 3] = [
         (
             plan.objects.iter().map(|o| o.archive.as_str()).collect(),
@@ -613,6 +682,10 @@ pub async fn carry_out(
                 return Ok(done);
             }
             done.objects += 1;
+            if step == PAUSE_ARCHIVES {
+                done.archives += 1;
+                done.archives_left -= 1;
+            }
         }
         pause.point(step).await;
     }

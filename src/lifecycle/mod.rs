@@ -4,5 +4,7 @@
 
 pub mod erase;
 pub mod expire;
+pub mod head;
 pub mod holds;
 pub mod pause;
+pub mod vouch;

@@ -30,6 +30,7 @@ impl Runner {
             keep_for,
             store: &store,
             holds,
+            keyring: &self.options.keyring,
             now,
         };
         let plan = match expire::plan(&inputs).await {
@@ -39,6 +40,9 @@ impl Runner {
                 return;
             }
         };
+        for key in &plan.unvouched {
+            tracing::error!(job = %job.name, archive = %key, "expire: {}", crate::lifecycle::vouch::NOT_VOUCHED);
+        }
         for held in &plan.held {
             tracing::info!(job = %job.name, archive = %held.key, holds = ?held.holds, "expire: kept by a hold");
         }
@@ -59,6 +63,7 @@ impl Runner {
                 keyring: &self.options.keyring,
                 recorded: recorded.as_ref(),
             },
+            state: &self.state,
             memory: &self.seals,
             pause: &pause,
         };

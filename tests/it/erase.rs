@@ -697,3 +697,142 @@ async fn after_erase_runs_archives_give_duckdb_and_search_nothing_of_the_user() 
     let (code, stdout, stderr) = run(&["verify", "--job", "hive", "jobs"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 }
+
+/// Seals the job of [`project`] as a run's end would: every manifest there is then named by
+/// a seal, with its bytes.
+async fn sealed(project: &Project) {
+    use chatvault::archive::seal::{SealMemory, Sealing, seal};
+    use chatvault::signing::Keyring;
+    use chatvault::store::url::StoreUrl;
+    use chatvault::store::{self, StoreOptions};
+
+    let url = StoreUrl::File {
+        path: project.dir.path().join("archive"),
+    };
+    let store = store::open(&url, &StoreOptions::new(), &[]).expect("store");
+    let keyring = Keyring::default();
+    let sealing = Sealing {
+        signer: None,
+        keyring: &keyring,
+        recorded: None,
+    };
+    seal(
+        &store,
+        "support",
+        "_media",
+        sealing,
+        chrono::Utc::now(),
+        &SealMemory::default(),
+    )
+    .await
+    .expect("sealed");
+}
+
+const NOT_VOUCHED: &str =
+    "kept: its manifest is not the one sealed/signed (changed after the fact?)";
+
+/// A manifest rewritten in the bucket after its seal is not acted on: the archive stays as
+/// it is, reported, exit 1, and the request stays unfinished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_whose_manifest_changed_after_its_seal_is_kept_and_reported() {
+    let project = project();
+    sealed(&project).await;
+    let key = "support/2026/01/01/channels-1.jsonl";
+    let path = project
+        .dir
+        .path()
+        .join(format!("archive/{key}.manifest.json"));
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    manifest["chatvault_version"] = "changed".into();
+    std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("write");
+    let before = archive_keys(&project);
+
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("{key}: {NOT_VOUCHED}")),
+        "{stderr}"
+    );
+    assert_eq!(archive_keys(&project), before, "nothing replaced");
+    let (requests, done) = state_documents(&project);
+    assert_eq!((requests.len(), done.len()), (1, 0), "unfinished");
+}
+
+/// A replacement planted beside a sealed archive is not taken for the archive readers show:
+/// the sealed original is erased, the planted one left and reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_replacement_is_not_acted_on() {
+    let project = project();
+    sealed(&project).await;
+    let root = project.dir.path().join("archive");
+    let key = "support/2026/01/01/channels-1.jsonl";
+    let planted = "support/2026/01/01/channels-1.erased-1.jsonl";
+    std::fs::copy(root.join(key), root.join(planted)).expect("copy");
+    let mut manifest: Value = serde_json::from_slice(
+        &std::fs::read(root.join(format!("{key}.manifest.json"))).expect("read"),
+    )
+    .expect("json");
+    manifest["key"] = planted.into();
+    std::fs::write(
+        root.join(format!("{planted}.manifest.json")),
+        serde_json::to_vec(&manifest).expect("json"),
+    )
+    .expect("write");
+
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("{planted}: {NOT_VOUCHED}")),
+        "{stderr}"
+    );
+    let keys = archive_keys(&project);
+    assert!(keys.contains(&planted.to_owned()), "left: {keys:?}");
+    assert!(
+        keys.contains(&"support/2026/01/01/channels-1.erased-2.jsonl".to_owned()),
+        "the sealed original replaced past the planted number: {keys:?}"
+    );
+    assert!(!keys.contains(&key.to_owned()), "{keys:?}");
+}
+
+/// A padded or control-character id matches no one and an empty reason explains nothing:
+/// refused before anything is read or written.
+#[test]
+fn a_padded_user_or_an_empty_reason_is_refused_and_nothing_is_written() {
+    let project = project();
+    for (user, reason, said) in [
+        (" alice", "r", "leading or trailing whitespace"),
+        ("alice\t", "r", "leading or trailing whitespace"),
+        ("al\u{7}ice", "r", "control character"),
+        ("alice", "  ", "--reason is empty"),
+    ] {
+        let (code, stdout, stderr) =
+            project.run(&["erase", "--user", user, "--reason", reason, "jobs"]);
+        assert_eq!(code, 2, "{user:?} {reason:?}: {stdout}\n{stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+    }
+    assert_eq!(state_documents(&project), (Vec::new(), Vec::new()));
+}
+
+/// A request is permanent: none is written for a user no archive holds, and the error says
+/// how to find the right id; a dry run says the same.
+#[test]
+fn a_user_no_archive_holds_is_an_error_and_no_request_is_written() {
+    let project = project();
+    for dry in [false, true] {
+        let mut args = vec!["erase", "--user", "Alice", "--reason", "r", "jobs"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let (code, stdout, stderr) = project.run(&args);
+        assert_eq!(code, 1, "{stdout}\n{stderr}");
+        assert!(
+            stderr.contains("no archive of the jobs holds anything of Alice"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("case-sensitive"), "{stderr}");
+        assert!(stderr.contains("chatvault search from:ID"), "{stderr}");
+    }
+    assert_eq!(state_documents(&project), (Vec::new(), Vec::new()));
+    assert_eq!(archive_keys(&project).len(), 2);
+}

@@ -14,6 +14,7 @@ use chatvault::archive::transfer::hex;
 use chatvault::config::hold::{Hold, HoldCovers};
 use chatvault::config::{LoadOptions, MissingVars, load};
 use chatvault::lifecycle::expire::{Inputs, plan};
+use chatvault::signing::Keyring;
 use chatvault::store::url::StoreUrl;
 use chatvault::store::{self, Store, StoreOptions, json};
 use chrono::{DateTime, DurationRound as _, SecondsFormat, TimeDelta, Utc};
@@ -424,11 +425,13 @@ async fn a_hold_keeps_the_archives_it_covers_and_is_named_for_each() {
         file: "holds/matter-7.yaml".into(),
     };
     let keep_for = job.keep_for.expect("keep_for");
+    let keyring = Keyring::default();
     let inputs = |holds| Inputs {
         job,
         keep_for,
         store: &store,
         holds,
+        keyring: &keyring,
         now,
     };
     let unheld = plan(&inputs(&[])).await.expect("a plan");
@@ -702,10 +705,12 @@ fn archived_store(path: &Path) -> Store {
 }
 
 /// An archive and its erasure replacement are one: past retention, both are listed and go
-/// together.
+/// together, once a seal vouches for the replacement's manifest; before, a replacement
+/// planted in the bucket keeps them both, reported, exit 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archive_and_its_erasure_replacement_expire_together() {
     use chatvault::archive::replacement::replacement_key;
+    use chatvault::archive::seal::{SealMemory, Sealing, seal};
 
     let archived = archived("", "").await;
     let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
@@ -728,6 +733,33 @@ async fn an_archive_and_its_erasure_replacement_expire_together() {
     .expect("write the manifest");
 
     let now = archived.now();
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "kept: its manifest is not the one sealed/signed (changed after the fact?) \
+             {replacement}"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(archived.archives().len(), 3, "nothing deleted: {stdout}");
+
+    let keyring = Keyring::default();
+    let sealing = Sealing {
+        signer: None,
+        keyring: &keyring,
+        recorded: None,
+    };
+    seal(
+        &archived.store(),
+        JOB,
+        "_media",
+        sealing,
+        Utc::now(),
+        &SealMemory::default(),
+    )
+    .await
+    .expect("the replacement sealed");
     let (code, stdout, stderr) = archived.run(&["expire", "--dry-run", "--now", &now, "jobs"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     for key in [&first, &replacement] {
@@ -740,4 +772,137 @@ async fn an_archive_and_its_erasure_replacement_expire_together() {
     let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(archived.archives(), std::slice::from_ref(&second));
+}
+
+/// Rewrites the manifest of the archive at `key` with `change`, as someone with write access
+/// to the bucket and no key could.
+fn tamper(archived: &Archived, key: &str, change: impl FnOnce(&mut serde_json::Value)) {
+    let path = archived.archive().join(format!("{key}.manifest.json"));
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    change(&mut manifest);
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).expect("json")).expect("write");
+}
+
+/// A young archive whose manifest was rewritten to end in 2020 is not expired: no seal names
+/// those bytes, so it is kept, reported, exit 1; the archive truly past retention still goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_changed_in_the_bucket_is_kept_and_reported_not_expired() {
+    let archived = archived("", "").await;
+    let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+    tamper(&archived, &second, |m| {
+        m["window_until"] = "2020-01-01T00:00:00Z".into();
+    });
+    let now = archived.now();
+    for dry in [true, false] {
+        let args: Vec<&str> = if dry {
+            vec!["expire", "--dry-run", "--now", &now, "jobs"]
+        } else {
+            vec!["expire", "--now", &now, "jobs"]
+        };
+        let (code, stdout, stderr) = archived.run(&args);
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        assert!(
+            stdout.contains(&format!(
+                "kept: its manifest is not the one sealed/signed (changed after the fact?) \
+                 {second}"
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains("1 archive(s) kept because nothing vouches for their manifest"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(archived.archives(), std::slice::from_ref(&second));
+    assert!(!archived.objects().iter().any(|k| k.starts_with(&first)));
+}
+
+/// The expiry record becomes the ledger's seal head, so rewriting it afterwards (in a
+/// deployment that does not sign) shows in `verify --job`, which checks the chain against
+/// the state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_expiry_record_is_caught_by_verify_with_the_state() {
+    let archived = archived("", "").await;
+    let now = archived.now();
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 0, "{out}");
+
+    let path = archived.archive().join(seal_key(JOB, 2));
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the record")).expect("json");
+    record["removal"]["reason"] = "keep_for 1d: rewritten".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&record).expect("json")).expect("write");
+    let (code, out) = archived.verify(&[]);
+    assert_eq!(code, 1, "{out}");
+}
+
+/// `--now` moves the cutoff only: the record is sealed at the time expire ran, and names the
+/// cutoff it used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expiry_record_is_sealed_at_the_real_time_and_names_the_cutoff() {
+    let archived = archived("", "").await;
+    let now = archived.now();
+    let started = Utc::now()
+        .duration_trunc(TimeDelta::seconds(1))
+        .expect("a second");
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let ended = Utc::now();
+    let chain = read_chain(&archived.store(), JOB).await.expect("the chain");
+    let record = chain.last().expect("a seal").seal.as_ref().expect("a seal");
+    assert!(
+        record.sealed_at >= started && record.sealed_at <= ended,
+        "{} not between {started} and {ended}",
+        record.sealed_at
+    );
+    let cutoff = now.parse::<DateTime<Utc>>().expect("a time") - TimeDelta::days(1);
+    let removal = record.removal.as_ref().expect("an expiry record");
+    assert_eq!(removal.ended_before, Some(cutoff));
+}
+
+/// expire never calls Stream: a global config naming the API key and secret as variables
+/// that are not set does not stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expire_runs_without_the_api_key_and_secret() {
+    let archived = archived(
+        "  key: ${STREAM_API_KEY}\n  secret: ${STREAM_API_SECRET}\n",
+        "",
+    )
+    .await;
+    let now = archived.now();
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", &now, "jobs"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(archived.archives().len(), 1, "{stdout}");
+}
+
+/// After a delete the store refuses, the summary counts only the archives deleted and says
+/// what is left for the rerun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_refused_delete_the_summary_counts_only_what_was_deleted() {
+    let archived = archived("", "").await;
+    let [first, second] = <[String; 2]>::try_from(archived.archives()).expect("two");
+    // A folder where the second archive was: the local store cannot delete it as an object.
+    let path = archived.archive().join(&second);
+    std::fs::remove_file(&path).expect("remove the archive");
+    std::fs::create_dir(&path).expect("a folder in its place");
+    std::fs::write(path.join("x"), b"x").expect("a file inside");
+
+    let (code, stdout, stderr) = archived.run(&["expire", "--now", "2030-01-01T00:00:00Z", "jobs"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("refused to delete {second}")),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("1 archive(s) and 1 object(s) deleted"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("left for the rerun: 1 archive(s)"),
+        "{stdout}"
+    );
+    assert!(!archived.archive().join(&first).exists());
 }

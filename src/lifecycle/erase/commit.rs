@@ -16,14 +16,22 @@ use crate::links::without_query;
 use crate::signing::SigningKey;
 use crate::store::Store;
 
-/// The manifest of the replacement written at `key` for the archive of `replaced`.
+/// The manifest of the replacement written at `key` for the archive of `replaced`. A users
+/// export's batch (`users`, `missing`) names people: the erased ones leave it too.
 pub fn replacement_manifest(
     replaced: &Manifest,
     key: &str,
     written: &Rewritten,
+    erased: &BTreeSet<String>,
     erasure: &str,
     now: DateTime<Utc>,
 ) -> Manifest {
+    let others = |ids: &[String]| -> Vec<String> {
+        ids.iter()
+            .filter(|id| !erased.contains(*id))
+            .cloned()
+            .collect()
+    };
     Manifest {
         format: FORMAT,
         key: key.to_owned(),
@@ -33,6 +41,8 @@ pub fn replacement_manifest(
         archived_at: now,
         chatvault_version: env!("CARGO_PKG_VERSION").to_owned(),
         contents: Some(written.tally.clone()),
+        users: others(&replaced.users),
+        missing: others(&replaced.missing),
         supersedes: Some(Supersedes {
             key: replaced.key.clone(),
             sha256: replaced.sha256.clone(),
@@ -100,4 +110,44 @@ pub async fn write_media_record(
     record::write_next(store, draft, references, signer)
         .await
         .map_err(EraseError::Record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::replacement::Removed;
+    use crate::archive::tally::Tally;
+
+    #[test]
+    fn a_users_batch_in_the_replacement_manifest_no_longer_names_the_erased_user() {
+        let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        let replaced: Manifest = serde_json::from_value(serde_json::json!({
+            "format": 3, "job": "support", "tick": at, "kind": "users", "batch": 1,
+            "users": ["alice", "bob"], "missing": ["alice", "carol"],
+            "snapshot_at": at, "task_id": "t", "export_version": "v2",
+            "key": "support/users-1.jsonl", "bytes_source": 1, "bytes_stored": 1,
+            "sha256": "00", "content_encoding": "none", "exported_at": null,
+            "archived_at": at, "chatvault_version": "0"
+        }))
+        .expect("a manifest");
+        let written = Rewritten {
+            bytes_source: 1,
+            bytes_stored: 1,
+            sha256: "11".into(),
+            tally: Tally::default(),
+            removed: Removed::default(),
+            kept: Vec::new(),
+        };
+        let erased = BTreeSet::from(["alice".to_owned()]);
+        let manifest = replacement_manifest(
+            &replaced,
+            "support/users-1.erased-1.jsonl",
+            &written,
+            &erased,
+            "e1",
+            at,
+        );
+        assert_eq!(manifest.users, ["bob"]);
+        assert_eq!(manifest.missing, ["carol"]);
+    }
 }

@@ -24,17 +24,19 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
+use super::head::record_head;
 use super::holds::covering;
 use super::pause::PauseAt;
+use super::vouch::{NOT_VOUCHED, Vouching};
 use crate::archive::manifest::ManifestError;
 use crate::archive::media::record::{self, MediaRecord, RecordError};
 use crate::archive::media::refs::refs_in_archive;
 use crate::archive::people;
 use crate::archive::read::ReadError;
-use crate::archive::reading::{Listing, Source};
+use crate::archive::reading::{Listed, Listing, Source};
 use crate::archive::replacement::{Removed, replacement_key};
 use crate::archive::seal::{
-    ChainError, Removal, RemovalKind, Replacement, SealError, SealHead, SealMemory, Sealing,
+    ChainError, Removal, RemovalKind, Replacement, SealError, SealMemory, Sealing, StoredSeal,
     read_chain, record_removal,
 };
 use crate::archive::tally::UserCount;
@@ -42,7 +44,7 @@ use crate::archive::transfer::TransferError;
 use crate::config::hold::Hold;
 use crate::signing::{Keyring, SigningKey};
 use crate::state::erasures::{self, ErasedArchive, ErasureDone, ErasureRequest, HeldArchive};
-use crate::state::{Ledger, StateError, seal_head};
+use crate::state::{StateError, seal_head};
 use crate::store::Store;
 
 /// The steps a crash test can stop at (`CHATVAULT_PAUSE_AT`), in order.
@@ -163,6 +165,15 @@ pub struct Outcome {
     pub media_deleted: usize,
     /// Archives that could not be read: the request stays unfinished.
     pub problems: Vec<String>,
+    /// No archive of the jobs holds anything of the user (and none could not be read), and
+    /// no request of theirs is unfinished: nothing was written.
+    pub nothing: bool,
+}
+
+impl Outcome {
+    fn found_nothing(&self) -> bool {
+        self.would.is_empty() && self.held.is_empty() && self.problems.is_empty()
+    }
 }
 
 /// Runs an erasure, or takes up the unfinished one for the same user.
@@ -170,41 +181,55 @@ pub async fn erase(asked: &Erase<'_>) -> Result<Outcome, EraseError> {
     let mut outcome = Outcome::default();
     let mut erased = BTreeSet::new();
     erased.insert(asked.user.to_owned());
-    let id = if asked.dry_run {
-        None
-    } else {
-        let unfinished = erasures::list(asked.state)
-            .await?
-            .into_iter()
-            .find(|e| e.done.is_none() && e.request.user == asked.user);
-        Some(match unfinished {
-            Some(earlier) => {
-                outcome.resumed = true;
-                earlier.request.id
-            }
-            None => {
-                let request = ErasureRequest::new(
-                    asked.user.to_owned(),
-                    asked.reason.to_owned(),
-                    asked.named_jobs.clone(),
-                    asked.now,
-                );
-                erasures::request(asked.state, &request).await?;
-                request.id
-            }
-        })
-    };
-    outcome.id.clone_from(&id);
-    asked.pause.point(PAUSE_POINTS[0]).await;
     let http = reqwest::Client::builder()
         .build()
         .map_err(EraseError::Http)?;
-    for job in asked.jobs {
-        one_job(asked, job, id.as_deref(), &erased, &http, &mut outcome).await?;
+    let unfinished = if asked.dry_run {
+        None
+    } else {
+        erasures::list(asked.state)
+            .await?
+            .into_iter()
+            .find(|e| e.done.is_none() && e.request.user == asked.user)
+    };
+    if unfinished.is_none() {
+        // A request is permanent: none is written for a user no archive holds (a mistyped
+        // or padded id would otherwise be "erased" without a trace of it being wrong).
+        let mut found = Outcome::default();
+        for job in asked.jobs {
+            one_job(asked, job, None, &erased, &http, &mut found).await?;
+        }
+        if found.found_nothing() {
+            found.nothing = true;
+            return Ok(found);
+        }
+        if asked.dry_run {
+            return Ok(found);
+        }
     }
-    if let Some(id) = id
-        && outcome.problems.is_empty()
-    {
+    // A dry run returned above: from here on there is a request.
+    let id = match unfinished {
+        Some(earlier) => {
+            outcome.resumed = true;
+            earlier.request.id
+        }
+        None => {
+            let request = ErasureRequest::new(
+                asked.user.to_owned(),
+                asked.reason.to_owned(),
+                asked.named_jobs.clone(),
+                asked.now,
+            );
+            erasures::request(asked.state, &request).await?;
+            request.id
+        }
+    };
+    outcome.id = Some(id.clone());
+    asked.pause.point(PAUSE_POINTS[0]).await;
+    for job in asked.jobs {
+        one_job(asked, job, Some(&id), &erased, &http, &mut outcome).await?;
+    }
+    if outcome.problems.is_empty() {
         asked.pause.point(PAUSE_POINTS[6]).await;
         let held = outcome
             .held
@@ -237,19 +262,27 @@ async fn list(job: &JobAt) -> Result<Listing, EraseError> {
     }
 }
 
-/// The erasure record of request `id` in the job's chain, if written.
-async fn recorded(job: &JobAt, id: &str) -> Result<Option<Removal>, EraseError> {
-    let chain = read_chain(&job.store, &job.name)
-        .await
-        .map_err(|source| EraseError::Chain {
-            job: job.name.clone(),
-            source,
-        })?;
-    Ok(chain
-        .into_iter()
-        .filter_map(|stored| stored.seal.ok())
-        .filter_map(|seal| seal.removal)
-        .find(|removal| removal.erasure.as_deref() == Some(id)))
+/// The erasure record of request `id` among a job's seals, if written.
+fn recorded(chain: &[StoredSeal], id: &str) -> Option<Removal> {
+    chain
+        .iter()
+        .filter_map(|stored| stored.seal.as_ref().ok())
+        .filter_map(|seal| seal.removal.clone())
+        .find(|removal| removal.erasure.as_deref() == Some(id))
+}
+
+/// Whether erasure `id` may act on the archive of `listed`: its manifest is vouched for, or
+/// it is a replacement this same request wrote that no seal names yet (an attempt killed
+/// before its erasure record, in a deployment that does not sign).
+fn trusted(vouching: &Vouching<'_>, listed: &Listed, id: Option<&str>) -> bool {
+    vouching.vouches(listed)
+        || (id.is_some_and(|id| {
+            listed
+                .manifest
+                .supersedes
+                .as_ref()
+                .is_some_and(|s| s.erasure == id)
+        }) && vouching.unsealed(listed))
 }
 
 async fn one_job(
@@ -261,13 +294,23 @@ async fn one_job(
     outcome: &mut Outcome,
 ) -> Result<(), EraseError> {
     let store = &job.store;
-    let removal = match id {
-        Some(id) => recorded(job, id).await?,
-        None => None,
-    };
+    let chain = read_chain(&job.store, &job.name)
+        .await
+        .map_err(|source| EraseError::Chain {
+            job: job.name.clone(),
+            source,
+        })?;
+    let vouching = Vouching::new(&chain, asked.keyring);
+    let removal = id.and_then(|id| recorded(&chain, id));
     if removal.is_none() {
         let listing = list(job).await?;
-        for group in find::groups(&listing) {
+        let (groups, untrusted) = find::groups(&listing, |l| trusted(&vouching, l, id));
+        for listed in untrusted {
+            outcome
+                .problems
+                .push(format!("{}: {NOT_VOUCHED}", listed.manifest.key));
+        }
+        for group in groups {
             if id.is_some_and(|id| group.replaced_by(id)) {
                 complete_media_record(asked, &listing, &group).await?;
                 continue;
@@ -316,10 +359,12 @@ async fn one_job(
     };
     asked.pause.point(PAUSE_POINTS[3]).await;
     let listing = list(job).await?;
-    let replaced: Vec<find::Group<'_>> = find::groups(&listing)
-        .into_iter()
-        .filter(|g| g.replaced_by(id))
-        .collect();
+    let replaced: Vec<find::Group<'_>> =
+        find::groups(&listing, |l| trusted(&vouching, l, Some(id)))
+            .0
+            .into_iter()
+            .filter(|g| g.replaced_by(id))
+            .collect();
     for group in &replaced {
         if let Some(supersedes) = &group.current.manifest.supersedes {
             outcome.erased.push(ErasedArchive {
@@ -367,24 +412,6 @@ async fn one_job(
     Ok(())
 }
 
-/// Moves the job's ledger to the erasure record as the chain's newest seal, as a run's end
-/// does with its seal, so that the record removed from the end of the chain would show. A job
-/// without a ledger (no run recorded anything yet) gets none.
-async fn record_head(state: &Store, job: &str, head: &SealHead) -> Result<(), EraseError> {
-    let ledger = Ledger::open(state.clone(), job);
-    if ledger.load().await?.seq() == 0 {
-        return Ok(());
-    }
-    ledger
-        .update(|s| {
-            if s.seal.as_ref().is_none_or(|h| h.sequence < head.sequence) {
-                s.seal = Some(head.clone());
-            }
-        })
-        .await?;
-    Ok(())
-}
-
 /// Writes and commits the replacement of the group's current archive at `key`.
 async fn replace(
     asked: &Erase<'_>,
@@ -422,7 +449,7 @@ async fn replace(
         written.removed.media = only_theirs.len() as u64;
     }
     asked.pause.point(PAUSE_POINTS[1]).await;
-    let manifest = commit::replacement_manifest(original, key, &written, id, asked.now);
+    let manifest = commit::replacement_manifest(original, key, &written, erased, id, asked.now);
     commit::write_manifest(store, &manifest, asked.signer).await?;
     asked.pause.point(PAUSE_POINTS[2]).await;
     if let Some(newest) = &newest {
