@@ -141,12 +141,20 @@ async fn one_job(
             return false;
         }
     };
+    let recorded = match seal_head(context.state, &job.name).await {
+        Ok(head) => head,
+        Err(e) => {
+            output::report_for(&format!("job {}: state", job.name), &e, None);
+            return false;
+        }
+    };
     let inputs = Inputs {
         job,
         keep_for,
         store: &store,
         holds: &context.set.settings.holds,
         keyring: context.keyring,
+        head: recorded.as_ref().map(|h| h.sequence),
         now,
     };
     let plan = match expire::plan(&inputs).await {
@@ -176,13 +184,6 @@ async fn one_job(
         }
         return vouched;
     }
-    let recorded = match seal_head(context.state, &job.name).await {
-        Ok(head) => head,
-        Err(e) => {
-            output::report_for(&format!("job {}: state", job.name), &e, None);
-            return false;
-        }
-    };
     let recording = Recording {
         sealing: Sealing {
             signer: context.signer,

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use super::head::record_head;
 use super::holds::{covering, need_everyone};
 use super::pause::PauseAt;
-use super::vouch::{Vouching, same};
+use super::vouch::{Vouching, same, trusted};
 use crate::archive::manifest::{Manifest, manifest_key};
 use crate::archive::media::layout;
 use crate::archive::media::record;
@@ -228,6 +228,9 @@ pub struct Inputs<'a> {
     pub holds: &'a [Hold],
     /// The deployment's keys: a manifest's signature holding with one of them vouches for it.
     pub keyring: &'a Keyring,
+    /// The sequence of the newest seal the job's ledger records: unsigned seals past it are
+    /// not the deployment's.
+    pub head: Option<u64>,
     /// What the cutoff counts back from (`--now`).
     pub now: DateTime<Utc>,
 }
@@ -240,6 +243,7 @@ pub async fn plan(inputs: &Inputs<'_>) -> Result<Plan, ExpireError> {
         store,
         holds,
         keyring,
+        head,
         now,
     } = *inputs;
     // Nothing is older than what the calendar can count back to.
@@ -257,13 +261,13 @@ pub async fn plan(inputs: &Inputs<'_>) -> Result<Plan, ExpireError> {
             job: job.name.clone(),
             source,
         })?;
-    let recorded: Vec<(u64, Removal)> = seals
-        .iter()
-        .filter_map(|s| s.seal.as_ref().ok())
+    // Only the deployment's own records are finished: a record planted in the bucket names
+    // what its planter wants gone.
+    let recorded: Vec<(u64, Removal)> = trusted(&seals, keyring, head)
         .filter_map(|s| s.removal.clone().map(|r| (s.sequence, r)))
         .filter(|(_, r)| r.kind == RemovalKind::Expiry)
         .collect();
-    let vouching = Vouching::new(&seals, keyring);
+    let vouching = Vouching::new(&seals, keyring, head);
     let already: BTreeSet<&str> = recorded
         .iter()
         .flat_map(|(_, r)| r.archives.iter().map(String::as_str))

@@ -5,6 +5,13 @@
 //! of its job names, or its signature holds with the deployment's keys. A job with no seal at
 //! all (archives written before sealing began, as `verify` reports them) has nothing to check
 //! an unsigned manifest against: it is taken as it is.
+//!
+//! The seals themselves must be the deployment's: where a job's chain is signed, only seals
+//! whose signature holds with its keys count, and an unsigned seal after a signed one was
+//! planted; in an unsigned chain, only seals at or below the head the job's ledger records
+//! (an attacker with bucket access can append a seal, not move the ledger). A removal record
+//! is such a seal, so what an expiry or erasure record asks to finish is finished only when
+//! the record counts.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::manifest::manifest_key;
 use crate::archive::reading::Listed;
-use crate::archive::seal::StoredSeal;
+use crate::archive::seal::{Seal, StoredSeal};
 use crate::archive::transfer::hex;
 use crate::signing::{Check, Keyring, check};
 
@@ -29,10 +36,33 @@ pub struct Vouching<'a> {
     keyring: &'a Keyring,
 }
 
+/// The seals of `seals` (in chain order) that are the deployment's: signed with `keyring`,
+/// or unsigned in a chain nothing before them signed, at or below the ledger's `head` when
+/// the ledger records one.
+pub fn trusted<'s>(
+    seals: &'s [StoredSeal],
+    keyring: &Keyring,
+    head: Option<u64>,
+) -> impl Iterator<Item = &'s Seal> {
+    let mut signed_before = false;
+    seals.iter().filter_map(move |stored| {
+        let seal = stored.seal.as_ref().ok()?;
+        let checked = check(&stored.bytes, keyring);
+        let counts = match checked {
+            Check::Valid { .. } => true,
+            Check::Unsigned => !signed_before && head.is_none_or(|h| seal.sequence <= h),
+            _ => false,
+        };
+        signed_before |= !matches!(checked, Check::Unsigned);
+        counts.then_some(seal)
+    })
+}
+
 impl<'a> Vouching<'a> {
-    pub fn new(seals: &[StoredSeal], keyring: &'a Keyring) -> Vouching<'a> {
+    /// What the trusted seals of a job's chain (see [`trusted`]) and `keyring` vouch for.
+    pub fn new(seals: &[StoredSeal], keyring: &'a Keyring, head: Option<u64>) -> Vouching<'a> {
         let mut sealed = BTreeMap::new();
-        for seal in seals.iter().filter_map(|s| s.seal.as_ref().ok()) {
+        for seal in trusted(seals, keyring, head) {
             for covered in &seal.covers {
                 sealed
                     .entry(covered.key.clone())
@@ -109,25 +139,76 @@ mod tests {
         }
     }
 
-    fn sealing(bytes: &[u8]) -> StoredSeal {
-        StoredSeal {
-            key: "1".into(),
-            sha256: String::new(),
-            bytes: Bytes::new(),
-            seal: Ok(Seal {
-                format: FORMAT,
-                job: "support".into(),
-                sequence: 1,
-                sealed_at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
-                previous: None,
-                covers: vec![Covered {
-                    key: manifest_key(KEY),
-                    sha256: hex(&Sha256::digest(bytes)),
-                }],
-                chatvault_version: "0".into(),
-                removal: None,
-            }),
+    fn seal_of(sequence: u64, bytes: &[u8]) -> Seal {
+        Seal {
+            format: FORMAT,
+            job: "support".into(),
+            sequence,
+            sealed_at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            previous: None,
+            covers: vec![Covered {
+                key: manifest_key(KEY),
+                sha256: hex(&Sha256::digest(bytes)),
+            }],
+            chatvault_version: "0".into(),
+            removal: None,
         }
+    }
+
+    /// A seal as stored, signed by `signer` when given.
+    fn stored(seal: Seal, signer: Option<&SigningKey>) -> StoredSeal {
+        let bytes = signed_json(&seal, signer).expect("json");
+        StoredSeal {
+            key: seal.sequence.to_string(),
+            sha256: hex(&Sha256::digest(&bytes)),
+            bytes: Bytes::from(bytes),
+            seal: Ok(seal),
+        }
+    }
+
+    /// Seal 1 naming the manifest `bytes`, unsigned.
+    fn sealing(bytes: &[u8]) -> StoredSeal {
+        stored(seal_of(1, bytes), None)
+    }
+
+    #[test]
+    fn only_the_deployment_s_seals_count_signed_ones_or_unsigned_ones_up_to_the_ledger_s_head() {
+        let bytes = serde_json::to_vec_pretty(&manifest()).expect("json");
+        let (key, _) = SigningKey::generate().expect("a key");
+        let mut keyring = Keyring::default();
+        keyring.add(key.public().clone());
+        let sequences = |seals: &[StoredSeal], head| {
+            trusted(seals, &keyring, head)
+                .map(|s| s.sequence)
+                .collect::<Vec<_>>()
+        };
+        let unsigned = [
+            stored(seal_of(1, b"a"), None),
+            stored(seal_of(2, &bytes), None),
+        ];
+        assert_eq!(sequences(&unsigned, None), [1, 2], "no ledger: all count");
+        assert_eq!(
+            sequences(&unsigned, Some(1)),
+            [1],
+            "seal 2 is past the ledger's head"
+        );
+        assert!(
+            !Vouching::new(&unsigned, &keyring, Some(1)).vouches(&listed(bytes.clone())),
+            "a seal appended past the head vouches for nothing"
+        );
+        let mixed = [
+            stored(seal_of(1, b"a"), None),
+            stored(seal_of(2, b"b"), Some(&key)),
+            stored(seal_of(3, &bytes), None),
+        ];
+        assert_eq!(
+            sequences(&mixed, None),
+            [1, 2],
+            "an unsigned seal after a signed one was planted"
+        );
+        let (other, _) = SigningKey::generate().expect("a key");
+        let forged = [stored(seal_of(1, &bytes), Some(&other))];
+        assert_eq!(sequences(&forged, None), Vec::<u64>::new());
     }
 
     #[test]
@@ -135,7 +216,7 @@ mod tests {
         let bytes = serde_json::to_vec_pretty(&manifest()).expect("json");
         let seals = [sealing(&bytes)];
         let keyring = Keyring::default();
-        let vouching = Vouching::new(&seals, &keyring);
+        let vouching = Vouching::new(&seals, &keyring, None);
         assert!(vouching.vouches(&listed(bytes.clone())));
         let mut changed = bytes;
         changed.push(b'\n');
@@ -148,16 +229,16 @@ mod tests {
         let signed = signed_json(&manifest(), Some(&key)).expect("signed");
         let seals = [sealing(b"other bytes")];
         let mut keyring = Keyring::default();
-        assert!(!Vouching::new(&seals, &keyring).vouches(&listed(signed.clone())));
+        assert!(!Vouching::new(&seals, &keyring, None).vouches(&listed(signed.clone())));
         keyring.add(key.public().clone());
-        assert!(Vouching::new(&seals, &keyring).vouches(&listed(signed)));
+        assert!(Vouching::new(&seals, &keyring, None).vouches(&listed(signed)));
     }
 
     #[test]
     fn a_job_without_seals_takes_unsigned_manifests_as_they_are() {
         let bytes = serde_json::to_vec_pretty(&manifest()).expect("json");
         let keyring = Keyring::default();
-        assert!(Vouching::new(&[], &keyring).vouches(&listed(bytes.clone())));
-        assert!(!Vouching::new(&[sealing(b"x")], &keyring).vouches(&listed(bytes)));
+        assert!(Vouching::new(&[], &keyring, None).vouches(&listed(bytes.clone())));
+        assert!(!Vouching::new(&[sealing(b"x")], &keyring, None).vouches(&listed(bytes)));
     }
 }

@@ -25,12 +25,20 @@ impl Runner {
             }
         };
         let now = self.clock.now();
+        let recorded = match seal_head(&self.state, &job.name).await {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::error!(job = %job.name, error = %e, "expire: cannot read the ledger; nothing deleted");
+                return;
+            }
+        };
         let inputs = Inputs {
             job,
             keep_for,
             store: &store,
             holds,
             keyring: &self.options.keyring,
+            head: recorded.as_ref().map(|h| h.sequence),
             now,
         };
         let plan = match expire::plan(&inputs).await {
@@ -49,13 +57,6 @@ impl Runner {
         if plan.is_empty() {
             return;
         }
-        let recorded = match seal_head(&self.state, &job.name).await {
-            Ok(head) => head,
-            Err(e) => {
-                tracing::error!(job = %job.name, error = %e, "expire: cannot read the ledger; nothing deleted");
-                return;
-            }
-        };
         let pause = PauseAt::default();
         let recording = Recording {
             sealing: Sealing {

@@ -370,6 +370,68 @@ async fn a_forged_expiry_record_in_a_signing_deployment_fails_verify() {
     );
 }
 
+/// An expiry record planted in the bucket (unsigned in a signing deployment; in one that does
+/// not sign, past the head the ledger records) names archives a hold keeps: `expire` takes it
+/// for no record of its own and deletes nothing it names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_expiry_record_gets_nothing_deleted() {
+    for config in ["signing:\n  key_file: signing.pem\n", ""] {
+        let archived = archived(config, "").await;
+        std::fs::create_dir_all(archived.dir().join("holds")).expect("holds/");
+        std::fs::write(
+            archived.dir().join("holds/all.yaml"),
+            "reason: a matter\nset_by: legal\nset_at: 2026-01-01\ncovers:\n  jobs: [daily]\n",
+        )
+        .expect("a hold");
+        let store = archived.store();
+        let chain = read_chain(&store, JOB).await.expect("the chain");
+        let head = chain.last().expect("a seal");
+        let keys = archived.archives();
+        let mut documents = Vec::new();
+        for key in &keys {
+            let manifest = format!("{key}.manifest.json");
+            let bytes = json::read_bytes(&store, &ObjectPath::from(manifest.as_str()))
+                .await
+                .expect("read")
+                .expect("there");
+            documents.push(chatvault::archive::seal::Covered {
+                key: manifest,
+                sha256: hex(&Sha256::digest(&bytes)),
+            });
+        }
+        let planted = Seal {
+            format: FORMAT,
+            job: JOB.into(),
+            sequence: chain.len() as u64 + 1,
+            sealed_at: Utc::now(),
+            previous: Some(head.sha256.clone()),
+            covers: Vec::new(),
+            chatvault_version: "planted".into(),
+            removal: Some(Removal {
+                kind: RemovalKind::Expiry,
+                reason: "keep_for 1d".into(),
+                erasure: None,
+                ended_before: None,
+                archives: keys.clone(),
+                documents,
+                media: Vec::new(),
+                replacements: Vec::new(),
+            }),
+        };
+        let at = seal_key(JOB, planted.sequence);
+        assert!(
+            json::create_signed(&store, &ObjectPath::from(at.as_str()), &planted, None)
+                .await
+                .expect("written")
+        );
+        let before = archived.objects();
+        let (code, stdout, stderr) = archived.run(&["expire", "--now", &archived.now(), "jobs"]);
+        assert_eq!(code, 0, "{config}: {stdout}{stderr}");
+        assert!(!stdout.contains("unfinished"), "{config}: {stdout}");
+        assert_eq!(archived.objects(), before, "{config}: nothing deleted");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_immutable_destination_is_refused_before_anything_is_deleted() {
     let archived = archived("", "  immutable: true\n").await;
@@ -432,6 +494,7 @@ async fn a_hold_keeps_the_archives_it_covers_and_is_named_for_each() {
         store: &store,
         holds,
         keyring: &keyring,
+        head: None,
         now,
     };
     let unheld = plan(&inputs(&[])).await.expect("a plan");
@@ -750,7 +813,7 @@ async fn an_archive_and_its_erasure_replacement_expire_together() {
         keyring: &keyring,
         recorded: None,
     };
-    seal(
+    let sealed = seal(
         &archived.store(),
         JOB,
         "_media",
@@ -760,6 +823,12 @@ async fn an_archive_and_its_erasure_replacement_expire_together() {
     )
     .await
     .expect("the replacement sealed");
+    // As a run's end does: a seal past the ledger's head is no seal of the deployment's.
+    let state = StoreUrl::parse("file://.chatvault/state", archived.dir()).expect("a state URL");
+    let state = store::open(&state, &StoreOptions::new(), &[]).expect("the state");
+    chatvault::lifecycle::head::record_head(&state, JOB, &sealed.head)
+        .await
+        .expect("the ledger's head moved");
     let (code, stdout, stderr) = archived.run(&["expire", "--dry-run", "--now", &now, "jobs"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     for key in [&first, &replacement] {

@@ -263,10 +263,12 @@ async fn list(job: &JobAt) -> Result<Listing, EraseError> {
 }
 
 /// The erasure record of request `id` among a job's seals, if written.
-fn recorded(chain: &[StoredSeal], id: &str) -> Option<Removal> {
-    chain
-        .iter()
-        .filter_map(|stored| stored.seal.as_ref().ok())
+/// The erasure record of request `id` in `chain`, if the deployment wrote it: in a signed
+/// chain only a record whose signature holds counts (a planted one would name what its
+/// planter wants deleted). An unsigned chain is not checked against the ledger's head here,
+/// since a run of erase killed between its record and the ledger's move must find its own.
+fn recorded(chain: &[StoredSeal], keyring: &Keyring, id: &str) -> Option<Removal> {
+    super::vouch::trusted(chain, keyring, None)
         .filter_map(|seal| seal.removal.clone())
         .find(|removal| removal.erasure.as_deref() == Some(id))
 }
@@ -300,8 +302,9 @@ async fn one_job(
             job: job.name.clone(),
             source,
         })?;
-    let vouching = Vouching::new(&chain, asked.keyring);
-    let removal = id.and_then(|id| recorded(&chain, id));
+    let head = seal_head(asked.state, &job.name).await?.map(|h| h.sequence);
+    let vouching = Vouching::new(&chain, asked.keyring, head);
+    let removal = id.and_then(|id| recorded(&chain, asked.keyring, id));
     if removal.is_none() {
         let listing = list(job).await?;
         let (groups, untrusted) = find::groups(&listing, |l| trusted(&vouching, l, id));
