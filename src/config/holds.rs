@@ -50,15 +50,23 @@ pub fn hold_files(dir: &Path) -> HoldFiles {
         }
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
         let path = entry.path();
         let extension = path
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_owned)
             .unwrap_or_default();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            // An editor's or git's own files are no one's hold; `.matter.yaml` may well be.
+            if HOLD_EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str()) {
+                found.errors.push(PathProblem {
+                    path,
+                    message: "a hidden file is not read as a hold: remove the leading `.`"
+                        .to_owned(),
+                });
+            }
+            continue;
+        }
         let problem = |message: &str| PathProblem {
             path: path.clone(),
             message: message.to_owned(),
@@ -270,6 +278,13 @@ fn list(
         }
         if item.is_empty() {
             ctx.error(&item_path, "must not be empty");
+            ok = false;
+        } else if item.trim() != item {
+            // `"u1 "` matches no one, so the hold would keep nothing while looking in force.
+            ctx.error(
+                &item_path,
+                "starts or ends with a space: ids hold none, so this matches nothing",
+            );
             ok = false;
         } else if item.chars().any(char::is_control) || has_hidden(item) {
             // Entries are shown on terminals as they are (the plan, `chatvault holds`).

@@ -1135,12 +1135,16 @@ mod tests {
 
         #[test]
         fn what_looks_meant_as_a_hold_but_is_not_read_is_an_error_and_other_files_a_warning() {
+            let padded = GOOD.replace("users: [alice]", "users: [\"alice \"]");
             let holds = [
                 ("caps.YAML", GOOD),
                 ("j.json", "{}"),
                 ("README.md", "what these holds are"),
                 ("2026/sub.yaml", GOOD),
                 ("kept.yaml", GOOD),
+                (".hidden.yaml", GOOD),
+                (".gitkeep", ""),
+                ("padded.yaml", &padded),
             ];
             let dir = tempfile::tempdir().expect("tempdir");
             let root = dir.path();
@@ -1160,6 +1164,8 @@ mod tests {
             assert_eq!(
                 said(root, &loaded),
                 [
+                    "holds/.hidden.yaml:0: error (file): a hidden file is not read as a hold: \
+                     remove the leading `.`",
                     "holds/2026:0: error (file): a folder in the holds folder is not read: hold files \
                      lie directly in it; move its files up",
                     "holds/README.md:0: warning (file): not a hold file (.yaml, .yml or .toml): not read",
@@ -1167,6 +1173,8 @@ mod tests {
                      .yml or .toml, in lower case; rename it",
                     "holds/j.json:0: error (file): not read as a hold: a hold file ends in .yaml, .yml \
                      or .toml, in lower case; rename it",
+                    "holds/padded.yaml:6: error covers.users[0]: starts or ends with a space: ids \
+                     hold none, so this matches nothing",
                 ]
             );
             assert_eq!(loaded.settings.holds.len(), 1, "kept.yaml is read");
