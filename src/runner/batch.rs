@@ -153,8 +153,9 @@ impl Runner {
             kind: batch.kind.name().to_owned(),
             batch: batch.number,
             channels: task.channels.clone(),
-            users: task.users.clone(),
-            missing: task.missing.clone(),
+            // Said of what the archive holds: an erased user asked for is not in it.
+            users: without(&task.users, erased),
+            missing: without(&task.missing, erased),
             task_id: task.task_id.clone(),
             export_version: job.export.version.to_string(),
             key: batch.key.clone(),
@@ -459,4 +460,12 @@ fn content_type(version: ExportVersion, kind: ExportKind) -> &'static str {
         (ExportVersion::V1, ExportKind::Channels) => "application/json",
         _ => "application/x-ndjson",
     }
+}
+
+/// `ids` but the erased ones.
+fn without(ids: &[String], erased: &BTreeSet<String>) -> Vec<String> {
+    ids.iter()
+        .filter(|id| !erased.contains(*id))
+        .cloned()
+        .collect()
 }

@@ -238,6 +238,15 @@ async fn a_run_leaves_an_erased_user_out_of_new_exports_and_keeps_everyone_else(
             ),
         );
     }
+    // A users snapshot asking for them and one other user.
+    let other = channel.members[1].clone();
+    project.job(
+        "snapshot.yaml",
+        format!(
+            "name: snapshot\nschedule: \"0 0 * * *\"\nusers: [{gone}, {other}]\n\
+             destination:\n  url: file://archive-snapshot\n  compression: none\n"
+        ),
+    );
     let url = chatvault::store::url::StoreUrl::parse("file://.chatvault/state", project.dir.path())
         .expect("a state URL");
     let state =
@@ -245,7 +254,7 @@ async fn a_run_leaves_an_erased_user_out_of_new_exports_and_keeps_everyone_else(
     let request = chatvault::state::erasures::ErasureRequest::new(
         gone.clone(),
         "Art. 17 request".into(),
-        vec!["erased".into()],
+        vec!["erased".into(), "snapshot".into()],
         midnight(),
     );
     chatvault::state::erasures::request(&state, &request)
@@ -310,6 +319,21 @@ async fn a_run_leaves_an_erased_user_out_of_new_exports_and_keeps_everyone_else(
         contents.channels["messaging:general-000"].messages,
         others(&kept).len() as u64
     );
+
+    let snapshots = manifests_below::<Manifest>(&project.dir.path().join("archive-snapshot"));
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!(
+        snapshots[0].users,
+        [other],
+        "the snapshot's manifest names only whom it holds"
+    );
+    assert!(
+        snapshots[0].missing.is_empty(),
+        "an erased user is not missing"
+    );
+    let stored = lines_below(&project.dir.path().join("archive-snapshot"));
+    let text: String = stored.iter().map(ToString::to_string).collect();
+    assert!(!text.contains(&format!("\"{gone}\"")), "no trace of the id");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
