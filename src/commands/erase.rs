@@ -147,8 +147,11 @@ fn bad_arguments(args: &EraseArgs) -> Option<&'static str> {
     if user.trim() != user {
         return Some("--user has leading or trailing whitespace; ids are matched exactly");
     }
-    if user.chars().any(char::is_control) {
-        return Some("--user holds a control character; ids are matched exactly");
+    if user.chars().any(char::is_control) || crate::text::has_hidden(user) {
+        return Some(
+            "--user holds a control or invisible character (a bidirectional override, a \
+             zero-width space); ids are matched exactly",
+        );
     }
     if args.reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
         return Some("--reason is empty: say why, it is kept with the request");

@@ -70,19 +70,19 @@ pub fn run(args: &SearchArgs, resolved: Search, config: Option<PathBuf>, world: 
     for hint in listing.case_hints(&query) {
         output::stderr(&format!("hint: {}\n", terminal_safe(&hint)));
     }
-    if found.total == 0
-        && !query.from.is_empty()
+    if !query.from.is_empty()
         && let Some(settings) = &settings
     {
-        runtime.block_on(say_erased(settings, &query, world));
+        runtime.block_on(say_erased(settings, &query, found.total == 0, world));
     }
     report(&found, "the hits above")
 }
 
-/// Says which `from:` users were erased, when nothing was found: the archive holds nothing of
-/// them on purpose, not by a wrong id. Read from the state store's erasure documents; when
-/// they cannot be read, nothing is said.
-async fn say_erased(settings: &Settings, query: &Query, world: &World<'_>) {
+/// Says which `from:` users were erased: when nothing was found, that the archive holds
+/// nothing of them on purpose, not by a wrong id; whatever was found, that an erasure of them
+/// is unfinished (what was found may be what it has yet to take out). Read from the state
+/// store's erasure documents; when they cannot be read, nothing is said.
+async fn say_erased(settings: &Settings, query: &Query, nothing_found: bool, world: &World<'_>) {
     let Ok(state) = store::open_to_read(&settings.state, &settings.state_options, &world.env_vars)
     else {
         return;
@@ -91,11 +91,10 @@ async fn say_erased(settings: &Settings, query: &Query, world: &World<'_>) {
         return;
     };
     for user in &query.from {
-        if let Some(note) = erased_note(user, &listed) {
-            output::stderr(&format!(
-                "note: {note}
-"
-            ));
+        if let Some(note) = erased_note(user, &listed)
+            && (nothing_found || note.unfinished)
+        {
+            output::stderr(&format!("note: {}\n", note.text));
         }
     }
 }
@@ -104,29 +103,44 @@ async fn say_erased(settings: &Settings, query: &Query, world: &World<'_>) {
 /// written) took every archive's items of the user out, but for those a legal hold kept;
 /// while one is unfinished, an archive may still hold them, or an original and its
 /// replacement both be there.
-fn erased_note(user: &str, listed: &[Erasure]) -> Option<String> {
+fn erased_note(user: &str, listed: &[Erasure]) -> Option<Note> {
     let theirs: Vec<&Erasure> = listed.iter().filter(|e| e.request.user == user).collect();
     let user = terminal_safe(user);
     if theirs.iter().any(|e| e.done.is_none()) {
-        return Some(format!(
-            "an erasure of {user} is unfinished: run `chatvault erase --user {user}` again to \
-             finish it"
-        ));
+        return Some(Note {
+            text: format!(
+                "an erasure of {user} is unfinished: run `chatvault erase --user {user}` again \
+                 to finish it"
+            ),
+            unfinished: true,
+        });
     }
     let held: usize = theirs
         .iter()
         .filter_map(|e| e.done.as_ref())
         .map(|d| d.held.len())
         .sum();
-    match (theirs.is_empty(), held) {
-        (true, _) => None,
-        (false, 0) => Some(format!(
-            "{user} was erased (chatvault erase): the archives hold nothing of them"
-        )),
-        (false, n) => Some(format!(
+    let text = match (theirs.is_empty(), held) {
+        (true, _) => return None,
+        (false, 0) => {
+            format!("{user} was erased (chatvault erase): the archives hold nothing of them")
+        }
+        (false, n) => format!(
             "{user} was erased (chatvault erase) from every archive but {n} a legal hold keeps"
-        )),
-    }
+        ),
+    };
+    Some(Note {
+        text,
+        unfinished: false,
+    })
+}
+
+/// What search says of an erased user.
+#[derive(Debug, PartialEq, Eq)]
+struct Note {
+    text: String,
+    /// The erasure is not finished: said whatever was found.
+    unfinished: bool,
 }
 
 /// `N message(s)`, or `N of M message(s)` when a limit left some out.
@@ -408,24 +422,29 @@ mod tests {
             },
         ];
         assert_eq!(
-            erased_note("alice", &listed[..1]).as_deref(),
-            Some("alice was erased (chatvault erase): the archives hold nothing of them")
+            erased_note("alice", &listed[..1]).map(|n| (n.text, n.unfinished)),
+            Some((
+                "alice was erased (chatvault erase): the archives hold nothing of them".to_owned(),
+                false
+            ))
         );
-        let unfinished = Some(
+        let unfinished = Some((
             "an erasure of alice is unfinished: run `chatvault erase --user alice` again to \
-             finish it",
-        );
+             finish it"
+                .to_owned(),
+            true,
+        ));
         assert_eq!(
-            erased_note("alice", &listed).as_deref(),
+            erased_note("alice", &listed).map(|n| (n.text, n.unfinished)),
             unfinished,
             "a finished erasure does not finish a later one"
         );
         assert!(
             erased_note("bob", &listed)
-                .is_some_and(|note| note.starts_with("an erasure of bob is unfinished"))
+                .is_some_and(|note| note.text.starts_with("an erasure of bob is unfinished"))
         );
         assert_eq!(
-            erased_note("carol", &listed).as_deref(),
+            erased_note("carol", &listed).map(|n| n.text).as_deref(),
             Some("carol was erased (chatvault erase) from every archive but 2 a legal hold keeps")
         );
         assert_eq!(erased_note("dave", &listed), None);
@@ -437,6 +456,7 @@ mod tests {
                     request: asked("e\u{1b}[2J"),
                 }]
             )
+            .map(|n| n.text)
             .as_deref(),
             Some(
                 "an erasure of e\\u{1b}[2J is unfinished: run `chatvault erase --user \

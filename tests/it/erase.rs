@@ -803,7 +803,8 @@ fn a_padded_user_or_an_empty_reason_is_refused_and_nothing_is_written() {
     for (user, reason, said) in [
         (" alice", "r", "leading or trailing whitespace"),
         ("alice\t", "r", "leading or trailing whitespace"),
-        ("al\u{7}ice", "r", "control character"),
+        ("al\u{7}ice", "r", "control or invisible character"),
+        ("al\u{202e}ice", "r", "control or invisible character"),
         ("alice", "  ", "--reason is empty"),
     ] {
         let (code, stdout, stderr) =
