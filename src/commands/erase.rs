@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::keys::{configured_keys, signing_key};
+use super::keys::{deployment_keys, signing_key};
 use super::{Picked, Wanted, World, exit, load_and_pick, output, runtime};
 use crate::archive::replacement::Removed;
 use crate::archive::tally::UserCount;
@@ -13,7 +13,6 @@ use crate::cli::{EraseArgs, LogFormat};
 use crate::config::MissingVars;
 use crate::lifecycle::erase::{Erase, Holding, JobAt, Outcome, erase, total};
 use crate::lifecycle::pause::PauseAt;
-use crate::signing::Keyring;
 use crate::store;
 use crate::text::escape_hidden;
 
@@ -61,14 +60,13 @@ pub fn run(args: &EraseArgs, config: Option<PathBuf>, log: LogFormat, world: &Wo
             return exit::INVALID;
         }
     };
-    let mut keyring = Keyring::default();
-    if let Some(key) = &signer {
-        keyring.add(key.public().clone());
-    }
-    if let Err(e) = configured_keys(&mut keyring, &set.settings) {
-        output::report_for("signing", &e, e.hint());
-        return exit::INVALID;
-    }
+    let keyring = match deployment_keys(signer.as_deref(), &set.settings) {
+        Ok(keyring) => keyring,
+        Err(e) => {
+            output::report_for("signing", &e, e.hint());
+            return exit::INVALID;
+        }
+    };
     let opened = if args.dry_run {
         store::open_to_read(
             &set.settings.state,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::SecondsFormat;
 
-use super::keys::{configured_keys, signing_key};
+use super::keys::{deployment_keys, signing_key};
 use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime, state_to_read};
 use crate::archive::seal::{SealMemory, Sealing};
 use crate::cli::{ExpireArgs, LogFormat};
@@ -73,16 +73,13 @@ pub fn run(args: &ExpireArgs, config: Option<PathBuf>, log: LogFormat, world: &W
             return exit::INVALID;
         }
     };
-    // The keys a manifest's signature may hold with: the signing key's and the configured
-    // public keys (documents signed before a rotation, or by a deployment that signs).
-    let mut keyring = Keyring::default();
-    if let Some(key) = &signer {
-        keyring.add(key.public().clone());
-    }
-    if let Err(e) = configured_keys(&mut keyring, &set.settings) {
-        output::report_for("signing", &e, e.hint());
-        return exit::INVALID;
-    }
+    let keyring = match deployment_keys(signer.as_deref(), &set.settings) {
+        Ok(keyring) => keyring,
+        Err(e) => {
+            output::report_for("signing", &e, e.hint());
+            return exit::INVALID;
+        }
+    };
     let state = match state_to_read(&set, world) {
         Ok(state) => state,
         Err(code) => return code,

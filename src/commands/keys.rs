@@ -200,6 +200,21 @@ pub(super) fn signing_key(settings: &Settings) -> Result<Option<Arc<SigningKey>>
     Ok(Some(Arc::new(key)))
 }
 
+/// The keys a deployment's documents verify with: its own signing key's public half, when it
+/// signs, and the global config's `signing.public_key_files` (documents signed before a key
+/// rotation, or by the deployment's key where this process holds only the public half).
+pub(super) fn deployment_keys(
+    own: Option<&SigningKey>,
+    settings: &Settings,
+) -> Result<Keyring, LoadError> {
+    let mut keyring = Keyring::default();
+    if let Some(key) = own {
+        keyring.add(key.public().clone());
+    }
+    configured_keys(&mut keyring, settings)?;
+    Ok(keyring)
+}
+
 /// Adds the keys a check accepts by the global config to `keys`: its `public_key_files`
 /// only. The private signing key is never read to check: an auditor's or a viewer's machine
 /// has no business holding it, so the current key's public half is listed there too.

@@ -13,15 +13,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::keys::{LoadError, configured_keys, signing_key};
+use super::keys::{LoadError, deployment_keys, signing_key};
 use super::progress::Bars;
 use super::signals::{Signal, Signals};
 use super::{Picked, Wanted, World, exit, listen, load_and_pick, logging, output, runtime};
 use crate::api::{ApiError, ClientConfig, StreamClient};
 use crate::cli::{LogFormat, RunArgs};
 use crate::clock::{SharedClock, SystemClock};
+use crate::config::MissingVars;
 use crate::config::job::{Job, JobSet, SecretSource};
-use crate::config::{MissingVars, Settings};
 use crate::notify::Notifier;
 use crate::plan::due::next_tick;
 use crate::runner::daemon::{self, Control, DaemonOptions};
@@ -29,7 +29,6 @@ use crate::runner::{
     Fanout, LogReporter, Phase, Reporter, RunError, Runner, RunnerOptions, Shutdown, TickOutcome,
     one_line,
 };
-use crate::signing::{Keyring, SigningKey};
 use crate::state::InFlight;
 use crate::store::problem::Problem;
 use crate::store::{self, StoreError};
@@ -232,7 +231,7 @@ fn build_runner(
 ) -> Result<Runner, StartError> {
     options.signing_key = signing_key(&set.settings).map_err(StartError::Signing)?;
     if let Some(key) = &options.signing_key {
-        options.keyring = deployment_keys(key, &set.settings).map_err(StartError::Signing)?;
+        options.keyring = deployment_keys(Some(key), &set.settings).map_err(StartError::Signing)?;
     }
     let client = stream_client(set, clock.clone())?;
     let state = store::open(
@@ -249,15 +248,6 @@ fn build_runner(
         reporter,
         options,
     )?)
-}
-
-/// The keys whose documents a run that signs with `key` seals: its own and the global
-/// config's `signing.public_key_files` (documents signed just before a key rotation).
-pub(super) fn deployment_keys(key: &SigningKey, settings: &Settings) -> Result<Keyring, LoadError> {
-    let mut keyring = Keyring::default();
-    keyring.add(key.public().clone());
-    configured_keys(&mut keyring, settings)?;
-    Ok(keyring)
 }
 
 /// The Stream client the global config's API settings make.
