@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::discover::PathProblem;
 use super::hold::{HOLDS_FOLDER, Hold, HoldCovers, HoldFile};
-use super::validate::Ctx;
+use super::validate::{Ctx, plain_name};
 use crate::diagnostics::tree::{FieldPath, Node};
 use crate::diagnostics::{Diagnostics, FileSink};
 use crate::query::{is_cid, parse_time};
@@ -14,7 +14,6 @@ use crate::suggest::did_you_mean;
 use crate::text::has_hidden;
 
 const HOLD_EXTENSIONS: [&str; 3] = ["yaml", "yml", "toml"];
-const MAX_NAME_LEN: usize = 64;
 
 /// The holds folder that goes with a global config in `config_dir`.
 pub fn holds_dir(config_dir: &Path) -> PathBuf {
@@ -155,29 +154,7 @@ pub fn compile_hold(
 fn hold_name(spec: &HoldFile, file: &Path, ctx: &mut Ctx<'_, '_>) -> Option<String> {
     let path = FieldPath::root().key("name");
     let (name, from_file) = (name_of(spec, file), spec.name.is_none());
-    let starts_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let chars_ok = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if starts_ok && chars_ok && name.len() <= MAX_NAME_LEN {
-        return Some(name);
-    }
-    let rule = "use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters";
-    if from_file {
-        ctx.error(
-            &FieldPath::root(),
-            format!(
-                "the hold name `{name}` taken from the file name is not valid: {rule}; or set `name`"
-            ),
-        );
-    } else {
-        let shown = ctx.show(&path, &name);
-        ctx.error(&path, format!("{shown} is not a valid hold name: {rule}"));
-    }
-    None
+    plain_name(name, "hold", from_file, &path, ctx)
 }
 
 /// An RFC 3339 time or a date; `None` when absent, already refused by the schema, or bad.

@@ -116,29 +116,7 @@ fn job_name(spec: &JobFile, file: &Path, ctx: &mut Ctx<'_, '_>) -> Option<String
     if !ctx.known(&path) {
         return Some(name);
     }
-    let starts_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let chars_ok = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if starts_ok && chars_ok && name.len() <= MAX_ID_LEN {
-        return Some(name);
-    }
-    let rule = "use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters";
-    if from_file {
-        ctx.error(
-            &FieldPath::root(),
-            format!(
-                "the job name `{name}` taken from the file name is not valid: {rule}; or set `name`"
-            ),
-        );
-    } else {
-        let shown = ctx.show(&path, &name);
-        ctx.error(&path, format!("{shown} is not a valid job name: {rule}"));
-    }
-    None
+    super::plain_name(name, "job", from_file, &path, ctx)
 }
 
 fn window(spec: Option<&WindowSpec>, ctx: &mut Ctx<'_, '_>) -> Option<Window> {

@@ -27,6 +27,44 @@ pub struct Substitutions {
     pub unchecked: HashSet<FieldPath>,
 }
 
+/// The longest name a job or a hold may have.
+const MAX_NAME_LEN: usize = 64;
+
+/// Checks the name of a job or a hold (`what`), which ends up in object keys, state paths,
+/// metric labels and every output: letters, digits, `-`, `_` and `.`, starting with a letter
+/// or digit, at most 64 characters. `from_file`: taken from the file name, not set at `path`.
+pub fn plain_name(
+    name: String,
+    what: &str,
+    from_file: bool,
+    path: &FieldPath,
+    ctx: &mut Ctx<'_, '_>,
+) -> Option<String> {
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if starts_ok && chars_ok && name.len() <= MAX_NAME_LEN {
+        return Some(name);
+    }
+    let rule = "use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters";
+    if from_file {
+        ctx.error(
+            &FieldPath::root(),
+            format!(
+                "the {what} name `{name}` taken from the file name is not valid: {rule}; or set `name`"
+            ),
+        );
+    } else {
+        let shown = ctx.show(path, &name);
+        ctx.error(path, format!("{shown} is not a valid {what} name: {rule}"));
+    }
+    None
+}
+
 /// A file's sink plus what interpolation recorded about it.
 pub struct Ctx<'a, 'b> {
     pub sink: &'a mut FileSink<'b>,
