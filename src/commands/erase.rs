@@ -124,7 +124,7 @@ pub fn run(args: &EraseArgs, config: Option<PathBuf>, log: LogFormat, world: &Wo
         return exit::FAILED;
     };
     match runtime.block_on(erase(&asked)) {
-        Ok(outcome) => report(&args.user, &outcome),
+        Ok(outcome) => report(&args.user, args.dry_run, &outcome),
         Err(e) => {
             output::report(
                 &e,
@@ -158,8 +158,9 @@ fn bad_arguments(args: &EraseArgs) -> Option<&'static str> {
 }
 
 /// Prints what was done (or would be), and the exit code it makes.
-fn report(user: &str, outcome: &Outcome) -> u8 {
+fn report(user: &str, dry_run: bool, outcome: &Outcome) -> u8 {
     let user = escape_hidden(user);
+    let code = reappeared(dry_run, outcome);
     if outcome.nothing {
         output::error(
             &format!("no archive of the jobs holds anything of {user}; nothing was written"),
@@ -172,6 +173,8 @@ fn report(user: &str, outcome: &Outcome) -> u8 {
     }
     let mut out = String::new();
     match &outcome.id {
+        // Only originals an earlier erasure deleted were there (and are gone again).
+        None if !dry_run => {}
         None => {
             let _ = writeln!(
                 out,
@@ -212,7 +215,7 @@ fn report(user: &str, outcome: &Outcome) -> u8 {
         }
     }
     output::stdout(&out);
-    let mut code = exit::OK;
+    let mut code = code;
     if !outcome.held.is_empty() {
         let mut told = format!(
             "warning: {} archive(s) holding {user} are under a hold and were not touched:\n",
@@ -239,6 +242,34 @@ fn report(user: &str, outcome: &Outcome) -> u8 {
         code = exit::FAILED;
     }
     code
+}
+
+/// Tells of the originals earlier erasures deleted that were back; the exit code so far.
+fn reappeared(dry_run: bool, outcome: &Outcome) -> u8 {
+    if !outcome.cleared.is_empty() {
+        let done = if dry_run {
+            "would be deleted again"
+        } else {
+            "deleted again"
+        };
+        let mut out = format!(
+            "{} document(s) of originals an earlier erasure deleted were back: {done}\n",
+            outcome.cleared.len()
+        );
+        for key in &outcome.cleared {
+            let _ = writeln!(out, "  {}", escape_hidden(key));
+        }
+        output::stdout(&out);
+    }
+    if outcome.left.is_empty() {
+        return exit::OK;
+    }
+    let mut told = String::new();
+    for p in &outcome.left {
+        let _ = writeln!(told, "error: {}", escape_hidden(p));
+    }
+    output::stderr(&told);
+    exit::FAILED
 }
 
 fn holding(h: &Holding) -> String {

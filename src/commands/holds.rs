@@ -8,16 +8,24 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use serde::Serialize;
 
+use super::keys::{configured_keys, signing_key};
 use super::search::terminal_safe;
 use super::{Wanted, World, exit, load_and_pick, output, runtime};
 use crate::archive::read::ReadError;
 use crate::archive::reading::{Listing, Problem, Source};
+use crate::archive::seal::read_chain;
 use crate::archive::tally::Tally;
 use crate::cli::{HoldsArgs, HoldsFormat};
 use crate::config::MissingVars;
 use crate::config::hold::Hold;
 use crate::config::job::Job;
-use crate::lifecycle::holds::{covering, deciding_counts};
+use crate::lifecycle::holds::{covering, deciding_counts, jobs_match};
+use crate::lifecycle::vouch::Vouching;
+use crate::signing::Keyring;
+
+/// Why an archive whose manifest nothing vouches for is listed as "may be held".
+const NOT_VOUCHED: &str = "its manifest is not the one sealed/signed: cannot say what it holds; \
+                           expire and erase keep it";
 
 /// Archives read at once to count everyone they name.
 const READS_AT_ONCE: usize = 4;
@@ -36,6 +44,20 @@ pub fn run(args: &HoldsArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
         Err(code) => return code,
     };
     let holds = &picked.set.settings.holds;
+    // The keys `expire` and `erase` vouch for manifests with, so this lists what they keep.
+    let mut keyring = Keyring::default();
+    match signing_key(&picked.set.settings) {
+        Ok(Some(key)) => keyring.add(key.public().clone()),
+        Ok(None) => {}
+        Err(e) => {
+            output::report_for("signing", &e, e.hint());
+            return exit::INVALID;
+        }
+    }
+    if let Err(e) = configured_keys(&mut keyring, &picked.set.settings) {
+        output::report_for("signing", &e, e.hint());
+        return exit::INVALID;
+    }
     let mut problems = Vec::new();
     let mut sources = Vec::new();
     for job in picked.jobs.iter().filter(|j| may_cover(holds, j)) {
@@ -50,7 +72,7 @@ pub fn run(args: &HoldsArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let Some(runtime) = runtime() else {
         return exit::FAILED;
     };
-    let mut looked = runtime.block_on(look(holds, &sources));
+    let mut looked = runtime.block_on(look(holds, &sources, &keyring));
     problems.extend(looked.problems.iter().cloned());
     // A store not opened or listed may hold what a hold names.
     looked.all_known &= problems.is_empty();
@@ -100,6 +122,8 @@ struct Seen {
     key: String,
     bytes: u64,
     held_by: Vec<usize>,
+    /// Its manifest is not vouched for: `held_by` are the holds that may cover it.
+    doubted: bool,
 }
 
 #[derive(Default)]
@@ -114,8 +138,11 @@ struct Looked {
 }
 
 /// Every archive of the sources, with the holds covering it. An archive whose counts cannot
-/// be read is a problem and is decided as holding anything (the hold wins).
-async fn look(holds: &[Hold], sources: &[Source]) -> Looked {
+/// be read is a problem and is decided as holding anything (the hold wins). One whose
+/// manifest nothing vouches for (`lifecycle::vouch`, as `expire` and `erase` decide) says
+/// nothing trustworthy of what it holds: it is a problem, and may be held by every hold whose
+/// jobs part matches its job.
+async fn look(holds: &[Hold], sources: &[Source], keyring: &Keyring) -> Looked {
     if holds.is_empty() || sources.is_empty() {
         return Looked {
             all_known: true,
@@ -128,20 +155,76 @@ async fn look(holds: &[Hold], sources: &[Source]) -> Looked {
         all_known: true,
         ..Looked::default()
     };
-    let counts: Vec<_> = futures::stream::iter(&listing.archives)
-        .map(|listed| async {
+    let mut chains = Vec::new();
+    for source in sources {
+        let chain = match &source.job {
+            Some(job) => match read_chain(&source.store, job).await {
+                Ok(chain) => Some(chain),
+                Err(e) => {
+                    looked.problems.push(Problem::new(
+                        source.store.url(),
+                        format!("job {job}: cannot read the chain of seals: {e}"),
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        chains.push(chain);
+    }
+    let vouching: Vec<Option<Vouching<'_>>> = chains
+        .iter()
+        .map(|c| c.as_deref().map(|c| Vouching::new(c, keyring)))
+        .collect();
+    let doubted: Vec<bool> = listing
+        .archives
+        .iter()
+        .map(|listed| {
+            vouching
+                .get(listed.source)
+                .and_then(Option::as_ref)
+                .is_none_or(|v| !v.vouches(listed))
+        })
+        .collect();
+    let listed_at = &listing;
+    let counts: Vec<_> = futures::stream::iter(listing.archives.iter().zip(&doubted))
+        .map(|(listed, &doubted)| async move {
+            if doubted {
+                return Ok(None);
+            }
             // A manifest without its archive: named, and counted as held like any archive that
             // cannot be read.
             if !listed.present {
                 return Err(ReadError::Missing);
             }
-            deciding_counts(holds, listing.store(listed), &listed.manifest).await
+            deciding_counts(holds, listed_at.store(listed), &listed.manifest).await
         })
         .buffered(READS_AT_ONCE)
         .collect()
         .await;
-    for (listed, counted) in listing.archives.iter().zip(counts) {
+    for ((listed, counted), doubted) in listing.archives.iter().zip(counts).zip(doubted) {
         let manifest = &listed.manifest;
+        if doubted {
+            // Its job is the one whose destination it was listed at, not what it says.
+            let job = sources
+                .get(listed.source)
+                .and_then(|s| s.job.clone())
+                .unwrap_or_else(|| manifest.job.clone());
+            looked
+                .problems
+                .push(Problem::new(&manifest.key, NOT_VOUCHED));
+            looked.all_known = false;
+            looked.archives.push(Seen {
+                held_by: (0..holds.len())
+                    .filter(|i| jobs_match(&holds[*i].covers, &job))
+                    .collect(),
+                job,
+                key: manifest.key.clone(),
+                bytes: manifest.bytes_stored,
+                doubted: true,
+            });
+            continue;
+        }
         let tally: Option<Tally> = match counted {
             Ok(tally) => tally,
             Err(e) => {
@@ -171,6 +254,7 @@ async fn look(holds: &[Hold], sources: &[Source]) -> Looked {
             key: manifest.key.clone(),
             bytes: manifest.bytes_stored,
             held_by,
+            doubted: false,
         });
     }
     looked
@@ -200,6 +284,9 @@ struct HeldReport {
     bytes: u64,
     /// Per job with archives the hold keeps, in job file order.
     jobs: Vec<JobReport>,
+    /// Archives whose manifest nothing vouches for, in a job the hold covers: what they hold
+    /// cannot be told, and `expire` and `erase` keep them.
+    may_hold: Vec<MayHold>,
     /// Channels and users the hold names that no archive holds (listed only when every
     /// archive's counts could be read).
     unmatched: Unmatched,
@@ -222,6 +309,13 @@ struct JobReport {
     keys: Vec<String>,
 }
 
+#[derive(Debug, Serialize)]
+struct MayHold {
+    job: String,
+    key: String,
+    bytes: u64,
+}
+
 #[derive(Debug, Default, Serialize)]
 struct Unmatched {
     channels: Vec<String>,
@@ -235,7 +329,7 @@ fn held(index: usize, hold: &Hold, looked: &Looked, job_order: &[&str]) -> HeldR
         let keys: Vec<&Seen> = looked
             .archives
             .iter()
-            .filter(|a| a.job == *job && a.held_by.contains(&index))
+            .filter(|a| a.job == *job && !a.doubted && a.held_by.contains(&index))
             .collect();
         if keys.is_empty() {
             continue;
@@ -247,6 +341,16 @@ fn held(index: usize, hold: &Hold, looked: &Looked, job_order: &[&str]) -> HeldR
             keys: keys.iter().map(|a| a.key.clone()).collect(),
         });
     }
+    let may_hold = looked
+        .archives
+        .iter()
+        .filter(|a| a.doubted && a.held_by.contains(&index))
+        .map(|a| MayHold {
+            job: a.job.clone(),
+            key: a.key.clone(),
+            bytes: a.bytes,
+        })
+        .collect();
     let unmatched = if looked.all_known {
         let missing = |named: &[String], held: &BTreeSet<String>| {
             named
@@ -280,6 +384,7 @@ fn held(index: usize, hold: &Hold, looked: &Looked, job_order: &[&str]) -> HeldR
         archives: jobs.iter().map(|j| j.archives).sum(),
         bytes: jobs.iter().map(|j| j.bytes).sum(),
         jobs,
+        may_hold,
         unmatched,
     }
 }
@@ -316,6 +421,21 @@ fn human(report: &Report) -> String {
             );
             for key in &job.keys {
                 let _ = writeln!(out, "    {}", terminal_safe(key));
+            }
+        }
+        if !hold.may_hold.is_empty() {
+            let _ = writeln!(
+                out,
+                "  may be held: {} archive(s) whose manifest is not vouched for",
+                hold.may_hold.len()
+            );
+            for may in &hold.may_hold {
+                let _ = writeln!(
+                    out,
+                    "    {}: {}",
+                    terminal_safe(&may.job),
+                    terminal_safe(&may.key)
+                );
             }
         }
         let u = &hold.unmatched;

@@ -47,8 +47,14 @@ pub fn covering<'a>(
         .collect()
 }
 
+/// Whether the jobs part of a hold (if it has one) matches `job`: all an archive whose
+/// manifest cannot be trusted can be decided on.
+pub fn jobs_match(covers: &HoldCovers, job: &str) -> bool {
+    covers.jobs.is_empty() || covers.jobs.iter().any(|j| j == job)
+}
+
 fn covers(covers: &HoldCovers, manifest: &Manifest, contents: Option<&Tally>) -> bool {
-    let jobs = covers.jobs.is_empty() || covers.jobs.contains(&manifest.job);
+    let jobs = jobs_match(covers, &manifest.job);
     let channels = covers.channels.is_empty()
         || match contents {
             Some(tally) => covers

@@ -837,3 +837,105 @@ fn a_user_no_archive_holds_is_an_error_and_no_request_is_written() {
     assert_eq!(state_documents(&project), (Vec::new(), Vec::new()));
     assert_eq!(archive_keys(&project).len(), 2);
 }
+
+/// The original's documents as stored (archive, manifest, media record): path and bytes.
+fn original_documents(project: &Project) -> Vec<(PathBuf, Vec<u8>)> {
+    let day = project.dir.path().join("archive/support/2026/01/01");
+    let mut found: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&day)
+        .expect("the day's folder")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.is_some_and(|n| n.starts_with("channels-1.jsonl"))
+        })
+        .map(|p| {
+            let bytes = std::fs::read(&p).expect("read");
+            (p, bytes)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Gives the job of [`project`] a ledger, as its first run would: the ledger then keeps the
+/// head of its seal chain, which vouches for records in a deployment that does not sign.
+async fn with_ledger(project: &Project) {
+    use chatvault::state::Ledger;
+    use chatvault::store::url::StoreUrl;
+    use chatvault::store::{self, StoreOptions};
+
+    let url = StoreUrl::File {
+        path: project.dir.path().join(".chatvault/state"),
+    };
+    let state = store::open(&url, &StoreOptions::new(), &[]).expect("state store");
+    Ledger::open(state, "support")
+        .update(|_| {})
+        .await
+        .expect("a ledger");
+}
+
+/// A backup restore or an undeleted object brings an erased original back: readers do not
+/// show it (its replacement stands in), so only the erasure record says it must go. Any
+/// later erasure, even of the same user with nothing else left of them, deletes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_original_that_reappears_is_deleted_by_the_next_erase() {
+    let project = project();
+    with_ledger(&project).await;
+    with_media(&project);
+    let originals = original_documents(&project);
+    assert_eq!(originals.len(), 3, "archive, manifest, media record");
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for (path, bytes) in &originals {
+        assert!(!path.exists(), "{}", path.display());
+        std::fs::write(path, bytes).expect("restored");
+    }
+
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("3 document(s) of originals an earlier erasure deleted were back"),
+        "{stdout}"
+    );
+    for (path, _) in &originals {
+        assert!(!path.exists(), "{}", path.display());
+    }
+    assert_eq!(state_documents(&project).0.len(), 1, "no new request");
+    let (code, stdout, stderr) = project.run(&["verify", "--job", "support", "jobs"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+}
+
+/// Only the bytes the erasure record names are deleted: a document at the same key with other
+/// bytes is somebody's, reported and left (with what describes it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reappeared_original_with_other_bytes_is_reported_and_left() {
+    let project = project();
+    with_ledger(&project).await;
+    let originals = original_documents(&project);
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for (path, bytes) in &originals {
+        let mut bytes = bytes.clone();
+        if path.to_string_lossy().ends_with(".jsonl") {
+            bytes.extend_from_slice(b"{}\n");
+        }
+        std::fs::write(path, bytes).expect("restored");
+    }
+
+    let (code, stdout, stderr) = erase(&project);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("channels-1.jsonl: an erasure record names it, but its bytes"),
+        "{stderr}"
+    );
+    for (path, _) in &originals {
+        assert!(path.exists(), "{}", path.display());
+    }
+    // Nor does erasing somebody whose archive it was part of delete it.
+    let (code, stdout, stderr) = project.run(&["erase", "--user", "bob", "--reason", "r", "jobs"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    for (path, _) in &originals {
+        assert!(path.exists(), "{}", path.display());
+    }
+}

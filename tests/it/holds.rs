@@ -152,9 +152,8 @@ async fn holds_lists_the_archives_a_run_wrote_that_each_hold_keeps_and_the_hold_
         "schedule: \"0 0 * * *\"\nchannels:\n  - cid: team:project-000\n\
          destination:\n  url: file://archive/sales\n  compression: gzip\n",
     );
-    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    // An archive an older chatvault wrote: a format 1 manifest, no counts of anyone.
+    // An archive an older chatvault wrote: a format 1 manifest, no counts of anyone (the
+    // run's seal then names it, as the first seal names what came before sealing).
     write_archive(
         &project.dir.path().join("archive/sales"),
         "sales/old/2026-01-01.jsonl",
@@ -163,6 +162,8 @@ async fn holds_lists_the_archives_a_run_wrote_that_each_hold_keeps_and_the_hold_
             serde_json::json!({"type": "message", "cid": "messaging:x", "user": {"id": "user-000"}, "text": "hi"}),
         ],
     );
+    let (code, stdout, stderr) = finish(command(&project, &emu, &["run", "--once", "jobs"])).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
     std::fs::create_dir(project.dir.path().join("holds")).expect("mkdir holds");
     project.file(
         "holds/channel.yaml",
@@ -283,4 +284,100 @@ fn holds_shows_hold_text_escaped_and_a_hold_keeping_nothing_with_zero_archives()
         "\u{1b}[31mred\r\nforged \u{202e}gnp.exe"
     );
     assert_eq!(report["holds"][0]["archives"], 0);
+}
+
+/// Seals `job`'s archives at `archive` as a run's end would: every manifest there is then
+/// named by a seal, with its bytes.
+async fn sealed(archive: std::path::PathBuf, job: &str) {
+    use chatvault::archive::seal::{SealMemory, Sealing, seal};
+    use chatvault::signing::Keyring;
+    use chatvault::store::url::StoreUrl;
+    use chatvault::store::{self, StoreOptions};
+
+    let store =
+        store::open(&StoreUrl::File { path: archive }, &StoreOptions::new(), &[]).expect("store");
+    let keyring = Keyring::default();
+    let sealing = Sealing {
+        signer: None,
+        keyring: &keyring,
+        recorded: None,
+    };
+    seal(
+        &store,
+        job,
+        "_media",
+        sealing,
+        chrono::Utc::now(),
+        &SealMemory::default(),
+    )
+    .await
+    .expect("sealed");
+}
+
+/// A manifest rewritten after its seal (here to count no one a hold names) cannot say what
+/// its archive holds: `expire` and `erase` keep the archive, so `holds` lists it as "may be
+/// held" under each hold of its job, and names it as a problem, exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_whose_manifest_changed_after_its_seal_may_be_held_and_is_a_problem() {
+    let destination = "destination:\n  url: file://archive\n  compression: none\n";
+    let project = project_with_holds(&[
+        (
+            "matter.yaml",
+            "reason: r\nset_by: legal\nset_at: 2026-03-01\ncovers:\n  users: [alice]\n",
+        ),
+        (
+            "sales-only.yaml",
+            "reason: r\nset_by: legal\nset_at: 2026-03-01\ncovers:\n  jobs: [sales]\n",
+        ),
+    ]);
+    project.job("support.yaml", format!("{JOB}{destination}"));
+    let archive = project.dir.path().join("archive");
+    let key = "support/2026/01/01/channels-1.jsonl";
+    write_archive(
+        &archive,
+        key,
+        "support",
+        &[serde_json::json!({"type": "message", "item": {
+            "id": "a1", "cid": "messaging:x", "text": "hi", "user": {"id": "alice"},
+            "created_at": "2026-01-01T00:00:00Z"}})],
+    );
+    sealed(archive.clone(), "support").await;
+    let path = archive.join(format!("{key}.manifest.json"));
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    manifest["format"] = 3.into();
+    manifest["contents"] = serde_json::json!({"channels": {}, "users": {"bob": {"messages": 1}}});
+    std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("write");
+
+    let (code, stdout, stderr) = project.run(&["holds", "--format", "json", "jobs"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    let (matter, sales) = (&report["holds"][0], &report["holds"][1]);
+    assert_eq!(matter["name"], "matter", "{stdout}");
+    assert_eq!(matter["archives"], 0, "{stdout}");
+    assert_eq!(
+        matter["may_hold"],
+        serde_json::json!([{"job": "support", "key": key, "bytes": manifest["bytes_stored"]}])
+    );
+    assert_eq!(sales["may_hold"], serde_json::json!([]), "{stdout}");
+    assert_eq!(
+        report["problems"],
+        serde_json::json!([{"key": key, "problem": "its manifest is not the one sealed/signed: \
+            cannot say what it holds; expire and erase keep it"}])
+    );
+
+    let (code, stdout, stderr) = project.run(&["holds", "jobs"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "  may be held: 1 archive(s) whose manifest is not vouched for\n    support: {key}\n"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "error: {key}: its manifest is not the one sealed/signed"
+        )),
+        "{stderr}"
+    );
 }

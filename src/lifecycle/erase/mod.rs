@@ -10,12 +10,16 @@
 //! 4. the replaced archives deleted, then those files (`remove`);
 //! 5. the request's completion, with what was removed.
 //!
+//! Before all that, originals earlier erasures deleted that are back are deleted again
+//! (`reappeared`).
+//!
 //! Each step finds what the one before left: an archive already replaced for this request is
 //! not replaced again, a job whose chain holds this request's record goes straight to the
 //! deletions it names, and what is gone already is no error.
 
 mod commit;
 mod find;
+mod reappeared;
 mod remove;
 mod rewrite;
 
@@ -168,6 +172,11 @@ pub struct Outcome {
     /// No archive of the jobs holds anything of the user (and none could not be read), and
     /// no request of theirs is unfinished: nothing was written.
     pub nothing: bool,
+    /// `job: key` of each original an earlier erasure deleted that was back and is deleted
+    /// again (with `--dry-run`: would be).
+    pub cleared: Vec<String>,
+    /// Such originals' documents present with other bytes than recorded: left.
+    pub left: Vec<String>,
 }
 
 impl Outcome {
@@ -184,6 +193,9 @@ pub async fn erase(asked: &Erase<'_>) -> Result<Outcome, EraseError> {
     let http = reqwest::Client::builder()
         .build()
         .map_err(EraseError::Http)?;
+    let (cleared, left) = clear_reappeared(asked).await?;
+    outcome.cleared.clone_from(&cleared);
+    outcome.left.clone_from(&left);
     let unfinished = if asked.dry_run {
         None
     } else {
@@ -199,8 +211,11 @@ pub async fn erase(asked: &Erase<'_>) -> Result<Outcome, EraseError> {
         for job in asked.jobs {
             one_job(asked, job, None, &erased, &http, &mut found).await?;
         }
+        found.cleared = cleared;
+        found.left = left;
         if found.found_nothing() {
-            found.nothing = true;
+            // Deleting what an earlier request named again needs no new request.
+            found.nothing = found.cleared.is_empty() && found.left.is_empty();
             return Ok(found);
         }
         if asked.dry_run {
@@ -244,6 +259,27 @@ pub async fn erase(asked: &Erase<'_>) -> Result<Outcome, EraseError> {
         erasures::finish(asked.state, &done).await?;
     }
     Ok(outcome)
+}
+
+/// Deletes, in every job, the originals earlier erasure records name that are back.
+async fn clear_reappeared(asked: &Erase<'_>) -> Result<(Vec<String>, Vec<String>), EraseError> {
+    let mut deleted = Vec::new();
+    let mut left = Vec::new();
+    for job in asked.jobs {
+        let chain =
+            read_chain(&job.store, &job.name)
+                .await
+                .map_err(|source| EraseError::Chain {
+                    job: job.name.clone(),
+                    source,
+                })?;
+        let head = seal_head(asked.state, &job.name).await?;
+        let cleared =
+            reappeared::clear(job, &chain, asked.keyring, head.as_ref(), asked.dry_run).await?;
+        deleted.extend(cleared.deleted);
+        left.extend(cleared.problems);
+    }
+    Ok((deleted, left))
 }
 
 fn listing_source(job: &JobAt) -> Source {
@@ -381,7 +417,9 @@ async fn one_job(
     let removal = match removal {
         Some(removal) => removal,
         None => {
-            let Some(removal) = removal_of(job, &listing, &replaced, id).await? else {
+            let named_before = named_before(&chain);
+            let Some(removal) = removal_of(job, &listing, &replaced, &named_before, id).await?
+            else {
                 return Ok(());
             };
             let head = seal_head(asked.state, &job.name).await?;
@@ -517,18 +555,35 @@ async fn complete_media_record(
     Ok(())
 }
 
+/// The archives earlier erasure records of a job's chain name: one still listed is back
+/// after its deletion, and `reappeared` deletes it only with the bytes recorded.
+fn named_before(chain: &[StoredSeal]) -> BTreeSet<String> {
+    chain
+        .iter()
+        .filter_map(|stored| stored.seal.as_ref().ok())
+        .filter_map(|seal| seal.removal.as_ref())
+        .filter(|removal| removal.kind == RemovalKind::Erasure)
+        .flat_map(|removal| removal.archives.iter().cloned())
+        .collect()
+}
+
 /// The erasure record of the job's replaced archives: `None` when nothing is left to remove.
 async fn removal_of(
     job: &JobAt,
     listing: &Listing,
     replaced: &[find::Group<'_>],
+    named_before: &BTreeSet<String>,
     id: &str,
 ) -> Result<Option<Removal>, EraseError> {
     let mut archives = Vec::new();
     let mut replacements = Vec::new();
     let mut theirs: BTreeSet<String> = BTreeSet::new();
     for group in replaced {
-        for older in &group.older {
+        let older = group
+            .older
+            .iter()
+            .filter(|l| !named_before.contains(&l.manifest.key));
+        for older in older {
             archives.push(older.manifest.key.clone());
             replacements.push(Replacement {
                 original: older.manifest.key.clone(),
