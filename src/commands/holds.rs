@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use super::keys::{configured_keys, signing_key};
+use super::keys::{deployment_keys, signing_key};
 use super::search::terminal_safe;
-use super::{Wanted, World, exit, load_and_pick, output, runtime};
+use super::{Wanted, World, exit, load_and_pick, output, runtime, state_to_read};
 use crate::archive::read::ReadError;
 use crate::archive::reading::{Listing, Problem, Source};
-use crate::archive::seal::read_chain;
+use crate::archive::seal::{StoredSeal, read_chain};
 use crate::archive::tally::Tally;
 use crate::cli::{HoldsArgs, HoldsFormat};
 use crate::config::MissingVars;
@@ -22,6 +22,8 @@ use crate::config::job::Job;
 use crate::lifecycle::holds::{covering, deciding_counts, jobs_match};
 use crate::lifecycle::vouch::Vouching;
 use crate::signing::Keyring;
+use crate::state::seal_head;
+use crate::store::Store;
 
 /// Why an archive whose manifest nothing vouches for is listed as "may be held".
 const NOT_VOUCHED: &str = "its manifest is not the one sealed/signed: cannot say what it holds; \
@@ -45,19 +47,19 @@ pub fn run(args: &HoldsArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     };
     let holds = &picked.set.settings.holds;
     // The keys `expire` and `erase` vouch for manifests with, so this lists what they keep.
-    let mut keyring = Keyring::default();
-    match signing_key(&picked.set.settings) {
-        Ok(Some(key)) => keyring.add(key.public().clone()),
-        Ok(None) => {}
+    let keyring = match signing_key(&picked.set.settings)
+        .and_then(|own| deployment_keys(own.as_deref(), &picked.set.settings))
+    {
+        Ok(keyring) => keyring,
         Err(e) => {
             output::report_for("signing", &e, e.hint());
             return exit::INVALID;
         }
-    }
-    if let Err(e) = configured_keys(&mut keyring, &picked.set.settings) {
-        output::report_for("signing", &e, e.hint());
-        return exit::INVALID;
-    }
+    };
+    let state = match state_to_read(&picked.set, world) {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
     let mut problems = Vec::new();
     let mut sources = Vec::new();
     for job in picked.jobs.iter().filter(|j| may_cover(holds, j)) {
@@ -72,7 +74,7 @@ pub fn run(args: &HoldsArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     let Some(runtime) = runtime() else {
         return exit::FAILED;
     };
-    let mut looked = runtime.block_on(look(holds, &sources, &keyring));
+    let mut looked = runtime.block_on(look(holds, &sources, &keyring, &state));
     problems.extend(looked.problems.iter().cloned());
     // A store not opened or listed may hold what a hold names.
     looked.all_known &= problems.is_empty();
@@ -137,12 +139,23 @@ struct Looked {
     users: BTreeSet<String>,
 }
 
+/// A job's chain of seals, and the sequence of the newest seal its ledger records.
+async fn read_chain_and_head(
+    store: &Store,
+    job: &str,
+    state: &Store,
+) -> Result<(Vec<StoredSeal>, Option<u64>), String> {
+    let chain = read_chain(store, job).await.map_err(|e| e.to_string())?;
+    let head = seal_head(state, job).await.map_err(|e| e.to_string())?;
+    Ok((chain, head.map(|h| h.sequence)))
+}
+
 /// Every archive of the sources, with the holds covering it. An archive whose counts cannot
 /// be read is a problem and is decided as holding anything (the hold wins). One whose
 /// manifest nothing vouches for (`lifecycle::vouch`, as `expire` and `erase` decide) says
 /// nothing trustworthy of what it holds: it is a problem, and may be held by every hold whose
 /// jobs part matches its job.
-async fn look(holds: &[Hold], sources: &[Source], keyring: &Keyring) -> Looked {
+async fn look(holds: &[Hold], sources: &[Source], keyring: &Keyring, state: &Store) -> Looked {
     if holds.is_empty() || sources.is_empty() {
         return Looked {
             all_known: true,
@@ -158,7 +171,7 @@ async fn look(holds: &[Hold], sources: &[Source], keyring: &Keyring) -> Looked {
     let mut chains = Vec::new();
     for source in sources {
         let chain = match &source.job {
-            Some(job) => match read_chain(&source.store, job).await {
+            Some(job) => match read_chain_and_head(&source.store, job, state).await {
                 Ok(chain) => Some(chain),
                 Err(e) => {
                     looked.problems.push(Problem::new(
@@ -174,7 +187,10 @@ async fn look(holds: &[Hold], sources: &[Source], keyring: &Keyring) -> Looked {
     }
     let vouching: Vec<Option<Vouching<'_>>> = chains
         .iter()
-        .map(|c| c.as_deref().map(|c| Vouching::new(c, keyring)))
+        .map(|c| {
+            c.as_ref()
+                .map(|(chain, head)| Vouching::new(chain, keyring, *head))
+        })
         .collect();
     let doubted: Vec<bool> = listing
         .archives

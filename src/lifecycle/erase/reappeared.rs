@@ -11,8 +11,8 @@ use object_store::path::Path as ObjectPath;
 use super::{EraseError, JobAt};
 use crate::archive::manifest::{MANIFEST_SUFFIX, Manifest, manifest_key};
 use crate::archive::seal::{Removal, RemovalKind, SealHead, StoredSeal};
-use crate::lifecycle::vouch::same;
-use crate::signing::{Check, Keyring, check};
+use crate::lifecycle::vouch::{same, trusted};
+use crate::signing::Keyring;
 use crate::store::{Store, json};
 
 /// What was found of a job's erased originals.
@@ -24,28 +24,17 @@ pub struct Cleared {
     pub problems: Vec<String>,
 }
 
-/// The erasure records of `chain` the deployment can vouch for: a signature that holds with
-/// its keys, or, where the chain is not signed, a record the ledger's seal head reaches.
+/// The erasure records of `chain` the deployment can vouch for (`vouch::trusted`), where a
+/// job without a ledger head vouches for no unsigned record: deleting on a record's word
+/// wants more than a chain anyone with bucket access could have appended to.
 fn vouched<'a>(
     chain: &'a [StoredSeal],
     keyring: &Keyring,
     head: Option<&SealHead>,
 ) -> Vec<&'a Removal> {
-    let checks: Vec<Check> = chain.iter().map(|s| check(&s.bytes, keyring)).collect();
-    let signed = checks.iter().any(|c| !matches!(c, Check::Unsigned));
-    chain
-        .iter()
-        .zip(checks)
-        .filter_map(|(stored, checked)| {
-            let seal = stored.seal.as_ref().ok()?;
-            let removal = seal.removal.as_ref()?;
-            let trusted = match checked {
-                Check::Valid { .. } => true,
-                Check::Unsigned => !signed && head.is_some_and(|h| seal.sequence <= h.sequence),
-                _ => false,
-            };
-            (trusted && removal.kind == RemovalKind::Erasure).then_some(removal)
-        })
+    trusted(chain, keyring, Some(head.map_or(0, |h| h.sequence)))
+        .filter_map(|seal| seal.removal.as_ref())
+        .filter(|removal| removal.kind == RemovalKind::Erasure)
         .collect()
 }
 
