@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::keys::{deployment_keys, signing_key};
+use super::keys::signer_and_keys;
 use super::{Picked, Wanted, World, exit, load_and_pick, output, runtime};
 use crate::archive::replacement::Removed;
 use crate::archive::tally::UserCount;
@@ -53,15 +53,8 @@ pub fn run(args: &EraseArgs, config: Option<PathBuf>, log: LogFormat, world: &Wo
         );
         return exit::FAILED;
     }
-    let signer = match signing_key(&set.settings) {
-        Ok(signer) => signer,
-        Err(e) => {
-            output::report_for("signing", &e, e.hint());
-            return exit::INVALID;
-        }
-    };
-    let keyring = match deployment_keys(signer.as_deref(), &set.settings) {
-        Ok(keyring) => keyring,
+    let (signer, keyring) = match signer_and_keys(&set.settings) {
+        Ok(loaded) => loaded,
         Err(e) => {
             output::report_for("signing", &e, e.hint());
             return exit::INVALID;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::SecondsFormat;
 
-use super::keys::{deployment_keys, signing_key};
+use super::keys::signer_and_keys;
 use super::{Picked, Wanted, World, exit, load_and_pick, logging, output, runtime, state_to_read};
 use crate::archive::seal::{SealMemory, Sealing};
 use crate::cli::{ExpireArgs, LogFormat};
@@ -66,15 +66,8 @@ pub fn run(args: &ExpireArgs, config: Option<PathBuf>, log: LogFormat, world: &W
         );
         return exit::INVALID;
     }
-    let signer = match signing_key(&set.settings) {
-        Ok(key) => key,
-        Err(e) => {
-            output::report_for("signing", &e, e.hint());
-            return exit::INVALID;
-        }
-    };
-    let keyring = match deployment_keys(signer.as_deref(), &set.settings) {
-        Ok(keyring) => keyring,
+    let (signer, keyring) = match signer_and_keys(&set.settings) {
+        Ok(loaded) => loaded,
         Err(e) => {
             output::report_for("signing", &e, e.hint());
             return exit::INVALID;

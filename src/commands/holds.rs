@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use super::keys::{deployment_keys, signing_key};
+use super::keys::signer_and_keys;
 use super::search::terminal_safe;
 use super::{Wanted, World, exit, load_and_pick, output, runtime, state_to_read};
 use crate::archive::read::ReadError;
@@ -47,10 +47,8 @@ pub fn run(args: &HoldsArgs, config: Option<PathBuf>, world: &World<'_>) -> u8 {
     };
     let holds = &picked.set.settings.holds;
     // The keys `expire` and `erase` vouch for manifests with, so this lists what they keep.
-    let keyring = match signing_key(&picked.set.settings)
-        .and_then(|own| deployment_keys(own.as_deref(), &picked.set.settings))
-    {
-        Ok(keyring) => keyring,
+    let keyring = match signer_and_keys(&picked.set.settings) {
+        Ok((_, keyring)) => keyring,
         Err(e) => {
             output::report_for("signing", &e, e.hint());
             return exit::INVALID;

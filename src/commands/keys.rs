@@ -200,6 +200,16 @@ pub(super) fn signing_key(settings: &Settings) -> Result<Option<Arc<SigningKey>>
     Ok(Some(Arc::new(key)))
 }
 
+/// The configured signing key (if any) and the deployment's keys with it: what a command
+/// that writes records and checks what it acts on (`expire`, `erase`) needs.
+pub(super) fn signer_and_keys(
+    settings: &Settings,
+) -> Result<(Option<Arc<SigningKey>>, Keyring), LoadError> {
+    let signer = signing_key(settings)?;
+    let keyring = deployment_keys(signer.as_deref(), settings)?;
+    Ok((signer, keyring))
+}
+
 /// The keys a deployment's documents verify with: its own signing key's public half, when it
 /// signs, and the global config's `signing.public_key_files` (documents signed before a key
 /// rotation, or by the deployment's key where this process holds only the public half).

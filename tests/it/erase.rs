@@ -7,8 +7,6 @@
 //! destination is refused before anything is written.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use chatvault::archive::manifest::Manifest;
 use chatvault::archive::media::record::{MediaRecord, Outcome, Owner, Reference, Stored};
@@ -16,10 +14,11 @@ use chatvault::archive::seal::Seal;
 use chatvault::lifecycle::erase::PAUSE_POINTS;
 use chatvault::state::erasures::{ErasureDone, ErasureRequest};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::common::processes::{command, finish, realtime_config, start_emulator};
+use crate::common::processes::{
+    command, finish, kill_once_paused, realtime_config, start_emulator,
+};
 use crate::common::viewer::Viewer;
 use crate::common::{Project, files_below, write_archive};
 
@@ -538,33 +537,8 @@ async fn kill_at(project: &Project, step: &str) {
         "jobs",
     ])
     .current_dir(project.dir.path())
-    .env("CHATVAULT_PAUSE_AT", step)
-    .env_remove("CHATVAULT_LOG")
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("chatvault starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    let paused = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read stderr") {
-            let found = line.contains("paused at");
-            seen.push(line);
-            if found {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert!(
-        matches!(paused, Ok(true)),
-        "erase never paused at {step}; it printed:\n{}",
-        seen.join("\n")
-    );
-    child.kill().await.expect("SIGKILL");
+    .env("CHATVAULT_PAUSE_AT", step);
+    kill_once_paused(cmd, "paused at").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

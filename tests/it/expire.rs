@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use chatvault::archive::media::layout;
@@ -20,10 +19,9 @@ use chatvault::store::{self, Store, StoreOptions, json};
 use chrono::{DateTime, DurationRound as _, SecondsFormat, TimeDelta, Utc};
 use object_store::path::Path as ObjectPath;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::common::processes::{
-    command, finish, project_with_job, realtime_config, start_emulator,
+    command, finish, kill_once_paused, project_with_job, realtime_config, start_emulator,
 };
 use crate::common::{Project, files_below};
 
@@ -512,33 +510,8 @@ async fn kill_at(archived: &Archived, step: &str) {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatvault"));
     cmd.args(["expire", "--now", &archived.now(), "jobs"])
         .current_dir(archived.dir())
-        .env("CHATVAULT_PAUSE_AT", step)
-        .env_remove("CHATVAULT_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("chatvault starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    let paused = tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(line) = lines.next_line().await.expect("read stderr") {
-            let found = line.contains(&format!("paused at {step}"));
-            seen.push(line);
-            if found {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert!(
-        matches!(paused, Ok(true)),
-        "expire never paused at {step}; it printed:\n{}",
-        seen.join("\n")
-    );
-    child.kill().await.expect("SIGKILL");
+        .env("CHATVAULT_PAUSE_AT", step);
+    kill_once_paused(cmd, &format!("paused at {step}")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,9 @@ use object_store::path::Path as ObjectPath;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::common::processes::{command, finish, realtime_config, start_emulator};
+use crate::common::processes::{
+    command, finish, kill_once_paused, realtime_config, start_emulator,
+};
 use crate::common::{Project, files_below, servers};
 
 /// How long a killed run's lease lasts: the restart waits it out.
@@ -567,30 +569,8 @@ async fn kill_at(project: &Project, emu: &Emulator, phase: Phase) {
         emu,
         &["run", "--once", "--lease-ttl", LEASE_TTL, "jobs"],
     );
-    cmd.env("CHATVAULT_PAUSE_AT", phase.name())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("chatvault starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    let paused = tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(line) = lines.next_line().await.expect("read stderr") {
-            let found = line.contains("paused");
-            seen.push(line);
-            if found {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert!(
-        matches!(paused, Ok(true)),
-        "the run never paused at {phase}; it printed:\n{}",
-        seen.join("\n")
-    );
-    child.kill().await.expect("SIGKILL");
+    cmd.env("CHATVAULT_PAUSE_AT", phase.name());
+    kill_once_paused(cmd, "paused").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,3 +111,19 @@ pub async fn wait_for<R: tokio::io::AsyncBufRead + Unpin>(
         seen.join("\n")
     );
 }
+
+/// Starts `cmd`, a command told to freeze at a pause point (`CHATVAULT_PAUSE_AT`), waits for
+/// the stderr line with `needle` that says it froze, and kills it with SIGKILL there: the crash
+/// tests' way to stop a process at exactly one step.
+pub async fn kill_once_paused(mut cmd: Command, needle: &str) {
+    cmd.env_remove("CHATVAULT_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("chatvault starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    wait_for(&mut lines, needle, &mut Vec::new()).await;
+    child.kill().await.expect("SIGKILL");
+}
