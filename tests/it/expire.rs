@@ -316,48 +316,59 @@ async fn captured_files_only_the_expired_archive_refers_to_go_and_a_kill_among_t
     assert!(!out.contains("unfinished"), "{out}");
 }
 
-/// Someone with write access and no key deletes an archive and appends an expiry record
-/// naming it: the record's missing signature gives it away.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forged_expiry_record_in_a_signing_deployment_fails_verify() {
-    let archived = archived("signing:\n  key_file: signing.pem\n", "").await;
+/// Appends an unsigned expiry record naming the archives at `keys` and their manifests, as
+/// someone with write access to the bucket and no key could.
+async fn plant_expiry_record(archived: &Archived, keys: &[String]) {
     let store = archived.store();
     let chain = read_chain(&store, JOB).await.expect("the chain");
     let head = chain.last().expect("a seal");
-    let key = archived.archives()[0].clone();
-    let manifest = format!("{key}.manifest.json");
-    let bytes = json::read_bytes(&store, &ObjectPath::from(manifest.as_str()))
-        .await
-        .expect("read")
-        .expect("there");
-    let forged = Seal {
+    let mut documents = Vec::new();
+    for key in keys {
+        let manifest = format!("{key}.manifest.json");
+        let bytes = json::read_bytes(&store, &ObjectPath::from(manifest.as_str()))
+            .await
+            .expect("read")
+            .expect("there");
+        documents.push(chatvault::archive::seal::Covered {
+            key: manifest,
+            sha256: hex(&Sha256::digest(&bytes)),
+        });
+    }
+    let planted = Seal {
         format: FORMAT,
         job: JOB.into(),
         sequence: chain.len() as u64 + 1,
         sealed_at: Utc::now(),
         previous: Some(head.sha256.clone()),
         covers: Vec::new(),
-        chatvault_version: "forged".into(),
+        chatvault_version: "planted".into(),
         removal: Some(Removal {
             kind: RemovalKind::Expiry,
             reason: "keep_for 1d".into(),
             erasure: None,
             ended_before: None,
-            archives: vec![key.clone()],
-            documents: vec![chatvault::archive::seal::Covered {
-                key: manifest.clone(),
-                sha256: hex(&Sha256::digest(&bytes)),
-            }],
+            archives: keys.to_vec(),
+            documents,
             media: Vec::new(),
             replacements: Vec::new(),
         }),
     };
-    let at = seal_key(JOB, forged.sequence);
+    let at = seal_key(JOB, planted.sequence);
     assert!(
-        json::create_signed(&store, &ObjectPath::from(at.as_str()), &forged, None)
+        json::create_signed(&store, &ObjectPath::from(at.as_str()), &planted, None)
             .await
             .expect("written")
     );
+}
+
+/// Someone with write access and no key deletes an archive and appends an expiry record
+/// naming it: the record's missing signature gives it away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_expiry_record_in_a_signing_deployment_fails_verify() {
+    let archived = archived("signing:\n  key_file: signing.pem\n", "").await;
+    let key = archived.archives()[0].clone();
+    let manifest = format!("{key}.manifest.json");
+    plant_expiry_record(&archived, std::slice::from_ref(&key)).await;
     std::fs::remove_file(archived.archive().join(&key)).expect("delete");
     std::fs::remove_file(archived.archive().join(&manifest)).expect("delete");
     let (code, out) = archived.verify(&[]);
@@ -381,47 +392,7 @@ async fn a_planted_expiry_record_gets_nothing_deleted() {
             "reason: a matter\nset_by: legal\nset_at: 2026-01-01\ncovers:\n  jobs: [daily]\n",
         )
         .expect("a hold");
-        let store = archived.store();
-        let chain = read_chain(&store, JOB).await.expect("the chain");
-        let head = chain.last().expect("a seal");
-        let keys = archived.archives();
-        let mut documents = Vec::new();
-        for key in &keys {
-            let manifest = format!("{key}.manifest.json");
-            let bytes = json::read_bytes(&store, &ObjectPath::from(manifest.as_str()))
-                .await
-                .expect("read")
-                .expect("there");
-            documents.push(chatvault::archive::seal::Covered {
-                key: manifest,
-                sha256: hex(&Sha256::digest(&bytes)),
-            });
-        }
-        let planted = Seal {
-            format: FORMAT,
-            job: JOB.into(),
-            sequence: chain.len() as u64 + 1,
-            sealed_at: Utc::now(),
-            previous: Some(head.sha256.clone()),
-            covers: Vec::new(),
-            chatvault_version: "planted".into(),
-            removal: Some(Removal {
-                kind: RemovalKind::Expiry,
-                reason: "keep_for 1d".into(),
-                erasure: None,
-                ended_before: None,
-                archives: keys.clone(),
-                documents,
-                media: Vec::new(),
-                replacements: Vec::new(),
-            }),
-        };
-        let at = seal_key(JOB, planted.sequence);
-        assert!(
-            json::create_signed(&store, &ObjectPath::from(at.as_str()), &planted, None)
-                .await
-                .expect("written")
-        );
+        plant_expiry_record(&archived, &archived.archives()).await;
         let before = archived.objects();
         let (code, stdout, stderr) = archived.run(&["expire", "--now", &archived.now(), "jobs"]);
         assert_eq!(code, 0, "{config}: {stdout}{stderr}");
